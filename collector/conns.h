@@ -1,0 +1,53 @@
+/*
+ * Connection table of the collector: raw events in, HTTP exchanges out.
+ * Keyed by (pid, kernel socket address); fixed capacity chosen at start,
+ * open addressing, no allocation per event.  When full, the least
+ * recently used idle connection is evicted and counted.
+ */
+#ifndef SG_CONNS_H
+#define SG_CONNS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "events.h"
+#include "http1.h"
+
+struct sg_conn {
+	uint32_t          pid;
+	uint64_t          sock;     /* 0: free slot */
+	struct sg_conn_id id;       /* addresses as last seen */
+	uint8_t           role;     /* enum sg_role */
+	uint64_t          last_ns;
+	struct http1_conn http;
+};
+
+struct sg_conns_stats {
+	uint64_t events;            /* events handled */
+	uint64_t bad_events;        /* malformed (size/type) events refused */
+	uint64_t evicted;           /* live connections evicted when full */
+	uint64_t timed_out;         /* requests ended by the timeout */
+	uint64_t active;            /* connections in the table now */
+};
+
+/* Called for each finished exchange with the connection it happened on. */
+typedef void (*conns_emit_fn)(void *ctx, const struct sg_conn *conn,
+    const struct http1_exchange *ex);
+/* Called for process events (exec/exit/fork) that reach the collector. */
+
+struct sg_conns;
+
+struct sg_conns *conns_new(size_t capacity, uint64_t request_timeout_ns,
+    conns_emit_fn emit, void *ctx);
+void conns_free(struct sg_conns *t);
+/* Validate and apply one raw event (bytes exactly as the BPF wrote it).
+ * Returns 0, or -1 when the event is malformed (counted, ignored). */
+int  conns_handle_event(struct sg_conns *t, const void *ev, size_t size);
+/* Time out requests and drop idle connections; call about once a second
+ * with the current CLOCK_MONOTONIC time. */
+void conns_tick(struct sg_conns *t, uint64_t now_ns);
+/* Forget every connection of a process that went away. */
+void conns_forget_pid(struct sg_conns *t, uint32_t pid);
+void conns_stats(const struct sg_conns *t, struct sg_conns_stats *out);
+
+#endif

@@ -1,0 +1,90 @@
+/*
+ * HTTP/1.x request/response pairing on one connection, from the bytes one
+ * process reads and writes.  Pure: no allocation, no I/O, fixed-size
+ * state, so it is unit-tested and fuzzed on its own.
+ *
+ * Server side: requests are read, responses written.  Client side: the
+ * reverse.  A connection whose role is unknown (it predates the sensor)
+ * takes the role from the first direction that carries a request line.
+ * Only the first `captured` bytes of each read/write are seen, plus
+ * optionally its last SG_TAIL_LEN bytes; `len` is the full byte count, so
+ * bodies are followed by counting (Content-Length) or by the chunked
+ * terminator in the tail.
+ */
+#ifndef SG_HTTP1_H
+#define SG_HTTP1_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "events.h"
+#include "msg.h"
+
+#define HTTP1_MAX_PENDING 16   /* pipelined requests awaiting responses */
+
+struct http1_exchange {
+	uint8_t  role;                 /* SG_ROLE_SERVER or SG_ROLE_CLIENT */
+	uint64_t start_ns;             /* monotonic: first request byte seen */
+	uint64_t end_ns;               /* monotonic: last response byte seen */
+	char     method[SG_METHOD_MAX];
+	char     path[SG_PATH_MAX];    /* request target without the query */
+	char     version[4];           /* "1.0" or "1.1" */
+	uint16_t status;               /* 0: no response (see timed_out) */
+	bool     timed_out;            /* ended by http_request_timeout/close */
+	uint64_t req_body;             /* body bytes (Content-Length or counted) */
+	uint64_t resp_body;
+};
+
+typedef void (*http1_emit_fn)(void *ctx, const struct http1_exchange *ex);
+
+/* Parser state of one request or response being read. */
+struct http1_msg_state {
+	uint8_t  phase;          /* internal */
+	uint8_t  chunked;
+	uint8_t  until_close;
+	uint64_t body_left;      /* Content-Length bytes still expected */
+	uint64_t body_seen;
+	uint16_t hdr_len;        /* bytes of an incomplete header block kept */
+	char     hdr[192];       /* start of a header block split across reads */
+};
+
+struct http1_pending {
+	uint64_t start_ns;
+	uint64_t req_body;
+	char     method[SG_METHOD_MAX];
+	char     path[SG_PATH_MAX];
+	char     version[4];
+};
+
+struct http1_conn {
+	uint8_t  role;                 /* enum sg_role */
+	uint8_t  npending;
+	uint8_t  head;                 /* ring index of the oldest pending */
+	struct http1_pending pending[HTTP1_MAX_PENDING];
+	struct http1_msg_state req;    /* request being received/sent */
+	struct http1_msg_state resp;   /* response being sent/received */
+	uint16_t resp_status;
+	uint64_t resp_last_ns;         /* last response byte so far */
+	uint64_t last_ns;              /* any activity */
+	uint64_t garbage;              /* bytes that were not HTTP/1.x */
+};
+
+void http1_conn_init(struct http1_conn *c, uint8_t role);
+/* Feed one read (dir SG_DIR_READ) or write (SG_DIR_WRITE) of len bytes of
+ * which the first `captured` are in data; tail is NULL or the last
+ * SG_TAIL_LEN bytes.  Completed exchanges are passed to emit. */
+void http1_on_data(struct http1_conn *c, uint8_t dir, uint64_t ts_ns,
+    uint64_t len, const uint8_t *data, size_t captured, const uint8_t *tail,
+    http1_emit_fn emit, void *ctx);
+/* The connection closed: a response delimited by close ends here; pending
+ * requests without a response end as timed_out. */
+void http1_on_close(struct http1_conn *c, uint64_t ts_ns,
+    http1_emit_fn emit, void *ctx);
+/* End requests older than timeout_ns as timed_out.  Returns how many. */
+unsigned http1_expire(struct http1_conn *c, uint64_t now_ns,
+    uint64_t timeout_ns, http1_emit_fn emit, void *ctx);
+/* Nothing pending: the connection state may be dropped without loss. */
+bool http1_idle(const struct http1_conn *c);
+
+#endif

@@ -1,0 +1,16 @@
+/* Metadata of the selected processes, as sent by the loader. */
+#ifndef SG_PROCS_H
+#define SG_PROCS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "msg.h"
+
+#define SG_PROCS_MAX 4096
+
+void procs_update(const struct sg_proc_info *p);  /* add, replace or remove */
+const struct sg_proc_info *procs_find(uint32_t pid);
+size_t procs_count(void);
+
+#endif

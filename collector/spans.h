@@ -1,0 +1,28 @@
+/*
+ * From an HTTP exchange on a connection to a span: wall-clock times,
+ * random trace and span ids, addresses as text, service identity.
+ */
+#ifndef SG_SPANS_H
+#define SG_SPANS_H
+
+#include <stdint.h>
+
+#include "conns.h"
+#include "http1.h"
+#include "msg.h"
+
+/* Seed the id generator (getrandom once; no syscall per span). */
+void spans_init(void);
+/* CLOCK_REALTIME - CLOCK_MONOTONIC in ns, refreshed by the caller now and
+ * then so that BPF timestamps become unix times. */
+int64_t spans_clock_offset(void);
+/* proc may be NULL (metadata not yet known): service falls back to
+ * "unknown_service:<pid>"-style names as OpenTelemetry does. */
+void spans_build(struct sg_span *out, const struct sg_conn *conn,
+    const struct http1_exchange *ex, const struct sg_proc_info *proc,
+    int64_t clock_offset_ns);
+/* Render a textual address for a family/16-byte address. */
+void spans_format_addr(char *buf, size_t sz, uint16_t family,
+    const uint8_t addr[16]);
+
+#endif

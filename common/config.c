@@ -1,0 +1,747 @@
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <regex.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <ini.h>
+
+enum sg_key_type {
+	SG_T_BOOL, SG_T_UINT, SG_T_DURATION, SG_T_SIZE, SG_T_STRING,
+	SG_T_REGEX, SG_T_ENUM, SG_T_PORTS, SG_T_BUCKETS, SG_T_LOGLEVEL,
+};
+
+struct sg_key {
+	const char       *section;   /* "" for top-level keys */
+	const char       *key;
+	enum sg_key_type  type;
+	size_t            off;
+	size_t            size;      /* strings: buffer size; uints: 1, 2 or 4 */
+	uint64_t          min, max;  /* uint/duration(ms)/size bounds */
+	const char       *defval;
+	const char       *env[3];    /* seeds' names beside SPYGLASS_* */
+	const char *const *names;    /* SG_T_ENUM: value names by index */
+	bool              inert;     /* accepted, no effect yet */
+	const char       *help;
+};
+
+#define OFF(f) offsetof(struct sg_config, f), sizeof(((struct sg_config *)0)->f)
+
+static const char *const printer_names[] = { "disabled", "text", "json", NULL };
+static const char *const hooks_names[] = { "auto", "tracepoint", "raw", NULL };
+
+static const struct sg_key sg_keys[] = {
+	{ "", "log_level", SG_T_LOGLEVEL, OFF(log_level), 0, 0, "info",
+	  { "BEYLA_LOG_LEVEL" }, NULL, false,
+	  "debug, info, warn or error" },
+	{ "", "trace_printer", SG_T_ENUM, OFF(trace_printer), 0, 0, "disabled",
+	  { "BEYLA_TRACE_PRINTER" }, printer_names, false,
+	  "print each span on standard output: disabled, text or json" },
+	{ "", "enforce_sys_caps", SG_T_BOOL, OFF(enforce_sys_caps), 0, 0, "false",
+	  { "BEYLA_ENFORCE_SYS_CAPS" }, NULL, false,
+	  "abort at start when a needed capability is missing" },
+	{ "", "service_name", SG_T_STRING, OFF(service_name), 0, 0, "",
+	  { "OTEL_SERVICE_NAME" }, NULL, false,
+	  "service name for every instrumented process (default: executable name)" },
+	{ "", "service_namespace", SG_T_STRING, OFF(service_namespace), 0, 0, "",
+	  { "BEYLA_SERVICE_NAMESPACE", "OTEL_SERVICE_NAMESPACE" }, NULL, false,
+	  "service namespace for every instrumented process" },
+	{ "", "runtime_dir", SG_T_STRING, OFF(runtime_dir), 0, 0, "/run/spyglass",
+	  { NULL }, NULL, false, "directory for the IPC sockets" },
+	{ "", "user", SG_T_STRING, OFF(user), 0, 0, "",
+	  { NULL }, NULL, false,
+	  "unprivileged user to run as when started as root (default: "
+	  SG_SERVICE_USER " if it exists, else nobody)" },
+	{ "", "helper_dir", SG_T_STRING, OFF(helper_dir), 0, 0, "",
+	  { NULL }, NULL, false,
+	  "where spyglass-collector and spyglass-exporter live (default: beside "
+	  "the spyglass binary when found there, else the installed libexec dir)" },
+	{ "", "sandbox_debug", SG_T_BOOL, OFF(sandbox_debug), 0, 0, "false",
+	  { NULL }, NULL, false,
+	  "report a syscall refused by the seccomp filter instead of killing silently" },
+
+	{ "discovery", "open_port", SG_T_PORTS, OFF(discovery.open_port), 0, 0, "",
+	  { "BEYLA_OPEN_PORT" }, NULL, false,
+	  "instrument processes listening on these ports: 80,443,8000-8999" },
+	{ "discovery", "executable_name", SG_T_REGEX, OFF(discovery.executable_name), 0, 0, "",
+	  { "BEYLA_EXECUTABLE_NAME" }, NULL, false,
+	  "instrument processes whose executable path or command line matches "
+	  "this extended regular expression" },
+	{ "discovery", "exclude_exe", SG_T_REGEX, OFF(discovery.exclude_exe), 0, 0,
+	  "(^|/)(spyglass[^/]*|beyla|alloy|otelcol[^/]*)$",
+	  { NULL }, NULL, false,
+	  "never instrument executables matching this (default_exclude_services)" },
+	{ "discovery", "exclude_otel_instrumented_services", SG_T_BOOL,
+	  OFF(discovery.exclude_otel_instrumented_services), 0, 0, "true",
+	  { "BEYLA_EXCLUDE_OTEL_INSTRUMENTED_SERVICES" }, NULL, true,
+	  "skip services that already export OpenTelemetry data" },
+	{ "discovery", "skip_go_specific_tracers", SG_T_BOOL,
+	  OFF(discovery.skip_go_specific_tracers), 0, 0, "false",
+	  { "BEYLA_SKIP_GO_SPECIFIC_TRACERS" }, NULL, true,
+	  "use only the language-independent tracers for Go programs" },
+	{ "discovery", "poll_interval", SG_T_DURATION,
+	  OFF(discovery.poll_interval_ms), 100, 3600000, "5s",
+	  { "BEYLA_DISCOVERY_POLL_INTERVAL" }, NULL, false,
+	  "how often listening sockets and processes are rescanned" },
+
+	{ "prometheus_export", "address", SG_T_STRING, OFF(prom.address), 0, 0,
+	  "127.0.0.1", { NULL }, NULL, false,
+	  "address the /metrics endpoint listens on" },
+	{ "prometheus_export", "port", SG_T_UINT, OFF(prom.port), 0, 65535, "9400",
+	  { "BEYLA_PROMETHEUS_PORT" }, NULL, false,
+	  "port of the /metrics endpoint; 0 disables it" },
+	{ "prometheus_export", "path", SG_T_STRING, OFF(prom.path), 0, 0, "/metrics",
+	  { "BEYLA_PROMETHEUS_PATH" }, NULL, false,
+	  "HTTP path of the metrics endpoint" },
+	{ "prometheus_export", "duration_histogram", SG_T_BUCKETS,
+	  OFF(prom.duration_histogram), 0, 0,
+	  "0,0.005,0.01,0.025,0.05,0.075,0.1,0.25,0.5,0.75,1,2.5,5,7.5,10",
+	  { NULL }, NULL, false, "bucket bounds of duration histograms, seconds" },
+	{ "prometheus_export", "size_histogram", SG_T_BUCKETS,
+	  OFF(prom.size_histogram), 0, 0,
+	  "0,32,64,128,256,512,1024,2048,4096,8192",
+	  { NULL }, NULL, false, "bucket bounds of body size histograms, bytes" },
+
+	{ "ebpf", "wakeup_len", SG_T_UINT, OFF(ebpf.wakeup_len), 0, 100000, "32",
+	  { "BEYLA_BPF_WAKEUP_LEN" }, NULL, false,
+	  "events the ring buffer accumulates before waking the loader "
+	  "(it also drains every 50 ms); 0 or 1 wakes on every event" },
+	{ "ebpf", "http_request_timeout", SG_T_DURATION,
+	  OFF(ebpf.http_request_timeout_ms), 100, 3600000, "30s",
+	  { "BEYLA_BPF_HTTP_REQUEST_TIMEOUT" }, NULL, false,
+	  "a request without a response after this long ends as a timeout" },
+	{ "ebpf", "capture_size", SG_T_SIZE, OFF(ebpf.capture_size), 64,
+	  SG_CAPTURE_MAX_BYTES, "256", { NULL }, NULL, false,
+	  "payload bytes copied per read or write (64-1024)" },
+	{ "ebpf", "ringbuf_size", SG_T_SIZE, OFF(ebpf.ringbuf_size), 65536,
+	  1u << 30, "4M", { NULL }, NULL, false,
+	  "ring buffer size; rounded up to a power of two" },
+	{ "ebpf", "syscall_hooks", SG_T_ENUM, OFF(ebpf.syscall_hooks), 0, 0, "auto",
+	  { NULL }, hooks_names, false,
+	  "auto (syscall tracepoints, raw tracepoints without tracefs), "
+	  "tracepoint or raw" },
+	{ "ebpf", "track_request_headers", SG_T_BOOL,
+	  OFF(ebpf.track_request_headers), 0, 0, "false",
+	  { "BEYLA_BPF_TRACK_REQUEST_HEADERS" }, NULL, true,
+	  "read traceparent from incoming request headers" },
+	{ "ebpf", "enable_context_propagation", SG_T_BOOL,
+	  OFF(ebpf.enable_context_propagation), 0, 0, "false",
+	  { "BEYLA_BPF_ENABLE_CONTEXT_PROPAGATION" }, NULL, true,
+	  "propagate trace context with traffic control programs" },
+	{ "ebpf", "high_request_volume", SG_T_BOOL,
+	  OFF(ebpf.high_request_volume), 0, 0, "false",
+	  { "BEYLA_BPF_HIGH_REQUEST_VOLUME" }, NULL, true,
+	  "send request information as soon as the response is seen" },
+	{ "ebpf", "heuristic_sql_detect", SG_T_BOOL,
+	  OFF(ebpf.heuristic_sql_detect), 0, 0, "false",
+	  { "BEYLA_HEURISTIC_SQL_DETECT" }, NULL, true,
+	  "recognise SQL by its text rather than by the database protocol" },
+};
+#define SG_NKEYS (sizeof(sg_keys) / sizeof(sg_keys[0]))
+
+static const char *const sg_key_type_names[] = {
+	"bool", "integer", "duration", "size", "string", "regex", "enum",
+	"port list", "number list", "log level",
+};
+
+static int
+sg_config_error(char *err, size_t errsz, const char *origin,
+    const struct sg_key *k, const char *section, const char *key,
+    const char *fmt, ...)
+{
+	char why[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	if (k != NULL)
+		section = k->section, key = k->key;
+	if (section != NULL && *section)
+		snprintf(err, errsz, "%s: [%s] %s: %s", origin, section, key, why);
+	else
+		snprintf(err, errsz, "%s: %s: %s", origin, key ? key : "", why);
+	return -1;
+}
+
+static const struct sg_key *
+sg_config_find(const char *section, const char *key)
+{
+	if (section == NULL)
+		section = "";
+	for (size_t i = 0; i < SG_NKEYS; i++)
+		if (strcasecmp(sg_keys[i].section, section) == 0 &&
+		    strcasecmp(sg_keys[i].key, key) == 0)
+			return &sg_keys[i];
+	return NULL;
+}
+
+static int
+sg_parse_bool(const char *v, bool *out)
+{
+	static const char *const yes[] = { "true", "yes", "on", "1" };
+	static const char *const no[] = { "false", "no", "off", "0" };
+
+	for (size_t i = 0; i < 4; i++) {
+		if (strcasecmp(v, yes[i]) == 0)
+			return *out = true, 0;
+		if (strcasecmp(v, no[i]) == 0)
+			return *out = false, 0;
+	}
+	return -1;
+}
+
+/* Unsigned number with an optional unit suffix from units[]. */
+static int
+sg_parse_scaled(const char *v, const char *const *units,
+    const uint64_t *scale, uint64_t defscale, uint64_t *out)
+{
+	char *end;
+	double d;
+
+	while (isspace((unsigned char)*v))
+		v++;
+	if (!isdigit((unsigned char)*v) && *v != '.')
+		return -1;
+	errno = 0;
+	d = strtod(v, &end);
+	if (errno != 0 || !isfinite(d) || d < 0)
+		return -1;
+	while (isspace((unsigned char)*end))
+		end++;
+	if (*end == '\0') {
+		d *= (double)defscale;
+	} else {
+		size_t i;
+		for (i = 0; units[i] != NULL; i++)
+			if (strcasecmp(end, units[i]) == 0)
+				break;
+		if (units[i] == NULL)
+			return -1;
+		d *= (double)scale[i];
+	}
+	if (d > 1.8e19)
+		return -1;
+	*out = (uint64_t)(d + 0.5);
+	return 0;
+}
+
+static int
+sg_parse_duration_ms(const char *v, uint64_t *out)
+{
+	static const char *const units[] = { "ms", "s", "m", "h", NULL };
+	static const uint64_t scale[] = { 1, 1000, 60000, 3600000 };
+
+	/* A bare number is seconds, as in Beyla's environment variables. */
+	return sg_parse_scaled(v, units, scale, 1000, out);
+}
+
+static int
+sg_parse_size(const char *v, uint64_t *out)
+{
+	static const char *const units[] = { "b", "k", "kb", "kib", "m", "mb",
+		"mib", "g", "gb", "gib", NULL };
+	static const uint64_t scale[] = { 1, 1024, 1024, 1024, 1 << 20,
+		1 << 20, 1 << 20, 1u << 30, 1u << 30, 1u << 30 };
+
+	return sg_parse_scaled(v, units, scale, 1, out);
+}
+
+static int
+sg_parse_buckets(const char *v, struct sg_buckets *b, char *why, size_t whysz)
+{
+	const char *p = v;
+
+	b->n = 0;
+	while (*p) {
+		char *end;
+		double d;
+
+		while (isspace((unsigned char)*p) || *p == '[')
+			p++;
+		if (*p == '\0' || *p == ']')
+			break;
+		errno = 0;
+		d = strtod(p, &end);
+		if (end == p || errno != 0 || !isfinite(d)) {
+			snprintf(why, whysz, "not a number at \"%.20s\"", p);
+			return -1;
+		}
+		if (b->n > 0 && d <= b->b[b->n - 1]) {
+			snprintf(why, whysz, "bounds must increase (%g after %g)",
+			    d, b->b[b->n - 1]);
+			return -1;
+		}
+		if (b->n == SG_MAX_BOUNDS) {
+			snprintf(why, whysz, "more than %d bounds", SG_MAX_BOUNDS);
+			return -1;
+		}
+		b->b[b->n++] = d;
+		p = end;
+		while (isspace((unsigned char)*p) || *p == ']')
+			p++;
+		if (*p == ',')
+			p++;
+		else if (*p != '\0') {
+			snprintf(why, whysz, "unexpected \"%.20s\"", p);
+			return -1;
+		}
+	}
+	if (b->n == 0) {
+		snprintf(why, whysz, "at least one bound is needed");
+		return -1;
+	}
+	return 0;
+}
+
+static void
+sg_store_uint(void *field, size_t size, uint64_t v)
+{
+	if (size == 1)
+		*(uint8_t *)field = (uint8_t)v;
+	else if (size == 2)
+		*(uint16_t *)field = (uint16_t)v;
+	else
+		*(uint32_t *)field = (uint32_t)v;
+}
+
+static int
+sg_config_apply(struct sg_config *c, const struct sg_key *k, const char *value,
+    const char *origin, char *err, size_t errsz)
+{
+	void *field = (char *)c + k->off;
+	char why[256];
+	uint64_t u;
+	regex_t re;
+	int rc;
+
+	switch (k->type) {
+	case SG_T_BOOL:
+		if (sg_parse_bool(value, field) < 0)
+			return sg_config_error(err, errsz, origin, k, NULL, NULL,
+			    "\"%s\" is not a boolean (true or false)", value);
+		return 0;
+	case SG_T_UINT:
+	case SG_T_DURATION:
+	case SG_T_SIZE: {
+		char *end;
+		if (k->type == SG_T_DURATION)
+			rc = sg_parse_duration_ms(value, &u);
+		else if (k->type == SG_T_SIZE)
+			rc = sg_parse_size(value, &u);
+		else {
+			errno = 0;
+			rc = (!isdigit((unsigned char)*value)) ? -1 : 0;
+			u = strtoull(value, &end, 10);
+			if (errno != 0 || *end != '\0')
+				rc = -1;
+		}
+		if (rc < 0)
+			return sg_config_error(err, errsz, origin, k, NULL, NULL,
+			    "\"%s\" is not a valid %s", value,
+			    sg_key_type_names[k->type]);
+		if (u < k->min || u > k->max) {
+			if (k->type == SG_T_DURATION)
+				return sg_config_error(err, errsz, origin, k, NULL,
+				    NULL, "%s out of range %llums-%llums", value,
+				    (unsigned long long)k->min,
+				    (unsigned long long)k->max);
+			return sg_config_error(err, errsz, origin, k, NULL, NULL,
+			    "%s out of range %llu-%llu", value,
+			    (unsigned long long)k->min, (unsigned long long)k->max);
+		}
+		sg_store_uint(field, k->size, u);
+		return 0;
+	}
+	case SG_T_STRING:
+		if (strlen(value) >= k->size)
+			return sg_config_error(err, errsz, origin, k, NULL, NULL,
+			    "value longer than %zu bytes", k->size - 1);
+		memcpy(field, value, strlen(value) + 1);
+		return 0;
+	case SG_T_REGEX:
+		if (strlen(value) >= k->size)
+			return sg_config_error(err, errsz, origin, k, NULL, NULL,
+			    "expression longer than %zu bytes", k->size - 1);
+		if (*value && (rc = regcomp(&re, value, REG_EXTENDED | REG_NOSUB)) != 0) {
+			regerror(rc, &re, why, sizeof(why));
+			return sg_config_error(err, errsz, origin, k, NULL, NULL,
+			    "bad regular expression \"%s\": %s", value, why);
+		}
+		if (*value)
+			regfree(&re);
+		memcpy(field, value, strlen(value) + 1);
+		return 0;
+	case SG_T_ENUM:
+		for (size_t i = 0; k->names[i] != NULL; i++)
+			if (strcasecmp(value, k->names[i]) == 0) {
+				*(int *)field = (int)i;
+				return 0;
+			}
+		return sg_config_error(err, errsz, origin, k, NULL, NULL,
+		    "\"%s\" is not one of the allowed values", value);
+	case SG_T_LOGLEVEL:
+		if (sg_log_level_parse(value, field) < 0)
+			return sg_config_error(err, errsz, origin, k, NULL, NULL,
+			    "\"%s\" is not a log level (debug, info, warn, error)",
+			    value);
+		return 0;
+	case SG_T_PORTS:
+		if (sg_portset_parse(value, field, why, sizeof(why)) < 0)
+			return sg_config_error(err, errsz, origin, k, NULL, NULL,
+			    "%s", why);
+		return 0;
+	case SG_T_BUCKETS:
+		if (sg_parse_buckets(value, field, why, sizeof(why)) < 0)
+			return sg_config_error(err, errsz, origin, k, NULL, NULL,
+			    "%s", why);
+		return 0;
+	}
+	return -1;
+}
+
+int
+sg_config_set(struct sg_config *c, const char *section, const char *key,
+    const char *value, const char *origin, char *err, size_t errsz)
+{
+	const struct sg_key *k = sg_config_find(section, key);
+
+	if (k == NULL)
+		return sg_config_error(err, errsz, origin, NULL, section, key,
+		    "unknown key");
+	return sg_config_apply(c, k, value, origin, err, errsz);
+}
+
+void
+sg_config_defaults(struct sg_config *c)
+{
+	char err[SG_CONFIG_ERR_MAX];
+
+	memset(c, 0, sizeof(*c));
+	for (size_t i = 0; i < SG_NKEYS; i++)
+		if (sg_config_apply(c, &sg_keys[i], sg_keys[i].defval, "default",
+		    err, sizeof(err)) < 0)
+			sg_fatal("config: bad built-in default: %s", err);
+}
+
+/*
+ * Debian's inih is built without line numbers in the handler, so the
+ * reader below counts lines itself: inih calls the handler right after
+ * reading a line, before it reads the next one.
+ */
+struct sg_ini_ctx {
+	struct sg_config *c;
+	const char       *origin;
+	char             *err;
+	size_t            errsz;
+	int               failed;
+	int               lineno;
+	int               at_line_start;
+	FILE             *file;       /* source: a file ... */
+	const char       *text;       /* ... or a string */
+};
+
+static char *
+sg_config_ini_read(char *buf, int size, void *stream)
+{
+	struct sg_ini_ctx *ctx = stream;
+	char *line;
+
+	if (ctx->file != NULL) {
+		line = fgets(buf, size, ctx->file);
+	} else {
+		const char *nl;
+		size_t n;
+
+		if (ctx->text == NULL || *ctx->text == '\0' || size < 2)
+			return NULL;
+		nl = strchr(ctx->text, '\n');
+		n = nl ? (size_t)(nl - ctx->text) + 1 : strlen(ctx->text);
+		if (n > (size_t)size - 1)
+			n = (size_t)size - 1;
+		memcpy(buf, ctx->text, n);
+		buf[n] = '\0';
+		ctx->text += n;
+		line = buf;
+	}
+	if (line == NULL)
+		return NULL;
+	if (ctx->at_line_start)
+		ctx->lineno++;
+	ctx->at_line_start = strchr(line, '\n') != NULL;
+	return line;
+}
+
+static int
+sg_config_ini_cb(void *user, const char *section, const char *key,
+    const char *value)
+{
+	struct sg_ini_ctx *ctx = user;
+	char where[320];
+
+	if (ctx->failed)
+		return 0;
+	snprintf(where, sizeof(where), "%s:%d", ctx->origin, ctx->lineno);
+	if (key == NULL)
+		return 1;  /* a section header alone */
+	if (sg_config_set(ctx->c, section, key, value, where, ctx->err,
+	    ctx->errsz) < 0) {
+		ctx->failed = 1;
+		return 0;
+	}
+	return 1;
+}
+
+static int
+sg_config_ini_result(struct sg_ini_ctx *ctx, int rc)
+{
+	if (ctx->failed)
+		return -1;
+	if (rc > 0) {
+		snprintf(ctx->err, ctx->errsz, "%s:%d: syntax error",
+		    ctx->origin, rc);
+		return -1;
+	}
+	if (rc < 0) {
+		snprintf(ctx->err, ctx->errsz, "%s: %s", ctx->origin,
+		    rc == -1 ? strerror(errno) : "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+int
+sg_config_load_file(struct sg_config *c, const char *path, char *err,
+    size_t errsz)
+{
+	struct sg_ini_ctx ctx = { .c = c, .origin = path, .err = err,
+		.errsz = errsz, .at_line_start = 1 };
+	int rc;
+
+	if ((ctx.file = fopen(path, "re")) == NULL) {
+		snprintf(err, errsz, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	rc = ini_parse_stream(sg_config_ini_read, &ctx, sg_config_ini_cb, &ctx);
+	fclose(ctx.file);
+	return sg_config_ini_result(&ctx, rc);
+}
+
+int
+sg_config_load_string(struct sg_config *c, const char *text,
+    const char *origin, char *err, size_t errsz)
+{
+	struct sg_ini_ctx ctx = { .c = c, .origin = origin, .err = err,
+		.errsz = errsz, .at_line_start = 1, .text = text };
+
+	return sg_config_ini_result(&ctx, ini_parse_stream(sg_config_ini_read,
+	    &ctx, sg_config_ini_cb, &ctx));
+}
+
+/* SPYGLASS_<SECTION>_<KEY>, or SPYGLASS_<KEY> for top-level keys. */
+static void
+sg_config_env_name(const struct sg_key *k, char *buf, size_t sz)
+{
+	size_t n;
+
+	if (*k->section)
+		snprintf(buf, sz, "SPYGLASS_%s_%s", k->section, k->key);
+	else
+		snprintf(buf, sz, "SPYGLASS_%s", k->key);
+	for (n = 0; buf[n]; n++)
+		buf[n] = (char)toupper((unsigned char)buf[n]);
+}
+
+int
+sg_config_load_env(struct sg_config *c, char *err, size_t errsz)
+{
+	char name[128], origin[160];
+	const char *v;
+
+	for (size_t i = 0; i < SG_NKEYS; i++) {
+		const struct sg_key *k = &sg_keys[i];
+
+		/* The seeds' names first, so that SPYGLASS_* wins. */
+		for (size_t j = 0; j < 3 && k->env[j] != NULL; j++) {
+			if ((v = getenv(k->env[j])) == NULL)
+				continue;
+			snprintf(origin, sizeof(origin), "environment %s",
+			    k->env[j]);
+			if (sg_config_apply(c, k, v, origin, err, errsz) < 0)
+				return -1;
+		}
+		sg_config_env_name(k, name, sizeof(name));
+		if ((v = getenv(name)) == NULL)
+			continue;
+		snprintf(origin, sizeof(origin), "environment %s", name);
+		if (sg_config_apply(c, k, v, origin, err, errsz) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+int
+sg_config_set_arg(struct sg_config *c, const char *arg, char *err,
+    size_t errsz)
+{
+	char section[64] = "", key[128];
+	const char *eq = strchr(arg, '='), *dot;
+	size_t n;
+
+	if (eq == NULL) {
+		snprintf(err, errsz, "command line: \"%s\": expected "
+		    "[section.]key=value", arg);
+		return -1;
+	}
+	dot = memchr(arg, '.', (size_t)(eq - arg));
+	if (dot != NULL) {
+		n = (size_t)(dot - arg);
+		if (n >= sizeof(section))
+			n = sizeof(section) - 1;
+		memcpy(section, arg, n);
+		section[n] = '\0';
+		arg = dot + 1;
+	}
+	n = (size_t)(eq - arg);
+	if (n >= sizeof(key))
+		n = sizeof(key) - 1;
+	memcpy(key, arg, n);
+	key[n] = '\0';
+	return sg_config_set(c, section, key, eq + 1, "command line", err, errsz);
+}
+
+static void
+sg_config_format(const struct sg_config *c, const struct sg_key *k,
+    char *buf, size_t sz)
+{
+	const void *field = (const char *)c + k->off;
+	uint64_t u = 0;
+
+	switch (k->type) {
+	case SG_T_BOOL:
+		snprintf(buf, sz, "%s", *(const bool *)field ? "true" : "false");
+		break;
+	case SG_T_UINT:
+	case SG_T_DURATION:
+	case SG_T_SIZE:
+		if (k->size == 1)
+			u = *(const uint8_t *)field;
+		else if (k->size == 2)
+			u = *(const uint16_t *)field;
+		else
+			u = *(const uint32_t *)field;
+		snprintf(buf, sz, k->type == SG_T_DURATION ? "%llums" : "%llu",
+		    (unsigned long long)u);
+		break;
+	case SG_T_STRING:
+	case SG_T_REGEX:
+		snprintf(buf, sz, "%s", (const char *)field);
+		break;
+	case SG_T_ENUM:
+		snprintf(buf, sz, "%s", k->names[*(const int *)field]);
+		break;
+	case SG_T_LOGLEVEL:
+		snprintf(buf, sz, "%s",
+		    sg_log_level_name(*(const enum sg_log_level *)field));
+		break;
+	case SG_T_PORTS:
+		sg_portset_format(field, buf, sz);
+		break;
+	case SG_T_BUCKETS: {
+		const struct sg_buckets *b = field;
+		size_t off = 0;
+		buf[0] = '\0';
+		for (uint16_t i = 0; i < b->n && off < sz; i++) {
+			int n = snprintf(buf + off, sz - off, "%s%.17g",
+			    i ? "," : "", b->b[i]);
+			if (n < 0)
+				break;
+			off += (size_t)n;
+		}
+		break;
+	}
+	}
+}
+
+void
+sg_config_dump(const struct sg_config *c, FILE *f)
+{
+	const char *section = NULL;
+	char val[1024];
+
+	for (size_t i = 0; i < SG_NKEYS; i++) {
+		const struct sg_key *k = &sg_keys[i];
+
+		if (section == NULL || strcmp(section, k->section) != 0) {
+			section = k->section;
+			if (*section)
+				fprintf(f, "\n[%s]\n", section);
+		}
+		sg_config_format(c, k, val, sizeof(val));
+		fprintf(f, "%s = %s\n", k->key, val);
+	}
+}
+
+char *
+sg_config_dump_string(const struct sg_config *c)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	if (f == NULL)
+		return NULL;
+	sg_config_dump(c, f);
+	if (fclose(f) != 0) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+void
+sg_config_describe(FILE *f)
+{
+	char env[128];
+
+	for (size_t i = 0; i < SG_NKEYS; i++) {
+		const struct sg_key *k = &sg_keys[i];
+
+		sg_config_env_name(k, env, sizeof(env));
+		fprintf(f, "%s%s%s\t%s\t%s\t%s", k->section,
+		    *k->section ? "." : "", k->key, sg_key_type_names[k->type],
+		    k->defval, env);
+		for (size_t j = 0; j < 3 && k->env[j] != NULL; j++)
+			fprintf(f, ",%s", k->env[j]);
+		fprintf(f, "\t%s%s\n", k->help, k->inert ? " (no effect yet)" : "");
+	}
+}
+
+int
+sg_config_report_inert(const struct sg_config *c, FILE *f)
+{
+	struct sg_config d;
+	char a[64], b[64];
+	int n = 0;
+
+	sg_config_defaults(&d);
+	for (size_t i = 0; i < SG_NKEYS; i++) {
+		const struct sg_key *k = &sg_keys[i];
+
+		if (!k->inert)
+			continue;
+		sg_config_format(c, k, a, sizeof(a));
+		sg_config_format(&d, k, b, sizeof(b));
+		if (strcmp(a, b) == 0)
+			continue;
+		fprintf(f, "[%s] %s = %s is accepted but has no effect yet\n",
+		    k->section, k->key, a);
+		n++;
+	}
+	return n;
+}

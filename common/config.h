@@ -1,0 +1,102 @@
+/*
+ * Configuration: one table (config.c) names every key with its section,
+ * type, default, bounds and environment names.  Sources apply in order
+ * defaults < file < environment < command line; each value is checked
+ * when it is set and an error names where it came from (FILE:LINE, the
+ * environment variable, or the command line) and the key.
+ */
+#ifndef SG_CONFIG_H
+#define SG_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "log.h"
+#include "msg.h"
+#include "events.h"
+#include "portset.h"
+
+#define SG_REGEX_MAX 512
+#define SG_CAPTURE_MAX_BYTES SG_CAPTURE_MAX
+
+enum sg_trace_printer { SG_PRINTER_DISABLED = 0, SG_PRINTER_TEXT,
+	SG_PRINTER_JSON };
+enum sg_hooks { SG_HOOKS_AUTO = 0, SG_HOOKS_TRACEPOINT, SG_HOOKS_RAW };
+
+struct sg_buckets {
+	uint16_t n;
+	double   b[SG_MAX_BOUNDS];
+};
+
+struct sg_config {
+	enum sg_log_level     log_level;
+	enum sg_trace_printer trace_printer;
+	bool                  enforce_sys_caps;
+	bool                  sandbox_debug;
+	char                  service_name[SG_NAME_MAX];
+	char                  service_namespace[SG_NAME_MAX];
+	char                  runtime_dir[256];
+	char                  user[64];
+	char                  helper_dir[256];
+
+	struct {
+		struct sg_portset open_port;
+		char     executable_name[SG_REGEX_MAX];
+		char     exclude_exe[SG_REGEX_MAX];
+		bool     exclude_otel_instrumented_services;
+		bool     skip_go_specific_tracers;
+		uint32_t poll_interval_ms;
+	} discovery;
+
+	struct {
+		char     address[64];
+		uint16_t port;                /* 0: endpoint disabled */
+		char     path[128];
+		struct sg_buckets duration_histogram;
+		struct sg_buckets size_histogram;
+	} prom;
+
+	struct {
+		uint32_t      wakeup_len;
+		uint32_t      http_request_timeout_ms;
+		uint32_t      capture_size;
+		uint32_t      ringbuf_size;
+		enum sg_hooks syscall_hooks;
+		bool          track_request_headers;
+		bool          enable_context_propagation;
+		bool          high_request_volume;
+		bool          heuristic_sql_detect;
+	} ebpf;
+};
+
+#define SG_CONFIG_ERR_MAX 512
+
+/* Fill every key with its default. */
+void sg_config_defaults(struct sg_config *c);
+/* Apply an INI file.  Returns 0, or -1 with err set ("FILE:LINE: ..."). */
+int  sg_config_load_file(struct sg_config *c, const char *path,
+    char *err, size_t errsz);
+/* Apply INI text (the IPC form of the configuration). */
+int  sg_config_load_string(struct sg_config *c, const char *text,
+    const char *origin, char *err, size_t errsz);
+/* Apply SPYGLASS_* and the seeds' environment names (BEYLA_*, OTEL_*). */
+int  sg_config_load_env(struct sg_config *c, char *err, size_t errsz);
+/* Apply one "section.key=value" (or "key=value" for top-level keys). */
+int  sg_config_set_arg(struct sg_config *c, const char *arg,
+    char *err, size_t errsz);
+/* Set one key; origin is for the error message. */
+int  sg_config_set(struct sg_config *c, const char *section, const char *key,
+    const char *value, const char *origin, char *err, size_t errsz);
+/* Write the effective configuration as INI text that loads back. */
+void sg_config_dump(const struct sg_config *c, FILE *f);
+/* The same into a malloc'd string (caller frees); NULL on failure. */
+char *sg_config_dump_string(const struct sg_config *c);
+/* Describe every key (section, key, type, default, env) for docs/tests. */
+void sg_config_describe(FILE *f);
+/* Keys accepted for compatibility that have no effect yet: writes their
+ * names to f when set to a non-default value.  Returns how many. */
+int  sg_config_report_inert(const struct sg_config *c, FILE *f);
+
+#endif

@@ -1,0 +1,105 @@
+/*
+ * Events the BPF programs write to the ring buffer, read by the loader and
+ * decoded by the collector.  Declared once here for both sides (the
+ * libbpf-tools habit).  Every event starts with struct sg_event_hdr; the
+ * type field says which struct follows.  Data events are variable length:
+ * only `captured` bytes of data[] are present.
+ */
+#ifndef SG_EVENTS_H
+#define SG_EVENTS_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
+#define SG_CAPTURE_MAX     1024  /* hard bound on payload bytes per event */
+#define SG_CAPTURE_DEFAULT 256
+#define SG_TAIL_LEN        8     /* last bytes of a long buffer (chunked end) */
+#define SG_COMM_LEN        16
+
+enum sg_event_type {
+	SG_EV_DATA  = 1,  /* bytes read from or written to a TCP socket */
+	SG_EV_CONN  = 2,  /* accept() or connect() completed */
+	SG_EV_CLOSE = 3,  /* a TCP socket fd was closed */
+	SG_EV_EXEC  = 4,  /* any process exec'd (discovery of new processes) */
+	SG_EV_EXIT  = 5,  /* a selected process exited */
+	SG_EV_FORK  = 6,  /* a selected process forked; the child is selected too */
+	SG_EV_TYPE_MAX
+};
+
+enum sg_dir { SG_DIR_READ = 0, SG_DIR_WRITE = 1 };
+
+enum sg_role {
+	SG_ROLE_UNKNOWN = 0,  /* connection predates the sensor */
+	SG_ROLE_SERVER  = 1,  /* accepted: this process is the server */
+	SG_ROLE_CLIENT  = 2,  /* connected: this process is the client */
+};
+
+/* data event flags */
+#define SG_DATA_TAIL      0x01  /* tail[] holds the last SG_TAIL_LEN bytes */
+#define SG_DATA_NOPAYLOAD 0x02  /* sendfile and the like: length only */
+
+struct sg_event_hdr {
+	__u32 type;       /* enum sg_event_type */
+	__u32 pid;        /* tgid */
+	__u32 tid;
+	__u32 cpu;
+	__u64 ts_ns;      /* CLOCK_MONOTONIC (bpf_ktime_get_ns) */
+};
+
+/* A TCP connection as one process sees it. */
+struct sg_conn_id {
+	__u64 sock;       /* kernel struct sock address: unique while it lives */
+	__u16 family;     /* AF_INET or AF_INET6 */
+	__u16 lport;      /* host byte order */
+	__u16 rport;      /* host byte order */
+	__u16 _pad;
+	__u8  laddr[16];  /* IPv4 in the first 4 bytes */
+	__u8  raddr[16];
+};
+
+struct sg_data_event {
+	struct sg_event_hdr hdr;
+	struct sg_conn_id conn;
+	__s64 len;        /* bytes the syscall moved (> 0) */
+	__u16 captured;   /* bytes present in data[] */
+	__u8  dir;        /* enum sg_dir */
+	__u8  flags;      /* SG_DATA_* */
+	__u8  role;       /* enum sg_role as far as BPF knows (accept/connect seen) */
+	__u8  _pad[3];
+	__u8  tail[SG_TAIL_LEN];
+	__u8  data[SG_CAPTURE_MAX];
+};
+#define SG_DATA_EVENT_HDR_SIZE (sizeof(struct sg_data_event) - SG_CAPTURE_MAX)
+
+struct sg_conn_event {
+	struct sg_event_hdr hdr;
+	struct sg_conn_id conn;
+	__u8 role;        /* enum sg_role */
+	__u8 _pad[7];
+};
+
+struct sg_close_event {
+	struct sg_event_hdr hdr;
+	struct sg_conn_id conn;
+};
+
+/* exec, exit and fork */
+struct sg_proc_event {
+	struct sg_event_hdr hdr;
+	__u32 ppid;       /* fork: the parent tgid; exec: the parent */
+	__u32 _pad;
+	char  comm[SG_COMM_LEN];
+};
+
+/* Indexes of the per-CPU drop counters in the `sg_stats` map. */
+enum sg_bpf_stat {
+	SG_STAT_RB_FULL = 0,    /* ring buffer had no room: event lost */
+	SG_STAT_EVENTS,         /* events written */
+	SG_STAT_MAX
+};
+
+/* Values of the `sg_pids` filter map. */
+#define SG_PID_SELECTED 1
+
+#endif

@@ -1,0 +1,202 @@
+#include "msg.h"
+
+#include <string.h>
+
+void
+msg_put_proc(struct wire_w *w, const struct sg_proc_info *p)
+{
+	wire_put_u32(w, p->pid);
+	wire_put_u8(w, p->present);
+	wire_put_u64(w, p->start_time);
+	wire_put_str(w, p->service_name);
+	wire_put_str(w, p->service_namespace);
+	wire_put_str(w, p->instance_id);
+	wire_put_str(w, p->exe);
+}
+
+int
+msg_get_proc(struct wire_r *r, struct sg_proc_info *p)
+{
+	p->pid = wire_get_u32(r);
+	p->present = wire_get_u8(r);
+	p->start_time = wire_get_u64(r);
+	wire_get_str(r, p->service_name, sizeof(p->service_name));
+	wire_get_str(r, p->service_namespace, sizeof(p->service_namespace));
+	wire_get_str(r, p->instance_id, sizeof(p->instance_id));
+	wire_get_str(r, p->exe, sizeof(p->exe));
+	return r->err ? -1 : 0;
+}
+
+void
+msg_put_stats(struct wire_w *w, const struct sg_stat *s, uint16_t n)
+{
+	wire_put_u16(w, n);
+	for (uint16_t i = 0; i < n; i++) {
+		wire_put_str(w, s[i].name);
+		wire_put_u64(w, s[i].value);
+	}
+}
+
+int
+msg_get_stats(struct wire_r *r, struct sg_stat *s, uint16_t *n)
+{
+	uint16_t cnt = wire_get_u16(r);
+
+	if (cnt > SG_STATS_MAX)
+		return -1;
+	for (uint16_t i = 0; i < cnt && !r->err; i++) {
+		wire_get_str(r, s[i].name, sizeof(s[i].name));
+		s[i].value = wire_get_u64(r);
+	}
+	*n = cnt;
+	return r->err ? -1 : 0;
+}
+
+void
+msg_put_span(struct wire_w *w, const struct sg_span *s)
+{
+	wire_put_u8(w, s->kind);
+	wire_put_u64(w, s->start_ns);
+	wire_put_u64(w, s->end_ns);
+	wire_put_bytes(w, s->trace_id, sizeof(s->trace_id));
+	wire_put_bytes(w, s->span_id, sizeof(s->span_id));
+	wire_put_bytes(w, s->parent_span_id, sizeof(s->parent_span_id));
+	wire_put_u32(w, s->pid);
+	wire_put_str(w, s->service_name);
+	wire_put_str(w, s->service_namespace);
+	wire_put_str(w, s->instance_id);
+	wire_put_str(w, s->method);
+	wire_put_str(w, s->path);
+	wire_put_str(w, s->route);
+	wire_put_u16(w, s->status);
+	wire_put_str(w, s->scheme);
+	wire_put_str(w, s->protocol_version);
+	wire_put_str(w, s->peer_addr);
+	wire_put_u16(w, s->peer_port);
+	wire_put_str(w, s->host_addr);
+	wire_put_u16(w, s->host_port);
+	wire_put_u64(w, s->req_body_size);
+	wire_put_u64(w, s->resp_body_size);
+}
+
+int
+msg_get_span(struct wire_r *r, struct sg_span *s)
+{
+	s->kind = wire_get_u8(r);
+	s->start_ns = wire_get_u64(r);
+	s->end_ns = wire_get_u64(r);
+	wire_get_bytes(r, s->trace_id, sizeof(s->trace_id));
+	wire_get_bytes(r, s->span_id, sizeof(s->span_id));
+	wire_get_bytes(r, s->parent_span_id, sizeof(s->parent_span_id));
+	s->pid = wire_get_u32(r);
+	wire_get_str(r, s->service_name, sizeof(s->service_name));
+	wire_get_str(r, s->service_namespace, sizeof(s->service_namespace));
+	wire_get_str(r, s->instance_id, sizeof(s->instance_id));
+	wire_get_str(r, s->method, sizeof(s->method));
+	wire_get_str(r, s->path, sizeof(s->path));
+	wire_get_str(r, s->route, sizeof(s->route));
+	s->status = wire_get_u16(r);
+	wire_get_str(r, s->scheme, sizeof(s->scheme));
+	wire_get_str(r, s->protocol_version, sizeof(s->protocol_version));
+	wire_get_str(r, s->peer_addr, sizeof(s->peer_addr));
+	s->peer_port = wire_get_u16(r);
+	wire_get_str(r, s->host_addr, sizeof(s->host_addr));
+	s->host_port = wire_get_u16(r);
+	s->req_body_size = wire_get_u64(r);
+	s->resp_body_size = wire_get_u64(r);
+	if (s->kind != SG_SPAN_SERVER && s->kind != SG_SPAN_CLIENT)
+		return -1;
+	return r->err ? -1 : 0;
+}
+
+void
+msg_put_snapshot_hdr(struct wire_w *w, uint64_t now_ns, uint64_t start_ns,
+    uint16_t nfamilies)
+{
+	wire_put_u64(w, now_ns);
+	wire_put_u64(w, start_ns);
+	wire_put_u16(w, nfamilies);
+}
+
+int
+msg_get_snapshot_hdr(struct wire_r *r, uint64_t *now_ns, uint64_t *start_ns,
+    uint16_t *nfamilies)
+{
+	*now_ns = wire_get_u64(r);
+	*start_ns = wire_get_u64(r);
+	*nfamilies = wire_get_u16(r);
+	return r->err ? -1 : 0;
+}
+
+void
+msg_put_family(struct wire_w *w, const struct sg_family_hdr *f)
+{
+	wire_put_str(w, f->prom_name);
+	wire_put_str(w, f->otel_name);
+	wire_put_str(w, f->unit);
+	wire_put_str(w, f->help);
+	wire_put_u8(w, f->type);
+	wire_put_u16(w, f->nbounds);
+	for (uint16_t i = 0; i < f->nbounds && i < SG_MAX_BOUNDS; i++)
+		wire_put_f64(w, f->bounds[i]);
+	wire_put_u32(w, f->nseries);
+}
+
+int
+msg_get_family(struct wire_r *r, struct sg_family_hdr *f)
+{
+	wire_get_str(r, f->prom_name, sizeof(f->prom_name));
+	wire_get_str(r, f->otel_name, sizeof(f->otel_name));
+	wire_get_str(r, f->unit, sizeof(f->unit));
+	wire_get_str(r, f->help, sizeof(f->help));
+	f->type = wire_get_u8(r);
+	f->nbounds = wire_get_u16(r);
+	if (f->nbounds > SG_MAX_BOUNDS ||
+	    f->type < SG_METRIC_COUNTER || f->type > SG_METRIC_HISTOGRAM)
+		return -1;
+	for (uint16_t i = 0; i < f->nbounds; i++)
+		f->bounds[i] = wire_get_f64(r);
+	f->nseries = wire_get_u32(r);
+	return r->err ? -1 : 0;
+}
+
+void
+msg_put_series(struct wire_w *w, const struct sg_family_hdr *f,
+    const struct sg_series *s)
+{
+	wire_put_u16(w, s->nlabels);
+	for (uint16_t i = 0; i < s->nlabels && i < SG_MAX_LABELS; i++) {
+		wire_put_str(w, s->key[i]);
+		wire_put_str(w, s->value[i]);
+	}
+	if (f->type != SG_METRIC_HISTOGRAM) {
+		wire_put_f64(w, s->value_f);
+		return;
+	}
+	wire_put_u64(w, s->count);
+	wire_put_f64(w, s->sum);
+	for (uint16_t i = 0; i <= f->nbounds && i <= SG_MAX_BOUNDS; i++)
+		wire_put_u64(w, s->buckets[i]);
+}
+
+int
+msg_get_series(struct wire_r *r, const struct sg_family_hdr *f,
+    struct sg_series *s)
+{
+	s->nlabels = wire_get_u16(r);
+	if (s->nlabels > SG_MAX_LABELS || f->nbounds > SG_MAX_BOUNDS)
+		return -1;
+	for (uint16_t i = 0; i < s->nlabels; i++) {
+		wire_get_str(r, s->key[i], sizeof(s->key[i]));
+		wire_get_str(r, s->value[i], sizeof(s->value[i]));
+	}
+	if (f->type != SG_METRIC_HISTOGRAM) {
+		s->value_f = wire_get_f64(r);
+		return r->err ? -1 : 0;
+	}
+	s->count = wire_get_u64(r);
+	s->sum = wire_get_f64(r);
+	for (uint16_t i = 0; i <= f->nbounds; i++)
+		s->buckets[i] = wire_get_u64(r);
+	return r->err ? -1 : 0;
+}

@@ -1,0 +1,119 @@
+/*
+ * Payloads of the IPC messages (see ipc.h for the framing), encoded with
+ * wire.h.  One encoder and one decoder per message so that the sender and
+ * the receiver cannot disagree.
+ */
+#ifndef SG_MSG_H
+#define SG_MSG_H
+
+#include <stdint.h>
+
+#include "wire.h"
+
+#define SG_NAME_MAX    128   /* service name, namespace, instance id */
+#define SG_PATH_MAX    256   /* url path kept for spans */
+#define SG_METHOD_MAX  16
+#define SG_ADDR_MAX    48    /* textual IPv4/IPv6 address */
+#define SG_EXE_MAX     256
+
+/* SG_MSG_PROC: a selected process appeared or went away. */
+struct sg_proc_info {
+	uint32_t pid;
+	uint8_t  present;                 /* 0: gone, forget it */
+	uint64_t start_time;              /* /proc/PID/stat field 22, ticks */
+	char     service_name[SG_NAME_MAX];
+	char     service_namespace[SG_NAME_MAX];
+	char     instance_id[SG_NAME_MAX]; /* host:pid */
+	char     exe[SG_EXE_MAX];
+};
+void msg_put_proc(struct wire_w *w, const struct sg_proc_info *p);
+int  msg_get_proc(struct wire_r *r, struct sg_proc_info *p);
+
+/* SG_MSG_STATS: { u16 n; n x { str name; u64 value } } cumulative
+ * counters of the sender, merged into the self-metrics. */
+#define SG_STATS_MAX 32
+struct sg_stat { char name[64]; uint64_t value; };
+void msg_put_stats(struct wire_w *w, const struct sg_stat *s, uint16_t n);
+int  msg_get_stats(struct wire_r *r, struct sg_stat *s, uint16_t *n);
+
+/* SG_MSG_SPANS: { u32 n; n x span } */
+enum sg_span_kind { SG_SPAN_SERVER = 1, SG_SPAN_CLIENT = 2 };
+
+struct sg_span {
+	uint8_t  kind;                    /* enum sg_span_kind */
+	uint64_t start_ns;                /* unix epoch nanoseconds */
+	uint64_t end_ns;
+	uint8_t  trace_id[16];
+	uint8_t  span_id[8];
+	uint8_t  parent_span_id[8];       /* zero: root span */
+	uint32_t pid;
+	char     service_name[SG_NAME_MAX];
+	char     service_namespace[SG_NAME_MAX];
+	char     instance_id[SG_NAME_MAX];
+	char     method[SG_METHOD_MAX];
+	char     path[SG_PATH_MAX];
+	char     route[SG_PATH_MAX];      /* "" until routes are configured */
+	uint16_t status;                  /* 0: no response (timeout) */
+	char     scheme[8];               /* "http" */
+	char     protocol_version[8];     /* "1.1" */
+	char     peer_addr[SG_ADDR_MAX];  /* the other side */
+	uint16_t peer_port;
+	char     host_addr[SG_ADDR_MAX];  /* this process's side */
+	uint16_t host_port;
+	uint64_t req_body_size;
+	uint64_t resp_body_size;
+};
+void msg_put_span(struct wire_w *w, const struct sg_span *s);
+int  msg_get_span(struct wire_r *r, struct sg_span *s);
+
+/*
+ * SG_MSG_METRICS: a complete cumulative snapshot, OTLP-shaped:
+ *   u64 time_unix_ns; u64 start_unix_ns; u16 nfamilies;
+ *   family: str prom_name; str otel_name; str unit; str help; u8 type;
+ *           u16 nbounds; f64 bounds[nbounds]; u32 nseries;
+ *   series: u16 nlabels; nlabels x { str key; str value };
+ *           counter/gauge: f64 value
+ *           histogram:     u64 count; f64 sum; u64 buckets[nbounds + 1]
+ * Histogram buckets are per bucket (not cumulative); the last is +Inf.
+ * Label keys are Prometheus spellings (http_request_method); the exporter
+ * derives OTLP attribute names from them.
+ */
+enum sg_metric_type { SG_METRIC_COUNTER = 1, SG_METRIC_GAUGE = 2,
+	SG_METRIC_HISTOGRAM = 3 };
+#define SG_MAX_BOUNDS  32
+#define SG_MAX_LABELS  12
+#define SG_LABEL_MAX   128
+
+struct sg_family_hdr {
+	char     prom_name[96];
+	char     otel_name[96];
+	char     unit[16];
+	char     help[160];
+	uint8_t  type;
+	uint16_t nbounds;
+	double   bounds[SG_MAX_BOUNDS];
+	uint32_t nseries;
+};
+
+struct sg_series {
+	uint16_t nlabels;
+	char     key[SG_MAX_LABELS][64];
+	char     value[SG_MAX_LABELS][SG_LABEL_MAX];
+	double   value_f;                 /* counter/gauge */
+	uint64_t count;                   /* histogram */
+	double   sum;
+	uint64_t buckets[SG_MAX_BOUNDS + 1];
+};
+
+void msg_put_snapshot_hdr(struct wire_w *w, uint64_t now_ns, uint64_t start_ns,
+    uint16_t nfamilies);
+int  msg_get_snapshot_hdr(struct wire_r *r, uint64_t *now_ns, uint64_t *start_ns,
+    uint16_t *nfamilies);
+void msg_put_family(struct wire_w *w, const struct sg_family_hdr *f);
+int  msg_get_family(struct wire_r *r, struct sg_family_hdr *f);
+void msg_put_series(struct wire_w *w, const struct sg_family_hdr *f,
+    const struct sg_series *s);
+int  msg_get_series(struct wire_r *r, const struct sg_family_hdr *f,
+    struct sg_series *s);
+
+#endif

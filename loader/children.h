@@ -1,0 +1,46 @@
+/*
+ * The two unprivileged children: fork+exec, restart with backoff, stop.
+ * In the child between fork and exec only async-signal-safe calls are
+ * made (the loader may have threads by then): switch to the service uid,
+ * clear ambient capabilities, PR_SET_NO_NEW_PRIVS, close inherited fds,
+ * exec.  The loader's bounding set is already empty, so nothing can be
+ * regained.
+ */
+#ifndef SG_CHILDREN_H
+#define SG_CHILDREN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+enum sg_child { SG_CHILD_COLLECTOR = 0, SG_CHILD_EXPORTER, SG_CHILD_MAX };
+
+struct sg_children_opts {
+	const char *helper_dir;     /* where spyglass-collector/-exporter are */
+	const char *runtime_dir;
+	const char *log_level;      /* passed as -l until the config arrives */
+	bool        sandbox_debug;  /* passed as -S */
+	uid_t       uid;            /* switch to these when running as root */
+	gid_t       gid;
+};
+
+void     children_init(const struct sg_children_opts *o);
+/* Start one child now.  Returns its pid or -1. */
+pid_t    children_spawn(enum sg_child which);
+/* Reap exited children (call on SIGCHLD); a child that died while not
+ * stopping is scheduled for restart with exponential backoff (0.1 s
+ * doubling to 10 s, reset after 30 s of good running). */
+void     children_reap(uint64_t now_ms);
+/* Restart children whose backoff has expired. */
+void     children_tick(uint64_t now_ms);
+/* Milliseconds until the next scheduled restart, or -1. */
+int      children_next_ms(uint64_t now_ms);
+uint64_t children_restarts(enum sg_child which);
+pid_t    children_pid(enum sg_child which);
+const char *children_name(enum sg_child which);
+/* Forward a signal (SIGHUP) to running children. */
+void     children_signal(int sig);
+/* SIGTERM both, wait up to timeout_ms, then SIGKILL. */
+void     children_stop(int timeout_ms);
+
+#endif

@@ -1,0 +1,37 @@
+/*
+ * Ring buffer drain: copy raw events into size-bounded batches and send
+ * each batch to the collector as one SG_MSG_EVENTS message.  Process
+ * events (exec/fork/exit) are also handed to discovery.  Nothing is
+ * decoded here beyond the event header.
+ */
+#ifndef SG_DRAIN_H
+#define SG_DRAIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <nng/nng.h>
+
+struct discovery;
+struct sg_bpf;
+
+struct sg_drain_stats {
+	uint64_t events;          /* events read from the ring buffer */
+	uint64_t batches;         /* messages sent */
+	uint64_t lost_ipc;        /* events in batches the collector could not take */
+	uint64_t bad;             /* events too short to carry a header */
+};
+
+struct sg_drain;
+
+struct sg_drain *sg_drain_new(struct sg_bpf *b, nng_socket out,
+    struct discovery *d);
+void sg_drain_free(struct sg_drain *dr);
+/* Epoll fd to wait on. */
+int  sg_drain_fd(struct sg_drain *dr);
+/* Consume whatever is in the ring buffer, then flush the batch. */
+int  sg_drain_poll(struct sg_drain *dr, int timeout_ms);
+void sg_drain_flush(struct sg_drain *dr);
+void sg_drain_stats(const struct sg_drain *dr, struct sg_drain_stats *s);
+
+#endif

@@ -1,0 +1,35 @@
+/*
+ * Start-up checks: kernel, BTF, bpf() usable, tracefs (mounted when
+ * missing and allowed), capabilities held versus needed.  `spyglass check`
+ * prints the findings; the loader refuses to start on an error.
+ */
+#ifndef SG_PREFLIGHT_H
+#define SG_PREFLIGHT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "config.h"
+
+struct sg_preflight {
+	char     kernel[128];
+	bool     btf;              /* /sys/kernel/btf/vmlinux readable */
+	bool     bpf;              /* a trivial map could be created */
+	bool     tracefs;          /* syscall tracepoints available */
+	bool     tracefs_mounted;  /* we mounted it */
+	char     tracefs_path[64];
+	uint64_t caps_held;
+	uint64_t caps_needed;      /* start-up and run time */
+	int      errors;
+	int      warnings;
+};
+
+/* Run every check; may_mount allows mounting tracefs. */
+void preflight_run(const struct sg_config *c, struct sg_preflight *p,
+    bool may_mount);
+/* One line per finding: "ok", "warning" or "error" and what. */
+void preflight_print(FILE *f, const struct sg_config *c,
+    const struct sg_preflight *p);
+
+#endif
