@@ -1,3 +1,639 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * spyglass kernel side: socket I/O of selected processes, seen from
+ * syscall tracepoints (per-syscall tracepoints when tracefs is mounted,
+ * raw sys_enter/sys_exit otherwise), plus process exec/fork/exit.
+ *
+ * Nothing is parsed here.  Each program returns at once for processes not
+ * in sg_pids; for selected ones it decides whether the fd is a TCP socket
+ * (CO-RE reads of the task's fd table) and copies at most capture_size
+ * bytes of payload into a fixed-layout event (common/events.h).
+ */
 #include "vmlinux.h"
+
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+
+#include "events.h"
+
 char LICENSE[] SEC("license") = "GPL";
+
+#define AF_INET      2
+#define AF_INET6     10
+#define SOCK_STREAM  1
+#define IPPROTO_TCP  6
+#define S_IFMT       00170000
+#define S_IFSOCK     0140000
+#define EINPROGRESS  115
+#define SG_MAX_IOV   4
+
+/* Settings written by the loader before load (libbpf-tools habit). */
+const volatile __u32 capture_size = SG_CAPTURE_DEFAULT;
+const volatile __u64 wakeup_bytes = 0;   /* 0: wake up on every event */
+const volatile bool  want_exec = false;  /* executable_name is configured */
+
+/* Syscalls we follow, independent of the architecture's numbering. */
+enum sg_op {
+	SG_OP_NONE = 0, SG_OP_READ, SG_OP_READV, SG_OP_RECVMSG, SG_OP_WRITE, SG_OP_WRITEV,
+	SG_OP_SENDMSG, SG_OP_SENDFILE, SG_OP_ACCEPT, SG_OP_CONNECT,
+};
+
+/* Arguments kept from syscall entry to exit, per thread. */
+struct sg_args {
+	__u32 op;
+	__s32 fd;
+	__u64 buf;    /* buffer, iovec array or msghdr */
+	__u64 cnt;    /* iovec count */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 8192);
+	__type(key, __u32);
+	__type(value, __u32);
+} sg_pids SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, struct sg_args);
+} sg_args SEC(".maps");
+
+/* Role of connections whose accept()/connect() was seen. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64);
+	__type(value, __u8);
+} sg_roles SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4 << 20);   /* resized by the loader */
+} sg_rb SEC(".maps");
+
+/*
+ * Per-CPU scratch for building a data event.  The spill area lets the
+ * iovec loop write up to two capture lengths past data[] without the
+ * verifier having to prove the sum of two bounded offsets.
+ */
+struct sg_scratch {
+	struct sg_data_event ev;
+	__u8 spill[SG_CAPTURE_MAX];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sg_scratch);
+} sg_scratch SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, SG_STAT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} sg_stats SEC(".maps");
+
+static __always_inline void
+sg_count(__u32 idx)
+{
+	__u64 *v = bpf_map_lookup_elem(&sg_stats, &idx);
+
+	if (v)
+		*v += 1;
+}
+
+static __always_inline bool
+sg_selected(__u32 tgid)
+{
+	return bpf_map_lookup_elem(&sg_pids, &tgid) != NULL;
+}
+
+/* Ask for a wakeup only once wakeup_bytes are waiting; the loader also
+ * drains on a short timer, so nothing waits long. */
+static __always_inline __u64
+sg_rb_flags(void)
+{
+	if (wakeup_bytes == 0)
+		return 0;
+	if (bpf_ringbuf_query(&sg_rb, BPF_RB_AVAIL_DATA) >= wakeup_bytes)
+		return BPF_RB_FORCE_WAKEUP;
+	return BPF_RB_NO_WAKEUP;
+}
+
+static __always_inline void
+sg_output(void *ev, __u64 size)
+{
+	if (bpf_ringbuf_output(&sg_rb, ev, size, sg_rb_flags()) != 0)
+		sg_count(SG_STAT_RB_FULL);
+	else
+		sg_count(SG_STAT_EVENTS);
+}
+
+static __always_inline void
+sg_fill_hdr(struct sg_event_hdr *h, __u32 type)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+
+	h->type = type;
+	h->pid = id >> 32;
+	h->tid = (__u32)id;
+	h->cpu = bpf_get_smp_processor_id();
+	h->ts_ns = bpf_ktime_get_ns();
+}
+
+/* The struct sock behind fd when it is a TCP socket of this task. */
+static __always_inline struct sock *
+sg_fd_to_tcp_sock(int fd)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct fdtable *fdt;
+	struct file **fds;
+	struct file *file = NULL;
+	struct socket *so;
+	struct sock *sk;
+	unsigned int max;
+	umode_t mode;
+
+	if (fd < 0)
+		return NULL;
+	fdt = BPF_CORE_READ(task, files, fdt);
+	max = BPF_CORE_READ(fdt, max_fds);
+	if ((unsigned int)fd >= max)
+		return NULL;
+	fds = BPF_CORE_READ(fdt, fd);
+	bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]);
+	if (file == NULL)
+		return NULL;
+	mode = BPF_CORE_READ(file, f_inode, i_mode);
+	if ((mode & S_IFMT) != S_IFSOCK)
+		return NULL;
+	so = BPF_CORE_READ(file, private_data);
+	if (so == NULL)
+		return NULL;
+	sk = BPF_CORE_READ(so, sk);
+	if (sk == NULL)
+		return NULL;
+	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP ||
+	    BPF_CORE_READ(sk, sk_type) != SOCK_STREAM)
+		return NULL;
+	return sk;
+}
+
+static __always_inline int
+sg_fill_conn(struct sg_conn_id *c, struct sock *sk)
+{
+	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+
+	c->sock = (__u64)sk;
+	c->family = family;
+	c->lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	c->rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	if (family == AF_INET) {
+		BPF_CORE_READ_INTO(c->laddr, sk, __sk_common.skc_rcv_saddr);
+		BPF_CORE_READ_INTO(c->raddr, sk, __sk_common.skc_daddr);
+	} else if (family == AF_INET6) {
+		BPF_CORE_READ_INTO(c->laddr, sk, __sk_common.skc_v6_rcv_saddr);
+		BPF_CORE_READ_INTO(c->raddr, sk, __sk_common.skc_v6_daddr);
+	} else {
+		return -1;
+	}
+	return 0;
+}
+
+static __always_inline __u32
+sg_capture_limit(__s64 len)
+{
+	__u32 cap = capture_size;
+
+	if (cap > SG_CAPTURE_MAX)
+		cap = SG_CAPTURE_MAX;
+	if (len < cap)
+		cap = (__u32)len;
+	return cap;
+}
+
+/* Copy the head (and the last SG_TAIL_LEN bytes) of a plain buffer. */
+static __always_inline void
+sg_capture_buf(struct sg_data_event *e, __u64 buf, __s64 len)
+{
+	__u32 n = sg_capture_limit(len);
+
+	if (n > SG_CAPTURE_MAX)
+		n = SG_CAPTURE_MAX;
+	bpf_probe_read_user(e->data, n, (void *)buf);
+	e->captured = n;
+	if (len > n && len >= SG_TAIL_LEN) {
+		bpf_probe_read_user(e->tail, SG_TAIL_LEN,
+		    (void *)(buf + len - SG_TAIL_LEN));
+		e->flags |= SG_DATA_TAIL;
+	}
+}
+
+/*
+ * Copy from up to SG_MAX_IOV iovecs, `len` bytes in all.  The tail is the
+ * end of the last iovec touched, right-aligned in tail[], zero-padded when
+ * that iovec holds fewer than SG_TAIL_LEN bytes.
+ */
+static __always_inline void
+sg_capture_iov(struct sg_scratch *s, __u64 iovp, __u64 cnt, __s64 len)
+{
+	struct sg_data_event *e = &s->ev;
+	__u64 limit = sg_capture_limit(len);
+	__u64 off = 0;
+	__u64 left = len, last_base = 0, last_len = 0;
+	struct iovec iov;
+
+	for (int i = 0; i < SG_MAX_IOV; i++) {
+		__u64 chunk, take;
+
+		if (i >= cnt || left == 0)
+			break;
+		if (bpf_probe_read_user(&iov, sizeof(iov),
+		    (void *)(iovp + i * sizeof(iov))) != 0)
+			break;
+		chunk = iov.iov_len < left ? iov.iov_len : left;
+		if (chunk == 0)
+			continue;
+		left -= chunk;
+		last_base = (__u64)iov.iov_base;
+		last_len = chunk;
+		if (off >= limit)
+			continue;
+		take = limit - off;
+		if (take > chunk)
+			take = chunk;
+		/* Bounds the verifier can see: off and take each at most
+		 * one capture length; the spill area covers their sum. */
+		asm volatile("" : "+r"(take), "+r"(off));
+		if (take > SG_CAPTURE_MAX || off > SG_CAPTURE_MAX)
+			break;
+		bpf_probe_read_user(e->data + off, take, iov.iov_base);
+		off += take;
+	}
+	e->captured = off > SG_CAPTURE_MAX ? SG_CAPTURE_MAX : off;
+	if (left == 0 && len > e->captured && last_len > 0) {
+		__u8 tmp[SG_TAIL_LEN] = {};
+		__u32 n = last_len < SG_TAIL_LEN ? last_len : SG_TAIL_LEN;
+
+		if (bpf_probe_read_user(tmp, n & (2 * SG_TAIL_LEN - 1),
+		    (void *)(last_base + last_len - n)) != 0)
+			return;
+		/* Right-align: the verifier wants constant-bounded indexes. */
+		for (__u32 j = 0; j < SG_TAIL_LEN; j++) {
+			__u32 idx = SG_TAIL_LEN - n + j;
+
+			/* Keep clang from folding idx into a negative
+			 * pointer offset the verifier would refuse. */
+			asm volatile("" : "+r"(idx));
+			idx &= SG_TAIL_LEN - 1;
+			if (j < n)
+				e->tail[idx] = tmp[j];
+		}
+		e->flags |= SG_DATA_TAIL;
+	}
+}
+
+static __always_inline void
+sg_emit_data(const struct sg_args *a, __s64 ret)
+{
+	struct sg_scratch *s;
+	struct sg_data_event *e;
+	struct sock *sk;
+	__u32 zero = 0;
+	__u8 *role;
+
+	sk = sg_fd_to_tcp_sock(a->fd);
+	if (sk == NULL)
+		return;
+	s = bpf_map_lookup_elem(&sg_scratch, &zero);
+	if (s == NULL)
+		return;
+	e = &s->ev;
+	sg_fill_hdr(&e->hdr, SG_EV_DATA);
+	if (sg_fill_conn(&e->conn, sk) != 0)
+		return;
+	e->len = ret;
+	e->flags = 0;
+	e->captured = 0;
+	e->dir = (a->op >= SG_OP_WRITE && a->op <= SG_OP_SENDFILE) ?
+	    SG_DIR_WRITE : SG_DIR_READ;
+	role = bpf_map_lookup_elem(&sg_roles, &e->conn.sock);
+	e->role = role ? *role : SG_ROLE_UNKNOWN;
+	__builtin_memset(e->tail, 0, sizeof(e->tail));
+
+	switch (a->op) {
+	case SG_OP_READ:
+	case SG_OP_WRITE:
+		sg_capture_buf(e, a->buf, ret);
+		break;
+	case SG_OP_READV:
+	case SG_OP_WRITEV:
+		sg_capture_iov(s, a->buf, a->cnt, ret);
+		break;
+	case SG_OP_RECVMSG:
+	case SG_OP_SENDMSG: {
+		struct user_msghdr mh;
+
+		if (bpf_probe_read_user(&mh, sizeof(mh), (void *)a->buf) != 0)
+			break;
+		sg_capture_iov(s, (__u64)mh.msg_iov, mh.msg_iovlen, ret);
+		break;
+	}
+	case SG_OP_SENDFILE:
+		e->flags |= SG_DATA_NOPAYLOAD;
+		break;
+	}
+	if (e->captured > SG_CAPTURE_MAX)
+		return;
+	sg_output(e, SG_DATA_EVENT_HDR_SIZE + e->captured);
+}
+
+static __always_inline void
+sg_emit_conn(int fd, __u8 role)
+{
+	struct sg_conn_event e = {};
+	struct sock *sk = sg_fd_to_tcp_sock(fd);
+
+	if (sk == NULL)
+		return;
+	sg_fill_hdr(&e.hdr, SG_EV_CONN);
+	if (sg_fill_conn(&e.conn, sk) != 0)
+		return;
+	e.role = role;
+	bpf_map_update_elem(&sg_roles, &e.conn.sock, &role, BPF_ANY);
+	sg_output(&e, sizeof(e));
+}
+
+static __always_inline int
+sg_on_enter(__u32 op, __u64 a0, __u64 a1, __u64 a2)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct sg_args args = {};
+
+	if (!sg_selected(id >> 32))
+		return 0;
+	args.op = op;
+	args.fd = (__s32)a0;
+	args.buf = a1;
+	args.cnt = a2;
+	bpf_map_update_elem(&sg_args, &id, &args, BPF_ANY);
+	return 0;
+}
+
+static __always_inline int
+sg_on_exit(__s64 ret)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct sg_args *a;
+	struct sg_args args;
+
+	a = bpf_map_lookup_elem(&sg_args, &id);
+	if (a == NULL)
+		return 0;
+	args = *a;
+	bpf_map_delete_elem(&sg_args, &id);
+
+	switch (args.op) {
+	case SG_OP_ACCEPT:
+		if (ret >= 0)
+			sg_emit_conn((int)ret, SG_ROLE_SERVER);
+		break;
+	case SG_OP_CONNECT:
+		if (ret == 0 || ret == -EINPROGRESS)
+			sg_emit_conn(args.fd, SG_ROLE_CLIENT);
+		break;
+	default:
+		if (ret > 0)
+			sg_emit_data(&args, ret);
+		break;
+	}
+	return 0;
+}
+
+/* close(): the fd is still valid at entry, so resolve it there. */
+static __always_inline int
+sg_on_close(int fd)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct sg_close_event e = {};
+	struct sock *sk;
+
+	if (!sg_selected(id >> 32))
+		return 0;
+	sk = sg_fd_to_tcp_sock(fd);
+	if (sk == NULL)
+		return 0;
+	sg_fill_hdr(&e.hdr, SG_EV_CLOSE);
+	if (sg_fill_conn(&e.conn, sk) != 0)
+		return 0;
+	bpf_map_delete_elem(&sg_roles, &e.conn.sock);
+	sg_output(&e, sizeof(e));
+	return 0;
+}
+
+/* ---- per-syscall tracepoints (need tracefs) ---- */
+
+#define SG_TP_ENTER(name, op)						\
+SEC("tracepoint/syscalls/sys_enter_" #name)				\
+int tp_enter_##name(struct trace_event_raw_sys_enter *ctx)		\
+{									\
+	return sg_on_enter(op, ctx->args[0], ctx->args[1], ctx->args[2]); \
+}									\
+SEC("tracepoint/syscalls/sys_exit_" #name)				\
+int tp_exit_##name(struct trace_event_raw_sys_exit *ctx)		\
+{									\
+	return sg_on_exit(ctx->ret);					\
+}
+
+SG_TP_ENTER(read, SG_OP_READ)
+SG_TP_ENTER(readv, SG_OP_READV)
+SG_TP_ENTER(recvfrom, SG_OP_READ)
+SG_TP_ENTER(recvmsg, SG_OP_RECVMSG)
+SG_TP_ENTER(write, SG_OP_WRITE)
+SG_TP_ENTER(writev, SG_OP_WRITEV)
+SG_TP_ENTER(sendto, SG_OP_WRITE)
+SG_TP_ENTER(sendmsg, SG_OP_SENDMSG)
+SG_TP_ENTER(sendfile64, SG_OP_SENDFILE)
+SG_TP_ENTER(accept, SG_OP_ACCEPT)
+SG_TP_ENTER(accept4, SG_OP_ACCEPT)
+SG_TP_ENTER(connect, SG_OP_CONNECT)
+
+SEC("tracepoint/syscalls/sys_enter_close")
+int tp_enter_close(struct trace_event_raw_sys_enter *ctx)
+{
+	return sg_on_close((int)ctx->args[0]);
+}
+
+/* ---- raw sys_enter/sys_exit: no tracefs needed, filtered by number ---- */
+
+#if defined(__TARGET_ARCH_x86)
+#define SG_NR_READ      0
+#define SG_NR_WRITE     1
+#define SG_NR_CLOSE     3
+#define SG_NR_READV     19
+#define SG_NR_WRITEV    20
+#define SG_NR_SENDFILE  40
+#define SG_NR_CONNECT   42
+#define SG_NR_ACCEPT    43
+#define SG_NR_SENDTO    44
+#define SG_NR_RECVFROM  45
+#define SG_NR_SENDMSG   46
+#define SG_NR_RECVMSG   47
+#define SG_NR_ACCEPT4   288
+#elif defined(__TARGET_ARCH_arm64)
+#define SG_NR_READ      63
+#define SG_NR_WRITE     64
+#define SG_NR_CLOSE     57
+#define SG_NR_READV     65
+#define SG_NR_WRITEV    66
+#define SG_NR_SENDFILE  71
+#define SG_NR_CONNECT   203
+#define SG_NR_ACCEPT    202
+#define SG_NR_SENDTO    206
+#define SG_NR_RECVFROM  207
+#define SG_NR_SENDMSG   211
+#define SG_NR_RECVMSG   212
+#define SG_NR_ACCEPT4   242
+#else
+#error "unsupported architecture"
+#endif
+
+static __always_inline __u32
+sg_op_of(long nr)
+{
+	switch (nr) {
+	case SG_NR_READ:
+	case SG_NR_RECVFROM:  return SG_OP_READ;
+	case SG_NR_READV:     return SG_OP_READV;
+	case SG_NR_RECVMSG:   return SG_OP_RECVMSG;
+	case SG_NR_WRITE:
+	case SG_NR_SENDTO:    return SG_OP_WRITE;
+	case SG_NR_WRITEV:    return SG_OP_WRITEV;
+	case SG_NR_SENDMSG:   return SG_OP_SENDMSG;
+	case SG_NR_SENDFILE:  return SG_OP_SENDFILE;
+	case SG_NR_ACCEPT:
+	case SG_NR_ACCEPT4:   return SG_OP_ACCEPT;
+	case SG_NR_CONNECT:   return SG_OP_CONNECT;
+	}
+	return SG_OP_NONE;
+}
+
+SEC("raw_tracepoint/sys_enter")
+int raw_sys_enter(struct bpf_raw_tracepoint_args *ctx)
+{
+	struct pt_regs *regs = (struct pt_regs *)ctx->args[0];
+	long nr = (long)ctx->args[1];
+	__u32 op;
+
+	if (nr == SG_NR_CLOSE)
+		return sg_on_close((int)PT_REGS_PARM1_CORE_SYSCALL(regs));
+	op = sg_op_of(nr);
+	if (op == SG_OP_NONE)
+		return 0;
+	return sg_on_enter(op, PT_REGS_PARM1_CORE_SYSCALL(regs),
+	    PT_REGS_PARM2_CORE_SYSCALL(regs), PT_REGS_PARM3_CORE_SYSCALL(regs));
+}
+
+SEC("raw_tracepoint/sys_exit")
+int raw_sys_exit(struct bpf_raw_tracepoint_args *ctx)
+{
+	if (!sg_selected(bpf_get_current_pid_tgid() >> 32))
+		return 0;
+	return sg_on_exit((__s64)ctx->args[1]);
+}
+
+/* ---- processes: raw tracepoints, typed by BTF through CO-RE ---- */
+
+static __always_inline void
+sg_emit_proc(__u32 type, __u32 pid, __u32 ppid)
+{
+	struct sg_proc_event e = {};
+
+	sg_fill_hdr(&e.hdr, type);
+	e.hdr.pid = pid;
+	e.ppid = ppid;
+	bpf_get_current_comm(e.comm, sizeof(e.comm));
+	sg_output(&e, offsetof(struct sg_proc_event, filename));
+}
+
+/* sched_process_exec(struct task_struct *p, pid_t old_pid,
+ *     struct linux_binprm *bprm): runs in the new image's context. */
+SEC("raw_tracepoint/sched_process_exec")
+int raw_exec(struct bpf_raw_tracepoint_args *ctx)
+{
+	struct task_struct *p = (struct task_struct *)ctx->args[0];
+	struct linux_binprm *bprm = (struct linux_binprm *)ctx->args[2];
+	__u32 tgid = BPF_CORE_READ(p, tgid);
+	__u32 pending = SG_PID_PENDING;
+	struct sg_proc_event *e;
+	__u64 start, end, n;
+	__u32 zero = 0;
+
+	if (!sg_selected(tgid)) {
+		if (!want_exec)
+			return 0;
+		/* Trace it from now on, so that a short-lived client's first
+		 * request is not missed while the loader matches it. */
+		bpf_map_update_elem(&sg_pids, &tgid, &pending, BPF_NOEXIST);
+	}
+	e = bpf_map_lookup_elem(&sg_scratch, &zero);
+	if (e == NULL)
+		return 0;
+	sg_fill_hdr(&e->hdr, SG_EV_EXEC);
+	e->hdr.pid = tgid;
+	e->ppid = BPF_CORE_READ(p, real_parent, tgid);
+	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	bpf_probe_read_kernel_str(e->filename, sizeof(e->filename),
+	    BPF_CORE_READ(bprm, filename));
+	start = BPF_CORE_READ(p, mm, arg_start);
+	end = BPF_CORE_READ(p, mm, arg_end);
+	n = end > start ? end - start : 0;
+	if (n > SG_EXEC_ARGS_MAX)
+		n = SG_EXEC_ARGS_MAX;
+	if (bpf_probe_read_user(e->args, n, (void *)start) != 0)
+		n = 0;
+	e->args_len = n;
+	sg_output(e, sizeof(*e));
+	return 0;
+}
+
+/* sched_process_fork(struct task_struct *parent, struct task_struct *child) */
+SEC("raw_tracepoint/sched_process_fork")
+int raw_fork(struct bpf_raw_tracepoint_args *ctx)
+{
+	struct task_struct *parent = (struct task_struct *)ctx->args[0];
+	struct task_struct *child = (struct task_struct *)ctx->args[1];
+	__u32 ptgid = BPF_CORE_READ(parent, tgid);
+	__u32 cpid = BPF_CORE_READ(child, pid);
+	__u32 ctgid = BPF_CORE_READ(child, tgid);
+	__u32 one = SG_PID_SELECTED;
+
+	/* A new thread shares its process's selection already. */
+	if (cpid != ctgid || !sg_selected(ptgid))
+		return 0;
+	bpf_map_update_elem(&sg_pids, &ctgid, &one, BPF_ANY);
+	sg_emit_proc(SG_EV_FORK, ctgid, ptgid);
+	return 0;
+}
+
+/* sched_process_exit(struct task_struct *p) */
+SEC("raw_tracepoint/sched_process_exit")
+int raw_exit(struct bpf_raw_tracepoint_args *ctx)
+{
+	struct task_struct *p = (struct task_struct *)ctx->args[0];
+	__u32 pid = BPF_CORE_READ(p, pid);
+	__u32 tgid = BPF_CORE_READ(p, tgid);
+
+	/* Only the thread group leader's exit ends the process for us. */
+	if (pid != tgid || !sg_selected(tgid))
+		return 0;
+	bpf_map_delete_elem(&sg_pids, &tgid);
+	sg_emit_proc(SG_EV_EXIT, tgid, 0);
+	return 0;
+}

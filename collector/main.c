@@ -1,1 +1,382 @@
-int main(void) { return 0; }
+/*
+ * spyglass-collector: turns raw socket events into HTTP exchanges, spans
+ * and RED metrics.  It handles attacker-controlled bytes, so it runs with
+ * no capabilities, an unprivileged uid and a seccomp filter that allows
+ * no network socket: its only peers are the loader and the exporter.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "conns.h"
+#include "events.h"
+#include "ipc.h"
+#include "log.h"
+#include "metrics.h"
+#include "msg.h"
+#include "procs.h"
+#include "sandbox.h"
+#include "spans.h"
+
+#define SG_CONNS_CAPACITY  16384
+#define SG_MAX_SERIES      2000
+#define SG_SNAPSHOT_MS     1000
+#define SG_SPAN_BATCH      (64u << 10)
+#define SG_SNAPSHOT_MAX    SG_IPC_MAX_MSG
+
+static struct {
+	struct sg_config   cfg;
+	char              *config_text;    /* as received, to forward */
+	struct sg_conns   *conns;
+	struct sg_metrics *metrics;
+	nng_socket         in, out;
+	int                exporter_peers;
+	int64_t            clock_offset;
+	uint8_t           *snapshot;
+	struct wire_w      spans;
+	uint8_t            span_buf[SG_SPAN_BATCH];
+	uint32_t           nspans;
+	size_t             spans_hdr;       /* offset of the span count */
+	uint64_t           spans_total;
+	uint64_t           lost_ipc;        /* spans and snapshots not sent */
+	struct sg_stat     loader_stats[SG_STATS_MAX];
+	uint16_t           nloader_stats;
+} C;
+
+static uint64_t
+sg_mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t
+sg_unix_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* ---- spans towards the exporter ---- */
+
+static void
+sg_spans_reset(void)
+{
+	wire_w_init(&C.spans, C.span_buf, sizeof(C.span_buf));
+	wire_put_u32(&C.spans, 0);   /* count, patched at flush */
+	C.nspans = 0;
+}
+
+static void
+sg_spans_flush(void)
+{
+	if (C.nspans == 0)
+		return;
+	for (int i = 0; i < 4; i++)
+		C.span_buf[i] = (uint8_t)(C.nspans >> (8 * i));
+	if (sg_ipc_send(C.out, SG_MSG_SPANS, C.span_buf, C.spans.len) != 0)
+		C.lost_ipc += C.nspans;
+	sg_spans_reset();
+}
+
+static void
+sg_spans_add(const struct sg_span *s)
+{
+	size_t mark = C.spans.len;
+
+	msg_put_span(&C.spans, s);
+	if (C.spans.err) {
+		/* Full: send what is there and start a new batch. */
+		C.spans.err = 0;
+		C.spans.len = mark;
+		sg_spans_flush();
+		msg_put_span(&C.spans, s);
+		if (C.spans.err) {
+			sg_spans_reset();
+			C.lost_ipc++;
+			return;
+		}
+	}
+	C.nspans++;
+}
+
+/* conns.c hands over each finished exchange. */
+static void
+sg_on_exchange(void *ctx, const struct sg_conn *conn,
+    const struct http1_exchange *ex)
+{
+	struct sg_span s;
+
+	(void)ctx;
+	spans_build(&s, conn, ex, procs_find(conn->pid), C.clock_offset);
+	metrics_record_span(C.metrics, &s);
+	C.spans_total++;
+	if (C.cfg.trace_printer != SG_PRINTER_DISABLED)
+		sg_spans_add(&s);
+}
+
+/* ---- message handlers ---- */
+
+static void
+sg_reseed_target_info(const struct sg_proc_info *p, void *ctx)
+{
+	(void)ctx;
+	metrics_service_seen(C.metrics, p);
+}
+
+static int
+sg_apply_config(const char *text)
+{
+	struct sg_config nc;
+	char err[SG_CONFIG_ERR_MAX];
+
+	sg_config_defaults(&nc);
+	if (sg_config_load_string(&nc, text, "loader", err, sizeof(err)) < 0) {
+		sg_log(SG_LOG_ERR, "configuration from the loader refused: %s",
+		    err);
+		return -1;
+	}
+	if (C.metrics == NULL ||
+	    memcmp(&nc.prom.duration_histogram, &C.cfg.prom.duration_histogram,
+	    sizeof(nc.prom.duration_histogram)) != 0 ||
+	    memcmp(&nc.prom.size_histogram, &C.cfg.prom.size_histogram,
+	    sizeof(nc.prom.size_histogram)) != 0) {
+		metrics_free(C.metrics);
+		C.metrics = metrics_new(&nc.prom.duration_histogram,
+		    &nc.prom.size_histogram, SG_MAX_SERIES);
+		if (C.metrics == NULL)
+			sg_fatal("out of memory for metrics");
+		procs_foreach(sg_reseed_target_info, NULL);
+	}
+	if (C.conns == NULL ||
+	    nc.ebpf.http_request_timeout_ms != C.cfg.ebpf.http_request_timeout_ms) {
+		conns_free(C.conns);
+		C.conns = conns_new(SG_CONNS_CAPACITY,
+		    (uint64_t)nc.ebpf.http_request_timeout_ms * 1000000u,
+		    sg_on_exchange, NULL);
+		if (C.conns == NULL)
+			sg_fatal("out of memory for connections");
+	}
+	C.cfg = nc;
+	sg_log_set_level(nc.log_level);
+	return 0;
+}
+
+static int
+sg_on_config(const struct sg_msg *m, void *ctx)
+{
+	char *text;
+
+	(void)ctx;
+	if (m->payload[m->size - 1] != '\0')
+		sg_fatal("configuration message is not a string");
+	if ((text = strdup((const char *)m->payload)) == NULL)
+		sg_fatal("out of memory");
+	if (sg_apply_config(text) < 0) {
+		free(text);
+		return 0;
+	}
+	free(C.config_text);
+	C.config_text = text;
+	/* The exporter takes its settings from the same text. */
+	if (sg_ipc_send(C.out, SG_MSG_CONFIG, text, strlen(text) + 1) != 0)
+		sg_log(SG_LOG_DEBUG, "exporter not connected yet");
+	return 0;
+}
+
+static int
+sg_on_events(const struct sg_msg *m, void *ctx)
+{
+	size_t off = 0;
+
+	(void)ctx;
+	while (off < m->size) {
+		uint32_t sz;
+
+		if (m->size - off < sizeof(sz))
+			sg_fatal("event batch: truncated size at %zu", off);
+		memcpy(&sz, m->payload + off, sizeof(sz));
+		off += sizeof(sz);
+		if (sz > m->size - off)
+			sg_fatal("event batch: event of %u bytes overruns", sz);
+		conns_handle_event(C.conns, m->payload + off, sz);
+		off += sz;
+	}
+	return 0;
+}
+
+static int
+sg_on_proc(const struct sg_msg *m, void *ctx)
+{
+	struct sg_proc_info p;
+	struct wire_r r;
+
+	(void)ctx;
+	wire_r_init(&r, m->payload, m->size);
+	if (msg_get_proc(&r, &p) < 0 || !wire_r_done(&r))
+		sg_fatal("malformed process message");
+	if (!p.present)
+		conns_forget_pid(C.conns, p.pid);
+	procs_update(&p);
+	if (p.present)
+		metrics_service_seen(C.metrics, &p);
+	return 0;
+}
+
+static int
+sg_on_stats(const struct sg_msg *m, void *ctx)
+{
+	struct wire_r r;
+	uint16_t n;
+
+	(void)ctx;
+	wire_r_init(&r, m->payload, m->size);
+	if (msg_get_stats(&r, C.loader_stats, &n) < 0 || !wire_r_done(&r))
+		sg_fatal("malformed stats message");
+	C.nloader_stats = n;
+	return 0;
+}
+
+static const struct sg_dispatch sg_collector_dispatch[] = {
+	{ SG_MSG_CONFIG, 1, sg_on_config },
+	{ SG_MSG_EVENTS, 0, sg_on_events },
+	{ SG_MSG_PROC,   1, sg_on_proc },
+	{ SG_MSG_STATS,  2, sg_on_stats },
+};
+
+/* ---- periodic work ---- */
+
+static void
+sg_publish_stats(void)
+{
+	struct sg_conns_stats cs;
+
+	for (uint16_t i = 0; i < C.nloader_stats; i++)
+		metrics_set_stat(C.metrics, C.loader_stats[i].name,
+		    C.loader_stats[i].value);
+	conns_stats(C.conns, &cs);
+	metrics_set_stat(C.metrics, "spyglass_bad_events_total{stage=\"collector\"}",
+	    cs.bad_events);
+	metrics_set_stat(C.metrics, "spyglass_connections_evicted_total",
+	    cs.evicted);
+	metrics_set_stat(C.metrics, "spyglass_http_requests_timed_out_total",
+	    cs.timed_out);
+	metrics_set_stat(C.metrics, "spyglass_connections_active", cs.active);
+	metrics_set_stat(C.metrics, "spyglass_spans_total", C.spans_total);
+	metrics_set_stat(C.metrics,
+	    "spyglass_events_lost_total{stage=\"collector_ipc\"}", C.lost_ipc);
+}
+
+static void
+sg_send_snapshot(void)
+{
+	size_t len;
+
+	sg_publish_stats();
+	len = metrics_snapshot(C.metrics, C.snapshot, SG_SNAPSHOT_MAX,
+	    sg_unix_ns());
+	if (len == 0) {
+		sg_log(SG_LOG_WARN, "metric snapshot larger than %u bytes",
+		    SG_SNAPSHOT_MAX);
+		return;
+	}
+	if (sg_ipc_send(C.out, SG_MSG_METRICS, C.snapshot, len) != 0)
+		C.lost_ipc++;
+}
+
+static void
+sg_check_exporter_peer(void)
+{
+	int peers = sg_ipc_peers(C.out);
+
+	if (peers > 0 && C.exporter_peers == 0 && C.config_text != NULL)
+		(void)sg_ipc_send(C.out, SG_MSG_CONFIG, C.config_text,
+		    strlen(C.config_text) + 1);
+	C.exporter_peers = peers;
+}
+
+static void
+sg_usage(void)
+{
+	fprintf(stderr, "usage: spyglass-collector -r RUNTIME_DIR [-l LEVEL] "
+	    "[-S] [-T socket|open|exec]\n");
+	exit(2);
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *dir = NULL, *selftest = NULL;
+	enum sg_log_level level = SG_LOG_INFO;
+	uint64_t next_tick = 0;
+	bool debug = false;
+	int ch;
+
+	while ((ch = getopt(argc, argv, "r:l:ST:")) != -1) {
+		switch (ch) {
+		case 'r': dir = optarg; break;
+		case 'l':
+			if (sg_log_level_parse(optarg, &level) < 0)
+				sg_usage();
+			break;
+		case 'S': debug = true; break;
+		case 'T': selftest = optarg; break;
+		default: sg_usage();
+		}
+	}
+	if (dir == NULL)
+		sg_usage();
+	sg_log_init("spyglass-collector", level);
+
+	if (sg_ipc_dial(&C.in, SG_IPC_PULL, dir, SG_IPC_EVENTS_SOCK) < 0 ||
+	    sg_ipc_dial(&C.out, SG_IPC_PUSH, dir, SG_IPC_EXPORT_SOCK) < 0)
+		return 1;
+	if (sg_sandbox_collector(debug) < 0)
+		sg_fatal("cannot apply the seccomp filter");
+	if (selftest != NULL)
+		return sg_sandbox_selftest(selftest) == 0 ? 0 : 1;
+
+	spans_init();
+	sg_config_defaults(&C.cfg);
+	if ((C.snapshot = malloc(SG_SNAPSHOT_MAX)) == NULL)
+		sg_fatal("out of memory");
+	{
+		char *text = sg_config_dump_string(&C.cfg);
+		if (text == NULL || sg_apply_config(text) < 0)
+			sg_fatal("cannot apply the built-in configuration");
+		free(text);
+	}
+	sg_spans_reset();
+	C.clock_offset = spans_clock_offset();
+
+	for (;;) {
+		struct sg_msg m;
+		uint64_t now;
+		int rv = sg_ipc_recv(C.in, &m, 100);
+
+		if (rv == 0) {
+			sg_ipc_dispatch(sg_collector_dispatch,
+			    sizeof(sg_collector_dispatch) /
+			    sizeof(sg_collector_dispatch[0]), &m, NULL);
+			sg_ipc_msg_free(&m);
+		}
+		sg_spans_flush();
+		now = sg_mono_ns();
+		if (now >= next_tick) {
+			sg_check_exporter_peer();
+			C.clock_offset = spans_clock_offset();
+			conns_tick(C.conns, now);
+			sg_spans_flush();
+			sg_send_snapshot();
+			next_tick = now + SG_SNAPSHOT_MS * 1000000ull;
+		}
+	}
+}

@@ -84,12 +84,20 @@ struct sg_close_event {
 	struct sg_conn_id conn;
 };
 
-/* exec, exit and fork */
+#define SG_EXEC_PATH_MAX 128
+#define SG_EXEC_ARGS_MAX 256
+
+/* exec, exit and fork.  For exec, the path and the start of the command
+ * line are read in the kernel: a short-lived process may be gone from
+ * /proc by the time the loader looks. */
 struct sg_proc_event {
 	struct sg_event_hdr hdr;
 	__u32 ppid;       /* fork: the parent tgid; exec: the parent */
-	__u32 _pad;
+	__u16 args_len;   /* exec: bytes of args[] (NUL-separated argv) */
+	__u16 _pad;
 	char  comm[SG_COMM_LEN];
+	char  filename[SG_EXEC_PATH_MAX];  /* exec: NUL-terminated */
+	char  args[SG_EXEC_ARGS_MAX];
 };
 
 /* Indexes of the per-CPU drop counters in the `sg_stats` map. */
@@ -99,7 +107,11 @@ enum sg_bpf_stat {
 	SG_STAT_MAX
 };
 
-/* Values of the `sg_pids` filter map. */
+/* Values of the `sg_pids` filter map.  A process that exec'd while
+ * executable_name is configured is traced as PENDING from its first
+ * instruction until the loader has matched it (then SELECTED) or not
+ * (then removed, and its events dropped by the loader). */
 #define SG_PID_SELECTED 1
+#define SG_PID_PENDING  2
 
 #endif

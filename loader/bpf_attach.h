@@ -12,9 +12,13 @@
 #include "config.h"
 
 struct spyglass_bpf;
+struct bpf_link;
+
+#define SG_BPF_MAX_LINKS 64
 
 struct sg_bpf {
 	struct spyglass_bpf *skel;
+	struct bpf_link     *links[SG_BPF_MAX_LINKS];
 	bool                 raw;          /* raw tracepoints in use */
 	int                  pids_fd;
 	int                  stats_fd;

@@ -28,8 +28,12 @@ void   discovery_free(struct discovery *d);
 void   discovery_ignore(struct discovery *d, pid_t pid);
 /* Full rescan of /proc: calls fn for new and vanished processes. */
 int    discovery_scan(struct discovery *d);
-/* A process exec'd: select it now if its executable matches. */
-void   discovery_on_exec(struct discovery *d, pid_t pid);
+/* A process exec'd: select it now if its executable matches.  exe and
+ * args (argv joined by spaces, possibly truncated) come from the kernel
+ * event and are used when /proc/PID is already gone (short-lived
+ * processes); either may be NULL or "" to read /proc instead. */
+void   discovery_on_exec(struct discovery *d, pid_t pid, const char *exe,
+    const char *args);
 /* A selected process forked (BPF already selected the child). */
 void   discovery_on_fork(struct discovery *d, pid_t parent, pid_t child);
 /* A selected process exited. */

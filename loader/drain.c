@@ -1,1 +1,135 @@
 #include "drain.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <bpf/libbpf.h>
+
+#include "bpf_attach.h"
+#include "events.h"
+#include "ipc.h"
+#include "log.h"
+#include "loader.h"
+
+/* One IPC message carries up to this much: large enough to amortise the
+ * per-message cost, small enough to stay well under SG_IPC_MAX_MSG. */
+#define SG_BATCH_MAX (256u << 10)
+
+struct sg_drain {
+	struct ring_buffer   *rb;
+	nng_socket            out;
+	struct sg_drain_stats st;
+	uint32_t              nbatch;   /* events in the batch */
+	size_t                len;
+	uint8_t               batch[SG_BATCH_MAX];
+};
+
+void
+sg_drain_flush(struct sg_drain *dr)
+{
+	int rv;
+
+	if (dr->len == 0)
+		return;
+	rv = sg_ipc_send(dr->out, SG_MSG_EVENTS, dr->batch, dr->len);
+	if (rv == 0)
+		dr->st.batches++;
+	else
+		dr->st.lost_ipc += dr->nbatch;
+	dr->len = 0;
+	dr->nbatch = 0;
+}
+
+static void
+sg_drain_append(struct sg_drain *dr, const void *data, size_t size)
+{
+	uint32_t sz = (uint32_t)size;
+
+	if (sizeof(sz) + size > SG_BATCH_MAX - dr->len)
+		sg_drain_flush(dr);
+	memcpy(dr->batch + dr->len, &sz, sizeof(sz));
+	memcpy(dr->batch + dr->len + sizeof(sz), data, size);
+	dr->len += sizeof(sz) + size;
+	dr->nbatch++;
+}
+
+/* libbpf ring buffer callback: one event, straight from the kernel. */
+static int
+sg_drain_event(void *ctx, void *data, size_t size)
+{
+	struct sg_drain *dr = ctx;
+	const struct sg_event_hdr *h = data;
+
+	dr->st.events++;
+	if (size < sizeof(*h) || size > sizeof(struct sg_data_event)) {
+		dr->st.bad++;
+		return 0;
+	}
+	switch (h->type) {
+	case SG_EV_EXEC:
+	case SG_EV_FORK:
+	case SG_EV_EXIT:
+		/* Events already batched predate the process change. */
+		sg_drain_flush(dr);
+		loader_on_proc_event(data, size);
+		return 0;
+	default:
+		if (!loader_pid_selected(h->pid))
+			return 0;   /* pending and not matched: not ours */
+		sg_drain_append(dr, data, size);
+		return 0;
+	}
+}
+
+struct sg_drain *
+sg_drain_new(struct sg_bpf *b, nng_socket out)
+{
+	struct sg_drain *dr = calloc(1, sizeof(*dr));
+
+	if (dr == NULL)
+		return NULL;
+	dr->out = out;
+	dr->rb = ring_buffer__new(sg_bpf_ringbuf_fd(b), sg_drain_event, dr,
+	    NULL);
+	if (dr->rb == NULL) {
+		sg_log(SG_LOG_ERR, "ring buffer: %s", strerror(errno));
+		free(dr);
+		return NULL;
+	}
+	return dr;
+}
+
+void
+sg_drain_free(struct sg_drain *dr)
+{
+	if (dr == NULL)
+		return;
+	ring_buffer__free(dr->rb);
+	free(dr);
+}
+
+int
+sg_drain_fd(struct sg_drain *dr)
+{
+	return ring_buffer__epoll_fd(dr->rb);
+}
+
+int
+sg_drain_poll(struct sg_drain *dr, int timeout_ms)
+{
+	int n = ring_buffer__poll(dr->rb, timeout_ms);
+
+	/* poll() consumes only when woken; events written with
+	 * BPF_RB_NO_WAKEUP are picked up here. */
+	if (n >= 0)
+		n = ring_buffer__consume(dr->rb);
+	sg_drain_flush(dr);
+	return n;
+}
+
+void
+sg_drain_stats(const struct sg_drain *dr, struct sg_drain_stats *s)
+{
+	*s = dr->st;
+}

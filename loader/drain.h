@@ -1,8 +1,9 @@
 /*
  * Ring buffer drain: copy raw events into size-bounded batches and send
  * each batch to the collector as one SG_MSG_EVENTS message.  Process
- * events (exec/fork/exit) are also handed to discovery.  Nothing is
- * decoded here beyond the event header.
+ * events (exec/fork/exit) go to the loader (loader_on_proc_event), and
+ * events of processes the loader has not selected are dropped.  Nothing
+ * is decoded here beyond the event header.
  */
 #ifndef SG_DRAIN_H
 #define SG_DRAIN_H
@@ -12,7 +13,6 @@
 
 #include <nng/nng.h>
 
-struct discovery;
 struct sg_bpf;
 
 struct sg_drain_stats {
@@ -24,8 +24,7 @@ struct sg_drain_stats {
 
 struct sg_drain;
 
-struct sg_drain *sg_drain_new(struct sg_bpf *b, nng_socket out,
-    struct discovery *d);
+struct sg_drain *sg_drain_new(struct sg_bpf *b, nng_socket out);
 void sg_drain_free(struct sg_drain *dr);
 /* Epoll fd to wait on. */
 int  sg_drain_fd(struct sg_drain *dr);

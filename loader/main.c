@@ -1,1 +1,664 @@
-int main(void) { return 0; }
+/*
+ * spyglass: the loader.  The only process with capabilities: it reads the
+ * configuration, checks the machine, starts the two unprivileged
+ * children, drops to the service user, loads BPF, selects processes and
+ * drains the ring buffer towards the collector.  It never parses payload.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bpf_attach.h"
+#include "children.h"
+#include "config.h"
+#include "discovery.h"
+#include "drain.h"
+#include "events.h"
+#include "ipc.h"
+#include "loader.h"
+#include "log.h"
+#include "msg.h"
+#include "preflight.h"
+#include "privs.h"
+
+#define SG_EXIT_RUNTIME   1
+#define SG_EXIT_CONFIG    2
+#define SG_EXIT_PREFLIGHT 3
+
+#define SG_DRAIN_TICK_MS  50     /* longest an event waits in the ring */
+#define SG_STATS_TICK_MS  1000
+#define SG_SELECTED_MAX   4096   /* power of two */
+#define SG_MAX_OVERRIDES  64
+
+/* Where the configuration comes from, kept for SIGHUP. */
+struct sg_sources {
+	const char *file;           /* NULL: built-in defaults only */
+	const char *overrides[SG_MAX_OVERRIDES];
+	int         noverrides;
+};
+
+/* Selected processes: pid -> metadata, linear probing. */
+struct sg_selected {
+	uint32_t            pid;    /* 0: empty */
+	uint8_t             mark;   /* seen in the current rescan */
+	struct sg_proc_info info;
+};
+
+static struct {
+	struct sg_config    cfg;
+	struct sg_sources   src;
+	struct sg_bpf       bpf;
+	struct sg_drain    *drain;
+	struct discovery   *disc;
+	nng_socket          ipc;
+	int                 collector_peers;
+	struct sg_selected *sel;
+	size_t              nsel;
+	uint64_t            proc_msgs_lost;
+	volatile int        stopping;
+} L;
+
+static uint64_t
+sg_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void
+sg_usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: spyglass [-c FILE] [-o [SECTION.]KEY=VALUE]... [-hV] "
+	    "[run|check]\n"
+	    "  -c FILE   configuration file (default %s/spyglass/spyglass.ini)\n"
+	    "  -o K=V    override one key; beats the environment and the file\n"
+	    "  -V        print the version\n"
+	    "  check     validate the configuration, run the preflight checks,\n"
+	    "            print the effective configuration and the findings\n",
+	    SG_SYSCONFDIR);
+}
+
+/* defaults < file < environment < command line */
+static int
+sg_load_config(struct sg_config *c, const struct sg_sources *src)
+{
+	char err[SG_CONFIG_ERR_MAX];
+
+	sg_config_defaults(c);
+	if (src->file != NULL && sg_config_load_file(c, src->file, err,
+	    sizeof(err)) < 0)
+		goto fail;
+	if (sg_config_load_env(c, err, sizeof(err)) < 0)
+		goto fail;
+	for (int i = 0; i < src->noverrides; i++)
+		if (sg_config_set_arg(c, src->overrides[i], err,
+		    sizeof(err)) < 0)
+			goto fail;
+	return 0;
+fail:
+	sg_log(SG_LOG_ERR, "%s", err);
+	return -1;
+}
+
+/* ---- selected processes ---- */
+
+static struct sg_selected *
+sg_sel_slot(uint32_t pid, bool create)
+{
+	size_t mask = SG_SELECTED_MAX - 1;
+
+	for (size_t i = 0, h = (pid * 2654435761u) & mask; i < SG_SELECTED_MAX;
+	    i++, h = (h + 1) & mask) {
+		if (L.sel[h].pid == pid)
+			return &L.sel[h];
+		if (L.sel[h].pid == 0)
+			return create && L.nsel < SG_SELECTED_MAX - 1 ?
+			    &L.sel[h] : NULL;
+	}
+	return NULL;
+}
+
+/* Backward-shift deletion keeps probe chains intact without tombstones. */
+static void
+sg_sel_remove(struct sg_selected *e)
+{
+	size_t mask = SG_SELECTED_MAX - 1;
+	size_t i = (size_t)(e - L.sel), j = i;
+
+	for (;;) {
+		size_t home;
+
+		j = (j + 1) & mask;
+		if (L.sel[j].pid == 0)
+			break;
+		home = (L.sel[j].pid * 2654435761u) & mask;
+		if (((j - home) & mask) >= ((j - i) & mask)) {
+			L.sel[i] = L.sel[j];
+			i = j;
+		}
+	}
+	memset(&L.sel[i], 0, sizeof(L.sel[i]));
+	L.nsel--;
+}
+
+bool
+loader_pid_selected(uint32_t pid)
+{
+	return pid != 0 && sg_sel_slot(pid, false) != NULL;
+}
+
+static void
+sg_send_proc(const struct sg_proc_info *p)
+{
+	uint8_t buf[1024];
+	struct wire_w w;
+
+	wire_w_init(&w, buf, sizeof(buf));
+	msg_put_proc(&w, p);
+	if (w.err || sg_ipc_send(L.ipc, SG_MSG_PROC, buf, w.len) != 0)
+		L.proc_msgs_lost++;
+}
+
+/* discovery's verdict on one process */
+static void
+sg_on_discovery(void *ctx, const struct sg_proc_info *info)
+{
+	struct sg_selected *e;
+
+	(void)ctx;
+	if (info->present) {
+		e = sg_sel_slot(info->pid, true);
+		if (e == NULL) {
+			sg_log(SG_LOG_WARN, "more than %d selected processes: "
+			    "pid %u not instrumented", SG_SELECTED_MAX - 1,
+			    info->pid);
+			return;
+		}
+		if (e->pid == 0) {
+			L.nsel++;
+			sg_log(SG_LOG_INFO, "instrumenting pid %u (%s) as %s",
+			    info->pid, info->exe, info->service_name);
+		}
+		e->pid = info->pid;
+		e->mark = 1;
+		e->info = *info;
+		sg_bpf_select_pid(&L.bpf, info->pid);
+	} else {
+		e = sg_sel_slot(info->pid, false);
+		if (e != NULL) {
+			sg_log(SG_LOG_INFO, "pid %u no longer instrumented",
+			    info->pid);
+			sg_sel_remove(e);
+		}
+		sg_bpf_unselect_pid(&L.bpf, info->pid);
+	}
+	sg_send_proc(info);
+}
+
+/* Copy at most n bytes of a kernel-supplied string, always terminated. */
+static void
+sg_copy_kstr(char *dst, size_t dstsz, const char *src, size_t n)
+{
+	size_t len = strnlen(src, n < dstsz ? n : dstsz - 1);
+
+	memcpy(dst, src, len);
+	dst[len] = '\0';
+}
+
+void
+loader_on_proc_event(const void *data, size_t size)
+{
+	const struct sg_proc_event *ev = data;
+	char exe[SG_EXEC_PATH_MAX], args[SG_EXEC_ARGS_MAX + 1];
+	size_t n;
+
+	if (size < offsetof(struct sg_proc_event, filename))
+		return;
+	switch (ev->hdr.type) {
+	case SG_EV_EXEC:
+		if (size < sizeof(*ev))
+			return;
+		sg_copy_kstr(exe, sizeof(exe), ev->filename,
+		    sizeof(ev->filename));
+		n = ev->args_len < SG_EXEC_ARGS_MAX ? ev->args_len :
+		    SG_EXEC_ARGS_MAX;
+		for (size_t i = 0; i < n; i++)   /* argv is NUL-separated */
+			args[i] = ev->args[i] ? ev->args[i] : ' ';
+		args[n] = '\0';
+		discovery_on_exec(L.disc, (pid_t)ev->hdr.pid, exe, args);
+		/* Not (or no longer) matched: stop tracing it. */
+		if (!loader_pid_selected(ev->hdr.pid))
+			sg_bpf_unselect_pid(&L.bpf, ev->hdr.pid);
+		break;
+	case SG_EV_FORK:
+		if (loader_pid_selected(ev->ppid))
+			discovery_on_fork(L.disc, (pid_t)ev->ppid,
+			    (pid_t)ev->hdr.pid);
+		if (!loader_pid_selected(ev->hdr.pid))
+			sg_bpf_unselect_pid(&L.bpf, ev->hdr.pid);
+		break;
+	case SG_EV_EXIT:
+		discovery_on_exit(L.disc, (pid_t)ev->hdr.pid);
+		if (loader_pid_selected(ev->hdr.pid)) {
+			struct sg_proc_info gone = { .pid = ev->hdr.pid };
+			sg_on_discovery(NULL, &gone);
+		}
+		break;
+	}
+}
+
+/* ---- messages to the collector ---- */
+
+static void
+sg_send_config(void)
+{
+	char *text = sg_config_dump_string(&L.cfg);
+
+	if (text == NULL)
+		return;
+	if (sg_ipc_send(L.ipc, SG_MSG_CONFIG, text, strlen(text) + 1) != 0)
+		sg_log(SG_LOG_WARN, "could not send the configuration to the "
+		    "collector");
+	free(text);
+}
+
+/* A (re)started collector knows nothing: tell it everything. */
+static void
+sg_resync_collector(void)
+{
+	sg_send_config();
+	for (size_t i = 0; i < SG_SELECTED_MAX; i++)
+		if (L.sel[i].pid != 0)
+			sg_send_proc(&L.sel[i].info);
+}
+
+static void
+sg_send_stats(void)
+{
+	struct sg_stat st[SG_STATS_MAX];
+	struct sg_drain_stats ds;
+	uint8_t buf[4096];
+	struct wire_w w;
+	uint16_t n = 0;
+
+	sg_drain_stats(L.drain, &ds);
+#define SG_STAT(nm, v) do { \
+	snprintf(st[n].name, sizeof(st[n].name), "%s", nm); \
+	st[n++].value = (v); } while (0)
+	SG_STAT("spyglass_events_read_total", ds.events);
+	SG_STAT("spyglass_events_lost_total{stage=\"ringbuf\"}",
+	    sg_bpf_stat(&L.bpf, SG_STAT_RB_FULL));
+	SG_STAT("spyglass_events_lost_total{stage=\"loader_ipc\"}",
+	    ds.lost_ipc);
+	SG_STAT("spyglass_bad_events_total{stage=\"loader\"}", ds.bad);
+	SG_STAT("spyglass_instrumented_processes", L.nsel);
+	SG_STAT("spyglass_process_messages_lost_total", L.proc_msgs_lost);
+	SG_STAT("spyglass_child_restarts_total{child=\"collector\"}",
+	    children_restarts(SG_CHILD_COLLECTOR));
+	SG_STAT("spyglass_child_restarts_total{child=\"exporter\"}",
+	    children_restarts(SG_CHILD_EXPORTER));
+#undef SG_STAT
+	wire_w_init(&w, buf, sizeof(buf));
+	msg_put_stats(&w, st, n);
+	if (!w.err)
+		(void)sg_ipc_send(L.ipc, SG_MSG_STATS, buf, w.len);
+}
+
+/* ---- discovery ---- */
+
+static void
+sg_rescan(void)
+{
+	if (discovery_scan(L.disc) < 0)
+		sg_log(SG_LOG_WARN, "discovery scan failed");
+}
+
+static int
+sg_discovery_start(void)
+{
+	L.disc = discovery_new(&L.cfg, sg_on_discovery, NULL);
+	if (L.disc == NULL)
+		return -1;
+	discovery_ignore(L.disc, getpid());
+	for (int i = 0; i < SG_CHILD_MAX; i++)
+		if (children_pid(i) > 0)
+			discovery_ignore(L.disc, children_pid(i));
+	return 0;
+}
+
+/* After a reload the selection is worked out anew; processes that are no
+ * longer selected are dropped. */
+static void
+sg_reselect(void)
+{
+	for (size_t i = 0; i < SG_SELECTED_MAX; i++)
+		L.sel[i].mark = 0;
+	discovery_free(L.disc);
+	if (sg_discovery_start() < 0)
+		sg_fatal("discovery: cannot restart after reload");
+	sg_rescan();
+	for (size_t i = 0; i < SG_SELECTED_MAX; i++) {
+		if (L.sel[i].pid != 0 && !L.sel[i].mark) {
+			struct sg_proc_info gone = { .pid = L.sel[i].pid };
+			sg_on_discovery(NULL, &gone);
+			i--;   /* backward shift may have moved an entry here */
+		}
+	}
+}
+
+static void
+sg_reload(void)
+{
+	struct sg_config nc;
+
+	sg_log(SG_LOG_INFO, "SIGHUP: reloading the configuration");
+	if (sg_load_config(&nc, &L.src) < 0) {
+		sg_log(SG_LOG_ERR, "reload failed; keeping the running "
+		    "configuration");
+		return;
+	}
+	if (nc.ebpf.capture_size != L.cfg.ebpf.capture_size ||
+	    nc.ebpf.ringbuf_size != L.cfg.ebpf.ringbuf_size ||
+	    nc.ebpf.syscall_hooks != L.cfg.ebpf.syscall_hooks ||
+	    nc.ebpf.wakeup_len != L.cfg.ebpf.wakeup_len ||
+	    strcmp(nc.runtime_dir, L.cfg.runtime_dir) != 0 ||
+	    strcmp(nc.user, L.cfg.user) != 0)
+		sg_log(SG_LOG_WARN, "[ebpf] settings, runtime_dir and user "
+		    "take effect at the next start");
+	L.cfg = nc;
+	sg_log_set_level(L.cfg.log_level);
+	sg_reselect();
+	sg_send_config();
+}
+
+/* ---- start-up ---- */
+
+static int
+sg_runtime_dir(const char *dir, uid_t uid, gid_t gid)
+{
+	struct stat st;
+
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+		sg_log(SG_LOG_ERR, "runtime_dir %s: %s", dir, strerror(errno));
+		return -1;
+	}
+	if (lstat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		sg_log(SG_LOG_ERR, "runtime_dir %s is not a directory", dir);
+		return -1;
+	}
+	if (geteuid() == 0 && (chown(dir, uid, gid) < 0 || chmod(dir, 0700) < 0)) {
+		sg_log(SG_LOG_ERR, "runtime_dir %s: %s", dir, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* The helpers beside our own binary (a build tree), else the installed
+ * ones. */
+static void
+sg_helper_dir(char *buf, size_t sz)
+{
+	char self[PATH_MAX], probe[PATH_MAX + 32];
+	ssize_t n;
+	char *slash;
+
+	if (L.cfg.helper_dir[0] != '\0') {
+		snprintf(buf, sz, "%s", L.cfg.helper_dir);
+		return;
+	}
+	snprintf(buf, sz, "%s", SG_LIBEXECDIR);
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n <= 0)
+		return;
+	self[n] = '\0';
+	if ((slash = strrchr(self, '/')) == NULL)
+		return;
+	*slash = '\0';
+	snprintf(probe, sizeof(probe), "%s/spyglass-collector", self);
+	if (access(probe, X_OK) == 0)
+		snprintf(buf, sz, "%s", self);
+}
+
+static int
+sg_signalfd(void)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGCHLD);
+	/* Blocked before any thread exists, so nng's threads inherit it. */
+	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+		return -1;
+	return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+}
+
+static void
+sg_on_signal(int sfd)
+{
+	struct signalfd_siginfo si;
+
+	while (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		switch (si.ssi_signo) {
+		case SIGTERM:
+		case SIGINT:
+			L.stopping = 1;
+			break;
+		case SIGHUP:
+			sg_reload();
+			break;
+		case SIGCHLD:
+			children_reap(sg_now_ms());
+			break;
+		}
+	}
+}
+
+static void
+sg_check_collector_peer(void)
+{
+	int peers = sg_ipc_peers(L.ipc);
+
+	if (peers > 0 && L.collector_peers == 0) {
+		sg_log(SG_LOG_DEBUG, "collector connected");
+		sg_resync_collector();
+	}
+	L.collector_peers = peers;
+}
+
+static int
+sg_main_loop(int sfd)
+{
+	uint64_t next_stats = 0, next_scan = 0;
+	struct epoll_event ev = { .events = EPOLLIN };
+	int ep = epoll_create1(EPOLL_CLOEXEC);
+
+	if (ep < 0)
+		return -1;
+	ev.data.fd = sfd;
+	epoll_ctl(ep, EPOLL_CTL_ADD, sfd, &ev);
+	ev.data.fd = sg_drain_fd(L.drain);
+	epoll_ctl(ep, EPOLL_CTL_ADD, ev.data.fd, &ev);
+
+	while (!L.stopping) {
+		struct epoll_event out[4];
+		uint64_t now;
+		int n = epoll_wait(ep, out, 4, SG_DRAIN_TICK_MS);
+
+		if (n < 0 && errno != EINTR)
+			sg_fatal("epoll_wait: %s", strerror(errno));
+		sg_on_signal(sfd);
+		sg_check_collector_peer();
+		sg_drain_poll(L.drain, 0);
+		now = sg_now_ms();
+		children_tick(now);
+		if (now >= next_scan) {
+			sg_rescan();
+			next_scan = now + L.cfg.discovery.poll_interval_ms;
+		}
+		if (now >= next_stats) {
+			sg_send_stats();
+			next_stats = now + SG_STATS_TICK_MS;
+		}
+	}
+	close(ep);
+	return 0;
+}
+
+static int
+sg_run(void)
+{
+	struct sg_children_opts co = { 0 };
+	struct sg_preflight pf;
+	char user[64], err[256], helpers[PATH_MAX];
+	uid_t uid;
+	gid_t gid;
+	int sfd;
+
+	preflight_run(&L.cfg, &pf, true);
+	if (pf.errors > 0) {
+		preflight_print(stderr, &L.cfg, &pf);
+		return SG_EXIT_PREFLIGHT;
+	}
+	if (L.cfg.discovery.open_port.n == 0 &&
+	    L.cfg.discovery.executable_name[0] == '\0')
+		sg_log(SG_LOG_WARN, "neither [discovery] open_port nor "
+		    "executable_name is set: nothing will be instrumented");
+	if (privs_resolve_user(&L.cfg, &uid, &gid, user, sizeof(user), err,
+	    sizeof(err)) < 0) {
+		sg_log(SG_LOG_ERR, "%s", err);
+		return SG_EXIT_CONFIG;
+	}
+	if (sg_runtime_dir(L.cfg.runtime_dir, uid, gid) < 0)
+		return SG_EXIT_RUNTIME;
+	if ((sfd = sg_signalfd()) < 0)
+		return SG_EXIT_RUNTIME;
+
+	/* Children first: nng is not fork-safe and not initialised yet. */
+	sg_helper_dir(helpers, sizeof(helpers));
+	co.helper_dir = helpers;
+	co.runtime_dir = L.cfg.runtime_dir;
+	co.log_level = sg_log_level_name(L.cfg.log_level);
+	co.sandbox_debug = L.cfg.sandbox_debug;
+	co.uid = uid;
+	co.gid = gid;
+	children_init(&co);
+	if (children_spawn(SG_CHILD_COLLECTOR) < 0 ||
+	    children_spawn(SG_CHILD_EXPORTER) < 0) {
+		children_stop(1000);
+		return SG_EXIT_RUNTIME;
+	}
+
+	if (privs_drop(uid, gid, privs_needed(&L.cfg)) < 0) {
+		children_stop(1000);
+		return SG_EXIT_RUNTIME;
+	}
+	sg_log(SG_LOG_INFO, "running as %s", user);
+
+	if (sg_bpf_open_load_attach(&L.bpf, &L.cfg, pf.tracefs) < 0)
+		goto fail;
+	if (sg_ipc_listen(&L.ipc, SG_IPC_PUSH, L.cfg.runtime_dir,
+	    SG_IPC_EVENTS_SOCK) < 0)
+		goto fail;
+	L.sel = calloc(SG_SELECTED_MAX, sizeof(*L.sel));
+	if (L.sel == NULL || sg_discovery_start() < 0)
+		goto fail;
+	if ((L.drain = sg_drain_new(&L.bpf, L.ipc)) == NULL)
+		goto fail;
+
+	sg_main_loop(sfd);
+
+	sg_log(SG_LOG_INFO, "stopping");
+	children_stop(1500);
+	sg_drain_free(L.drain);
+	discovery_free(L.disc);
+	nng_close(L.ipc);
+	sg_bpf_close(&L.bpf);
+	free(L.sel);
+	close(sfd);
+	return 0;
+fail:
+	children_stop(1000);
+	sg_bpf_close(&L.bpf);
+	return SG_EXIT_RUNTIME;
+}
+
+static int
+sg_check(void)
+{
+	struct sg_preflight pf;
+
+	printf("# effective configuration\n");
+	sg_config_dump(&L.cfg, stdout);
+	printf("\n# findings\n");
+	preflight_run(&L.cfg, &pf, false);
+	preflight_print(stdout, &L.cfg, &pf);
+	fflush(stdout);
+	return pf.errors > 0 ? SG_EXIT_PREFLIGHT : 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const char default_file[] = SG_SYSCONFDIR "/spyglass/spyglass.ini";
+	const char *cmd = "run";
+	int ch;
+
+	sg_log_init("spyglass", SG_LOG_INFO);
+	while ((ch = getopt(argc, argv, "c:o:hV")) != -1) {
+		switch (ch) {
+		case 'c':
+			L.src.file = optarg;
+			break;
+		case 'o':
+			if (L.src.noverrides == SG_MAX_OVERRIDES) {
+				fprintf(stderr, "spyglass: too many -o\n");
+				return SG_EXIT_CONFIG;
+			}
+			L.src.overrides[L.src.noverrides++] = optarg;
+			break;
+		case 'V':
+			printf("spyglass %s\n", PACKAGE_VERSION);
+			return 0;
+		case 'h':
+			sg_usage(stdout);
+			return 0;
+		default:
+			sg_usage(stderr);
+			return SG_EXIT_CONFIG;
+		}
+	}
+	if (optind < argc)
+		cmd = argv[optind++];
+	if (optind < argc || (strcmp(cmd, "run") != 0 &&
+	    strcmp(cmd, "check") != 0)) {
+		sg_usage(stderr);
+		return SG_EXIT_CONFIG;
+	}
+	if (L.src.file == NULL && access(default_file, F_OK) == 0)
+		L.src.file = default_file;
+	if (sg_load_config(&L.cfg, &L.src) < 0)
+		return SG_EXIT_CONFIG;
+	sg_log_set_level(L.cfg.log_level);
+	if (L.src.file == NULL)
+		sg_log(SG_LOG_INFO, "%s not found: using built-in defaults",
+		    default_file);
+	if (strcmp(cmd, "check") == 0)
+		return sg_check();
+	return sg_run();
+}
