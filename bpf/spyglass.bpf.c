@@ -194,12 +194,14 @@ sg_fill_conn(struct sg_conn_id *c, struct sock *sk)
 	c->family = family;
 	c->lport = BPF_CORE_READ(sk, __sk_common.skc_num);
 	c->rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	/* Sizes spelled out: BPF_CORE_READ_INTO on an array would copy
+	 * only its first element. */
 	if (family == AF_INET) {
-		BPF_CORE_READ_INTO(c->laddr, sk, __sk_common.skc_rcv_saddr);
-		BPF_CORE_READ_INTO(c->raddr, sk, __sk_common.skc_daddr);
+		bpf_core_read(c->laddr, 4, &sk->__sk_common.skc_rcv_saddr);
+		bpf_core_read(c->raddr, 4, &sk->__sk_common.skc_daddr);
 	} else if (family == AF_INET6) {
-		BPF_CORE_READ_INTO(c->laddr, sk, __sk_common.skc_v6_rcv_saddr);
-		BPF_CORE_READ_INTO(c->raddr, sk, __sk_common.skc_v6_daddr);
+		bpf_core_read(c->laddr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
+		bpf_core_read(c->raddr, 16, &sk->__sk_common.skc_v6_daddr);
 	} else {
 		return -1;
 	}

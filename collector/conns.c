@@ -1,1 +1,384 @@
+/*
+ * Connection table: open addressing over a fixed array of slots.  A key
+ * lives within CONNS_WINDOW slots of its hash, so a lookup reads at most
+ * that many slots and freeing a slot needs no tombstone.  When a window
+ * has no free slot, its least recently used connection gives way.
+ */
 #include "conns.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CONNS_WINDOW	16
+
+_Static_assert(offsetof(struct sg_data_event, data) == SG_DATA_EVENT_HDR_SIZE,
+    "data[] must follow the fixed part of a data event");
+
+struct sg_conns {
+	struct sg_conn		*slot;
+	size_t			 mask;		/* capacity - 1 */
+	size_t			 window;
+	uint64_t		 timeout_ns;
+	conns_emit_fn		 emit;
+	void			*ctx;
+	const struct sg_conn	*cur;		/* whose exchanges are ending */
+	struct sg_conns_stats	 st;
+};
+
+static size_t
+conns_hash(uint32_t pid, uint64_t sock)
+{
+	uint64_t h = sock ^ ((uint64_t)pid << 32 | pid);
+
+	/* socket addresses share their low and high bits: mix them all */
+	h ^= h >> 30;
+	h *= 0xbf58476d1ce4e5b9ULL;
+	h ^= h >> 27;
+	h *= 0x94d049bb133111ebULL;
+	h ^= h >> 31;
+	return (size_t)h;
+}
+
+static struct sg_conn *
+conns_at(struct sg_conns *t, size_t home, size_t i)
+{
+	return &t->slot[(home + i) & t->mask];
+}
+
+static bool
+conns_older(uint64_t now_ns, uint64_t then_ns, uint64_t timeout_ns)
+{
+	return now_ns > then_ns && now_ns - then_ns > timeout_ns;
+}
+
+/* Timed-out exchanges are only counted; the rest go to the caller. */
+static void
+conns_emit_exchange(void *arg, const struct http1_exchange *ex)
+{
+	struct sg_conns *t = arg;
+
+	if (ex->timed_out || ex->status == 0) {
+		t->st.timed_out++;
+		return;
+	}
+	if (t->emit != NULL && t->cur != NULL)
+		t->emit(t->ctx, t->cur, ex);
+}
+
+struct sg_conns *
+conns_new(size_t capacity, uint64_t request_timeout_ns, conns_emit_fn emit,
+    void *ctx)
+{
+	struct sg_conns *t;
+	size_t cap = 1;
+
+	if (capacity == 0 || capacity > SIZE_MAX / 2 / sizeof(struct sg_conn))
+		return NULL;
+	while (cap < capacity)
+		cap <<= 1;
+	if ((t = calloc(1, sizeof(*t))) == NULL)
+		return NULL;
+	if ((t->slot = calloc(cap, sizeof(*t->slot))) == NULL) {
+		free(t);
+		return NULL;
+	}
+	t->mask = cap - 1;
+	t->window = cap < CONNS_WINDOW ? cap : CONNS_WINDOW;
+	t->timeout_ns = request_timeout_ns;
+	t->emit = emit;
+	t->ctx = ctx;
+	return t;
+}
+
+void
+conns_free(struct sg_conns *t)
+{
+	if (t == NULL)
+		return;
+	free(t->slot);
+	free(t);
+}
+
+static struct sg_conn *
+conns_lookup(struct sg_conns *t, uint32_t pid, uint64_t sock)
+{
+	size_t home = conns_hash(pid, sock), i;
+	struct sg_conn *c;
+
+	for (i = 0; i < t->window; i++) {
+		c = conns_at(t, home, i);
+		if (c->sock == sock && c->pid == pid)
+			return c;
+	}
+	return NULL;
+}
+
+/* Idle connections go first: dropping them loses nothing. */
+static bool
+conns_better_victim(const struct sg_conn *a, const struct sg_conn *b)
+{
+	bool aidle = http1_idle(&a->http), bidle = http1_idle(&b->http);
+
+	if (aidle != bidle)
+		return aidle;
+	return a->last_ns < b->last_ns;
+}
+
+static struct sg_conn *
+conns_free_slot(struct sg_conns *t, size_t home)
+{
+	struct sg_conn *c, *victim = NULL;
+	size_t i;
+
+	for (i = 0; i < t->window; i++) {
+		c = conns_at(t, home, i);
+		if (c->sock == 0)
+			return c;
+		if (victim == NULL || conns_better_victim(c, victim))
+			victim = c;
+	}
+	if (!http1_idle(&victim->http))
+		t->st.evicted++;
+	t->st.active--;
+	return victim;
+}
+
+static struct sg_conn *
+conns_insert(struct sg_conns *t, uint32_t pid, uint64_t sock, uint8_t role,
+    uint64_t ts_ns)
+{
+	struct sg_conn *c = conns_free_slot(t, conns_hash(pid, sock));
+
+	memset(c, 0, sizeof(*c));
+	c->pid = pid;
+	c->sock = sock;
+	c->id.sock = sock;
+	c->role = role;
+	c->last_ns = ts_ns;
+	http1_conn_init(&c->http, role);
+	t->st.active++;
+	return c;
+}
+
+static struct sg_conn *
+conns_get(struct sg_conns *t, uint32_t pid, uint64_t sock, uint8_t role,
+    uint64_t ts_ns)
+{
+	struct sg_conn *c;
+
+	if ((c = conns_lookup(t, pid, sock)) != NULL)
+		return c;
+	return conns_insert(t, pid, sock, role, ts_ns);
+}
+
+static void
+conns_remove(struct sg_conns *t, struct sg_conn *c)
+{
+	c->sock = 0;
+	c->pid = 0;
+	t->st.active--;
+}
+
+/* The socket is gone: what it was delimiting by close ends now. */
+static void
+conns_close(struct sg_conns *t, struct sg_conn *c, uint64_t ts_ns)
+{
+	t->cur = c;
+	http1_on_close(&c->http, ts_ns, conns_emit_exchange, t);
+	t->cur = NULL;
+}
+
+/* The socket is now known to play `role`.  Another role than the one
+ * recorded means the address was reused by a new connection whose
+ * predecessor's close was missed. */
+static void
+conns_set_role(struct sg_conns *t, struct sg_conn *c, uint8_t role,
+    uint64_t ts_ns)
+{
+	if (role == SG_ROLE_UNKNOWN || role == c->role)
+		return;
+	if (c->role != SG_ROLE_UNKNOWN)
+		conns_close(t, c, ts_ns);
+	c->role = role;
+	http1_conn_init(&c->http, role);
+}
+
+static void
+conns_forget(struct sg_conns *t, uint32_t pid, bool at_ts, uint64_t ts_ns)
+{
+	struct sg_conn *c;
+	size_t i;
+
+	for (i = 0; i <= t->mask; i++) {
+		c = &t->slot[i];
+		if (c->sock == 0 || c->pid != pid)
+			continue;
+		conns_close(t, c, at_ts ? ts_ns : c->last_ns);
+		conns_remove(t, c);
+	}
+}
+
+void
+conns_forget_pid(struct sg_conns *t, uint32_t pid)
+{
+	if (t != NULL)
+		conns_forget(t, pid, false, 0);
+}
+
+static int
+conns_on_data(struct sg_conns *t, const uint8_t *ev, size_t size)
+{
+	struct sg_data_event d;
+	const uint8_t *data, *tail;
+	struct sg_conn *c;
+	size_t captured;
+
+	if (size < SG_DATA_EVENT_HDR_SIZE)
+		return -1;
+	memcpy(&d, ev, SG_DATA_EVENT_HDR_SIZE);
+	if (d.captured > SG_CAPTURE_MAX ||
+	    size < SG_DATA_EVENT_HDR_SIZE + d.captured ||
+	    (d.dir != SG_DIR_READ && d.dir != SG_DIR_WRITE) || d.len <= 0 ||
+	    d.role > SG_ROLE_CLIENT || d.conn.sock == 0)
+		return -1;
+	captured = d.flags & SG_DATA_NOPAYLOAD ? 0 : d.captured;
+	data = ev + SG_DATA_EVENT_HDR_SIZE;
+	tail = d.flags & SG_DATA_TAIL ? d.tail : NULL;
+
+	c = conns_get(t, d.hdr.pid, d.conn.sock, d.role, d.hdr.ts_ns);
+	if (d.conn.family != 0)
+		c->id = d.conn;
+	conns_set_role(t, c, d.role, d.hdr.ts_ns);
+	c->last_ns = d.hdr.ts_ns;
+	t->cur = c;
+	http1_on_data(&c->http, d.dir, d.hdr.ts_ns, (uint64_t)d.len, data,
+	    captured, tail, conns_emit_exchange, t);
+	t->cur = NULL;
+	c->role = c->http.role;
+	return 0;
+}
+
+static int
+conns_on_conn(struct sg_conns *t, const uint8_t *ev, size_t size)
+{
+	struct sg_conn_event e;
+	struct sg_conn *c;
+
+	if (size != sizeof(e))
+		return -1;
+	memcpy(&e, ev, sizeof(e));
+	if (e.role > SG_ROLE_CLIENT || e.conn.sock == 0)
+		return -1;
+	c = conns_get(t, e.hdr.pid, e.conn.sock, e.role, e.hdr.ts_ns);
+	c->id = e.conn;
+	conns_set_role(t, c, e.role, e.hdr.ts_ns);
+	c->last_ns = e.hdr.ts_ns;
+	return 0;
+}
+
+static int
+conns_on_close(struct sg_conns *t, const uint8_t *ev, size_t size)
+{
+	struct sg_close_event e;
+	struct sg_conn *c;
+
+	if (size != sizeof(e))
+		return -1;
+	memcpy(&e, ev, sizeof(e));
+	if (e.conn.sock == 0)
+		return -1;
+	if ((c = conns_lookup(t, e.hdr.pid, e.conn.sock)) == NULL)
+		return 0;
+	conns_close(t, c, e.hdr.ts_ns);
+	conns_remove(t, c);
+	return 0;
+}
+
+static int
+conns_on_proc(struct sg_conns *t, const uint8_t *ev, size_t size)
+{
+	struct sg_proc_event e;
+
+	if (size != sizeof(e))
+		return -1;
+	memcpy(&e, ev, sizeof(e));
+	if (e.hdr.type == SG_EV_EXIT)
+		conns_forget(t, e.hdr.pid, true, e.hdr.ts_ns);
+	return 0;
+}
+
+int
+conns_handle_event(struct sg_conns *t, const void *ev, size_t size)
+{
+	struct sg_event_hdr h;
+	int rc;
+
+	if (t == NULL)
+		return -1;
+	if (ev == NULL || size < sizeof(h)) {
+		t->st.bad_events++;
+		return -1;
+	}
+	memcpy(&h, ev, sizeof(h));
+	switch (h.type) {
+	case SG_EV_DATA:
+		rc = conns_on_data(t, ev, size);
+		break;
+	case SG_EV_CONN:
+		rc = conns_on_conn(t, ev, size);
+		break;
+	case SG_EV_CLOSE:
+		rc = conns_on_close(t, ev, size);
+		break;
+	case SG_EV_EXEC:
+	case SG_EV_EXIT:
+	case SG_EV_FORK:
+		rc = conns_on_proc(t, ev, size);
+		break;
+	default:
+		rc = -1;
+		break;
+	}
+	if (rc < 0) {
+		t->st.bad_events++;
+		return -1;
+	}
+	t->st.events++;
+	return 0;
+}
+
+void
+conns_tick(struct sg_conns *t, uint64_t now_ns)
+{
+	struct sg_conn *c;
+	size_t i;
+
+	if (t == NULL || t->timeout_ns == 0)
+		return;
+	for (i = 0; i <= t->mask; i++) {
+		c = &t->slot[i];
+		if (c->sock == 0)
+			continue;
+		t->cur = c;
+		http1_expire(&c->http, now_ns, t->timeout_ns,
+		    conns_emit_exchange, t);
+		t->cur = NULL;
+		if (http1_idle(&c->http) &&
+		    conns_older(now_ns, c->last_ns, t->timeout_ns))
+			conns_remove(t, c);
+	}
+}
+
+void
+conns_stats(const struct sg_conns *t, struct sg_conns_stats *out)
+{
+	if (out == NULL)
+		return;
+	if (t == NULL) {
+		memset(out, 0, sizeof(*out));
+		return;
+	}
+	*out = t->st;
+}

@@ -1,1 +1,865 @@
+/*
+ * RED aggregation.  Each family keeps its series in an array and finds
+ * them through an open-addressing table keyed by a keyed hash (SipHash)
+ * of the label set: the label values partly come from the network, so
+ * an attacker must not be able to pick values that collide.  Memory is
+ * only allocated when a series is created, never when one is updated,
+ * and series per family are capped.
+ */
 #include "metrics.h"
+
+#include <sys/random.h>
+
+#include <errno.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "wire.h"
+
+/* A label set: nlabels x "key\0value\0", the form both hashed and
+ * compared.  Large enough for SG_MAX_LABELS of the longest pairs. */
+#define LABELS_MAX (SG_MAX_LABELS * (64 + SG_LABEL_MAX))
+#define KEY_MAX 64
+
+#define STAT_FAMILIES_MAX 64
+#define SERIES_MAX_LIMIT (1u << 20)
+
+#define DROPPED_NAME "spyglass_metric_series_dropped_total"
+
+enum fam_index {
+	FAM_SRV_DUR = 0,
+	FAM_CLI_DUR,
+	FAM_SRV_REQ,
+	FAM_SRV_RESP,
+	FAM_CLI_REQ,
+	FAM_CLI_RESP,
+	FAM_TARGET,
+	FAM_DROPPED,
+	FAM_NFIXED
+};
+
+struct labels {
+	uint16_t n;
+	size_t   len;
+	int      err;
+	char     buf[LABELS_MAX];
+};
+
+struct series {
+	uint64_t  hash;
+	char     *labels;        /* "k\0v\0" pairs; shares the allocation */
+	uint16_t  nlabels;
+	uint16_t  labels_len;
+	uint64_t *buckets;       /* histogram: nbounds + 1, else NULL */
+	uint64_t  count;
+	double    sum;           /* histogram sum */
+	double    value;         /* counter/gauge */
+	uint32_t  pid;           /* target_info: the process it describes */
+};
+
+struct family {
+	struct sg_family_hdr hdr;
+	size_t          max;     /* series limit */
+	size_t          n;
+	size_t          cap;
+	struct series  *series;
+	uint32_t       *slots;   /* series index + 1; 0 is empty */
+	size_t          nslots;  /* power of two, at least 2 * n */
+};
+
+struct sg_metrics {
+	struct family   fam[FAM_NFIXED + STAT_FAMILIES_MAX];
+	size_t          nfam;
+	size_t          max_series;
+	uint64_t        key[2];  /* SipHash key */
+	uint64_t        start_ns;
+	uint64_t        dropped;
+	char            hostname[SG_LABEL_MAX];
+	struct labels   scratch_labels;
+	struct sg_series scratch_series;
+};
+
+struct fam_def {
+	const char *prom, *otel, *unit, *help;
+	uint8_t     type;
+	int         size;        /* 1: size buckets, 0: duration buckets */
+};
+
+static const struct fam_def fam_defs[FAM_NFIXED] = {
+	[FAM_SRV_DUR] = { "http_server_request_duration_seconds",
+	    "http.server.request.duration", "s",
+	    "Duration of HTTP service calls from the server side, in seconds",
+	    SG_METRIC_HISTOGRAM, 0 },
+	[FAM_CLI_DUR] = { "http_client_request_duration_seconds",
+	    "http.client.request.duration", "s",
+	    "Duration of HTTP service calls from the client side, in seconds",
+	    SG_METRIC_HISTOGRAM, 0 },
+	[FAM_SRV_REQ] = { "http_server_request_body_size_bytes",
+	    "http.server.request.body.size", "By",
+	    "Size, in bytes, of the HTTP request body as received at the "
+	    "server side", SG_METRIC_HISTOGRAM, 1 },
+	[FAM_SRV_RESP] = { "http_server_response_body_size_bytes",
+	    "http.server.response.body.size", "By",
+	    "Size, in bytes, of the HTTP response body as sent from the "
+	    "server side", SG_METRIC_HISTOGRAM, 1 },
+	[FAM_CLI_REQ] = { "http_client_request_body_size_bytes",
+	    "http.client.request.body.size", "By",
+	    "Size, in bytes, of the HTTP request body as sent from the "
+	    "client side", SG_METRIC_HISTOGRAM, 1 },
+	[FAM_CLI_RESP] = { "http_client_response_body_size_bytes",
+	    "http.client.response.body.size", "By",
+	    "Size, in bytes, of the HTTP response body as received at the "
+	    "client side", SG_METRIC_HISTOGRAM, 1 },
+	[FAM_TARGET] = { "target_info", "target_info", "",
+	    "Target metadata", SG_METRIC_GAUGE, 0 },
+	[FAM_DROPPED] = { DROPPED_NAME, DROPPED_NAME, "",
+	    "Metric series not created because their family was full",
+	    SG_METRIC_COUNTER, 0 },
+};
+
+/* ---- SipHash-2-4, written from the paper's description. */
+
+static uint64_t
+rotl(uint64_t x, int b)
+{
+	return (x << b) | (x >> (64 - b));
+}
+
+static void
+sipround(uint64_t v[4])
+{
+	v[0] += v[1]; v[1] = rotl(v[1], 13); v[1] ^= v[0];
+	v[0] = rotl(v[0], 32);
+	v[2] += v[3]; v[3] = rotl(v[3], 16); v[3] ^= v[2];
+	v[0] += v[3]; v[3] = rotl(v[3], 21); v[3] ^= v[0];
+	v[2] += v[1]; v[1] = rotl(v[1], 17); v[1] ^= v[2];
+	v[2] = rotl(v[2], 32);
+}
+
+static uint64_t
+load_le64(const uint8_t *p, size_t n)
+{
+	uint64_t v = 0;
+
+	for (size_t i = 0; i < n; i++)
+		v |= (uint64_t)p[i] << (8 * i);
+	return v;
+}
+
+static uint64_t
+siphash(const uint64_t key[2], const void *data, size_t len)
+{
+	const uint8_t *p = data;
+	uint64_t v[4], m;
+	size_t i;
+
+	v[0] = key[0] ^ 0x736f6d6570736575ULL;
+	v[1] = key[1] ^ 0x646f72616e646f6dULL;
+	v[2] = key[0] ^ 0x6c7967656e657261ULL;
+	v[3] = key[1] ^ 0x7465646279746573ULL;
+	for (i = 0; i + 8 <= len; i += 8) {
+		m = load_le64(p + i, 8);
+		v[3] ^= m;
+		sipround(v);
+		sipround(v);
+		v[0] ^= m;
+	}
+	m = load_le64(p + i, len - i) | ((uint64_t)len << 56);
+	v[3] ^= m;
+	sipround(v);
+	sipround(v);
+	v[0] ^= m;
+	v[2] ^= 0xff;
+	for (int r = 0; r < 4; r++)
+		sipround(v);
+	return v[0] ^ v[1] ^ v[2] ^ v[3];
+}
+
+/* ---- label sets */
+
+static void
+labels_reset(struct labels *l)
+{
+	l->n = 0;
+	l->len = 0;
+	l->err = 0;
+}
+
+/* Append key=value; the value is cut at vmax bytes (fixed-size fields
+ * may lack a terminator) and at SG_LABEL_MAX - 1 so it decodes. */
+static void
+labels_addn(struct labels *l, const char *k, const char *v, size_t vmax)
+{
+	size_t kn = strlen(k), vn = strnlen(v, vmax);
+
+	if (vn > SG_LABEL_MAX - 1)
+		vn = SG_LABEL_MAX - 1;
+	if (l->err || kn >= KEY_MAX || l->n >= SG_MAX_LABELS ||
+	    kn + vn + 2 > sizeof(l->buf) - l->len) {
+		l->err = 1;
+		return;
+	}
+	memcpy(l->buf + l->len, k, kn + 1);
+	l->len += kn + 1;
+	memcpy(l->buf + l->len, v, vn);
+	l->len += vn;
+	l->buf[l->len++] = '\0';
+	l->n++;
+}
+
+static void
+labels_add(struct labels *l, const char *k, const char *v)
+{
+	labels_addn(l, k, v, SG_LABEL_MAX - 1);
+}
+
+/* ---- families and series */
+
+static void
+family_init(struct family *f, const char *prom, const char *otel,
+    const char *unit, const char *help, uint8_t type,
+    const struct sg_buckets *b, size_t max)
+{
+	memset(f, 0, sizeof(*f));
+	snprintf(f->hdr.prom_name, sizeof(f->hdr.prom_name), "%s", prom);
+	snprintf(f->hdr.otel_name, sizeof(f->hdr.otel_name), "%s", otel);
+	snprintf(f->hdr.unit, sizeof(f->hdr.unit), "%s", unit);
+	snprintf(f->hdr.help, sizeof(f->hdr.help), "%s", help);
+	f->hdr.type = type;
+	if (type == SG_METRIC_HISTOGRAM && b != NULL) {
+		f->hdr.nbounds = b->n;
+		memcpy(f->hdr.bounds, b->b, b->n * sizeof(b->b[0]));
+	}
+	f->max = max;
+}
+
+static void
+family_free(struct family *f)
+{
+	for (size_t i = 0; i < f->n; i++)
+		free(f->series[i].buckets != NULL ?
+		    (void *)f->series[i].buckets : f->series[i].labels);
+	free(f->series);
+	free(f->slots);
+	memset(f, 0, sizeof(*f));
+}
+
+static struct series *
+family_find(struct family *f, uint64_t h, const struct labels *l)
+{
+	size_t mask, i;
+
+	if (f->nslots == 0)
+		return NULL;
+	mask = f->nslots - 1;
+	/* The load factor stays at most one half: an empty slot ends
+	 * every probe. */
+	for (i = h & mask;; i = (i + 1) & mask) {
+		uint32_t s = f->slots[i];
+		struct series *se;
+
+		if (s == 0)
+			return NULL;
+		se = &f->series[s - 1];
+		if (se->hash == h && se->nlabels == l->n &&
+		    se->labels_len == l->len &&
+		    memcmp(se->labels, l->buf, l->len) == 0)
+			return se;
+	}
+}
+
+static void
+family_slot_put(struct family *f, uint64_t h, uint32_t idx)
+{
+	size_t mask = f->nslots - 1, i;
+
+	for (i = h & mask; f->slots[i] != 0; i = (i + 1) & mask)
+		;
+	f->slots[i] = idx + 1;
+}
+
+static int
+family_grow(struct family *f)
+{
+	if (f->n == f->cap) {
+		size_t ncap = f->cap ? f->cap * 2 : 8;
+		struct series *ns;
+
+		if (ncap > f->max)
+			ncap = f->max;
+		ns = reallocarray(f->series, ncap, sizeof(*ns));
+		if (ns == NULL)
+			return -1;
+		f->series = ns;
+		f->cap = ncap;
+	}
+	if ((f->n + 1) * 2 > f->nslots) {
+		size_t nn = f->nslots ? f->nslots * 2 : 16;
+		uint32_t *slots = calloc(nn, sizeof(*slots));
+
+		if (slots == NULL)
+			return -1;
+		free(f->slots);
+		f->slots = slots;
+		f->nslots = nn;
+		for (size_t i = 0; i < f->n; i++)
+			family_slot_put(f, f->series[i].hash, (uint32_t)i);
+	}
+	return 0;
+}
+
+static struct series *
+family_add(struct sg_metrics *m, struct family *f, uint64_t h,
+    const struct labels *l)
+{
+	struct series *se;
+	size_t nb = 0;
+	uint8_t *block;
+
+	if (f->n >= f->max) {
+		m->dropped++;
+		return NULL;
+	}
+	if (family_grow(f) < 0) {
+		sg_log(SG_LOG_WARN, "metrics: out of memory for a series "
+		    "of %s", f->hdr.prom_name);
+		m->dropped++;
+		return NULL;
+	}
+	if (f->hdr.type == SG_METRIC_HISTOGRAM)
+		nb = (size_t)f->hdr.nbounds + 1;
+	/* One allocation per series: buckets first (aligned), labels after. */
+	block = calloc(1, nb * sizeof(uint64_t) + l->len + 1);
+	if (block == NULL) {
+		m->dropped++;
+		return NULL;
+	}
+	se = &f->series[f->n];
+	memset(se, 0, sizeof(*se));
+	se->hash = h;
+	se->buckets = nb ? (uint64_t *)(void *)block : NULL;
+	se->labels = (char *)block + nb * sizeof(uint64_t);
+	memcpy(se->labels, l->buf, l->len);
+	se->nlabels = l->n;
+	se->labels_len = (uint16_t)l->len;
+	family_slot_put(f, h, (uint32_t)f->n);
+	f->n++;
+	return se;
+}
+
+static uint64_t
+labels_hash(const struct sg_metrics *m, const struct labels *l)
+{
+	return siphash(m->key, l->buf, l->len);
+}
+
+/* The series for labels l (whose hash is h), created when missing. */
+static struct series *
+family_get_h(struct sg_metrics *m, struct family *f, const struct labels *l,
+    uint64_t h)
+{
+	struct series *se;
+
+	if (l->err)
+		return NULL;
+	if ((se = family_find(f, h, l)) != NULL)
+		return se;
+	return family_add(m, f, h, l);
+}
+
+static struct series *
+family_get(struct sg_metrics *m, struct family *f, const struct labels *l)
+{
+	return family_get_h(m, f, l, labels_hash(m, l));
+}
+
+static size_t
+family_slot_of(struct family *f, size_t idx)
+{
+	size_t mask = f->nslots - 1, i;
+
+	for (i = f->series[idx].hash & mask; f->slots[i] != idx + 1;
+	    i = (i + 1) & mask)
+		;
+	return i;
+}
+
+/* Remove series idx: backward-shift deletion keeps linear probing
+ * correct without tombstones, then the last series fills the hole. */
+static void
+family_remove(struct family *f, size_t idx)
+{
+	size_t mask = f->nslots - 1, i, j, last = f->n - 1;
+	struct series *se = &f->series[idx];
+
+	i = family_slot_of(f, idx);
+	f->slots[i] = 0;
+	for (j = (i + 1) & mask; f->slots[j] != 0; j = (j + 1) & mask) {
+		size_t home = f->series[f->slots[j] - 1].hash & mask;
+
+		if (((j - home) & mask) >= ((j - i) & mask)) {
+			f->slots[i] = f->slots[j];
+			f->slots[j] = 0;
+			i = j;
+		}
+	}
+	free(se->buckets != NULL ? (void *)se->buckets : se->labels);
+	if (idx != last) {
+		f->slots[family_slot_of(f, last)] = (uint32_t)idx + 1;
+		*se = f->series[last];
+	}
+	f->n--;
+}
+
+static void
+histogram_observe(const struct family *f, struct series *se, double v)
+{
+	size_t lo = 0, hi = f->hdr.nbounds;
+
+	/* First bound >= v (Prometheus "le"), else the +Inf bucket. */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (v <= f->hdr.bounds[mid])
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	se->buckets[lo]++;
+	se->count++;
+	se->sum += v;
+}
+
+/* ---- public interface */
+
+static int
+buckets_valid(const struct sg_buckets *b)
+{
+	if (b == NULL || b->n > SG_MAX_BOUNDS)
+		return 0;
+	for (uint16_t i = 0; i < b->n; i++) {
+		if (!isfinite(b->b[i]))
+			return 0;
+		if (i > 0 && b->b[i] <= b->b[i - 1])
+			return 0;
+	}
+	return 1;
+}
+
+static void
+metrics_seed(struct sg_metrics *m)
+{
+	ssize_t n;
+
+	do
+		n = getrandom(m->key, sizeof(m->key), 0);
+	while (n < 0 && errno == EINTR);
+	if (n != (ssize_t)sizeof(m->key)) {
+		struct timespec ts;
+
+		/* Weaker, but collisions then only cost probe length. */
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		m->key[0] = (uint64_t)ts.tv_nsec * 0x9e3779b97f4a7c15ULL ^
+		    (uint64_t)getpid();
+		m->key[1] = (uint64_t)ts.tv_sec ^ (uintptr_t)m;
+	}
+}
+
+struct sg_metrics *
+metrics_new(const struct sg_buckets *duration, const struct sg_buckets *size,
+    size_t max_series)
+{
+	struct sg_metrics *m;
+	struct timespec ts;
+	struct labels *l;
+
+	if (!buckets_valid(duration) || !buckets_valid(size) ||
+	    max_series == 0 || max_series > SERIES_MAX_LIMIT) {
+		sg_log(SG_LOG_ERR, "metrics: invalid buckets or series limit");
+		errno = EINVAL;
+		return NULL;
+	}
+	if ((m = calloc(1, sizeof(*m))) == NULL)
+		return NULL;
+	m->max_series = max_series;
+	metrics_seed(m);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	m->start_ns = (uint64_t)ts.tv_sec * 1000000000ULL +
+	    (uint64_t)ts.tv_nsec;
+	if (gethostname(m->hostname, sizeof(m->hostname)) != 0)
+		m->hostname[0] = '\0';
+	m->hostname[sizeof(m->hostname) - 1] = '\0';
+
+	for (size_t i = 0; i < FAM_NFIXED; i++) {
+		const struct fam_def *d = &fam_defs[i];
+
+		family_init(&m->fam[i], d->prom, d->otel, d->unit, d->help,
+		    d->type, d->size ? size : duration,
+		    i == FAM_DROPPED ? 1 : max_series);
+	}
+	m->nfam = FAM_NFIXED;
+
+	/* The drop counter always exists so a dashboard can alert on it. */
+	l = &m->scratch_labels;
+	labels_reset(l);
+	if (family_get(m, &m->fam[FAM_DROPPED], l) == NULL) {
+		metrics_free(m);
+		return NULL;
+	}
+	return m;
+}
+
+void
+metrics_free(struct sg_metrics *m)
+{
+	if (m == NULL)
+		return;
+	for (size_t i = 0; i < m->nfam; i++)
+		family_free(&m->fam[i]);
+	free(m);
+}
+
+/* Unknown methods become "_OTHER" (OpenTelemetry semantic conventions):
+ * the method comes off the wire and must not create series at will. */
+static const char *
+method_label(const char *method, size_t max)
+{
+	static const char *const known[] = { "GET", "HEAD", "POST", "PUT",
+	    "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH" };
+	size_t n = strnlen(method, max);
+
+	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		if (strlen(known[i]) == n && memcmp(known[i], method, n) == 0)
+			return known[i];
+	return "_OTHER";
+}
+
+/* Decimal u16 without snprintf, which dominated the per-span cost. */
+static void
+u16_dec(char buf[6], uint16_t v)
+{
+	char tmp[6];
+	size_t n = 0, i = 0;
+
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	while (n > 0)
+		buf[i++] = tmp[--n];
+	buf[i] = '\0';
+}
+
+static void
+observe(struct sg_metrics *m, struct family *f, const struct labels *l,
+    uint64_t h, double v)
+{
+	struct series *se = family_get_h(m, f, l, h);
+
+	if (se != NULL)
+		histogram_observe(f, se, v);
+}
+
+void
+metrics_record_span(struct sg_metrics *m, const struct sg_span *s)
+{
+	struct labels *l;
+	char status[6], port[6];
+	double dur;
+	uint64_t h;
+	int client;
+
+	if (m == NULL || s == NULL)
+		return;
+	if (s->kind != SG_SPAN_SERVER && s->kind != SG_SPAN_CLIENT)
+		return;
+	client = s->kind == SG_SPAN_CLIENT;
+	l = &m->scratch_labels;
+	labels_reset(l);
+	u16_dec(status, s->status);
+	labels_add(l, "http_request_method",
+	    method_label(s->method, sizeof(s->method)));
+	labels_add(l, "http_response_status_code", status);
+	labels_addn(l, "service_name", s->service_name,
+	    sizeof(s->service_name));
+	labels_addn(l, "service_namespace", s->service_namespace,
+	    sizeof(s->service_namespace));
+	labels_addn(l, "target_instance", s->instance_id,
+	    sizeof(s->instance_id));
+	if (client) {
+		u16_dec(port, s->peer_port);
+		labels_addn(l, "server_address", s->peer_addr,
+		    sizeof(s->peer_addr));
+		labels_add(l, "server_port", port);
+	}
+
+	/* The three families of a side share one label set: one hash. */
+	h = labels_hash(m, l);
+	dur = s->end_ns > s->start_ns ?
+	    (double)(s->end_ns - s->start_ns) / 1e9 : 0.0;
+	observe(m, &m->fam[client ? FAM_CLI_DUR : FAM_SRV_DUR], l, h, dur);
+	observe(m, &m->fam[client ? FAM_CLI_REQ : FAM_SRV_REQ], l, h,
+	    (double)s->req_body_size);
+	observe(m, &m->fam[client ? FAM_CLI_RESP : FAM_SRV_RESP], l, h,
+	    (double)s->resp_body_size);
+}
+
+void
+metrics_service_seen(struct sg_metrics *m, const struct sg_proc_info *p)
+{
+	struct family *f;
+	struct labels *l;
+	struct series *se;
+	char pid[16], inst[SG_NAME_MAX];
+
+	if (m == NULL || p == NULL)
+		return;
+	f = &m->fam[FAM_TARGET];
+	/* One target_info per process: a re-exec may rename it, an exit
+	 * ends it.  Exits are rare, so a scan is cheap enough. */
+	for (size_t i = 0; i < f->n; i++)
+		if (f->series[i].pid == p->pid) {
+			family_remove(f, i);
+			break;
+		}
+	if (!p->present)
+		return;
+
+	snprintf(pid, sizeof(pid), "%u", p->pid);
+	if (strnlen(p->instance_id, sizeof(p->instance_id)) > 0)
+		snprintf(inst, sizeof(inst), "%.*s",
+		    (int)sizeof(p->instance_id) - 1, p->instance_id);
+	else
+		snprintf(inst, sizeof(inst), "%s", pid);
+	l = &m->scratch_labels;
+	labels_reset(l);
+	labels_addn(l, "service_name", p->service_name[0] != '\0' ?
+	    p->service_name : "unknown_service", sizeof(p->service_name));
+	labels_addn(l, "service_namespace", p->service_namespace,
+	    sizeof(p->service_namespace));
+	labels_add(l, "target_instance", inst);
+	labels_add(l, "telemetry_sdk_name", "spyglass");
+	labels_add(l, "host_name", m->hostname);
+	labels_add(l, "process_pid", pid);
+	if ((se = family_get(m, f, l)) == NULL)
+		return;
+	se->pid = p->pid;
+	se->value = 1;
+}
+
+/* ---- self-metric names: name{key="value",...} */
+
+static int
+name_char(int c, int first, int colon)
+{
+	if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_')
+		return 1;
+	if (colon && c == ':')
+		return 1;
+	return !first && c >= '0' && c <= '9';
+}
+
+struct stat_pair {
+	char key[KEY_MAX];
+	char value[SG_LABEL_MAX];
+};
+
+/* One quoted value with the exposition format's escapes. */
+static const char *
+parse_value(const char *p, char *out, size_t outsz)
+{
+	size_t n = 0;
+
+	if (*p++ != '"')
+		return NULL;
+	while (*p != '"') {
+		char c = *p++;
+
+		if (c == '\0')
+			return NULL;
+		if (c == '\\') {
+			c = *p++;
+			if (c == 'n')
+				c = '\n';
+			else if (c != '\\' && c != '"')
+				return NULL;
+		}
+		if (n + 1 >= outsz)
+			return NULL;
+		out[n++] = c;
+	}
+	out[n] = '\0';
+	return p + 1;
+}
+
+static int
+parse_stat(const char *s, char *name, size_t namesz, struct stat_pair *pairs,
+    size_t *npairs)
+{
+	const char *p = s;
+	size_t n = 0;
+
+	*npairs = 0;
+	while (name_char((unsigned char)*p, p == s, 1))
+		p++;
+	if (p == s || (size_t)(p - s) >= namesz)
+		return -1;
+	memcpy(name, s, (size_t)(p - s));
+	name[p - s] = '\0';
+	if (*p == '\0')
+		return 0;
+	if (*p++ != '{')
+		return -1;
+	while (*p != '}') {
+		const char *k = p;
+		struct stat_pair *sp;
+
+		if (n == SG_MAX_LABELS)
+			return -1;
+		sp = &pairs[n];
+		while (name_char((unsigned char)*p, p == k, 0))
+			p++;
+		if (p == k || (size_t)(p - k) >= sizeof(sp->key) ||
+		    (p - k >= 2 && k[0] == '_' && k[1] == '_'))
+			return -1;
+		memcpy(sp->key, k, (size_t)(p - k));
+		sp->key[p - k] = '\0';
+		if (*p++ != '=')
+			return -1;
+		if ((p = parse_value(p, sp->value, sizeof(sp->value))) == NULL)
+			return -1;
+		n++;
+		if (*p == ',')
+			p++;
+		else if (*p != '}')
+			return -1;
+	}
+	if (p[1] != '\0')
+		return -1;
+	*npairs = n;
+	return 0;
+}
+
+static int
+pair_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct stat_pair *)a)->key,
+	    ((const struct stat_pair *)b)->key);
+}
+
+static struct family *
+stat_family(struct sg_metrics *m, const char *name)
+{
+	struct family *f;
+	size_t len = strlen(name);
+	int counter;
+
+	for (size_t i = 0; i < m->nfam; i++)
+		if (strcmp(m->fam[i].hdr.prom_name, name) == 0)
+			return i < FAM_NFIXED ? NULL : &m->fam[i];
+	if (m->nfam == sizeof(m->fam) / sizeof(m->fam[0])) {
+		m->dropped++;
+		return NULL;
+	}
+	counter = len > 6 && strcmp(name + len - 6, "_total") == 0;
+	f = &m->fam[m->nfam++];
+	family_init(f, name, name, "", "spyglass self-metric",
+	    counter ? SG_METRIC_COUNTER : SG_METRIC_GAUGE, NULL,
+	    m->max_series);
+	return f;
+}
+
+void
+metrics_set_stat(struct sg_metrics *m, const char *name, uint64_t value)
+{
+	struct stat_pair pairs[SG_MAX_LABELS];
+	char base[sizeof(m->fam[0].hdr.prom_name)];
+	struct family *f;
+	struct series *se;
+	struct labels *l;
+	size_t n;
+
+	if (m == NULL || name == NULL)
+		return;
+	if (parse_stat(name, base, sizeof(base), pairs, &n) < 0) {
+		sg_log(SG_LOG_WARN, "metrics: bad self-metric name \"%.80s\"",
+		    name);
+		return;
+	}
+	/* Canonical label order: the same labels in another order are
+	 * the same series. */
+	qsort(pairs, n, sizeof(pairs[0]), pair_cmp);
+	for (size_t i = 1; i < n; i++)
+		if (strcmp(pairs[i - 1].key, pairs[i].key) == 0) {
+			sg_log(SG_LOG_WARN, "metrics: duplicate label in "
+			    "\"%.80s\"", name);
+			return;
+		}
+	if ((f = stat_family(m, base)) == NULL) {
+		sg_log(SG_LOG_DEBUG, "metrics: self-metric %s not set", base);
+		return;
+	}
+	l = &m->scratch_labels;
+	labels_reset(l);
+	for (size_t i = 0; i < n; i++)
+		labels_add(l, pairs[i].key, pairs[i].value);
+	if ((se = family_get(m, f, l)) != NULL)
+		se->value = (double)value;
+}
+
+/* ---- snapshot */
+
+static void
+series_export(const struct family *f, const struct series *se,
+    struct sg_series *out)
+{
+	const char *p = se->labels;
+
+	out->nlabels = se->nlabels;
+	for (uint16_t i = 0; i < se->nlabels; i++) {
+		snprintf(out->key[i], sizeof(out->key[i]), "%s", p);
+		p += strlen(p) + 1;
+		snprintf(out->value[i], sizeof(out->value[i]), "%s", p);
+		p += strlen(p) + 1;
+	}
+	out->value_f = se->value;
+	out->count = se->count;
+	out->sum = se->sum;
+	if (se->buckets != NULL)
+		memcpy(out->buckets, se->buckets,
+		    ((size_t)f->hdr.nbounds + 1) * sizeof(uint64_t));
+}
+
+size_t
+metrics_snapshot(struct sg_metrics *m, uint8_t *buf, size_t cap,
+    uint64_t now_unix_ns)
+{
+	struct wire_w w;
+	struct family *dropped;
+
+	if (m == NULL || buf == NULL)
+		return 0;
+	dropped = &m->fam[FAM_DROPPED];
+	if (dropped->n == 1)
+		dropped->series[0].value = (double)m->dropped;
+
+	wire_w_init(&w, buf, cap);
+	msg_put_snapshot_hdr(&w, now_unix_ns, m->start_ns, (uint16_t)m->nfam);
+	for (size_t i = 0; i < m->nfam && !w.err; i++) {
+		struct family *f = &m->fam[i];
+
+		f->hdr.nseries = (uint32_t)f->n;
+		msg_put_family(&w, &f->hdr);
+		for (size_t j = 0; j < f->n && !w.err; j++) {
+			series_export(f, &f->series[j], &m->scratch_series);
+			msg_put_series(&w, &f->hdr, &m->scratch_series);
+		}
+	}
+	return w.err ? 0 : w.len;
+}

@@ -1,1 +1,239 @@
+/*
+ * Spans from HTTP exchanges.  Trace and span ids come from xoshiro256**
+ * seeded once from getrandom(): ids must be unpredictable enough not to
+ * collide across hosts, but a syscall per span would be too slow.
+ */
 #include "spans.h"
+
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <arpa/inet.h>
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+
+static uint64_t spans_rng[4];
+static bool     spans_seeded;
+
+static uint64_t
+splitmix64(uint64_t *x)
+{
+	uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+static uint64_t
+rotl64(uint64_t x, int k)
+{
+	return (x << k) | (x >> (64 - k));
+}
+
+static uint64_t
+xoshiro_next(void)
+{
+	uint64_t *s = spans_rng;
+	uint64_t result = rotl64(s[1] * 5, 7) * 9;
+	uint64_t t = s[1] << 17;
+
+	s[2] ^= s[0];
+	s[3] ^= s[1];
+	s[1] ^= s[2];
+	s[0] ^= s[3];
+	s[2] ^= t;
+	s[3] = rotl64(s[3], 45);
+	return result;
+}
+
+static uint64_t
+clock_ns(clockid_t id)
+{
+	struct timespec ts;
+
+	if (clock_gettime(id, &ts) != 0)
+		return 0;
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+void
+spans_init(void)
+{
+	uint64_t seed = 0;
+	ssize_t n;
+
+	if (spans_seeded)
+		return;
+	do
+		n = getrandom(&seed, sizeof(seed), 0);
+	while (n < 0 && errno == EINTR);
+	if (n != (ssize_t)sizeof(seed)) {
+		/* Ids only need to be unlikely to collide, not secret:
+		 * time and pid are an acceptable last resort. */
+		sg_log(SG_LOG_WARN, "getrandom failed; seeding span ids "
+		    "from the clock");
+		seed = clock_ns(CLOCK_REALTIME) ^
+		    (clock_ns(CLOCK_MONOTONIC) << 21) ^ (uint64_t)getpid();
+	}
+	/* splitmix64 expands one word into a state that is never all
+	 * zero, which xoshiro requires. */
+	for (int i = 0; i < 4; i++)
+		spans_rng[i] = splitmix64(&seed);
+	spans_seeded = true;
+}
+
+/* Random bytes, never all zero: a zero id means "absent" in OTLP. */
+static void
+spans_random_id(uint8_t *id, size_t n)
+{
+	bool zero;
+
+	spans_init();
+	do {
+		zero = true;
+		for (size_t i = 0; i < n; i += 8) {
+			uint64_t r = xoshiro_next();
+			size_t k = n - i < 8 ? n - i : 8;
+
+			memcpy(id + i, &r, k);
+		}
+		for (size_t i = 0; i < n; i++)
+			if (id[i] != 0)
+				zero = false;
+	} while (zero);
+}
+
+int64_t
+spans_clock_offset(void)
+{
+	uint64_t m1, r, m2;
+
+	/* Bracket the realtime read so a preemption between the two
+	 * clocks costs at most half its length in accuracy. */
+	m1 = clock_ns(CLOCK_MONOTONIC);
+	r = clock_ns(CLOCK_REALTIME);
+	m2 = clock_ns(CLOCK_MONOTONIC);
+	return (int64_t)(r - (m1 + (m2 - m1) / 2));
+}
+
+void
+spans_format_addr(char *buf, size_t sz, uint16_t family,
+    const uint8_t addr[16])
+{
+	static const uint8_t v4mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	    0xff, 0xff };
+
+	if (buf == NULL || sz == 0)
+		return;
+	buf[0] = '\0';
+	if (addr == NULL)
+		return;
+	if (family == AF_INET6 && memcmp(addr, v4mapped, 12) == 0) {
+		family = AF_INET;
+		addr += 12;
+	}
+	if (family == AF_INET) {
+		snprintf(buf, sz, "%u.%u.%u.%u", addr[0], addr[1], addr[2],
+		    addr[3]);
+		return;
+	}
+	if (family == AF_INET6 && sz <= (size_t)INT32_MAX &&
+	    inet_ntop(AF_INET6, addr, buf, (socklen_t)sz) != NULL)
+		return;
+	buf[0] = '\0';
+}
+
+/* Copy a possibly unterminated fixed-size field, always terminating. */
+static void
+copy_str(char *dst, size_t dstsz, const char *src, size_t srcsz)
+{
+	size_t n = strnlen(src, srcsz);
+
+	if (n >= dstsz)
+		n = dstsz - 1;
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
+static void
+spans_service(struct sg_span *out, uint32_t pid,
+    const struct sg_proc_info *proc)
+{
+	if (proc != NULL && proc->service_name[0] != '\0')
+		copy_str(out->service_name, sizeof(out->service_name),
+		    proc->service_name, sizeof(proc->service_name));
+	else
+		snprintf(out->service_name, sizeof(out->service_name),
+		    "unknown_service");
+	if (proc != NULL)
+		copy_str(out->service_namespace,
+		    sizeof(out->service_namespace), proc->service_namespace,
+		    sizeof(proc->service_namespace));
+	if (proc != NULL && proc->instance_id[0] != '\0')
+		copy_str(out->instance_id, sizeof(out->instance_id),
+		    proc->instance_id, sizeof(proc->instance_id));
+	else
+		snprintf(out->instance_id, sizeof(out->instance_id), "%u",
+		    pid);
+}
+
+/* Monotonic to unix time; unsigned arithmetic wraps as two's complement
+ * does, so a negative offset needs no special case. */
+static uint64_t
+to_unix(uint64_t mono, int64_t offset)
+{
+	return mono + (uint64_t)offset;
+}
+
+void
+spans_build(struct sg_span *out, const struct sg_conn *conn,
+    const struct http1_exchange *ex, const struct sg_proc_info *proc,
+    int64_t clock_offset_ns)
+{
+	uint8_t role;
+
+	memset(out, 0, sizeof(*out));
+	if (conn == NULL || ex == NULL)
+		return;
+
+	role = ex->role != SG_ROLE_UNKNOWN ? ex->role : conn->role;
+	out->kind = role == SG_ROLE_CLIENT ? SG_SPAN_CLIENT : SG_SPAN_SERVER;
+	out->start_ns = to_unix(ex->start_ns, clock_offset_ns);
+	out->end_ns = ex->end_ns >= ex->start_ns ?
+	    to_unix(ex->end_ns, clock_offset_ns) : out->start_ns;
+	spans_random_id(out->trace_id, sizeof(out->trace_id));
+	spans_random_id(out->span_id, sizeof(out->span_id));
+	out->pid = conn->pid;
+	spans_service(out, conn->pid, proc);
+
+	copy_str(out->method, sizeof(out->method), ex->method,
+	    sizeof(ex->method));
+	copy_str(out->path, sizeof(out->path), ex->path, sizeof(ex->path));
+	out->status = ex->status;
+	snprintf(out->scheme, sizeof(out->scheme), "http");
+	if (ex->version[0] != '\0')
+		copy_str(out->protocol_version, sizeof(out->protocol_version),
+		    ex->version, sizeof(ex->version));
+	else
+		snprintf(out->protocol_version,
+		    sizeof(out->protocol_version), "1.1");
+
+	/* Both kinds: host is this process's end, peer the other one
+	 * (the client of a server span, the server of a client span). */
+	spans_format_addr(out->host_addr, sizeof(out->host_addr),
+	    conn->id.family, conn->id.laddr);
+	out->host_port = conn->id.lport;
+	spans_format_addr(out->peer_addr, sizeof(out->peer_addr),
+	    conn->id.family, conn->id.raddr);
+	out->peer_port = conn->id.rport;
+
+	out->req_body_size = ex->req_body;
+	out->resp_body_size = ex->resp_body;
+}

@@ -9,8 +9,6 @@
 #include <string.h>
 #include <strings.h>
 
-#include <ini.h>
-
 enum sg_key_type {
 	SG_T_BOOL, SG_T_UINT, SG_T_DURATION, SG_T_SIZE, SG_T_STRING,
 	SG_T_REGEX, SG_T_ENUM, SG_T_PORTS, SG_T_BUCKETS, SG_T_LOGLEVEL,
@@ -430,89 +428,81 @@ sg_config_defaults(struct sg_config *c)
 }
 
 /*
- * Debian's inih is built without line numbers in the handler, so the
- * reader below counts lines itself: inih calls the handler right after
- * reading a line, before it reads the next one.
+ * The INI reader.  It used to be inih, but Debian's libinih is built with
+ * INI_MAX_LINE 200: a longer line is cut there and its tail parsed as a
+ * line of its own, while values may legitimately be longer (a regex of
+ * up to 511 bytes, 32 histogram bounds), so sg_config_dump output did not
+ * load back.  The syntax is inih's: [section], key = value, whole-line
+ * comments starting with ; or #, inline comments after " ;", an optional
+ * UTF-8 byte order mark.  The first error stops the parse.
  */
 struct sg_ini_ctx {
 	struct sg_config *c;
 	const char       *origin;
 	char             *err;
 	size_t            errsz;
-	int               failed;
 	int               lineno;
-	int               at_line_start;
-	FILE             *file;       /* source: a file ... */
-	const char       *text;       /* ... or a string */
+	char              section[64];
 };
 
 static char *
-sg_config_ini_read(char *buf, int size, void *stream)
+sg_ini_strip(char *s)
 {
-	struct sg_ini_ctx *ctx = stream;
-	char *line;
+	char *e;
 
-	if (ctx->file != NULL) {
-		line = fgets(buf, size, ctx->file);
-	} else {
-		const char *nl;
+	while (isspace((unsigned char)*s))
+		s++;
+	e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = '\0';
+	return s;
+}
+
+/* Parse one line (modified in place).  Returns 0 or -1 with err set. */
+static int
+sg_ini_line(struct sg_ini_ctx *ctx, char *line)
+{
+	char where[320], *p, *eq, *v;
+
+	snprintf(where, sizeof(where), "%s:%d", ctx->origin, ctx->lineno);
+	if (ctx->lineno == 1 && strncmp(line, "\xef\xbb\xbf", 3) == 0)
+		line += 3;
+	p = sg_ini_strip(line);
+	if (*p == '\0' || *p == ';' || *p == '#')
+		return 0;
+	if (*p == '[') {
+		char *end = strchr(p, ']'), *rest = end ? end + 1 : NULL;
 		size_t n;
 
-		if (ctx->text == NULL || *ctx->text == '\0' || size < 2)
-			return NULL;
-		nl = strchr(ctx->text, '\n');
-		n = nl ? (size_t)(nl - ctx->text) + 1 : strlen(ctx->text);
-		if (n > (size_t)size - 1)
-			n = (size_t)size - 1;
-		memcpy(buf, ctx->text, n);
-		buf[n] = '\0';
-		ctx->text += n;
-		line = buf;
-	}
-	if (line == NULL)
-		return NULL;
-	if (ctx->at_line_start)
-		ctx->lineno++;
-	ctx->at_line_start = strchr(line, '\n') != NULL;
-	return line;
-}
-
-static int
-sg_config_ini_cb(void *user, const char *section, const char *key,
-    const char *value)
-{
-	struct sg_ini_ctx *ctx = user;
-	char where[320];
-
-	if (ctx->failed)
-		return 0;
-	snprintf(where, sizeof(where), "%s:%d", ctx->origin, ctx->lineno);
-	if (key == NULL)
-		return 1;  /* a section header alone */
-	if (sg_config_set(ctx->c, section, key, value, where, ctx->err,
-	    ctx->errsz) < 0) {
-		ctx->failed = 1;
+		if (rest != NULL)
+			rest = sg_ini_strip(rest);
+		if (rest == NULL || (*rest && *rest != ';' && *rest != '#')) {
+			snprintf(ctx->err, ctx->errsz, "%s: syntax error: "
+			    "bad section header", where);
+			return -1;
+		}
+		*end = '\0';
+		p = sg_ini_strip(p + 1);
+		if ((n = strlen(p)) >= sizeof(ctx->section))
+			n = sizeof(ctx->section) - 1;
+		memcpy(ctx->section, p, n);
+		ctx->section[n] = '\0';
 		return 0;
 	}
-	return 1;
-}
-
-static int
-sg_config_ini_result(struct sg_ini_ctx *ctx, int rc)
-{
-	if (ctx->failed)
-		return -1;
-	if (rc > 0) {
-		snprintf(ctx->err, ctx->errsz, "%s:%d: syntax error",
-		    ctx->origin, rc);
+	if ((eq = strchr(p, '=')) == NULL || eq == p) {
+		snprintf(ctx->err, ctx->errsz, "%s: syntax error: expected "
+		    "key = value or [section]", where);
 		return -1;
 	}
-	if (rc < 0) {
-		snprintf(ctx->err, ctx->errsz, "%s: %s", ctx->origin,
-		    rc == -1 ? strerror(errno) : "out of memory");
-		return -1;
-	}
-	return 0;
+	*eq = '\0';
+	/* An inline comment is " ;" as in inih; a bare ";" is data. */
+	for (v = eq + 1; *v; v++)
+		if (*v == ';' && v > eq + 1 && isspace((unsigned char)v[-1])) {
+			*v = '\0';
+			break;
+		}
+	return sg_config_set(ctx->c, ctx->section, sg_ini_strip(p),
+	    sg_ini_strip(eq + 1), where, ctx->err, ctx->errsz);
 }
 
 int
@@ -520,16 +510,27 @@ sg_config_load_file(struct sg_config *c, const char *path, char *err,
     size_t errsz)
 {
 	struct sg_ini_ctx ctx = { .c = c, .origin = path, .err = err,
-		.errsz = errsz, .at_line_start = 1 };
-	int rc;
+		.errsz = errsz };
+	char *line = NULL;
+	size_t cap = 0;
+	FILE *f;
+	int rc = 0;
 
-	if ((ctx.file = fopen(path, "re")) == NULL) {
+	if ((f = fopen(path, "re")) == NULL) {
 		snprintf(err, errsz, "%s: %s", path, strerror(errno));
 		return -1;
 	}
-	rc = ini_parse_stream(sg_config_ini_read, &ctx, sg_config_ini_cb, &ctx);
-	fclose(ctx.file);
-	return sg_config_ini_result(&ctx, rc);
+	while (rc == 0 && getline(&line, &cap, f) != -1) {
+		ctx.lineno++;
+		rc = sg_ini_line(&ctx, line);
+	}
+	if (rc == 0 && ferror(f)) {
+		snprintf(err, errsz, "%s: %s", path, strerror(errno));
+		rc = -1;
+	}
+	free(line);
+	fclose(f);
+	return rc;
 }
 
 int
@@ -537,10 +538,22 @@ sg_config_load_string(struct sg_config *c, const char *text,
     const char *origin, char *err, size_t errsz)
 {
 	struct sg_ini_ctx ctx = { .c = c, .origin = origin, .err = err,
-		.errsz = errsz, .at_line_start = 1, .text = text };
+		.errsz = errsz };
+	char *copy, *line, *next;
+	int rc = 0;
 
-	return sg_config_ini_result(&ctx, ini_parse_stream(sg_config_ini_read,
-	    &ctx, sg_config_ini_cb, &ctx));
+	if ((copy = strdup(text)) == NULL) {
+		snprintf(err, errsz, "%s: out of memory", origin);
+		return -1;
+	}
+	for (line = copy; rc == 0 && line != NULL && *line; line = next) {
+		if ((next = strchr(line, '\n')) != NULL)
+			*next++ = '\0';
+		ctx.lineno++;
+		rc = sg_ini_line(&ctx, line);
+	}
+	free(copy);
+	return rc;
 }
 
 /* SPYGLASS_<SECTION>_<KEY>, or SPYGLASS_<KEY> for top-level keys. */

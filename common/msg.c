@@ -30,6 +30,8 @@ msg_get_proc(struct wire_r *r, struct sg_proc_info *p)
 void
 msg_put_stats(struct wire_w *w, const struct sg_stat *s, uint16_t n)
 {
+	if (n > SG_STATS_MAX)
+		w->err = 1;  /* the receiver would refuse it */
 	wire_put_u16(w, n);
 	for (uint16_t i = 0; i < n; i++) {
 		wire_put_str(w, s[i].name);
@@ -42,8 +44,11 @@ msg_get_stats(struct wire_r *r, struct sg_stat *s, uint16_t *n)
 {
 	uint16_t cnt = wire_get_u16(r);
 
-	if (cnt > SG_STATS_MAX)
+	/* Refusals set err too: the rest of the buffer is not decodable. */
+	if (cnt > SG_STATS_MAX) {
+		r->err = 1;
 		return -1;
+	}
 	for (uint16_t i = 0; i < cnt && !r->err; i++) {
 		wire_get_str(r, s[i].name, sizeof(s[i].name));
 		s[i].value = wire_get_u64(r);
@@ -136,6 +141,10 @@ msg_put_family(struct wire_w *w, const struct sg_family_hdr *f)
 	wire_put_str(w, f->unit);
 	wire_put_str(w, f->help);
 	wire_put_u8(w, f->type);
+	/* More bounds than the array holds would encode a count the
+	 * bounds do not follow; refuse rather than send a lie. */
+	if (f->nbounds > SG_MAX_BOUNDS)
+		w->err = 1;
 	wire_put_u16(w, f->nbounds);
 	for (uint16_t i = 0; i < f->nbounds && i < SG_MAX_BOUNDS; i++)
 		wire_put_f64(w, f->bounds[i]);
@@ -152,8 +161,10 @@ msg_get_family(struct wire_r *r, struct sg_family_hdr *f)
 	f->type = wire_get_u8(r);
 	f->nbounds = wire_get_u16(r);
 	if (f->nbounds > SG_MAX_BOUNDS ||
-	    f->type < SG_METRIC_COUNTER || f->type > SG_METRIC_HISTOGRAM)
+	    f->type < SG_METRIC_COUNTER || f->type > SG_METRIC_HISTOGRAM) {
+		r->err = 1;
 		return -1;
+	}
 	for (uint16_t i = 0; i < f->nbounds; i++)
 		f->bounds[i] = wire_get_f64(r);
 	f->nseries = wire_get_u32(r);
@@ -164,6 +175,8 @@ void
 msg_put_series(struct wire_w *w, const struct sg_family_hdr *f,
     const struct sg_series *s)
 {
+	if (s->nlabels > SG_MAX_LABELS || f->nbounds > SG_MAX_BOUNDS)
+		w->err = 1;  /* as in msg_put_family */
 	wire_put_u16(w, s->nlabels);
 	for (uint16_t i = 0; i < s->nlabels && i < SG_MAX_LABELS; i++) {
 		wire_put_str(w, s->key[i]);
@@ -184,8 +197,10 @@ msg_get_series(struct wire_r *r, const struct sg_family_hdr *f,
     struct sg_series *s)
 {
 	s->nlabels = wire_get_u16(r);
-	if (s->nlabels > SG_MAX_LABELS || f->nbounds > SG_MAX_BOUNDS)
+	if (s->nlabels > SG_MAX_LABELS || f->nbounds > SG_MAX_BOUNDS) {
+		r->err = 1;
 		return -1;
+	}
 	for (uint16_t i = 0; i < s->nlabels; i++) {
 		wire_get_str(r, s->key[i], sizeof(s->key[i]));
 		wire_get_str(r, s->value[i], sizeof(s->value[i]));

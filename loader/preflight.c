@@ -1,1 +1,303 @@
+/*
+ * Start-up checks (see preflight.h).  preflight_run() only gathers facts;
+ * one function, preflight_report(), turns them into findings, both to
+ * count errors and warnings and to print them, so the two cannot drift.
+ */
 #include "preflight.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <linux/capability.h>
+
+#include "privs.h"
+
+#define SG_BTF_PATH       "/sys/kernel/btf/vmlinux"
+#define SG_TRACEFS        "/sys/kernel/tracing"
+#define SG_TRACEFS_DEBUG  "/sys/kernel/debug/tracing"
+#define SG_PORT_START     "/proc/sys/net/ipv4/ip_unprivileged_port_start"
+/* CAP_BPF, CAP_PERFMON and the BPF ring buffer arrived in 5.8. */
+#define SG_KERNEL_MIN_MAJOR 5
+#define SG_KERNEL_MIN_MINOR 8
+
+static bool
+pf_has_syscalls(const char *tracefs)
+{
+	char path[128];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/events/syscalls", tracefs);
+	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static bool
+pf_find_tracefs(struct sg_preflight *p)
+{
+	const char *where[] = { SG_TRACEFS, SG_TRACEFS_DEBUG };
+
+	for (size_t i = 0; i < sizeof(where) / sizeof(where[0]); i++)
+		if (pf_has_syscalls(where[i])) {
+			snprintf(p->tracefs_path, sizeof(p->tracefs_path), "%s",
+			    where[i]);
+			return true;
+		}
+	return false;
+}
+
+/* Mount tracefs where current kernels expect it, as systemd would. */
+static void
+pf_mount_tracefs(struct sg_preflight *p)
+{
+	if (mount("nodev", SG_TRACEFS, "tracefs",
+	    MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0) {
+		p->tracefs_err = errno;
+		return;
+	}
+	p->tracefs = pf_find_tracefs(p);
+	if (p->tracefs) {
+		p->tracefs_mounted = true;
+		return;
+	}
+	/* Mounted, but no syscall tracepoints in this kernel: useless. */
+	p->tracefs_err = ENOENT;
+	(void)umount2(SG_TRACEFS, MNT_DETACH);
+}
+
+static void
+pf_check_tracefs(const struct sg_config *c, struct sg_preflight *p,
+    bool may_mount)
+{
+	p->tracefs = pf_find_tracefs(p);
+	if (p->tracefs || !may_mount ||
+	    c->ebpf.syscall_hooks == SG_HOOKS_RAW)
+		return;
+	if ((privs_held() & SG_CAPBIT(CAP_SYS_ADMIN)) == 0) {
+		p->tracefs_err = EPERM;
+		return;
+	}
+	pf_mount_tracefs(p);
+}
+
+static void
+pf_check_bpf(struct sg_preflight *p)
+{
+	/* No name: libbpf would probe name support by loading a program. */
+	int fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, NULL, sizeof(int),
+	    sizeof(int), 1, NULL);
+
+	if (fd < 0) {
+		p->bpf_err = errno ? errno : -fd;
+		return;
+	}
+	close(fd);
+	p->bpf = true;
+}
+
+static int
+pf_read_int(const char *path)
+{
+	char buf[32];
+	FILE *f = fopen(path, "r");
+	int v = -1;
+
+	if (f == NULL)
+		return -1;
+	if (fgets(buf, sizeof(buf), f) != NULL)
+		v = atoi(buf);
+	fclose(f);
+	return v;
+}
+
+/* The inert-key report as text (malloc'd), or NULL. */
+static char *
+pf_inert_text(const struct sg_config *c, int *n)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	*n = 0;
+	if (f == NULL)
+		return NULL;
+	*n = sg_config_report_inert(c, f);
+	fclose(f);
+	return text;
+}
+
+struct pf_out {
+	FILE *f;       /* NULL: count only */
+	int   errors;
+	int   warnings;
+};
+
+static void
+pf(struct pf_out *o, const char *level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+pf(struct pf_out *o, const char *level, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (strcmp(level, "error") == 0)
+		o->errors++;
+	else if (strcmp(level, "warning") == 0)
+		o->warnings++;
+	if (o->f == NULL)
+		return;
+	fprintf(o->f, "%-8s", level);
+	va_start(ap, fmt);
+	vfprintf(o->f, fmt, ap);
+	va_end(ap);
+	fputc('\n', o->f);
+}
+
+static void
+pf_report_kernel(struct pf_out *o, const struct sg_preflight *p)
+{
+	int major = 0, minor = 0;
+
+	if (sscanf(p->kernel, "%d.%d", &major, &minor) == 2 &&
+	    (major < SG_KERNEL_MIN_MAJOR ||
+	    (major == SG_KERNEL_MIN_MAJOR && minor < SG_KERNEL_MIN_MINOR)))
+		pf(o, "error", "kernel %s: %d.%d or later is required (CAP_BPF, "
+		    "BPF ring buffer)", p->kernel, SG_KERNEL_MIN_MAJOR,
+		    SG_KERNEL_MIN_MINOR);
+	else
+		pf(o, "ok", "kernel %s", p->kernel);
+	if (p->btf)
+		pf(o, "ok", "BTF %s", SG_BTF_PATH);
+	else
+		pf(o, "error", "BTF %s not readable: a kernel built with "
+		    "CONFIG_DEBUG_INFO_BTF is required", SG_BTF_PATH);
+	if (p->bpf)
+		pf(o, "ok", "bpf() usable");
+	else
+		pf(o, "error", "bpf() unusable: creating a map failed: %s",
+		    strerror(p->bpf_err));
+}
+
+static void
+pf_report_tracefs(struct pf_out *o, const struct sg_config *c,
+    const struct sg_preflight *p)
+{
+	char why[128] = "";
+
+	if (p->tracefs) {
+		pf(o, "ok", "tracefs %s%s", p->tracefs_path,
+		    p->tracefs_mounted ? " (mounted by spyglass)" : "");
+		return;
+	}
+	if (c->ebpf.syscall_hooks == SG_HOOKS_RAW) {
+		pf(o, "ok", "tracefs not needed (ebpf.syscall_hooks = raw)");
+		return;
+	}
+	if (p->tracefs_err == EPERM)
+		snprintf(why, sizeof(why), "; mounting it needs cap_sys_admin");
+	else if (p->tracefs_err != 0)
+		snprintf(why, sizeof(why), "; mounting it failed: %s",
+		    strerror(p->tracefs_err));
+	if (c->ebpf.syscall_hooks == SG_HOOKS_TRACEPOINT)
+		pf(o, "error", "no syscall tracepoints in %s or %s%s "
+		    "(ebpf.syscall_hooks = tracepoint)", SG_TRACEFS,
+		    SG_TRACEFS_DEBUG, why);
+	else
+		pf(o, "warning", "no syscall tracepoints in %s or %s%s: raw "
+		    "tracepoints sys_enter/sys_exit will be used instead",
+		    SG_TRACEFS, SG_TRACEFS_DEBUG, why);
+}
+
+static void
+pf_report_caps(struct pf_out *o, const struct sg_config *c,
+    const struct sg_preflight *p)
+{
+	uint64_t missing = p->caps_needed & ~p->caps_held;
+	char buf[512];
+
+	if (missing == 0) {
+		privs_format(p->caps_needed, buf, sizeof(buf));
+		pf(o, "ok", "capabilities %s", buf);
+		return;
+	}
+	privs_format(missing, buf, sizeof(buf));
+	if (c->enforce_sys_caps)
+		pf(o, "error", "missing capabilities: %s (enforce_sys_caps = "
+		    "true)", buf);
+	else
+		pf(o, "warning", "missing capabilities: %s: the sensor will "
+		    "likely fail (enforce_sys_caps = false)", buf);
+}
+
+static void
+pf_report_config(struct pf_out *o, const struct sg_config *c,
+    const struct sg_preflight *p)
+{
+	char *text, *line, *save = NULL;
+	int n;
+
+	/* The exporter runs with no capabilities at all. */
+	if (c->prom.port != 0 && p->port_start > 0 &&
+	    c->prom.port < p->port_start)
+		pf(o, "warning", "prometheus_export.port = %u is below "
+		    "net.ipv4.ip_unprivileged_port_start (%d): the unprivileged "
+		    "exporter cannot bind it", (unsigned)c->prom.port,
+		    p->port_start);
+	if ((text = pf_inert_text(c, &n)) == NULL)
+		return;
+	for (line = strtok_r(text, "\n", &save); line != NULL;
+	    line = strtok_r(NULL, "\n", &save))
+		pf(o, "warning", "%s", line);
+	free(text);
+}
+
+static void
+preflight_report(struct pf_out *o, const struct sg_config *c,
+    const struct sg_preflight *p)
+{
+	pf_report_kernel(o, p);
+	pf_report_tracefs(o, c, p);
+	pf_report_caps(o, c, p);
+	pf_report_config(o, c, p);
+}
+
+void
+preflight_run(const struct sg_config *c, struct sg_preflight *p,
+    bool may_mount)
+{
+	struct pf_out count = { .f = NULL };
+	struct utsname u;
+
+	memset(p, 0, sizeof(*p));
+	if (uname(&u) == 0)
+		snprintf(p->kernel, sizeof(p->kernel), "%s", u.release);
+	else
+		snprintf(p->kernel, sizeof(p->kernel), "unknown");
+	p->btf = access(SG_BTF_PATH, R_OK) == 0;
+	pf_check_bpf(p);
+	pf_check_tracefs(c, p, may_mount);
+	p->caps_held = privs_held();
+	p->caps_needed = privs_needed(c);
+	if (p->tracefs_mounted)
+		p->caps_needed |= SG_CAPBIT(CAP_SYS_ADMIN);
+	p->port_start = pf_read_int(SG_PORT_START);
+	free(pf_inert_text(c, &p->inert));
+	preflight_report(&count, c, p);
+	p->errors = count.errors;
+	p->warnings = count.warnings;
+}
+
+void
+preflight_print(FILE *f, const struct sg_config *c,
+    const struct sg_preflight *p)
+{
+	struct pf_out out = { .f = f };
+
+	preflight_report(&out, c, p);
+}

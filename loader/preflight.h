@@ -21,6 +21,11 @@ struct sg_preflight {
 	char     tracefs_path[64];
 	uint64_t caps_held;
 	uint64_t caps_needed;      /* start-up and run time */
+	int      bpf_err;          /* errno when !bpf */
+	int      tracefs_err;      /* errno of a failed tracefs mount */
+	int      inert;            /* keys set that have no effect yet */
+	int      port_start;       /* net.ipv4.ip_unprivileged_port_start,
+	                            * -1 unknown */
 	int      errors;
 	int      warnings;
 };

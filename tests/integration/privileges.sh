@@ -1,2 +1,90 @@
-#!/bin/sh
-exit 77
+#!/bin/bash
+# Privilege separation as seen in /proc/PID/status:
+#   loader:   unprivileged uid, CapEff = cap_bpf,cap_perfmon,cap_sys_ptrace,
+#             cap_dac_read_search (000000c000080004), CapBnd 0
+#   children: unprivileged uid, no capabilities at all, NoNewPrivs 1,
+#             Seccomp 2 (filter)
+# and the sandbox self-test: spyglass-collector -T socket dies with SIGSYS
+# (status 159); with -S it names the refused syscall on stderr.
+. "$(dirname "$0")/lib.sh"
+
+require_root
+require_cmd curl ss
+require_bpf
+tmpdir_setup
+
+PORT=$(free_port 18450)      # nothing listens there: no target needed
+PROM_PORT=$(free_port 19450)
+
+status_field() {   # PID FIELD -> value(s) of that /proc/PID/status line
+	awk -v f="$2:" '$1 == f { $1 = ""; sub(/^ /, ""); print }' "/proc/$1/status"
+}
+
+check_uid_not_root() {   # WHAT PID
+	local uids u
+	uids=$(status_field "$2" Uid)
+	for u in $uids; do
+		if [ "$u" = 0 ]; then
+			fail "$1: Uid line has root: $uids"
+			return
+		fi
+	done
+	ok "$1: Uid $uids"
+	uids=$(status_field "$2" Gid)
+	for u in $uids; do
+		[ "$u" = 0 ] && { fail "$1: Gid line has root: $uids"; return; }
+	done
+	ok "$1: Gid $uids"
+	case " $(status_field "$2" Groups) " in
+	*" 0 "*) fail "$1: still in group 0: $(status_field "$2" Groups)" ;;
+	esac
+}
+
+start_sensor -o discovery.open_port="$PORT"
+wait_ready 0 || exit 1
+wait_children || fail "collector and exporter not both running"
+
+L=$SENSOR_PID
+check_uid_not_root "loader" "$L"
+assert_eq "loader CapEff" 000000c000080004 "$(status_field "$L" CapEff)"
+assert_eq "loader CapBnd" 0000000000000000 "$(status_field "$L" CapBnd)"
+assert_eq "loader CapAmb" 0000000000000000 "$(status_field "$L" CapAmb)"
+assert_eq "loader CapInh" 0000000000000000 "$(status_field "$L" CapInh)"
+log "loader CapPrm $(status_field "$L" CapPrm)"
+
+for child in spyglass-collector spyglass-exporter; do
+	pid=$(sensor_child $child) || { fail "$child not found among the loader's children"; continue; }
+	check_uid_not_root "$child" "$pid"
+	for f in CapInh CapPrm CapEff CapBnd CapAmb; do
+		assert_eq "$child $f" 0000000000000000 "$(status_field "$pid" $f)"
+	done
+	assert_eq "$child NoNewPrivs" 1 "$(status_field "$pid" NoNewPrivs)"
+	assert_eq "$child Seccomp" 2 "$(status_field "$pid" Seccomp)"
+	# the seccomp filter applies to every thread (TSYNC)
+	for task in /proc/"$pid"/task/*; do
+		[ "$(awk '$1 == "Seccomp:" { print $2 }' "$task/status")" = 2 ] ||
+		    fail "$child thread ${task##*/} has no seccomp filter"
+	done
+	# and only the exporter listens on the network
+	if [ "$child" = spyglass-collector ]; then
+		n=$(ss -Hanp 2>/dev/null | grep -cE "pid=$pid," || true)
+		inet=$(ss -Htuanp 2>/dev/null | grep -cE "pid=$pid," || true)
+		assert_eq "collector inet sockets" 0 "$inet"
+		log "collector: $n sockets of any family"
+	fi
+done
+
+# /metrics still answers (the exporter works inside its sandbox)
+scrape || fail "/metrics does not answer"
+stop_sensor
+
+# ---- sandbox self-test
+mkdir -p "$T/selftest"
+(ulimit -c 0; exec "$SPYGLASS_COLLECTOR" -r "$T/selftest" -T socket) > "$T/selftest.out" 2>&1
+rc=$?
+assert_eq "spyglass-collector -T socket exit status (SIGSYS)" 159 "$rc"
+(ulimit -c 0; exec "$SPYGLASS_COLLECTOR" -r "$T/selftest" -T socket -S) > "$T/selftest-S.out" 2>&1
+rc=$?
+log "spyglass-collector -T socket -S: exit status $rc"
+assert_contains "spyglass-collector -T socket -S output" "$(cat "$T/selftest-S.out")" socket
+test_done

@@ -1,1 +1,1333 @@
-int main(void) { return 0; }
+/*
+ * HTTP/1.x pairing (collector/http1.c) and the connection table
+ * (collector/conns.c).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "conns.h"
+#include "http1.h"
+
+#define R	SG_DIR_READ
+#define W	SG_DIR_WRITE
+#define REC_MAX	64
+#define TIMEOUT	30000000000ULL	/* 30 s */
+
+struct rec {
+	int			n;
+	struct http1_exchange	ex[REC_MAX];
+};
+
+static struct http1_conn conn;
+static struct rec rec;
+
+static void
+rec_emit(void *ctx, const struct http1_exchange *ex)
+{
+	struct rec *r = ctx;
+
+	assert_true(r->n < REC_MAX);
+	r->ex[r->n++] = *ex;
+}
+
+static void
+start(uint8_t role)
+{
+	http1_conn_init(&conn, role);
+	memset(&rec, 0, sizeof(rec));
+}
+
+/* A read or write seen whole. */
+static void
+feed(uint8_t dir, uint64_t ts, const char *s)
+{
+	size_t n = strlen(s);
+
+	http1_on_data(&conn, dir, ts, n, (const uint8_t *)s, n, NULL,
+	    rec_emit, &rec);
+}
+
+/* A read or write of len bytes of which `captured` are seen. */
+static void
+feed_part(uint8_t dir, uint64_t ts, const void *data, size_t captured,
+    uint64_t len, const void *tail)
+{
+	http1_on_data(&conn, dir, ts, len, data, captured, tail, rec_emit,
+	    &rec);
+}
+
+static void
+expect_ex(int i, uint8_t role, const char *method, const char *path,
+    uint16_t status, uint64_t start_ns, uint64_t end_ns, uint64_t req_body,
+    uint64_t resp_body)
+{
+	const struct http1_exchange *ex;
+
+	assert_true(i < rec.n);
+	ex = &rec.ex[i];
+	assert_int_equal(ex->role, role);
+	assert_string_equal(ex->method, method);
+	assert_string_equal(ex->path, path);
+	assert_int_equal(ex->status, status);
+	assert_int_equal(ex->timed_out, status == 0);
+	assert_int_equal(ex->start_ns, start_ns);
+	assert_int_equal(ex->end_ns, end_ns);
+	assert_int_equal(ex->req_body, req_body);
+	assert_int_equal(ex->resp_body, resp_body);
+}
+
+static void
+fill(uint8_t *buf, size_t n, uint8_t ch)
+{
+	memset(buf, ch, n);
+}
+
+static void
+test_server_get_200(void **state)
+{
+	(void)state;
+	start(SG_ROLE_SERVER);
+	feed(R, 1000, "GET /index.html?q=1&r=2 HTTP/1.1\r\nHost: example\r\n"
+	    "User-Agent: curl/8\r\n\r\n");
+	assert_int_equal(rec.n, 0);
+	assert_false(http1_idle(&conn));
+	feed(W, 2500, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n"
+	    "Content-Type: text/plain\r\n\r\nhello");
+	assert_int_equal(rec.n, 1);
+	expect_ex(0, SG_ROLE_SERVER, "GET", "/index.html", 200, 1000, 2500,
+	    0, 5);
+	assert_string_equal(rec.ex[0].version, "1.1");
+	assert_int_equal(conn.garbage, 0);
+	assert_true(http1_idle(&conn));
+}
+
+static void
+test_client_get_200(void **state)
+{
+	(void)state;
+	start(SG_ROLE_CLIENT);
+	feed(W, 100, "GET /api/v1/items HTTP/1.1\r\nHost: svc\r\n\r\n");
+	feed(R, 400, "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n");
+	assert_int_equal(rec.n, 0);
+	feed(R, 700, "0123456789");
+	assert_int_equal(rec.n, 1);
+	expect_ex(0, SG_ROLE_CLIENT, "GET", "/api/v1/items", 200, 100, 700,
+	    0, 10);
+	assert_true(http1_idle(&conn));
+}
+
+static void
+test_keepalive_three(void **state)
+{
+	static const char *paths[] = { "/a", "/bb", "/ccc" };
+	char req[128];
+	int i;
+
+	(void)state;
+	start(SG_ROLE_SERVER);
+	for (i = 0; i < 3; i++) {
+		snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: h\r\n\r\n",
+		    paths[i]);
+		feed(R, 1000 * (i + 1), req);
+		feed(W, 1000 * (i + 1) + 300,
+		    "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+		assert_int_equal(rec.n, i + 1);
+		expect_ex(i, SG_ROLE_SERVER, "GET", paths[i], 200,
+		    1000 * (i + 1), 1000 * (i + 1) + 300, 0, 2);
+	}
+}
+
+static void
+test_pipelined_three(void **state)
+{
+	(void)state;
+	start(SG_ROLE_SERVER);
+	feed(R, 100,
+	    "GET /1 HTTP/1.1\r\nHost: h\r\n\r\n"
+	    "GET /2?x=y HTTP/1.1\r\nHost: h\r\n\r\n"
+	    "POST /3 HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nabc");
+	assert_int_equal(conn.npending, 3);
+	feed(W, 200,
+	    "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+	    "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"
+	    "HTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\n\r\n"
+	    "3\r\nabc\r\n0\r\n\r\n");
+	assert_int_equal(rec.n, 3);
+	expect_ex(0, SG_ROLE_SERVER, "GET", "/1", 200, 100, 200, 0, 2);
+	expect_ex(1, SG_ROLE_SERVER, "GET", "/2", 404, 100, 200, 0, 0);
+	expect_ex(2, SG_ROLE_SERVER, "POST", "/3", 201, 100, 200, 3, 13);
+	assert_true(http1_idle(&conn));
+	assert_int_equal(conn.garbage, 0);
+}
+
+static void
+test_split_request(void **state)
+{
+	(void)state;
+	start(SG_ROLE_SERVER);
+	feed(R, 10, "GE");
+	feed(R, 20, "T /split/path?x=1 HTTP/1");
+	feed(R, 30, ".1\r\nHost: h\r\n\r");
+	assert_int_equal(conn.npending, 0);
+	feed(R, 35, "\n");
+	assert_int_equal(conn.npending, 1);
+	feed(W, 40, "HTTP/1.");
+	feed(W, 45, "1 200 OK\r\nContent-Le");
+	feed(W, 50, "ngth: 3\r\n\r\nab");
+	assert_int_equal(rec.n, 0);
+	feed(W, 60, "c");
+	assert_int_equal(rec.n, 1);
+	expect_ex(0, SG_ROLE_SERVER, "GET", "/split/path", 200, 10, 60, 0, 3);
+	assert_int_equal(conn.garbage, 0);
+}
+
+static void
+test_post_body_over_reads(void **state)
+{
+	uint8_t body[3000];
+
+	(void)state;
+	fill(body, sizeof(body), 'x');
+	start(SG_ROLE_SERVER);
+	feed(R, 100, "POST /upload HTTP/1.1\r\nContent-Length: 10000\r\n"
+	    "Content-Type: application/octet-stream\r\n\r\n");
+	feed_part(R, 110, body, 100, 100, NULL);
+	feed_part(R, 120, body, 256, 3000, NULL);
+	feed_part(R, 130, body, 256, 3000, NULL);
+	feed_part(R, 140, body, 256, 3000, NULL);
+	assert_int_equal(conn.req.body_left, 900);
+	feed_part(R, 150, body, 256, 900, NULL);
+	feed(W, 300, "HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n");
+	assert_int_equal(rec.n, 1);
+	expect_ex(0, SG_ROLE_SERVER, "POST", "/upload", 201, 100, 300,
+	    10000, 0);
+	/* still in step: the next request parses */
+	feed(R, 400, "GET /next HTTP/1.1\r\n\r\n");
+	feed(W, 500, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+	assert_int_equal(rec.n, 2);
+	expect_ex(1, SG_ROLE_SERVER, "GET", "/next", 200, 400, 500, 0, 0);
+	assert_int_equal(conn.garbage, 0);
+}
+
+/* The CRLF and the Content-Length field split over reads. */
+static void
+test_post_split_headers(void **state)
+{
+	(void)state;
+	start(SG_ROLE_SERVER);
+	feed(R, 10, "POST /f HTTP/1.1\r\nCont");
+	feed(R, 20, "ent-Length: 4\r\n\r");
+	feed(R, 30, "\nbo");
+	feed(R, 40, "dy");
+	feed(W, 50, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+	assert_int_equal(rec.n, 1);
+	expect_ex(0, SG_ROLE_SERVER, "POST", "/f", 200, 10, 50, 4, 0);
+}
+
+static void
+test_chunked_request_body(void **state)
+{
+	(void)state;
+	start(SG_ROLE_CLIENT);
+	feed(W, 10, "POST /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n");
+	feed(W, 20, "5\r\nhello\r\n");
+	feed(W, 30, "0\r\n\r\n");
+	feed(R, 40, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+	assert_int_equal(rec.n, 1);
+	expect_ex(0, SG_ROLE_CLIENT, "POST", "/c", 200, 10, 40, 15, 0);
+}
+
+static size_t
+chunk(uint8_t *buf, size_t size, uint8_t ch, const char *trailer)
+{
+	int n = snprintf((char *)buf, 16, "%zx\r\n", size);
+
+	memset(buf + n, ch, size);
+	memcpy(buf + n + size, trailer, strlen(trailer));
+	return n + size + strlen(trailer);
+}
+
+static void
+test_chunked_tail(void **state)
+{
+	static uint8_t w2[8192], w3[8192], w4[8192];
+	size_t n2, n3, n4;
+
+	(void)state;
+	start(SG_ROLE_SERVER);
+	feed(R, 100, "GET /stream HTTP/1.1\r\nHost: h\r\n\r\n");
+	feed(W, 200, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");
+	/* size lines visible: followed exactly */
+	n2 = chunk(w2, 4096, 'a', "\r\n");
+	feed_part(W, 300, w2, 256, n2, w2 + n2 - SG_TAIL_LEN);
+	assert_int_equal(n2, 4104);
+	/* the second size line is past the capture: only tails tell */
+	n3 = chunk(w3, 2048, 'b', "\r\n");
+	n3 += chunk(w3 + n3, 2048, 'b', "\r\n");
+	feed_part(W, 400, w3, 256, n3, w3 + n3 - SG_TAIL_LEN);
+	assert_int_equal(rec.n, 0);
+	n4 = chunk(w4, 1024, 'c', "\r\n0\r\n\r\n");
+	feed_part(W, 500, w4, 256, n4, w4 + n4 - SG_TAIL_LEN);
+	assert_int_equal(rec.n, 1);
+	expect_ex(0, SG_ROLE_SERVER, "GET", "/stream", 200, 100, 500, 0,
+	    n2 + n3 + n4);
+	assert_int_equal(n2 + n3 + n4, 4104 + 4110 + 1036);
+	assert_true(http1_idle(&conn));
+
+	/* the terminator split over writes once blind */
+	feed(R, 600, "GET /s2 HTTP/1.1\r\n\r\n");
+	feed(W, 700, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");
+	feed_part(W, 710, w3, 256, n3, w3 + n3 - SG_TAIL_LEN);
+	feed(W, 720, "0\r\n");
+	assert_int_equal(rec.n, 1);
+	feed(W, 730, "\r\n");
+	assert_int_equal(rec.n, 2);
+	expect_ex(1, SG_ROLE_SERVER, "GET", "/s2", 200, 600, 730, 0, n3 + 5);
+	assert_int_equal(conn.garbage, 0);
+}
+
+static void
+test_response_larger_than_capture(void **state)
+{
+	static uint8_t buf[16384];
+	const char *hdr = "HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n"
+	    "Content-Type: application/octet-stream\r\n\r\n";
+	uint64_t total, sent = 0, ts = 200, n;
+
+	(void)state;
+	start(SG_ROLE_SERVER);
+	feed(R, 100, "GET /big.bin HTTP/1.1\r\nHost: h\r\n\r\n");
+	fill(buf, sizeof(buf), 'z');
+	memcpy(buf, hdr, strlen(hdr));
+	total = strlen(hdr) + 100000;
+	while (sent < total) {
+		n = total - sent < sizeof(buf) ? total - sent : sizeof(buf);
+		assert_int_equal(rec.n, 0);
+		feed_part(W, ts, buf, 256, n, NULL);
+		sent += n;
+		ts += 10;
+	}
+	assert_int_equal(rec.n, 1);
+	expect_ex(0, SG_ROLE_SERVER, "GET", "/big.bin", 200, 100, ts - 10, 0,
+	    100000);
+	assert_true(http1_idle(&conn));
+	assert_int_equal(conn.garbage, 0);
+}
+
+static void
+test_statuses_404_503(void **state)
+{
+	(void)state;
+	start(SG_ROLE_SERVER);
+	feed(R, 10, "GET /missing HTTP/1.1\r\n\r\n");
+	feed(W, 20, "HTTP/1.1 404 Not Found\r\nContent-Length: 9\r\n\r\n"
+	    "not found");
+	feed(R, 30, "DELETE /svc HTTP/1.1\r\n\r\n");
+	feed(W, 45, "HTTP/1.1 503 Service Unavailable\r\n"
+	    "Content-Length: 0\r\nRetry-After: 1\r\n\r\n");
+	assert_int_equal(rec.n, 2);
+	expect_ex(0, SG_ROLE_SERVER, "GET", "/missing", 404, 10, 20, 0, 9);
+	expect_ex(1, SG_ROLE_SERVER, "DELETE", "/svc", 503, 30, 45, 0, 0);
+}
+
+static void
+test_head_no_body(void **state)
+{
+	(void)state;
+	start(SG_ROLE_CLIENT);
+	feed(W, 10, "HEAD /doc HTTP/1.1\r\n\r\n");
+	feed(R, 20, "HTTP/1.1 200 OK\r\nContent-Length: 1234\r\n\r\n");
+	assert_int_equal(rec.n, 1);
+	expect_ex(0, SG_ROLE_CLIENT, "HEAD", "/doc", 200, 10, 20, 0, 0);
+	feed(W, 30, "GET /doc HTTP/1.1\r\n\r\n");
+	feed(R, 40, "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc");
+	assert_int_equal(rec.n, 2);
+	expect_ex(1, SG_ROLE_CLIENT, "GET", "/doc", 200, 30, 40, 0, 3);
+}
+
+static void
+test_204_304(void **state)
+{
+	(void)state;
+	start(SG_ROLE_SERVER);
+	feed(R, 10, "PUT /k HTTP/1.1\r\nContent-Length: 2\r\n\r\nv1");
+	feed(W, 20, "HTTP/1.1 204 No Content\r\n\r\n");
+	feed(R, 30, "GET /k HTTP/1.1\r\nIf-None-Match: \"x\"\r\n\r\n");
+	feed(W, 40, "HTTP/1.1 304 Not Modified\r\nContent-Length: 50\r\n\r\n");
+	assert_int_equal(rec.n, 2);
+	expect_ex(0, SG_ROLE_SERVER, "PUT", "/k", 204, 10, 20, 2, 0);
+	expect_ex(1, SG_ROLE_SERVER, "GET", "/k", 304, 30, 40, 0, 0);
+	assert_true(http1_idle(&conn));
+}
+
+static void
+test_100_continue(void **state)
+{
+	(void)state;
+	start(SG_ROLE_SERVER);
+	feed(R, 100, "POST /up HTTP/1.1\r\nExpect: 100-continue\r\n"
+	    "Content-Length: 5\r\n\r\n");
+	feed(W, 150, "HTTP/1.1 100 Continue\r\n\r\n");
+	assert_int_equal(rec.n, 0);
+	assert_int_equal(conn.npending, 1);
+	feed(R, 200, "hello");
+	feed(W, 300, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+	assert_int_equal(rec.n, 1);
+	expect_ex(0, SG_ROLE_SERVER, "POST", "/up", 200, 100, 300, 5, 2);
+}
+
+static void
+test_http10_close_delimited(void **state)
+{
+	(void)state;
+	start(SG_ROLE_SERVER);
+	feed(R, 100, "GET /old HTTP/1.0\r\n\r\n");
+	feed(W, 200, "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nsome");
+	feed(W, 300, "more");
+	assert_int_equal(rec.n, 0);
+	http1_on_close(&conn, 400, rec_emit, &rec);
+	assert_int_equal(rec.n, 1);
+	expect_ex(0, SG_ROLE_SERVER, "GET", "/old", 200, 100, 400, 0, 8);
+	assert_string_equal(rec.ex[0].version, "1.0");
+	assert_true(http1_idle(&conn));
+}
+
+static void
+test_close_leaves_pending_timed_out(void **state)
+{
+	(void)state;
+	start(SG_ROLE_CLIENT);
+	feed(W, 100, "GET /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\n\r\n");
+	http1_on_close(&conn, 900, rec_emit, &rec);
+	assert_int_equal(rec.n, 2);
+	expect_ex(0, SG_ROLE_CLIENT, "GET", "/a", 0, 100, 900, 0, 0);
+	expect_ex(1, SG_ROLE_CLIENT, "GET", "/b", 0, 100, 900, 0, 0);
+}
+
+static void
+test_timeout(void **state)
+{
+	(void)state;
+	start(SG_ROLE_SERVER);
+	feed(R, 1000, "GET /slow HTTP/1.1\r\n\r\n");
+	feed(R, 5000, "GET /slower HTTP/1.1\r\n\r\n");
+	assert_int_equal(http1_expire(&conn, 1000 + TIMEOUT, TIMEOUT,
+	    rec_emit, &rec), 0);
+	assert_int_equal(rec.n, 0);
+	assert_int_equal(http1_expire(&conn, 1001 + TIMEOUT, TIMEOUT,
+	    rec_emit, &rec), 1);
+	assert_int_equal(rec.n, 1);
+	expect_ex(0, SG_ROLE_SERVER, "GET", "/slow", 0, 1000, 1001 + TIMEOUT,
+	    0, 0);
+	assert_int_equal(conn.npending, 1);
+	assert_int_equal(http1_expire(&conn, 6000 + TIMEOUT, TIMEOUT,
+	    rec_emit, &rec), 1);
+	expect_ex(1, SG_ROLE_SERVER, "GET", "/slower", 0, 5000, 6000 + TIMEOUT,
+	    0, 0);
+	assert_true(http1_idle(&conn));
+}
+
+/* A response that started but stalled ends with its status where its
+ * last byte was seen, not as a timeout. */
+static void
+test_stalled_response(void **state)
+{
+	(void)state;
+	start(SG_ROLE_SERVER);
+	feed(R, 1000, "GET /dl HTTP/1.1\r\n\r\n");
+	feed(W, 2000, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123");
+	assert_int_equal(http1_expire(&conn, 1001 + TIMEOUT, TIMEOUT,
+	    rec_emit, &rec), 0);
+	assert_int_equal(rec.n, 0);
+	assert_int_equal(http1_expire(&conn, 2001 + TIMEOUT, TIMEOUT,
+	    rec_emit, &rec), 0);
+	assert_int_equal(rec.n, 1);
+	expect_ex(0, SG_ROLE_SERVER, "GET", "/dl", 200, 1000, 2000, 0, 4);
+	assert_true(http1_idle(&conn));
+}
+
+static uint32_t
+prng(uint32_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 17;
+	*s ^= *s << 5;
+	return *s;
+}
+
+static void
+test_garbage(void **state)
+{
+	static const uint8_t binary[] = { 0x00, 0x01, 0x02, 0xff, 0xfe, 0x7f,
+	    0x10, 0x00, 'G', 'E', 'T' };
+	/* a TLS 1.2 record header and ClientHello start */
+	static const uint8_t hello[] = { 0x16, 0x03, 0x01, 0x02, 0x00, 0x01,
+	    0x00, 0x01, 0xfc, 0x03, 0x03, 0x5a, 0x1b, 0x9c, 0x00, 0x20 };
+	uint8_t rnd[1000];
+	uint32_t seed = 12345;
+	size_t i;
+	int round;
+
+	(void)state;
+	start(SG_ROLE_SERVER);
+	feed_part(R, 10, binary, sizeof(binary), sizeof(binary), NULL);
+	assert_int_equal(conn.garbage, sizeof(binary));
+	feed_part(R, 20, hello, sizeof(hello), 517, NULL);
+	assert_int_equal(conn.garbage, sizeof(binary) + 517);
+	feed_part(W, 30, hello, sizeof(hello), sizeof(hello), NULL);
+	assert_int_equal(conn.garbage, sizeof(binary) + 517 + sizeof(hello));
+	assert_int_equal(rec.n, 0);
+	assert_int_equal(conn.npending, 0);
+	/* text that is not a request line */
+	feed(R, 40, "get / HTTP/1.1\r\n\r\n");
+	feed(R, 41, "GET /x HTTP/2.0\r\n\r\n");
+	feed(R, 42, "ABCDEFGHIJKLMNOP / HTTP/1.1\r\n\r\n");
+	feed(R, 43, "GET  / HTTP/1.1\r\n\r\n");
+	assert_int_equal(conn.npending, 0);
+	/* the next real request is parsed again */
+	feed(R, 50, "ABCDEFGHIJKLMNO /custom HTTP/1.1\r\n\r\n");
+	feed(W, 60, "HTTP/1.1 600 Odd\r\n\r\n");
+	assert_int_equal(rec.n, 0);
+	feed(W, 70, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+	assert_int_equal(rec.n, 1);
+	expect_ex(0, SG_ROLE_SERVER, "ABCDEFGHIJKLMNO", "/custom", 200, 50,
+	    70, 0, 0);
+
+	/* random bytes in random pieces, every role: no crash, no exchange */
+	for (round = 0; round < 200; round++) {
+		start((uint8_t)(round % 3));
+		for (i = 0; i < sizeof(rnd); i++)
+			rnd[i] = (uint8_t)prng(&seed);
+		for (i = 0; i < sizeof(rnd); ) {
+			size_t n = 1 + prng(&seed) % 300;
+			uint64_t len = n + prng(&seed) % 3 * 1000;
+
+			if (n > sizeof(rnd) - i)
+				n = sizeof(rnd) - i;
+			feed_part(prng(&seed) & 1 ? R : W, i, rnd + i, n, len,
+			    prng(&seed) & 1 ? rnd : NULL);
+			i += n;
+		}
+		http1_expire(&conn, 1, 1, rec_emit, &rec);
+		http1_on_close(&conn, 2000, rec_emit, &rec);
+		assert_int_equal(rec.n, 0);
+		assert_true(conn.garbage > 0);
+	}
+}
+
+static void
+test_unknown_role_server(void **state)
+{
+	(void)state;
+	start(SG_ROLE_UNKNOWN);
+	/* the end of a response to a request from before the sensor */
+	feed(W, 10, "tail of an old body");
+	assert_int_equal(conn.role, SG_ROLE_UNKNOWN);
+	assert_int_equal(conn.garbage, 19);
+	feed(R, 20, "GET /late HTTP/1.1\r\n\r\n");
+	assert_int_equal(conn.role, SG_ROLE_SERVER);
+	feed(W, 30, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+	assert_int_equal(rec.n, 1);
+	expect_ex(0, SG_ROLE_SERVER, "GET", "/late", 200, 20, 30, 0, 0);
+}
+
+static void
+test_unknown_role_client(void **state)
+{
+	(void)state;
+	start(SG_ROLE_UNKNOWN);
+	feed(R, 10, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+	assert_int_equal(conn.role, SG_ROLE_UNKNOWN);
+	feed(W, 20, "OPTIONS * HTTP/1.1\r\n\r\n");
+	assert_int_equal(conn.role, SG_ROLE_CLIENT);
+	feed(R, 30, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+	assert_int_equal(rec.n, 1);
+	expect_ex(0, SG_ROLE_CLIENT, "OPTIONS", "*", 200, 20, 30, 0, 0);
+}
+
+static void
+test_absolute_form(void **state)
+{
+	(void)state;
+	start(SG_ROLE_CLIENT);
+	feed(W, 10, "GET http://example.com:8080/a/b?c=d HTTP/1.1\r\n\r\n"
+	    "GET HTTP://example.com HTTP/1.1\r\n\r\n"
+	    "CONNECT example.com:443 HTTP/1.1\r\n\r\n");
+	feed(R, 20, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
+	    "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
+	    "HTTP/1.1 200 Connection established\r\n\r\n\x16\x03\x01");
+	assert_int_equal(rec.n, 3);
+	expect_ex(0, SG_ROLE_CLIENT, "GET", "/a/b", 200, 10, 20, 0, 0);
+	expect_ex(1, SG_ROLE_CLIENT, "GET", "/", 200, 10, 20, 0, 0);
+	expect_ex(2, SG_ROLE_CLIENT, "CONNECT", "example.com:443", 200, 10, 20,
+	    0, 0);
+	/* a tunnel now: TLS bytes are not garbage */
+	feed(W, 30, "\x16\x03\x01\x02\x00");
+	assert_int_equal(conn.garbage, 0);
+}
+
+static void
+test_long_target(void **state)
+{
+	char req[700], want[SG_PATH_MAX];
+
+	(void)state;
+	start(SG_ROLE_SERVER);
+	memset(want, 'p', sizeof(want));
+	want[0] = '/';
+	want[SG_PATH_MAX - 1] = '\0';
+	snprintf(req, sizeof(req), "GET /%0400d?q HTTP/1.1\r\n\r\n", 0);
+	memset(req + 5, 'p', 399);
+	feed(R, 10, req);
+	feed(W, 20, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+	assert_int_equal(rec.n, 1);
+	assert_int_equal(strlen(rec.ex[0].path), SG_PATH_MAX - 1);
+	assert_string_equal(rec.ex[0].path, want);
+}
+
+/* Request headers past the capture, then a response whose headers are
+ * past it too: paired, the response ended by the next request. */
+static void
+test_headers_past_capture(void **state)
+{
+	static uint8_t buf[4096];
+	const char *req = "GET /cookies HTTP/1.1\r\nHost: h\r\nCookie: ";
+	const char *resp = "HTTP/1.1 200 OK\r\nContent-Length: 3000\r\n"
+	    "Set-Cookie: ";
+
+	(void)state;
+	start(SG_ROLE_SERVER);
+	fill(buf, sizeof(buf), 'k');
+	memcpy(buf, req, strlen(req));
+	feed_part(R, 100, buf, 128, 2000, NULL);
+	assert_int_equal(conn.npending, 1);
+	memcpy(buf, resp, strlen(resp));
+	feed_part(W, 200, buf, 128, 3500, NULL);
+	feed_part(W, 300, buf + 1000, 128, 500, NULL);
+	assert_int_equal(rec.n, 0);
+	feed(R, 400, "GET /next HTTP/1.1\r\n\r\n");
+	assert_int_equal(rec.n, 1);
+	expect_ex(0, SG_ROLE_SERVER, "GET", "/cookies", 200, 100, 300, 0,
+	    3000);
+	feed(W, 500, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+	assert_int_equal(rec.n, 2);
+	expect_ex(1, SG_ROLE_SERVER, "GET", "/next", 200, 400, 500, 0, 0);
+	assert_int_equal(conn.garbage, 0);
+}
+
+static void
+test_upgrade(void **state)
+{
+	(void)state;
+	start(SG_ROLE_SERVER);
+	feed(R, 10, "GET /ws HTTP/1.1\r\nUpgrade: websocket\r\n"
+	    "Connection: Upgrade\r\n\r\n");
+	feed(W, 20, "HTTP/1.1 101 Switching Protocols\r\n"
+	    "Upgrade: websocket\r\n\r\n\x81\x05hello");
+	assert_int_equal(rec.n, 1);
+	expect_ex(0, SG_ROLE_SERVER, "GET", "/ws", 101, 10, 20, 0, 0);
+	feed(R, 30, "\x81\x85garbage?");
+	feed(W, 40, "\x81\x02hi");
+	assert_int_equal(rec.n, 1);
+	assert_int_equal(conn.garbage, 0);
+	assert_false(http1_idle(&conn));
+}
+
+/* Start and header lines longer than what is kept between reads, or
+ * running past the capture. */
+static void
+test_long_lines(void **state)
+{
+	char buf[512], want[SG_PATH_MAX];
+	static uint8_t big[3000];
+
+	(void)state;
+	start(SG_ROLE_SERVER);
+	/* a request line that overflows the kept bytes: cut, rest skipped */
+	snprintf(buf, sizeof(buf), "GET /%0250d", 0);
+	memset(buf + 5, 'a', 250);
+	feed(R, 10, buf);
+	feed(R, 20, "aaaa HTTP/1.1\r\nHost: x\r\n\r\n");
+	feed(W, 30, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+	memset(want, 'a', sizeof(want));
+	want[0] = '/';
+	want[sizeof(conn.req.hdr) - 4] = '\0';
+	assert_int_equal(rec.n, 1);
+	expect_ex(0, SG_ROLE_SERVER, "GET", want, 200, 10, 30, 0, 0);
+
+	/* complete in the second read, but longer than what was kept */
+	snprintf(buf, sizeof(buf), "GET /%0100d", 0);
+	memset(buf + 5, 'a', 100);
+	feed(R, 40, buf);
+	memset(buf, 'a', 100);
+	strcpy(buf + 100, " HTTP/1.1\r\n\r\n");
+	feed(R, 50, buf);
+	feed(W, 60, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+	assert_int_equal(rec.n, 2);
+	expect_ex(1, SG_ROLE_SERVER, "GET", want, 200, 40, 60, 0, 0);
+
+	/* past the capture: what was seen of the target is kept */
+	memset(big, 'c', sizeof(big));
+	memcpy(big, "GET /", 5);
+	feed_part(R, 70, big, 64, sizeof(big), NULL);
+	feed(W, 80, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+	memset(want, 'c', sizeof(want));
+	want[0] = '/';
+	want[60] = '\0';	/* 64 captured - "GET " */
+	assert_int_equal(rec.n, 3);
+	expect_ex(2, SG_ROLE_SERVER, "GET", want, 200, 70, 80, 0, 0);
+
+	/* a header line cut while kept, then one complete but long */
+	snprintf(buf, sizeof(buf), "GET /h HTTP/1.1\r\nCookie: %0200d", 0);
+	feed(R, 90, buf);
+	memset(buf, 'x', 100);
+	strcpy(buf + 100, "\r\nContent-Length: 2\r\nX-A: ");
+	feed(R, 100, buf);
+	memset(buf, 'y', 250);
+	strcpy(buf + 250, "\r\n\r\nok");
+	feed(R, 110, buf);
+	feed(W, 120, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+	assert_int_equal(rec.n, 4);
+	expect_ex(3, SG_ROLE_SERVER, "GET", "/h", 200, 90, 120, 2, 0);
+	assert_int_equal(conn.garbage, 0);
+}
+
+static void
+test_chunked_hex_and_trailers(void **state)
+{
+	static char w[2048];
+	const char *hdr = "HTTP/1.1 200 OK\r\n"
+	    "Transfer-Encoding: gzip, Chunked\r\n\r\n";
+	size_t body, n;
+
+	(void)state;
+	start(SG_ROLE_CLIENT);
+	feed(W, 10, "GET /1 HTTP/1.1\r\n\r\nGET /2 HTTP/1.1\r\n\r\n");
+	n = strlen(hdr);
+	memcpy(w, hdr, n);
+	n += chunk((uint8_t *)w + n, 0x1a, 'q', "\r\n");
+	n += chunk((uint8_t *)w + n, 0xff, 'r', "\r\n");
+	strcpy(w + n, "0\r\nX-Checksum: 1\r\n\r\n");
+	n += strlen(w + n);
+	body = n - strlen(hdr);
+	strcpy(w + n, "HTTP/1.1 500 Oops\r\nContent-Length: 1\r\n\r\n!");
+	feed(R, 20, w);
+	assert_int_equal(rec.n, 2);
+	expect_ex(0, SG_ROLE_CLIENT, "GET", "/1", 200, 10, 20, 0, body);
+	expect_ex(1, SG_ROLE_CLIENT, "GET", "/2", 500, 10, 20, 0, 1);
+
+	/* sizes in upper case with an extension; CRLF split over reads */
+	feed(W, 30, "GET /3 HTTP/1.1\r\n\r\n");
+	feed(R, 40, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+	    "A;ext=1\r\n0123456789\r");
+	feed(R, 50, "\n0\r\n");
+	assert_int_equal(rec.n, 2);
+	feed(R, 60, "\r\n");
+	assert_int_equal(rec.n, 3);
+	expect_ex(2, SG_ROLE_CLIENT, "GET", "/3", 200, 30, 60, 0,
+	    strlen("A;ext=1\r\n0123456789\r\n0\r\n\r\n"));
+
+	/* a size that is not hex: only the tail can end it */
+	feed(W, 70, "GET /4 HTTP/1.1\r\n\r\n");
+	feed(R, 80, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+	    "zz\r\nwhatever\r\n");
+	feed(R, 90, "0\r\n\r\n");
+	assert_int_equal(rec.n, 4);
+	expect_ex(3, SG_ROLE_CLIENT, "GET", "/4", 200, 70, 90, 0, 19);
+	assert_true(http1_idle(&conn));
+	assert_int_equal(conn.garbage, 0);
+}
+
+static void
+test_pending_overflow(void **state)
+{
+	char reqs[2048], path[8];
+	size_t n = 0;
+	int i;
+
+	(void)state;
+	start(SG_ROLE_SERVER);
+	for (i = 0; i <= HTTP1_MAX_PENDING; i++)
+		n += (size_t)snprintf(reqs + n, sizeof(reqs) - n,
+		    "GET /%d HTTP/1.1\r\n\r\n", i);
+	feed(R, 10, reqs);
+	assert_int_equal(conn.npending, HTTP1_MAX_PENDING);
+	assert_int_equal(rec.n, 1);
+	expect_ex(0, SG_ROLE_SERVER, "GET", "/0", 0, 10, 10, 0, 0);
+	for (i = 1; i <= HTTP1_MAX_PENDING; i++)
+		feed(W, 20 + i, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+	assert_int_equal(rec.n, HTTP1_MAX_PENDING + 1);
+	for (i = 1; i <= HTTP1_MAX_PENDING; i++) {
+		snprintf(path, sizeof(path), "/%d", i);
+		expect_ex(i, SG_ROLE_SERVER, "GET", path, 200, 10, 20 + i, 0, 0);
+	}
+}
+
+/* Responses whose request already timed out pair with nothing. */
+static void
+test_orphan_responses(void **state)
+{
+	(void)state;
+	start(SG_ROLE_SERVER);
+	feed(R, 1000, "GET /a HTTP/1.1\r\n\r\n");
+	assert_int_equal(http1_expire(&conn, 1001 + TIMEOUT, TIMEOUT,
+	    rec_emit, &rec), 1);
+	feed(W, 2000 + TIMEOUT, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhel");
+	feed(W, 2001 + TIMEOUT, "lo");
+	assert_int_equal(rec.n, 1);
+	feed(R, 3000 + TIMEOUT, "GET /b HTTP/1.1\r\n\r\n");
+	feed(W, 3001 + TIMEOUT, "HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n");
+	assert_int_equal(rec.n, 2);
+	expect_ex(1, SG_ROLE_SERVER, "GET", "/b", 201, 3000 + TIMEOUT,
+	    3001 + TIMEOUT, 0, 0);
+
+	/* a chunked orphan ends with its terminator */
+	feed(W, 4000 + TIMEOUT, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked"
+	    "\r\n\r\n3\r\nabc\r\n0\r\n\r\n");
+	assert_true(http1_idle(&conn));
+	assert_int_equal(rec.n, 2);
+	assert_int_equal(conn.garbage, 0);
+}
+
+/* Response header blocks running past the capture. */
+static void
+test_response_headers_past_capture(void **state)
+{
+	static uint8_t big[5000];
+	const char *h;
+
+	(void)state;
+	start(SG_ROLE_CLIENT);
+	memset(big, 'h', sizeof(big));
+	/* HEAD: no body, so complete at once */
+	feed(W, 10, "HEAD /h HTTP/1.1\r\n\r\n");
+	h = "HTTP/1.1 200 OK\r\nContent-Length: 99999\r\nX-Pad: ";
+	memcpy(big, h, strlen(h));
+	feed_part(R, 20, big, 60, 2000, NULL);
+	assert_int_equal(rec.n, 1);
+	expect_ex(0, SG_ROLE_CLIENT, "HEAD", "/h", 200, 10, 20, 0, 0);
+
+	/* 100 Continue: the final response follows in another read */
+	feed(W, 30, "POST /p HTTP/1.1\r\nExpect: 100-continue\r\n"
+	    "Content-Length: 2\r\n\r\n");
+	h = "HTTP/1.1 100 Continue\r\nX-Pad: ";
+	memset(big, 'h', sizeof(big));
+	memcpy(big, h, strlen(h));
+	feed_part(R, 40, big, 40, 600, NULL);
+	assert_int_equal(rec.n, 1);
+	feed(W, 50, "ok");
+	feed(R, 60, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+	assert_int_equal(rec.n, 2);
+	expect_ex(1, SG_ROLE_CLIENT, "POST", "/p", 200, 30, 60, 2, 0);
+
+	/* pipelined: the first response's end shows when the next starts */
+	feed(W, 70, "GET /1 HTTP/1.1\r\n\r\nGET /2 HTTP/1.1\r\n\r\n");
+	h = "HTTP/1.1 200 OK\r\nX-Pad: ";
+	memset(big, 'h', sizeof(big));
+	memcpy(big, h, strlen(h));
+	feed_part(R, 80, big, 50, 4000, NULL);
+	feed_part(R, 90, big + 100, 50, 3000, NULL);
+	assert_int_equal(rec.n, 2);
+	feed(R, 100, "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n");
+	assert_int_equal(rec.n, 4);
+	expect_ex(2, SG_ROLE_CLIENT, "GET", "/1", 200, 70, 90, 0,
+	    4000 - 50 + 3000);
+	expect_ex(3, SG_ROLE_CLIENT, "GET", "/2", 404, 70, 100, 0, 0);
+
+	/* a request whose headers are past the capture: its length is kept */
+	start(SG_ROLE_SERVER);
+	h = "POST /big HTTP/1.1\r\nContent-Length: 4000\r\nX-Pad: ";
+	memset(big, 'h', sizeof(big));
+	memcpy(big, h, strlen(h));
+	feed_part(R, 10, big, 64, 3000, NULL);
+	feed_part(R, 20, big + 200, 64, 1100, NULL);
+	feed(W, 30, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+	assert_int_equal(rec.n, 1);
+	expect_ex(0, SG_ROLE_SERVER, "POST", "/big", 200, 10, 30, 4000, 0);
+	assert_int_equal(conn.garbage, 0);
+}
+
+static void
+test_close_mid_body(void **state)
+{
+	(void)state;
+	start(SG_ROLE_SERVER);
+	feed(R, 100, "GET /c HTTP/1.1\r\n\r\n");
+	feed(W, 200, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nabc");
+	http1_on_close(&conn, 500, rec_emit, &rec);
+	assert_int_equal(rec.n, 1);
+	expect_ex(0, SG_ROLE_SERVER, "GET", "/c", 200, 100, 200, 0, 3);
+}
+
+static void
+test_header_garbage(void **state)
+{
+	const char *nocolon = "GET /n HTTP/1.1\r\nnot a header\r\n\r\n";
+	const char *ctl = "GET /c HTTP/1.1\r\nX-A: \x01\r\n\r\n";
+
+	(void)state;
+	start(SG_ROLE_SERVER);
+	feed(R, 10, nocolon);
+	assert_int_equal(conn.garbage, strlen(nocolon) - 17);
+	feed(R, 20, ctl);
+	assert_int_equal(conn.garbage, strlen(nocolon) - 17 + strlen(ctl) - 17);
+	feed(R, 30, "GET /bin HTTP/1.1\r\nX-B: ab\x02");
+	assert_int_equal(conn.npending, 0);
+	/* folded lines are fine */
+	feed(R, 50, "GET /f HTTP/1.1\r\nX-A: 1\r\n  continued\r\n\r\n");
+	feed(W, 60, "HTTP/1.1 200 OK\r\nContent-Length:  2 \r\n\r\nok");
+	assert_int_equal(rec.n, 1);
+	expect_ex(0, SG_ROLE_SERVER, "GET", "/f", 200, 50, 60, 0, 2);
+	/* a broken response header block: the request waits for another */
+	feed(R, 70, "GET /g HTTP/1.1\r\n\r\n");
+	feed(W, 80, "HTTP/1.1 200 OK\r\nbroken\r\n\r\n");
+	assert_int_equal(rec.n, 1);
+	assert_int_equal(conn.npending, 1);
+	feed(W, 90, "HTTP/1.1 500 Internal Server Error\r\n"
+	    "Content-Length: 0\r\n\r\n");
+	assert_int_equal(rec.n, 2);
+	expect_ex(1, SG_ROLE_SERVER, "GET", "/g", 500, 70, 90, 0, 0);
+}
+
+/*
+ * Connection table.
+ */
+struct crec {
+	int			n;
+	struct http1_exchange	ex[REC_MAX];
+	uint32_t		pid[REC_MAX];
+	uint64_t		sock[REC_MAX];
+	uint8_t			role[REC_MAX];
+	uint16_t		lport[REC_MAX];
+};
+
+static struct crec crec;
+
+static void
+crec_emit(void *ctx, const struct sg_conn *c, const struct http1_exchange *ex)
+{
+	struct crec *r = ctx;
+
+	assert_true(r->n < REC_MAX);
+	r->ex[r->n] = *ex;
+	r->pid[r->n] = c->pid;
+	r->sock[r->n] = c->sock;
+	r->role[r->n] = c->role;
+	r->lport[r->n] = c->id.lport;
+	r->n++;
+}
+
+static struct sg_data_event dev;
+
+static size_t
+mk_data(uint32_t pid, uint64_t sock, uint64_t ts, uint8_t dir, uint8_t role,
+    const char *s)
+{
+	size_t n = strlen(s);
+
+	memset(&dev, 0, sizeof(dev));
+	dev.hdr.type = SG_EV_DATA;
+	dev.hdr.pid = pid;
+	dev.hdr.tid = pid;
+	dev.hdr.ts_ns = ts;
+	dev.conn.sock = sock;
+	dev.len = (int64_t)n;
+	dev.captured = (uint16_t)(n < SG_CAPTURE_MAX ? n : SG_CAPTURE_MAX);
+	dev.dir = dir;
+	dev.role = role;
+	memcpy(dev.data, s, dev.captured);
+	return SG_DATA_EVENT_HDR_SIZE + dev.captured;
+}
+
+static int
+send_data(struct sg_conns *t, uint32_t pid, uint64_t sock, uint64_t ts,
+    uint8_t dir, uint8_t role, const char *s)
+{
+	size_t size = mk_data(pid, sock, ts, dir, role, s);
+
+	return conns_handle_event(t, &dev, size);
+}
+
+static int
+send_conn(struct sg_conns *t, uint32_t pid, uint64_t sock, uint64_t ts,
+    uint8_t role, uint16_t lport)
+{
+	struct sg_conn_event e;
+
+	memset(&e, 0, sizeof(e));
+	e.hdr.type = SG_EV_CONN;
+	e.hdr.pid = pid;
+	e.hdr.ts_ns = ts;
+	e.conn.sock = sock;
+	e.conn.family = 2;
+	e.conn.lport = lport;
+	e.conn.rport = 40000;
+	e.role = role;
+	return conns_handle_event(t, &e, sizeof(e));
+}
+
+static int
+send_close(struct sg_conns *t, uint32_t pid, uint64_t sock, uint64_t ts)
+{
+	struct sg_close_event e;
+
+	memset(&e, 0, sizeof(e));
+	e.hdr.type = SG_EV_CLOSE;
+	e.hdr.pid = pid;
+	e.hdr.ts_ns = ts;
+	e.conn.sock = sock;
+	return conns_handle_event(t, &e, sizeof(e));
+}
+
+static int
+send_proc(struct sg_conns *t, uint32_t type, uint32_t pid, uint64_t ts)
+{
+	struct sg_proc_event e;
+
+	memset(&e, 0, sizeof(e));
+	e.hdr.type = type;
+	e.hdr.pid = pid;
+	e.hdr.ts_ns = ts;
+	return conns_handle_event(t, &e, sizeof(e));
+}
+
+static struct sg_conns_stats
+stats_of(struct sg_conns *t)
+{
+	struct sg_conns_stats st;
+
+	conns_stats(t, &st);
+	return st;
+}
+
+static struct sg_conns *
+new_table(size_t capacity)
+{
+	struct sg_conns *t;
+
+	memset(&crec, 0, sizeof(crec));
+	t = conns_new(capacity, TIMEOUT, crec_emit, &crec);
+	assert_non_null(t);
+	return t;
+}
+
+static void
+test_conns_flow(void **state)
+{
+	struct sg_conns *t = new_table(64);
+	struct sg_conns_stats st;
+
+	(void)state;
+	assert_int_equal(send_conn(t, 42, 0xffff888001234000ULL, 100,
+	    SG_ROLE_SERVER, 8080), 0);
+	assert_int_equal(send_data(t, 42, 0xffff888001234000ULL, 200, R,
+	    SG_ROLE_SERVER, "GET /x HTTP/1.1\r\n\r\n"), 0);
+	assert_int_equal(send_data(t, 42, 0xffff888001234000ULL, 300, W,
+	    SG_ROLE_SERVER, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"), 0);
+	assert_int_equal(crec.n, 1);
+	assert_int_equal(crec.pid[0], 42);
+	assert_int_equal(crec.sock[0], 0xffff888001234000ULL);
+	assert_int_equal(crec.role[0], SG_ROLE_SERVER);
+	assert_int_equal(crec.lport[0], 8080);
+	assert_int_equal(crec.ex[0].start_ns, 200);
+	assert_int_equal(crec.ex[0].end_ns, 300);
+	st = stats_of(t);
+	assert_int_equal(st.active, 1);
+	assert_int_equal(st.events, 3);
+
+	/* HTTP/1.0 ended by the close event */
+	assert_int_equal(send_data(t, 42, 0xffff888001234000ULL, 400, R,
+	    SG_ROLE_SERVER, "GET /y HTTP/1.0\r\n\r\n"), 0);
+	assert_int_equal(send_data(t, 42, 0xffff888001234000ULL, 500, W,
+	    SG_ROLE_SERVER, "HTTP/1.0 200 OK\r\n\r\nbody"), 0);
+	assert_int_equal(send_close(t, 42, 0xffff888001234000ULL, 600), 0);
+	assert_int_equal(crec.n, 2);
+	assert_int_equal(crec.ex[1].end_ns, 600);
+	assert_int_equal(crec.ex[1].resp_body, 4);
+	st = stats_of(t);
+	assert_int_equal(st.active, 0);
+	/* closing an unknown socket is fine */
+	assert_int_equal(send_close(t, 42, 0x1234, 700), 0);
+
+	/* a connection from before the sensor: role learned from the data */
+	assert_int_equal(send_data(t, 43, 0x5000, 800, W, SG_ROLE_UNKNOWN,
+	    "GET /out HTTP/1.1\r\n\r\n"), 0);
+	assert_int_equal(send_data(t, 43, 0x5000, 900, R, SG_ROLE_UNKNOWN,
+	    "HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n"), 0);
+	assert_int_equal(crec.n, 3);
+	assert_int_equal(crec.role[2], SG_ROLE_CLIENT);
+	assert_int_equal(crec.ex[2].status, 502);
+	assert_int_equal(crec.ex[2].role, SG_ROLE_CLIENT);
+	conns_free(t);
+}
+
+static void
+test_conns_timeout_not_emitted(void **state)
+{
+	struct sg_conns *t = new_table(16);
+	struct sg_conns_stats st;
+
+	(void)state;
+	assert_int_equal(send_data(t, 1, 0x100, 1000, R, SG_ROLE_SERVER,
+	    "GET /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\n\r\n"), 0);
+	assert_int_equal(send_data(t, 1, 0x200, 1000, R, SG_ROLE_SERVER,
+	    "GET /c HTTP/1.1\r\n\r\n"), 0);
+	assert_int_equal(send_data(t, 1, 0x200, 2000, W, SG_ROLE_SERVER,
+	    "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"), 0);
+	assert_int_equal(crec.n, 1);
+	conns_tick(t, 1000 + TIMEOUT);
+	st = stats_of(t);
+	assert_int_equal(st.timed_out, 0);
+	assert_int_equal(st.active, 2);
+	conns_tick(t, 2001 + TIMEOUT);
+	st = stats_of(t);
+	assert_int_equal(st.timed_out, 2);
+	assert_int_equal(st.active, 0);	/* both idle and quiet: dropped */
+	assert_int_equal(crec.n, 1);
+	/* close with a pending request: counted, not emitted */
+	assert_int_equal(send_data(t, 1, 0x300, 5000, W, SG_ROLE_CLIENT,
+	    "GET /d HTTP/1.1\r\n\r\n"), 0);
+	assert_int_equal(send_close(t, 1, 0x300, 6000), 0);
+	st = stats_of(t);
+	assert_int_equal(st.timed_out, 3);
+	assert_int_equal(crec.n, 1);
+	conns_free(t);
+}
+
+static void
+test_conns_exit_forgets_pid(void **state)
+{
+	struct sg_conns *t = new_table(16);
+	struct sg_conns_stats st;
+
+	(void)state;
+	assert_int_equal(send_conn(t, 7, 0x10, 1, SG_ROLE_SERVER, 80), 0);
+	assert_int_equal(send_conn(t, 7, 0x20, 2, SG_ROLE_SERVER, 80), 0);
+	assert_int_equal(send_conn(t, 8, 0x10, 3, SG_ROLE_CLIENT, 5555), 0);
+	assert_int_equal(stats_of(t).active, 3);
+	assert_int_equal(send_proc(t, SG_EV_EXEC, 9, 4), 0);
+	assert_int_equal(send_proc(t, SG_EV_FORK, 7, 5), 0);
+	assert_int_equal(stats_of(t).active, 3);
+	assert_int_equal(send_data(t, 7, 0x20, 6, R, SG_ROLE_SERVER,
+	    "GET /cgi HTTP/1.0\r\n\r\n"), 0);
+	assert_int_equal(send_data(t, 7, 0x20, 7, W, SG_ROLE_SERVER,
+	    "HTTP/1.0 200 OK\r\n\r\nout"), 0);
+	assert_int_equal(send_proc(t, SG_EV_EXIT, 7, 9), 0);
+	st = stats_of(t);
+	assert_int_equal(st.active, 1);
+	assert_int_equal(crec.n, 1);	/* the close-delimited response */
+	assert_int_equal(crec.ex[0].end_ns, 9);
+	conns_forget_pid(t, 8);
+	assert_int_equal(stats_of(t).active, 0);
+	conns_free(t);
+}
+
+static void
+expect_bad(struct sg_conns *t, const void *ev, size_t size, uint64_t *bad)
+{
+	assert_int_equal(conns_handle_event(t, ev, size), -1);
+	(*bad)++;
+	assert_int_equal(stats_of(t).bad_events, *bad);
+}
+
+static void
+test_conns_malformed(void **state)
+{
+	struct sg_conns *t = new_table(16);
+	struct sg_conns_stats st;
+	struct sg_conn_event ce;
+	uint8_t small[sizeof(struct sg_event_hdr)];
+	uint64_t bad = 0;
+	size_t size;
+
+	(void)state;
+	memset(&dev, 0, sizeof(dev));
+	expect_bad(t, &dev, 0, &bad);
+	expect_bad(t, NULL, 100, &bad);
+	expect_bad(t, &dev, sizeof(struct sg_event_hdr) - 1, &bad);
+	memset(small, 0, sizeof(small));
+	small[0] = SG_EV_DATA;
+	expect_bad(t, small, sizeof(small), &bad);
+	small[0] = 99;
+	expect_bad(t, small, sizeof(small), &bad);
+	small[0] = 0;
+	expect_bad(t, small, sizeof(small), &bad);
+
+	/* data events */
+	size = mk_data(1, 0x10, 5, R, SG_ROLE_SERVER, "GET / HTTP/1.1\r\n\r\n");
+	expect_bad(t, &dev, SG_DATA_EVENT_HDR_SIZE - 1, &bad);
+	expect_bad(t, &dev, size - 1, &bad);
+	mk_data(1, 0x10, 5, R, SG_ROLE_SERVER, "x");
+	dev.captured = SG_CAPTURE_MAX + 1;
+	expect_bad(t, &dev, sizeof(dev), &bad);
+	size = mk_data(1, 0x10, 5, 2, SG_ROLE_SERVER, "x");
+	expect_bad(t, &dev, size, &bad);
+	size = mk_data(1, 0x10, 5, R, SG_ROLE_SERVER, "x");
+	dev.len = 0;
+	expect_bad(t, &dev, size, &bad);
+	dev.len = -4;
+	expect_bad(t, &dev, size, &bad);
+	size = mk_data(1, 0x10, 5, R, 3, "x");
+	expect_bad(t, &dev, size, &bad);
+	size = mk_data(1, 0, 5, R, SG_ROLE_SERVER, "x");
+	expect_bad(t, &dev, size, &bad);
+
+	/* fixed-size events must be exactly their size */
+	memset(&ce, 0, sizeof(ce));
+	ce.hdr.type = SG_EV_CONN;
+	ce.conn.sock = 0x10;
+	ce.role = SG_ROLE_SERVER;
+	expect_bad(t, &ce, sizeof(ce) - 1, &bad);
+	expect_bad(t, &ce, sizeof(ce) + 1, &bad);
+	ce.role = 7;
+	expect_bad(t, &ce, sizeof(ce), &bad);
+	ce.hdr.type = SG_EV_CLOSE;
+	expect_bad(t, &ce, sizeof(struct sg_close_event) + 1, &bad);
+	ce.hdr.type = SG_EV_EXIT;
+	expect_bad(t, &ce, sizeof(struct sg_proc_event) - 1, &bad);
+
+	st = stats_of(t);
+	assert_int_equal(st.bad_events, 19);
+	assert_int_equal(st.events, 0);
+	assert_int_equal(st.active, 0);
+
+	/* larger than needed is fine for data; captured bytes decide */
+	size = mk_data(1, 0x10, 5, R, SG_ROLE_SERVER, "GET / HTTP/1.1\r\n\r\n");
+	assert_int_equal(conns_handle_event(t, &dev, sizeof(dev)), 0);
+	st = stats_of(t);
+	assert_int_equal(st.events, 1);
+	assert_int_equal(st.active, 1);
+	assert_int_equal(st.bad_events, 19);
+	assert_int_equal(conns_handle_event(NULL, &dev, size), -1);
+	conns_free(t);
+}
+
+static void
+test_conns_eviction(void **state)
+{
+	struct sg_conns *t = new_table(3);	/* rounded up to 4 */
+	struct sg_conns_stats st;
+	uint64_t s;
+
+	(void)state;
+	/* four connections fill the table; 0x1 stays idle */
+	for (s = 1; s <= 4; s++)
+		assert_int_equal(send_conn(t, 1, s, s, SG_ROLE_SERVER, 80), 0);
+	for (s = 2; s <= 4; s++)
+		assert_int_equal(send_data(t, 1, s, 10 + s, R, SG_ROLE_SERVER,
+		    "GET /p HTTP/1.1\r\n\r\n"), 0);
+	st = stats_of(t);
+	assert_int_equal(st.active, 4);
+	assert_int_equal(st.evicted, 0);
+
+	/* a fifth: the idle one gives way, which loses nothing */
+	assert_int_equal(send_conn(t, 1, 5, 20, SG_ROLE_SERVER, 80), 0);
+	st = stats_of(t);
+	assert_int_equal(st.active, 4);
+	assert_int_equal(st.evicted, 0);
+
+	/* a sixth: all busy except 5, which is idle */
+	assert_int_equal(send_data(t, 1, 5, 21, R, SG_ROLE_SERVER,
+	    "GET /p HTTP/1.1\r\n\r\n"), 0);
+	assert_int_equal(send_conn(t, 1, 6, 30, SG_ROLE_SERVER, 80), 0);
+	st = stats_of(t);
+	assert_int_equal(st.active, 4);
+	assert_int_equal(st.evicted, 1);	/* 0x2: least recently used */
+
+	/* 0x2 lost its request: its response pairs with nothing; idle 0x6
+	 * gives way to it */
+	assert_int_equal(send_data(t, 1, 2, 40, W, SG_ROLE_SERVER,
+	    "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"), 0);
+	assert_int_equal(crec.n, 0);
+	st = stats_of(t);
+	assert_int_equal(st.evicted, 1);
+	assert_int_equal(st.active, 4);
+	/* 0x4 kept its request */
+	assert_int_equal(send_data(t, 1, 4, 41, W, SG_ROLE_SERVER,
+	    "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"), 0);
+	assert_int_equal(crec.n, 1);
+	assert_int_equal(crec.sock[0], 4);
+	assert_int_equal(crec.ex[0].start_ns, 14);
+	assert_int_equal(crec.ex[0].end_ns, 41);
+	conns_free(t);
+	assert_null(conns_new(0, TIMEOUT, NULL, NULL));
+}
+
+/* A connect on an address seen as a server socket: the old connection's
+ * close was missed. */
+static void
+test_conns_reuse(void **state)
+{
+	struct sg_conns *t = new_table(16);
+
+	(void)state;
+	assert_int_equal(send_conn(t, 5, 0x99, 10, SG_ROLE_SERVER, 80), 0);
+	assert_int_equal(send_data(t, 5, 0x99, 20, R, SG_ROLE_SERVER,
+	    "GET /old HTTP/1.1\r\n\r\n"), 0);
+	assert_int_equal(send_conn(t, 5, 0x99, 30, SG_ROLE_CLIENT, 41000), 0);
+	assert_int_equal(stats_of(t).timed_out, 1);
+	assert_int_equal(send_data(t, 5, 0x99, 40, W, SG_ROLE_CLIENT,
+	    "GET /new HTTP/1.1\r\n\r\n"), 0);
+	assert_int_equal(send_data(t, 5, 0x99, 50, R, SG_ROLE_CLIENT,
+	    "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"), 0);
+	assert_int_equal(crec.n, 1);
+	assert_int_equal(crec.role[0], SG_ROLE_CLIENT);
+	assert_int_equal(crec.lport[0], 41000);
+	assert_string_equal(crec.ex[0].path, "/new");
+	assert_int_equal(stats_of(t).active, 1);
+	conns_free(t);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_server_get_200),
+		cmocka_unit_test(test_client_get_200),
+		cmocka_unit_test(test_keepalive_three),
+		cmocka_unit_test(test_pipelined_three),
+		cmocka_unit_test(test_split_request),
+		cmocka_unit_test(test_post_body_over_reads),
+		cmocka_unit_test(test_post_split_headers),
+		cmocka_unit_test(test_chunked_request_body),
+		cmocka_unit_test(test_chunked_tail),
+		cmocka_unit_test(test_response_larger_than_capture),
+		cmocka_unit_test(test_statuses_404_503),
+		cmocka_unit_test(test_head_no_body),
+		cmocka_unit_test(test_204_304),
+		cmocka_unit_test(test_100_continue),
+		cmocka_unit_test(test_http10_close_delimited),
+		cmocka_unit_test(test_close_leaves_pending_timed_out),
+		cmocka_unit_test(test_timeout),
+		cmocka_unit_test(test_stalled_response),
+		cmocka_unit_test(test_garbage),
+		cmocka_unit_test(test_unknown_role_server),
+		cmocka_unit_test(test_unknown_role_client),
+		cmocka_unit_test(test_long_target),
+		cmocka_unit_test(test_absolute_form),
+		cmocka_unit_test(test_headers_past_capture),
+		cmocka_unit_test(test_upgrade),
+		cmocka_unit_test(test_long_lines),
+		cmocka_unit_test(test_chunked_hex_and_trailers),
+		cmocka_unit_test(test_pending_overflow),
+		cmocka_unit_test(test_orphan_responses),
+		cmocka_unit_test(test_response_headers_past_capture),
+		cmocka_unit_test(test_close_mid_body),
+		cmocka_unit_test(test_header_garbage),
+		cmocka_unit_test(test_conns_flow),
+		cmocka_unit_test(test_conns_timeout_not_emitted),
+		cmocka_unit_test(test_conns_exit_forgets_pid),
+		cmocka_unit_test(test_conns_malformed),
+		cmocka_unit_test(test_conns_eviction),
+		cmocka_unit_test(test_conns_reuse),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

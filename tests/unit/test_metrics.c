@@ -1,1 +1,858 @@
-int main(void) { return 0; }
+/* RED aggregation (metrics.c) and span building (spans.c). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <sys/socket.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "metrics.h"
+#include "spans.h"
+#include "wire.h"
+
+#define SNAP_CAP (1u << 22)
+
+/* A decoded snapshot, for assertions. */
+struct dfam {
+	struct sg_family_hdr hdr;
+	struct sg_series    *series;
+};
+
+struct dsnap {
+	uint64_t     now, start;
+	uint16_t     nfam;
+	struct dfam *fam;
+};
+
+static struct sg_buckets dur_b = { 15, { 0, 0.005, 0.01, 0.025, 0.05, 0.075,
+    0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10 } };
+static struct sg_buckets size_b = { 10, { 0, 32, 64, 128, 256, 512, 1024,
+    2048, 4096, 8192 } };
+
+static void
+dsnap_free(struct dsnap *d)
+{
+	for (uint16_t i = 0; i < d->nfam; i++)
+		free(d->fam[i].series);
+	free(d->fam);
+	memset(d, 0, sizeof(*d));
+}
+
+static void
+dsnap_take(struct sg_metrics *m, struct dsnap *d)
+{
+	uint8_t *buf = malloc(SNAP_CAP);
+	struct wire_r r;
+	size_t len;
+
+	assert_non_null(buf);
+	len = metrics_snapshot(m, buf, SNAP_CAP, 1234);
+	assert_true(len > 0);
+	wire_r_init(&r, buf, len);
+	assert_int_equal(msg_get_snapshot_hdr(&r, &d->now, &d->start,
+	    &d->nfam), 0);
+	assert_int_equal(d->now, 1234);
+	d->fam = calloc(d->nfam, sizeof(*d->fam));
+	assert_non_null(d->fam);
+	for (uint16_t i = 0; i < d->nfam; i++) {
+		struct dfam *f = &d->fam[i];
+
+		assert_int_equal(msg_get_family(&r, &f->hdr), 0);
+		assert_true(f->hdr.nseries < 100000);
+		f->series = calloc(f->hdr.nseries + 1, sizeof(*f->series));
+		assert_non_null(f->series);
+		for (uint32_t j = 0; j < f->hdr.nseries; j++)
+			assert_int_equal(msg_get_series(&r, &f->hdr,
+			    &f->series[j]), 0);
+	}
+	assert_true(wire_r_done(&r));
+	free(buf);
+}
+
+static struct dfam *
+dfam(struct dsnap *d, const char *name)
+{
+	for (uint16_t i = 0; i < d->nfam; i++)
+		if (strcmp(d->fam[i].hdr.prom_name, name) == 0)
+			return &d->fam[i];
+	return NULL;
+}
+
+static const char *
+label(const struct sg_series *s, const char *key)
+{
+	for (uint16_t i = 0; i < s->nlabels; i++)
+		if (strcmp(s->key[i], key) == 0)
+			return s->value[i];
+	return NULL;
+}
+
+/* The series of f whose labels include key=value (NULL ends the list). */
+static struct sg_series *
+find_series(struct dfam *f, ...)
+{
+	for (uint32_t i = 0; i < f->hdr.nseries; i++) {
+		struct sg_series *s = &f->series[i];
+		const char *k, *v;
+		int ok = 1;
+		va_list ap;
+
+		va_start(ap, f);
+		while ((k = va_arg(ap, const char *)) != NULL) {
+			v = va_arg(ap, const char *);
+			if (label(s, k) == NULL || strcmp(label(s, k), v) != 0)
+				ok = 0;
+		}
+		va_end(ap);
+		if (ok)
+			return s;
+	}
+	return NULL;
+}
+
+static double
+dropped(struct dsnap *d)
+{
+	struct dfam *f = dfam(d, "spyglass_metric_series_dropped_total");
+
+	assert_non_null(f);
+	assert_int_equal(f->hdr.nseries, 1);
+	assert_int_equal(f->series[0].nlabels, 0);
+	return f->series[0].value_f;
+}
+
+static struct sg_span
+span(uint8_t kind, const char *method, uint16_t status, uint64_t dur_ns,
+    uint64_t req, uint64_t resp)
+{
+	struct sg_span s;
+
+	memset(&s, 0, sizeof(s));
+	s.kind = kind;
+	s.start_ns = 1700000000000000000ULL;
+	s.end_ns = s.start_ns + dur_ns;
+	snprintf(s.method, sizeof(s.method), "%s", method);
+	s.status = status;
+	snprintf(s.service_name, sizeof(s.service_name), "svc");
+	snprintf(s.service_namespace, sizeof(s.service_namespace), "ns");
+	snprintf(s.instance_id, sizeof(s.instance_id), "host:1");
+	snprintf(s.peer_addr, sizeof(s.peer_addr), "10.0.0.2");
+	s.peer_port = 8080;
+	s.req_body_size = req;
+	s.resp_body_size = resp;
+	return s;
+}
+
+static void
+test_new_invalid(void **state)
+{
+	struct sg_buckets bad = { 2, { 1, 1 } };
+	struct sg_buckets nan = { 1, { NAN } };
+
+	(void)state;
+	assert_null(metrics_new(NULL, &size_b, 10));
+	assert_null(metrics_new(&dur_b, &bad, 10));
+	assert_null(metrics_new(&nan, &size_b, 10));
+	assert_null(metrics_new(&dur_b, &size_b, 0));
+	metrics_free(NULL);
+}
+
+static void
+test_empty_families(void **state)
+{
+	static const struct { const char *prom, *otel, *unit; uint8_t type;
+	    int size; } want[] = {
+		{ "http_server_request_duration_seconds",
+		  "http.server.request.duration", "s", SG_METRIC_HISTOGRAM, 0 },
+		{ "http_client_request_duration_seconds",
+		  "http.client.request.duration", "s", SG_METRIC_HISTOGRAM, 0 },
+		{ "http_server_request_body_size_bytes",
+		  "http.server.request.body.size", "By", SG_METRIC_HISTOGRAM, 1 },
+		{ "http_server_response_body_size_bytes",
+		  "http.server.response.body.size", "By", SG_METRIC_HISTOGRAM,
+		  1 },
+		{ "http_client_request_body_size_bytes",
+		  "http.client.request.body.size", "By", SG_METRIC_HISTOGRAM, 1 },
+		{ "http_client_response_body_size_bytes",
+		  "http.client.response.body.size", "By", SG_METRIC_HISTOGRAM,
+		  1 },
+		{ "target_info", "target_info", "", SG_METRIC_GAUGE, 0 },
+		{ "spyglass_metric_series_dropped_total",
+		  "spyglass_metric_series_dropped_total", "", SG_METRIC_COUNTER,
+		  0 },
+	};
+	struct sg_metrics *m = metrics_new(&dur_b, &size_b, 10);
+	struct dsnap d;
+	struct timespec ts;
+
+	(void)state;
+	assert_non_null(m);
+	dsnap_take(m, &d);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	assert_true(d.start > 0 && d.start <= (uint64_t)ts.tv_sec * 1000000000ULL
+	    + (uint64_t)ts.tv_nsec);
+	assert_int_equal(d.nfam, 8);
+	for (size_t i = 0; i < 8; i++) {
+		struct sg_family_hdr *h = &d.fam[i].hdr;
+		const struct sg_buckets *b = want[i].size ? &size_b : &dur_b;
+
+		assert_string_equal(h->prom_name, want[i].prom);
+		assert_string_equal(h->otel_name, want[i].otel);
+		assert_string_equal(h->unit, want[i].unit);
+		assert_int_equal(h->type, want[i].type);
+		assert_true(h->help[0] != '\0');
+		if (h->type == SG_METRIC_HISTOGRAM) {
+			assert_int_equal(h->nbounds, b->n);
+			assert_memory_equal(h->bounds, b->b,
+			    b->n * sizeof(double));
+		} else
+			assert_int_equal(h->nbounds, 0);
+		/* Empty families are still sent; only the drop counter
+		 * has a series from the start. */
+		assert_int_equal(h->nseries, i == 7 ? 1 : 0);
+	}
+	assert_true(dropped(&d) == 0);
+	dsnap_free(&d);
+	metrics_free(m);
+}
+
+static void
+test_server_histograms(void **state)
+{
+	struct sg_metrics *m = metrics_new(&dur_b, &size_b, 10);
+	struct sg_span s;
+	struct dsnap d;
+	struct dfam *f;
+	struct sg_series *get, *post;
+	static const char *const keys[] = { "http_request_method",
+	    "http_response_status_code", "service_name", "service_namespace",
+	    "target_instance" };
+	uint64_t want_get[16] = { 0 }, want_post[16] = { 0 };
+
+	(void)state;
+	assert_non_null(m);
+	s = span(SG_SPAN_SERVER, "GET", 200, 1000000, 0, 10);      /* 1ms */
+	metrics_record_span(m, &s);
+	s = span(SG_SPAN_SERVER, "GET", 200, 5000000, 32, 33);     /* =5ms */
+	metrics_record_span(m, &s);
+	s = span(SG_SPAN_SERVER, "GET", 200, 2000000000, 1, 8192); /* 2s */
+	metrics_record_span(m, &s);
+	s = span(SG_SPAN_SERVER, "POST", 500, 20000000000ULL, 100000, 0);
+	metrics_record_span(m, &s);
+	s = span(SG_SPAN_SERVER, "POST", 500, 0, 0, 0);
+	metrics_record_span(m, &s);
+	dsnap_take(m, &d);
+
+	f = dfam(&d, "http_server_request_duration_seconds");
+	assert_int_equal(f->hdr.nseries, 2);
+	/* Labels in the documented order. */
+	for (uint32_t i = 0; i < 2; i++) {
+		assert_int_equal(f->series[i].nlabels, 5);
+		for (size_t k = 0; k < 5; k++)
+			assert_string_equal(f->series[i].key[k], keys[k]);
+	}
+	get = find_series(f, "http_request_method", "GET",
+	    "http_response_status_code", "200", "service_name", "svc",
+	    "service_namespace", "ns", "target_instance", "host:1", NULL);
+	post = find_series(f, "http_request_method", "POST",
+	    "http_response_status_code", "500", NULL);
+	assert_non_null(get);
+	assert_non_null(post);
+	/* le semantics: 1ms -> le 0.005, exactly 5ms -> le 0.005 too,
+	 * 2s -> le 2.5; 20s -> +Inf; 0 -> le 0. */
+	want_get[1] = 2;
+	want_get[11] = 1;
+	want_post[15] = 1;
+	want_post[0] = 1;
+	assert_memory_equal(get->buckets, want_get, 16 * sizeof(uint64_t));
+	assert_memory_equal(post->buckets, want_post, 16 * sizeof(uint64_t));
+	assert_int_equal(get->count, 3);
+	assert_int_equal(post->count, 2);
+	assert_true(fabs(get->sum - 2.006) < 1e-12);
+	assert_true(fabs(post->sum - 20.0) < 1e-12);
+
+	f = dfam(&d, "http_server_request_body_size_bytes");
+	assert_int_equal(f->hdr.nseries, 2);
+	get = find_series(f, "http_request_method", "GET", NULL);
+	assert_non_null(get);
+	memset(want_get, 0, sizeof(want_get));
+	want_get[0] = 1;            /* 0 */
+	want_get[1] = 2;            /* 1, 32 */
+	assert_memory_equal(get->buckets, want_get, 11 * sizeof(uint64_t));
+	assert_true(get->sum == 33);
+	post = find_series(f, "http_request_method", "POST", NULL);
+	assert_int_equal(post->buckets[10], 1);   /* 100000: +Inf */
+	assert_int_equal(post->buckets[0], 1);
+
+	f = dfam(&d, "http_server_response_body_size_bytes");
+	get = find_series(f, "http_request_method", "GET", NULL);
+	memset(want_get, 0, sizeof(want_get));
+	want_get[1] = 1;            /* 10 */
+	want_get[2] = 1;            /* 33 */
+	want_get[9] = 1;            /* 8192 */
+	assert_memory_equal(get->buckets, want_get, 11 * sizeof(uint64_t));
+	assert_true(get->sum == 10 + 33 + 8192);
+
+	/* Nothing leaked into the client families. */
+	assert_int_equal(dfam(&d, "http_client_request_duration_seconds")
+	    ->hdr.nseries, 0);
+	assert_int_equal(dfam(&d, "http_client_request_body_size_bytes")
+	    ->hdr.nseries, 0);
+	assert_true(dropped(&d) == 0);
+	dsnap_free(&d);
+	metrics_free(m);
+}
+
+static void
+test_client_labels(void **state)
+{
+	struct sg_metrics *m = metrics_new(&dur_b, &size_b, 10);
+	struct sg_span s;
+	struct dsnap d;
+	struct dfam *f;
+	struct sg_series *se;
+
+	(void)state;
+	s = span(SG_SPAN_CLIENT, "PUT", 201, 30000000, 5, 6);
+	metrics_record_span(m, &s);
+	metrics_record_span(m, &s);
+	snprintf(s.peer_addr, sizeof(s.peer_addr), "::1");
+	s.peer_port = 443;
+	metrics_record_span(m, &s);
+	s.kind = 7;                 /* not a span kind: ignored */
+	metrics_record_span(m, &s);
+	metrics_record_span(m, NULL);
+	metrics_record_span(NULL, &s);
+	dsnap_take(m, &d);
+
+	f = dfam(&d, "http_client_request_duration_seconds");
+	assert_int_equal(f->hdr.nseries, 2);
+	se = &f->series[0];
+	assert_int_equal(se->nlabels, 7);
+	assert_string_equal(se->key[5], "server_address");
+	assert_string_equal(se->key[6], "server_port");
+	assert_string_equal(se->value[0], "PUT");
+	assert_string_equal(se->value[1], "201");
+	assert_string_equal(se->value[5], "10.0.0.2");
+	assert_string_equal(se->value[6], "8080");
+	assert_int_equal(se->count, 2);
+	assert_int_equal(se->buckets[4], 2);       /* 30ms: le 0.05 */
+	se = find_series(f, "server_address", "::1", "server_port", "443",
+	    NULL);
+	assert_non_null(se);
+	assert_int_equal(se->count, 1);
+	f = dfam(&d, "http_client_response_body_size_bytes");
+	assert_int_equal(f->hdr.nseries, 2);
+	assert_true(f->series[0].sum == 12);
+	assert_int_equal(dfam(&d, "http_server_request_duration_seconds")
+	    ->hdr.nseries, 0);
+	dsnap_free(&d);
+	metrics_free(m);
+}
+
+static void
+test_method_status(void **state)
+{
+	struct sg_metrics *m = metrics_new(&dur_b, &size_b, 10);
+	struct sg_span s;
+	struct dsnap d;
+	struct dfam *f;
+
+	(void)state;
+	s = span(SG_SPAN_SERVER, "FOO", 0, 1, 0, 0);
+	metrics_record_span(m, &s);
+	s = span(SG_SPAN_SERVER, "BAR", 0, 1, 0, 0);
+	metrics_record_span(m, &s);
+	s = span(SG_SPAN_SERVER, "get", 0, 1, 0, 0);    /* case matters */
+	metrics_record_span(m, &s);
+	/* A method filling its field without a terminator. */
+	s = span(SG_SPAN_SERVER, "", 404, 1, 0, 0);
+	memset(s.method, 'A', sizeof(s.method));
+	metrics_record_span(m, &s);
+	s = span(SG_SPAN_SERVER, "DELETE", 404, 1, 0, 0);
+	metrics_record_span(m, &s);
+	/* end before start counts as zero duration */
+	s = span(SG_SPAN_SERVER, "DELETE", 404, 0, 0, 0);
+	s.end_ns = s.start_ns - 5;
+	metrics_record_span(m, &s);
+	dsnap_take(m, &d);
+	f = dfam(&d, "http_server_request_duration_seconds");
+	assert_int_equal(f->hdr.nseries, 3);
+	assert_int_equal(find_series(f, "http_request_method", "_OTHER",
+	    "http_response_status_code", "0", NULL)->count, 3);
+	assert_int_equal(find_series(f, "http_request_method", "_OTHER",
+	    "http_response_status_code", "404", NULL)->count, 1);
+	assert_int_equal(find_series(f, "http_request_method", "DELETE",
+	    NULL)->buckets[0], 1);
+	assert_int_equal(find_series(f, "http_request_method", "DELETE",
+	    NULL)->count, 2);
+	dsnap_free(&d);
+	metrics_free(m);
+}
+
+static void
+test_series_limit(void **state)
+{
+	struct sg_metrics *m = metrics_new(&dur_b, &size_b, 3);
+	struct sg_span s;
+	struct dsnap d;
+	struct dfam *f;
+
+	(void)state;
+	for (int round = 0; round < 2; round++)
+		for (uint16_t st = 200; st < 205; st++) {
+			s = span(SG_SPAN_SERVER, "GET", st, 1000, 0, 0);
+			metrics_record_span(m, &s);
+		}
+	dsnap_take(m, &d);
+	f = dfam(&d, "http_server_request_duration_seconds");
+	assert_int_equal(f->hdr.nseries, 3);
+	for (uint32_t i = 0; i < 3; i++)
+		assert_int_equal(f->series[i].count, 2);
+	assert_null(find_series(f, "http_response_status_code", "203", NULL));
+	/* 2 statuses x 2 rounds x 3 families refused */
+	assert_true(dropped(&d) == 12);
+	dsnap_free(&d);
+	metrics_free(m);
+}
+
+/* Enough series to grow and rehash the table several times. */
+static void
+test_many_series(void **state)
+{
+	struct sg_metrics *m = metrics_new(&dur_b, &size_b, 2000);
+	struct sg_span s;
+	struct dsnap d;
+	struct dfam *f;
+
+	(void)state;
+	for (int round = 0; round < 2; round++)
+		for (int i = 0; i < 1500; i++) {
+			s = span(SG_SPAN_SERVER, "GET", 200, 1000, 0,
+			    (uint64_t)i);
+			snprintf(s.service_name, sizeof(s.service_name),
+			    "svc-%d", i);
+			metrics_record_span(m, &s);
+		}
+	dsnap_take(m, &d);
+	f = dfam(&d, "http_server_response_body_size_bytes");
+	assert_int_equal(f->hdr.nseries, 1500);
+	for (uint32_t i = 0; i < 1500; i++) {
+		char want[32];
+
+		snprintf(want, sizeof(want), "svc-%u", i);
+		assert_string_equal(label(&f->series[i], "service_name"), want);
+		assert_int_equal(f->series[i].count, 2);
+		assert_true(f->series[i].sum == 2.0 * i);
+	}
+	assert_true(dropped(&d) == 0);
+	dsnap_free(&d);
+	metrics_free(m);
+}
+
+static struct sg_proc_info
+proc(uint32_t pid, const char *name, int present)
+{
+	struct sg_proc_info p;
+
+	memset(&p, 0, sizeof(p));
+	p.pid = pid;
+	p.present = (uint8_t)present;
+	snprintf(p.service_name, sizeof(p.service_name), "%s", name);
+	snprintf(p.service_namespace, sizeof(p.service_namespace), "prod");
+	snprintf(p.instance_id, sizeof(p.instance_id), "h:%u", pid);
+	return p;
+}
+
+static void
+test_target_info(void **state)
+{
+	struct sg_metrics *m = metrics_new(&dur_b, &size_b, 100);
+	struct sg_proc_info p;
+	struct dsnap d;
+	struct dfam *f;
+	struct sg_series *se;
+	char host[SG_LABEL_MAX] = "";
+	static const char *const keys[] = { "service_name",
+	    "service_namespace", "target_instance", "telemetry_sdk_name",
+	    "host_name", "process_pid" };
+
+	(void)state;
+	gethostname(host, sizeof(host) - 1);
+	p = proc(42, "shop", 1);
+	metrics_service_seen(m, &p);
+	metrics_service_seen(m, &p);
+	dsnap_take(m, &d);
+	f = dfam(&d, "target_info");
+	assert_int_equal(f->hdr.nseries, 1);
+	se = &f->series[0];
+	assert_int_equal(se->nlabels, 6);
+	for (size_t i = 0; i < 6; i++)
+		assert_string_equal(se->key[i], keys[i]);
+	assert_string_equal(se->value[0], "shop");
+	assert_string_equal(se->value[1], "prod");
+	assert_string_equal(se->value[2], "h:42");
+	assert_string_equal(se->value[3], "spyglass");
+	assert_string_equal(se->value[4], host);
+	assert_string_equal(se->value[5], "42");
+	assert_true(se->value_f == 1);
+	dsnap_free(&d);
+
+	/* Renamed by an exec: still one series, the new name. */
+	p = proc(42, "shop2", 1);
+	p.instance_id[0] = '\0';
+	p.service_name[0] = '\0';
+	metrics_service_seen(m, &p);
+	dsnap_take(m, &d);
+	f = dfam(&d, "target_info");
+	assert_int_equal(f->hdr.nseries, 1);
+	assert_string_equal(f->series[0].value[0], "unknown_service");
+	assert_string_equal(f->series[0].value[2], "42");
+	dsnap_free(&d);
+
+	/* Many processes, every odd one exits: removal must keep the
+	 * table consistent (found again, not duplicated). */
+	for (uint32_t pid = 100; pid < 160; pid++) {
+		p = proc(pid, "x", 1);
+		metrics_service_seen(m, &p);
+	}
+	for (uint32_t pid = 101; pid < 160; pid += 2) {
+		p = proc(pid, "", 0);
+		metrics_service_seen(m, &p);
+	}
+	for (uint32_t pid = 100; pid < 160; pid += 2) {
+		p = proc(pid, "x", 1);
+		metrics_service_seen(m, &p);
+	}
+	dsnap_take(m, &d);
+	f = dfam(&d, "target_info");
+	assert_int_equal(f->hdr.nseries, 31);
+	for (uint32_t pid = 100; pid < 160; pid++) {
+		char want[16];
+
+		snprintf(want, sizeof(want), "%u", pid);
+		if (pid % 2)
+			assert_null(find_series(f, "process_pid", want, NULL));
+		else
+			assert_non_null(find_series(f, "process_pid", want,
+			    NULL));
+	}
+	dsnap_free(&d);
+	p = proc(42, "", 0);
+	metrics_service_seen(m, &p);
+	metrics_service_seen(m, NULL);
+	dsnap_take(m, &d);
+	assert_int_equal(dfam(&d, "target_info")->hdr.nseries, 30);
+	assert_null(find_series(dfam(&d, "target_info"), "process_pid", "42",
+	    NULL));
+	dsnap_free(&d);
+	metrics_free(m);
+}
+
+static void
+test_stats(void **state)
+{
+	struct sg_metrics *m = metrics_new(&dur_b, &size_b, 4);
+	struct dsnap d;
+	struct dfam *f;
+	struct sg_series *se;
+	static const char *const bad[] = {
+		"", "9lives", "x{", "x{a=1}", "x{a=\"1\"}junk", "x{__a=\"1\"}",
+		"x{a=\"1\",a=\"2\"}", "x{a=\"\\t\"}", "x{=\"1\"}", "x y",
+		"x{a=\"1\"", "x{1a=\"1\"}", "target_info",
+		"spyglass_metric_series_dropped_total",
+		"http_server_request_duration_seconds",
+	};
+
+	(void)state;
+	metrics_set_stat(m, "spyglass_events_lost_total{stage=\"ringbuf\"}", 5);
+	metrics_set_stat(m, "spyglass_events_lost_total{stage=\"ringbuf\"}", 7);
+	metrics_set_stat(m, "spyglass_events_lost_total{stage=\"ipc\"}", 1);
+	metrics_set_stat(m, "spyglass_conns_active", 3);
+	metrics_set_stat(m, "spyglass_x{b=\"2\",a=\"1\"}", 1);
+	metrics_set_stat(m, "spyglass_x{a=\"1\",b=\"2\",}", 2);
+	metrics_set_stat(m, "spyglass_esc{v=\"a\\\"b\\\\c\\nd\"}", 9);
+	metrics_set_stat(m, "ns:spyglass_colon", 4);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		metrics_set_stat(m, bad[i], 99);
+	metrics_set_stat(m, NULL, 1);
+	metrics_set_stat(NULL, "x", 1);
+	dsnap_take(m, &d);
+	assert_int_equal(d.nfam, 8 + 5);
+
+	f = dfam(&d, "spyglass_events_lost_total");
+	assert_non_null(f);
+	assert_int_equal(f->hdr.type, SG_METRIC_COUNTER);
+	assert_string_equal(f->hdr.help, "spyglass self-metric");
+	assert_int_equal(f->hdr.nseries, 2);
+	assert_true(find_series(f, "stage", "ringbuf", NULL)->value_f == 7);
+	assert_true(find_series(f, "stage", "ipc", NULL)->value_f == 1);
+
+	f = dfam(&d, "spyglass_conns_active");
+	assert_int_equal(f->hdr.type, SG_METRIC_GAUGE);
+	assert_int_equal(f->hdr.nseries, 1);
+	assert_int_equal(f->series[0].nlabels, 0);
+	assert_true(f->series[0].value_f == 3);
+
+	/* label order does not make another series; keys come sorted */
+	f = dfam(&d, "spyglass_x");
+	assert_int_equal(f->hdr.nseries, 1);
+	se = &f->series[0];
+	assert_string_equal(se->key[0], "a");
+	assert_string_equal(se->key[1], "b");
+	assert_true(se->value_f == 2);
+
+	f = dfam(&d, "spyglass_esc");
+	assert_string_equal(f->series[0].value[0], "a\"b\\c\nd");
+	assert_non_null(dfam(&d, "ns:spyglass_colon"));
+	assert_null(dfam(&d, "x"));
+	assert_true(dropped(&d) == 0);
+	assert_int_equal(dfam(&d, "target_info")->hdr.nseries, 0);
+	dsnap_free(&d);
+
+	/* The series limit applies to self-metrics too. */
+	for (int i = 0; i < 6; i++) {
+		char name[64];
+
+		snprintf(name, sizeof(name), "spyglass_many{i=\"%d\"}", i);
+		metrics_set_stat(m, name, (uint64_t)i);
+	}
+	dsnap_take(m, &d);
+	assert_int_equal(dfam(&d, "spyglass_many")->hdr.nseries, 4);
+	assert_true(dropped(&d) == 2);
+	dsnap_free(&d);
+
+	/* And the number of self-metric families is bounded. */
+	for (int i = 0; i < 100; i++) {
+		char name[64];
+
+		snprintf(name, sizeof(name), "spyglass_fam_%d", i);
+		metrics_set_stat(m, name, 1);
+	}
+	dsnap_take(m, &d);
+	assert_true(d.nfam <= 8 + 64);
+	assert_true(dropped(&d) > 2);
+	dsnap_free(&d);
+	metrics_free(m);
+}
+
+static void
+test_snapshot_cap(void **state)
+{
+	struct sg_metrics *m = metrics_new(&dur_b, &size_b, 10);
+	struct sg_span s = span(SG_SPAN_CLIENT, "GET", 200, 1000, 1, 2);
+	uint8_t *buf = malloc(SNAP_CAP);
+	size_t full;
+
+	(void)state;
+	metrics_record_span(m, &s);
+	metrics_set_stat(m, "spyglass_a_total", 1);
+	full = metrics_snapshot(m, buf, SNAP_CAP, 1);
+	assert_true(full > 0);
+	for (size_t cap = 0; cap < full; cap += 7)
+		assert_int_equal(metrics_snapshot(m, buf, cap, 1), 0);
+	assert_int_equal(metrics_snapshot(m, buf, full - 1, 1), 0);
+	assert_int_equal(metrics_snapshot(m, buf, full, 1), full);
+	assert_int_equal(metrics_snapshot(m, NULL, full, 1), 0);
+	free(buf);
+	metrics_free(m);
+}
+
+/* ---- spans */
+
+static struct sg_conn
+conn4(void)
+{
+	struct sg_conn c;
+
+	memset(&c, 0, sizeof(c));
+	c.pid = 4242;
+	c.sock = 1;
+	c.role = SG_ROLE_SERVER;
+	c.id.family = AF_INET;
+	c.id.lport = 8080;
+	c.id.rport = 51000;
+	memcpy(c.id.laddr, (uint8_t[]){ 127, 0, 0, 1 }, 4);
+	memcpy(c.id.raddr, (uint8_t[]){ 192, 168, 1, 20 }, 4);
+	return c;
+}
+
+static struct http1_exchange
+exchange(uint8_t role)
+{
+	struct http1_exchange ex;
+
+	memset(&ex, 0, sizeof(ex));
+	ex.role = role;
+	ex.start_ns = 1000;
+	ex.end_ns = 3500;
+	snprintf(ex.method, sizeof(ex.method), "GET");
+	snprintf(ex.path, sizeof(ex.path), "/a/b");
+	snprintf(ex.version, sizeof(ex.version), "1.1");
+	ex.status = 204;
+	ex.req_body = 11;
+	ex.resp_body = 22;
+	return ex;
+}
+
+static int
+is_zero(const uint8_t *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (b[i])
+			return 0;
+	return 1;
+}
+
+static void
+test_spans_server(void **state)
+{
+	struct sg_conn c = conn4();
+	struct http1_exchange ex = exchange(SG_ROLE_SERVER);
+	struct sg_proc_info p = proc(4242, "shop", 1);
+	struct sg_span s, s2;
+
+	(void)state;
+	spans_init();
+	spans_init();
+	spans_build(&s, &c, &ex, &p, 1000000);
+	assert_int_equal(s.kind, SG_SPAN_SERVER);
+	assert_int_equal(s.start_ns, 1001000);
+	assert_int_equal(s.end_ns, 1003500);
+	assert_int_equal(s.pid, 4242);
+	assert_string_equal(s.service_name, "shop");
+	assert_string_equal(s.service_namespace, "prod");
+	assert_string_equal(s.instance_id, "h:4242");
+	assert_string_equal(s.method, "GET");
+	assert_string_equal(s.path, "/a/b");
+	assert_string_equal(s.route, "");
+	assert_int_equal(s.status, 204);
+	assert_string_equal(s.scheme, "http");
+	assert_string_equal(s.protocol_version, "1.1");
+	assert_string_equal(s.host_addr, "127.0.0.1");
+	assert_int_equal(s.host_port, 8080);
+	assert_string_equal(s.peer_addr, "192.168.1.20");
+	assert_int_equal(s.peer_port, 51000);
+	assert_int_equal(s.req_body_size, 11);
+	assert_int_equal(s.resp_body_size, 22);
+	assert_false(is_zero(s.trace_id, 16));
+	assert_false(is_zero(s.span_id, 8));
+	assert_true(is_zero(s.parent_span_id, 8));
+
+	spans_build(&s2, &c, &ex, &p, 1000000);
+	assert_memory_not_equal(s.trace_id, s2.trace_id, 16);
+	assert_memory_not_equal(s.span_id, s2.span_id, 8);
+}
+
+static void
+test_spans_client(void **state)
+{
+	struct sg_conn c = conn4();
+	struct http1_exchange ex = exchange(SG_ROLE_CLIENT);
+	struct sg_span s;
+	static const uint8_t v6a[16] = { 0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0,
+	    0, 0, 0, 0, 0, 0, 0, 1 };
+	static const uint8_t mapped[16] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	    0xff, 0xff, 10, 1, 2, 3 };
+
+	(void)state;
+	c.role = SG_ROLE_CLIENT;
+	c.id.family = AF_INET6;
+	memcpy(c.id.laddr, mapped, 16);
+	memcpy(c.id.raddr, v6a, 16);
+	c.id.lport = 40000;
+	c.id.rport = 443;
+	snprintf(ex.version, sizeof(ex.version), "1.0");
+	ex.end_ns = 10;            /* before start: a zero-length span */
+	spans_build(&s, &c, &ex, NULL, -500);
+	assert_int_equal(s.kind, SG_SPAN_CLIENT);
+	assert_int_equal(s.start_ns, 500);
+	assert_int_equal(s.end_ns, 500);
+	assert_string_equal(s.host_addr, "10.1.2.3");
+	assert_int_equal(s.host_port, 40000);
+	assert_string_equal(s.peer_addr, "2001:db8::1");
+	assert_int_equal(s.peer_port, 443);
+	assert_string_equal(s.protocol_version, "1.0");
+	assert_string_equal(s.service_name, "unknown_service");
+	assert_string_equal(s.service_namespace, "");
+	assert_string_equal(s.instance_id, "4242");
+
+	/* unknown exchange role: the connection's role decides */
+	ex.role = SG_ROLE_UNKNOWN;
+	ex.version[0] = '\0';
+	spans_build(&s, &c, &ex, NULL, 0);
+	assert_int_equal(s.kind, SG_SPAN_CLIENT);
+	assert_string_equal(s.protocol_version, "1.1");
+}
+
+static void
+test_spans_addr(void **state)
+{
+	char buf[SG_ADDR_MAX];
+	uint8_t a[16] = { 0 };
+
+	(void)state;
+	spans_format_addr(buf, sizeof(buf), AF_INET6, a);
+	assert_string_equal(buf, "::");
+	a[15] = 1;
+	spans_format_addr(buf, sizeof(buf), AF_INET6, a);
+	assert_string_equal(buf, "::1");
+	spans_format_addr(buf, sizeof(buf), 99, a);
+	assert_string_equal(buf, "");
+	memcpy(a, (uint8_t[]){ 255, 255, 255, 255 }, 4);
+	spans_format_addr(buf, sizeof(buf), AF_INET, a);
+	assert_string_equal(buf, "255.255.255.255");
+	spans_format_addr(buf, 8, AF_INET, a);    /* truncated, terminated */
+	assert_string_equal(buf, "255.255");
+	memset(a, 0xab, sizeof(a));
+	spans_format_addr(buf, 8, AF_INET6, a);   /* does not fit: empty */
+	assert_string_equal(buf, "");
+	spans_format_addr(buf, sizeof(buf), AF_INET, NULL);
+	assert_string_equal(buf, "");
+	spans_format_addr(NULL, 0, AF_INET, a);
+}
+
+static void
+test_spans_clock(void **state)
+{
+	struct timespec r, mo;
+	int64_t off = spans_clock_offset(), want;
+
+	(void)state;
+	clock_gettime(CLOCK_REALTIME, &r);
+	clock_gettime(CLOCK_MONOTONIC, &mo);
+	want = ((int64_t)r.tv_sec - (int64_t)mo.tv_sec) * 1000000000LL +
+	    ((int64_t)r.tv_nsec - (int64_t)mo.tv_nsec);
+	assert_true(llabs(off - want) < 50000000LL);     /* 50ms */
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_new_invalid),
+		cmocka_unit_test(test_empty_families),
+		cmocka_unit_test(test_server_histograms),
+		cmocka_unit_test(test_client_labels),
+		cmocka_unit_test(test_method_status),
+		cmocka_unit_test(test_series_limit),
+		cmocka_unit_test(test_many_series),
+		cmocka_unit_test(test_target_info),
+		cmocka_unit_test(test_stats),
+		cmocka_unit_test(test_snapshot_cap),
+		cmocka_unit_test(test_spans_server),
+		cmocka_unit_test(test_spans_client),
+		cmocka_unit_test(test_spans_addr),
+		cmocka_unit_test(test_spans_clock),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
