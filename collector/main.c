@@ -30,7 +30,8 @@
 
 static struct {
 	struct sg_config   cfg;
-	char              *config_text;    /* as received, to forward */
+	uint8_t           *config_msg;     /* as received, to forward */
+	size_t             config_len;
 	struct sg_conns   *conns;
 	struct sg_metrics *metrics;
 	nng_socket         in, out;
@@ -132,18 +133,11 @@ sg_reseed_target_info(const struct sg_proc_info *p, void *ctx)
 	metrics_service_seen(C.metrics, p);
 }
 
-static int
-sg_apply_config(const char *text)
+static void
+sg_apply_config(const struct sg_config *cfg)
 {
-	struct sg_config nc;
-	char err[SG_CONFIG_ERR_MAX];
+	struct sg_config nc = *cfg;
 
-	sg_config_defaults(&nc);
-	if (sg_config_load_string(&nc, text, "loader", err, sizeof(err)) < 0) {
-		sg_log(SG_LOG_ERR, "configuration from the loader refused: %s",
-		    err);
-		return -1;
-	}
 	if (C.metrics == NULL ||
 	    memcmp(&nc.prom.duration_histogram, &C.cfg.prom.duration_histogram,
 	    sizeof(nc.prom.duration_histogram)) != 0 ||
@@ -167,27 +161,29 @@ sg_apply_config(const char *text)
 	}
 	C.cfg = nc;
 	sg_log_set_level(nc.log_level);
-	return 0;
 }
 
 static int
 sg_on_config(const struct sg_msg *m, void *ctx)
 {
-	char *text;
+	char err[SG_CONFIG_ERR_MAX];
+	struct sg_config nc;
+	uint8_t *copy;
 
 	(void)ctx;
-	if (m->payload[m->size - 1] != '\0')
-		sg_fatal("configuration message is not a string");
-	if ((text = strdup((const char *)m->payload)) == NULL)
+	sg_config_defaults(&nc);
+	if (sg_config_decode(&nc, m->payload, m->size, "loader", err,
+	    sizeof(err)) < 0)
+		sg_fatal("configuration from the loader refused: %s", err);
+	sg_apply_config(&nc);
+	if ((copy = malloc(m->size)) == NULL)
 		sg_fatal("out of memory");
-	if (sg_apply_config(text) < 0) {
-		free(text);
-		return 0;
-	}
-	free(C.config_text);
-	C.config_text = text;
-	/* The exporter takes its settings from the same text. */
-	if (sg_ipc_send(C.out, SG_MSG_CONFIG, text, strlen(text) + 1) != 0)
+	memcpy(copy, m->payload, m->size);
+	free(C.config_msg);
+	C.config_msg = copy;
+	C.config_len = m->size;
+	/* The exporter takes its settings from the same message. */
+	if (sg_ipc_send(C.out, SG_MSG_CONFIG, copy, m->size) != 0)
 		sg_log(SG_LOG_DEBUG, "exporter not connected yet");
 	return 0;
 }
@@ -246,7 +242,7 @@ sg_on_stats(const struct sg_msg *m, void *ctx)
 }
 
 static const struct sg_dispatch sg_collector_dispatch[] = {
-	{ SG_MSG_CONFIG, 1, sg_on_config },
+	{ SG_MSG_CONFIG, 2, sg_on_config },
 	{ SG_MSG_EVENTS, 0, sg_on_events },
 	{ SG_MSG_PROC,   1, sg_on_proc },
 	{ SG_MSG_STATS,  2, sg_on_stats },
@@ -297,9 +293,9 @@ sg_check_exporter_peer(void)
 {
 	int peers = sg_ipc_peers(C.out);
 
-	if (peers > 0 && C.exporter_peers == 0 && C.config_text != NULL)
-		(void)sg_ipc_send(C.out, SG_MSG_CONFIG, C.config_text,
-		    strlen(C.config_text) + 1);
+	if (peers > 0 && C.exporter_peers == 0 && C.config_msg != NULL)
+		(void)sg_ipc_send(C.out, SG_MSG_CONFIG, C.config_msg,
+		    C.config_len);
 	C.exporter_peers = peers;
 }
 
@@ -348,12 +344,7 @@ main(int argc, char **argv)
 	sg_config_defaults(&C.cfg);
 	if ((C.snapshot = malloc(SG_SNAPSHOT_MAX)) == NULL)
 		sg_fatal("out of memory");
-	{
-		char *text = sg_config_dump_string(&C.cfg);
-		if (text == NULL || sg_apply_config(text) < 0)
-			sg_fatal("cannot apply the built-in configuration");
-		free(text);
-	}
+	sg_apply_config(&C.cfg);
 	sg_spans_reset();
 	C.clock_offset = spans_clock_offset();
 

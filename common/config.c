@@ -9,6 +9,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include <ini.h>
+
 enum sg_key_type {
 	SG_T_BOOL, SG_T_UINT, SG_T_DURATION, SG_T_SIZE, SG_T_STRING,
 	SG_T_REGEX, SG_T_ENUM, SG_T_PORTS, SG_T_BUCKETS, SG_T_LOGLEVEL,
@@ -428,81 +430,149 @@ sg_config_defaults(struct sg_config *c)
 }
 
 /*
- * The INI reader.  It used to be inih, but Debian's libinih is built with
- * INI_MAX_LINE 200: a longer line is cut there and its tail parsed as a
- * line of its own, while values may legitimately be longer (a regex of
- * up to 511 bytes, 32 histogram bounds), so sg_config_dump output did not
- * load back.  The syntax is inih's: [section], key = value, whole-line
- * comments starting with ; or #, inline comments after " ;", an optional
- * UTF-8 byte order mark.  The first error stops the parse.
+ * INI files are read with inih.  Debian's libinih is built with a 200-byte
+ * line buffer and with continuation lines, so inih reads through
+ * sg_ini_read below, which: counts lines (the library's handler gets no
+ * line number); refuses a line that does not fit instead of letting its
+ * tail parse as a line of its own; and removes leading blanks, so an
+ * indented line is never taken as a continuation.  The first error stops
+ * the parse.  Between processes the configuration travels as key/value
+ * pairs (sg_config_encode), so no line limit applies there.
  */
 struct sg_ini_ctx {
 	struct sg_config *c;
 	const char       *origin;
 	char             *err;
 	size_t            errsz;
+	int               failed;       /* an error is in err */
+	int               fail_line;
 	int               lineno;
-	char              section[64];
+	FILE             *file;         /* the source: a file ... */
+	const char       *text;         /* ... or a string */
 };
 
-static char *
-sg_ini_strip(char *s)
+static int
+sg_ini_fail(struct sg_ini_ctx *ctx, const char *why)
 {
-	char *e;
-
-	while (isspace((unsigned char)*s))
-		s++;
-	e = s + strlen(s);
-	while (e > s && isspace((unsigned char)e[-1]))
-		*--e = '\0';
-	return s;
+	snprintf(ctx->err, ctx->errsz, "%s:%d: %s", ctx->origin, ctx->lineno,
+	    why);
+	ctx->failed = 1;
+	ctx->fail_line = ctx->lineno;
+	return -1;
 }
 
-/* Parse one line (modified in place).  Returns 0 or -1 with err set. */
-static int
-sg_ini_line(struct sg_ini_ctx *ctx, char *line)
+/* Next line of the string source into buf, like fgets. */
+static char *
+sg_ini_next_text_line(struct sg_ini_ctx *ctx, char *buf, int size)
 {
-	char where[320], *p, *eq, *v;
+	const char *nl;
+	size_t n;
 
-	snprintf(where, sizeof(where), "%s:%d", ctx->origin, ctx->lineno);
-	if (ctx->lineno == 1 && strncmp(line, "\xef\xbb\xbf", 3) == 0)
-		line += 3;
-	p = sg_ini_strip(line);
-	if (*p == '\0' || *p == ';' || *p == '#')
-		return 0;
-	if (*p == '[') {
-		char *end = strchr(p, ']'), *rest = end ? end + 1 : NULL;
-		size_t n;
+	if (*ctx->text == '\0')
+		return NULL;
+	nl = strchr(ctx->text, '\n');
+	n = nl ? (size_t)(nl - ctx->text) + 1 : strlen(ctx->text);
+	if (n > (size_t)size - 1)
+		n = (size_t)size - 1;
+	memcpy(buf, ctx->text, n);
+	buf[n] = '\0';
+	ctx->text += n;
+	return buf;
+}
 
-		if (rest != NULL)
-			rest = sg_ini_strip(rest);
-		if (rest == NULL || (*rest && *rest != ';' && *rest != '#')) {
-			snprintf(ctx->err, ctx->errsz, "%s: syntax error: "
-			    "bad section header", where);
-			return -1;
+static char *
+sg_ini_read(char *buf, int size, void *stream)
+{
+	struct sg_ini_ctx *ctx = stream;
+	size_t len, lead;
+	char *line;
+
+	if (ctx->failed || size < 2)
+		return NULL;
+	line = ctx->file ? fgets(buf, size, ctx->file) :
+	    sg_ini_next_text_line(ctx, buf, size);
+	if (line == NULL)
+		return NULL;
+	ctx->lineno++;
+	len = strlen(line);
+	if (len == (size_t)size - 1 && line[len - 1] != '\n' &&
+	    !(ctx->file ? feof(ctx->file) : *ctx->text == '\0')) {
+		char why[64];
+
+		snprintf(why, sizeof(why), "line longer than %d bytes",
+		    size - 2);
+		sg_ini_fail(ctx, why);
+		return NULL;
+	}
+	lead = strspn(line, " \t");
+	memmove(line, line + lead, len - lead + 1);
+	/* inih ignores whatever follows "]"; a key there is a mistake. */
+	if (line[0] == '[') {
+		const char *rest = strchr(line, ']');
+
+		if (rest != NULL) {
+			rest += 1 + strspn(rest + 1, " \t\r\n");
+			if (*rest != '\0' && *rest != ';' && *rest != '#') {
+				sg_ini_fail(ctx, "syntax error: text after "
+				    "[section]");
+				return NULL;
+			}
 		}
-		*end = '\0';
-		p = sg_ini_strip(p + 1);
-		if ((n = strlen(p)) >= sizeof(ctx->section))
-			n = sizeof(ctx->section) - 1;
-		memcpy(ctx->section, p, n);
-		ctx->section[n] = '\0';
+	}
+	return line;
+}
+
+static int
+sg_ini_handler(void *user, const char *section, const char *key,
+    const char *value)
+{
+	struct sg_ini_ctx *ctx = user;
+	char where[320], sect[64];
+	size_t n;
+
+	if (ctx->failed)
+		return 0;
+	if (*key == '\0') {
+		sg_ini_fail(ctx, "syntax error: expected key = value or "
+		    "[section]");
 		return 0;
 	}
-	if ((eq = strchr(p, '=')) == NULL || eq == p) {
-		snprintf(ctx->err, ctx->errsz, "%s: syntax error: expected "
-		    "key = value or [section]", where);
+	/* inih keeps the blanks inside "[ discovery ]". */
+	section += strspn(section, " \t");
+	n = strlen(section);
+	while (n > 0 && (section[n - 1] == ' ' || section[n - 1] == '\t'))
+		n--;
+	snprintf(sect, sizeof(sect), "%.*s", (int)n, section);
+	snprintf(where, sizeof(where), "%s:%d", ctx->origin, ctx->lineno);
+	if (sg_config_set(ctx->c, sect, key, value, where, ctx->err,
+	    ctx->errsz) < 0) {
+		ctx->failed = 1;
+		ctx->fail_line = ctx->lineno;
+		return 0;
+	}
+	return 1;
+}
+
+static int
+sg_ini_parse(struct sg_ini_ctx *ctx)
+{
+	int rc = ini_parse_stream(sg_ini_read, ctx, sg_ini_handler, ctx);
+
+	/* inih goes on after a syntax error (and reports its line at the
+	 * end); whichever error came first is the one reported. */
+	if (ctx->failed && (rc <= 0 || ctx->fail_line <= rc))
+		return -1;
+	if (rc > 0) {
+		ctx->lineno = rc;
+		return sg_ini_fail(ctx, "syntax error: expected key = value "
+		    "or [section]");
+	}
+	if (rc < 0) {
+		snprintf(ctx->err, ctx->errsz, "%s: %s", ctx->origin,
+		    rc == -1 ? strerror(errno) : "out of memory");
 		return -1;
 	}
-	*eq = '\0';
-	/* An inline comment is " ;" as in inih; a bare ";" is data. */
-	for (v = eq + 1; *v; v++)
-		if (*v == ';' && v > eq + 1 && isspace((unsigned char)v[-1])) {
-			*v = '\0';
-			break;
-		}
-	return sg_config_set(ctx->c, ctx->section, sg_ini_strip(p),
-	    sg_ini_strip(eq + 1), where, ctx->err, ctx->errsz);
+	return 0;
 }
 
 int
@@ -511,25 +581,18 @@ sg_config_load_file(struct sg_config *c, const char *path, char *err,
 {
 	struct sg_ini_ctx ctx = { .c = c, .origin = path, .err = err,
 		.errsz = errsz };
-	char *line = NULL;
-	size_t cap = 0;
-	FILE *f;
-	int rc = 0;
+	int rc;
 
-	if ((f = fopen(path, "re")) == NULL) {
+	if ((ctx.file = fopen(path, "re")) == NULL) {
 		snprintf(err, errsz, "%s: %s", path, strerror(errno));
 		return -1;
 	}
-	while (rc == 0 && getline(&line, &cap, f) != -1) {
-		ctx.lineno++;
-		rc = sg_ini_line(&ctx, line);
-	}
-	if (rc == 0 && ferror(f)) {
+	rc = sg_ini_parse(&ctx);
+	if (rc == 0 && ferror(ctx.file)) {
 		snprintf(err, errsz, "%s: %s", path, strerror(errno));
 		rc = -1;
 	}
-	free(line);
-	fclose(f);
+	fclose(ctx.file);
 	return rc;
 }
 
@@ -538,22 +601,9 @@ sg_config_load_string(struct sg_config *c, const char *text,
     const char *origin, char *err, size_t errsz)
 {
 	struct sg_ini_ctx ctx = { .c = c, .origin = origin, .err = err,
-		.errsz = errsz };
-	char *copy, *line, *next;
-	int rc = 0;
+		.errsz = errsz, .text = text };
 
-	if ((copy = strdup(text)) == NULL) {
-		snprintf(err, errsz, "%s: out of memory", origin);
-		return -1;
-	}
-	for (line = copy; rc == 0 && line != NULL && *line; line = next) {
-		if ((next = strchr(line, '\n')) != NULL)
-			*next++ = '\0';
-		ctx.lineno++;
-		rc = sg_ini_line(&ctx, line);
-	}
-	free(copy);
-	return rc;
+	return sg_ini_parse(&ctx);
 }
 
 /* SPYGLASS_<SECTION>_<KEY>, or SPYGLASS_<KEY> for top-level keys. */
@@ -670,8 +720,14 @@ sg_config_format(const struct sg_config *c, const struct sg_key *k,
 		size_t off = 0;
 		buf[0] = '\0';
 		for (uint16_t i = 0; i < b->n && off < sz; i++) {
-			int n = snprintf(buf + off, sz - off, "%s%.17g",
-			    i ? "," : "", b->b[i]);
+			/* %.15g reads well (0.005); %.17g when that would
+			 * not load back to the same double. */
+			char num[32];
+			snprintf(num, sizeof(num), "%.15g", b->b[i]);
+			if (strtod(num, NULL) != b->b[i])
+				snprintf(num, sizeof(num), "%.17g", b->b[i]);
+			int n = snprintf(buf + off, sz - off, "%s%s",
+			    i ? "," : "", num);
 			if (n < 0)
 				break;
 			off += (size_t)n;
@@ -679,6 +735,46 @@ sg_config_format(const struct sg_config *c, const struct sg_key *k,
 		break;
 	}
 	}
+}
+
+void
+sg_config_encode(const struct sg_config *c, struct wire_w *w)
+{
+	char val[1024];
+
+	wire_put_u16(w, (uint16_t)SG_NKEYS);
+	for (size_t i = 0; i < SG_NKEYS; i++) {
+		sg_config_format(c, &sg_keys[i], val, sizeof(val));
+		wire_put_str(w, sg_keys[i].section);
+		wire_put_str(w, sg_keys[i].key);
+		wire_put_str(w, val);
+	}
+}
+
+int
+sg_config_decode(struct sg_config *c, const void *buf, size_t len,
+    const char *origin, char *err, size_t errsz)
+{
+	char section[64], key[64], val[1024];
+	struct wire_r r;
+	uint16_t n;
+
+	wire_r_init(&r, buf, len);
+	n = wire_get_u16(&r);
+	for (uint16_t i = 0; i < n && !r.err; i++) {
+		wire_get_str(&r, section, sizeof(section));
+		wire_get_str(&r, key, sizeof(key));
+		wire_get_str(&r, val, sizeof(val));
+		if (!r.err && sg_config_set(c, section, key, val, origin, err,
+		    errsz) < 0)
+			return -1;
+	}
+	if (!wire_r_done(&r)) {
+		snprintf(err, errsz, "%s: malformed configuration message",
+		    origin);
+		return -1;
+	}
+	return 0;
 }
 
 void

@@ -15,6 +15,7 @@
 
 #include "log.h"
 #include "msg.h"
+#include "wire.h"
 #include "events.h"
 #include "portset.h"
 
@@ -89,7 +90,14 @@ int  sg_config_set_arg(struct sg_config *c, const char *arg,
 /* Set one key; origin is for the error message. */
 int  sg_config_set(struct sg_config *c, const char *section, const char *key,
     const char *value, const char *origin, char *err, size_t errsz);
-/* Write the effective configuration as INI text that loads back. */
+/* The configuration as key/value pairs for SG_MSG_CONFIG:
+ *   u16 n; n x { str section; str key; str value }
+ * Decoding applies each pair with sg_config_set. */
+void sg_config_encode(const struct sg_config *c, struct wire_w *w);
+int  sg_config_decode(struct sg_config *c, const void *buf, size_t len,
+    const char *origin, char *err, size_t errsz);
+/* Write the effective configuration as INI text that loads back (as long
+ * as no line exceeds the INI reader's limit). */
 void sg_config_dump(const struct sg_config *c, FILE *f);
 /* The same into a malloc'd string (caller frees); NULL on failure. */
 char *sg_config_dump_string(const struct sg_config *c);

@@ -56,14 +56,10 @@ sg_on_config(const struct sg_msg *m, void *ctx)
 	char err[SG_CONFIG_ERR_MAX];
 
 	(void)ctx;
-	if (m->payload[m->size - 1] != '\0')
-		sg_fatal("configuration message is not a string");
 	sg_config_defaults(&nc);
-	if (sg_config_load_string(&nc, (const char *)m->payload, "collector",
-	    err, sizeof(err)) < 0) {
-		sg_log(SG_LOG_ERR, "configuration refused: %s", err);
-		return 0;
-	}
+	if (sg_config_decode(&nc, m->payload, m->size, "collector", err,
+	    sizeof(err)) < 0)
+		sg_fatal("configuration refused: %s", err);
 	sg_log_set_level(nc.log_level);
 	sg_apply_prom(&nc);
 	E.cfg = nc;
@@ -101,7 +97,7 @@ sg_on_metrics(const struct sg_msg *m, void *ctx)
 }
 
 static const struct sg_dispatch sg_exporter_dispatch[] = {
-	{ SG_MSG_CONFIG,  1, sg_on_config },
+	{ SG_MSG_CONFIG,  2, sg_on_config },
 	{ SG_MSG_SPANS,   4, sg_on_spans },
 	{ SG_MSG_METRICS, 18, sg_on_metrics },
 };

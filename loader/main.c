@@ -265,14 +265,14 @@ loader_on_proc_event(const void *data, size_t size)
 static void
 sg_send_config(void)
 {
-	char *text = sg_config_dump_string(&L.cfg);
+	static uint8_t buf[32 << 10];
+	struct wire_w w;
 
-	if (text == NULL)
-		return;
-	if (sg_ipc_send(L.ipc, SG_MSG_CONFIG, text, strlen(text) + 1) != 0)
+	wire_w_init(&w, buf, sizeof(buf));
+	sg_config_encode(&L.cfg, &w);
+	if (w.err || sg_ipc_send(L.ipc, SG_MSG_CONFIG, buf, w.len) != 0)
 		sg_log(SG_LOG_WARN, "could not send the configuration to the "
 		    "collector");
-	free(text);
 }
 
 /* A (re)started collector knows nothing: tell it everything. */
