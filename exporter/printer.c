@@ -12,6 +12,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "utf8.h"
+
 /* Large enough for the worst case: every string byte escaped as
  * \u00XX (6 bytes) plus keys and numbers, about 7 KiB. */
 #define LINE_MAX_BYTES 16384
@@ -60,39 +62,6 @@ put_fmt(struct line *l, const char *fmt, ...)
 	put_bytes(l, tmp, (size_t)n);
 }
 
-/* Length of the well-formed UTF-8 sequence at p (RFC 3629: no overlong
- * forms, no surrogates, nothing above U+10FFFF), or 0. */
-static size_t
-utf8_seq(const unsigned char *p, size_t n, uint32_t *cp)
-{
-	uint32_t v, min;
-	size_t len;
-
-	if (p[0] < 0x80) {
-		*cp = p[0];
-		return 1;
-	}
-	if (p[0] >= 0xc2 && p[0] <= 0xdf) {
-		len = 2, v = p[0] & 0x1f, min = 0x80;
-	} else if (p[0] >= 0xe0 && p[0] <= 0xef) {
-		len = 3, v = p[0] & 0x0f, min = 0x800;
-	} else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
-		len = 4, v = p[0] & 0x07, min = 0x10000;
-	} else
-		return 0;
-	if (n < len)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		v = (v << 6) | (p[i] & 0x3f);
-	}
-	if (v < min || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
-		return 0;
-	*cp = v;
-	return len;
-}
-
 /* A fixed-size span field: read at most its size, terminated or not. */
 #define FIELD(f) (f), strnlen((f), sizeof(f))
 
@@ -105,7 +74,7 @@ put_json_str(struct line *l, const char *s, size_t n)
 	put_bytes(l, "\"", 1);
 	while (i < n) {
 		uint32_t cp;
-		size_t k = utf8_seq(p + i, n - i, &cp);
+		size_t k = sg_utf8_seq(p + i, n - i, &cp);
 
 		if (k == 0) {
 			put_str(l, "\xef\xbf\xbd");     /* U+FFFD */
@@ -140,7 +109,7 @@ put_text_str(struct line *l, const char *s, size_t n)
 	}
 	while (i < n) {
 		uint32_t cp;
-		size_t k = utf8_seq(p + i, n - i, &cp);
+		size_t k = sg_utf8_seq(p + i, n - i, &cp);
 
 		if (k == 0 || cp <= 0x20 || cp == '\\' ||
 		    (cp >= 0x7f && cp < 0xa0)) {

@@ -25,6 +25,7 @@
 #include "ipc.h"
 #include "log.h"
 #include "msg.h"
+#include "utf8.h"
 #include "wire.h"
 
 #define PROM_MAX_CLIENTS 16
@@ -176,37 +177,8 @@ sb_float(struct sbuf *b, double v)
 	sb_str(b, tmp);
 }
 
-/* Length of the well-formed UTF-8 sequence at p, or 0 (RFC 3629).  A
- * scrape fails as a whole on invalid UTF-8, and label values partly
- * come off the network. */
-static size_t
-utf8_len(const unsigned char *p, size_t n)
-{
-	uint32_t v, min;
-	size_t len;
-
-	if (p[0] < 0x80)
-		return 1;
-	if (p[0] >= 0xc2 && p[0] <= 0xdf)
-		len = 2, v = p[0] & 0x1f, min = 0x80;
-	else if (p[0] >= 0xe0 && p[0] <= 0xef)
-		len = 3, v = p[0] & 0x0f, min = 0x800;
-	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
-		len = 4, v = p[0] & 0x07, min = 0x10000;
-	else
-		return 0;
-	if (n < len)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		v = (v << 6) | (p[i] & 0x3f);
-	}
-	if (v < min || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
-		return 0;
-	return len;
-}
-
+/* A scrape fails as a whole on invalid UTF-8, and label values partly
+ * come off the network: invalid bytes become U+FFFD. */
 /* Escape for a label value (quote too) or HELP text (no quote). */
 static void
 sb_escaped(struct sbuf *b, const char *s, bool quote)
@@ -215,7 +187,7 @@ sb_escaped(struct sbuf *b, const char *s, bool quote)
 	size_t n = strlen(s), i = 0;
 
 	while (i < n) {
-		size_t k = utf8_len(p + i, n - i);
+		size_t k = sg_utf8_seq(p + i, n - i, NULL);
 
 		if (k == 0) {
 			sb_str(b, "\xef\xbf\xbd");       /* U+FFFD */

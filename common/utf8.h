@@ -1,0 +1,13 @@
+/* UTF-8 validation for text that came off the network. */
+#ifndef SG_UTF8_H
+#define SG_UTF8_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Length of the well-formed UTF-8 sequence at p (RFC 3629: no overlong
+ * forms, no surrogates, nothing above U+10FFFF) with its code point in
+ * *cp (may be NULL), or 0 when the bytes are not well-formed. */
+size_t sg_utf8_seq(const unsigned char *p, size_t n, uint32_t *cp);
+
+#endif
