@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "child.h"
 #include "config.h"
 #include "conns.h"
 #include "events.h"
@@ -299,46 +300,24 @@ sg_check_exporter_peer(void)
 	C.exporter_peers = peers;
 }
 
-static void
-sg_usage(void)
-{
-	fprintf(stderr, "usage: spyglass-collector -r RUNTIME_DIR [-l LEVEL] "
-	    "[-S] [-T socket|open|exec]\n");
-	exit(2);
-}
-
 int
 main(int argc, char **argv)
 {
-	const char *dir = NULL, *selftest = NULL;
-	enum sg_log_level level = SG_LOG_INFO;
+	struct sg_child_args args;
 	uint64_t next_tick = 0;
-	bool debug = false;
-	int ch;
 
-	while ((ch = getopt(argc, argv, "r:l:ST:")) != -1) {
-		switch (ch) {
-		case 'r': dir = optarg; break;
-		case 'l':
-			if (sg_log_level_parse(optarg, &level) < 0)
-				sg_usage();
-			break;
-		case 'S': debug = true; break;
-		case 'T': selftest = optarg; break;
-		default: sg_usage();
-		}
-	}
-	if (dir == NULL)
-		sg_usage();
-	sg_log_init("spyglass-collector", level);
+	sg_child_args_parse(argc, argv, "spyglass-collector", &args);
+	sg_log_init("spyglass-collector", args.level);
 
-	if (sg_ipc_dial(&C.in, SG_IPC_PULL, dir, SG_IPC_EVENTS_SOCK) < 0 ||
-	    sg_ipc_dial(&C.out, SG_IPC_PUSH, dir, SG_IPC_EXPORT_SOCK) < 0)
+	if (sg_ipc_dial(&C.in, SG_IPC_PULL, args.runtime_dir,
+	    SG_IPC_EVENTS_SOCK) < 0 ||
+	    sg_ipc_dial(&C.out, SG_IPC_PUSH, args.runtime_dir,
+	    SG_IPC_EXPORT_SOCK) < 0)
 		return 1;
-	if (sg_sandbox_collector(debug) < 0)
+	if (sg_sandbox_collector(args.sandbox_debug) < 0)
 		sg_fatal("cannot apply the seccomp filter");
-	if (selftest != NULL)
-		return sg_sandbox_selftest(selftest) == 0 ? 0 : 1;
+	if (args.selftest != NULL)
+		return sg_sandbox_selftest(args.selftest) == 0 ? 0 : 1;
 
 	spans_init();
 	sg_config_defaults(&C.cfg);

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "child.h"
 #include "config.h"
 #include "ipc.h"
 #include "log.h"
@@ -116,48 +117,26 @@ sg_receive_all(void)
 	}
 }
 
-static void
-sg_usage(void)
-{
-	fprintf(stderr, "usage: spyglass-exporter -r RUNTIME_DIR [-l LEVEL] "
-	    "[-S] [-T socket|open|exec]\n");
-	exit(2);
-}
-
 int
 main(int argc, char **argv)
 {
-	const char *dir = NULL, *selftest = NULL;
-	enum sg_log_level level = SG_LOG_INFO;
+	struct sg_child_args args;
 	struct pollfd fds[SG_MAX_POLLFDS];
-	bool debug = false;
-	int ch, recvfd;
+	int recvfd;
 
-	while ((ch = getopt(argc, argv, "r:l:ST:")) != -1) {
-		switch (ch) {
-		case 'r': dir = optarg; break;
-		case 'l':
-			if (sg_log_level_parse(optarg, &level) < 0)
-				sg_usage();
-			break;
-		case 'S': debug = true; break;
-		case 'T': selftest = optarg; break;
-		default: sg_usage();
-		}
-	}
-	if (dir == NULL)
-		sg_usage();
-	sg_log_init("spyglass-exporter", level);
+	sg_child_args_parse(argc, argv, "spyglass-exporter", &args);
+	sg_log_init("spyglass-exporter", args.level);
 	sg_config_defaults(&E.cfg);
 
-	if (sg_ipc_listen(&E.in, SG_IPC_PULL, dir, SG_IPC_EXPORT_SOCK) < 0)
+	if (sg_ipc_listen(&E.in, SG_IPC_PULL, args.runtime_dir,
+	    SG_IPC_EXPORT_SOCK) < 0)
 		return 1;
 	if (nng_socket_get_int(E.in, NNG_OPT_RECVFD, &recvfd) != 0)
 		sg_fatal("nng: no receive fd");
-	if (sg_sandbox_exporter(debug) < 0)
+	if (sg_sandbox_exporter(args.sandbox_debug) < 0)
 		sg_fatal("cannot apply the seccomp filter");
-	if (selftest != NULL)
-		return sg_sandbox_selftest(selftest) == 0 ? 0 : 1;
+	if (args.selftest != NULL)
+		return sg_sandbox_selftest(args.selftest) == 0 ? 0 : 1;
 
 	for (;;) {
 		struct prom_server *polled = E.prom;
