@@ -234,6 +234,7 @@ conns_on_data(struct sg_conns *t, const uint8_t *ev, size_t size)
 	const uint8_t *data, *tail;
 	struct sg_conn *c;
 	size_t captured;
+	uint64_t garbage;
 
 	if (size < SG_DATA_EVENT_HDR_SIZE)
 		return -1;
@@ -253,8 +254,10 @@ conns_on_data(struct sg_conns *t, const uint8_t *ev, size_t size)
 	conns_set_role(t, c, d.role, d.hdr.ts_ns);
 	c->last_ns = d.hdr.ts_ns;
 	t->cur = c;
+	garbage = c->http.garbage;
 	http1_on_data(&c->http, d.dir, d.hdr.ts_ns, (uint64_t)d.len, data,
 	    captured, tail, conns_emit_exchange, t);
+	t->st.unparsed += c->http.garbage - garbage;
 	t->cur = NULL;
 	c->role = c->http.role;
 	return 0;

@@ -28,6 +28,7 @@ struct sg_conns_stats {
 	uint64_t evicted;           /* live connections evicted when full */
 	uint64_t timed_out;         /* requests ended by the timeout */
 	uint64_t active;            /* connections in the table now */
+	uint64_t unparsed;          /* bytes that were not HTTP/1.x */
 };
 
 /* Called for each finished exchange with the connection it happened on. */

@@ -267,6 +267,8 @@ sg_publish_stats(void)
 	metrics_set_stat(C.metrics, "spyglass_http_requests_timed_out_total",
 	    cs.timed_out);
 	metrics_set_stat(C.metrics, "spyglass_connections_active", cs.active);
+	metrics_set_stat(C.metrics, "spyglass_unparsed_bytes_total",
+	    cs.unparsed);
 	metrics_set_stat(C.metrics, "spyglass_spans_total", C.spans_total);
 	metrics_set_stat(C.metrics,
 	    "spyglass_events_lost_total{stage=\"collector_ipc\"}", C.lost_ipc);

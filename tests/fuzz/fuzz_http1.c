@@ -11,7 +11,7 @@
  * aborts so that the fuzzer reports it.
  *
  * Build with -fsanitize=fuzzer, or with -DSG_FUZZ_STANDALONE for a program
- * that runs the files named on its command line (stdin without any).
+ * that runs the files named on its command line ("-": stdin).
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -340,9 +340,16 @@ main(int argc, char **argv)
 	FILE *f;
 	int i, rc = 0;
 
-	if (argc < 2)
-		return fz_run_stream(stdin, "stdin") == 0 ? 0 : 1;
+	if (argc < 2) {
+		fprintf(stderr, "usage: %s file ... (- for stdin)\n", argv[0]);
+		return 2;
+	}
 	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "-") == 0) {
+			if (fz_run_stream(stdin, "stdin") != 0)
+				rc = 1;
+			continue;
+		}
 		if ((f = fopen(argv[i], "rb")) == NULL) {
 			perror(argv[i]);
 			rc = 1;
