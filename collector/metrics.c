@@ -753,6 +753,40 @@ pair_cmp(const void *a, const void *b)
 	    ((const struct stat_pair *)b)->key);
 }
 
+/* HELP text of the self-metrics the sensor sets; others get a generic one. */
+static const char *
+stat_help(const char *name)
+{
+	static const struct { const char *name, *help; } helps[] = {
+		{ "spyglass_events_read_total",
+		  "Events read from the BPF ring buffer" },
+		{ "spyglass_events_lost_total",
+		  "Events lost, by the stage where they were lost" },
+		{ "spyglass_bad_events_total",
+		  "Malformed events refused, by the stage that refused them" },
+		{ "spyglass_instrumented_processes",
+		  "Processes instrumented now" },
+		{ "spyglass_process_messages_lost_total",
+		  "Process metadata messages the collector could not take" },
+		{ "spyglass_child_restarts_total",
+		  "Restarts of the unprivileged children" },
+		{ "spyglass_http_requests_timed_out_total",
+		  "HTTP requests without a response within http_request_timeout" },
+		{ "spyglass_connections_evicted_total",
+		  "Connections dropped from the full connection table" },
+		{ "spyglass_connections_active",
+		  "Connections the collector follows now" },
+		{ "spyglass_unparsed_bytes_total",
+		  "Bytes on instrumented connections that were not HTTP/1.x" },
+		{ "spyglass_spans_total", "Spans produced" },
+	};
+
+	for (size_t i = 0; i < sizeof(helps) / sizeof(helps[0]); i++)
+		if (strcmp(helps[i].name, name) == 0)
+			return helps[i].help;
+	return "spyglass self-metric";
+}
+
 static struct family *
 stat_family(struct sg_metrics *m, const char *name)
 {
@@ -769,7 +803,7 @@ stat_family(struct sg_metrics *m, const char *name)
 	}
 	counter = len > 6 && strcmp(name + len - 6, "_total") == 0;
 	f = &m->fam[m->nfam++];
-	family_init(f, name, name, "", "spyglass self-metric",
+	family_init(f, name, name, "", stat_help(name),
 	    counter ? SG_METRIC_COUNTER : SG_METRIC_GAUGE, NULL,
 	    m->max_series);
 	return f;

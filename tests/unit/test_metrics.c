@@ -591,7 +591,7 @@ test_stats(void **state)
 	f = dfam(&d, "spyglass_events_lost_total");
 	assert_non_null(f);
 	assert_int_equal(f->hdr.type, SG_METRIC_COUNTER);
-	assert_string_equal(f->hdr.help, "spyglass self-metric");
+	assert_string_equal(f->hdr.help, "Events lost, by the stage where they were lost");
 	assert_int_equal(f->hdr.nseries, 2);
 	assert_true(find_series(f, "stage", "ringbuf", NULL)->value_f == 7);
 	assert_true(find_series(f, "stage", "ipc", NULL)->value_f == 1);

@@ -165,7 +165,7 @@ test_render_exact(void **state)
 "# HELP spyglass_metric_series_dropped_total Metric series not created because their family was full\n"
 "# TYPE spyglass_metric_series_dropped_total counter\n"
 "spyglass_metric_series_dropped_total 0\n"
-"# HELP spyglass_events_lost_total spyglass self-metric\n"
+"# HELP spyglass_events_lost_total Events lost, by the stage where they were lost\n"
 "# TYPE spyglass_events_lost_total counter\n"
 "spyglass_events_lost_total{stage=\"ringbuf\"} 3\n"
 "# HELP spyglass_conns_active spyglass self-metric\n"
