@@ -344,19 +344,27 @@ sg_discovery_start(void)
 static void
 sg_reselect(void)
 {
+	uint32_t *stale;
+	size_t nstale = 0;
+
 	for (size_t i = 0; i < SG_SELECTED_MAX; i++)
 		L.sel[i].mark = 0;
 	discovery_free(L.disc);
 	if (sg_discovery_start() < 0)
 		sg_fatal("discovery: cannot restart after reload");
 	sg_rescan();
-	for (size_t i = 0; i < SG_SELECTED_MAX; i++) {
-		if (L.sel[i].pid != 0 && !L.sel[i].mark) {
-			struct sg_proc_info gone = { .pid = L.sel[i].pid };
-			sg_on_discovery(NULL, &gone);
-			i--;   /* backward shift may have moved an entry here */
-		}
+	/* Collected first: removal shifts entries within the table. */
+	if ((stale = calloc(SG_SELECTED_MAX, sizeof(*stale))) == NULL)
+		sg_fatal("out of memory");
+	for (size_t i = 0; i < SG_SELECTED_MAX; i++)
+		if (L.sel[i].pid != 0 && !L.sel[i].mark)
+			stale[nstale++] = L.sel[i].pid;
+	for (size_t i = 0; i < nstale; i++) {
+		struct sg_proc_info gone = { .pid = stale[i] };
+
+		sg_on_discovery(NULL, &gone);
 	}
+	free(stale);
 }
 
 static void
