@@ -123,8 +123,11 @@ static const struct sg_key sg_keys[] = {
 	  "ring buffer size; rounded up to a power of two" },
 	{ "ebpf", "syscall_hooks", SG_T_ENUM, OFF(ebpf.syscall_hooks), 0, 0, "auto",
 	  { NULL }, hooks_names, false,
-	  "auto (syscall tracepoints, raw tracepoints without tracefs), "
-	  "tracepoint or raw" },
+	  "auto or raw: raw tracepoints sys_enter/sys_exit (no tracefs "
+	  "needed, attach and detach in milliseconds); tracepoint: one "
+	  "tracepoint per syscall (needs tracefs, mounted when missing; raw "
+	  "tracepoints when it cannot be; stopping takes ~2.5 s, 80 ms per "
+	  "tracepoint)" },
 	{ "ebpf", "track_request_headers", SG_T_BOOL,
 	  OFF(ebpf.track_request_headers), 0, 0, "false",
 	  { "BEYLA_BPF_TRACK_REQUEST_HEADERS" }, NULL, true,

@@ -59,13 +59,13 @@ sg_bpf_open_load_attach(struct sg_bpf *b, const struct sg_config *c,
 
 	memset(b, 0, sizeof(*b));
 	libbpf_set_print(sg_bpf_libbpf_print);
-	if (c->ebpf.syscall_hooks == SG_HOOKS_TRACEPOINT && !tracefs) {
-		sg_log(SG_LOG_ERR, "syscall_hooks = tracepoint but tracefs is "
-		    "not mounted");
-		return -1;
-	}
-	b->raw = c->ebpf.syscall_hooks == SG_HOOKS_RAW ||
-	    (c->ebpf.syscall_hooks == SG_HOOKS_AUTO && !tracefs);
+	/* Per-syscall tracepoints only when asked for and available:
+	 * raw ones cost the same per call here and detach in milliseconds,
+	 * where each syscall tracepoint waits ~80 ms for RCU. */
+	b->raw = c->ebpf.syscall_hooks != SG_HOOKS_TRACEPOINT || !tracefs;
+	if (c->ebpf.syscall_hooks == SG_HOOKS_TRACEPOINT && !tracefs)
+		sg_log(SG_LOG_WARN, "syscall_hooks = tracepoint but tracefs is "
+		    "not mounted: using raw tracepoints");
 
 	if ((skel = spyglass_bpf__open()) == NULL) {
 		sg_log(SG_LOG_ERR, "bpf: open: %s", strerror(errno));

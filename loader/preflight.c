@@ -75,8 +75,9 @@ pf_check_tracefs(const struct sg_config *c, struct sg_preflight *p,
     bool may_mount)
 {
 	p->tracefs = pf_find_tracefs(p);
+	/* Only per-syscall tracepoints need tracefs (see config.c). */
 	if (p->tracefs || !may_mount ||
-	    c->ebpf.syscall_hooks == SG_HOOKS_RAW)
+	    c->ebpf.syscall_hooks != SG_HOOKS_TRACEPOINT)
 		return;
 	if ((privs_held() & SG_CAPBIT(CAP_SYS_ADMIN)) == 0) {
 		p->tracefs_err = EPERM;
@@ -190,13 +191,15 @@ pf_report_tracefs(struct pf_out *o, const struct sg_config *c,
 {
 	char why[128] = "";
 
-	if (p->tracefs) {
-		pf(o, "ok", "tracefs %s%s", p->tracefs_path,
-		    p->tracefs_mounted ? " (mounted by spyglass)" : "");
+	if (c->ebpf.syscall_hooks != SG_HOOKS_TRACEPOINT) {
+		pf(o, "ok", "raw tracepoints sys_enter/sys_exit "
+		    "(ebpf.syscall_hooks = %s): tracefs not needed",
+		    c->ebpf.syscall_hooks == SG_HOOKS_RAW ? "raw" : "auto");
 		return;
 	}
-	if (c->ebpf.syscall_hooks == SG_HOOKS_RAW) {
-		pf(o, "ok", "tracefs not needed (ebpf.syscall_hooks = raw)");
+	if (p->tracefs) {
+		pf(o, "ok", "syscall tracepoints in %s%s", p->tracefs_path,
+		    p->tracefs_mounted ? " (mounted by spyglass)" : "");
 		return;
 	}
 	if (p->tracefs_err == EPERM)
@@ -204,14 +207,9 @@ pf_report_tracefs(struct pf_out *o, const struct sg_config *c,
 	else if (p->tracefs_err != 0)
 		snprintf(why, sizeof(why), "; mounting it failed: %s",
 		    strerror(p->tracefs_err));
-	if (c->ebpf.syscall_hooks == SG_HOOKS_TRACEPOINT)
-		pf(o, "error", "no syscall tracepoints in %s or %s%s "
-		    "(ebpf.syscall_hooks = tracepoint)", SG_TRACEFS,
-		    SG_TRACEFS_DEBUG, why);
-	else
-		pf(o, "warning", "no syscall tracepoints in %s or %s%s: raw "
-		    "tracepoints sys_enter/sys_exit will be used instead",
-		    SG_TRACEFS, SG_TRACEFS_DEBUG, why);
+	pf(o, "warning", "no syscall tracepoints in %s or %s%s: raw "
+	    "tracepoints sys_enter/sys_exit will be used instead",
+	    SG_TRACEFS, SG_TRACEFS_DEBUG, why);
 }
 
 static void
