@@ -36,7 +36,7 @@ static struct {
 	struct sg_conns   *conns;
 	struct sg_metrics *metrics;
 	nng_socket         in, out;
-	int                exporter_peers;
+	int                exporter_connects;
 	int64_t            clock_offset;
 	uint8_t           *snapshot;
 	struct wire_w      spans;
@@ -294,12 +294,14 @@ sg_send_snapshot(void)
 static void
 sg_check_exporter_peer(void)
 {
-	int peers = sg_ipc_peers(C.out);
+	int connects = sg_ipc_connects(C.out);
 
-	if (peers > 0 && C.exporter_peers == 0 && C.config_msg != NULL)
-		(void)sg_ipc_send(C.out, SG_MSG_CONFIG, C.config_msg,
-		    C.config_len);
-	C.exporter_peers = peers;
+	if (connects != C.exporter_connects && C.config_msg != NULL) {
+		if (sg_ipc_send(C.out, SG_MSG_CONFIG, C.config_msg,
+		    C.config_len) != 0)
+			return;   /* try again on the next tick */
+		C.exporter_connects = connects;
+	}
 }
 
 int

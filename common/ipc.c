@@ -16,10 +16,12 @@
 #define SG_IPC_SENDBUF     256   /* messages queued towards a slow peer */
 #define SG_IPC_RECVBUF     256
 
-/* Peer counts per socket id, kept by the pipe notifier (an nng thread). */
+/* Connections seen per socket id, counted by the pipe notifier (an nng
+ * thread).  A count, not a level: a peer that dies and comes back between
+ * two looks still shows as a new connection. */
 static struct {
 	uint32_t   id;
-	atomic_int peers;
+	atomic_int connects;
 } sg_ipc_socks[SG_IPC_MAX_SOCKETS];
 static uint32_t sg_ipc_seq;
 
@@ -28,11 +30,11 @@ sg_ipc_peer_slot(nng_socket s)
 {
 	for (size_t i = 0; i < SG_IPC_MAX_SOCKETS; i++)
 		if (sg_ipc_socks[i].id == s.id)
-			return &sg_ipc_socks[i].peers;
+			return &sg_ipc_socks[i].connects;
 	for (size_t i = 0; i < SG_IPC_MAX_SOCKETS; i++)
 		if (sg_ipc_socks[i].id == 0) {
 			sg_ipc_socks[i].id = s.id;
-			return &sg_ipc_socks[i].peers;
+			return &sg_ipc_socks[i].connects;
 		}
 	return NULL;
 }
@@ -57,15 +59,11 @@ sg_ipc_check_peer(nng_pipe p, nng_pipe_ev ev, void *arg)
 static void
 sg_ipc_count_peer(nng_pipe p, nng_pipe_ev ev, void *arg)
 {
-	atomic_int *peers = arg;
+	atomic_int *connects = arg;
 
 	(void)p;
-	if (peers == NULL)
-		return;
-	if (ev == NNG_PIPE_EV_ADD_POST)
-		atomic_fetch_add(peers, 1);
-	else if (ev == NNG_PIPE_EV_REM_POST)
-		atomic_fetch_sub(peers, 1);
+	if (connects != NULL && ev == NNG_PIPE_EV_ADD_POST)
+		atomic_fetch_add(connects, 1);
 }
 
 static int
@@ -84,7 +82,6 @@ sg_ipc_open(nng_socket *s, enum sg_ipc_role role)
 	nng_socket_set_ms(*s, NNG_OPT_RECONNMINT, 50);
 	nng_socket_set_ms(*s, NNG_OPT_RECONNMAXT, 1000);
 	nng_pipe_notify(*s, NNG_PIPE_EV_ADD_POST, sg_ipc_count_peer, slot);
-	nng_pipe_notify(*s, NNG_PIPE_EV_REM_POST, sg_ipc_count_peer, slot);
 	return 0;
 }
 
@@ -229,7 +226,7 @@ sg_ipc_dispatch(const struct sg_dispatch *table, size_t n,
 }
 
 int
-sg_ipc_peers(nng_socket s)
+sg_ipc_connects(nng_socket s)
 {
 	atomic_int *slot = sg_ipc_peer_slot(s);
 

@@ -80,7 +80,8 @@ void sg_ipc_msg_free(struct sg_msg *m);
 /* Call the handler for m->type; an unknown type or short payload is fatal. */
 int  sg_ipc_dispatch(const struct sg_dispatch *table, size_t n,
     const struct sg_msg *m, void *ctx);
-/* Number of connected peers (pipes) on s, as seen by ipc.c's notifier. */
-int  sg_ipc_peers(nng_socket s);
+/* How many peer connections s has accepted or made so far: a change means
+ * a (re)started peer that must be told the current state. */
+int  sg_ipc_connects(nng_socket s);
 
 #endif

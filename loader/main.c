@@ -61,7 +61,7 @@ static struct {
 	struct sg_drain    *drain;
 	struct discovery   *disc;
 	nng_socket          ipc;
-	int                 collector_peers;
+	int                 collector_connects;
 	struct sg_selected *sel;
 	size_t              nsel;
 	uint64_t            proc_msgs_lost;
@@ -262,7 +262,7 @@ loader_on_proc_event(const void *data, size_t size)
 
 /* ---- messages to the collector ---- */
 
-static void
+static int
 sg_send_config(void)
 {
 	static uint8_t buf[32 << 10];
@@ -270,19 +270,24 @@ sg_send_config(void)
 
 	wire_w_init(&w, buf, sizeof(buf));
 	sg_config_encode(&L.cfg, &w);
-	if (w.err || sg_ipc_send(L.ipc, SG_MSG_CONFIG, buf, w.len) != 0)
+	if (w.err || sg_ipc_send(L.ipc, SG_MSG_CONFIG, buf, w.len) != 0) {
 		sg_log(SG_LOG_WARN, "could not send the configuration to the "
 		    "collector");
+		return -1;
+	}
+	return 0;
 }
 
 /* A (re)started collector knows nothing: tell it everything. */
-static void
+static int
 sg_resync_collector(void)
 {
-	sg_send_config();
+	if (sg_send_config() < 0)
+		return -1;
 	for (size_t i = 0; i < SG_SELECTED_MAX; i++)
 		if (L.sel[i].pid != 0)
 			sg_send_proc(&L.sel[i].info);
+	return 0;
 }
 
 static void
@@ -389,7 +394,7 @@ sg_reload(void)
 	L.cfg = nc;
 	sg_log_set_level(L.cfg.log_level);
 	sg_reselect();
-	sg_send_config();
+	(void)sg_send_config();
 }
 
 /* ---- start-up ---- */
@@ -480,13 +485,13 @@ sg_on_signal(int sfd)
 static void
 sg_check_collector_peer(void)
 {
-	int peers = sg_ipc_peers(L.ipc);
+	int connects = sg_ipc_connects(L.ipc);
 
-	if (peers > 0 && L.collector_peers == 0) {
+	if (connects != L.collector_connects) {
 		sg_log(SG_LOG_DEBUG, "collector connected");
-		sg_resync_collector();
+		if (sg_resync_collector() == 0)
+			L.collector_connects = connects;
 	}
-	L.collector_peers = peers;
 }
 
 static int
