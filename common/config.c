@@ -14,6 +14,7 @@
 enum sg_key_type {
 	SG_T_BOOL, SG_T_UINT, SG_T_DURATION, SG_T_SIZE, SG_T_STRING,
 	SG_T_REGEX, SG_T_ENUM, SG_T_PORTS, SG_T_BUCKETS, SG_T_LOGLEVEL,
+	SG_T_RATIO,
 };
 
 struct sg_key {
@@ -34,6 +35,17 @@ struct sg_key {
 
 static const char *const printer_names[] = { "disabled", "text", "json", NULL };
 static const char *const hooks_names[] = { "auto", "tracepoint", "raw", NULL };
+static const char *const otlp_protocol_names[] = { "", "auto",
+	"http/protobuf", "grpc", NULL };
+static const char *const otlp_top_protocol_names[] = { "auto", "auto",
+	"http/protobuf", "grpc", NULL };
+static const char *const otlp_compression_names[] = { "", "none", "gzip",
+	NULL };
+static const char *const otlp_top_compression_names[] = { "none", "none",
+	"gzip", NULL };
+static const char *const sampler_names[] = { "always_on", "always_off",
+	"traceidratio", "parentbased_always_on", "parentbased_always_off",
+	"parentbased_traceidratio", NULL };
 
 static const struct sg_key sg_keys[] = {
 	{ "", "log_level", SG_T_LOGLEVEL, OFF(log_level), 0, 0, "info",
@@ -64,6 +76,32 @@ static const struct sg_key sg_keys[] = {
 	{ "", "sandbox_debug", SG_T_BOOL, OFF(sandbox_debug), 0, 0, "false",
 	  { NULL }, NULL, false,
 	  "report a syscall refused by the seccomp filter instead of killing silently" },
+
+	/* ---- OTLP, both signals */
+	{ "", "otlp_endpoint", SG_T_STRING, OFF(otlp_endpoint), 0, 0, "",
+	  { "OTEL_EXPORTER_OTLP_ENDPOINT" }, NULL, false,
+	  "base URL of an OTLP receiver for traces and metrics; /v1/traces and "
+	  "/v1/metrics are appended for http/protobuf" },
+	{ "", "otlp_protocol", SG_T_ENUM, OFF(otlp_protocol), 0, 0, "auto",
+	  { "OTEL_EXPORTER_OTLP_PROTOCOL" }, otlp_top_protocol_names, false,
+	  "http/protobuf, grpc, or auto (grpc for port 4317, else http/protobuf)" },
+	{ "", "otlp_headers", SG_T_STRING, OFF(otlp_headers), 0, 0, "",
+	  { "OTEL_EXPORTER_OTLP_HEADERS" }, NULL, false,
+	  "extra request headers: key1=value1,key2=value2 (values "
+	  "percent-encoded)" },
+	{ "", "otlp_compression", SG_T_ENUM, OFF(otlp_compression), 0, 0, "none",
+	  { "OTEL_EXPORTER_OTLP_COMPRESSION" }, otlp_top_compression_names, false,
+	  "none or gzip" },
+	{ "", "otlp_ca_file", SG_T_STRING, OFF(otlp_ca_file), 0, 0, "",
+	  { "OTEL_EXPORTER_OTLP_CERTIFICATE" }, NULL, false,
+	  "PEM file of the CAs that sign the receiver's certificate (default: "
+	  "the system's)" },
+	{ "", "otlp_insecure", SG_T_BOOL, OFF(otlp_insecure), 0, 0, "false",
+	  { "OTEL_EXPORTER_OTLP_INSECURE" }, NULL, false,
+	  "do not verify the receiver's TLS certificate" },
+	{ "", "resource_attributes", SG_T_STRING, OFF(resource_attributes), 0, 0,
+	  "", { "OTEL_RESOURCE_ATTRIBUTES" }, NULL, false,
+	  "extra resource attributes: key1=value1,key2=value2" },
 
 	{ "discovery", "open_port", SG_T_PORTS, OFF(discovery.open_port), 0, 0, "",
 	  { "BEYLA_OPEN_PORT" }, NULL, false,
@@ -144,12 +182,81 @@ static const struct sg_key sg_keys[] = {
 	  OFF(ebpf.heuristic_sql_detect), 0, 0, "false",
 	  { "BEYLA_HEURISTIC_SQL_DETECT" }, NULL, true,
 	  "recognise SQL by its text rather than by the database protocol" },
+
+	/* ---- OTLP traces */
+	{ "otel_traces_export", "endpoint", SG_T_STRING, OFF(traces.s.endpoint),
+	  0, 0, "", { "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT" }, NULL, false,
+	  "URL spans are sent to, used as given (default: otlp_endpoint)" },
+	{ "otel_traces_export", "protocol", SG_T_ENUM, OFF(traces.s.protocol),
+	  0, 0, "", { "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL" },
+	  otlp_protocol_names, false,
+	  "http/protobuf, grpc or auto (empty: otlp_protocol)" },
+	{ "otel_traces_export", "headers", SG_T_STRING, OFF(traces.s.headers),
+	  0, 0, "", { "OTEL_EXPORTER_OTLP_TRACES_HEADERS" }, NULL, false,
+	  "extra headers for spans (added to otlp_headers)" },
+	{ "otel_traces_export", "compression", SG_T_ENUM,
+	  OFF(traces.s.compression), 0, 0, "",
+	  { "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION" }, otlp_compression_names,
+	  false, "none or gzip (empty: otlp_compression)" },
+	{ "otel_traces_export", "resolve", SG_T_STRING, OFF(traces.s.resolve),
+	  0, 0, "", { NULL }, NULL, false,
+	  "host:port:address to connect to instead of resolving the endpoint's "
+	  "name (default: resolved by spyglass at start and on SIGHUP)" },
+	{ "otel_traces_export", "max_queue_size", SG_T_UINT,
+	  OFF(traces.s.max_queue_size), 1, 10000000, "65536",
+	  { "BEYLA_OTEL_TRACES_MAX_QUEUE_SIZE" }, NULL, false,
+	  "spans kept while the receiver is unreachable; beyond, the oldest "
+	  "are dropped and counted" },
+	{ "otel_traces_export", "batch_size", SG_T_UINT, OFF(traces.batch_size),
+	  1, 65536, "512", { "BEYLA_OTEL_TRACES_BATCH_SIZE" }, NULL, false,
+	  "spans per request at most" },
+	{ "otel_traces_export", "batch_timeout", SG_T_DURATION,
+	  OFF(traces.batch_timeout_ms), 1, 60000, "1s",
+	  { "BEYLA_OTEL_TRACES_BATCH_TIMEOUT" }, NULL, false,
+	  "longest a span waits for its batch to fill" },
+	{ "otel_traces_export", "sampler", SG_T_ENUM, OFF(traces.sampler), 0, 0,
+	  "parentbased_always_on", { "OTEL_TRACES_SAMPLER" }, sampler_names,
+	  false, "always_on, always_off, traceidratio, parentbased_always_on, "
+	  "parentbased_always_off or parentbased_traceidratio; thins spans, "
+	  "never metrics" },
+	{ "otel_traces_export", "sampler_arg", SG_T_RATIO,
+	  OFF(traces.sampler_arg), 0, 0, "1", { "OTEL_TRACES_SAMPLER_ARG" },
+	  NULL, false, "ratio (0 to 1) of the traceidratio samplers" },
+
+	/* ---- OTLP metrics */
+	{ "otel_metrics_export", "endpoint", SG_T_STRING,
+	  OFF(metrics.s.endpoint), 0, 0, "",
+	  { "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT" }, NULL, false,
+	  "URL metrics are sent to, used as given (default: otlp_endpoint)" },
+	{ "otel_metrics_export", "protocol", SG_T_ENUM, OFF(metrics.s.protocol),
+	  0, 0, "", { "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL" },
+	  otlp_protocol_names, false,
+	  "http/protobuf, grpc or auto (empty: otlp_protocol)" },
+	{ "otel_metrics_export", "headers", SG_T_STRING, OFF(metrics.s.headers),
+	  0, 0, "", { "OTEL_EXPORTER_OTLP_METRICS_HEADERS" }, NULL, false,
+	  "extra headers for metrics (added to otlp_headers)" },
+	{ "otel_metrics_export", "compression", SG_T_ENUM,
+	  OFF(metrics.s.compression), 0, 0, "",
+	  { "OTEL_EXPORTER_OTLP_METRICS_COMPRESSION" }, otlp_compression_names,
+	  false, "none or gzip (empty: otlp_compression)" },
+	{ "otel_metrics_export", "resolve", SG_T_STRING, OFF(metrics.s.resolve),
+	  0, 0, "", { NULL }, NULL, false,
+	  "host:port:address to connect to instead of resolving the endpoint's "
+	  "name (default: resolved by spyglass at start and on SIGHUP)" },
+	{ "otel_metrics_export", "max_queue_size", SG_T_UINT,
+	  OFF(metrics.s.max_queue_size), 1, 10000000, "100000",
+	  { NULL }, NULL, false,
+	  "data points kept while the receiver is unreachable" },
+	{ "otel_metrics_export", "interval", SG_T_DURATION,
+	  OFF(metrics.interval_ms), 100, 3600000, "60s",
+	  { "OTEL_METRIC_EXPORT_INTERVAL", "BEYLA_METRICS_INTERVAL" }, NULL,
+	  false, "how often metrics are sent" },
 };
 #define SG_NKEYS (sizeof(sg_keys) / sizeof(sg_keys[0]))
 
 static const char *const sg_key_type_names[] = {
 	"bool", "integer", "duration", "size", "string", "regex", "enum",
-	"port list", "number list", "log level",
+	"port list", "number list", "log level", "ratio",
 };
 
 static int
@@ -399,6 +506,18 @@ sg_config_apply(struct sg_config *c, const struct sg_key *k, const char *value,
 			return sg_config_error(err, errsz, origin, k, NULL, NULL,
 			    "%s", why);
 		return 0;
+	case SG_T_RATIO: {
+		char *end;
+		double d;
+
+		errno = 0;
+		d = strtod(value, &end);
+		if (end == value || *end != '\0' || errno != 0 || !(d >= 0 && d <= 1))
+			return sg_config_error(err, errsz, origin, k, NULL, NULL,
+			    "\"%s\" is not a ratio between 0 and 1", value);
+		*(double *)field = d;
+		return 0;
+	}
 	case SG_T_BUCKETS:
 		if (sg_parse_buckets(value, field, why, sizeof(why)) < 0)
 			return sg_config_error(err, errsz, origin, k, NULL, NULL,
@@ -632,10 +751,20 @@ sg_config_load_env(struct sg_config *c, char *err, size_t errsz)
 	for (size_t i = 0; i < SG_NKEYS; i++) {
 		const struct sg_key *k = &sg_keys[i];
 
-		/* The seeds' names first, so that SPYGLASS_* wins. */
+		/* The seeds' names first, so that SPYGLASS_* wins.  As in
+		 * OpenTelemetry, an empty variable counts as unset. */
 		for (size_t j = 0; j < 3 && k->env[j] != NULL; j++) {
-			if ((v = getenv(k->env[j])) == NULL)
+			char scaled[64];
+
+			if ((v = getenv(k->env[j])) == NULL || *v == '\0')
 				continue;
+			/* OpenTelemetry gives this one in milliseconds. */
+			if (strcmp(k->env[j], "OTEL_METRIC_EXPORT_INTERVAL") == 0 &&
+			    strspn(v, "0123456789") == strlen(v) &&
+			    strlen(v) < 32) {
+				snprintf(scaled, sizeof(scaled), "%sms", v);
+				v = scaled;
+			}
 			snprintf(origin, sizeof(origin), "environment %s",
 			    k->env[j]);
 			if (sg_config_apply(c, k, v, origin, err, errsz) < 0)
@@ -717,6 +846,9 @@ sg_config_format(const struct sg_config *c, const struct sg_key *k,
 		break;
 	case SG_T_PORTS:
 		sg_portset_format(field, buf, sz);
+		break;
+	case SG_T_RATIO:
+		snprintf(buf, sz, "%.17g", *(const double *)field);
 		break;
 	case SG_T_BUCKETS: {
 		const struct sg_buckets *b = field;

@@ -25,6 +25,28 @@
 enum sg_trace_printer { SG_PRINTER_DISABLED = 0, SG_PRINTER_TEXT,
 	SG_PRINTER_JSON };
 enum sg_hooks { SG_HOOKS_AUTO = 0, SG_HOOKS_TRACEPOINT, SG_HOOKS_RAW };
+/* OTLP protocol and compression: INHERIT takes the top-level otlp_* key;
+ * AUTO infers the protocol from the port (4317 gRPC, else HTTP). */
+enum sg_otlp_protocol { SG_OTLP_INHERIT = 0, SG_OTLP_AUTO, SG_OTLP_HTTP,
+	SG_OTLP_GRPC };
+enum sg_otlp_compression { SG_OTLP_COMP_INHERIT = 0, SG_OTLP_COMP_NONE,
+	SG_OTLP_COMP_GZIP };
+enum sg_sampler { SG_SAMPLER_ALWAYS_ON = 0, SG_SAMPLER_ALWAYS_OFF,
+	SG_SAMPLER_TRACEIDRATIO, SG_SAMPLER_PB_ALWAYS_ON,
+	SG_SAMPLER_PB_ALWAYS_OFF, SG_SAMPLER_PB_TRACEIDRATIO };
+
+#define SG_URL_MAX     512
+#define SG_HEADERS_MAX 1024
+
+/* One OTLP signal's destination. */
+struct sg_otlp_signal {
+	char                     endpoint[SG_URL_MAX];
+	enum sg_otlp_protocol    protocol;
+	char                     headers[SG_HEADERS_MAX];
+	enum sg_otlp_compression compression;
+	char                     resolve[320];  /* host:port:address */
+	uint32_t                 max_queue_size;
+};
 
 struct sg_buckets {
 	uint16_t n;
@@ -70,6 +92,28 @@ struct sg_config {
 		bool          high_request_volume;
 		bool          heuristic_sql_detect;
 	} ebpf;
+
+	/* OTLP: top-level defaults for both signals (OTEL_EXPORTER_OTLP_*) */
+	char                     otlp_endpoint[SG_URL_MAX];
+	enum sg_otlp_protocol    otlp_protocol;
+	char                     otlp_headers[SG_HEADERS_MAX];
+	enum sg_otlp_compression otlp_compression;
+	char                     otlp_ca_file[256];
+	bool                     otlp_insecure;
+	char                     resource_attributes[SG_HEADERS_MAX];
+
+	struct {
+		struct sg_otlp_signal s;
+		uint32_t         batch_size;
+		uint32_t         batch_timeout_ms;
+		enum sg_sampler  sampler;
+		double           sampler_arg;
+	} traces;
+
+	struct {
+		struct sg_otlp_signal s;
+		uint32_t         interval_ms;
+	} metrics;
 };
 
 #define SG_CONFIG_ERR_MAX 512
