@@ -14,7 +14,7 @@
 enum sg_key_type {
 	SG_T_BOOL, SG_T_UINT, SG_T_DURATION, SG_T_SIZE, SG_T_STRING,
 	SG_T_REGEX, SG_T_ENUM, SG_T_PORTS, SG_T_BUCKETS, SG_T_LOGLEVEL,
-	SG_T_RATIO,
+	SG_T_RATIO, SG_T_URL,
 };
 
 struct sg_key {
@@ -78,7 +78,7 @@ static const struct sg_key sg_keys[] = {
 	  "report a syscall refused by the seccomp filter instead of killing silently" },
 
 	/* ---- OTLP, both signals */
-	{ "", "otlp_endpoint", SG_T_STRING, OFF(otlp_endpoint), 0, 0, "",
+	{ "", "otlp_endpoint", SG_T_URL, OFF(otlp_endpoint), 0, 0, "",
 	  { "OTEL_EXPORTER_OTLP_ENDPOINT" }, NULL, false,
 	  "base URL of an OTLP receiver for traces and metrics; /v1/traces and "
 	  "/v1/metrics are appended for http/protobuf" },
@@ -184,7 +184,7 @@ static const struct sg_key sg_keys[] = {
 	  "recognise SQL by its text rather than by the database protocol" },
 
 	/* ---- OTLP traces */
-	{ "otel_traces_export", "endpoint", SG_T_STRING, OFF(traces.s.endpoint),
+	{ "otel_traces_export", "endpoint", SG_T_URL, OFF(traces.s.endpoint),
 	  0, 0, "", { "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT" }, NULL, false,
 	  "URL spans are sent to, used as given (default: otlp_endpoint)" },
 	{ "otel_traces_export", "protocol", SG_T_ENUM, OFF(traces.s.protocol),
@@ -224,7 +224,7 @@ static const struct sg_key sg_keys[] = {
 	  NULL, false, "ratio (0 to 1) of the traceidratio samplers" },
 
 	/* ---- OTLP metrics */
-	{ "otel_metrics_export", "endpoint", SG_T_STRING,
+	{ "otel_metrics_export", "endpoint", SG_T_URL,
 	  OFF(metrics.s.endpoint), 0, 0, "",
 	  { "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT" }, NULL, false,
 	  "URL metrics are sent to, used as given (default: otlp_endpoint)" },
@@ -256,7 +256,7 @@ static const struct sg_key sg_keys[] = {
 
 static const char *const sg_key_type_names[] = {
 	"bool", "integer", "duration", "size", "string", "regex", "enum",
-	"port list", "number list", "log level", "ratio",
+	"port list", "number list", "log level", "ratio", "URL",
 };
 
 static int
@@ -468,12 +468,6 @@ sg_config_apply(struct sg_config *c, const struct sg_key *k, const char *value,
 		sg_store_uint(field, k->size, u);
 		return 0;
 	}
-	case SG_T_STRING:
-		if (strlen(value) >= k->size)
-			return sg_config_error(err, errsz, origin, k, NULL, NULL,
-			    "value longer than %zu bytes", k->size - 1);
-		memcpy(field, value, strlen(value) + 1);
-		return 0;
 	case SG_T_REGEX:
 		if (strlen(value) >= k->size)
 			return sg_config_error(err, errsz, origin, k, NULL, NULL,
@@ -505,6 +499,21 @@ sg_config_apply(struct sg_config *c, const struct sg_key *k, const char *value,
 		if (sg_portset_parse(value, field, why, sizeof(why)) < 0)
 			return sg_config_error(err, errsz, origin, k, NULL, NULL,
 			    "%s", why);
+		return 0;
+	case SG_T_URL:
+		if (*value != '\0' && strncasecmp(value, "http://", 7) != 0 &&
+		    strncasecmp(value, "https://", 8) != 0)
+			return sg_config_error(err, errsz, origin, k, NULL, NULL,
+			    "\"%s\" is not an http:// or https:// URL", value);
+		if (*value != '\0' && value[strcspn(value, ":") + 3] == '\0')
+			return sg_config_error(err, errsz, origin, k, NULL, NULL,
+			    "\"%s\" has no host", value);
+		/* FALLTHROUGH */
+	case SG_T_STRING:
+		if (strlen(value) >= k->size)
+			return sg_config_error(err, errsz, origin, k, NULL, NULL,
+			    "value longer than %zu bytes", k->size - 1);
+		memcpy(field, value, strlen(value) + 1);
 		return 0;
 	case SG_T_RATIO: {
 		char *end;
@@ -834,6 +843,7 @@ sg_config_format(const struct sg_config *c, const struct sg_key *k,
 		    (unsigned long long)u);
 		break;
 	case SG_T_STRING:
+	case SG_T_URL:
 	case SG_T_REGEX:
 		snprintf(buf, sz, "%s", (const char *)field);
 		break;

@@ -30,6 +30,7 @@
 #include "msg.h"
 #include "preflight.h"
 #include "privs.h"
+#include "resolve.h"
 
 #define SG_EXIT_RUNTIME   1
 #define SG_EXIT_CONFIG    2
@@ -107,6 +108,8 @@ sg_load_config(struct sg_config *c, const struct sg_sources *src)
 		if (sg_config_set_arg(c, src->overrides[i], err,
 		    sizeof(err)) < 0)
 			goto fail;
+	if (resolve_check_otlp(c, err, sizeof(err)) < 0)
+		goto fail;
 	return 0;
 fail:
 	sg_log(SG_LOG_ERR, "%s", err);
@@ -393,6 +396,7 @@ sg_reload(void)
 		    "take effect at the next start");
 	L.cfg = nc;
 	sg_log_set_level(L.cfg.log_level);
+	resolve_otlp(&L.cfg);
 	sg_reselect();
 	(void)sg_send_config();
 }
@@ -583,6 +587,7 @@ sg_run(void)
 	}
 	sg_log(SG_LOG_INFO, "running as %s", user);
 
+	resolve_otlp(&L.cfg);
 	if (sg_bpf_open_load_attach(&L.bpf, &L.cfg, pf.tracefs) < 0)
 		goto fail;
 	if (sg_ipc_listen(&L.ipc, SG_IPC_PUSH, L.cfg.runtime_dir,
