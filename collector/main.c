@@ -20,6 +20,7 @@
 #include "metrics.h"
 #include "msg.h"
 #include "procs.h"
+#include "sampler.h"
 #include "sandbox.h"
 #include "spans.h"
 
@@ -44,6 +45,8 @@ static struct {
 	uint32_t           nspans;
 	size_t             spans_hdr;       /* offset of the span count */
 	uint64_t           spans_total;
+	uint64_t           spans_unsampled;
+	bool               want_spans;      /* printer or OTLP traces on */
 	uint64_t           lost_ipc;        /* spans and snapshots not sent */
 	struct sg_stat     loader_stats[SG_STATS_MAX];
 	uint16_t           nloader_stats;
@@ -121,8 +124,14 @@ sg_on_exchange(void *ctx, const struct sg_conn *conn,
 	spans_build(&s, conn, ex, procs_find(conn->pid), C.clock_offset);
 	metrics_record_span(C.metrics, &s);
 	C.spans_total++;
-	if (C.cfg.trace_printer != SG_PRINTER_DISABLED)
-		sg_spans_add(&s);
+	if (!C.want_spans)
+		return;
+	if (!sampler_keep(C.cfg.traces.sampler, C.cfg.traces.sampler_arg,
+	    s.trace_id)) {
+		C.spans_unsampled++;
+		return;
+	}
+	sg_spans_add(&s);
 }
 
 /* ---- message handlers ---- */
@@ -161,6 +170,8 @@ sg_apply_config(const struct sg_config *cfg)
 			sg_fatal("out of memory for connections");
 	}
 	C.cfg = nc;
+	C.want_spans = nc.trace_printer != SG_PRINTER_DISABLED ||
+	    nc.traces.s.endpoint[0] != '\0' || nc.otlp_endpoint[0] != '\0';
 	sg_log_set_level(nc.log_level);
 }
 
@@ -270,6 +281,8 @@ sg_publish_stats(void)
 	metrics_set_stat(C.metrics, "spyglass_unparsed_bytes_total",
 	    cs.unparsed);
 	metrics_set_stat(C.metrics, "spyglass_spans_total", C.spans_total);
+	metrics_set_stat(C.metrics, "spyglass_spans_unsampled_total",
+	    C.spans_unsampled);
 	metrics_set_stat(C.metrics,
 	    "spyglass_events_lost_total{stage=\"collector_ipc\"}", C.lost_ipc);
 }

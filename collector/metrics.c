@@ -779,6 +779,8 @@ stat_help(const char *name)
 		{ "spyglass_unparsed_bytes_total",
 		  "Bytes on instrumented connections that were not HTTP/1.x" },
 		{ "spyglass_spans_total", "Spans produced" },
+		{ "spyglass_spans_unsampled_total",
+		  "Spans not exported because the trace sampler left them out" },
 	};
 
 	for (size_t i = 0; i < sizeof(helps) / sizeof(helps[0]); i++)

@@ -1,0 +1,38 @@
+#include "sampler.h"
+
+/*
+ * traceidratio: deterministic in the trace id, as the specification asks,
+ * so that every span of a trace gets the same verdict.  The last 8 bytes
+ * (random in W3C trace ids) are read big-endian and compared with
+ * ratio * 2^64.
+ */
+static bool
+sampler_ratio(double ratio, const uint8_t id[16])
+{
+	uint64_t v = 0;
+
+	if (ratio >= 1.0)
+		return true;
+	if (ratio <= 0.0)
+		return false;
+	for (int i = 8; i < 16; i++)
+		v = v << 8 | id[i];
+	return (double)v < ratio * 18446744073709551616.0;
+}
+
+bool
+sampler_keep(enum sg_sampler sampler, double ratio, const uint8_t trace_id[16])
+{
+	switch (sampler) {
+	case SG_SAMPLER_ALWAYS_ON:
+	case SG_SAMPLER_PB_ALWAYS_ON:
+		return true;
+	case SG_SAMPLER_ALWAYS_OFF:
+	case SG_SAMPLER_PB_ALWAYS_OFF:
+		return false;
+	case SG_SAMPLER_TRACEIDRATIO:
+	case SG_SAMPLER_PB_TRACEIDRATIO:
+		return sampler_ratio(ratio, trace_id);
+	}
+	return true;
+}
