@@ -9,15 +9,17 @@
 static bool
 sampler_ratio(double ratio, const uint8_t id[16])
 {
-	uint64_t v = 0;
+	uint64_t v = 0, bound;
 
 	if (ratio >= 1.0)
 		return true;
 	if (ratio <= 0.0)
 		return false;
+	/* Compared as integers: a double cannot hold 64-bit ids exactly. */
+	bound = (uint64_t)(ratio * 18446744073709551616.0);
 	for (int i = 8; i < 16; i++)
 		v = v << 8 | id[i];
-	return (double)v < ratio * 18446744073709551616.0;
+	return v < bound;
 }
 
 bool
