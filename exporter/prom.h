@@ -20,6 +20,9 @@ void prom_free(struct prom_server *p);
 /* Keep a copy of the latest SG_MSG_METRICS payload. */
 void prom_set_snapshot(struct prom_server *p, const uint8_t *payload,
     size_t len);
+/* Text appended to every scrape (the exporter's own metrics, already in
+ * exposition format); NULL for none.  Copied. */
+void prom_set_extra(struct prom_server *p, const char *text);
 /* Fill pollfds for the listener and clients; returns how many. */
 int  prom_pollfds(struct prom_server *p, struct pollfd *fds, int max);
 /* Serve whatever poll reported on those fds. */
