@@ -259,8 +259,9 @@ sg_sandbox_add_table(scmp_filter_ctx ctx, const struct sg_syscall_rule *r,
     size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
+		/* datum_b given although unused: clang warns otherwise. */
 		struct scmp_arg_cmp eq = SCMP_A0(SCMP_CMP_EQ,
-		    (scmp_datum_t)r[i].arg0_eq);
+		    (scmp_datum_t)r[i].arg0_eq, 0);
 		uint32_t action = r[i].arg0_eq == SG_REFUSE ?
 		    SCMP_ACT_ERRNO(EPERM) : SCMP_ACT_ALLOW;
 
@@ -283,11 +284,11 @@ sg_sandbox_add_checked(scmp_filter_ctx ctx)
 	 * payload cannot be turned into code. */
 	struct scmp_arg_cmp noexec = SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0);
 	/* isatty() from stdio; no other ioctl. */
-	struct scmp_arg_cmp tcgets = SCMP_A1(SCMP_CMP_EQ, TCGETS);
+	struct scmp_arg_cmp tcgets = SCMP_A1(SCMP_CMP_EQ, TCGETS, 0);
 	/* abort() and raise() signal this process; kill() of anything else
 	 * (the loader runs as the same uid) is refused. */
 	struct scmp_arg_cmp self = SCMP_A0(SCMP_CMP_EQ,
-	    (scmp_datum_t)getpid());
+	    (scmp_datum_t)getpid(), 0);
 
 	if (sg_sandbox_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
 	    &thread) < 0 ||

@@ -4,6 +4,7 @@
 # a good configuration exits 0 and prints the effective configuration,
 # with file < environment < command line precedence.
 # Without root only the error cases run (preflight needs root).
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
 [ -x "$SPYGLASS" ] || die "$SPYGLASS not built"

@@ -3,6 +3,7 @@
 # request) started after the sensor and selected by executable_name on its
 # script name: client metrics and client spans must be exact; the server
 # (nginx, not selected) must not be instrumented.
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
 require_root

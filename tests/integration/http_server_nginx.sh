@@ -3,6 +3,7 @@
 # not, GET/POST/PUT/DELETE, 200/404/503, two 1 MiB static responses with
 # sendfile on and off).  The Prometheus counts by method and status, the
 # JSON span lines and the loss counters must be exact.
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
 require_root
@@ -72,8 +73,15 @@ assert_eq "http_server_request_body_size_bytes_sum{PUT}" 50000 \
 assert_eq "http_server_response_body_size_bytes_count total" "$total" \
     "$(metric_value http_server_response_body_size_bytes_count)"
 assert_ge "spyglass_events_read_total" 1 "$(metric_value spyglass_events_read_total)"
-assert_ge "spyglass_events_lost_total series" 1 "$(metric_series spyglass_events_lost_total)"
+assert_eq "spyglass_events_lost_total series (ringbuf, loader_ipc, collector_ipc)" 3 \
+    "$(metric_series spyglass_events_lost_total)"
 assert_eq "spyglass_events_lost_total (all stages)" 0 "$(metric_value spyglass_events_lost_total)"
+assert_eq "spyglass_spans_total" "$total" "$(metric_value spyglass_spans_total)"
+for m in spyglass_bad_events_total spyglass_unparsed_bytes_total \
+    spyglass_process_messages_lost_total spyglass_metric_series_dropped_total \
+    spyglass_connections_evicted_total; do
+	assert_eq "$m" 0 "$(metric_value $m)"
+done
 assert_eq "spyglass_http_requests_timed_out_total" 0 "$(metric_value spyglass_http_requests_timed_out_total)"
 assert_ge "target_info{service_name=nginx}" 1 "$(metric_value target_info service_name=nginx)"
 

@@ -3,6 +3,7 @@
 # of an existing file (200) and of a missing one (404), HEADs; exact counts,
 # service_name = the executable's base name, or OTEL_SERVICE_NAME from the
 # server's environment (a second server); span attributes.
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
 require_root
@@ -26,7 +27,9 @@ OTEL_SERVICE_NAME=sgtest-named "$PYTHON" -m http.server "$PORT2" --bind 127.0.0.
 track $!
 wait_port "$PORT2" 10 || die "second python http.server did not listen on $PORT2"
 
-start_sensor -o discovery.open_port="$PORT,$PORT2" -o trace_printer=json
+# selection and printer through the seeds' environment names this time
+start_sensor -w env BEYLA_OPEN_PORT="$PORT,$PORT2" BEYLA_TRACE_PRINTER=json \
+    BEYLA_PROMETHEUS_PORT="$PROM_PORT" --
 wait_ready 2 || exit 1
 
 assert_eq "client: 150 GET /hello.txt" "200 150" "$(http_many 150 "$URL/hello.txt")"

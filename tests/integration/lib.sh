@@ -36,6 +36,7 @@ BG_PIDS=()        # every background process this test started
 SENSOR_PID=
 SENSOR_OUT=       # sensor stdout (JSON spans)
 SENSOR_ERR=       # sensor stderr (logs)
+SENSOR_INI=       # its configuration file
 PROM_PORT=
 SCRAPE=           # text of the last scrape
 KEEP_TMP=${KEEP_TMP:-0}
@@ -225,12 +226,13 @@ wait_port() {   # port [timeout_s]: wait until something listens on it
 
 # ---------------------------------------------------------------- peers
 
-# nginx_start PORT: 1 worker on 127.0.0.1:PORT in $T/nginx; sets NGINX_PID.
+# nginx_start PORT [DIR]: 1 worker on 127.0.0.1:PORT in DIR (default
+# $T/nginx); sets NGINX_PID.
 # Locations: /ok 200, /missing 404, /busy 503, /post 200 (any method),
 # static files under /sf/ (sendfile on) and /nosf/ (sendfile off) from
-# $T/nginx/www.
+# DIR/www.
 nginx_start() {
-	local port=$1 d=$T/nginx
+	local port=$1 d=${2:-$T/nginx}
 	mkdir -p "$d/www" "$d/tmp"
 	chmod 0755 "$d" "$d/www"
 	cat > "$d/nginx.conf" <<EOF
@@ -281,9 +283,11 @@ python_server_start() {
 # ---------------------------------------------------------------- the sensor
 
 # start_sensor [-n NAME] [-w WRAPPER...--] [-o KEY=VALUE]...
-# Writes $T/NAME.ini (runtime dir and metrics port), starts the loader in
+# Writes $T/NAME.ini (runtime dir, metrics port, then $SENSOR_INI_EXTRA),
+# starts the loader in
 # the background with stdout to $T/NAME.out and stderr to $T/NAME.err.
-# Sets SENSOR_PID, SENSOR_OUT, SENSOR_ERR, PROM_PORT (allocated once).
+# Sets SENSOR_PID, SENSOR_INI, SENSOR_OUT, SENSOR_ERR, PROM_PORT
+# (allocated once).
 SENSOR_N=0
 start_sensor() {
 	local name wrapper=() args=()
@@ -306,7 +310,10 @@ runtime_dir = $T/$name.run
 [prometheus_export]
 address = 127.0.0.1
 port = $PROM_PORT
+${SENSOR_INI_EXTRA:-}
 EOF
+	# shellcheck disable=SC2034  # for the tests
+	SENSOR_INI=$T/$name.ini
 	SENSOR_OUT=$T/$name.out
 	SENSOR_ERR=$T/$name.err
 	log "starting: ${wrapper[*]} $SPYGLASS -c $T/$name.ini ${args[*]}"
@@ -515,14 +522,15 @@ wait_children() {
 }
 
 # stop_sensor: SIGTERM; the loader and its children must be gone within
-# 2 s and the loader must exit 0.  Sets STOP_MS (how long it took).
+# 2 s (STOP_LIMIT_MS) and the loader must exit 0.  Sets STOP_MS (how long
+# it took).
 STOP_MS=
 stop_sensor() {
-	local kids pid rc t0 deadline now
+	local kids pid rc t0 deadline now limit=${STOP_LIMIT_MS:-2000}
 	[ -n "$SENSOR_PID" ] || return 0
 	kids=$(children_of "$SENSOR_PID")
 	t0=$(date +%s%3N)
-	deadline=$((t0 + 10000))
+	deadline=$((t0 + limit + 8000))
 	kill -TERM "$SENSOR_PID"
 	while :; do
 		now=$(date +%s%3N)
@@ -539,10 +547,10 @@ stop_sensor() {
 	STOP_MS=$((now - t0))
 	wait "$SENSOR_PID"
 	rc=$?
-	if [ "$STOP_MS" -le 2000 ]; then
+	if [ "$STOP_MS" -le "$limit" ]; then
 		ok "sensor stopped ${STOP_MS} ms after SIGTERM"
 	else
-		fail "sensor (pid $SENSOR_PID) took ${STOP_MS} ms (> 2000) to exit after SIGTERM"
+		fail "sensor (pid $SENSOR_PID) took ${STOP_MS} ms (> $limit) to exit after SIGTERM"
 	fi
 	assert_eq "sensor exit status after SIGTERM" 0 "$rc"
 	for pid in $kids; do

@@ -6,6 +6,7 @@
 #             Seccomp 2 (filter)
 # and the sandbox self-test: spyglass-collector -T socket dies with SIGSYS
 # (status 159); with -S it names the refused syscall on stderr.
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
 require_root

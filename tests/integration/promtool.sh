@@ -4,6 +4,7 @@
 # consistent (+Inf bucket = _count, buckets non-decreasing); every family
 # has HELP and TYPE; no series appears twice.  Then a real Prometheus
 # scrapes the endpoint and its query API returns the same count.
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
 require_root
@@ -22,7 +23,7 @@ wait_ready 1 || exit 1
 http_many 120 "$URL/ok" >/dev/null
 http_many 15 "$URL/missing" >/dev/null
 http_many 10 "$URL/post" -d a=b >/dev/null
-v=$(wait_metric 145 $M)
+wait_metric 145 $M >/dev/null
 settle
 assert_eq "$M total" 145 "$(metric_value $M)"
 printf '%s\n' "$SCRAPE" > "$T/scrape.txt"

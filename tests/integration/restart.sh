@@ -1,9 +1,13 @@
 #!/bin/bash
-# Supervision: kill -9 the collector, then the exporter; the loader restarts
+# Reload and supervision.  SIGHUP with a changed configuration file (a
+# second port to watch) takes effect without a restart; SIGHUP with a bad
+# file keeps the running configuration.  Then kill -9 the collector, then
+# the exporter; the loader restarts
 # each (first backoff 0.1 s), counts it in
 # spyglass_child_restarts_total{child=...}, and new traffic is counted
 # again.  Finally SIGTERM stops everything within 2 s with status 0 and
 # leaves no spyglass process of ours behind.
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
 require_root
@@ -17,8 +21,12 @@ URL=http://127.0.0.1:$PORT
 M=http_server_request_duration_seconds_count
 R=spyglass_child_restarts_total
 nginx_start "$PORT"
+PORT2=$(free_port 18461)
+nginx_start "$PORT2" "$T/nginx2"
 
-start_sensor -o discovery.open_port="$PORT"
+SENSOR_INI_EXTRA="[discovery]
+open_port = $PORT"
+start_sensor -o log_level=info
 wait_ready 1 || exit 1
 wait_children || fail "collector and exporter not both running"
 
@@ -28,6 +36,38 @@ assert_eq "before any restart: $M{GET,200}" 50 \
 assert_eq "before any restart: $R{collector}" 0 "$(metric_value $R child=collector)"
 assert_eq "before any restart: $R{exporter}" 0 "$(metric_value $R child=exporter)"
 assert_eq "before any restart: $R series" 2 "$(metric_series $R)"
+
+# ---- SIGHUP: watch the second port too
+L0=$SENSOR_PID
+C0=$(sensor_child spyglass-collector)
+E0=$(sensor_child spyglass-exporter)
+sed -i "s/^open_port = .*/open_port = $PORT,$PORT2/" "$SENSOR_INI"
+kill -HUP "$SENSOR_PID"
+n=$(WAIT_METRIC_TRIES=100 wait_metric 4 spyglass_instrumented_processes)
+assert_eq "after SIGHUP adding port $PORT2: spyglass_instrumented_processes (2 nginx x 2)" 4 "$n"
+pid_alive "$L0" || fail "loader gone after SIGHUP"
+log "after SIGHUP: collector $C0 -> $(sensor_child spyglass-collector), exporter $E0 -> $(sensor_child spyglass-exporter)"
+http_many 15 "http://127.0.0.1:$PORT2/post" -X PUT -d x=1 >/dev/null
+assert_eq "after SIGHUP: $M{PUT,200} from the second nginx" 15 \
+    "$(wait_metric 15 $M http_request_method=PUT http_response_status_code=200 service_name=nginx)"
+assert_eq "after SIGHUP: $R total" 0 "$(metric_value $R)"
+# a bad file: the running configuration stays
+cp "$SENSOR_INI" "$T/good.ini"
+printf '[prometheus_export]\nport = 70000\n' >> "$SENSOR_INI"
+kill -HUP "$SENSOR_PID"
+sleep 0.5
+if ! pid_alive "$L0" || [ "$(proc_state "$L0")" = Z ]; then
+	fail "loader exited on SIGHUP with a bad configuration"
+fi
+http_many 5 "http://127.0.0.1:$PORT2/post" -X PUT -d x=1 >/dev/null
+assert_eq "after SIGHUP with a bad file: $M{PUT,200}" 20 \
+    "$(wait_metric 20 $M http_request_method=PUT http_response_status_code=200 service_name=nginx)"
+if grep -q "$SENSOR_INI:[0-9]*:.*port" "$SENSOR_ERR"; then
+	ok "reload error logged with FILE:LINE"
+else
+	fail "no FILE:LINE error logged for the bad reload"
+fi
+cp "$T/good.ini" "$SENSOR_INI"
 
 # wait_new_child NAME OLDPID: pid of a new child of that name (5 s)
 wait_new_child() {
@@ -70,7 +110,8 @@ else
 	fail "exporter not restarted within 5 s"
 fi
 assert_eq "$R{exporter} after killing the exporter" 1 "$(wait_metric 1 $R child=exporter)"
-assert_eq "$R{collector} after killing the exporter" 1 "$(metric_value $R child=collector)"
+# a fresh scrape: $SCRAPE set inside $(wait_metric) does not reach this shell
+assert_eq "$R{collector} after killing the exporter" 1 "$(wait_metric 1 $R child=collector)"
 http_many 20 "$URL/missing" >/dev/null
 assert_eq "after exporter restart: $M{GET,404}" 20 \
     "$(wait_metric 20 $M http_request_method=GET http_response_status_code=404 service_name=nginx)"
