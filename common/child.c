@@ -8,7 +8,7 @@ static _Noreturn void
 sg_child_usage(const char *role)
 {
 	fprintf(stderr, "usage: %s -r RUNTIME_DIR [-l LEVEL] [-S] "
-	    "[-T socket|open|exec]\n", role);
+	    "[-C CA_FILE] [-T socket|open|exec]\n", role);
 	exit(2);
 }
 
@@ -22,7 +22,8 @@ sg_child_args_parse(int argc, char **argv, const char *role,
 	a->level = SG_LOG_INFO;
 	a->sandbox_debug = false;
 	a->selftest = NULL;
-	while ((ch = getopt(argc, argv, "r:l:ST:")) != -1) {
+	a->ca_file = NULL;
+	while ((ch = getopt(argc, argv, "r:l:ST:C:")) != -1) {
 		switch (ch) {
 		case 'r':
 			a->runtime_dir = optarg;
@@ -36,6 +37,9 @@ sg_child_args_parse(int argc, char **argv, const char *role,
 			break;
 		case 'T':
 			a->selftest = optarg;
+			break;
+		case 'C':
+			a->ca_file = optarg;
 			break;
 		default:
 			sg_child_usage(role);

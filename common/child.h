@@ -11,6 +11,7 @@ struct sg_child_args {
 	enum sg_log_level level;        /* -l: until the configuration arrives */
 	bool              sandbox_debug;/* -S */
 	const char       *selftest;     /* -T: sandbox self-test, or NULL */
+	const char       *ca_file;      /* -C: OTLP CA bundle read at start */
 };
 
 /* Parse argv or exit(2) with a usage message naming role. */

@@ -82,8 +82,10 @@ sg_otlp_dest(const struct sg_config *c, enum sg_otlp_sig sig,
 	if (sg_url_host_port(s->endpoint[0] ? s->endpoint : c->otlp_endpoint,
 	    d->host, sizeof(d->host), &d->port, err, errsz) < 0)
 		return -1;
+	/* Ports ending in 4317 (4317, 14317, ...) are gRPC, as the seeds
+	 * describe; anything else, 4318 included, HTTP. */
 	if (proto == SG_OTLP_AUTO || proto == SG_OTLP_INHERIT)
-		proto = d->port == 4317 ? SG_OTLP_GRPC : SG_OTLP_HTTP;
+		proto = d->port % 10000 == 4317 ? SG_OTLP_GRPC : SG_OTLP_HTTP;
 	d->grpc = proto == SG_OTLP_GRPC;
 	if (s->endpoint[0] != '\0' || d->grpc) {
 		snprintf(d->url, sizeof(d->url), "%s",

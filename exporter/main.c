@@ -15,6 +15,8 @@
 #include "ipc.h"
 #include "log.h"
 #include "msg.h"
+#include "otlp.h"
+#include "otlp_send.h"
 #include "printer.h"
 #include "prom.h"
 #include "sandbox.h"
@@ -63,6 +65,7 @@ sg_on_config(const struct sg_msg *m, void *ctx)
 		sg_fatal("configuration refused: %s", err);
 	sg_log_set_level(nc.log_level);
 	sg_apply_prom(&nc);
+	otlp_configure(&nc);
 	E.cfg = nc;
 	E.configured = true;
 	return 0;
@@ -82,6 +85,7 @@ sg_on_spans(const struct sg_msg *m, void *ctx)
 		if (msg_get_span(&r, &s) < 0)
 			sg_fatal("malformed span %u of %u", i, n);
 		printer_span(stdout, E.cfg.trace_printer, &s);
+		otlp_span(&s);
 	}
 	if (!wire_r_done(&r))
 		sg_fatal("span batch: trailing bytes");
@@ -94,6 +98,7 @@ sg_on_metrics(const struct sg_msg *m, void *ctx)
 	(void)ctx;
 	if (E.prom != NULL)
 		prom_set_snapshot(E.prom, m->payload, m->size);
+	otlp_snapshot(m->payload, m->size);
 	return 0;
 }
 
@@ -133,6 +138,10 @@ main(int argc, char **argv)
 		return 1;
 	if (nng_socket_get_int(E.in, NNG_OPT_RECVFD, &recvfd) != 0)
 		sg_fatal("nng: no receive fd");
+	/* libcurl, TLS and the CA bundle are loaded while files can still
+	 * be opened. */
+	if (otlp_send_global_init(args.ca_file) < 0)
+		sg_fatal("cannot initialise the OTLP sender");
 	if (sg_sandbox_exporter(args.sandbox_debug) < 0)
 		sg_fatal("cannot apply the seccomp filter");
 	if (args.selftest != NULL)
@@ -147,10 +156,12 @@ main(int argc, char **argv)
 		fds[0].revents = 0;
 		if (E.prom != NULL)
 			n += prom_pollfds(E.prom, fds + 1, SG_MAX_POLLFDS - 1);
-		if (poll(fds, (nfds_t)n, 1000) < 0 && errno != EINTR)
+		if (poll(fds, (nfds_t)n, otlp_tick()) < 0 && errno != EINTR)
 			sg_fatal("poll: %s", strerror(errno));
 		if (fds[0].revents & POLLIN)
 			sg_receive_all();
+		if (E.prom != NULL)
+			prom_set_extra(E.prom, otlp_stats_text());
 		/* A new configuration may have replaced the endpoint. */
 		if (polled != NULL && polled == E.prom && n > 1)
 			prom_service(E.prom, fds + 1, n - 1);

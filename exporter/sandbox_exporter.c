@@ -23,6 +23,9 @@ static const struct sg_syscall_rule sg_exporter_rules[] = {
 	{ SCMP_SYS(connect), SG_ANY },
 	{ SCMP_SYS(sendto), SG_ANY },
 	{ SCMP_SYS(recvfrom), SG_ANY },
+	/* libcurl's multi handle (inside curl_easy_perform) makes a local
+	 * socketpair to wake itself up */
+	{ SCMP_SYS(socketpair), AF_UNIX },
 	/* nng removes export.sock when the listener closes at shutdown:
 	 * refused (the next exporter's listen removes the stale file), since
 	 * an unlink of any file the service user owns is not needed. */

@@ -36,7 +36,7 @@
 struct sg_child_state {
 	const char *name;
 	char        path[PATH_MAX];
-	char       *argv[8];
+	char       *argv[10];
 	pid_t       pid;          /* -1: not running */
 	uint64_t    started_ms;
 	uint64_t    restart_at;   /* 0: no restart scheduled */
@@ -51,6 +51,7 @@ static struct sg_child_state sg_children[SG_CHILD_MAX] = {
 static struct sg_children_opts sg_opts;
 static char sg_runtime_dir[PATH_MAX];
 static char sg_log_level[32];
+static char sg_ca_file[PATH_MAX];
 static bool sg_stopping;
 static int sg_max_fd = 1024;   /* for kernels without close_range */
 
@@ -88,6 +89,14 @@ children_init(const struct sg_children_opts *o)
 		ch->argv[n++] = sg_log_level;
 		if (o->sandbox_debug)
 			ch->argv[n++] = (char *)"-S";
+		/* The exporter reads its CA bundle before its sandbox. */
+		if (i == SG_CHILD_EXPORTER && o->ca_file != NULL &&
+		    o->ca_file[0] != '\0') {
+			snprintf(sg_ca_file, sizeof(sg_ca_file), "%s",
+			    o->ca_file);
+			ch->argv[n++] = (char *)"-C";
+			ch->argv[n++] = sg_ca_file;
+		}
 		ch->argv[n] = NULL;
 		ch->backoff_ms = SG_BACKOFF_MIN_MS;
 	}

@@ -20,6 +20,7 @@ struct sg_children_opts {
 	const char *runtime_dir;
 	const char *log_level;      /* passed as -l until the config arrives */
 	bool        sandbox_debug;  /* passed as -S */
+	const char *ca_file;        /* OTLP CA bundle, passed as -C */
 	uid_t       uid;            /* switch to these when running as root */
 	gid_t       gid;
 };

@@ -572,6 +572,7 @@ sg_run(void)
 	co.runtime_dir = L.cfg.runtime_dir;
 	co.log_level = sg_log_level_name(L.cfg.log_level);
 	co.sandbox_debug = L.cfg.sandbox_debug;
+	co.ca_file = L.cfg.otlp_ca_file;
 	co.uid = uid;
 	co.gid = gid;
 	children_init(&co);

@@ -1,0 +1,277 @@
+#include "otlp.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "otlp_conf.h"
+#include "otlp_encode.h"
+#include "otlp_send.h"
+
+struct otlp_signal_state {
+	struct otlp_sender *sender;
+	struct otlp_target  target;      /* what sender was made for */
+	uint64_t            encode_errors;
+};
+
+static struct {
+	struct otlp_signal_state    sig[2];
+	struct otlp_resource_extra  extra;
+	struct sg_span             *batch;
+	uint32_t                    nbatch;
+	uint32_t                    batch_size;
+	uint32_t                    batch_timeout_ms;
+	uint64_t                    batch_deadline;  /* 0: batch empty */
+	uint8_t                    *snap;
+	size_t                      snaplen;
+	uint32_t                    interval_ms;
+	uint64_t                    next_metrics;
+	char                        stats[4096];
+} O;
+
+static uint64_t
+otlp_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void
+otlp_target_of(const struct sg_config *c, const struct sg_otlp_dest *d,
+    struct otlp_target *t)
+{
+	memset(t, 0, sizeof(*t));
+	snprintf(t->url, sizeof(t->url), "%s", d->url);
+	t->protocol = d->grpc ? OTLP_PROTO_GRPC : OTLP_PROTO_HTTP;
+	snprintf(t->headers, sizeof(t->headers), "%s", d->headers);
+	t->gzip = d->gzip;
+	snprintf(t->ca_file, sizeof(t->ca_file), "%s", c->otlp_ca_file);
+	t->insecure = c->otlp_insecure;
+	snprintf(t->resolve, sizeof(t->resolve), "%s", d->resolve);
+	t->timeout_ms = 10000;
+	t->max_queue_items = d->max_queue_size;
+}
+
+static void
+otlp_configure_signal(const struct sg_config *c, enum sg_otlp_sig sig)
+{
+	struct otlp_signal_state *st = &O.sig[sig];
+	struct sg_otlp_dest d;
+	struct otlp_target t;
+	char err[256];
+
+	if (sg_otlp_dest(c, sig, &d, err, sizeof(err)) < 0) {
+		sg_log(SG_LOG_ERR, "%s", err);
+		d.enabled = false;
+	}
+	if (!d.enabled) {
+		otlp_sender_free(st->sender);
+		st->sender = NULL;
+		return;
+	}
+	otlp_target_of(c, &d, &t);
+	if (st->sender != NULL && memcmp(&t, &st->target, sizeof(t)) == 0)
+		return;
+	otlp_sender_free(st->sender);
+	st->target = t;
+	st->sender = otlp_sender_new(sig == SG_OTLP_TRACES ? OTLP_TRACES :
+	    OTLP_METRICS, &t);
+	sg_log(SG_LOG_INFO, "OTLP %s to %s (%s%s)",
+	    sig == SG_OTLP_TRACES ? "traces" : "metrics", t.url,
+	    t.protocol == OTLP_PROTO_GRPC ? "grpc" : "http/protobuf",
+	    t.gzip ? ", gzip" : "");
+}
+
+void
+otlp_configure(const struct sg_config *c)
+{
+	char err[256];
+	struct sg_span *b;
+
+	if (otlp_resource_extra_parse(&O.extra, c->resource_attributes, err,
+	    sizeof(err)) < 0) {
+		sg_log(SG_LOG_ERR, "resource_attributes: %s", err);
+		O.extra.n = 0;
+	}
+	gethostname(O.extra.host_name, sizeof(O.extra.host_name) - 1);
+	otlp_configure_signal(c, SG_OTLP_TRACES);
+	otlp_configure_signal(c, SG_OTLP_METRICS);
+	if (c->traces.batch_size != O.batch_size) {
+		/* Send what is batched before the size changes. */
+		O.batch_deadline = 1;
+		otlp_tick();
+		b = realloc(O.batch, (size_t)c->traces.batch_size * sizeof(*b));
+		if (b == NULL)
+			sg_fatal("out of memory for a batch of %u spans",
+			    c->traces.batch_size);
+		O.batch = b;
+		O.batch_size = c->traces.batch_size;
+	}
+	O.batch_timeout_ms = c->traces.batch_timeout_ms;
+	if (c->metrics.interval_ms != O.interval_ms) {
+		O.interval_ms = c->metrics.interval_ms;
+		O.next_metrics = otlp_now_ms() + O.interval_ms;
+	}
+}
+
+static void
+otlp_flush_spans(void)
+{
+	struct otlp_signal_state *st = &O.sig[SG_OTLP_TRACES];
+	uint8_t *buf;
+	size_t len;
+
+	if (O.nbatch == 0)
+		return;
+	if (otlp_encode_traces(O.batch, O.nbatch, &O.extra, &buf, &len) < 0)
+		st->encode_errors += O.nbatch;
+	else
+		otlp_sender_enqueue(st->sender, buf, len, O.nbatch);
+	O.nbatch = 0;
+	O.batch_deadline = 0;
+}
+
+void
+otlp_span(const struct sg_span *s)
+{
+	if (O.sig[SG_OTLP_TRACES].sender == NULL || O.batch == NULL)
+		return;
+	O.batch[O.nbatch++] = *s;
+	if (O.batch_deadline == 0)
+		O.batch_deadline = otlp_now_ms() + O.batch_timeout_ms;
+	if (O.nbatch == O.batch_size)
+		otlp_flush_spans();
+}
+
+void
+otlp_snapshot(const uint8_t *snap, size_t len)
+{
+	uint8_t *copy;
+
+	if (O.sig[SG_OTLP_METRICS].sender == NULL)
+		return;
+	if ((copy = malloc(len)) == NULL)
+		return;   /* the previous one is sent instead */
+	memcpy(copy, snap, len);
+	free(O.snap);
+	O.snap = copy;
+	O.snaplen = len;
+}
+
+/* Cumulative temporality: the latest snapshot carries everything. */
+static void
+otlp_send_metrics(void)
+{
+	struct otlp_signal_state *st = &O.sig[SG_OTLP_METRICS];
+	uint8_t *buf;
+	size_t len;
+
+	if (st->sender == NULL || O.snap == NULL)
+		return;
+	if (otlp_encode_metrics(O.snap, O.snaplen, &O.extra, &buf, &len) < 0)
+		st->encode_errors++;
+	else
+		otlp_sender_enqueue(st->sender, buf, len, 1);
+}
+
+/* Append to O.stats; a text that does not fit is cut, never overrun. */
+static void
+otlp_stats_add(size_t *off, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (*off >= sizeof(O.stats))
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(O.stats + *off, sizeof(O.stats) - *off, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		*off += (size_t)n;
+}
+
+static void
+otlp_stats_family(size_t *off, const char *name, const char *type,
+    const char *help, const uint64_t v[2])
+{
+	otlp_stats_add(off, "# HELP %s %s\n# TYPE %s %s\n", name, help, name,
+	    type);
+	otlp_stats_add(off, "%s{signal=\"traces\"} %llu\n", name,
+	    (unsigned long long)v[0]);
+	otlp_stats_add(off, "%s{signal=\"metrics\"} %llu\n", name,
+	    (unsigned long long)v[1]);
+}
+
+static void
+otlp_format_stats(void)
+{
+	struct otlp_send_stats ss[2] = { 0 };
+	uint64_t v[2];
+	size_t off = 0;
+
+	for (int i = 0; i < 2; i++)
+		if (O.sig[i].sender != NULL)
+			otlp_sender_stats(O.sig[i].sender, &ss[i]);
+	v[0] = ss[0].sent_items, v[1] = ss[1].sent_items;
+	otlp_stats_family(&off, "spyglass_otlp_sent_items_total", "counter",
+	    "Spans and metric snapshots delivered to the OTLP receiver", v);
+	v[0] = ss[0].dropped_items + O.sig[0].encode_errors;
+	v[1] = ss[1].dropped_items + O.sig[1].encode_errors;
+	otlp_stats_family(&off, "spyglass_otlp_dropped_items_total", "counter",
+	    "Spans and metric snapshots dropped: queue full, refused or not "
+	    "encodable", v);
+	v[0] = ss[0].retries, v[1] = ss[1].retries;
+	otlp_stats_family(&off, "spyglass_otlp_retries_total", "counter",
+	    "OTLP requests that failed and will be retried", v);
+	v[0] = ss[0].queued_items, v[1] = ss[1].queued_items;
+	otlp_stats_family(&off, "spyglass_otlp_queued_items", "gauge",
+	    "Spans and metric snapshots waiting to be delivered", v);
+	if (off >= sizeof(O.stats))
+		O.stats[0] = '\0';   /* cut text would not parse */
+}
+
+int
+otlp_tick(void)
+{
+	uint64_t now = otlp_now_ms();
+	uint64_t next = now + 1000;
+
+	if (O.batch_deadline != 0 && now >= O.batch_deadline)
+		otlp_flush_spans();
+	if (O.sig[SG_OTLP_METRICS].sender != NULL && now >= O.next_metrics) {
+		otlp_send_metrics();
+		O.next_metrics = now + O.interval_ms;
+	}
+	if (O.batch_deadline != 0 && O.batch_deadline < next)
+		next = O.batch_deadline;
+	if (O.sig[SG_OTLP_METRICS].sender != NULL && O.next_metrics < next)
+		next = O.next_metrics;
+	otlp_format_stats();
+	return next > now ? (int)(next - now) : 0;
+}
+
+const char *
+otlp_stats_text(void)
+{
+	return O.sig[0].sender || O.sig[1].sender ? O.stats : NULL;
+}
+
+void
+otlp_shutdown(void)
+{
+	otlp_flush_spans();
+	for (int i = 0; i < 2; i++) {
+		otlp_sender_free(O.sig[i].sender);
+		O.sig[i].sender = NULL;
+	}
+	free(O.batch);
+	free(O.snap);
+	O.batch = NULL;
+	O.snap = NULL;
+}

@@ -1,0 +1,25 @@
+/*
+ * The exporter's OTLP side: batches spans by size and time, sends the
+ * latest metric snapshot every interval, and reports delivery counters
+ * as spyglass_otlp_* metrics on the Prometheus endpoint.
+ */
+#ifndef SG_OTLP_H
+#define SG_OTLP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "msg.h"
+
+/* (Re)configure; senders are replaced only when their target changed. */
+void otlp_configure(const struct sg_config *c);
+void otlp_span(const struct sg_span *s);
+void otlp_snapshot(const uint8_t *snap, size_t len);
+/* Send what is due; returns milliseconds until the next deadline. */
+int  otlp_tick(void);
+/* spyglass_otlp_* counters in exposition format (static buffer). */
+const char *otlp_stats_text(void);
+void otlp_shutdown(void);
+
+#endif

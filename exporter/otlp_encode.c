@@ -1,0 +1,1304 @@
+/*
+ * OTLP protobuf encoding with protobuf-c.  protobuf-c packs from a tree of
+ * C structs, so the tree is built in an arena: every temporary of one call
+ * comes from it and goes with it at the end, whatever path the call takes.
+ * The tree is proportional to the input (spans given, series actually
+ * present in the snapshot), never to counts the input merely claims.
+ *
+ * Text reaching the wire was partly read off the network (paths, routes,
+ * methods); protobuf strings must be UTF-8, and a receiver refuses a whole
+ * request over one bad byte, so ill-formed bytes become U+FFFD here.
+ */
+#include "otlp_encode.h"
+
+#include <sys/types.h>
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "otlp_trace_service.pb-c.h"
+#include "otlp_metrics_service.pb-c.h"
+
+#include "utf8.h"
+#include "wire.h"
+
+#ifndef PACKAGE_VERSION
+#define PACKAGE_VERSION "0.0.0"
+#endif
+
+#define SCOPE_NAME       "spyglass"
+#define UNKNOWN_SERVICE  "unknown_service"
+#define ARENA_CHUNK      (64 * 1024)
+
+typedef Opentelemetry__Proto__Common__V1__AnyValue        pb_any;
+typedef Opentelemetry__Proto__Common__V1__KeyValue        pb_kv;
+typedef Opentelemetry__Proto__Common__V1__InstrumentationScope pb_scope;
+typedef Opentelemetry__Proto__Resource__V1__Resource      pb_resource;
+typedef Opentelemetry__Proto__Trace__V1__ResourceSpans    pb_rspans;
+typedef Opentelemetry__Proto__Trace__V1__ScopeSpans       pb_sspans;
+typedef Opentelemetry__Proto__Trace__V1__Span             pb_span;
+typedef Opentelemetry__Proto__Trace__V1__Status           pb_status;
+typedef Opentelemetry__Proto__Metrics__V1__ResourceMetrics pb_rmetrics;
+typedef Opentelemetry__Proto__Metrics__V1__ScopeMetrics   pb_smetrics;
+typedef Opentelemetry__Proto__Metrics__V1__Metric         pb_metric;
+typedef Opentelemetry__Proto__Metrics__V1__Gauge          pb_gauge;
+typedef Opentelemetry__Proto__Metrics__V1__Sum            pb_sum;
+typedef Opentelemetry__Proto__Metrics__V1__Histogram      pb_hist;
+typedef Opentelemetry__Proto__Metrics__V1__NumberDataPoint pb_ndp;
+typedef Opentelemetry__Proto__Metrics__V1__HistogramDataPoint pb_hdp;
+typedef Opentelemetry__Proto__Collector__Trace__V1__ExportTraceServiceRequest
+    pb_trace_req;
+typedef Opentelemetry__Proto__Collector__Metrics__V1__ExportMetricsServiceRequest
+    pb_metrics_req;
+
+#define ANY_STRING  OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE
+#define ANY_INT     OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_INT_VALUE
+#define KIND(k)     OPENTELEMETRY__PROTO__TRACE__V1__SPAN__SPAN_KIND__SPAN_KIND_##k
+#define STATUS(c) \
+	OPENTELEMETRY__PROTO__TRACE__V1__STATUS__STATUS_CODE__STATUS_CODE_##c
+#define DATA(d)     OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_##d
+#define AS_DOUBLE \
+	OPENTELEMETRY__PROTO__METRICS__V1__NUMBER_DATA_POINT__VALUE_AS_DOUBLE
+#define CUMULATIVE OPENTELEMETRY__PROTO__METRICS__V1__AGGREGATION_TEMPORALITY__AGGREGATION_TEMPORALITY_CUMULATIVE
+
+/* ---- arena */
+
+struct chunk {
+	struct chunk *next;
+	size_t        len;
+	size_t        cap;
+	max_align_t   data[];
+};
+
+struct arena {
+	struct chunk *head;
+};
+
+static void *
+arena_alloc(struct arena *a, size_t n)
+{
+	const size_t align = sizeof(max_align_t);
+	struct chunk *c = a->head;
+	void *p;
+
+	if (n > SIZE_MAX - align)
+		return NULL;
+	n = (n + align - 1) / align * align;
+	if (c == NULL || c->cap - c->len < n) {
+		size_t cap = n > ARENA_CHUNK ? n : ARENA_CHUNK;
+
+		/* calloc: every message starts zeroed, as INIT expects. */
+		if ((c = calloc(1, sizeof(*c) + cap)) == NULL)
+			return NULL;
+		c->cap = cap;
+		c->next = a->head;
+		a->head = c;
+	}
+	p = (char *)c->data + c->len;
+	c->len += n;
+	return p;
+}
+
+static void *
+arena_array(struct arena *a, size_t n, size_t size)
+{
+	if (size != 0 && n > SIZE_MAX / size)
+		return NULL;
+	return arena_alloc(a, n * size == 0 ? 1 : n * size);
+}
+
+static void
+arena_free(struct arena *a)
+{
+	struct chunk *c, *next;
+
+	for (c = a->head; c != NULL; c = next) {
+		next = c->next;
+		free(c);
+	}
+	a->head = NULL;
+}
+
+/* A NUL-terminated UTF-8 copy of at most max bytes of s (fixed-size
+ * fields need not be terminated); ill-formed bytes become U+FFFD. */
+static char *
+arena_text(struct arena *a, const char *s, size_t max)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t n = strnlen(s, max), i, k, o = 0, bad = 0;
+	char *d;
+
+	for (i = 0; i < n; i += k)
+		if ((k = sg_utf8_seq(p + i, n - i, NULL)) == 0) {
+			bad++;
+			k = 1;
+		}
+	if ((d = arena_alloc(a, n + 2 * bad + 1)) == NULL)
+		return NULL;
+	for (i = 0; i < n; i += k) {
+		if ((k = sg_utf8_seq(p + i, n - i, NULL)) == 0) {
+			memcpy(d + o, "\xef\xbf\xbd", 3);
+			o += 3;
+			k = 1;
+			continue;
+		}
+		memcpy(d + o, p + i, k);
+		o += k;
+	}
+	d[o] = '\0';
+	return d;
+}
+
+static char *
+arena_str(struct arena *a, const char *s)
+{
+	return arena_text(a, s, SIZE_MAX);
+}
+
+/* ---- singly linked lists, for things counted only once all are seen */
+
+struct node {
+	void        *p;
+	struct node *next;
+};
+
+struct list {
+	struct node *head, *tail;
+	size_t       n;
+};
+
+static int
+list_add(struct arena *a, struct list *l, void *p)
+{
+	struct node *nd = arena_alloc(a, sizeof(*nd));
+
+	if (nd == NULL)
+		return -1;
+	nd->p = p;
+	if (l->tail != NULL)
+		l->tail->next = nd;
+	else
+		l->head = nd;
+	l->tail = nd;
+	l->n++;
+	return 0;
+}
+
+/* The list as the pointer array protobuf-c wants. */
+static void **
+list_array(struct arena *a, const struct list *l)
+{
+	void **v = arena_array(a, l->n, sizeof(*v));
+	size_t i = 0;
+
+	if (v == NULL)
+		return NULL;
+	for (const struct node *nd = l->head; nd != NULL; nd = nd->next)
+		v[i++] = nd->p;
+	return v;
+}
+
+/* ---- attributes: a KeyValue array of fixed capacity; keys unique */
+
+struct attrs {
+	pb_kv  **kv;
+	size_t   n;
+	size_t   cap;
+};
+
+static int
+attrs_init(struct arena *a, struct attrs *l, size_t cap)
+{
+	l->n = 0;
+	l->cap = cap;
+	l->kv = arena_array(a, cap, sizeof(*l->kv));
+	return l->kv == NULL ? -1 : 0;
+}
+
+static bool
+attrs_has(const struct attrs *l, const char *key)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (strcmp(l->kv[i]->key, key) == 0)
+			return true;
+	return false;
+}
+
+/* A new KeyValue for key with an empty AnyValue, or NULL. */
+static pb_any *
+attrs_add(struct arena *a, struct attrs *l, const char *key)
+{
+	static const pb_kv kv_init =
+	    OPENTELEMETRY__PROTO__COMMON__V1__KEY_VALUE__INIT;
+	static const pb_any any_init =
+	    OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__INIT;
+	pb_kv *kv;
+	pb_any *v;
+
+	if (l->n >= l->cap || attrs_has(l, key))
+		return NULL;
+	kv = arena_alloc(a, sizeof(*kv));
+	v = arena_alloc(a, sizeof(*v));
+	if (kv == NULL || v == NULL)
+		return NULL;
+	*kv = kv_init;
+	*v = any_init;
+	if ((kv->key = arena_str(a, key)) == NULL)
+		return NULL;
+	kv->value = v;
+	l->kv[l->n++] = kv;
+	return v;
+}
+
+/* String attribute from a field of at most max bytes; an empty value is
+ * left out, as OpenTelemetry treats it like a missing one. */
+static int
+attr_text(struct arena *a, struct attrs *l, const char *key, const char *val,
+    size_t max)
+{
+	pb_any *v;
+
+	if (strnlen(val, max) == 0 || attrs_has(l, key))
+		return 0;
+	if ((v = attrs_add(a, l, key)) == NULL)
+		return -1;
+	v->value_case = ANY_STRING;
+	v->string_value = arena_text(a, val, max);
+	return v->string_value == NULL ? -1 : 0;
+}
+
+static int
+attr_str(struct arena *a, struct attrs *l, const char *key, const char *val)
+{
+	return attr_text(a, l, key, val, SIZE_MAX);
+}
+
+static int
+attr_int(struct arena *a, struct attrs *l, const char *key, int64_t val)
+{
+	pb_any *v;
+
+	if (attrs_has(l, key))
+		return 0;
+	if ((v = attrs_add(a, l, key)) == NULL)
+		return -1;
+	v->value_case = ANY_INT;
+	v->int_value = val;
+	return 0;
+}
+
+/* ---- resources */
+
+/* What tells resources apart: the service and, for spans, the process.
+ * The strings point at the caller's bytes while looking up and at arena
+ * copies once stored. */
+struct rkey {
+	const char *s[3];        /* service name, namespace, instance id */
+	size_t      len[3];
+	int64_t     pid;         /* -1: not known (metrics) */
+	bool        self;        /* spyglass's own metrics */
+};
+
+struct res {
+	struct rkey k;
+	uint64_t    hash;
+	size_t      nspans;      /* traces: spans of this resource */
+	size_t      fill;
+	pb_span   **spans;
+	struct list metrics;     /* metrics: pb_metric, one per family */
+	size_t      fam;         /* family (index + 1) cur belongs to */
+	pb_metric  *cur;
+	struct list points;      /* data points of cur */
+};
+
+struct restab {
+	struct res  *r;
+	size_t       n;
+	size_t       cap;
+	uint32_t    *slots;      /* index + 1; 0 empty */
+	size_t       nslots;     /* power of two, at least 2 * n */
+};
+
+/* FNV-1a: resource keys name local processes, not network input. */
+static uint64_t
+rkey_hash(const struct rkey *k)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (int i = 0; i < 3; i++) {
+		for (size_t j = 0; j < k->len[i]; j++)
+			h = (h ^ (unsigned char)k->s[i][j]) * 0x100000001b3ULL;
+		h = (h ^ 0xff) * 0x100000001b3ULL;  /* separator */
+	}
+	h ^= (uint64_t)k->pid ^ ((uint64_t)k->self << 63);
+	return h * 0x100000001b3ULL;
+}
+
+static bool
+rkey_eq(const struct rkey *a, const struct rkey *b)
+{
+	if (a->pid != b->pid || a->self != b->self)
+		return false;
+	for (int i = 0; i < 3; i++)
+		if (a->len[i] != b->len[i] ||
+		    memcmp(a->s[i], b->s[i], a->len[i]) != 0)
+			return false;
+	return true;
+}
+
+static void
+restab_slot_put(struct restab *t, uint64_t h, uint32_t idx)
+{
+	size_t mask = t->nslots - 1, i;
+
+	for (i = h & mask; t->slots[i] != 0; i = (i + 1) & mask)
+		;
+	t->slots[i] = idx + 1;
+}
+
+/* Room for one more resource.  Outgrown arrays stay in the arena until
+ * the end: doubling keeps that waste below the final size. */
+static int
+restab_grow(struct arena *a, struct restab *t)
+{
+	if (t->n == UINT32_MAX - 1)
+		return -1;
+	if (t->n == t->cap) {
+		size_t ncap = t->cap ? t->cap * 2 : 8;
+		struct res *nr = arena_array(a, ncap, sizeof(*nr));
+
+		if (nr == NULL)
+			return -1;
+		if (t->n > 0)
+			memcpy(nr, t->r, t->n * sizeof(*nr));
+		t->r = nr;
+		t->cap = ncap;
+	}
+	if ((t->n + 1) * 2 > t->nslots) {
+		size_t nn = t->nslots ? t->nslots * 2 : 16;
+		uint32_t *slots = arena_array(a, nn, sizeof(*slots));
+
+		if (slots == NULL)
+			return -1;
+		t->slots = slots;
+		t->nslots = nn;
+		for (size_t i = 0; i < t->n; i++)
+			restab_slot_put(t, t->r[i].hash, (uint32_t)i);
+	}
+	return 0;
+}
+
+/* Index of the resource for k, created when missing; -1 on failure. */
+static ssize_t
+restab_get(struct arena *a, struct restab *t, const struct rkey *k)
+{
+	uint64_t h = rkey_hash(k);
+	struct res *r;
+	size_t mask, i;
+
+	if (t->nslots > 0) {
+		mask = t->nslots - 1;
+		for (i = h & mask; t->slots[i] != 0; i = (i + 1) & mask) {
+			r = &t->r[t->slots[i] - 1];
+			if (r->hash == h && rkey_eq(&r->k, k))
+				return (ssize_t)(t->slots[i] - 1);
+		}
+	}
+	if (restab_grow(a, t) < 0)
+		return -1;
+	r = &t->r[t->n];
+	memset(r, 0, sizeof(*r));
+	r->k = *k;
+	r->hash = h;
+	for (int j = 0; j < 3; j++) {
+		char *s = arena_alloc(a, k->len[j] + 1);
+
+		if (s == NULL)
+			return -1;
+		memcpy(s, k->s[j], k->len[j]);
+		s[k->len[j]] = '\0';
+		r->k.s[j] = s;
+	}
+	restab_slot_put(t, h, (uint32_t)t->n);
+	return (ssize_t)t->n++;
+}
+
+static const char *
+extra_get(const struct otlp_resource_extra *x, const char *key)
+{
+	if (x == NULL)
+		return NULL;
+	for (size_t i = 0; i < x->n && i < OTLP_MAX_EXTRA_ATTRS; i++)
+		if (strncmp(x->attr[i].key, key, sizeof(x->attr[i].key)) == 0 &&
+		    memchr(x->attr[i].value, '\0',
+		    sizeof(x->attr[i].value)) != NULL)
+			return x->attr[i].value;
+	return NULL;
+}
+
+/* Resource attributes: what the sensor knows of the process first, then
+ * OTEL_RESOURCE_ATTRIBUTES for what it does not know (attrs_add keeps the
+ * first of two equal keys). */
+static pb_resource *
+resource_build(struct arena *a, const struct rkey *k,
+    const struct otlp_resource_extra *x)
+{
+	static const pb_resource init =
+	    OPENTELEMETRY__PROTO__RESOURCE__V1__RESOURCE__INIT;
+	const char *svc = k->s[0], *ns = k->s[1], *v;
+	pb_resource *r = arena_alloc(a, sizeof(*r));
+	struct attrs l;
+	size_t nx = x == NULL ? 0 : x->n < OTLP_MAX_EXTRA_ATTRS ? x->n :
+	    OTLP_MAX_EXTRA_ATTRS;
+	int e = 0;
+
+	if (r == NULL || attrs_init(a, &l, 8 + nx) < 0)
+		return NULL;
+	*r = init;
+	if (k->self)
+		svc = SCOPE_NAME;
+	else if (svc[0] == '\0')
+		svc = (v = extra_get(x, "service.name")) != NULL ? v :
+		    UNKNOWN_SERVICE;
+	if (!k->self && ns[0] == '\0' &&
+	    (v = extra_get(x, "service.namespace")) != NULL)
+		ns = v;
+	e |= attr_str(a, &l, "service.name", svc);
+	e |= attr_str(a, &l, "service.namespace", ns);
+	e |= attr_str(a, &l, "service.instance.id", k->s[2]);
+	e |= attr_str(a, &l, "telemetry.sdk.name", SCOPE_NAME);
+	e |= attr_str(a, &l, "telemetry.sdk.version", PACKAGE_VERSION);
+	if (x != NULL)
+		e |= attr_text(a, &l, "host.name", x->host_name,
+		    sizeof(x->host_name));
+	if (k->pid >= 0)
+		e |= attr_int(a, &l, "process.pid", k->pid);
+	for (size_t i = 0; i < nx && e == 0; i++) {
+		char key[sizeof(x->attr[i].key) + 1];
+
+		/* service.* from the environment only stood in above. */
+		memcpy(key, x->attr[i].key, sizeof(x->attr[i].key));
+		key[sizeof(x->attr[i].key)] = '\0';
+		if (strcmp(key, "service.name") == 0 ||
+		    strcmp(key, "service.namespace") == 0)
+			continue;
+		e |= attr_text(a, &l, key, x->attr[i].value,
+		    sizeof(x->attr[i].value));
+	}
+	if (e != 0)
+		return NULL;
+	r->n_attributes = l.n;
+	r->attributes = l.kv;
+	return r;
+}
+
+static pb_scope *
+scope_build(struct arena *a)
+{
+	static const pb_scope init =
+	    OPENTELEMETRY__PROTO__COMMON__V1__INSTRUMENTATION_SCOPE__INIT;
+	pb_scope *s = arena_alloc(a, sizeof(*s));
+
+	if (s == NULL)
+		return NULL;
+	*s = init;
+	s->name = arena_str(a, SCOPE_NAME);
+	s->version = arena_str(a, PACKAGE_VERSION);
+	return s->name == NULL || s->version == NULL ? NULL : s;
+}
+
+/* The packed message in one malloc'd buffer. */
+static int
+pack(const ProtobufCMessage *m, uint8_t **out, size_t *outlen)
+{
+	size_t n = protobuf_c_message_get_packed_size(m);
+	uint8_t *buf = malloc(n > 0 ? n : 1);
+
+	if (buf == NULL)
+		return -1;
+	if (protobuf_c_message_pack(m, buf) != n) {
+		free(buf);
+		return -1;
+	}
+	*out = buf;
+	*outlen = n;
+	return 0;
+}
+
+/* ---- traces */
+
+static bool
+known_method(const char *m, size_t max)
+{
+	static const char *const known[] = { "GET", "HEAD", "POST", "PUT",
+	    "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH" };
+	size_t n = strnlen(m, max);
+
+	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		if (strlen(known[i]) == n && memcmp(known[i], m, n) == 0)
+			return true;
+	return false;
+}
+
+static bool
+all_zero(const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i] != 0)
+			return false;
+	return true;
+}
+
+static int
+span_bytes(struct arena *a, ProtobufCBinaryData *d, const uint8_t *p,
+    size_t n)
+{
+	if ((d->data = arena_alloc(a, n)) == NULL)
+		return -1;
+	memcpy(d->data, p, n);
+	d->len = n;
+	return 0;
+}
+
+/* Semantic-convention HTTP attributes.  The method is kept to the known
+ * set, the original aside, as it comes off the wire; the address pair
+ * describing the server is this process's side on a server span and the
+ * peer's on a client span. */
+static int
+span_attrs(struct arena *a, pb_span *ps, const struct sg_span *s, bool known)
+{
+	struct attrs l;
+	bool server = s->kind == SG_SPAN_SERVER;
+	int e = 0;
+
+	if (attrs_init(a, &l, 16) < 0)
+		return -1;
+	if (known)
+		e |= attr_text(a, &l, "http.request.method", s->method,
+		    sizeof(s->method));
+	else {
+		e |= attr_str(a, &l, "http.request.method", "_OTHER");
+		e |= attr_text(a, &l, "http.request.method_original",
+		    s->method, sizeof(s->method));
+	}
+	if (s->status != 0)
+		e |= attr_int(a, &l, "http.response.status_code", s->status);
+	e |= attr_text(a, &l, "url.path", s->path, sizeof(s->path));
+	e |= attr_text(a, &l, "url.scheme", s->scheme, sizeof(s->scheme));
+	e |= attr_text(a, &l, "http.route", s->route, sizeof(s->route));
+	e |= attr_text(a, &l, "network.protocol.version", s->protocol_version,
+	    sizeof(s->protocol_version));
+	e |= attr_text(a, &l, "server.address",
+	    server ? s->host_addr : s->peer_addr, sizeof(s->host_addr));
+	if ((server ? s->host_port : s->peer_port) != 0)
+		e |= attr_int(a, &l, "server.port",
+		    server ? s->host_port : s->peer_port);
+	if (server) {
+		e |= attr_text(a, &l, "client.address", s->peer_addr,
+		    sizeof(s->peer_addr));
+		if (s->peer_port != 0)
+			e |= attr_int(a, &l, "client.port", s->peer_port);
+	}
+	e |= attr_int(a, &l, "http.request.body.size",
+	    s->req_body_size > INT64_MAX ? INT64_MAX :
+	    (int64_t)s->req_body_size);
+	e |= attr_int(a, &l, "http.response.body.size",
+	    s->resp_body_size > INT64_MAX ? INT64_MAX :
+	    (int64_t)s->resp_body_size);
+	ps->n_attributes = l.n;
+	ps->attributes = l.kv;
+	return e;
+}
+
+/* Low-cardinality name: "GET /users/{id}", or just the method without a
+ * route (never the path); "HTTP" for a method outside the known set. */
+static char *
+span_name(struct arena *a, const struct sg_span *s, bool known)
+{
+	size_t mn = strnlen(s->method, sizeof(s->method));
+	size_t rn = strnlen(s->route, sizeof(s->route));
+	char buf[SG_METHOD_MAX + 1 + SG_PATH_MAX + 1];
+	size_t o = 0;
+
+	if (known) {
+		memcpy(buf, s->method, mn);
+		o = mn;
+	} else {
+		memcpy(buf, "HTTP", 4);
+		o = 4;
+	}
+	if (rn > 0) {
+		buf[o++] = ' ';
+		memcpy(buf + o, s->route, rn);
+		o += rn;
+	}
+	buf[o] = '\0';
+	return arena_str(a, buf);
+}
+
+static pb_span *
+span_build(struct arena *a, const struct sg_span *s)
+{
+	static const pb_span init = OPENTELEMETRY__PROTO__TRACE__V1__SPAN__INIT;
+	static const pb_status st_init =
+	    OPENTELEMETRY__PROTO__TRACE__V1__STATUS__INIT;
+	pb_span *ps = arena_alloc(a, sizeof(*ps));
+	pb_status *st = arena_alloc(a, sizeof(*st));
+	bool known = known_method(s->method, sizeof(s->method));
+	bool error;
+
+	if (ps == NULL || st == NULL)
+		return NULL;
+	*ps = init;
+	*st = st_init;
+	if (span_bytes(a, &ps->trace_id, s->trace_id, sizeof(s->trace_id)) < 0 ||
+	    span_bytes(a, &ps->span_id, s->span_id, sizeof(s->span_id)) < 0)
+		return NULL;
+	/* A root span has no parent: the field stays empty. */
+	if (!all_zero(s->parent_span_id, sizeof(s->parent_span_id)) &&
+	    span_bytes(a, &ps->parent_span_id, s->parent_span_id,
+	    sizeof(s->parent_span_id)) < 0)
+		return NULL;
+	if ((ps->name = span_name(a, s, known)) == NULL)
+		return NULL;
+	switch (s->kind) {
+	case SG_SPAN_SERVER:
+		ps->kind = KIND(SERVER);
+		break;
+	case SG_SPAN_CLIENT:
+		ps->kind = KIND(CLIENT);
+		break;
+	default:
+		ps->kind = KIND(UNSPECIFIED);
+		break;
+	}
+	ps->start_time_unix_nano = s->start_ns;
+	ps->end_time_unix_nano = s->end_ns;
+	if (span_attrs(a, ps, s, known) != 0)
+		return NULL;
+	/* HTTP semantic conventions: 4xx is the client's fault, so it
+	 * marks only client spans as failed. */
+	error = (s->kind == SG_SPAN_SERVER && s->status >= 500) ||
+	    (s->kind == SG_SPAN_CLIENT && s->status >= 400);
+	st->code = error ? STATUS(ERROR) : STATUS(UNSET);
+	ps->status = st;
+	return ps;
+}
+
+static void
+span_rkey(const struct sg_span *s, struct rkey *k)
+{
+	memset(k, 0, sizeof(*k));
+	k->s[0] = s->service_name;
+	k->len[0] = strnlen(s->service_name, sizeof(s->service_name));
+	k->s[1] = s->service_namespace;
+	k->len[1] = strnlen(s->service_namespace, sizeof(s->service_namespace));
+	k->s[2] = s->instance_id;
+	k->len[2] = strnlen(s->instance_id, sizeof(s->instance_id));
+	k->pid = s->pid;
+}
+
+static pb_rspans *
+rspans_build(struct arena *a, struct res *r,
+    const struct otlp_resource_extra *x)
+{
+	static const pb_rspans rs_init =
+	    OPENTELEMETRY__PROTO__TRACE__V1__RESOURCE_SPANS__INIT;
+	static const pb_sspans ss_init =
+	    OPENTELEMETRY__PROTO__TRACE__V1__SCOPE_SPANS__INIT;
+	pb_rspans *rs = arena_alloc(a, sizeof(*rs));
+	pb_sspans *ss = arena_alloc(a, sizeof(*ss));
+	pb_sspans **ssv = arena_alloc(a, sizeof(*ssv));
+
+	if (rs == NULL || ss == NULL || ssv == NULL)
+		return NULL;
+	*rs = rs_init;
+	*ss = ss_init;
+	if ((rs->resource = resource_build(a, &r->k, x)) == NULL ||
+	    (ss->scope = scope_build(a)) == NULL)
+		return NULL;
+	ss->n_spans = r->nspans;
+	ss->spans = r->spans;
+	ssv[0] = ss;
+	rs->n_scope_spans = 1;
+	rs->scope_spans = ssv;
+	return rs;
+}
+
+static int
+traces_build(struct arena *a, const struct sg_span *spans, size_t n,
+    const struct otlp_resource_extra *x, pb_trace_req *req)
+{
+	struct restab t = { 0 };
+	size_t *which;
+	struct rkey k;
+	ssize_t ri;
+
+	/* Two passes: count the spans of each resource, then fill. */
+	if ((which = arena_array(a, n, sizeof(*which))) == NULL)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		span_rkey(&spans[i], &k);
+		if ((ri = restab_get(a, &t, &k)) < 0)
+			return -1;
+		which[i] = (size_t)ri;
+		t.r[ri].nspans++;
+	}
+	for (size_t i = 0; i < t.n; i++) {
+		t.r[i].spans = arena_array(a, t.r[i].nspans,
+		    sizeof(*t.r[i].spans));
+		if (t.r[i].spans == NULL)
+			return -1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct res *r = &t.r[which[i]];
+
+		if ((r->spans[r->fill++] = span_build(a, &spans[i])) == NULL)
+			return -1;
+	}
+	req->resource_spans = arena_array(a, t.n, sizeof(*req->resource_spans));
+	if (req->resource_spans == NULL)
+		return -1;
+	for (size_t i = 0; i < t.n; i++)
+		if ((req->resource_spans[i] = rspans_build(a, &t.r[i], x)) ==
+		    NULL)
+			return -1;
+	req->n_resource_spans = t.n;
+	return 0;
+}
+
+int
+otlp_encode_traces(const struct sg_span *spans, size_t n,
+    const struct otlp_resource_extra *x, uint8_t **out, size_t *outlen)
+{
+	pb_trace_req req =
+	    OPENTELEMETRY__PROTO__COLLECTOR__TRACE__V1__EXPORT_TRACE_SERVICE_REQUEST__INIT;
+	struct arena a = { NULL };
+	int rc = -1;
+
+	if (out == NULL || outlen == NULL || (spans == NULL && n > 0))
+		return -1;
+	if (traces_build(&a, spans, n, x, &req) == 0)
+		rc = pack(&req.base, out, outlen);
+	arena_free(&a);
+	return rc;
+}
+
+/* ---- metrics */
+
+/* Prometheus label -> semantic-convention attribute.  Not listed: each
+ * '_' becomes '.', which is right for most names but not all
+ * (status_code), hence the table. */
+static const struct label_map {
+	const char *prom;
+	const char *otel;
+	bool        integer;
+} label_maps[] = {
+	{ "http_request_method", "http.request.method", false },
+	{ "http_response_status_code", "http.response.status_code", true },
+	{ "http_route", "http.route", false },
+	{ "server_address", "server.address", false },
+	{ "server_port", "server.port", true },
+	{ "client_address", "client.address", false },
+	{ "url_scheme", "url.scheme", false },
+	{ "network_protocol_version", "network.protocol.version", false },
+};
+
+/* Decimal digits only, up to a u32; anything else stays a string. */
+static bool
+parse_uint(const char *s, int64_t *v)
+{
+	int64_t r = 0;
+	size_t i;
+
+	for (i = 0; s[i] != '\0'; i++) {
+		if (s[i] < '0' || s[i] > '9' || i >= 10)
+			return false;
+		r = r * 10 + (s[i] - '0');
+	}
+	if (i == 0 || r > UINT32_MAX)
+		return false;
+	*v = r;
+	return true;
+}
+
+static int
+label_attr(struct arena *a, struct attrs *l, const char *key,
+    const char *value)
+{
+	char name[sizeof(((struct sg_series *)0)->key[0])];
+	int64_t iv;
+
+	/* Empty means absent in Prometheus, and in OpenTelemetry. */
+	if (value[0] == '\0')
+		return 0;
+	for (size_t i = 0; i < sizeof(label_maps) / sizeof(label_maps[0]);
+	    i++) {
+		const struct label_map *m = &label_maps[i];
+
+		if (strcmp(m->prom, key) != 0)
+			continue;
+		if (!m->integer || !parse_uint(value, &iv))
+			return attr_str(a, l, m->otel, value);
+		/* Status 0 and port 0 say "none", not a value. */
+		return iv == 0 ? 0 : attr_int(a, l, m->otel, iv);
+	}
+	snprintf(name, sizeof(name), "%s", key);
+	for (char *p = name; *p != '\0'; p++)
+		if (*p == '_')
+			*p = '.';
+	return attr_str(a, l, name, value);
+}
+
+/* Which resource a series belongs to, and its other labels as data
+ * point attributes. */
+static int
+series_split(struct arena *a, const struct sg_series *se, struct rkey *k,
+    struct attrs *l)
+{
+	static const char *const rlabels[3] = { "service_name",
+	    "service_namespace", "target_instance" };
+	bool service = false;
+
+	memset(k, 0, sizeof(*k));
+	k->pid = -1;
+	for (int j = 0; j < 3; j++)
+		k->s[j] = "";
+	if (attrs_init(a, l, se->nlabels) < 0)
+		return -1;
+	for (uint16_t i = 0; i < se->nlabels && i < SG_MAX_LABELS; i++) {
+		int j;
+
+		for (j = 0; j < 3; j++)
+			if (strcmp(se->key[i], rlabels[j]) == 0)
+				break;
+		if (j < 3) {
+			k->s[j] = se->value[i];
+			k->len[j] = strlen(se->value[i]);
+			service = true;
+		} else if (label_attr(a, l, se->key[i], se->value[i]) < 0)
+			return -1;
+	}
+	/* Without service labels it is spyglass describing itself. */
+	k->self = !service;
+	return 0;
+}
+
+struct snap {
+	uint64_t             now_ns;
+	uint64_t             start_ns;
+	struct sg_family_hdr f;
+	struct sg_series     se;
+	double              *bounds;   /* shared by the family's points */
+};
+
+static pb_metric *
+metric_new(struct arena *a, const struct sg_family_hdr *f)
+{
+	static const pb_metric init =
+	    OPENTELEMETRY__PROTO__METRICS__V1__METRIC__INIT;
+	pb_metric *m = arena_alloc(a, sizeof(*m));
+
+	if (m == NULL)
+		return NULL;
+	*m = init;
+	/* Self-metrics have no OpenTelemetry name: the Prometheus one is it. */
+	m->name = arena_str(a, f->otel_name[0] != '\0' ? f->otel_name :
+	    f->prom_name);
+	m->description = arena_str(a, f->help);
+	m->unit = arena_str(a, f->unit);
+	if (m->name == NULL || m->description == NULL || m->unit == NULL)
+		return NULL;
+	return m;
+}
+
+static void *
+point_number(struct arena *a, const struct snap *s, struct attrs *l)
+{
+	static const pb_ndp init =
+	    OPENTELEMETRY__PROTO__METRICS__V1__NUMBER_DATA_POINT__INIT;
+	pb_ndp *p = arena_alloc(a, sizeof(*p));
+
+	if (p == NULL)
+		return NULL;
+	*p = init;
+	p->n_attributes = l->n;
+	p->attributes = l->kv;
+	/* A gauge has no start: its value is not accumulated since one. */
+	if (s->f.type == SG_METRIC_COUNTER)
+		p->start_time_unix_nano = s->start_ns;
+	p->time_unix_nano = s->now_ns;
+	p->value_case = AS_DOUBLE;
+	p->as_double = s->se.value_f;
+	return p;
+}
+
+/* The snapshot's buckets are per bucket with the +Inf one last: OTLP's
+ * layout exactly, so they are copied as they are. */
+static void *
+point_histogram(struct arena *a, const struct snap *s, struct attrs *l)
+{
+	static const pb_hdp init =
+	    OPENTELEMETRY__PROTO__METRICS__V1__HISTOGRAM_DATA_POINT__INIT;
+	size_t nb = (size_t)s->f.nbounds + 1;
+	pb_hdp *p = arena_alloc(a, sizeof(*p));
+
+	if (p == NULL)
+		return NULL;
+	*p = init;
+	p->n_attributes = l->n;
+	p->attributes = l->kv;
+	p->has_start_time_unix_nano = true;
+	p->start_time_unix_nano = s->start_ns;
+	p->has_time_unix_nano = true;
+	p->time_unix_nano = s->now_ns;
+	p->has_count = true;
+	p->count = s->se.count;
+	p->has_sum = true;
+	p->sum = s->se.sum;
+	if ((p->bucket_counts = arena_array(a, nb, sizeof(uint64_t))) == NULL)
+		return NULL;
+	memcpy(p->bucket_counts, s->se.buckets, nb * sizeof(uint64_t));
+	p->n_bucket_counts = nb;
+	p->explicit_bounds = s->bounds;
+	p->n_explicit_bounds = s->f.nbounds;
+	return p;
+}
+
+/* One data point of family fam into the metric of its resource, that
+ * metric created on the resource's first point of the family. */
+static int
+series_add(struct arena *a, struct restab *t, struct snap *s, size_t fam)
+{
+	struct attrs l;
+	struct rkey k;
+	struct res *r;
+	ssize_t ri;
+	void *p;
+
+	if (series_split(a, &s->se, &k, &l) < 0 ||
+	    (ri = restab_get(a, t, &k)) < 0)
+		return -1;
+	r = &t->r[ri];
+	if (r->fam != fam) {
+		if ((r->cur = metric_new(a, &s->f)) == NULL ||
+		    list_add(a, &r->metrics, r->cur) < 0)
+			return -1;
+		r->fam = fam;
+		/* The points of the previous metric live on in its oneof. */
+		memset(&r->points, 0, sizeof(r->points));
+		r->cur->data_case = s->f.type == SG_METRIC_HISTOGRAM ?
+		    DATA(HISTOGRAM) : s->f.type == SG_METRIC_COUNTER ?
+		    DATA(SUM) : DATA(GAUGE);
+	}
+	p = s->f.type == SG_METRIC_HISTOGRAM ? point_histogram(a, s, &l) :
+	    point_number(a, s, &l);
+	if (p == NULL || list_add(a, &r->points, p) < 0)
+		return -1;
+	return 0;
+}
+
+/* The data of r's current metric from its point list. */
+static int
+metric_finish(struct arena *a, struct res *r)
+{
+	static const pb_gauge g_init =
+	    OPENTELEMETRY__PROTO__METRICS__V1__GAUGE__INIT;
+	static const pb_sum s_init =
+	    OPENTELEMETRY__PROTO__METRICS__V1__SUM__INIT;
+	static const pb_hist h_init =
+	    OPENTELEMETRY__PROTO__METRICS__V1__HISTOGRAM__INIT;
+	pb_metric *m = r->cur;
+	void **v;
+
+	if (m == NULL)
+		return 0;
+	if ((v = list_array(a, &r->points)) == NULL)
+		return -1;
+	switch (m->data_case) {
+	case DATA(HISTOGRAM):
+		if ((m->histogram = arena_alloc(a, sizeof(*m->histogram))) ==
+		    NULL)
+			return -1;
+		*m->histogram = h_init;
+		m->histogram->aggregation_temporality = CUMULATIVE;
+		m->histogram->n_data_points = r->points.n;
+		m->histogram->data_points = (pb_hdp **)v;
+		break;
+	case DATA(SUM):
+		if ((m->sum = arena_alloc(a, sizeof(*m->sum))) == NULL)
+			return -1;
+		*m->sum = s_init;
+		m->sum->aggregation_temporality = CUMULATIVE;
+		m->sum->is_monotonic = true;
+		m->sum->n_data_points = r->points.n;
+		m->sum->data_points = (pb_ndp **)v;
+		break;
+	default:
+		if ((m->gauge = arena_alloc(a, sizeof(*m->gauge))) == NULL)
+			return -1;
+		*m->gauge = g_init;
+		m->gauge->n_data_points = r->points.n;
+		m->gauge->data_points = (pb_ndp **)v;
+		break;
+	}
+	r->cur = NULL;
+	return 0;
+}
+
+static int
+family_read(struct arena *a, struct wire_r *wr, struct restab *t,
+    struct snap *s, size_t fam)
+{
+	/* target_info is how Prometheus carries a resource; OTLP has the
+	 * resource itself. */
+	bool skip;
+
+	if (msg_get_family(wr, &s->f) < 0)
+		return -1;
+	skip = strcmp(s->f.prom_name, "target_info") == 0;
+	if (s->f.type == SG_METRIC_HISTOGRAM) {
+		s->bounds = arena_array(a, s->f.nbounds, sizeof(double));
+		if (s->bounds == NULL)
+			return -1;
+		memcpy(s->bounds, s->f.bounds, s->f.nbounds * sizeof(double));
+	}
+	for (uint32_t j = 0; j < s->f.nseries; j++) {
+		if (msg_get_series(wr, &s->f, &s->se) < 0)
+			return -1;
+		if (!skip && series_add(a, t, s, fam) < 0)
+			return -1;
+	}
+	/* Close the family's metrics before the next family opens new
+	 * ones on the same resources. */
+	for (size_t i = 0; i < t->n; i++)
+		if (t->r[i].fam == fam && metric_finish(a, &t->r[i]) < 0)
+			return -1;
+	return 0;
+}
+
+static pb_rmetrics *
+rmetrics_build(struct arena *a, struct res *r,
+    const struct otlp_resource_extra *x)
+{
+	static const pb_rmetrics rm_init =
+	    OPENTELEMETRY__PROTO__METRICS__V1__RESOURCE_METRICS__INIT;
+	static const pb_smetrics sm_init =
+	    OPENTELEMETRY__PROTO__METRICS__V1__SCOPE_METRICS__INIT;
+	pb_rmetrics *rm = arena_alloc(a, sizeof(*rm));
+	pb_smetrics *sm = arena_alloc(a, sizeof(*sm));
+	pb_smetrics **smv = arena_alloc(a, sizeof(*smv));
+
+	if (rm == NULL || sm == NULL || smv == NULL)
+		return NULL;
+	*rm = rm_init;
+	*sm = sm_init;
+	if ((rm->resource = resource_build(a, &r->k, x)) == NULL ||
+	    (sm->scope = scope_build(a)) == NULL ||
+	    (sm->metrics = (pb_metric **)list_array(a, &r->metrics)) == NULL)
+		return NULL;
+	sm->n_metrics = r->metrics.n;
+	smv[0] = sm;
+	rm->n_scope_metrics = 1;
+	rm->scope_metrics = smv;
+	return rm;
+}
+
+static int
+metrics_build(struct arena *a, const uint8_t *snap, size_t len,
+    const struct otlp_resource_extra *x, pb_metrics_req *req)
+{
+	struct restab t = { 0 };
+	struct wire_r wr;
+	struct snap *s;
+	uint16_t nfam;
+
+	/* Some 3 KiB of scratch: the arena keeps it off the stack. */
+	if ((s = arena_alloc(a, sizeof(*s))) == NULL)
+		return -1;
+	wire_r_init(&wr, snap, len);
+	if (msg_get_snapshot_hdr(&wr, &s->now_ns, &s->start_ns, &nfam) < 0)
+		return -1;
+	for (size_t i = 0; i < nfam; i++)
+		if (family_read(a, &wr, &t, s, i + 1) < 0)
+			return -1;
+	if (!wire_r_done(&wr))
+		return -1;
+	req->resource_metrics = arena_array(a, t.n,
+	    sizeof(*req->resource_metrics));
+	if (req->resource_metrics == NULL)
+		return -1;
+	for (size_t i = 0; i < t.n; i++)
+		if ((req->resource_metrics[i] = rmetrics_build(a, &t.r[i], x)) ==
+		    NULL)
+			return -1;
+	req->n_resource_metrics = t.n;
+	return 0;
+}
+
+int
+otlp_encode_metrics(const uint8_t *snap, size_t len,
+    const struct otlp_resource_extra *x, uint8_t **out, size_t *outlen)
+{
+	pb_metrics_req req =
+	    OPENTELEMETRY__PROTO__COLLECTOR__METRICS__V1__EXPORT_METRICS_SERVICE_REQUEST__INIT;
+	struct arena a = { NULL };
+	int rc = -1;
+
+	if (snap == NULL || out == NULL || outlen == NULL)
+		return -1;
+	if (metrics_build(&a, snap, len, x, &req) == 0)
+		rc = pack(&req.base, out, outlen);
+	arena_free(&a);
+	return rc;
+}
+
+/* ---- OTEL_RESOURCE_ATTRIBUTES */
+
+static int
+hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+static bool
+is_space(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+/* [*b, *e) without surrounding blanks. */
+static void
+trim(const char **b, const char **e)
+{
+	while (*b < *e && is_space(**b))
+		(*b)++;
+	while (*e > *b && is_space((*e)[-1]))
+		(*e)--;
+}
+
+static int
+set_err(char *err, size_t errsz, const char *msg, const char *b,
+    const char *e)
+{
+	if (err != NULL && errsz > 0)
+		snprintf(err, errsz, "%s in \"%.*s\"", msg,
+		    (int)(e - b > 64 ? 64 : e - b), b);
+	return -1;
+}
+
+static bool
+is_utf8(const char *s, size_t n)
+{
+	size_t k;
+
+	for (size_t i = 0; i < n; i += k)
+		if ((k = sg_utf8_seq((const unsigned char *)s + i, n - i,
+		    NULL)) == 0)
+			return false;
+	return true;
+}
+
+/* Percent-decoded value into out; the result must be text (UTF-8, no
+ * NUL) as it becomes a protobuf string. */
+static const char *
+decode_value(const char *b, const char *e, char *out, size_t outsz)
+{
+	size_t n = 0;
+
+	for (const char *p = b; p < e; p++) {
+		int c = (unsigned char)*p;
+
+		if (c == '%') {
+			int hi, lo;
+
+			if (e - p < 3 || (hi = hexval(p[1])) < 0 ||
+			    (lo = hexval(p[2])) < 0)
+				return "bad percent-encoding";
+			c = hi << 4 | lo;
+			p += 2;
+		}
+		if (c == 0)
+			return "NUL in value";
+		if (n + 1 >= outsz)
+			return "value too long";
+		out[n++] = (char)c;
+	}
+	out[n] = '\0';
+	return is_utf8(out, n) ? NULL : "value not UTF-8";
+}
+
+/* One "key=value" at [b, e) into x; a repeated key takes the last value.
+ * Only values are percent-encoded (the W3C Baggage form). */
+static const char *
+parse_pair(struct otlp_resource_extra *x, const char *b, const char *e)
+{
+	const char *eq = memchr(b, '=', (size_t)(e - b));
+	const char *kb = b, *ke = eq, *vb, *ve = e, *msg;
+	char key[sizeof(x->attr[0].key)];
+	size_t i, kn;
+
+	if (eq == NULL)
+		return "missing '='";
+	trim(&kb, &ke);
+	vb = eq + 1;
+	trim(&vb, &ve);
+	if ((kn = (size_t)(ke - kb)) == 0)
+		return "empty key";
+	if (kn >= sizeof(key))
+		return "key too long";
+	if (!is_utf8(kb, kn))
+		return "key not UTF-8";
+	memcpy(key, kb, kn);
+	key[kn] = '\0';
+	for (i = 0; i < x->n; i++)
+		if (strcmp(x->attr[i].key, key) == 0)
+			break;
+	if (i == OTLP_MAX_EXTRA_ATTRS)
+		return "too many attributes";
+	if ((msg = decode_value(vb, ve, x->attr[i].value,
+	    sizeof(x->attr[i].value))) != NULL)
+		return msg;
+	memcpy(x->attr[i].key, key, kn + 1);
+	if (i == x->n)
+		x->n++;
+	return NULL;
+}
+
+/* host_name is the caller's: only the attribute list is parsed into. */
+int
+otlp_resource_extra_parse(struct otlp_resource_extra *x, const char *s,
+    char *err, size_t errsz)
+{
+	const char *p, *e, *b, *end, *msg;
+
+	if (x == NULL)
+		return -1;
+	x->n = 0;
+	if (s == NULL)
+		return 0;
+	for (p = s;; p = e + 1) {
+		e = strchrnul(p, ',');
+		b = p;
+		end = e;
+		trim(&b, &end);
+		/* Empty members ("a=1,,b=2", a trailing comma) are none. */
+		if (b != end && (msg = parse_pair(x, b, end)) != NULL) {
+			/* OpenTelemetry: an error discards the whole value. */
+			x->n = 0;
+			return set_err(err, errsz, msg, b, end);
+		}
+		if (*e == '\0')
+			return 0;
+	}
+}
