@@ -127,6 +127,7 @@ otlp_flush_spans(void)
 	uint8_t *buf;
 	size_t len;
 
+	O.batch_deadline = 0;
 	if (O.nbatch == 0)
 		return;
 	if (otlp_encode_traces(O.batch, O.nbatch, &O.extra, &buf, &len) < 0)
@@ -134,7 +135,6 @@ otlp_flush_spans(void)
 	else
 		otlp_sender_enqueue(st->sender, buf, len, O.nbatch);
 	O.nbatch = 0;
-	O.batch_deadline = 0;
 }
 
 void

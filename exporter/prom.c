@@ -761,8 +761,8 @@ prom_set_extra(struct prom_server *p, const char *text)
 {
 	char *copy;
 
-	if (p == NULL || (p->extra != NULL && text != NULL &&
-	    strcmp(p->extra, text) == 0))
+	if (p == NULL || (p->extra == NULL && text == NULL) ||
+	    (p->extra != NULL && text != NULL && strcmp(p->extra, text) == 0))
 		return;
 	copy = text != NULL ? strdup(text) : NULL;
 	if (text != NULL && copy == NULL)

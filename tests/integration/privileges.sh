@@ -77,6 +77,22 @@ done
 
 # /metrics still answers (the exporter works inside its sandbox)
 scrape || fail "/metrics does not answer"
+# ---- idle cost: with no traffic, none of the three may spin.  CPU time
+# in clock ticks (utime + stime) over two seconds stays under 0.2 s each.
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+idle_pids="$L $(sensor_child spyglass-collector) $(sensor_child spyglass-exporter)"
+declare -A before
+for p in $idle_pids; do before[$p]=$(cpu_ticks "$p"); done
+sleep 2
+for p in $idle_pids; do
+	used=$(( $(cpu_ticks "$p") - ${before[$p]} ))
+	if [ "$used" -lt 20 ]; then
+		ok "idle: $(cat /proc/$p/comm) used $used ticks in 2 s"
+	else
+		fail "idle: $(cat /proc/$p/comm) used $used ticks in 2 s (busy loop?)"
+	fi
+done
+
 stop_sensor
 
 # ---- sandbox self-test
