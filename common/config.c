@@ -244,9 +244,11 @@ static const struct sg_key sg_keys[] = {
 	  "host:port:address to connect to instead of resolving the endpoint's "
 	  "name (default: resolved by spyglass at start and on SIGHUP)" },
 	{ "otel_metrics_export", "max_queue_size", SG_T_UINT,
-	  OFF(metrics.s.max_queue_size), 1, 10000000, "100000",
+	  OFF(metrics.s.max_queue_size), 1, 10000000, "1000",
 	  { NULL }, NULL, false,
-	  "data points kept while the receiver is unreachable" },
+	  "metric snapshots (one per interval) kept while the receiver is "
+	  "unreachable; each is cumulative, so dropping old ones loses no "
+	  "counts" },
 	{ "otel_metrics_export", "interval", SG_T_DURATION,
 	  OFF(metrics.interval_ms), 100, 3600000, "60s",
 	  { "OTEL_METRIC_EXPORT_INTERVAL", "BEYLA_METRICS_INTERVAL" }, NULL,

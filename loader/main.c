@@ -391,9 +391,10 @@ sg_reload(void)
 	    nc.ebpf.syscall_hooks != L.cfg.ebpf.syscall_hooks ||
 	    nc.ebpf.wakeup_len != L.cfg.ebpf.wakeup_len ||
 	    strcmp(nc.runtime_dir, L.cfg.runtime_dir) != 0 ||
-	    strcmp(nc.user, L.cfg.user) != 0)
-		sg_log(SG_LOG_WARN, "[ebpf] settings, runtime_dir and user "
-		    "take effect at the next start");
+	    strcmp(nc.user, L.cfg.user) != 0 ||
+	    strcmp(nc.otlp_ca_file, L.cfg.otlp_ca_file) != 0)
+		sg_log(SG_LOG_WARN, "[ebpf] settings, runtime_dir, user and "
+		    "otlp_ca_file take effect at the next start");
 	L.cfg = nc;
 	sg_log_set_level(L.cfg.log_level);
 	resolve_otlp(&L.cfg);
