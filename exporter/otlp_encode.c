@@ -23,6 +23,7 @@
 #include "otlp_trace_service.pb-c.h"
 #include "otlp_metrics_service.pb-c.h"
 
+#include "pct.h"
 #include "utf8.h"
 #include "wire.h"
 
@@ -1160,34 +1161,6 @@ otlp_encode_metrics(const uint8_t *snap, size_t len,
 /* ---- OTEL_RESOURCE_ATTRIBUTES */
 
 static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-static bool
-is_space(char c)
-{
-	return c == ' ' || c == '\t';
-}
-
-/* [*b, *e) without surrounding blanks. */
-static void
-trim(const char **b, const char **e)
-{
-	while (*b < *e && is_space(**b))
-		(*b)++;
-	while (*e > *b && is_space((*e)[-1]))
-		(*e)--;
-}
-
-static int
 set_err(char *err, size_t errsz, const char *msg, const char *b,
     const char *e)
 {
@@ -1214,28 +1187,11 @@ is_utf8(const char *s, size_t n)
 static const char *
 decode_value(const char *b, const char *e, char *out, size_t outsz)
 {
-	size_t n = 0;
+	const char *msg = sg_pct_decode(b, e, out, outsz);
 
-	for (const char *p = b; p < e; p++) {
-		int c = (unsigned char)*p;
-
-		if (c == '%') {
-			int hi, lo;
-
-			if (e - p < 3 || (hi = hexval(p[1])) < 0 ||
-			    (lo = hexval(p[2])) < 0)
-				return "bad percent-encoding";
-			c = hi << 4 | lo;
-			p += 2;
-		}
-		if (c == 0)
-			return "NUL in value";
-		if (n + 1 >= outsz)
-			return "value too long";
-		out[n++] = (char)c;
-	}
-	out[n] = '\0';
-	return is_utf8(out, n) ? NULL : "value not UTF-8";
+	if (msg != NULL)
+		return msg;
+	return is_utf8(out, strlen(out)) ? NULL : "value not UTF-8";
 }
 
 /* One "key=value" at [b, e) into x; a repeated key takes the last value.
@@ -1250,9 +1206,9 @@ parse_pair(struct otlp_resource_extra *x, const char *b, const char *e)
 
 	if (eq == NULL)
 		return "missing '='";
-	trim(&kb, &ke);
+	sg_trim_blanks(&kb, &ke);
 	vb = eq + 1;
-	trim(&vb, &ve);
+	sg_trim_blanks(&vb, &ve);
 	if ((kn = (size_t)(ke - kb)) == 0)
 		return "empty key";
 	if (kn >= sizeof(key))
@@ -1291,7 +1247,7 @@ otlp_resource_extra_parse(struct otlp_resource_extra *x, const char *s,
 		e = strchrnul(p, ',');
 		b = p;
 		end = e;
-		trim(&b, &end);
+		sg_trim_blanks(&b, &end);
 		/* Empty members ("a=1,,b=2", a trailing comma) are none. */
 		if (b != end && (msg = parse_pair(x, b, end)) != NULL) {
 			/* OpenTelemetry: an error discards the whole value. */

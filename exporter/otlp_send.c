@@ -32,6 +32,7 @@
 #include <zlib.h>
 
 #include "log.h"
+#include "pct.h"
 
 #define OTLP_BACKOFF_MIN_MS   200
 #define OTLP_BACKOFF_MAX_MS   5000
@@ -308,48 +309,14 @@ otlp_body(struct otlp_sender *s, const struct otlp_req *r, size_t *len,
 	return out;
 }
 
-static int
-otlp_hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* Percent-decode [s, e) into out (always terminated); -1 when it would
- * produce a byte that cannot be in a header (CR, LF, NUL). */
+/* Percent-decode a header value; CR, LF and NUL cannot be in a header. */
 static int
 otlp_pct_decode(const char *s, const char *e, char *out, size_t sz)
 {
-	size_t n = 0;
-
-	while (s < e && n + 1 < sz) {
-		int c = (unsigned char)*s++;
-
-		if (c == '%' && e - s >= 2 && otlp_hexval(s[0]) >= 0 &&
-		    otlp_hexval(s[1]) >= 0) {
-			c = otlp_hexval(s[0]) << 4 | otlp_hexval(s[1]);
-			s += 2;
-		}
-		if (c == '\r' || c == '\n' || c == '\0')
-			return -1;
-		out[n++] = (char)c;
-	}
-	out[n] = '\0';
-	return s == e ? 0 : -1;
-}
-
-static void
-otlp_trim_span(const char **s, const char **e)
-{
-	while (*s < *e && (**s == ' ' || **s == '\t'))
-		(*s)++;
-	while (*e > *s && ((*e)[-1] == ' ' || (*e)[-1] == '\t'))
-		(*e)--;
+	if (sg_pct_decode(s, e, out, sz) != NULL ||
+	    out[strcspn(out, "\r\n")] != '\0')
+		return -1;
+	return 0;
 }
 
 static int
@@ -376,8 +343,8 @@ otlp_user_header(struct curl_slist **l, const char *s, const char *e)
 		goto bad;
 	ke = eq;
 	vs = eq + 1;
-	otlp_trim_span(&s, &ke);
-	otlp_trim_span(&vs, &e);
+	sg_trim_blanks(&s, &ke);
+	sg_trim_blanks(&vs, &e);
 	klen = (size_t)(ke - s);
 	if (klen == 0 || klen >= sizeof(key))
 		goto bad;
