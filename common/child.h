@@ -14,7 +14,8 @@ struct sg_child_args {
 	const char       *ca_file;      /* -C: OTLP CA bundle read at start */
 };
 
-/* Parse argv or exit(2) with a usage message naming role. */
+/* Parse argv or exit(2) with a usage message naming role.  Called first
+ * thing in main: it also sets up malloc for life in the sandbox. */
 void sg_child_args_parse(int argc, char **argv, const char *role,
     struct sg_child_args *a);
 
