@@ -176,6 +176,9 @@ spans_service(struct sg_span *out, uint32_t pid,
 		copy_str(out->service_namespace,
 		    sizeof(out->service_namespace), proc->service_namespace,
 		    sizeof(proc->service_namespace));
+	if (proc != NULL)
+		copy_str(out->exe, sizeof(out->exe), proc->exe,
+		    sizeof(proc->exe));
 	if (proc != NULL && proc->instance_id[0] != '\0')
 		copy_str(out->instance_id, sizeof(out->instance_id),
 		    proc->instance_id, sizeof(proc->instance_id));

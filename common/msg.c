@@ -70,6 +70,7 @@ msg_put_span(struct wire_w *w, const struct sg_span *s)
 	wire_put_str(w, s->service_name);
 	wire_put_str(w, s->service_namespace);
 	wire_put_str(w, s->instance_id);
+	wire_put_str(w, s->exe);
 	wire_put_str(w, s->method);
 	wire_put_str(w, s->path);
 	wire_put_str(w, s->route);
@@ -97,6 +98,7 @@ msg_get_span(struct wire_r *r, struct sg_span *s)
 	wire_get_str(r, s->service_name, sizeof(s->service_name));
 	wire_get_str(r, s->service_namespace, sizeof(s->service_namespace));
 	wire_get_str(r, s->instance_id, sizeof(s->instance_id));
+	wire_get_str(r, s->exe, sizeof(s->exe));
 	wire_get_str(r, s->method, sizeof(s->method));
 	wire_get_str(r, s->path, sizeof(s->path));
 	wire_get_str(r, s->route, sizeof(s->route));

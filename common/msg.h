@@ -50,6 +50,7 @@ struct sg_span {
 	char     service_name[SG_NAME_MAX];
 	char     service_namespace[SG_NAME_MAX];
 	char     instance_id[SG_NAME_MAX];
+	char     exe[SG_EXE_MAX];         /* executable path, "" unknown */
 	char     method[SG_METHOD_MAX];
 	char     path[SG_PATH_MAX];
 	char     route[SG_PATH_MAX];      /* "" until routes are configured */

@@ -302,6 +302,8 @@ struct rkey {
 	size_t      len[3];
 	int64_t     pid;         /* -1: not known (metrics) */
 	bool        self;        /* spyglass's own metrics */
+	const char *exe;         /* executable path; NULL: not known */
+	size_t      exelen;
 };
 
 struct res {
@@ -457,7 +459,7 @@ resource_build(struct arena *a, const struct rkey *k,
 	    OTLP_MAX_EXTRA_ATTRS;
 	int e = 0;
 
-	if (r == NULL || attrs_init(a, &l, 8 + nx) < 0)
+	if (r == NULL || attrs_init(a, &l, 10 + nx) < 0)
 		return NULL;
 	*r = init;
 	if (k->self)
@@ -478,6 +480,15 @@ resource_build(struct arena *a, const struct rkey *k,
 		    sizeof(x->host_name));
 	if (k->pid >= 0)
 		e |= attr_int(a, &l, "process.pid", k->pid);
+	if (k->exe != NULL && k->exelen > 0) {
+		const char *base = memrchr(k->exe, '/', k->exelen);
+
+		base = base != NULL ? base + 1 : k->exe;
+		e |= attr_text(a, &l, "process.executable.path", k->exe,
+		    k->exelen);
+		e |= attr_text(a, &l, "process.executable.name", base,
+		    k->exelen - (size_t)(base - k->exe));
+	}
 	for (size_t i = 0; i < nx && e == 0; i++) {
 		char key[sizeof(x->attr[i].key) + 1];
 
@@ -701,6 +712,8 @@ span_rkey(const struct sg_span *s, struct rkey *k)
 	k->s[2] = s->instance_id;
 	k->len[2] = strnlen(s->instance_id, sizeof(s->instance_id));
 	k->pid = s->pid;
+	k->exe = s->exe;
+	k->exelen = strnlen(s->exe, sizeof(s->exe));
 }
 
 static pb_rspans *

@@ -108,6 +108,8 @@ lines.forEach((line, i) => {
       set("span_services", res["service.name"]);
       set("span_env", res["deployment.environment"]);
       set("span_sdk", res["telemetry.sdk.name"]);
+      set("span_exe_name", res["process.executable.name"]);
+      set("span_exe_path", res["process.executable.path"]);
       set("span_pids", res["process.pid"]);
       set("span_host_set", res["host.name"] ? "yes" : "no");
       set("span_instance_set", res["service.instance.id"] ? "yes" : "no");
@@ -309,6 +311,8 @@ assert_eq "http: transports" http "${R[transports]}"
 assert_eq "http: deployment.environment of the span resources" test "${R[span_env]}"
 assert_eq "http: deployment.environment of the histogram resources" test "${R[metric_env]}"
 assert_eq "http: telemetry.sdk.name" spyglass "${R[span_sdk]}"
+assert_eq "http: process.executable.name" nginx "${R[span_exe_name]}"
+assert_eq "http: process.executable.path" "$(readlink -f "$(command -v nginx)")" "${R[span_exe_path]}"
 assert_eq "http: process.pid of the span resources (the nginx worker)" "$WORKER" "${R[span_pids]}"
 assert_eq "http: host.name and service.instance.id set" yes,yes \
     "${R[span_host_set]},${R[span_instance_set]}"
