@@ -1,0 +1,251 @@
+#!/bin/bash
+# spyglass benchmark: each scenario runs the uninstrumented and the
+# instrumented application alternately in one run and prints one table of
+# medians.  See bench/README.md.
+#
+#   sudo bench/run.sh [-r ROUNDS] [-d SECONDS] [-o OUTDIR] [SCENARIO...]
+#
+# Scenarios: sat rate python conns burst (default: all).
+#   bench/run.sh -S OUTDIR/records.tsv   prints the table of a past run again
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
+
+ROUNDS=3
+DUR=5                 # seconds per timed run
+RATE=${RATE:-10000}   # total req/s of the "rate" scenario
+OUTDIR=
+SUMMARY_ONLY=
+while getopts r:d:o:S:h opt; do
+	case $opt in
+	S) SUMMARY_ONLY=$OPTARG ;;
+	r) ROUNDS=$OPTARG ;;
+	d) DUR=$OPTARG ;;
+	o) OUTDIR=$OPTARG ;;
+	*) sed -n '2,10p' "$0"; exit 2 ;;
+	esac
+done
+shift $((OPTIND - 1))
+SCENARIOS=("$@")
+[ ${#SCENARIOS[@]} -gt 0 ] || SCENARIOS=(sat rate python conns burst)
+# Modes: off = no sensor; on = sensor selecting the application's port;
+# idle = sensor running but selecting nothing (an unused port);
+# on-tp, idle-tp: the same with [ebpf] syscall_hooks = tracepoint
+# (per-syscall tracepoints instead of raw sys_enter/sys_exit).
+MODES_sat=${MODES_sat:-"off on idle"}
+MODES_rate="off on"
+MODES_python="off on"
+MODES_conns="off on"
+MODES_burst="off on"
+
+if [ -n "$SUMMARY_ONLY" ]; then   # -S RECORDS: print the table again
+	REC=$SUMMARY_ONLY
+	[ ${#SCENARIOS[@]} -eq "$(cut -f1 "$REC" | sort -u | wc -l)" ] ||
+	    mapfile -t SCENARIOS < <(cut -f1 "$REC" | awk '!seen[$0]++')
+	eval "$(cut -f1,2 "$REC" | awk -F'\t' '!seen[$0]++ { m[$1] = m[$1] " " $2 }
+	    END { for (s in m) printf "MODES_%s=\"%s\"\n", s, substr(m[s], 2) }')"
+fi
+
+# ---------------------------------------------------------------- load generators
+# Each prints: RPS P50_MS P99_MS P999_MS REQUESTS ERRORS CONNS  (NA when unknown)
+
+to_ms() {   # wrk's "123.45us" / "1.23ms" / "1.00s" -> ms
+	awk -v x="$1" 'BEGIN {
+		if (x ~ /us$/) { sub(/us$/, "", x); printf "%.3f", x / 1000 }
+		else if (x ~ /ms$/) { sub(/ms$/, "", x); printf "%.3f", x }
+		else if (x ~ /s$/) { sub(/s$/, "", x); printf "%.3f", x * 1000 }
+		else print "NA" }'
+}
+
+run_wrk() {   # CONNS URL SECONDS
+	local c=$1 url=$2 d=$3 out rps reqs p50 p99 err
+	out=$(wrk -t2 -c"$c" -d"${d}s" --latency "$url" 2>&1)
+	printf '%s\n' "$out" >> "$T/load.log"
+	reqs=$(printf '%s\n' "$out" | awk '/ requests in / { print $1 }')
+	rps=$(printf '%s\n' "$out" | awk '/^Requests\/sec:/ { print $2 }')
+	p50=$(to_ms "$(printf '%s\n' "$out" | awk '$1 == "50%" { print $2 }')")
+	p99=$(to_ms "$(printf '%s\n' "$out" | awk '$1 == "99%" { print $2 }')")
+	err=$(printf '%s\n' "$out" | awk '
+		/Socket errors:/ { gsub(/,/, ""); e += $4 + $6 + $8 + $10 }
+		/Non-2xx/ { e += $NF } END { print e + 0 }')
+	echo "${rps:-NA} $p50 $p99 NA ${reqs:-0} $err $c"
+}
+
+run_h2load() {   # CONNS N URL [extra args]
+	local c=$1 n=$2 url=$3 out rps done_ err pcts
+	shift 3
+	rm -f "$T/h2.log"
+	out=$(h2load --h1 -n "$n" -c "$c" --log-file="$T/h2.log" "$@" "$url" 2>&1)
+	printf '%s\n' "$out" | grep -vE '^progress:' >> "$T/load.log"
+	rps=$(printf '%s\n' "$out" | awk '/^finished in/ { print $4 }')
+	done_=$(printf '%s\n' "$out" | awk '/^requests:/ { print $6 }')
+	err=$(printf '%s\n' "$out" | awk '/^requests:/ { print $10 + $12 + $14 }
+		/^status codes:/ { gsub(/,/, ""); print $5 + $7 + $9 }' | awk '{ s += $1 } END { print s + 0 }')
+	pcts=$(h2load_pcts "$T/h2.log")
+	echo "${rps:-NA} $pcts ${done_:-0} $err $c"
+}
+
+load_sat()    { run_wrk 16 "http://127.0.0.1:$NGINX_PORT/ok" "$1"; }
+load_conns()  { run_wrk 1000 "http://127.0.0.1:$NGINX_PORT/ok" "$1"; }
+load_python() { run_wrk 8 "http://127.0.0.1:$PY_PORT/ok" "$1"; }
+load_rate()   { run_h2load 8 $((RATE * $1)) "http://127.0.0.1:$NGINX_PORT/ok" --rps=$((RATE / 8)); }
+load_burst()  { run_h2load 16 50000 "http://127.0.0.1:$NGINX_PORT/ok"; }
+
+# ---------------------------------------------------------------- one timed run
+
+# measure SCEN MODE ROUND: appends one record to $REC.
+measure() {
+	local scen=$1 mode=$2 round=$3 sel pids p res c0=() c1=() a0 a1 i
+	local foreign sreq=NA lrb=NA lli=NA lci=NA ev=NA h=() cpu=() t0 t1
+	SENSOR_PIDS="0 0 0"
+	local want=1 xo=()
+	case $mode in
+	on*)   sel=$APP_PORT ;;
+	idle*) sel=$UNUSED_PORT; want=0 ;;
+	esac
+	case $mode in *-tp) xo=(-o ebpf.syscall_hooks=tracepoint) ;; esac
+	if [ "$mode" != off ]; then
+		WANT_PROCS=$want sensor_start "$sel" "${xo[@]}"
+	fi
+	read -ra pids <<< "$SENSOR_PIDS"
+	for p in "${pids[@]}"; do c0+=("$(cpu_ticks "$p")"); done
+	a0=$(cpu_ticks "$APP_PID")
+	# other sensors (other sessions' spyglass) attached right now: their
+	# BPF programs run on our syscalls too and blur the comparison
+	foreign=$(foreign_sensors)
+	[ "$mode" = off ] || foreign=$((foreign - 1))
+	t0=$(date +%s%N)
+	res=$("load_$scen" "$DUR")
+	t1=$(date +%s%N)
+	for p in "${pids[@]}"; do c1+=("$(cpu_ticks "$p")"); done
+	a1=$(cpu_ticks "$APP_PID")
+	if [ "$mode" != off ]; then
+		# shellcheck disable=SC2086
+		set -- $res
+		sensor_wait_count "$([ "$want" = 1 ] && echo "$5" || echo 0)"
+		sreq=$(metric_value $REQ_METRIC)
+		lrb=$(metric_value spyglass_events_lost_total stage=ringbuf)
+		lli=$(metric_value spyglass_events_lost_total stage=loader_ipc)
+		lci=$(metric_value spyglass_events_lost_total stage=collector_ipc)
+		ev=$(metric_value spyglass_events_read_total)
+		printf '%s\n' "$SCRAPE" | grep -E '^spyglass_' > "$T/scrape.$scen.$mode.$round"
+	fi
+	for i in 0 1 2; do
+		cpu+=("$(awk -v a="${c0[$i]}" -v b="${c1[$i]}" -v t="$CLK_TCK" 'BEGIN { printf "%.2f", (b - a) / t }')")
+		h+=("$(hwm_kib "${pids[$i]}")")
+	done
+	sensor_stop
+	# scen mode round rps p50 p99 p999 reqs errors conns sensor_reqs
+	# lost_rb lost_lipc lost_cipc events cpu_l cpu_c cpu_e app_cpu
+	# hwm_l hwm_c hwm_e wall_s foreign_sensors
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
+	    "$scen" "$mode" "$round" "$(echo "$res" | tr ' ' '\t')" \
+	    "$sreq" "$lrb" "$lli" "$lci" "$ev" "${cpu[0]}" "${cpu[1]}" "${cpu[2]}" \
+	    "$(awk -v a="$a0" -v b="$a1" -v t="$CLK_TCK" 'BEGIN { printf "%.2f", (b - a) / t }')" \
+	    "${h[0]}" "${h[1]}" "${h[2]}" \
+	    "$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", (b - a) / 1e9 }')" \
+	    "$foreign" >> "$REC"
+	say "  $scen $mode round $round (foreign sensors: $foreign): $(tail -n 1 "$REC" | cut -f4-9 | tr '\t' ' ') sensor_reqs=$sreq lost=$lrb/$lli/$lci cpu=${cpu[*]}"
+}
+
+# ---------------------------------------------------------------- scenarios
+
+run_scenario() {
+	local scen=$1 modes r m list
+	eval "modes=\$MODES_$scen"
+	case $scen in
+	python) pyserver_start "$PY_PORT"; APP_PID=$PY_PID; APP_PORT=$PY_PORT ;;
+	*)      [ -n "${NGINX_PID:-}" ] || nginx_start "$NGINX_PORT"
+	        APP_PID=$NGINX_WORKER; APP_PORT=$NGINX_PORT ;;
+	esac
+	say "bench: $scen (modes: $modes; $ROUNDS rounds)"
+	"load_$scen" 1 > /dev/null   # warm-up, not recorded
+	for r in $(seq 1 "$ROUNDS"); do
+		# shellcheck disable=SC2086
+		if [ $((r % 2)) -eq 1 ]; then list=$modes; else list=$(printf '%s\n' $modes | tac); fi
+		for m in $list; do measure "$scen" "$m" "$r"; done
+	done
+	if [ "$scen" = python ]; then kill_pid "$PY_PID"; fi
+}
+
+summary() {
+	local scen mode f
+	printf '| scenario | mode | req/s | ratio | p50 ms | p99 ms | p99 ratio | client reqs (sum) | sensor reqs (sum) | count check | lost ringbuf/loader_ipc/collector_ipc | sensor CPU s per 100k req (loader+collector+exporter) | app CPU s per 100k req | peak RSS MiB loader/collector/exporter = sum |\n'
+	printf '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n'
+	for scen in "${SCENARIOS[@]}"; do
+		eval "set -- \$MODES_$scen"
+		for mode in "$@"; do
+			f() { awk -F'\t' -v s="$scen" -v m="$mode" -v c="$1" '$1 == s && $2 == m { print $c }' "$REC"; }
+			local rps p50 p99 orps op99 reqs sreq check lost scpu acpu rss
+			rps=$(f 4 | median); p50=$(f 5 | median); p99=$(f 6 | median)
+			orps=$(awk -F'\t' -v s="$scen" '$1 == s && $2 == "off" { print $4 }' "$REC" | median)
+			op99=$(awk -F'\t' -v s="$scen" '$1 == s && $2 == "off" { print $6 }' "$REC" | median)
+			reqs=$(f 8 | awk '{ s += $1 } END { print s + 0 }')
+			if [ "$mode" = off ]; then
+				sreq=-; check=-; lost=-; scpu=-; rss=-
+			else
+				sreq=$(f 11 | awk '{ s += $1 } END { print s + 0 }')
+				# on: sensor count in [client, client + conns] each round
+				# (wrk does not count requests in flight at its end);
+				# idle: nothing counted
+				check=$(awk -F'\t' -v s="$scen" -v m="$mode" '$1 == s && $2 == m {
+					n++; d = $11 - $8
+					if (m ~ /^idle/) ok += ($11 == 0)
+					else ok += (d >= 0 && d <= $10 + $9)
+					if (d > maxd) maxd = d; err += $9 }
+					END { printf "%d/%d ok%s%s", ok, n, (maxd > 0 && m ~ /^on/) ? " (+" maxd " in flight max)" : "",
+					    (err > 0) ? "; client errors " err : "" }' "$REC")
+				lost=$(awk -F'\t' -v s="$scen" -v m="$mode" '$1 == s && $2 == m {
+					a += $12; b += $13; c += $14 } END { printf "%d/%d/%d", a, b, c }' "$REC")
+				scpu=$(awk -F'\t' -v s="$scen" -v m="$mode" '$1 == s && $2 == m && $8 > 0 {
+					print ($16 + $17 + $18) / $8 * 100000 }' "$REC" | median)
+				scpu=$(awk -v x="$scpu" 'BEGIN { printf "%.2f", x }')
+				scpu="$scpu ($(awk -F'\t' -v s="$scen" -v m="$mode" '$1 == s && $2 == m && $8 > 0 {
+					l += $16; c += $17; e += $18; n += $8 }
+					END { printf "%.2f+%.2f+%.2f", l / n * 1e5, c / n * 1e5, e / n * 1e5 }' "$REC"))"
+				rss=$(awk -F'\t' -v s="$scen" -v m="$mode" '$1 == s && $2 == m {
+					if ($20 > l) l = $20; if ($21 > c) c = $21; if ($22 > e) e = $22
+					if ($20 + $21 + $22 > t) t = $20 + $21 + $22 }
+					END { printf "%.1f/%.1f/%.1f = %.1f", l / 1024, c / 1024, e / 1024, t / 1024 }' "$REC")
+			fi
+			acpu=$(awk -F'\t' -v s="$scen" -v m="$mode" '$1 == s && $2 == m && $8 > 0 {
+				print $19 / $8 * 100000 }' "$REC" | median)
+			printf '| %s | %s | %.0f | %s | %s | %s | %s | %s | %s | %s | %s | %s | %.2f | %s |\n' \
+			    "$scen" "$mode" "$rps" \
+			    "$(awk -v a="$rps" -v b="$orps" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "-" }')" \
+			    "$p50" "$p99" \
+			    "$(awk -v a="$p99" -v b="$op99" 'BEGIN { if (b > 0 && a != "NA") printf "%.3f", a / b; else print "-" }')" \
+			    "$reqs" "$sreq" "$check" "$lost" "$scpu" "$acpu" "$rss"
+		done
+	done
+}
+
+[ -z "$SUMMARY_ONLY" ] || { summary; exit 0; }
+require nginx wrk h2load curl ss "$PYTHON"
+ulimit -n 20000 2>/dev/null || die "cannot raise ulimit -n"
+bench_setup
+REC=$T/records.tsv
+: > "$REC"
+
+START=$(date -u '+%Y-%m-%d %H:%M:%S UTC')
+LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
+say "bench: started $START; load: $(cut -d' ' -f1-3 /proc/loadavg)"
+for s in "${SCENARIOS[@]}"; do
+	case $s in sat|rate|python|conns|burst) ;; *) die "unknown scenario $s" ;; esac
+	run_scenario "$s"
+done
+END=$(date -u '+%Y-%m-%d %H:%M:%S UTC')
+{
+	echo "spyglass bench: $START .. $END; $(nproc) CPUs; kernel $(uname -r)"
+	echo "rounds=$ROUNDS duration=${DUR}s rate=$RATE req/s; medians over rounds (modes alternated ABBA)"
+	echo "sensor: $SPYGLASS (built $(date -u -r "$SPYGLASS" '+%Y-%m-%d %H:%M UTC'))"
+	echo "load average at start: $LOAD0; at end: $(cut -d' ' -f1-3 /proc/loadavg)"
+	echo "runs with another spyglass attached (not ours): $(awk -F'\t' '$24 > 0' "$REC" | wc -l) of $(wc -l < "$REC")"
+	echo
+	summary
+} | tee "$T/table.md"
+if [ -n "$OUTDIR" ]; then
+	mkdir -p "$OUTDIR"
+	cp "$REC" "$T/table.md" "$T/load.log" "$OUTDIR"/
+	cp "$T"/scrape.* "$OUTDIR"/ 2>/dev/null || true
+	say "bench: raw records, load-generator output and scrapes in $OUTDIR"
+fi
