@@ -70,11 +70,6 @@ procs_find(uint32_t pid)
 	return e != NULL && e->pid == pid ? e : NULL;
 }
 
-size_t
-procs_count(void)
-{
-	return nprocs;
-}
 
 void
 procs_foreach(void (*fn)(const struct sg_proc_info *p, void *ctx), void *ctx)

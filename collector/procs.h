@@ -11,7 +11,6 @@
 
 void procs_update(const struct sg_proc_info *p);  /* add, replace or remove */
 const struct sg_proc_info *procs_find(uint32_t pid);
-size_t procs_count(void);
 void procs_foreach(void (*fn)(const struct sg_proc_info *p, void *ctx),
     void *ctx);
 

@@ -943,22 +943,6 @@ sg_config_dump(const struct sg_config *c, FILE *f)
 	}
 }
 
-char *
-sg_config_dump_string(const struct sg_config *c)
-{
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
-
-	if (f == NULL)
-		return NULL;
-	sg_config_dump(c, f);
-	if (fclose(f) != 0) {
-		free(buf);
-		return NULL;
-	}
-	return buf;
-}
 
 void
 sg_config_describe(FILE *f)

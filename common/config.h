@@ -123,7 +123,7 @@ void sg_config_defaults(struct sg_config *c);
 /* Apply an INI file.  Returns 0, or -1 with err set ("FILE:LINE: ..."). */
 int  sg_config_load_file(struct sg_config *c, const char *path,
     char *err, size_t errsz);
-/* Apply INI text (the IPC form of the configuration). */
+/* Apply INI text (origin names it in errors, like a file name). */
 int  sg_config_load_string(struct sg_config *c, const char *text,
     const char *origin, char *err, size_t errsz);
 /* Apply SPYGLASS_* and the seeds' environment names (BEYLA_*, OTEL_*). */
@@ -143,8 +143,6 @@ int  sg_config_decode(struct sg_config *c, const void *buf, size_t len,
 /* Write the effective configuration as INI text that loads back (as long
  * as no line exceeds the INI reader's limit). */
 void sg_config_dump(const struct sg_config *c, FILE *f);
-/* The same into a malloc'd string (caller frees); NULL on failure. */
-char *sg_config_dump_string(const struct sg_config *c);
 /* Describe every key (section, key, type, default, env) for docs/tests. */
 void sg_config_describe(FILE *f);
 /* Keys accepted for compatibility that have no effect yet: writes their

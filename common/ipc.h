@@ -25,7 +25,7 @@
 #define SG_IPC_EXPORT_SOCK "export.sock"
 
 enum sg_msg_type {
-	SG_MSG_CONFIG  = 1,  /* effective configuration as INI text */
+	SG_MSG_CONFIG  = 1,  /* effective configuration (sg_config_encode) */
 	SG_MSG_EVENTS  = 2,  /* batch: repeated { u32 size; event bytes } */
 	SG_MSG_PROC    = 3,  /* process metadata (msg.h) */
 	SG_MSG_STATS   = 4,  /* loader self-metrics (msg.h) */

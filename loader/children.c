@@ -347,25 +347,6 @@ children_tick(uint64_t now_ms)
 	}
 }
 
-int
-children_next_ms(uint64_t now_ms)
-{
-	int next = -1;
-
-	for (int i = 0; i < SG_CHILD_MAX; i++) {
-		const struct sg_child_state *ch = &sg_children[i];
-		uint64_t d;
-
-		if (sg_stopping || ch->restart_at == 0)
-			continue;
-		d = ch->restart_at > now_ms ? ch->restart_at - now_ms : 0;
-		if (d > INT_MAX)
-			d = INT_MAX;
-		if (next < 0 || (int)d < next)
-			next = (int)d;
-	}
-	return next;
-}
 
 uint64_t
 children_restarts(enum sg_child which)
@@ -386,7 +367,9 @@ children_name(enum sg_child which)
 	return (unsigned)which < SG_CHILD_MAX ? sg_children[which].name : "?";
 }
 
-void
+
+/* Send sig to every running child. */
+static void
 children_signal(int sig)
 {
 	for (int i = 0; i < SG_CHILD_MAX; i++)

@@ -34,13 +34,9 @@ pid_t    children_spawn(enum sg_child which);
 void     children_reap(uint64_t now_ms);
 /* Restart children whose backoff has expired. */
 void     children_tick(uint64_t now_ms);
-/* Milliseconds until the next scheduled restart, or -1. */
-int      children_next_ms(uint64_t now_ms);
 uint64_t children_restarts(enum sg_child which);
 pid_t    children_pid(enum sg_child which);
 const char *children_name(enum sg_child which);
-/* Forward a signal (SIGHUP) to running children. */
-void     children_signal(int sig);
 /* SIGTERM both, wait up to timeout_ms, then SIGKILL. */
 void     children_stop(int timeout_ms);
 

@@ -385,36 +385,3 @@ privs_drop(uid_t uid, gid_t gid, uint64_t keep)
 	return 0;
 }
 
-int
-privs_release(uint64_t caps)
-{
-	cap_value_t list[SG_CAP_MAX];
-	int n = 0, rc = 0;
-	cap_t cur;
-
-	for (int i = 0; i < SG_CAP_MAX; i++)
-		if (caps & SG_CAPBIT(i))
-			list[n++] = i;
-	if (n == 0)
-		return 0;
-	if ((cur = cap_get_proc()) == NULL) {
-		sg_log(SG_LOG_ERR, "privs: cap_get_proc: %s", strerror(errno));
-		return -1;
-	}
-	if (cap_set_flag(cur, CAP_EFFECTIVE, n, list, CAP_CLEAR) < 0 ||
-	    cap_set_flag(cur, CAP_PERMITTED, n, list, CAP_CLEAR) < 0 ||
-	    cap_set_flag(cur, CAP_INHERITABLE, n, list, CAP_CLEAR) < 0 ||
-	    cap_set_proc(cur) < 0) {
-		sg_log(SG_LOG_ERR, "privs: releasing capabilities: %s",
-		    strerror(errno));
-		rc = -1;
-	}
-	cap_free(cur);
-	if (rc == 0 && ((privs_get(CAP_EFFECTIVE) |
-	    privs_get(CAP_PERMITTED)) & caps) != 0) {
-		sg_log(SG_LOG_ERR, "privs: capabilities still held after "
-		    "release");
-		rc = -1;
-	}
-	return rc;
-}

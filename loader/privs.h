@@ -30,7 +30,5 @@ int  privs_resolve_user(const struct sg_config *c, uid_t *uid, gid_t *gid,
  * drop every capability not in `keep` (and the bounding set if allowed).
  * Returns 0 or -1 (logged). */
 int  privs_drop(uid_t uid, gid_t gid, uint64_t keep);
-/* Remove caps from the effective and permitted sets (after start-up). */
-int  privs_release(uint64_t caps);
 
 #endif

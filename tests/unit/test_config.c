@@ -119,9 +119,14 @@ clear_env(void)
 static char *
 dump(const struct sg_config *c)
 {
-	char *s;
+	char *s = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&s, &len);
 
-	assert_non_null(s = sg_config_dump_string(c));
+	assert_non_null(f);
+	sg_config_dump(c, f);
+	assert_int_equal(fclose(f), 0);
+	assert_non_null(s);
 	return s;
 }
 
