@@ -279,7 +279,7 @@ sensor_wait_count() {
 # foreign_sensors: spyglass instances attached now (ours included), by
 # their syscall-entry BPF program
 foreign_sensors() {
-	bpftool prog show 2>/dev/null | grep -cE 'name (raw_sys_enter|tp_enter_read) '
+	bpftool prog show 2>/dev/null | grep -cE 'name (sk_recv|raw_sys_enter|tp_enter_read) '
 }
 
 # ---------------------------------------------------------------- /proc

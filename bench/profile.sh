@@ -4,8 +4,8 @@
 #  1. throughput side by side (bench/run.sh sat) in five modes: off (no
 #     sensor), idle (sensor selecting an unused port: the cost of the BPF
 #     programs' early return for unselected processes), on (selecting
-#     nginx), and idle-tp / on-tp (the same with syscall_hooks =
-#     tracepoint instead of raw sys_enter/sys_exit);
+#     nginx), and idle-raw / on-raw (the same with syscall_hooks = raw:
+#     sys_enter/sys_exit instead of the default socket tracepoints);
 #  2. BPF program run time (kernel.bpf_stats_enabled = 1 for the duration,
 #     restored afterwards): calls and ns per program, per request;
 #  3. perf record -a -g (software cpu-clock) during the "on" run: CPU by
@@ -32,7 +32,7 @@ say "profile: sensor $SPYGLASS"
 # ---- 1. throughput in five modes
 if [ "${SKIP_MODES:-0}" != 1 ]; then
 say "profile: 1. throughput (bench/run.sh sat)"
-MODES_sat="off idle idle-tp on on-tp" "$BENCH_SRC/run.sh" -r "$ROUNDS" -d "$DUR" \
+MODES_sat="off idle idle-raw on on-raw" "$BENCH_SRC/run.sh" -r "$ROUNDS" -d "$DUR" \
     ${OUTDIR:+-o "$OUTDIR/modes"} sat
 fi
 
@@ -62,10 +62,13 @@ tids_of() {
 	for t in /proc/"$1"/task/*; do echo "${t##*/} $2"; done 2>/dev/null
 }
 
-for mode in idle on idle-tp on-tp; do
+for mode in idle on idle-raw on-raw; do
 	sel=$NGINX_PORT want=1 xo=()
 	case $mode in idle*) sel=$UNUSED_PORT want=0 ;; esac
-	case $mode in *-tp) xo=(-o ebpf.syscall_hooks=tracepoint) ;; esac
+	case $mode in
+	*-tp)  xo=(-o ebpf.syscall_hooks=tracepoint) ;;
+	*-raw) xo=(-o ebpf.syscall_hooks=raw) ;;
+	esac
 	WANT_PROCS=$want sensor_start "$sel" "${xo[@]}"
 	sysctl -qw kernel.bpf_stats_enabled=1
 	prog_stats "$SENSOR_PID" > "$T/before"

@@ -29,8 +29,9 @@ SCENARIOS=("$@")
 [ ${#SCENARIOS[@]} -gt 0 ] || SCENARIOS=(sat rate python conns burst)
 # Modes: off = no sensor; on = sensor selecting the application's port;
 # idle = sensor running but selecting nothing (an unused port);
-# on-tp, idle-tp: the same with [ebpf] syscall_hooks = tracepoint
-# (per-syscall tracepoints instead of raw sys_enter/sys_exit).
+# on-raw, idle-raw, on-tp, idle-tp: the same with [ebpf] syscall_hooks =
+# raw or tracepoint (raw sys_enter/sys_exit or per-syscall tracepoints
+# instead of the default socket tracepoints).
 MODES_sat=${MODES_sat:-"off on idle"}
 MODES_rate="off on"
 MODES_python="off on"
@@ -102,7 +103,10 @@ measure() {
 	on*)   sel=$APP_PORT ;;
 	idle*) sel=$UNUSED_PORT; want=0 ;;
 	esac
-	case $mode in *-tp) xo=(-o ebpf.syscall_hooks=tracepoint) ;; esac
+	case $mode in
+	*-tp)  xo=(-o ebpf.syscall_hooks=tracepoint) ;;
+	*-raw) xo=(-o ebpf.syscall_hooks=raw) ;;
+	esac
 	if [ "$mode" != off ]; then
 		WANT_PROCS=$want sensor_start "$sel" "${xo[@]}"
 	fi

@@ -1,13 +1,20 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * spyglass kernel side: socket I/O of selected processes, seen from
- * syscall tracepoints (per-syscall tracepoints when tracefs is mounted,
- * raw sys_enter/sys_exit otherwise), plus process exec/fork/exit.
+ * spyglass kernel side: socket I/O of selected processes, plus process
+ * exec/fork/exit.  Three flavours of I/O hooks, one chosen at run time by
+ * the loader (bpf_attach.c):
+ *
+ *  - socket (default when the kernel has them, 6.3+): the BTF-typed
+ *    tracepoints sock_send_length/sock_recv_length, which fire only for
+ *    socket I/O and hand us the struct sock, and inet_sock_set_state for
+ *    roles and ends of connections.  No syscall hook at all, so processes
+ *    not selected pay nothing on their other syscalls;
+ *  - raw sys_enter/sys_exit, filtered by syscall number;
+ *  - one tracepoint per syscall (needs tracefs).
  *
  * Nothing is parsed here.  Each program returns at once for processes not
- * in sg_pids; for selected ones it decides whether the fd is a TCP socket
- * (CO-RE reads of the task's fd table) and copies at most capture_size
- * bytes of payload into a fixed-layout event (common/events.h).
+ * in sg_pids; for selected ones it finds the TCP socket and copies at most
+ * capture_size bytes of payload into a fixed-layout event (events.h).
  */
 #include "vmlinux.h"
 
@@ -27,7 +34,10 @@ char LICENSE[] SEC("license") = "GPL";
 #define S_IFMT       00170000
 #define S_IFSOCK     0140000
 #define EINPROGRESS  115
+#define MSG_PEEK     0x02
+#define MSG_TRUNC    0x20
 #define SG_MAX_IOV   4
+#define SG_DIR_NONE  0xff   /* beside enum sg_dir: not an I/O op */
 
 /* Settings written by the loader before load (libbpf-tools habit). */
 const volatile __u32 capture_size = SG_CAPTURE_DEFAULT;
@@ -62,12 +72,20 @@ struct {
 	__type(value, struct sg_args);
 } sg_args SEC(".maps");
 
-/* Role of connections whose accept()/connect() was seen. */
+/* What we know of a socket, by struct sock address: its role once its
+ * accept()/connect() (or TCP handshake) was seen, and the process whose
+ * I/O on it we reported, to whom its end is reported too. */
+struct sg_sock_info {
+	__u32 owner;   /* tgid of the first reported I/O; 0 before */
+	__u8  role;    /* enum sg_role */
+	__u8  _pad[3];
+};
+
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 65536);
 	__type(key, __u64);
-	__type(value, __u8);
+	__type(value, struct sg_sock_info);
 } sg_roles SEC(".maps");
 
 struct {
@@ -301,32 +319,39 @@ sg_capture_iov(struct sg_scratch *s, __u64 iovp, __u64 cnt, __s64 len)
 	}
 }
 
-static __always_inline void
-sg_emit_data(const struct sg_args *a, __s64 ret)
+/*
+ * The socket's role as far as we know, and a claim on its end for this
+ * process: the socket hooks report a connection's end from whatever
+ * context the TCP state machine runs in, to the owner recorded here.
+ */
+static __always_inline __u8
+sg_sock_claim(__u64 sk, __u32 tgid)
 {
-	struct sg_scratch *s;
-	struct sg_data_event *e;
-	struct sock *sk;
-	__u32 zero = 0;
-	__u8 *role;
+	struct sg_sock_info *i = bpf_map_lookup_elem(&sg_roles, &sk);
+	struct sg_sock_info n = { .owner = tgid, .role = SG_ROLE_UNKNOWN };
 
-	sk = sg_fd_to_tcp_sock(a->fd);
-	if (sk == NULL)
-		return;
-	s = bpf_map_lookup_elem(&sg_scratch, &zero);
-	if (s == NULL)
-		return;
-	e = &s->ev;
-	sg_fill_hdr(&e->hdr, SG_EV_DATA);
-	if (sg_fill_conn(&e->conn, sk) != 0)
-		return;
+	if (i == NULL) {
+		bpf_map_update_elem(&sg_roles, &sk, &n, BPF_NOEXIST);
+		return SG_ROLE_UNKNOWN;
+	}
+	if (i->owner == 0)
+		i->owner = tgid;
+	return i->role;
+}
+
+/* Fill the payload part of the event in s from the syscall's buffers a
+ * (header and connection already filled) and write it out. */
+static __always_inline void
+sg_emit_payload(struct sg_scratch *s, const struct sg_args *a, __s64 ret,
+    __u8 dir)
+{
+	struct sg_data_event *e = &s->ev;
+
 	e->len = ret;
 	e->flags = 0;
 	e->captured = 0;
-	e->dir = (a->op >= SG_OP_WRITE && a->op <= SG_OP_SENDFILE) ?
-	    SG_DIR_WRITE : SG_DIR_READ;
-	role = bpf_map_lookup_elem(&sg_roles, &e->conn.sock);
-	e->role = role ? *role : SG_ROLE_UNKNOWN;
+	e->dir = dir;
+	e->role = sg_sock_claim(e->conn.sock, e->hdr.pid);
 	__builtin_memset(e->tail, 0, sizeof(e->tail));
 
 	switch (a->op) {
@@ -347,7 +372,7 @@ sg_emit_data(const struct sg_args *a, __s64 ret)
 		sg_capture_iov(s, (__u64)mh.msg_iov, mh.msg_iovlen, ret);
 		break;
 	}
-	case SG_OP_SENDFILE:
+	default:   /* sendfile, splice, io_uring...: the length only */
 		e->flags |= SG_DATA_NOPAYLOAD;
 		break;
 	}
@@ -356,11 +381,42 @@ sg_emit_data(const struct sg_args *a, __s64 ret)
 	sg_output(e, SG_DATA_EVENT_HDR_SIZE + e->captured);
 }
 
+/* Direction of an I/O op; SG_DIR_NONE for the others. */
+static __always_inline __u8
+sg_op_dir(__u32 op)
+{
+	if (op >= SG_OP_READ && op <= SG_OP_RECVMSG)
+		return SG_DIR_READ;
+	if (op >= SG_OP_WRITE && op <= SG_OP_SENDFILE)
+		return SG_DIR_WRITE;
+	return SG_DIR_NONE;
+}
+
+static __always_inline void
+sg_emit_data(const struct sg_args *a, __s64 ret)
+{
+	struct sg_scratch *s;
+	struct sock *sk;
+	__u32 zero = 0;
+
+	sk = sg_fd_to_tcp_sock(a->fd);
+	if (sk == NULL)
+		return;
+	s = bpf_map_lookup_elem(&sg_scratch, &zero);
+	if (s == NULL)
+		return;
+	sg_fill_hdr(&s->ev.hdr, SG_EV_DATA);
+	if (sg_fill_conn(&s->ev.conn, sk) != 0)
+		return;
+	sg_emit_payload(s, a, ret, sg_op_dir(a->op));
+}
+
 static __always_inline void
 sg_emit_conn(int fd, __u8 role)
 {
 	struct sg_conn_event e = {};
 	struct sock *sk = sg_fd_to_tcp_sock(fd);
+	struct sg_sock_info info = { .role = role };
 
 	if (sk == NULL)
 		return;
@@ -368,7 +424,8 @@ sg_emit_conn(int fd, __u8 role)
 	if (sg_fill_conn(&e.conn, sk) != 0)
 		return;
 	e.role = role;
-	bpf_map_update_elem(&sg_roles, &e.conn.sock, &role, BPF_ANY);
+	info.owner = e.hdr.pid;
+	bpf_map_update_elem(&sg_roles, &e.conn.sock, &info, BPF_ANY);
 	sg_output(&e, sizeof(e));
 }
 
@@ -548,6 +605,155 @@ int raw_sys_exit(struct bpf_raw_tracepoint_args *ctx)
 	if (!sg_selected(bpf_get_current_pid_tgid() >> 32))
 		return 0;
 	return sg_on_exit((__s64)ctx->args[1]);
+}
+
+/* ---- socket tracepoints, BTF-typed (6.3+): no syscall hooks at all ---- */
+
+/* The syscall this socket I/O serves: its number and first three
+ * arguments, from the task's saved user registers. */
+static __always_inline void
+sg_current_syscall(struct sg_args *a)
+{
+	struct pt_regs *r = (struct pt_regs *)bpf_task_pt_regs(
+	    bpf_get_current_task_btf());
+	long nr;
+
+#if defined(__TARGET_ARCH_x86)
+	nr = r->orig_ax;
+	a->fd = (__s32)r->di;
+	a->buf = r->si;
+	a->cnt = r->dx;
+#elif defined(__TARGET_ARCH_arm64)
+	nr = r->syscallno;
+	a->fd = (__s32)r->orig_x0;
+	a->buf = r->regs[1];
+	a->cnt = r->regs[2];
+#endif
+	a->op = sg_op_of(nr);
+}
+
+/* sg_fill_conn for a BTF-typed socket: plain loads, no helper calls. */
+static __always_inline int
+sg_fill_conn_btf(struct sg_conn_id *c, const struct sock *sk)
+{
+	const struct sock_common *k = &sk->__sk_common;
+	__u16 family = k->skc_family;
+
+	c->sock = (__u64)sk;
+	c->family = family;
+	c->lport = k->skc_num;
+	c->rport = bpf_ntohs(k->skc_dport);
+	__builtin_memset(c->laddr, 0, sizeof(c->laddr));
+	__builtin_memset(c->raddr, 0, sizeof(c->raddr));
+	if (family == AF_INET) {
+		__u32 l = k->skc_rcv_saddr, r = k->skc_daddr;
+
+		__builtin_memcpy(c->laddr, &l, 4);
+		__builtin_memcpy(c->raddr, &r, 4);
+	} else if (family == AF_INET6) {
+		for (int i = 0; i < 4; i++) {
+			__u32 l = k->skc_v6_rcv_saddr.in6_u.u6_addr32[i];
+			__u32 r = k->skc_v6_daddr.in6_u.u6_addr32[i];
+
+			__builtin_memcpy(c->laddr + 4 * i, &l, 4);
+			__builtin_memcpy(c->raddr + 4 * i, &r, 4);
+		}
+	} else {
+		return -1;
+	}
+	return 0;
+}
+
+static __always_inline int
+sg_on_sock_io(const struct sock *sk, int ret, int flags, __u8 dir)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct sg_args a = {};
+	struct sg_scratch *s;
+	__u32 zero = 0;
+
+	if (ret <= 0 || !sg_selected(id >> 32))
+		return 0;
+	if (sk->sk_protocol != IPPROTO_TCP || sk->sk_type != SOCK_STREAM)
+		return 0;
+	if (dir == SG_DIR_READ && (flags & MSG_PEEK))
+		return 0;   /* read again later, for real */
+	sg_current_syscall(&a);
+	/* Socket I/O inside some other syscall (io_uring, splice, a read
+	 * that discards): its bytes are counted, not captured. */
+	if (a.op == SG_OP_ACCEPT || a.op == SG_OP_CONNECT ||
+	    sg_op_dir(a.op) != dir || (flags & MSG_TRUNC))
+		a.op = SG_OP_NONE;
+	s = bpf_map_lookup_elem(&sg_scratch, &zero);
+	if (s == NULL)
+		return 0;
+	sg_fill_hdr(&s->ev.hdr, SG_EV_DATA);
+	if (sg_fill_conn_btf(&s->ev.conn, sk) != 0)
+		return 0;
+	sg_emit_payload(s, &a, ret, dir);
+	return 0;
+}
+
+SEC("tp_btf/sock_send_length")
+int BPF_PROG(sk_send, struct sock *sk, int ret, int flags)
+{
+	return sg_on_sock_io(sk, ret, flags, SG_DIR_WRITE);
+}
+
+SEC("tp_btf/sock_recv_length")
+int BPF_PROG(sk_recv, struct sock *sk, int ret, int flags)
+{
+	return sg_on_sock_io(sk, ret, flags, SG_DIR_READ);
+}
+
+/*
+ * Roles and ends of TCP connections, from the state machine.  An active
+ * open passes SYN_SENT in connect()'s own context; a passive one reaches
+ * ESTABLISHED from SYN_RECV in softirq, before anyone accepted it, so it
+ * is recorded for any process (one LRU entry per inbound connection).
+ * TCP_CLOSE is reported to the socket's owner when we reported its I/O.
+ */
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(sk_state, const struct sock *sk, const int oldstate,
+    const int newstate)
+{
+	__u64 key = (__u64)sk;
+	struct sg_sock_info n = {}, *i;
+	struct sg_close_event e = {};
+	__u32 owner;
+
+	if (sk->sk_protocol != IPPROTO_TCP)
+		return 0;
+	if (newstate == TCP_SYN_SENT) {
+		if (!sg_selected(bpf_get_current_pid_tgid() >> 32))
+			return 0;
+		n.role = SG_ROLE_CLIENT;
+		bpf_map_update_elem(&sg_roles, &key, &n, BPF_ANY);
+		return 0;
+	}
+	if (newstate == TCP_ESTABLISHED && oldstate == TCP_SYN_RECV) {
+		if ((i = bpf_map_lookup_elem(&sg_roles, &key)) != NULL) {
+			i->role = SG_ROLE_SERVER;   /* fast open: data came first */
+			return 0;
+		}
+		n.role = SG_ROLE_SERVER;
+		bpf_map_update_elem(&sg_roles, &key, &n, BPF_NOEXIST);
+		return 0;
+	}
+	if (newstate != TCP_CLOSE)
+		return 0;
+	if ((i = bpf_map_lookup_elem(&sg_roles, &key)) == NULL)
+		return 0;
+	owner = i->owner;
+	bpf_map_delete_elem(&sg_roles, &key);
+	if (owner == 0)
+		return 0;
+	sg_fill_hdr(&e.hdr, SG_EV_CLOSE);
+	e.hdr.pid = owner;
+	if (sg_fill_conn_btf(&e.conn, sk) != 0)
+		return 0;
+	sg_output(&e, sizeof(e));
+	return 0;
 }
 
 /* ---- processes: raw tracepoints, typed by BTF through CO-RE ---- */

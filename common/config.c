@@ -34,7 +34,8 @@ struct sg_key {
 #define OFF(f) offsetof(struct sg_config, f), sizeof(((struct sg_config *)0)->f)
 
 static const char *const printer_names[] = { "disabled", "text", "json", NULL };
-static const char *const hooks_names[] = { "auto", "tracepoint", "raw", NULL };
+static const char *const hooks_names[] = { "auto", "tracepoint", "raw",
+	"socket", NULL };
 static const char *const otlp_protocol_names[] = { "", "auto",
 	"http/protobuf", "grpc", NULL };
 static const char *const otlp_top_protocol_names[] = { "auto", "auto",
@@ -161,7 +162,10 @@ static const struct sg_key sg_keys[] = {
 	  "ring buffer size; rounded up to a power of two" },
 	{ "ebpf", "syscall_hooks", SG_T_ENUM, OFF(ebpf.syscall_hooks), 0, 0, "auto",
 	  { NULL }, hooks_names, false,
-	  "auto or raw: raw tracepoints sys_enter/sys_exit (no tracefs "
+	  "auto: socket when the kernel has its tracepoints (6.3+), else "
+	  "raw; socket: tracepoints sock_send_length, sock_recv_length and "
+	  "inet_sock_set_state (no syscall hooks: other processes pay "
+	  "nothing); raw: raw tracepoints sys_enter/sys_exit (no tracefs "
 	  "needed, attach and detach in milliseconds); tracepoint: one "
 	  "tracepoint per syscall (needs tracefs, mounted when missing; raw "
 	  "tracepoints when it cannot be; stopping takes ~2.5 s, 80 ms per "

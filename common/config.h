@@ -24,7 +24,8 @@
 
 enum sg_trace_printer { SG_PRINTER_DISABLED = 0, SG_PRINTER_TEXT,
 	SG_PRINTER_JSON };
-enum sg_hooks { SG_HOOKS_AUTO = 0, SG_HOOKS_TRACEPOINT, SG_HOOKS_RAW };
+enum sg_hooks { SG_HOOKS_AUTO = 0, SG_HOOKS_TRACEPOINT, SG_HOOKS_RAW,
+	SG_HOOKS_SOCKET };
 /* OTLP protocol and compression: INHERIT takes the top-level otlp_* key;
  * AUTO infers the protocol from the port (4317 gRPC, else HTTP). */
 enum sg_otlp_protocol { SG_OTLP_INHERIT = 0, SG_OTLP_AUTO, SG_OTLP_HTTP,

@@ -1,12 +1,14 @@
 #include "bpf_attach.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
 #include "events.h"
@@ -33,25 +35,94 @@ sg_bpf_pow2(uint32_t v)
 	return p;
 }
 
-/* Carry both hook flavours; switch off the ones not chosen. */
-static void
-sg_bpf_choose_hooks(struct spyglass_bpf *skel, bool raw)
+/* One parse of the kernel's BTF (several MB), handed back at once so
+ * that the BPF load's own parse reuses the memory. */
+bool
+sg_bpf_have_socket_hooks(void)
 {
+	static const char *const tps[] = { "btf_trace_sock_send_length",
+		"btf_trace_sock_recv_length", "btf_trace_inet_sock_set_state" };
+	struct btf *btf = btf__load_vmlinux_btf();
+	bool ok = btf != NULL;
+
+	for (size_t i = 0; ok && i < sizeof(tps) / sizeof(tps[0]); i++)
+		ok = btf__find_by_name_kind(btf, tps[i], BTF_KIND_TYPEDEF) > 0;
+	btf__free(btf);
+	malloc_trim(0);
+	return ok;
+}
+
+enum sg_hooks
+sg_bpf_hooks_for(const struct sg_config *c, bool tracefs, bool socket,
+    const char **why)
+{
+	const char *dummy;
+
+	if (why == NULL)
+		why = &dummy;
+	*why = "";
+	switch (c->ebpf.syscall_hooks) {
+	case SG_HOOKS_RAW:
+		return SG_HOOKS_RAW;
+	case SG_HOOKS_TRACEPOINT:
+		if (tracefs)
+			return SG_HOOKS_TRACEPOINT;
+		*why = "syscall_hooks = tracepoint but tracefs is not mounted";
+		return SG_HOOKS_RAW;
+	case SG_HOOKS_SOCKET:
+		if (socket)
+			return SG_HOOKS_SOCKET;
+		*why = "syscall_hooks = socket but the kernel has no "
+		    "sock_send_length/sock_recv_length tracepoints (6.3+)";
+		return SG_HOOKS_RAW;
+	case SG_HOOKS_AUTO:
+		break;
+	}
+	return socket ? SG_HOOKS_SOCKET : SG_HOOKS_RAW;
+}
+
+const char *
+sg_bpf_hooks_name(enum sg_hooks h)
+{
+	switch (h) {
+	case SG_HOOKS_SOCKET:
+		return "socket tracepoints sock_send_length/sock_recv_length/"
+		    "inet_sock_set_state";
+	case SG_HOOKS_TRACEPOINT:
+		return "syscall tracepoints";
+	case SG_HOOKS_RAW:
+	case SG_HOOKS_AUTO:
+		break;
+	}
+	return "raw tracepoints sys_enter/sys_exit";
+}
+
+/* Carry every hook flavour; switch off the ones not chosen.  The process
+ * programs (raw_exec, raw_fork, raw_exit) always load. */
+static void
+sg_bpf_choose_hooks(struct spyglass_bpf *skel, enum sg_hooks hooks)
+{
+	static const struct { const char *prefix; enum sg_hooks hooks; } fl[] = {
+		{ "tp_", SG_HOOKS_TRACEPOINT },
+		{ "raw_sys_", SG_HOOKS_RAW },
+		{ "sk_", SG_HOOKS_SOCKET },
+	};
 	struct bpf_program *prog;
 
 	bpf_object__for_each_program(prog, skel->obj) {
 		const char *name = bpf_program__name(prog);
 
-		if (strncmp(name, "tp_", 3) == 0)
-			bpf_program__set_autoload(prog, !raw);
-		else if (strncmp(name, "raw_sys_", 8) == 0)
-			bpf_program__set_autoload(prog, raw);
+		for (size_t i = 0; i < sizeof(fl) / sizeof(fl[0]); i++)
+			if (strncmp(name, fl[i].prefix,
+			    strlen(fl[i].prefix)) == 0)
+				bpf_program__set_autoload(prog,
+				    fl[i].hooks == hooks);
 	}
 }
 
 int
 sg_bpf_open_load_attach(struct sg_bpf *b, const struct sg_config *c,
-    bool tracefs)
+    enum sg_hooks hooks)
 {
 	struct spyglass_bpf *skel;
 	struct bpf_program *prog;
@@ -59,13 +130,7 @@ sg_bpf_open_load_attach(struct sg_bpf *b, const struct sg_config *c,
 
 	memset(b, 0, sizeof(*b));
 	libbpf_set_print(sg_bpf_libbpf_print);
-	/* Per-syscall tracepoints only when asked for and available:
-	 * raw ones cost the same per call here and detach in milliseconds,
-	 * where each syscall tracepoint waits ~80 ms for RCU. */
-	b->raw = c->ebpf.syscall_hooks != SG_HOOKS_TRACEPOINT || !tracefs;
-	if (c->ebpf.syscall_hooks == SG_HOOKS_TRACEPOINT && !tracefs)
-		sg_log(SG_LOG_WARN, "syscall_hooks = tracepoint but tracefs is "
-		    "not mounted: using raw tracepoints");
+	b->hooks = hooks == SG_HOOKS_AUTO ? SG_HOOKS_RAW : hooks;
 
 	if ((skel = spyglass_bpf__open()) == NULL) {
 		sg_log(SG_LOG_ERR, "bpf: open: %s", strerror(errno));
@@ -78,12 +143,15 @@ sg_bpf_open_load_attach(struct sg_bpf *b, const struct sg_config *c,
 	    (uint64_t)c->ebpf.wakeup_len * SG_DATA_EVENT_HDR_SIZE;
 	bpf_map__set_max_entries(skel->maps.sg_rb,
 	    sg_bpf_pow2(c->ebpf.ringbuf_size));
-	sg_bpf_choose_hooks(skel, b->raw);
+	sg_bpf_choose_hooks(skel, b->hooks);
 
 	if ((err = spyglass_bpf__load(skel)) != 0) {
 		sg_log(SG_LOG_ERR, "bpf: load: %s", strerror(-err));
 		goto fail;
 	}
+	/* The load parsed the kernel's BTF and freed it: give the pages
+	 * back before the ring buffer is mapped. */
+	malloc_trim(0);
 	bpf_object__for_each_program(prog, skel->obj) {
 		struct bpf_link *link;
 
@@ -104,8 +172,7 @@ sg_bpf_open_load_attach(struct sg_bpf *b, const struct sg_config *c,
 	b->pids_fd = bpf_map__fd(skel->maps.sg_pids);
 	b->stats_fd = bpf_map__fd(skel->maps.sg_stats);
 	sg_log(SG_LOG_INFO, "bpf: %u programs attached using %s", b->nattached,
-	    b->raw ? "raw tracepoints sys_enter/sys_exit" :
-	    "syscall tracepoints");
+	    sg_bpf_hooks_name(b->hooks));
 	return 0;
 fail:
 	sg_bpf_close(b);

@@ -1,7 +1,8 @@
 /*
- * Load the BPF object, choose the hooks at run time (syscall tracepoints
- * when tracefs is there, raw sys_enter/sys_exit tracepoints otherwise),
- * attach, and manage the pid filter map.
+ * Load the BPF object, choose the hooks at run time (socket tracepoints
+ * when the kernel has them, else syscall tracepoints when asked for and
+ * tracefs is there, else raw sys_enter/sys_exit), attach, and manage the
+ * pid filter map.
  */
 #ifndef SG_BPF_ATTACH_H
 #define SG_BPF_ATTACH_H
@@ -19,15 +20,24 @@ struct bpf_link;
 struct sg_bpf {
 	struct spyglass_bpf *skel;
 	struct bpf_link     *links[SG_BPF_MAX_LINKS];
-	bool                 raw;          /* raw tracepoints in use */
+	enum sg_hooks        hooks;        /* the ones in use: not AUTO */
 	int                  pids_fd;
 	int                  stats_fd;
 	unsigned             nattached;
 };
 
-/* tracefs says whether syscall tracepoints can be used. */
+/* Whether this kernel has the socket tracepoints (BTF says). */
+bool sg_bpf_have_socket_hooks(void);
+/* The hooks to use for the configured ones: tracefs says whether syscall
+ * tracepoints can be used, socket whether socket tracepoints can.  why
+ * (may be NULL) gets the reason for a fallback, "" if none. */
+enum sg_hooks sg_bpf_hooks_for(const struct sg_config *c, bool tracefs,
+    bool socket, const char **why);
+/* A name for the hooks, for messages. */
+const char *sg_bpf_hooks_name(enum sg_hooks h);
+/* hooks: from sg_bpf_hooks_for. */
 int  sg_bpf_open_load_attach(struct sg_bpf *b, const struct sg_config *c,
-    bool tracefs);
+    enum sg_hooks hooks);
 void sg_bpf_close(struct sg_bpf *b);
 int  sg_bpf_select_pid(struct sg_bpf *b, uint32_t pid);
 int  sg_bpf_unselect_pid(struct sg_bpf *b, uint32_t pid);

@@ -544,6 +544,8 @@ sg_run(void)
 	struct sg_children_opts co = { 0 };
 	struct sg_preflight pf;
 	char user[64], err[256], helpers[PATH_MAX];
+	enum sg_hooks hooks;
+	const char *why;
 	uid_t uid;
 	gid_t gid;
 	int sfd;
@@ -590,7 +592,11 @@ sg_run(void)
 	sg_log(SG_LOG_INFO, "running as %s", user);
 
 	resolve_otlp(&L.cfg);
-	if (sg_bpf_open_load_attach(&L.bpf, &L.cfg, pf.tracefs) < 0)
+	hooks = sg_bpf_hooks_for(&L.cfg, pf.tracefs, pf.socket_hooks, &why);
+	if (*why != '\0')
+		sg_log(SG_LOG_WARN, "%s: using %s", why,
+		    sg_bpf_hooks_name(hooks));
+	if (sg_bpf_open_load_attach(&L.bpf, &L.cfg, hooks) < 0)
 		goto fail;
 	if (sg_ipc_listen(&L.ipc, SG_IPC_PUSH, L.cfg.runtime_dir,
 	    SG_IPC_EVENTS_SOCK) < 0)

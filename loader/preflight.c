@@ -17,6 +17,7 @@
 #include <bpf/bpf.h>
 #include <linux/capability.h>
 
+#include "bpf_attach.h"
 #include "privs.h"
 
 #define SG_BTF_PATH       "/sys/kernel/btf/vmlinux"
@@ -186,30 +187,36 @@ pf_report_kernel(struct pf_out *o, const struct sg_preflight *p)
 }
 
 static void
-pf_report_tracefs(struct pf_out *o, const struct sg_config *c,
+pf_report_hooks(struct pf_out *o, const struct sg_config *c,
     const struct sg_preflight *p)
 {
 	char why[128] = "";
+	const char *fallback;
+	enum sg_hooks h = sg_bpf_hooks_for(c, p->tracefs, p->socket_hooks,
+	    &fallback);
 
-	if (c->ebpf.syscall_hooks != SG_HOOKS_TRACEPOINT) {
-		pf(o, "ok", "raw tracepoints sys_enter/sys_exit "
-		    "(ebpf.syscall_hooks = %s): tracefs not needed",
-		    c->ebpf.syscall_hooks == SG_HOOKS_RAW ? "raw" : "auto");
+	if (*fallback == '\0') {
+		pf(o, "ok", "I/O hooks: %s%s%s", sg_bpf_hooks_name(h),
+		    h == SG_HOOKS_TRACEPOINT ? " in " : "",
+		    h == SG_HOOKS_TRACEPOINT ? p->tracefs_path : "");
+		if (h == SG_HOOKS_TRACEPOINT && p->tracefs_mounted)
+			pf(o, "ok", "tracefs mounted by spyglass");
 		return;
 	}
-	if (p->tracefs) {
-		pf(o, "ok", "syscall tracepoints in %s%s", p->tracefs_path,
-		    p->tracefs_mounted ? " (mounted by spyglass)" : "");
+	if (c->ebpf.syscall_hooks == SG_HOOKS_TRACEPOINT) {
+		if (p->tracefs_err == EPERM)
+			snprintf(why, sizeof(why), "; mounting it needs "
+			    "cap_sys_admin");
+		else if (p->tracefs_err != 0)
+			snprintf(why, sizeof(why), "; mounting it failed: %s",
+			    strerror(p->tracefs_err));
+		pf(o, "warning", "no syscall tracepoints in %s or %s%s: %s "
+		    "will be used instead", SG_TRACEFS, SG_TRACEFS_DEBUG, why,
+		    sg_bpf_hooks_name(h));
 		return;
 	}
-	if (p->tracefs_err == EPERM)
-		snprintf(why, sizeof(why), "; mounting it needs cap_sys_admin");
-	else if (p->tracefs_err != 0)
-		snprintf(why, sizeof(why), "; mounting it failed: %s",
-		    strerror(p->tracefs_err));
-	pf(o, "warning", "no syscall tracepoints in %s or %s%s: raw "
-	    "tracepoints sys_enter/sys_exit will be used instead",
-	    SG_TRACEFS, SG_TRACEFS_DEBUG, why);
+	pf(o, "warning", "%s: %s will be used instead", fallback,
+	    sg_bpf_hooks_name(h));
 }
 
 static void
@@ -260,7 +267,7 @@ preflight_report(struct pf_out *o, const struct sg_config *c,
     const struct sg_preflight *p)
 {
 	pf_report_kernel(o, p);
-	pf_report_tracefs(o, c, p);
+	pf_report_hooks(o, c, p);
 	pf_report_caps(o, c, p);
 	pf_report_config(o, c, p);
 }
@@ -280,6 +287,7 @@ preflight_run(const struct sg_config *c, struct sg_preflight *p,
 	p->btf = access(SG_BTF_PATH, R_OK) == 0;
 	pf_check_bpf(p);
 	pf_check_tracefs(c, p, may_mount);
+	p->socket_hooks = p->btf && sg_bpf_have_socket_hooks();
 	p->caps_held = privs_held();
 	p->caps_needed = privs_needed(c);
 	if (p->tracefs_mounted)

@@ -17,6 +17,7 @@ struct sg_preflight {
 	bool     btf;              /* /sys/kernel/btf/vmlinux readable */
 	bool     bpf;              /* a trivial map could be created */
 	bool     tracefs;          /* syscall tracepoints available */
+	bool     socket_hooks;     /* socket tracepoints available */
 	bool     tracefs_mounted;  /* we mounted it */
 	char     tracefs_path[64];
 	uint64_t caps_held;

@@ -196,6 +196,15 @@ assert_contains() {   # what file-or-text needle
 	fi
 }
 
+assert_not_contains() {   # what text needle
+	if printf '%s' "$2" | grep -qF -- "$3"; then
+		fail "$1 contains '$3'; it was:"
+		printf '%s\n' "$2" | head -n 20 | sed 's/^/    | /'
+	else
+		ok "$1 does not contain '$3'"
+	fi
+}
+
 # ---------------------------------------------------------------- ports
 
 port_in_use() {
@@ -580,6 +589,18 @@ http_many() {
 label_values() {
 	printf '%s\n' "$SCRAPE" | grep -E "^$1\\{" |
 	    sed -n "s/.*[{,]$2=\"\\([^\"]*\\)\".*/\\1/p" | sort -u | tr '\n' ' ' | sed 's/ $//'
+}
+
+# sensor_progs: names of the BPF programs the loader holds (prog_id in
+# /proc/PID/fdinfo of its links and programs), sorted, one line.
+sensor_progs() {
+	local id
+	cat "/proc/$SENSOR_PID"/fdinfo/* 2>/dev/null |
+	    awk '$1 == "prog_id:" { print $2 }' | sort -u |
+	    while read -r id; do
+		bpftool prog show id "$id" 2>/dev/null |
+		    awk 'NR == 1 { for (i = 1; i < NF; i++) if ($i == "name") print $(i + 1) }'
+	    done | sort -u | tr '\n' ' '
 }
 
 # sensor_links TYPE: how many BPF links of that link_type (perf,

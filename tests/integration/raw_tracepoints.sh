@@ -1,7 +1,11 @@
 #!/bin/bash
-# Syscall hooks: raw tracepoints (sys_enter/sys_exit filtered by syscall
-# number) versus per-syscall tracepoints, told apart by the BPF links the
-# loader holds (/proc/PID/fdinfo link_type raw_tracepoint vs perf):
+# I/O hooks: socket tracepoints (the default on this kernel), raw
+# tracepoints (sys_enter/sys_exit filtered by syscall number) and
+# per-syscall tracepoints, told apart by the BPF links and programs the
+# loader holds (/proc/PID/fdinfo link_type raw_tracepoint vs perf, and
+# the programs' names):
+#  0. default (auto) and ebpf.syscall_hooks=socket: sk_send, sk_recv and
+#     sk_state only, exact counts;
 #  1. ebpf.syscall_hooks=raw: raw links only, exact counts for nginx traffic;
 #  2. ebpf.syscall_hooks=tracepoint with tracefs unmounted but mountable:
 #     the sensor mounts tracefs and uses per-syscall tracepoints;
@@ -48,18 +52,25 @@ chmod 0755 "$T/notracefs.sh"
 NOTRACEFS=(unshare -m --propagation private "$T/notracefs.sh")
 NOTRACEFS_MOUNTABLE=(unshare -m --propagation private "$T/notracefs.sh" --keep-sys-admin)
 
-# run_mode WHAT RAW|PERF [-w WRAPPER... --] [-o ...]: start the sensor,
+# run_mode WHAT SOCKET|RAW|PERF [-w WRAPPER... --] [-o ...]: start the sensor,
 # check which kind of links it holds, send traffic (100 keep-alive GET
 # /ok, 30 GET /missing with Connection: close, 20 POST), check exact
 # counts, stop it
 run_mode() {
-	local what=$1 links=$2 M=http_server_request_duration_seconds_count
+	local what=$1 links=$2 M=http_server_request_duration_seconds_count progs
 	shift 2
 	start_sensor "$@" -o discovery.open_port="$PORT"
 	wait_ready 1 || return 1
 	log "$what: $(grep -o 'bpf: .*' "$SENSOR_ERR" | head -n 1)"
-	if [ "$links" = RAW ]; then
+	progs=$(sensor_progs)
+	if [ "$links" = SOCKET ]; then
+		assert_contains "$what: programs loaded" "$progs" "sk_recv sk_send sk_state"
+		assert_not_contains "$what: programs loaded" "$progs" "raw_sys_"
+		assert_eq "$what: perf (syscall tracepoint) links held by the loader" 0 "$(sensor_links perf)"
+	elif [ "$links" = RAW ]; then
 		assert_ge "$what: raw_tracepoint links held by the loader" 2 "$(sensor_links raw_tracepoint)"
+		assert_contains "$what: programs loaded" "$progs" "raw_sys_enter raw_sys_exit"
+		assert_not_contains "$what: programs loaded" "$progs" "sk_send"
 		assert_eq "$what: perf (syscall tracepoint) links held by the loader" 0 "$(sensor_links perf)"
 	else
 		assert_ge "$what: perf (syscall tracepoint) links held by the loader" 2 "$(sensor_links perf)"
@@ -82,7 +93,11 @@ run_mode() {
 
 # ---- what `check` says by default
 out=$("$SPYGLASS" check -c /dev/null -o discovery.open_port="$PORT" 2>&1)
-log "default (auto) hooks: $(printf '%s\n' "$out" | grep -iE 'tracepoint' | head -n 2 | tr '\n' ' ')"
+assert_contains "check by default" "$out" "I/O hooks: socket tracepoints"
+
+# ---- 0. socket tracepoints: by default, and asked for
+run_mode "default (auto)" SOCKET
+run_mode "socket" SOCKET -o ebpf.syscall_hooks=socket
 
 # ---- 1. forced raw tracepoints
 out=$("$SPYGLASS" check -c /dev/null -o ebpf.syscall_hooks=raw -o discovery.open_port="$PORT" 2>&1)
