@@ -16,8 +16,16 @@
 _Static_assert(offsetof(struct sg_data_event, data) == SG_DATA_EVENT_HDR_SIZE,
     "data[] must follow the fixed part of a data event");
 
+/* Parser states not attached to a connection, reused through `next`. */
+union conns_state {
+	union conns_state	*next;
+	struct http1_conn	 http;
+};
+
 struct sg_conns {
 	struct sg_conn		*slot;
+	union conns_state	*spare;		/* free list */
+	size_t			 nstates;	/* allocated, in use or spare */
 	size_t			 mask;		/* capacity - 1 */
 	size_t			 window;
 	uint64_t		 timeout_ns;
@@ -95,10 +103,54 @@ conns_new(size_t capacity, uint64_t request_timeout_ns, conns_emit_fn emit,
 void
 conns_free(struct sg_conns *t)
 {
+	union conns_state *s;
+
 	if (t == NULL)
 		return;
+	for (size_t i = 0; i <= t->mask; i++)
+		free(t->slot[i].http);
+	while ((s = t->spare) != NULL) {
+		t->spare = s->next;
+		free(s);
+	}
 	free(t->slot);
 	free(t);
+}
+
+/* Parser state for c, fresh for its role.  At most one per slot exists,
+ * so the states are bounded by the capacity.  NULL when out of memory:
+ * the event is then counted as unparsed. */
+static struct http1_conn *
+conns_attach(struct sg_conns *t, struct sg_conn *c)
+{
+	union conns_state *s;
+
+	if (c->http != NULL)
+		return c->http;
+	if ((s = t->spare) != NULL)
+		t->spare = s->next;
+	else if ((s = malloc(sizeof(*s))) != NULL)
+		t->nstates++;
+	else
+		return NULL;
+	http1_conn_init(&s->http, c->role);
+	c->http = &s->http;
+	return c->http;
+}
+
+/* An idle connection's parser state holds nothing worth keeping. */
+static void
+conns_detach(struct sg_conns *t, struct sg_conn *c)
+{
+	union conns_state *s;
+
+	if (c->http == NULL)
+		return;
+	c->role = c->http->role;
+	s = (union conns_state *)(void *)c->http;
+	s->next = t->spare;
+	t->spare = s;
+	c->http = NULL;
 }
 
 static struct sg_conn *
@@ -119,7 +171,7 @@ conns_lookup(struct sg_conns *t, uint32_t pid, uint64_t sock)
 static bool
 conns_better_victim(const struct sg_conn *a, const struct sg_conn *b)
 {
-	bool aidle = http1_idle(&a->http), bidle = http1_idle(&b->http);
+	bool aidle = http1_idle(a->http), bidle = http1_idle(b->http);
 
 	if (aidle != bidle)
 		return aidle;
@@ -139,8 +191,9 @@ conns_free_slot(struct sg_conns *t, size_t home)
 		if (victim == NULL || conns_better_victim(c, victim))
 			victim = c;
 	}
-	if (!http1_idle(&victim->http))
+	if (!http1_idle(victim->http))
 		t->st.evicted++;
+	conns_detach(t, victim);
 	t->st.active--;
 	return victim;
 }
@@ -157,7 +210,6 @@ conns_insert(struct sg_conns *t, uint32_t pid, uint64_t sock, uint8_t role,
 	c->id.sock = sock;
 	c->role = role;
 	c->last_ns = ts_ns;
-	http1_conn_init(&c->http, role);
 	t->st.active++;
 	return c;
 }
@@ -176,6 +228,7 @@ conns_get(struct sg_conns *t, uint32_t pid, uint64_t sock, uint8_t role,
 static void
 conns_remove(struct sg_conns *t, struct sg_conn *c)
 {
+	conns_detach(t, c);
 	c->sock = 0;
 	c->pid = 0;
 	t->st.active--;
@@ -185,8 +238,10 @@ conns_remove(struct sg_conns *t, struct sg_conn *c)
 static void
 conns_close(struct sg_conns *t, struct sg_conn *c, uint64_t ts_ns)
 {
+	if (c->http == NULL)
+		return;
 	t->cur = c;
-	http1_on_close(&c->http, ts_ns, conns_emit_exchange, t);
+	http1_on_close(c->http, ts_ns, conns_emit_exchange, t);
 	t->cur = NULL;
 }
 
@@ -202,7 +257,8 @@ conns_set_role(struct sg_conns *t, struct sg_conn *c, uint8_t role,
 	if (c->role != SG_ROLE_UNKNOWN)
 		conns_close(t, c, ts_ns);
 	c->role = role;
-	http1_conn_init(&c->http, role);
+	if (c->http != NULL)
+		http1_conn_init(c->http, role);
 }
 
 static void
@@ -232,6 +288,7 @@ conns_on_data(struct sg_conns *t, const uint8_t *ev, size_t size)
 {
 	struct sg_data_event d;
 	const uint8_t *data, *tail;
+	struct http1_conn *h;
 	struct sg_conn *c;
 	size_t captured;
 	uint64_t garbage;
@@ -253,13 +310,19 @@ conns_on_data(struct sg_conns *t, const uint8_t *ev, size_t size)
 		c->id = d.conn;
 	conns_set_role(t, c, d.role, d.hdr.ts_ns);
 	c->last_ns = d.hdr.ts_ns;
+	if ((h = conns_attach(t, c)) == NULL) {
+		t->st.unparsed += (uint64_t)d.len;
+		return 0;
+	}
 	t->cur = c;
-	garbage = c->http.garbage;
-	http1_on_data(&c->http, d.dir, d.hdr.ts_ns, (uint64_t)d.len, data,
+	garbage = h->garbage;
+	http1_on_data(h, d.dir, d.hdr.ts_ns, (uint64_t)d.len, data,
 	    captured, tail, conns_emit_exchange, t);
-	t->st.unparsed += c->http.garbage - garbage;
+	t->st.unparsed += h->garbage - garbage;
 	t->cur = NULL;
-	c->role = c->http.role;
+	c->role = h->role;
+	if (http1_idle(h))
+		conns_detach(t, c);
 	return 0;
 }
 
@@ -364,11 +427,15 @@ conns_tick(struct sg_conns *t, uint64_t now_ns)
 		c = &t->slot[i];
 		if (c->sock == 0)
 			continue;
-		t->cur = c;
-		http1_expire(&c->http, now_ns, t->timeout_ns,
-		    conns_emit_exchange, t);
-		t->cur = NULL;
-		if (http1_idle(&c->http) &&
+		if (c->http != NULL) {
+			t->cur = c;
+			http1_expire(c->http, now_ns, t->timeout_ns,
+			    conns_emit_exchange, t);
+			t->cur = NULL;
+			if (http1_idle(c->http))
+				conns_detach(t, c);
+		}
+		if (c->http == NULL &&
 		    conns_older(now_ns, c->last_ns, t->timeout_ns))
 			conns_remove(t, c);
 	}
@@ -384,4 +451,5 @@ conns_stats(const struct sg_conns *t, struct sg_conns_stats *out)
 		return;
 	}
 	*out = t->st;
+	out->states = t->nstates;
 }

@@ -3,6 +3,11 @@
  * Keyed by (pid, kernel socket address); fixed capacity chosen at start,
  * open addressing, no allocation per event.  When full, the least
  * recently used idle connection is evicted and counted.
+ *
+ * A slot is small; the HTTP parser state (5 KB: room for pipelined
+ * requests) is attached only while an exchange is in progress and goes
+ * back to a free list when the connection is idle again, so memory
+ * follows the requests in flight, not the connections open.
  */
 #ifndef SG_CONNS_H
 #define SG_CONNS_H
@@ -19,7 +24,7 @@ struct sg_conn {
 	struct sg_conn_id id;       /* addresses as last seen */
 	uint8_t           role;     /* enum sg_role */
 	uint64_t          last_ns;
-	struct http1_conn http;
+	struct http1_conn *http;    /* NULL while idle */
 };
 
 struct sg_conns_stats {
@@ -29,6 +34,8 @@ struct sg_conns_stats {
 	uint64_t timed_out;         /* requests ended by the timeout */
 	uint64_t active;            /* connections in the table now */
 	uint64_t unparsed;          /* bytes that were not HTTP/1.x */
+	uint64_t states;            /* parser states allocated: the most
+	                             * connections mid-exchange at once */
 };
 
 /* Called for each finished exchange with the connection it happened on. */

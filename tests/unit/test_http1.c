@@ -1065,6 +1065,68 @@ test_conns_flow(void **state)
 	assert_int_equal(crec.role[2], SG_ROLE_CLIENT);
 	assert_int_equal(crec.ex[2].status, 502);
 	assert_int_equal(crec.ex[2].role, SG_ROLE_CLIENT);
+	/* the learned role outlives the parser state of the idle connection */
+	assert_int_equal(send_data(t, 43, 0x5000, 1000, W, SG_ROLE_UNKNOWN,
+	    "GET /again HTTP/1.1\r\n\r\n"), 0);
+	assert_int_equal(send_data(t, 43, 0x5000, 1100, R, SG_ROLE_UNKNOWN,
+	    "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"), 0);
+	assert_int_equal(crec.n, 4);
+	assert_int_equal(crec.role[3], SG_ROLE_CLIENT);
+	conns_free(t);
+}
+
+static unsigned ccount;
+static uint16_t clast_status;
+
+static void
+count_emit(void *ctx, const struct sg_conn *c, const struct http1_exchange *ex)
+{
+	(void)ctx;
+	(void)c;
+	ccount++;
+	clast_status = ex->status;
+}
+
+/* Parser states follow the exchanges in flight, not the connections. */
+static void
+test_conns_states_follow_exchanges(void **state)
+{
+	struct sg_conns *t = conns_new(4096, TIMEOUT, count_emit, NULL);
+	uint64_t sock;
+
+	(void)state;
+	assert_non_null(t);
+	ccount = 0;
+	for (sock = 1; sock <= 1000; sock++) {
+		assert_int_equal(send_data(t, 7, sock << 12, sock * 10, R,
+		    SG_ROLE_SERVER, "GET /a HTTP/1.1\r\n\r\n"), 0);
+		assert_int_equal(send_data(t, 7, sock << 12, sock * 10 + 5, W,
+		    SG_ROLE_SERVER, "HTTP/1.1 200 OK\r\nContent-Length: 0"
+		    "\r\n\r\n"), 0);
+	}
+	assert_int_equal(ccount, 1000);
+	assert_int_equal(stats_of(t).active, 1000);
+	assert_int_equal(stats_of(t).states, 1);
+
+	/* three requests in flight at once need three */
+	for (sock = 1; sock <= 3; sock++)
+		assert_int_equal(send_data(t, 7, sock << 12, 20000 + sock, R,
+		    SG_ROLE_SERVER, "GET /b HTTP/1.1\r\n\r\n"), 0);
+	assert_int_equal(stats_of(t).states, 3);
+	for (sock = 1; sock <= 3; sock++)
+		assert_int_equal(send_data(t, 7, sock << 12, 30000 + sock, W,
+		    SG_ROLE_SERVER, "HTTP/1.1 404 Not Found\r\n"
+		    "Content-Length: 0\r\n\r\n"), 0);
+	assert_int_equal(ccount, 1003);
+	assert_int_equal(clast_status, 404);
+	/* and are reused afterwards */
+	for (sock = 4; sock <= 6; sock++)
+		assert_int_equal(send_data(t, 7, sock << 12, 40000 + sock, R,
+		    SG_ROLE_SERVER, "GET /c HTTP/1.1\r\n\r\n"), 0);
+	assert_int_equal(stats_of(t).states, 3);
+	/* a request pending at close still ends (timed out, not emitted) */
+	assert_int_equal(send_close(t, 7, 4 << 12, 50000), 0);
+	assert_int_equal(stats_of(t).timed_out, 1);
 	conns_free(t);
 }
 
@@ -1322,6 +1384,7 @@ main(void)
 		cmocka_unit_test(test_close_mid_body),
 		cmocka_unit_test(test_header_garbage),
 		cmocka_unit_test(test_conns_flow),
+		cmocka_unit_test(test_conns_states_follow_exchanges),
 		cmocka_unit_test(test_conns_timeout_not_emitted),
 		cmocka_unit_test(test_conns_exit_forgets_pid),
 		cmocka_unit_test(test_conns_malformed),
