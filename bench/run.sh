@@ -107,6 +107,9 @@ measure() {
 	*-tp)  xo=(-o ebpf.syscall_hooks=tracepoint) ;;
 	*-raw) xo=(-o ebpf.syscall_hooks=raw) ;;
 	esac
+	# SENSOR_OPTS="-o key=value ...": extra sensor options for experiments
+	# shellcheck disable=SC2206
+	xo+=(${SENSOR_OPTS:-})
 	if [ "$mode" != off ]; then
 		WANT_PROCS=$want sensor_start "$sel" "${xo[@]}"
 	fi

@@ -129,7 +129,7 @@ conns_attach(struct sg_conns *t, struct sg_conn *c)
 		return c->http;
 	if ((s = t->spare) != NULL)
 		t->spare = s->next;
-	else if ((s = malloc(sizeof(*s))) != NULL)
+	else if ((s = calloc(1, sizeof(*s))) != NULL)
 		t->nstates++;
 	else
 		return NULL;

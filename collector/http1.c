@@ -1328,7 +1328,10 @@ h1_learn_role(struct http1_conn *c, uint8_t dir, struct h1_io *io)
 void
 http1_conn_init(struct http1_conn *c, uint8_t role)
 {
-	memset(c, 0, sizeof(*c));
+	/* Not pending[], most of the size: each entry is cleared as its
+	 * request begins (h1_req_begin), so an init per exchange is cheap. */
+	memset(c, 0, offsetof(struct http1_conn, pending));
+	memset(&c->req, 0, sizeof(*c) - offsetof(struct http1_conn, req));
 	c->role = role <= SG_ROLE_CLIENT ? role : SG_ROLE_UNKNOWN;
 	h1_msg_reset(&c->req);
 	h1_msg_reset(&c->resp);

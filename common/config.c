@@ -146,10 +146,11 @@ static const struct sg_key sg_keys[] = {
 	  "0,32,64,128,256,512,1024,2048,4096,8192",
 	  { NULL }, NULL, false, "bucket bounds of body size histograms, bytes" },
 
-	{ "ebpf", "wakeup_len", SG_T_UINT, OFF(ebpf.wakeup_len), 0, 100000, "512",
+	{ "ebpf", "wakeup_len", SG_T_UINT, OFF(ebpf.wakeup_len), 0, 100000, "4096",
 	  { "BEYLA_BPF_WAKEUP_LEN" }, NULL, false,
 	  "events the ring buffer accumulates before waking the loader "
-	  "(it also drains every 50 ms); 0 or 1 wakes on every event" },
+	  "(it also drains every 50 ms; at most a quarter of ringbuf_size "
+	  "is waited for); 0 or 1 wakes on every event" },
 	{ "ebpf", "http_request_timeout", SG_T_DURATION,
 	  OFF(ebpf.http_request_timeout_ms), 100, 3600000, "30s",
 	  { "BEYLA_BPF_HTTP_REQUEST_TIMEOUT" }, NULL, false,

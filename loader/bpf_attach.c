@@ -126,6 +126,7 @@ sg_bpf_open_load_attach(struct sg_bpf *b, const struct sg_config *c,
 {
 	struct spyglass_bpf *skel;
 	struct bpf_program *prog;
+	uint32_t rb_size;
 	int err;
 
 	memset(b, 0, sizeof(*b));
@@ -139,10 +140,13 @@ sg_bpf_open_load_attach(struct sg_bpf *b, const struct sg_config *c,
 	b->skel = skel;
 	skel->rodata->capture_size = c->ebpf.capture_size;
 	skel->rodata->want_exec = c->discovery.executable_name[0] != '\0';
+	rb_size = sg_bpf_pow2(c->ebpf.ringbuf_size);
 	skel->rodata->wakeup_bytes = c->ebpf.wakeup_len <= 1 ? 0 :
 	    (uint64_t)c->ebpf.wakeup_len * SG_DATA_EVENT_HDR_SIZE;
-	bpf_map__set_max_entries(skel->maps.sg_rb,
-	    sg_bpf_pow2(c->ebpf.ringbuf_size));
+	/* Never wait for a ring that could fill before the drain timer. */
+	if (skel->rodata->wakeup_bytes > rb_size / 4)
+		skel->rodata->wakeup_bytes = rb_size / 4;
+	bpf_map__set_max_entries(skel->maps.sg_rb, rb_size);
 	sg_bpf_choose_hooks(skel, b->hooks);
 
 	if ((err = spyglass_bpf__load(skel)) != 0) {

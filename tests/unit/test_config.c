@@ -175,7 +175,7 @@ test_defaults(void **state)
 			assert_true(c.prom.size_histogram.b[i] == size[i]);
 	}
 
-	assert_int_equal(c.ebpf.wakeup_len, 512);
+	assert_int_equal(c.ebpf.wakeup_len, 4096);
 	assert_int_equal(c.ebpf.http_request_timeout_ms, 30000);
 	assert_int_equal(c.ebpf.capture_size, 256);
 	assert_int_equal(c.ebpf.ringbuf_size, 4 << 20);

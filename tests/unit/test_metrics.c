@@ -810,6 +810,16 @@ test_spans_addr(void **state)
 	memcpy(a, (uint8_t[]){ 255, 255, 255, 255 }, 4);
 	spans_format_addr(buf, sizeof(buf), AF_INET, a);
 	assert_string_equal(buf, "255.255.255.255");
+	memcpy(a, (uint8_t[]){ 0, 0, 0, 0 }, 4);
+	spans_format_addr(buf, sizeof(buf), AF_INET, a);
+	assert_string_equal(buf, "0.0.0.0");
+	memcpy(a, (uint8_t[]){ 1, 23, 100, 9 }, 4);
+	spans_format_addr(buf, sizeof(buf), AF_INET, a);
+	assert_string_equal(buf, "1.23.100.9");
+	memcpy(a, (uint8_t[]){ 127, 10, 99, 200 }, 4);
+	spans_format_addr(buf, sizeof(buf), AF_INET, a);
+	assert_string_equal(buf, "127.10.99.200");
+	memcpy(a, (uint8_t[]){ 255, 255, 255, 255 }, 4);
 	spans_format_addr(buf, 8, AF_INET, a);    /* truncated, terminated */
 	assert_string_equal(buf, "255.255");
 	memset(a, 0xab, sizeof(a));
