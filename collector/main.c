@@ -126,6 +126,7 @@ sg_on_exchange(void *ctx, const struct sg_conn *conn,
 	C.spans_total++;
 	if (!C.want_spans)
 		return;
+	spans_new_ids(&s);
 	if (!sampler_keep(C.cfg.traces.sampler, C.cfg.traces.sampler_arg,
 	    s.trace_id)) {
 		C.spans_unsampled++;

@@ -219,6 +219,13 @@ to_unix(uint64_t mono, int64_t offset)
 }
 
 void
+spans_new_ids(struct sg_span *s)
+{
+	spans_random_id(s->trace_id, sizeof(s->trace_id));
+	spans_random_id(s->span_id, sizeof(s->span_id));
+}
+
+void
 spans_build(struct sg_span *out, const struct sg_conn *conn,
     const struct http1_exchange *ex, const struct sg_proc_info *proc,
     int64_t clock_offset_ns)
@@ -234,8 +241,6 @@ spans_build(struct sg_span *out, const struct sg_conn *conn,
 	out->start_ns = to_unix(ex->start_ns, clock_offset_ns);
 	out->end_ns = ex->end_ns >= ex->start_ns ?
 	    to_unix(ex->end_ns, clock_offset_ns) : out->start_ns;
-	spans_random_id(out->trace_id, sizeof(out->trace_id));
-	spans_random_id(out->span_id, sizeof(out->span_id));
 	out->pid = conn->pid;
 	spans_service(out, conn->pid, proc);
 

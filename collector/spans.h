@@ -17,10 +17,13 @@ void spans_init(void);
  * then so that BPF timestamps become unix times. */
 int64_t spans_clock_offset(void);
 /* proc may be NULL (metadata not yet known): service falls back to
- * "unknown_service:<pid>"-style names as OpenTelemetry does. */
+ * "unknown_service:<pid>"-style names as OpenTelemetry does.  The span
+ * has no ids yet: metrics need none. */
 void spans_build(struct sg_span *out, const struct sg_conn *conn,
     const struct http1_exchange *ex, const struct sg_proc_info *proc,
     int64_t clock_offset_ns);
+/* Give a built span its random trace and span ids. */
+void spans_new_ids(struct sg_span *s);
 /* Render a textual address for a family/16-byte address. */
 void spans_format_addr(char *buf, size_t sz, uint16_t family,
     const uint8_t addr[16]);

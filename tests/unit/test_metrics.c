@@ -398,6 +398,42 @@ test_method_status(void **state)
 	metrics_free(m);
 }
 
+/* Spans alternating between label sets, and repeating one: the hash of
+ * the previous span's labels is reused only when they are the same. */
+static void
+test_label_hash_reuse(void **state)
+{
+	static const char *const seq[] = { "GET", "POST", "GET", "GET",
+		"POST", "PUT", "GET" };
+	struct sg_metrics *m = metrics_new(&dur_b, &size_b, 10);
+	struct sg_span s;
+	struct dsnap d;
+	struct dfam *f;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(seq) / sizeof(seq[0]); i++) {
+		s = span(SG_SPAN_SERVER, seq[i], 200, 1, 0, 0);
+		metrics_record_span(m, &s);
+	}
+	s = span(SG_SPAN_CLIENT, "GET", 200, 1, 0, 0);   /* other side */
+	metrics_record_span(m, &s);
+	dsnap_take(m, &d);
+	f = dfam(&d, "http_server_request_duration_seconds");
+	assert_int_equal(f->hdr.nseries, 3);
+	assert_int_equal(find_series(f, "http_request_method", "GET",
+	    NULL)->count, 4);
+	assert_int_equal(find_series(f, "http_request_method", "POST",
+	    NULL)->count, 2);
+	assert_int_equal(find_series(f, "http_request_method", "PUT",
+	    NULL)->count, 1);
+	f = dfam(&d, "http_client_request_duration_seconds");
+	assert_int_equal(f->hdr.nseries, 1);
+	assert_int_equal(find_series(f, "http_request_method", "GET",
+	    NULL)->count, 1);
+	dsnap_free(&d);
+	metrics_free(m);
+}
+
 static void
 test_series_limit(void **state)
 {
@@ -724,6 +760,8 @@ test_spans_server(void **state)
 	spans_init();
 	spans_init();
 	spans_build(&s, &c, &ex, &p, 1000000);
+	assert_true(is_zero(s.trace_id, 16));
+	spans_new_ids(&s);
 	assert_int_equal(s.kind, SG_SPAN_SERVER);
 	assert_int_equal(s.start_ns, 1001000);
 	assert_int_equal(s.end_ns, 1003500);
@@ -748,6 +786,7 @@ test_spans_server(void **state)
 	assert_true(is_zero(s.parent_span_id, 8));
 
 	spans_build(&s2, &c, &ex, &p, 1000000);
+	spans_new_ids(&s2);
 	assert_memory_not_equal(s.trace_id, s2.trace_id, 16);
 	assert_memory_not_equal(s.span_id, s2.span_id, 8);
 }
@@ -853,6 +892,7 @@ main(void)
 		cmocka_unit_test(test_server_histograms),
 		cmocka_unit_test(test_client_labels),
 		cmocka_unit_test(test_method_status),
+		cmocka_unit_test(test_label_hash_reuse),
 		cmocka_unit_test(test_series_limit),
 		cmocka_unit_test(test_many_series),
 		cmocka_unit_test(test_target_info),
