@@ -81,12 +81,22 @@ struct sg_sock_info {
 	__u8  _pad[3];
 };
 
+/* Kept here by the syscall hooks, keyed by socket address. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 65536);
 	__type(key, __u64);
 	__type(value, struct sg_sock_info);
 } sg_roles SEC(".maps");
+
+/* Kept in the socket itself by the socket hooks: a cheaper lookup than
+ * a hash, and freed with the socket. */
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct sg_sock_info);
+} sg_sk SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -267,15 +277,20 @@ sg_capture_iov(struct sg_scratch *s, __u64 iovp, __u64 cnt, __s64 len)
 	__u64 limit = sg_capture_limit(len);
 	__u64 off = 0;
 	__u64 left = len, last_base = 0, last_len = 0;
-	struct iovec iov;
+	struct iovec iovs[SG_MAX_IOV];
+	__u32 n = cnt < SG_MAX_IOV ? (__u32)cnt : SG_MAX_IOV;
+	__u32 sz = n * sizeof(iovs[0]);
 
+	/* The array in one read: each user read costs ~100 ns. */
+	if (sz > sizeof(iovs))
+		sz = sizeof(iovs);
+	if (sz == 0 || bpf_probe_read_user(iovs, sz, (void *)iovp) != 0)
+		n = 0;
 	for (int i = 0; i < SG_MAX_IOV; i++) {
+		struct iovec iov = iovs[i & (SG_MAX_IOV - 1)];
 		__u64 chunk, take;
 
-		if (i >= cnt || left == 0)
-			break;
-		if (bpf_probe_read_user(&iov, sizeof(iov),
-		    (void *)(iovp + i * sizeof(iov))) != 0)
+		if (i >= n || left == 0)
 			break;
 		chunk = iov.iov_len < left ? iov.iov_len : left;
 		if (chunk == 0)
@@ -320,9 +335,10 @@ sg_capture_iov(struct sg_scratch *s, __u64 iovp, __u64 cnt, __s64 len)
 }
 
 /*
- * The socket's role as far as we know, and a claim on its end for this
- * process: the socket hooks report a connection's end from whatever
- * context the TCP state machine runs in, to the owner recorded here.
+ * The socket's role as far as the syscall hooks know (sg_roles), and a
+ * claim on it for this process.  The socket hooks keep the same in the
+ * socket's own storage (sg_sk), where the owner recorded is the process
+ * a connection's end is reported to.
  */
 static __always_inline __u8
 sg_sock_claim(__u64 sk, __u32 tgid)
@@ -343,7 +359,7 @@ sg_sock_claim(__u64 sk, __u32 tgid)
  * (header and connection already filled) and write it out. */
 static __always_inline void
 sg_emit_payload(struct sg_scratch *s, const struct sg_args *a, __s64 ret,
-    __u8 dir)
+    __u8 dir, __u8 role)
 {
 	struct sg_data_event *e = &s->ev;
 
@@ -351,7 +367,7 @@ sg_emit_payload(struct sg_scratch *s, const struct sg_args *a, __s64 ret,
 	e->flags = 0;
 	e->captured = 0;
 	e->dir = dir;
-	e->role = sg_sock_claim(e->conn.sock, e->hdr.pid);
+	e->role = role;
 	__builtin_memset(e->tail, 0, sizeof(e->tail));
 
 	switch (a->op) {
@@ -408,7 +424,8 @@ sg_emit_data(const struct sg_args *a, __s64 ret)
 	sg_fill_hdr(&s->ev.hdr, SG_EV_DATA);
 	if (sg_fill_conn(&s->ev.conn, sk) != 0)
 		return;
-	sg_emit_payload(s, a, ret, sg_op_dir(a->op));
+	sg_emit_payload(s, a, ret, sg_op_dir(a->op),
+	    sg_sock_claim(s->ev.conn.sock, s->ev.hdr.pid));
 }
 
 static __always_inline void
@@ -668,6 +685,7 @@ static __always_inline int
 sg_on_sock_io(const struct sock *sk, int ret, int flags, __u8 dir)
 {
 	__u64 id = bpf_get_current_pid_tgid();
+	struct sg_sock_info *info;
 	struct sg_args a = {};
 	struct sg_scratch *s;
 	__u32 zero = 0;
@@ -690,7 +708,12 @@ sg_on_sock_io(const struct sock *sk, int ret, int flags, __u8 dir)
 	sg_fill_hdr(&s->ev.hdr, SG_EV_DATA);
 	if (sg_fill_conn_btf(&s->ev.conn, sk) != 0)
 		return 0;
-	sg_emit_payload(s, &a, ret, dir);
+	info = bpf_sk_storage_get(&sg_sk, (void *)sk, NULL,
+	    BPF_SK_STORAGE_GET_F_CREATE);
+	if (info != NULL && info->owner == 0)
+		info->owner = id >> 32;
+	sg_emit_payload(s, &a, ret, dir,
+	    info != NULL ? info->role : SG_ROLE_UNKNOWN);
 	return 0;
 }
 
@@ -710,16 +733,16 @@ int BPF_PROG(sk_recv, struct sock *sk, int ret, int flags)
  * Roles and ends of TCP connections, from the state machine.  An active
  * open passes SYN_SENT in connect()'s own context; a passive one reaches
  * ESTABLISHED from SYN_RECV in softirq, before anyone accepted it, so it
- * is recorded for any process (one LRU entry per inbound connection).
- * TCP_CLOSE is reported to the socket's owner when we reported its I/O.
+ * is recorded for any process (a few bytes of socket storage per inbound
+ * connection).  TCP_CLOSE is reported to the socket's owner when we
+ * reported its I/O.
  */
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(sk_state, const struct sock *sk, const int oldstate,
     const int newstate)
 {
-	__u64 key = (__u64)sk;
-	struct sg_sock_info n = {}, *i;
 	struct sg_close_event e = {};
+	struct sg_sock_info *i;
 	__u32 owner;
 
 	if (sk->sk_protocol != IPPROTO_TCP)
@@ -727,27 +750,29 @@ int BPF_PROG(sk_state, const struct sock *sk, const int oldstate,
 	if (newstate == TCP_SYN_SENT) {
 		if (!sg_selected(bpf_get_current_pid_tgid() >> 32))
 			return 0;
-		n.role = SG_ROLE_CLIENT;
-		bpf_map_update_elem(&sg_roles, &key, &n, BPF_ANY);
+		i = bpf_sk_storage_get(&sg_sk, (void *)sk, NULL,
+		    BPF_SK_STORAGE_GET_F_CREATE);
+		if (i != NULL)
+			i->role = SG_ROLE_CLIENT;
 		return 0;
 	}
 	if (newstate == TCP_ESTABLISHED && oldstate == TCP_SYN_RECV) {
-		if ((i = bpf_map_lookup_elem(&sg_roles, &key)) != NULL) {
-			i->role = SG_ROLE_SERVER;   /* fast open: data came first */
-			return 0;
-		}
-		n.role = SG_ROLE_SERVER;
-		bpf_map_update_elem(&sg_roles, &key, &n, BPF_NOEXIST);
+		/* Fast open: data may have come first, owner already set. */
+		i = bpf_sk_storage_get(&sg_sk, (void *)sk, NULL,
+		    BPF_SK_STORAGE_GET_F_CREATE);
+		if (i != NULL)
+			i->role = SG_ROLE_SERVER;
 		return 0;
 	}
 	if (newstate != TCP_CLOSE)
 		return 0;
-	if ((i = bpf_map_lookup_elem(&sg_roles, &key)) == NULL)
+	i = bpf_sk_storage_get(&sg_sk, (void *)sk, NULL, 0);
+	if (i == NULL || i->owner == 0)
 		return 0;
+	/* A socket may connect() again after it closed. */
 	owner = i->owner;
-	bpf_map_delete_elem(&sg_roles, &key);
-	if (owner == 0)
-		return 0;
+	i->owner = 0;
+	i->role = SG_ROLE_UNKNOWN;
 	sg_fill_hdr(&e.hdr, SG_EV_CLOSE);
 	e.hdr.pid = owner;
 	if (sg_fill_conn_btf(&e.conn, sk) != 0)
