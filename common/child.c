@@ -9,7 +9,7 @@ static _Noreturn void
 sg_child_usage(const char *role)
 {
 	fprintf(stderr, "usage: %s -r RUNTIME_DIR [-l LEVEL] [-S] "
-	    "[-C CA_FILE] [-T socket|open|exec]\n", role);
+	    "[-O] [-C CA_FILE] [-T socket|open|exec]\n", role);
 	exit(2);
 }
 
@@ -32,7 +32,8 @@ sg_child_args_parse(int argc, char **argv, const char *role,
 	a->sandbox_debug = false;
 	a->selftest = NULL;
 	a->ca_file = NULL;
-	while ((ch = getopt(argc, argv, "r:l:ST:C:")) != -1) {
+	a->otlp = false;
+	while ((ch = getopt(argc, argv, "r:l:ST:C:O")) != -1) {
 		switch (ch) {
 		case 'r':
 			a->runtime_dir = optarg;
@@ -49,6 +50,9 @@ sg_child_args_parse(int argc, char **argv, const char *role,
 			break;
 		case 'C':
 			a->ca_file = optarg;
+			break;
+		case 'O':
+			a->otlp = true;
 			break;
 		default:
 			sg_child_usage(role);

@@ -12,6 +12,7 @@ struct sg_child_args {
 	bool              sandbox_debug;/* -S */
 	const char       *selftest;     /* -T: sandbox self-test, or NULL */
 	const char       *ca_file;      /* -C: OTLP CA bundle read at start */
+	bool              otlp;         /* -O: OTLP export configured */
 };
 
 /* Parse argv or exit(2) with a usage message naming role.  Called first

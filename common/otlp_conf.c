@@ -104,3 +104,19 @@ sg_otlp_dest(const struct sg_config *c, enum sg_otlp_sig sig,
 	    s->headers);
 	return 0;
 }
+
+bool
+sg_otlp_configured(const struct sg_config *c)
+{
+	struct sg_otlp_dest d;
+	char err[256];
+
+	for (int sig = SG_OTLP_TRACES; sig <= SG_OTLP_METRICS; sig++) {
+		/* A bad endpoint is still enabled: it fails in the exporter. */
+		(void)sg_otlp_dest(c, (enum sg_otlp_sig)sig, &d, err,
+		    sizeof(err));
+		if (d.enabled)
+			return true;
+	}
+	return false;
+}

@@ -30,5 +30,7 @@ struct sg_otlp_dest {
  * endpoint is not a usable http:// or https:// URL. */
 int sg_otlp_dest(const struct sg_config *c, enum sg_otlp_sig sig,
     struct sg_otlp_dest *d, char *err, size_t errsz);
+/* Whether any signal goes over OTLP (the exporter then needs libcurl). */
+bool sg_otlp_configured(const struct sg_config *c);
 
 #endif

@@ -139,8 +139,8 @@ main(int argc, char **argv)
 	if (nng_socket_get_int(E.in, NNG_OPT_RECVFD, &recvfd) != 0)
 		sg_fatal("nng: no receive fd");
 	/* libcurl, TLS and the CA bundle are loaded while files can still
-	 * be opened. */
-	if (otlp_send_global_init(args.ca_file) < 0)
+	 * be opened, and only for OTLP: they are most of our memory. */
+	if (args.otlp && otlp_send_global_init(args.ca_file) < 0)
 		sg_fatal("cannot initialise the OTLP sender");
 	if (sg_sandbox_exporter(args.sandbox_debug) < 0)
 		sg_fatal("cannot apply the seccomp filter");

@@ -58,6 +58,20 @@ otlp_target_of(const struct sg_config *c, const struct sg_otlp_dest *d,
 	t->max_queue_items = d->max_queue_size;
 }
 
+/* The loader restarts an exporter started without -O when OTLP export
+ * is added, so this only lasts until then. */
+static void
+otlp_not_ready(void)
+{
+	static bool logged;
+
+	if (logged)
+		return;
+	logged = true;
+	sg_log(SG_LOG_WARN, "OTLP export configured but libcurl is not "
+	    "loaded (started without -O): nothing is sent over OTLP");
+}
+
 static void
 otlp_configure_signal(const struct sg_config *c, enum sg_otlp_sig sig)
 {
@@ -73,6 +87,10 @@ otlp_configure_signal(const struct sg_config *c, enum sg_otlp_sig sig)
 	if (!d.enabled) {
 		otlp_sender_free(st->sender);
 		st->sender = NULL;
+		return;
+	}
+	if (!otlp_send_ready()) {
+		otlp_not_ready();
 		return;
 	}
 	otlp_target_of(c, &d, &t);

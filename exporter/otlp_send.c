@@ -189,6 +189,12 @@ otlp_send_global_init(const char *ca_file)
 	return 0;
 }
 
+bool
+otlp_send_ready(void)
+{
+	return otlp_inited;
+}
+
 /* ---- queue (callers hold s->mu) */
 
 static void

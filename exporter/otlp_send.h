@@ -51,7 +51,8 @@ struct otlp_sender;
  * ca_file: the bundle targets name in ca_file (NULL or "": none); the
  * system bundle is read as well when it exists.  0, or -1 (logged). */
 int otlp_send_global_init(const char *ca_file);
-
+/* Whether otlp_send_global_init() succeeded: senders can be made. */
+bool otlp_send_ready(void);
 
 /* Starts the sending thread.  NULL on failure (logged). */
 struct otlp_sender *otlp_sender_new(enum otlp_signal sig,

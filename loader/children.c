@@ -36,8 +36,10 @@
 struct sg_child_state {
 	const char *name;
 	char        path[PATH_MAX];
-	char       *argv[10];
+	char       *argv[12];
 	pid_t       pid;          /* -1: not running */
+	bool        otlp;         /* started with -O */
+	bool        replacing;    /* stopped by children_restart() */
 	uint64_t    started_ms;
 	uint64_t    restart_at;   /* 0: no restart scheduled */
 	uint32_t    backoff_ms;   /* delay before the next restart */
@@ -64,6 +66,30 @@ sg_now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+/* The command line, from sg_opts, whose strings are our copies. */
+static void
+sg_child_argv(struct sg_child_state *ch, enum sg_child which)
+{
+	int n = 0;
+
+	ch->argv[n++] = ch->path;
+	ch->argv[n++] = (char *)"-r";
+	ch->argv[n++] = sg_runtime_dir;
+	ch->argv[n++] = (char *)"-l";
+	ch->argv[n++] = sg_log_level;
+	if (sg_opts.sandbox_debug)
+		ch->argv[n++] = (char *)"-S";
+	/* The exporter loads libcurl and reads its CA bundle before its
+	 * sandbox, and libcurl only when it is needed. */
+	if (which == SG_CHILD_EXPORTER && sg_opts.otlp)
+		ch->argv[n++] = (char *)"-O";
+	if (which == SG_CHILD_EXPORTER && sg_ca_file[0] != '\0') {
+		ch->argv[n++] = (char *)"-C";
+		ch->argv[n++] = sg_ca_file;
+	}
+	ch->argv[n] = NULL;
+}
+
 void
 children_init(const struct sg_children_opts *o)
 {
@@ -73,31 +99,18 @@ children_init(const struct sg_children_opts *o)
 	snprintf(sg_runtime_dir, sizeof(sg_runtime_dir), "%s", o->runtime_dir);
 	snprintf(sg_log_level, sizeof(sg_log_level), "%s",
 	    o->log_level ? o->log_level : "info");
+	snprintf(sg_ca_file, sizeof(sg_ca_file), "%s",
+	    o->ca_file ? o->ca_file : "");
 	sg_opts.runtime_dir = sg_runtime_dir;
 	sg_opts.log_level = sg_log_level;
+	sg_opts.ca_file = sg_ca_file;
 	for (int i = 0; i < SG_CHILD_MAX; i++) {
 		struct sg_child_state *ch = &sg_children[i];
-		int n = 0;
 
 		if (snprintf(ch->path, sizeof(ch->path), "%s/spyglass-%s",
 		    o->helper_dir, ch->name) >= (int)sizeof(ch->path))
 			sg_log(SG_LOG_ERR, "children: helper path too long");
-		ch->argv[n++] = ch->path;
-		ch->argv[n++] = (char *)"-r";
-		ch->argv[n++] = sg_runtime_dir;
-		ch->argv[n++] = (char *)"-l";
-		ch->argv[n++] = sg_log_level;
-		if (o->sandbox_debug)
-			ch->argv[n++] = (char *)"-S";
-		/* The exporter reads its CA bundle before its sandbox. */
-		if (i == SG_CHILD_EXPORTER && o->ca_file != NULL &&
-		    o->ca_file[0] != '\0') {
-			snprintf(sg_ca_file, sizeof(sg_ca_file), "%s",
-			    o->ca_file);
-			ch->argv[n++] = (char *)"-C";
-			ch->argv[n++] = sg_ca_file;
-		}
-		ch->argv[n] = NULL;
+		sg_child_argv(ch, (enum sg_child)i);
 		ch->backoff_ms = SG_BACKOFF_MIN_MS;
 	}
 	if ((max = sysconf(_SC_OPEN_MAX)) > 0)
@@ -248,6 +261,7 @@ children_spawn(enum sg_child which)
 		return -1;
 	}
 	ch->pid = pid;
+	ch->otlp = sg_opts.otlp;
 	ch->started_ms = sg_now_ms();
 	ch->restart_at = 0;
 	sg_log(SG_LOG_INFO, "started %s (pid %d)", ch->name, (int)pid);
@@ -255,10 +269,9 @@ children_spawn(enum sg_child which)
 }
 
 static void
-sg_child_log_exit(const struct sg_child_state *ch, pid_t pid, int st)
+sg_child_log_exit(const struct sg_child_state *ch, pid_t pid, int st,
+    enum sg_log_level lvl)
 {
-	enum sg_log_level lvl = sg_stopping ? SG_LOG_INFO : SG_LOG_WARN;
-
 	if (WIFEXITED(st)) {
 		int code = WEXITSTATUS(st);
 
@@ -283,10 +296,16 @@ static void
 sg_child_gone(struct sg_child_state *ch, int st, uint64_t now_ms)
 {
 	pid_t pid = ch->pid;
+	bool planned = ch->replacing;
 
 	ch->pid = -1;
-	sg_child_log_exit(ch, pid, st);
+	ch->replacing = false;
+	sg_child_log_exit(ch, pid, st, sg_stopping || planned ? SG_LOG_INFO :
+	    SG_LOG_WARN);
 	if (sg_stopping)
+		return;
+	/* Stopped by children_restart(): no failure, so no backoff. */
+	if (planned && children_spawn((enum sg_child)(ch - sg_children)) > 0)
 		return;
 	if (sg_now_ms() - ch->started_ms >= SG_BACKOFF_RESET_MS)
 		ch->backoff_ms = SG_BACKOFF_MIN_MS;
@@ -367,6 +386,34 @@ children_name(enum sg_child which)
 	return (unsigned)which < SG_CHILD_MAX ? sg_children[which].name : "?";
 }
 
+bool
+children_exporter_otlp(bool on)
+{
+	struct sg_child_state *ch = &sg_children[SG_CHILD_EXPORTER];
+
+	sg_opts.otlp = on;
+	sg_child_argv(ch, SG_CHILD_EXPORTER);
+	return on && ch->pid > 0 && !ch->otlp;
+}
+
+void
+children_restart(enum sg_child which)
+{
+	struct sg_child_state *ch;
+
+	if ((unsigned)which >= SG_CHILD_MAX)
+		return;
+	ch = &sg_children[which];
+	/* Not running: it will be started with the current options. */
+	if (ch->pid <= 0 || ch->replacing)
+		return;
+	if (kill(ch->pid, SIGTERM) < 0) {
+		sg_log(SG_LOG_WARN, "children: kill %s: %s", ch->name,
+		    strerror(errno));
+		return;
+	}
+	ch->replacing = true;
+}
 
 /* Send sig to every running child. */
 static void

@@ -21,6 +21,7 @@ struct sg_children_opts {
 	const char *log_level;      /* passed as -l until the config arrives */
 	bool        sandbox_debug;  /* passed as -S */
 	const char *ca_file;        /* OTLP CA bundle, passed as -C */
+	bool        otlp;           /* OTLP export configured: -O */
 	uid_t       uid;            /* switch to these when running as root */
 	gid_t       gid;
 };
@@ -37,6 +38,13 @@ void     children_tick(uint64_t now_ms);
 uint64_t children_restarts(enum sg_child which);
 pid_t    children_pid(enum sg_child which);
 const char *children_name(enum sg_child which);
+/* From now on start the exporter with -O (it then loads libcurl) or
+ * without.  True when on and the running exporter was started without
+ * it: it cannot export until restarted. */
+bool     children_exporter_otlp(bool on);
+/* Stop a running child and start it again at once, with the current
+ * options: not counted as a restart, no backoff. */
+void     children_restart(enum sg_child which);
 /* SIGTERM both, wait up to timeout_ms, then SIGKILL. */
 void     children_stop(int timeout_ms);
 

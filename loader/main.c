@@ -28,6 +28,7 @@
 #include "loader.h"
 #include "log.h"
 #include "msg.h"
+#include "otlp_conf.h"
 #include "preflight.h"
 #include "privs.h"
 #include "resolve.h"
@@ -399,6 +400,13 @@ sg_reload(void)
 	sg_log_set_level(L.cfg.log_level);
 	resolve_otlp(&L.cfg);
 	sg_reselect();
+	/* Before the configuration goes out: the new exporter gets it when
+	 * it connects. */
+	if (children_exporter_otlp(sg_otlp_configured(&L.cfg))) {
+		sg_log(SG_LOG_INFO, "OTLP export configured: restarting the "
+		    "exporter to load libcurl");
+		children_restart(SG_CHILD_EXPORTER);
+	}
 	(void)sg_send_config();
 }
 
@@ -576,6 +584,7 @@ sg_run(void)
 	co.log_level = sg_log_level_name(L.cfg.log_level);
 	co.sandbox_debug = L.cfg.sandbox_debug;
 	co.ca_file = L.cfg.otlp_ca_file;
+	co.otlp = sg_otlp_configured(&L.cfg);
 	co.uid = uid;
 	co.gid = gid;
 	children_init(&co);

@@ -530,6 +530,17 @@ wait_children() {
 	return 1
 }
 
+# wait_new_child NAME OLDPID: pid of a new child of that name (5 s)
+wait_new_child() {
+	local n=50 pid
+	while [ "$n" -gt 0 ]; do
+		pid=$(sensor_child "$1") && [ "$pid" != "$2" ] && { echo "$pid"; return 0; }
+		sleep 0.1
+		n=$((n - 1))
+	done
+	return 1
+}
+
 # stop_sensor: SIGTERM; the loader and its children must be gone within
 # 2 s (STOP_LIMIT_MS) and the loader must exit 0.  Sets STOP_MS (how long
 # it took).
@@ -569,6 +580,41 @@ stop_sensor() {
 		fi
 	done
 	SENSOR_PID=
+}
+
+# ---------------------------------------------------------------- OTLP receiver
+
+RECEIVER_DIR=$top_srcdir/tests/otlp
+
+require_receiver() {
+	require_cmd node
+	if [ ! -d "$RECEIVER_DIR/node_modules/@grpc/grpc-js" ] ||
+	    [ ! -d "$RECEIVER_DIR/node_modules/@opentelemetry/otlp-transformer" ]; then
+		skip "needs tests/otlp/node_modules (cd tests/otlp && npm ci)"
+	fi
+}
+
+# receiver_start NAME HTTP_PORT GRPC_PORT [RECEIVER_ARGS...]: starts
+# tests/otlp/receiver.js; sets RECV_PID, RECV_OUT ($T/NAME.jsonl) and
+# RECV_T0 (ms, when it was started).
+receiver_start() {
+	local name=$1 hp=$2 gp=$3 n=100
+	shift 3
+	RECV_OUT=$T/$name.jsonl
+	# shellcheck disable=SC2034  # for the tests
+	RECV_T0=$(date +%s%3N)
+	node "$RECEIVER_DIR/receiver.js" --http-port "$hp" --grpc-port "$gp" \
+	    --out "$RECV_OUT" "$@" > "$T/$name.log" 2>&1 &
+	RECV_PID=$!
+	track "$RECV_PID"
+	while ! grep -qx ready "$T/$name.log" 2>/dev/null; do
+		if ! pid_alive "$RECV_PID" || [ "$(proc_state "$RECV_PID")" = Z ]; then
+			die "receiver exited: $(cat "$T/$name.log")"
+		fi
+		n=$((n - 1))
+		[ "$n" -gt 0 ] || die "receiver not ready after 10 s"
+		sleep 0.1
+	done
 }
 
 # ---------------------------------------------------------------- traffic

@@ -18,11 +18,7 @@
 require_root
 require_cmd nginx curl ss node
 require_bpf
-RECEIVER_DIR=$top_srcdir/tests/otlp
-if [ ! -d "$RECEIVER_DIR/node_modules/@grpc/grpc-js" ] ||
-    [ ! -d "$RECEIVER_DIR/node_modules/@opentelemetry/otlp-transformer" ]; then
-	skip "needs tests/otlp/node_modules (cd tests/otlp && npm ci)"
-fi
+require_receiver
 tmpdir_setup
 
 PORT=$(free_port 18470)
@@ -33,29 +29,6 @@ WANT_PATHS="/busy:503:40,/missing:404:60,/ok:200:100"
 OUTAGE=10                   # seconds the receiver refuses requests in phase 3
 
 nginx_start "$PORT"
-
-# ---------------------------------------------------------------- receiver
-
-# receiver_start NAME HTTP_PORT GRPC_PORT [RECEIVER_ARGS...]: sets RECV_PID,
-# RECV_OUT ($T/NAME.jsonl) and RECV_T0 (ms, when it was started).
-receiver_start() {
-	local name=$1 hp=$2 gp=$3 n=100
-	shift 3
-	RECV_OUT=$T/$name.jsonl
-	RECV_T0=$(date +%s%3N)
-	node "$RECEIVER_DIR/receiver.js" --http-port "$hp" --grpc-port "$gp" \
-	    --out "$RECV_OUT" "$@" > "$T/$name.log" 2>&1 &
-	RECV_PID=$!
-	track "$RECV_PID"
-	while ! grep -qx ready "$T/$name.log" 2>/dev/null; do
-		if ! pid_alive "$RECV_PID" || [ "$(proc_state "$RECV_PID")" = Z ]; then
-			die "receiver exited: $(cat "$T/$name.log")"
-		fi
-		n=$((n - 1))
-		[ "$n" -gt 0 ] || die "receiver not ready after 10 s"
-		sleep 0.1
-	done
-}
 
 # ---------------------------------------------------------------- analysis
 

@@ -69,17 +69,6 @@ else
 fi
 cp "$T/good.ini" "$SENSOR_INI"
 
-# wait_new_child NAME OLDPID: pid of a new child of that name (5 s)
-wait_new_child() {
-	local n=50 pid
-	while [ "$n" -gt 0 ]; do
-		pid=$(sensor_child "$1") && [ "$pid" != "$2" ] && { echo "$pid"; return 0; }
-		sleep 0.1
-		n=$((n - 1))
-	done
-	return 1
-}
-
 ms_now() { date +%s%3N; }
 
 # ---- the collector
