@@ -33,10 +33,10 @@ SCENARIOS=("$@")
 # raw or tracepoint (raw sys_enter/sys_exit or per-syscall tracepoints
 # instead of the default socket tracepoints).
 MODES_sat=${MODES_sat:-"off on idle"}
-MODES_rate="off on"
-MODES_python="off on"
-MODES_conns="off on"
-MODES_burst="off on"
+MODES_rate=${MODES_rate:-"off on"}
+MODES_python=${MODES_python:-"off on"}
+MODES_conns=${MODES_conns:-"off on"}
+MODES_burst=${MODES_burst:-"off on"}
 
 if [ -n "$SUMMARY_ONLY" ]; then   # -S RECORDS: print the table again
 	REC=$SUMMARY_ONLY

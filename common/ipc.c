@@ -174,9 +174,16 @@ sg_ipc_recv(nng_socket s, struct sg_msg *out, int timeout_ms)
 	size_t len;
 	int rv;
 
-	nng_socket_set_ms(s, NNG_OPT_RECVTIMEO,
-	    timeout_ms < 0 ? NNG_DURATION_INFINITE : timeout_ms);
-	if ((rv = nng_recvmsg(s, &m, 0)) != 0)
+	if (timeout_ms == 0) {
+		rv = nng_recvmsg(s, &m, NNG_FLAG_NONBLOCK);
+		if (rv == NNG_EAGAIN)
+			return NNG_ETIMEDOUT;
+	} else {
+		nng_socket_set_ms(s, NNG_OPT_RECVTIMEO,
+		    timeout_ms < 0 ? NNG_DURATION_INFINITE : timeout_ms);
+		rv = nng_recvmsg(s, &m, 0);
+	}
+	if (rv != 0)
 		return rv == NNG_ETIMEDOUT ? NNG_ETIMEDOUT : -1;
 	len = nng_msg_len(m);
 	if (len < sizeof(h)) {

@@ -72,9 +72,10 @@ int  sg_ipc_dial(nng_socket *s, enum sg_ipc_role role, const char *dir,
  * or -1 on other errors. */
 #define SG_IPC_FULL 1
 int  sg_ipc_send(nng_socket s, uint16_t type, const void *payload, size_t len);
-/* Receive one message, waiting at most timeout_ms (-1: forever).
- * Returns 0, or NNG_ETIMEDOUT, or -1 on a malformed message (logged,
- * dropped).  The caller frees with sg_ipc_msg_free(). */
+/* Receive one message, waiting at most timeout_ms (-1: forever; 0: not
+ * at all, for callers that poll NNG_OPT_RECVFD, which keeps nng's timer
+ * thread asleep).  Returns 0, or NNG_ETIMEDOUT, or -1 on a malformed
+ * message (logged, dropped).  The caller frees with sg_ipc_msg_free(). */
 int  sg_ipc_recv(nng_socket s, struct sg_msg *m, int timeout_ms);
 void sg_ipc_msg_free(struct sg_msg *m);
 /* Call the handler for m->type; an unknown type or short payload is fatal. */
