@@ -136,10 +136,55 @@ sg_count(__u32 idx)
 		*v += 1;
 }
 
+/*
+ * One bit per possible pid (PID_MAX_LIMIT is 4M: 512 KiB), mirroring
+ * sg_pids: the loader and these programs set and clear a bit wherever
+ * they add or remove a pid there.  Most socket I/O on a host is not
+ * selected, and a load from .bss answers that for a fraction of a hash
+ * lookup; a set bit is confirmed in sg_pids, so a stale one costs only
+ * the lookup.
+ */
+#define SG_PIDBITS_WORDS (SG_PID_LIMIT / 64)
+__u64 sg_pidbits[SG_PIDBITS_WORDS] = {};
+
+static __always_inline bool
+sg_pidbit_test(__u32 tgid)
+{
+	__u32 w = tgid / 64;
+
+	/* Make clang bound-check and index with the same register, which
+	 * is what the verifier follows. */
+	asm volatile("" : "+r"(w));
+	if (w >= SG_PIDBITS_WORDS)
+		return true;   /* beyond the bitmap: ask the map */
+	return (sg_pidbits[w] >> (tgid % 64)) & 1;
+}
+
+static __always_inline void
+sg_pidbit_set(__u32 tgid)
+{
+	__u32 w = tgid / 64;
+
+	asm volatile("" : "+r"(w));
+	if (w < SG_PIDBITS_WORDS)
+		__sync_fetch_and_or(&sg_pidbits[w], 1ULL << (tgid % 64));
+}
+
+static __always_inline void
+sg_pidbit_clear(__u32 tgid)
+{
+	__u32 w = tgid / 64;
+
+	asm volatile("" : "+r"(w));
+	if (w < SG_PIDBITS_WORDS)
+		__sync_fetch_and_and(&sg_pidbits[w], ~(1ULL << (tgid % 64)));
+}
+
 static __always_inline bool
 sg_selected(__u32 tgid)
 {
-	return bpf_map_lookup_elem(&sg_pids, &tgid) != NULL;
+	return sg_pidbit_test(tgid) &&
+	    bpf_map_lookup_elem(&sg_pids, &tgid) != NULL;
 }
 
 /* Ask for a wakeup only once wakeup_bytes are waiting; the loader also
@@ -813,7 +858,9 @@ int raw_exec(struct bpf_raw_tracepoint_args *ctx)
 			return 0;
 		/* Trace it from now on, so that a short-lived client's first
 		 * request is not missed while the loader matches it. */
-		bpf_map_update_elem(&sg_pids, &tgid, &pending, BPF_NOEXIST);
+		if (bpf_map_update_elem(&sg_pids, &tgid, &pending,
+		    BPF_NOEXIST) == 0)
+			sg_pidbit_set(tgid);
 	}
 	e = bpf_map_lookup_elem(&sg_scratch, &zero);
 	if (e == NULL)
@@ -850,7 +897,8 @@ int raw_fork(struct bpf_raw_tracepoint_args *ctx)
 	/* A new thread shares its process's selection already. */
 	if (cpid != ctgid || !sg_selected(ptgid))
 		return 0;
-	bpf_map_update_elem(&sg_pids, &ctgid, &one, BPF_ANY);
+	if (bpf_map_update_elem(&sg_pids, &ctgid, &one, BPF_ANY) == 0)
+		sg_pidbit_set(ctgid);
 	sg_emit_proc(SG_EV_FORK, ctgid, ptgid);
 	return 0;
 }
@@ -867,6 +915,7 @@ int raw_exit(struct bpf_raw_tracepoint_args *ctx)
 	if (pid != tgid || !sg_selected(tgid))
 		return 0;
 	bpf_map_delete_elem(&sg_pids, &tgid);
+	sg_pidbit_clear(tgid);
 	sg_emit_proc(SG_EV_EXIT, tgid, 0);
 	return 0;
 }

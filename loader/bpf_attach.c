@@ -194,11 +194,30 @@ sg_bpf_close(struct sg_bpf *b)
 	b->skel = NULL;
 }
 
+/* The BPF side's bitmap of pids that may be selected (sg_pidbits, in
+ * the mmap'd .bss), kept beside sg_pids: set before a pid is added and
+ * cleared after it is removed, so a bit is never missing for a pid in
+ * the map. */
+static void
+sg_bpf_pidbit(struct sg_bpf *b, uint32_t pid, bool on)
+{
+	__u64 *w, bit = 1ULL << (pid % 64);
+
+	if (pid / 64 >= SG_PID_LIMIT / 64)
+		return;
+	w = &b->skel->bss->sg_pidbits[pid / 64];
+	if (on)
+		__atomic_fetch_or(w, bit, __ATOMIC_SEQ_CST);
+	else
+		__atomic_fetch_and(w, ~bit, __ATOMIC_SEQ_CST);
+}
+
 int
 sg_bpf_select_pid(struct sg_bpf *b, uint32_t pid)
 {
 	uint32_t v = SG_PID_SELECTED;
 
+	sg_bpf_pidbit(b, pid, true);
 	if (bpf_map_update_elem(b->pids_fd, &pid, &v, BPF_ANY) != 0) {
 		sg_log(SG_LOG_WARN, "bpf: select pid %u: %s", pid,
 		    strerror(errno));
@@ -212,6 +231,7 @@ sg_bpf_unselect_pid(struct sg_bpf *b, uint32_t pid)
 {
 	if (bpf_map_delete_elem(b->pids_fd, &pid) != 0 && errno != ENOENT)
 		return -1;
+	sg_bpf_pidbit(b, pid, false);
 	return 0;
 }
 
