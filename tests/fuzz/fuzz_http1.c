@@ -117,7 +117,9 @@ fz_conns_emit(void *ctx, const struct sg_conn *c,
 	fz_check(ex->status != 0, "timed out exchange emitted");
 	fz_check(ex->role == c->role, "exchange role");
 	fz_check_exchange(ex);
-	fz_check_conn(&c->http);
+	/* exchanges end while a parser state is attached */
+	fz_check(c->http != NULL, "emit without parser state");
+	fz_check_conn(c->http);
 }
 
 /* One read or write: the payload is what was captured; op may add bytes
