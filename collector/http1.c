@@ -423,9 +423,27 @@ h1_garbage(struct http1_conn *c, struct http1_msg_state *m,
 static bool
 h1_field_chars_ok(const uint8_t *p, size_t n)
 {
-	size_t i;
+	const uint64_t ones = 0x0101010101010101ULL;
+	const uint64_t highs = 0x8080808080808080ULL;
+	size_t i = 0;
 
-	for (i = 0; i < n; i++)
+	/* Eight bytes at a time: most are plain text.  A word with a byte
+	 * below 0x20 or equal to 0x7f (a tab, or a borrow's false alarm)
+	 * is looked at byte by byte.  This was a quarter of the collector's
+	 * instructions per exchange (bench/collector_bench). */
+	for (; i + 8 <= n; i += 8) {
+		uint64_t x, ctl, del;
+
+		memcpy(&x, p + i, 8);
+		ctl = (x - 0x20 * ones) & ~x & highs;
+		del = ((x ^ 0x7f * ones) - ones) & ~(x ^ 0x7f * ones) & highs;
+		if ((ctl | del) == 0)
+			continue;
+		for (size_t j = i; j < i + 8; j++)
+			if (!h1_is_field_char(p[j]))
+				return false;
+	}
+	for (; i < n; i++)
 		if (!h1_is_field_char(p[i]))
 			return false;
 	return true;

@@ -522,6 +522,42 @@ test_garbage(void **state)
 	}
 }
 
+/* Header bytes are checked eight at a time: a control byte or DEL at any
+ * position of a word, and next to bytes that make the word arithmetic
+ * borrow, is still found; tabs and obs-text are still allowed. */
+static void
+test_header_chars(void **state)
+{
+	static const char *const bad[] = {
+		"X-A: \x01" "bcdefghijklmnop",   /* in the first word */
+		"X-Abcdefghij: k\x7flmnop",       /* DEL in the second */
+		"X-Abcdefgh\x1f: v",               /* 0x1f before the colon */
+		"X-Abcdefghijklmno: \x80\x19" "x",  /* after obs-text */
+		"X-Abcdefghijklmnopqrstuvw: \x7f", /* in the short tail */
+	};
+	char line[160];
+
+	(void)state;
+	start(SG_ROLE_SERVER);
+	feed(R, 10, "GET /t HTTP/1.1\r\nX-Tab:\tvalue\twith\ttabs\t\r\n"
+	    "X-Obs: caf\xc3\xa9 \xff\xfe\x80\x81\x82\x83\x84\x85\r\n"
+	    "Content-Length: 0\r\n\r\n");
+	feed(W, 20, "HTTP/1.1 204 No Content\r\n\r\n");
+	assert_int_equal(rec.n, 1);
+	assert_int_equal(conn.garbage, 0);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		size_t n;
+
+		start(SG_ROLE_SERVER);
+		n = (size_t)snprintf(line, sizeof(line), "GET /t HTTP/1.1\r\n"
+		    "%s\r\n\r\n", bad[i]);
+		feed_part(R, 10, line, n, n, NULL);
+		feed(W, 20, "HTTP/1.1 204 No Content\r\n\r\n");
+		assert_int_equal(rec.n, 0);
+		assert_true(conn.garbage > 0);
+	}
+}
+
 static void
 test_unknown_role_server(void **state)
 {
@@ -1383,6 +1419,7 @@ main(void)
 		cmocka_unit_test(test_response_headers_past_capture),
 		cmocka_unit_test(test_close_mid_body),
 		cmocka_unit_test(test_header_garbage),
+		cmocka_unit_test(test_header_chars),
 		cmocka_unit_test(test_conns_flow),
 		cmocka_unit_test(test_conns_states_follow_exchanges),
 		cmocka_unit_test(test_conns_timeout_not_emitted),

@@ -1,0 +1,156 @@
+/*
+ * The collector's hot path without IPC or BPF: data events laid out as
+ * the BPF programs write them, through conns_handle_event (connection
+ * table, HTTP/1 parser), span building and the RED metrics, as
+ * spyglass-collector does for every exchange.  Keep-alive exchanges of
+ * wrk against nginx, spread over a number of connections.
+ *
+ *   make bench/collector_bench
+ *   bench/collector_bench [EXCHANGES [CONNECTIONS]]
+ *   valgrind --tool=callgrind bench/collector_bench 100000 16
+ *
+ * Prints the time per exchange.  Under callgrind, instructions per
+ * exchange do not depend on what else the machine is doing.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "config.h"
+#include "conns.h"
+#include "events.h"
+#include "metrics.h"
+#include "procs.h"
+#include "spans.h"
+
+#define BENCH_CONNS_CAPACITY 16384   /* as in collector/main.c */
+#define BENCH_MAX_SERIES     4096
+#define BENCH_PID            4242
+
+static const char bench_request[] =
+    "GET /ok HTTP/1.1\r\nHost: 127.0.0.1:18490\r\n\r\n";
+static const char bench_response[] =
+    "HTTP/1.1 200 OK\r\nServer: nginx/1.22.1\r\n"
+    "Date: Sun, 22 Nov 2026 08:00:00 GMT\r\n"
+    "Content-Type: text/plain\r\nContent-Length: 3\r\n"
+    "Connection: keep-alive\r\n\r\nok\n";
+
+struct bench {
+	struct sg_metrics *metrics;
+	uint64_t           exchanges;
+};
+
+static void
+bench_on_exchange(void *ctx, const struct sg_conn *conn,
+    const struct http1_exchange *ex)
+{
+	struct bench *b = ctx;
+	struct sg_span s;
+
+	spans_build(&s, conn, ex, procs_find(conn->pid), 0);
+	metrics_record_span(b->metrics, &s);
+	b->exchanges++;
+}
+
+static size_t
+bench_event(struct sg_data_event *e, uint64_t sock, uint64_t ts,
+    uint8_t dir, const char *payload)
+{
+	size_t n = strlen(payload);
+
+	memset(e, 0, SG_DATA_EVENT_HDR_SIZE);
+	e->hdr.type = SG_EV_DATA;
+	e->hdr.pid = BENCH_PID;
+	e->hdr.tid = BENCH_PID;
+	e->hdr.ts_ns = ts;
+	e->conn.sock = sock;
+	e->conn.family = 2;
+	e->conn.lport = 18490;
+	e->conn.rport = (uint16_t)(40000 + sock % 20000);
+	memcpy(e->conn.laddr, "\x7f\x00\x00\x01", 4);
+	memcpy(e->conn.raddr, "\x7f\x00\x00\x01", 4);
+	e->len = (int64_t)n;
+	e->captured = (uint16_t)n;
+	e->dir = dir;
+	e->role = SG_ROLE_SERVER;
+	memcpy(e->data, payload, n);
+	return SG_DATA_EVENT_HDR_SIZE + n;
+}
+
+static double
+bench_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct sg_data_event *req, *resp;
+	unsigned long n = argc > 1 ? strtoul(argv[1], NULL, 10) : 1000000;
+	unsigned long nconn = argc > 2 ? strtoul(argv[2], NULL, 10) : 16;
+	struct sg_config cfg;
+	struct sg_conns *t;
+	struct bench b = { 0 };
+	size_t req_size, resp_size;
+	double t0, t1;
+
+	if (n == 0 || nconn == 0 || nconn > BENCH_CONNS_CAPACITY / 2) {
+		fprintf(stderr, "usage: collector_bench [EXCHANGES [1..%d "
+		    "CONNECTIONS]]\n", BENCH_CONNS_CAPACITY / 2);
+		return 2;
+	}
+	sg_config_defaults(&cfg);
+	spans_init();
+	b.metrics = metrics_new(&cfg.prom.duration_histogram,
+	    &cfg.prom.size_histogram, BENCH_MAX_SERIES);
+	t = conns_new(BENCH_CONNS_CAPACITY,
+	    (uint64_t)cfg.ebpf.http_request_timeout_ms * 1000000u,
+	    bench_on_exchange, &b);
+	req = calloc(nconn, sizeof(*req));
+	resp = calloc(nconn, sizeof(*resp));
+	if (b.metrics == NULL || t == NULL || req == NULL || resp == NULL) {
+		fprintf(stderr, "collector_bench: out of memory\n");
+		return 1;
+	}
+	/* Events built beforehand: only their timestamps change. */
+	for (unsigned long c = 0; c < nconn; c++) {
+		/* socket addresses as the kernel hands them out */
+		uint64_t sock = 0xffff888100000000ULL + c * 0x880;
+
+		req_size = bench_event(&req[c], sock, 0, SG_DIR_READ,
+		    bench_request);
+		resp_size = bench_event(&resp[c], sock, 0, SG_DIR_WRITE,
+		    bench_response);
+	}
+	t0 = bench_now();
+	for (unsigned long i = 0; i < n; i++) {
+		unsigned long c = i % nconn;
+		uint64_t ts = 1000000 + i * 10000;
+
+		req[c].hdr.ts_ns = ts;
+		resp[c].hdr.ts_ns = ts + 5000;
+		if (conns_handle_event(t, &req[c], req_size) != 0 ||
+		    conns_handle_event(t, &resp[c], resp_size) != 0) {
+			fprintf(stderr, "collector_bench: event refused\n");
+			return 1;
+		}
+	}
+	t1 = bench_now();
+	if (b.exchanges != n) {
+		fprintf(stderr, "collector_bench: %llu exchanges of %lu\n",
+		    (unsigned long long)b.exchanges, n);
+		return 1;
+	}
+	printf("%lu exchanges over %lu connections: %.0f ns per exchange "
+	    "(2 events)\n", n, nconn, (t1 - t0) * 1e9 / (double)n);
+	conns_free(t);
+	metrics_free(b.metrics);
+	free(req);
+	free(resp);
+	return 0;
+}
