@@ -560,10 +560,14 @@ sg_on_close(int fd)
 
 /* ---- per-syscall tracepoints (need tracefs) ---- */
 
-#define SG_TP_ENTER(name, op)						\
+/* flags: the index of a recv flags argument, or 0 for none. */
+#define SG_TP_ENTER_FLAGS(name, op, flags)				\
 SEC("tracepoint/syscalls/sys_enter_" #name)				\
 int tp_enter_##name(struct trace_event_raw_sys_enter *ctx)		\
 {									\
+	/* a peek is read again later, for real */			\
+	if ((flags) != 0 && (ctx->args[(flags) & 7] & MSG_PEEK))	\
+		return 0;						\
 	return sg_on_enter(op, ctx->args[0], ctx->args[1], ctx->args[2]); \
 }									\
 SEC("tracepoint/syscalls/sys_exit_" #name)				\
@@ -571,11 +575,12 @@ int tp_exit_##name(struct trace_event_raw_sys_exit *ctx)		\
 {									\
 	return sg_on_exit(ctx->ret);					\
 }
+#define SG_TP_ENTER(name, op) SG_TP_ENTER_FLAGS(name, op, 0)
 
 SG_TP_ENTER(read, SG_OP_READ)
 SG_TP_ENTER(readv, SG_OP_READV)
-SG_TP_ENTER(recvfrom, SG_OP_READ)
-SG_TP_ENTER(recvmsg, SG_OP_RECVMSG)
+SG_TP_ENTER_FLAGS(recvfrom, SG_OP_READ, 3)
+SG_TP_ENTER_FLAGS(recvmsg, SG_OP_RECVMSG, 2)
 SG_TP_ENTER(write, SG_OP_WRITE)
 SG_TP_ENTER(writev, SG_OP_WRITEV)
 SG_TP_ENTER(sendto, SG_OP_WRITE)
@@ -656,6 +661,12 @@ int raw_sys_enter(struct bpf_raw_tracepoint_args *ctx)
 		return sg_on_close((int)PT_REGS_PARM1_CORE_SYSCALL(regs));
 	op = sg_op_of(nr);
 	if (op == SG_OP_NONE)
+		return 0;
+	/* a peek is read again later, for real */
+	if ((nr == SG_NR_RECVFROM &&
+	    (PT_REGS_PARM4_CORE_SYSCALL(regs) & MSG_PEEK)) ||
+	    (nr == SG_NR_RECVMSG &&
+	    (PT_REGS_PARM3_CORE_SYSCALL(regs) & MSG_PEEK)))
 		return 0;
 	return sg_on_enter(op, PT_REGS_PARM1_CORE_SYSCALL(regs),
 	    PT_REGS_PARM2_CORE_SYSCALL(regs), PT_REGS_PARM3_CORE_SYSCALL(regs));
