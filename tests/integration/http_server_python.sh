@@ -4,7 +4,8 @@
 # service_name = the executable's base name, or OTEL_SERVICE_NAME from the
 # server's environment (a second server); span attributes.  A third
 # server peeks at each request (recv MSG_PEEK) before reading it: the peek
-# is not a read, so each request is counted once and nothing times out.
+# is not a read, so each request is counted once and nothing times out;
+# its responses have no length and end when it closes the connection.
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -44,8 +45,7 @@ while True:
         if not d:
             break
         data += d
-    c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n"
-              b"Connection: close\r\n\r\npeek\n")
+    c.sendall(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\npeek\n")
     c.close()
 PY
 OTEL_SERVICE_NAME=sgtest-peek "$PYTHON" "$T/peek_server.py" "$PORT3" > "$T/pyserver3.log" 2>&1 &
@@ -97,6 +97,8 @@ assert_eq "server spans HEAD 200" 10 \
     "$(count_spans "$SENSOR_OUT" kind=server service_name="$PYSVC" method=HEAD status=200)"
 assert_eq "server spans of sgtest-named" 12 "$(count_spans "$SENSOR_OUT" kind=server service_name=sgtest-named)"
 assert_eq "server spans of sgtest-peek" 15 "$(count_spans "$SENSOR_OUT" kind=server service_name=sgtest-peek)"
+assert_eq "response_body_size of sgtest-peek spans (ended by the close)" 5 \
+    "$(span_field_values "$SENSOR_OUT" response_body_size kind=server service_name=sgtest-peek)"
 assert_eq "server spans in total" 227 "$(count_spans "$SENSOR_OUT" kind=server)"
 assert_eq "pid of spans" "$PYSERVER_PID" "$(span_field_values "$SENSOR_OUT" pid kind=server service_name="$PYSVC")"
 assert_eq "response_body_size of GET 200 spans" 20 \
