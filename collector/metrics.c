@@ -73,6 +73,18 @@ struct family {
 	size_t          nslots;  /* power of two, at least 2 * n */
 };
 
+/* The span fields a span's labels are made of. */
+struct label_src {
+	uint8_t  kind;                 /* 0: none kept */
+	uint16_t status;
+	uint16_t peer_port;
+	char     method[SG_METHOD_MAX];
+	char     service_name[SG_NAME_MAX];
+	char     service_namespace[SG_NAME_MAX];
+	char     instance_id[SG_NAME_MAX];
+	char     peer_addr[SG_ADDR_MAX];
+};
+
 struct sg_metrics {
 	struct family   fam[FAM_NFIXED + STAT_FAMILIES_MAX];
 	size_t          nfam;
@@ -83,7 +95,8 @@ struct sg_metrics {
 	char            hostname[SG_LABEL_MAX];
 	struct labels   scratch_labels;
 	struct sg_series scratch_series;
-	struct labels   last_labels;   /* of the previous span */
+	struct labels   last_labels;   /* of the last span they were built for */
+	struct label_src last_src;     /* what they were built from */
 	uint64_t        last_hash;
 };
 
@@ -568,21 +581,54 @@ observe(struct sg_metrics *m, struct family *f, const struct labels *l,
 		histogram_observe(f, se, v);
 }
 
-void
-metrics_record_span(struct sg_metrics *m, const struct sg_span *s)
+/* Whether span s has the label sources of the last span whose labels
+ * were built: then it has the same labels, and their hash. */
+static bool
+label_src_same(const struct label_src *a, const struct sg_span *s)
 {
-	struct labels *l;
-	char status[6], port[6];
-	double dur;
-	uint64_t h;
-	int client;
+	if (a->kind != s->kind || a->status != s->status ||
+	    memcmp(a->method, s->method, sizeof(a->method)) != 0 ||
+	    memcmp(a->service_name, s->service_name,
+	    sizeof(a->service_name)) != 0 ||
+	    memcmp(a->service_namespace, s->service_namespace,
+	    sizeof(a->service_namespace)) != 0 ||
+	    memcmp(a->instance_id, s->instance_id,
+	    sizeof(a->instance_id)) != 0)
+		return false;
+	return s->kind != SG_SPAN_CLIENT || (a->peer_port == s->peer_port &&
+	    memcmp(a->peer_addr, s->peer_addr, sizeof(a->peer_addr)) == 0);
+}
 
-	if (m == NULL || s == NULL)
-		return;
-	if (s->kind != SG_SPAN_SERVER && s->kind != SG_SPAN_CLIENT)
-		return;
-	client = s->kind == SG_SPAN_CLIENT;
-	l = &m->scratch_labels;
+static void
+label_src_keep(struct label_src *a, const struct sg_span *s)
+{
+	a->kind = s->kind;
+	a->status = s->status;
+	a->peer_port = s->peer_port;
+	memcpy(a->method, s->method, sizeof(a->method));
+	memcpy(a->service_name, s->service_name, sizeof(a->service_name));
+	memcpy(a->service_namespace, s->service_namespace,
+	    sizeof(a->service_namespace));
+	memcpy(a->instance_id, s->instance_id, sizeof(a->instance_id));
+	memcpy(a->peer_addr, s->peer_addr, sizeof(a->peer_addr));
+}
+
+/* The labels of span s, and their hash (the three families of a side
+ * share one label set).  Consecutive spans mostly have the same labels:
+ * then the previous span's are used as they are, neither built again
+ * nor hashed (building them and SipHash were the collector's top
+ * symbols). */
+static const struct labels *
+span_labels(struct sg_metrics *m, const struct sg_span *s, uint64_t *h)
+{
+	struct labels *l = &m->last_labels;
+	char status[6], port[6];
+
+	if (label_src_same(&m->last_src, s)) {
+		*h = m->last_hash;
+		return l;
+	}
+	m->last_src.kind = 0;   /* no valid labels until built */
 	labels_reset(l);
 	u16_dec(status, s->status);
 	labels_add(l, "http_request_method",
@@ -594,27 +640,33 @@ metrics_record_span(struct sg_metrics *m, const struct sg_span *s)
 	    sizeof(s->service_namespace));
 	labels_addn(l, "target_instance", s->instance_id,
 	    sizeof(s->instance_id));
-	if (client) {
+	if (s->kind == SG_SPAN_CLIENT) {
 		u16_dec(port, s->peer_port);
 		labels_addn(l, "server_address", s->peer_addr,
 		    sizeof(s->peer_addr));
 		labels_add(l, "server_port", port);
 	}
+	*h = labels_hash(m, l);
+	m->last_hash = *h;
+	if (l->err == 0)
+		label_src_keep(&m->last_src, s);
+	return l;
+}
 
-	/* The three families of a side share one label set: one hash, and
-	 * none when the previous span had the same labels, as it mostly
-	 * does (SipHash was the collector's top symbol). */
-	if (l->err == 0 && l->n > 0 && l->n == m->last_labels.n &&
-	    l->len == m->last_labels.len &&
-	    memcmp(l->buf, m->last_labels.buf, l->len) == 0) {
-		h = m->last_hash;
-	} else {
-		h = labels_hash(m, l);
-		m->last_labels.n = l->n;
-		m->last_labels.len = l->len;
-		memcpy(m->last_labels.buf, l->buf, l->len);
-		m->last_hash = h;
-	}
+void
+metrics_record_span(struct sg_metrics *m, const struct sg_span *s)
+{
+	const struct labels *l;
+	double dur;
+	uint64_t h;
+	int client;
+
+	if (m == NULL || s == NULL)
+		return;
+	if (s->kind != SG_SPAN_SERVER && s->kind != SG_SPAN_CLIENT)
+		return;
+	client = s->kind == SG_SPAN_CLIENT;
+	l = span_labels(m, s, &h);
 	dur = s->end_ns > s->start_ns ?
 	    (double)(s->end_ns - s->start_ns) / 1e9 : 0.0;
 	observe(m, &m->fam[client ? FAM_CLI_DUR : FAM_SRV_DUR], l, h, dur);

@@ -417,19 +417,35 @@ test_label_hash_reuse(void **state)
 	}
 	s = span(SG_SPAN_CLIENT, "GET", 200, 1, 0, 0);   /* other side */
 	metrics_record_span(m, &s);
+	s.peer_port = 9090;                     /* another server: */
+	metrics_record_span(m, &s);
+	s.peer_addr[0] = '2';                   /* and another */
+	metrics_record_span(m, &s);
+	metrics_record_span(m, &s);
+	s = span(SG_SPAN_SERVER, "GET", 200, 1, 0, 0);
+	s.peer_port = 1;                        /* not a server label */
+	metrics_record_span(m, &s);
+	snprintf(s.service_name, sizeof(s.service_name), "other");
+	metrics_record_span(m, &s);
 	dsnap_take(m, &d);
 	f = dfam(&d, "http_server_request_duration_seconds");
-	assert_int_equal(f->hdr.nseries, 3);
+	assert_int_equal(f->hdr.nseries, 4);
 	assert_int_equal(find_series(f, "http_request_method", "GET",
-	    NULL)->count, 4);
+	    "service_name", "svc", NULL)->count, 5);
+	assert_int_equal(find_series(f, "service_name", "other",
+	    NULL)->count, 1);
 	assert_int_equal(find_series(f, "http_request_method", "POST",
 	    NULL)->count, 2);
 	assert_int_equal(find_series(f, "http_request_method", "PUT",
 	    NULL)->count, 1);
 	f = dfam(&d, "http_client_request_duration_seconds");
-	assert_int_equal(f->hdr.nseries, 1);
-	assert_int_equal(find_series(f, "http_request_method", "GET",
-	    NULL)->count, 1);
+	assert_int_equal(f->hdr.nseries, 3);
+	assert_int_equal(find_series(f, "server_address", "10.0.0.2",
+	    "server_port", "8080", NULL)->count, 1);
+	assert_int_equal(find_series(f, "server_address", "10.0.0.2",
+	    "server_port", "9090", NULL)->count, 1);
+	assert_int_equal(find_series(f, "server_address", "20.0.0.2",
+	    "server_port", "9090", NULL)->count, 2);
 	dsnap_free(&d);
 	metrics_free(m);
 }
