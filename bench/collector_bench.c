@@ -48,7 +48,10 @@ bench_on_exchange(void *ctx, const struct sg_conn *conn,
 	struct bench *b = ctx;
 	struct sg_span s;
 
+	/* as collector/main.c does with no span export configured */
 	spans_build(&s, conn, ex, procs_find(conn->pid), 0);
+	if (s.kind == SG_SPAN_CLIENT)
+		spans_add_addrs(&s, conn);
 	metrics_record_span(b->metrics, &s);
 	b->exchanges++;
 }

@@ -123,6 +123,9 @@ sg_on_exchange(void *ctx, const struct sg_conn *conn,
 
 	(void)ctx;
 	spans_build(&s, conn, ex, procs_find(conn->pid), C.clock_offset);
+	/* client metrics are labelled with the server's address */
+	if (C.want_spans || s.kind == SG_SPAN_CLIENT)
+		spans_add_addrs(&s, conn);
 	metrics_record_span(C.metrics, &s);
 	C.spans_total++;
 	if (!C.want_spans)

@@ -219,6 +219,15 @@ to_unix(uint64_t mono, int64_t offset)
 }
 
 void
+spans_add_addrs(struct sg_span *s, const struct sg_conn *conn)
+{
+	spans_format_addr(s->host_addr, sizeof(s->host_addr),
+	    conn->id.family, conn->id.laddr);
+	spans_format_addr(s->peer_addr, sizeof(s->peer_addr),
+	    conn->id.family, conn->id.raddr);
+}
+
+void
 spans_new_ids(struct sg_span *s)
 {
 	spans_random_id(s->trace_id, sizeof(s->trace_id));
@@ -257,11 +266,7 @@ spans_build(struct sg_span *out, const struct sg_conn *conn,
 
 	/* Both kinds: host is this process's end, peer the other one
 	 * (the client of a server span, the server of a client span). */
-	spans_format_addr(out->host_addr, sizeof(out->host_addr),
-	    conn->id.family, conn->id.laddr);
 	out->host_port = conn->id.lport;
-	spans_format_addr(out->peer_addr, sizeof(out->peer_addr),
-	    conn->id.family, conn->id.raddr);
 	out->peer_port = conn->id.rport;
 
 	out->req_body_size = ex->req_body;

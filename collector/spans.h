@@ -18,10 +18,13 @@ void spans_init(void);
 int64_t spans_clock_offset(void);
 /* proc may be NULL (metadata not yet known): service falls back to
  * "unknown_service:<pid>"-style names as OpenTelemetry does.  The span
- * has no ids yet: metrics need none. */
+ * has no ids and no textual addresses yet: the metrics of server spans
+ * need neither. */
 void spans_build(struct sg_span *out, const struct sg_conn *conn,
     const struct http1_exchange *ex, const struct sg_proc_info *proc,
     int64_t clock_offset_ns);
+/* Give a built span its textual host and peer addresses. */
+void spans_add_addrs(struct sg_span *s, const struct sg_conn *conn);
 /* Give a built span its random trace and span ids. */
 void spans_new_ids(struct sg_span *s);
 /* Render a textual address for a family/16-byte address. */

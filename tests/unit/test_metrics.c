@@ -777,7 +777,9 @@ test_spans_server(void **state)
 	spans_init();
 	spans_build(&s, &c, &ex, &p, 1000000);
 	assert_true(is_zero(s.trace_id, 16));
+	assert_string_equal(s.host_addr, "");   /* only when asked for */
 	spans_new_ids(&s);
+	spans_add_addrs(&s, &c);
 	assert_int_equal(s.kind, SG_SPAN_SERVER);
 	assert_int_equal(s.start_ns, 1001000);
 	assert_int_equal(s.end_ns, 1003500);
@@ -828,6 +830,7 @@ test_spans_client(void **state)
 	snprintf(ex.version, sizeof(ex.version), "1.0");
 	ex.end_ns = 10;            /* before start: a zero-length span */
 	spans_build(&s, &c, &ex, NULL, -500);
+	spans_add_addrs(&s, &c);
 	assert_int_equal(s.kind, SG_SPAN_CLIENT);
 	assert_int_equal(s.start_ns, 500);
 	assert_int_equal(s.end_ns, 500);
