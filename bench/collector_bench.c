@@ -81,6 +81,21 @@ bench_event(struct sg_data_event *e, uint64_t sock, uint64_t ts,
 	return SG_DATA_EVENT_HDR_SIZE + n;
 }
 
+/* The process's metadata, as the loader sends it before its events. */
+static void
+bench_proc(void)
+{
+	struct sg_proc_info p;
+
+	memset(&p, 0, sizeof(p));
+	p.pid = BENCH_PID;
+	p.present = 1;
+	snprintf(p.service_name, sizeof(p.service_name), "nginx");
+	snprintf(p.instance_id, sizeof(p.instance_id), "bench:%d", BENCH_PID);
+	snprintf(p.exe, sizeof(p.exe), "/usr/sbin/nginx");
+	procs_update(&p);
+}
+
 static double
 bench_now(void)
 {
@@ -109,6 +124,7 @@ main(int argc, char **argv)
 	}
 	sg_config_defaults(&cfg);
 	spans_init();
+	bench_proc();
 	b.metrics = metrics_new(&cfg.prom.duration_histogram,
 	    &cfg.prom.size_histogram, BENCH_MAX_SERIES);
 	t = conns_new(BENCH_CONNS_CAPACITY,
