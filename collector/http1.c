@@ -325,7 +325,8 @@ h1_msg_reset(struct http1_msg_state *m)
 {
 	uint8_t phase = m->phase == PH_TUNNEL ? PH_TUNNEL : PH_START;
 
-	memset(m, 0, sizeof(*m));
+	/* Not hdr[] (most of it): only its first hdr_len bytes are read. */
+	memset(m, 0, offsetof(struct http1_msg_state, hdr));
 	m->phase = phase;
 	m->body_left = H1_NO_LENGTH;
 }
@@ -425,21 +426,23 @@ h1_field_chars_ok(const uint8_t *p, size_t n)
 {
 	const uint64_t ones = 0x0101010101010101ULL;
 	const uint64_t highs = 0x8080808080808080ULL;
-	size_t i = 0;
+	size_t i = 0, last;
 
 	/* Eight bytes at a time: most are plain text.  A word with a byte
 	 * below 0x20 or equal to 0x7f (a tab, or a borrow's false alarm)
 	 * is looked at byte by byte.  This was a quarter of the collector's
 	 * instructions per exchange (bench/collector_bench). */
-	for (; i + 8 <= n; i += 8) {
+	for (; i + 8 <= n || (i < n && n >= 8); i = last + 8) {
 		uint64_t x, ctl, del;
 
-		memcpy(&x, p + i, 8);
+		/* the last word may overlap the one before */
+		last = i + 8 <= n ? i : n - 8;
+		memcpy(&x, p + last, 8);
 		ctl = (x - 0x20 * ones) & ~x & highs;
 		del = ((x ^ 0x7f * ones) - ones) & ~(x ^ 0x7f * ones) & highs;
 		if ((ctl | del) == 0)
 			continue;
-		for (size_t j = i; j < i + 8; j++)
+		for (size_t j = last; j < last + 8; j++)
 			if (!h1_is_field_char(p[j]))
 				return false;
 	}
