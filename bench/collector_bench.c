@@ -17,6 +17,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "config.h"
 #include "conns.h"
 #include "events.h"
@@ -49,9 +50,7 @@ bench_on_exchange(void *ctx, const struct sg_conn *conn,
 	struct sg_span s;
 
 	/* as collector/main.c does with no span export configured */
-	spans_build(&s, conn, ex, procs_find(conn->pid), 0);
-	if (s.kind == SG_SPAN_CLIENT)
-		spans_add_addrs(&s, conn);
+	spans_build(&s, conn, ex, procs_find(conn->pid), 0, false);
 	metrics_record_span(b->metrics, &s);
 	b->exchanges++;
 }
@@ -96,15 +95,6 @@ bench_proc(void)
 	procs_update(&p);
 }
 
-static double
-bench_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 int
 main(int argc, char **argv)
 {
@@ -115,7 +105,7 @@ main(int argc, char **argv)
 	struct sg_conns *t;
 	struct bench b = { 0 };
 	size_t req_size, resp_size;
-	double t0, t1;
+	uint64_t t0, t1;
 
 	if (n == 0 || nconn == 0 || nconn > BENCH_CONNS_CAPACITY / 2) {
 		fprintf(stderr, "usage: collector_bench [EXCHANGES [1..%d "
@@ -146,7 +136,7 @@ main(int argc, char **argv)
 		resp_size = bench_event(&resp[c], sock, 0, SG_DIR_WRITE,
 		    bench_response);
 	}
-	t0 = bench_now();
+	t0 = sg_clock_ns(CLOCK_MONOTONIC);
 	for (unsigned long i = 0; i < n; i++) {
 		unsigned long c = i % nconn;
 		uint64_t ts = 1000000 + i * 10000;
@@ -159,14 +149,14 @@ main(int argc, char **argv)
 			return 1;
 		}
 	}
-	t1 = bench_now();
+	t1 = sg_clock_ns(CLOCK_MONOTONIC);
 	if (b.exchanges != n) {
 		fprintf(stderr, "collector_bench: %llu exchanges of %lu\n",
 		    (unsigned long long)b.exchanges, n);
 		return 1;
 	}
 	printf("%lu exchanges over %lu connections: %.0f ns per exchange "
-	    "(2 events)\n", n, nconn, (t1 - t0) * 1e9 / (double)n);
+	    "(2 events)\n", n, nconn, (double)(t1 - t0) / (double)n);
 	conns_free(t);
 	metrics_free(b.metrics);
 	free(req);

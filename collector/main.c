@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "child.h"
+#include "clock.h"
 #include "config.h"
 #include "conns.h"
 #include "events.h"
@@ -52,24 +53,6 @@ static struct {
 	struct sg_stat     loader_stats[SG_STATS_MAX];
 	uint16_t           nloader_stats;
 } C;
-
-static uint64_t
-sg_mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static uint64_t
-sg_unix_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 /* ---- spans towards the exporter ---- */
 
@@ -122,15 +105,12 @@ sg_on_exchange(void *ctx, const struct sg_conn *conn,
 	struct sg_span s;
 
 	(void)ctx;
-	spans_build(&s, conn, ex, procs_find(conn->pid), C.clock_offset);
-	/* client metrics are labelled with the server's address */
-	if (C.want_spans || s.kind == SG_SPAN_CLIENT)
-		spans_add_addrs(&s, conn);
+	spans_build(&s, conn, ex, procs_find(conn->pid), C.clock_offset,
+	    C.want_spans);
 	metrics_record_span(C.metrics, &s);
 	C.spans_total++;
 	if (!C.want_spans)
 		return;
-	spans_new_ids(&s);
 	if (!sampler_keep(C.cfg.traces.sampler, C.cfg.traces.sampler_arg,
 	    s.trace_id)) {
 		C.spans_unsampled++;
@@ -299,7 +279,7 @@ sg_send_snapshot(void)
 
 	sg_publish_stats();
 	len = metrics_snapshot(C.metrics, C.snapshot, SG_SNAPSHOT_MAX,
-	    sg_unix_ns());
+	    sg_clock_ns(CLOCK_REALTIME));
 	if (len == 0) {
 		sg_log(SG_LOG_WARN, "metric snapshot larger than %u bytes",
 		    SG_SNAPSHOT_MAX);
@@ -370,7 +350,7 @@ main(int argc, char **argv)
 			sg_ipc_msg_free(&m);
 		}
 		sg_spans_flush();
-		now = sg_mono_ns();
+		now = sg_clock_ns(CLOCK_MONOTONIC);
 		if (now >= next_tick) {
 			sg_check_exporter_peer();
 			C.clock_offset = spans_clock_offset();

@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "log.h"
 
 static uint64_t spans_rng[4];
@@ -53,16 +54,6 @@ xoshiro_next(void)
 	return result;
 }
 
-static uint64_t
-clock_ns(clockid_t id)
-{
-	struct timespec ts;
-
-	if (clock_gettime(id, &ts) != 0)
-		return 0;
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
 void
 spans_init(void)
 {
@@ -79,8 +70,8 @@ spans_init(void)
 		 * time and pid are an acceptable last resort. */
 		sg_log(SG_LOG_WARN, "getrandom failed; seeding span ids "
 		    "from the clock");
-		seed = clock_ns(CLOCK_REALTIME) ^
-		    (clock_ns(CLOCK_MONOTONIC) << 21) ^ (uint64_t)getpid();
+		seed = sg_clock_ns(CLOCK_REALTIME) ^
+		    (sg_clock_ns(CLOCK_MONOTONIC) << 21) ^ (uint64_t)getpid();
 	}
 	/* splitmix64 expands one word into a state that is never all
 	 * zero, which xoshiro requires. */
@@ -117,9 +108,9 @@ spans_clock_offset(void)
 
 	/* Bracket the realtime read so a preemption between the two
 	 * clocks costs at most half its length in accuracy. */
-	m1 = clock_ns(CLOCK_MONOTONIC);
-	r = clock_ns(CLOCK_REALTIME);
-	m2 = clock_ns(CLOCK_MONOTONIC);
+	m1 = sg_clock_ns(CLOCK_MONOTONIC);
+	r = sg_clock_ns(CLOCK_REALTIME);
+	m2 = sg_clock_ns(CLOCK_MONOTONIC);
 	return (int64_t)(r - (m1 + (m2 - m1) / 2));
 }
 
@@ -218,7 +209,7 @@ to_unix(uint64_t mono, int64_t offset)
 	return mono + (uint64_t)offset;
 }
 
-void
+static void
 spans_add_addrs(struct sg_span *s, const struct sg_conn *conn)
 {
 	spans_format_addr(s->host_addr, sizeof(s->host_addr),
@@ -228,16 +219,9 @@ spans_add_addrs(struct sg_span *s, const struct sg_conn *conn)
 }
 
 void
-spans_new_ids(struct sg_span *s)
-{
-	spans_random_id(s->trace_id, sizeof(s->trace_id));
-	spans_random_id(s->span_id, sizeof(s->span_id));
-}
-
-void
 spans_build(struct sg_span *out, const struct sg_conn *conn,
     const struct http1_exchange *ex, const struct sg_proc_info *proc,
-    int64_t clock_offset_ns)
+    int64_t clock_offset_ns, bool exported)
 {
 	uint8_t role;
 
@@ -271,4 +255,11 @@ spans_build(struct sg_span *out, const struct sg_conn *conn,
 
 	out->req_body_size = ex->req_body;
 	out->resp_body_size = ex->resp_body;
+	if (exported) {
+		spans_random_id(out->trace_id, sizeof(out->trace_id));
+		spans_random_id(out->span_id, sizeof(out->span_id));
+	}
+	/* client metrics are labelled with the server's address */
+	if (exported || out->kind == SG_SPAN_CLIENT)
+		spans_add_addrs(out, conn);
 }

@@ -7,6 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "log.h"
 #include "otlp_conf.h"
 #include "otlp_encode.h"
@@ -32,15 +33,6 @@ static struct {
 	uint64_t                    next_metrics;
 	char                        stats[4096];
 } O;
-
-static uint64_t
-otlp_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static void
 otlp_target_of(const struct sg_config *c, const struct sg_otlp_dest *d,
@@ -134,7 +126,7 @@ otlp_configure(const struct sg_config *c)
 	O.batch_timeout_ms = c->traces.batch_timeout_ms;
 	if (c->metrics.interval_ms != O.interval_ms) {
 		O.interval_ms = c->metrics.interval_ms;
-		O.next_metrics = otlp_now_ms() + O.interval_ms;
+		O.next_metrics = sg_mono_ms() + O.interval_ms;
 	}
 }
 
@@ -162,7 +154,7 @@ otlp_span(const struct sg_span *s)
 		return;
 	O.batch[O.nbatch++] = *s;
 	if (O.batch_deadline == 0)
-		O.batch_deadline = otlp_now_ms() + O.batch_timeout_ms;
+		O.batch_deadline = sg_mono_ms() + O.batch_timeout_ms;
 	if (O.nbatch == O.batch_size)
 		otlp_flush_spans();
 }
@@ -257,7 +249,7 @@ otlp_format_stats(void)
 int
 otlp_tick(void)
 {
-	uint64_t now = otlp_now_ms();
+	uint64_t now = sg_mono_ms();
 	uint64_t next = now + 1000;
 
 	if (O.batch_deadline != 0 && now >= O.batch_deadline)

@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "ipc.h"
 #include "log.h"
 #include "msg.h"
@@ -76,15 +77,6 @@ struct prom_server {
 	char              *extra;      /* the exporter's own metrics */
 	struct prom_client cl[PROM_MAX_CLIENTS];
 };
-
-static uint64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 /* ---- rendering */
 
@@ -458,7 +450,7 @@ client_flush(struct prom_client *c)
 			shutdown(c->fd, SHUT_WR);
 			c->state = CL_DRAIN;
 			c->inlen = 0;
-			c->last_ms = now_ms();
+			c->last_ms = sg_mono_ms();
 			return;
 		}
 		mh.msg_iov = iov;
@@ -472,7 +464,7 @@ client_flush(struct prom_client *c)
 			return;
 		}
 		c->off += (size_t)n;
-		c->last_ms = now_ms();
+		c->last_ms = sg_mono_ms();
 	}
 }
 
@@ -590,7 +582,7 @@ client_read(struct prom_server *p, struct prom_client *c)
 			return;
 		}
 		c->inlen += (size_t)n;
-		c->last_ms = now_ms();
+		c->last_ms = sg_mono_ms();
 		if (header_complete(c->in, c->inlen, old)) {
 			client_request(p, c);
 			return;
@@ -646,7 +638,7 @@ prom_accept(struct prom_server *p)
 		c->body = NULL;
 		c->bodylen = 0;
 		c->off = 0;
-		c->last_ms = now_ms();
+		c->last_ms = sg_mono_ms();
 	}
 }
 
@@ -693,7 +685,7 @@ prom_service(struct prom_server *p, const struct pollfd *fds, int n)
 	if (listener)
 		prom_accept(p);
 
-	now = now_ms();
+	now = sg_mono_ms();
 	for (size_t i = 0; i < PROM_MAX_CLIENTS; i++) {
 		struct prom_client *c = &p->cl[i];
 

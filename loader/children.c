@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "log.h"
 
 #define SG_BACKOFF_MIN_MS   100
@@ -56,15 +57,6 @@ static char sg_log_level[32];
 static char sg_ca_file[PATH_MAX];
 static bool sg_stopping;
 static int sg_max_fd = 1024;   /* for kernels without close_range */
-
-static uint64_t
-sg_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 /* The command line, from sg_opts, whose strings are our copies. */
 static void
@@ -262,7 +254,7 @@ children_spawn(enum sg_child which)
 	}
 	ch->pid = pid;
 	ch->otlp = sg_opts.otlp;
-	ch->started_ms = sg_now_ms();
+	ch->started_ms = sg_mono_ms();
 	ch->restart_at = 0;
 	sg_log(SG_LOG_INFO, "started %s (pid %d)", ch->name, (int)pid);
 	return pid;
@@ -307,7 +299,7 @@ sg_child_gone(struct sg_child_state *ch, int st, uint64_t now_ms)
 	/* Stopped by children_restart(): no failure, so no backoff. */
 	if (planned && children_spawn((enum sg_child)(ch - sg_children)) > 0)
 		return;
-	if (sg_now_ms() - ch->started_ms >= SG_BACKOFF_RESET_MS)
+	if (sg_mono_ms() - ch->started_ms >= SG_BACKOFF_RESET_MS)
 		ch->backoff_ms = SG_BACKOFF_MIN_MS;
 	ch->restart_at = now_ms + ch->backoff_ms;
 	if (ch->restart_at == 0)
@@ -446,10 +438,10 @@ children_stop(int timeout_ms)
 	for (int i = 0; i < SG_CHILD_MAX; i++)
 		sg_children[i].restart_at = 0;
 	children_signal(SIGTERM);
-	deadline = sg_now_ms() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 0);
+	deadline = sg_mono_ms() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 0);
 	for (;;) {
-		children_reap(sg_now_ms());
-		if (sg_children_running() == 0 || sg_now_ms() >= deadline)
+		children_reap(sg_mono_ms());
+		if (sg_children_running() == 0 || sg_mono_ms() >= deadline)
 			break;
 		nanosleep(&pause, NULL);
 	}
@@ -464,6 +456,6 @@ children_stop(int timeout_ms)
 		kill(ch->pid, SIGKILL);
 		while (waitpid(ch->pid, &st, 0) < 0 && errno == EINTR)
 			;
-		sg_child_gone(ch, st, sg_now_ms());
+		sg_child_gone(ch, st, sg_mono_ms());
 	}
 }

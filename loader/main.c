@@ -20,6 +20,7 @@
 
 #include "bpf_attach.h"
 #include "children.h"
+#include "clock.h"
 #include "config.h"
 #include "discovery.h"
 #include "drain.h"
@@ -69,15 +70,6 @@ static struct {
 	uint64_t            proc_msgs_lost;
 	volatile int        stopping;
 } L;
-
-static uint64_t
-sg_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static void
 sg_usage(FILE *f)
@@ -489,7 +481,7 @@ sg_on_signal(int sfd)
 			sg_reload();
 			break;
 		case SIGCHLD:
-			children_reap(sg_now_ms());
+			children_reap(sg_mono_ms());
 			break;
 		}
 	}
@@ -531,7 +523,7 @@ sg_main_loop(int sfd)
 		sg_on_signal(sfd);
 		sg_check_collector_peer();
 		sg_drain_poll(L.drain, 0);
-		now = sg_now_ms();
+		now = sg_mono_ms();
 		children_tick(now);
 		if (now >= next_scan) {
 			sg_rescan();

@@ -287,7 +287,11 @@ preflight_run(const struct sg_config *c, struct sg_preflight *p,
 	p->btf = access(SG_BTF_PATH, R_OK) == 0;
 	pf_check_bpf(p);
 	pf_check_tracefs(c, p, may_mount);
-	p->socket_hooks = p->btf && sg_bpf_have_socket_hooks();
+	/* A parse of the kernel's BTF: only when it decides something. */
+	p->socket_hooks = p->btf &&
+	    (c->ebpf.syscall_hooks == SG_HOOKS_AUTO ||
+	    c->ebpf.syscall_hooks == SG_HOOKS_SOCKET) &&
+	    sg_bpf_have_socket_hooks();
 	p->caps_held = privs_held();
 	p->caps_needed = privs_needed(c);
 	if (p->tracefs_mounted)

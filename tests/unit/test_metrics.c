@@ -775,11 +775,14 @@ test_spans_server(void **state)
 	(void)state;
 	spans_init();
 	spans_init();
-	spans_build(&s, &c, &ex, &p, 1000000);
+	/* not exported: neither ids nor addresses, metrics need none */
+	spans_build(&s, &c, &ex, &p, 1000000, false);
 	assert_true(is_zero(s.trace_id, 16));
-	assert_string_equal(s.host_addr, "");   /* only when asked for */
-	spans_new_ids(&s);
-	spans_add_addrs(&s, &c);
+	assert_true(is_zero(s.span_id, 8));
+	assert_string_equal(s.host_addr, "");
+	assert_string_equal(s.peer_addr, "");
+	assert_string_equal(s.service_name, "shop");
+	spans_build(&s, &c, &ex, &p, 1000000, true);
 	assert_int_equal(s.kind, SG_SPAN_SERVER);
 	assert_int_equal(s.start_ns, 1001000);
 	assert_int_equal(s.end_ns, 1003500);
@@ -803,8 +806,7 @@ test_spans_server(void **state)
 	assert_false(is_zero(s.span_id, 8));
 	assert_true(is_zero(s.parent_span_id, 8));
 
-	spans_build(&s2, &c, &ex, &p, 1000000);
-	spans_new_ids(&s2);
+	spans_build(&s2, &c, &ex, &p, 1000000, true);
 	assert_memory_not_equal(s.trace_id, s2.trace_id, 16);
 	assert_memory_not_equal(s.span_id, s2.span_id, 8);
 }
@@ -829,8 +831,8 @@ test_spans_client(void **state)
 	c.id.rport = 443;
 	snprintf(ex.version, sizeof(ex.version), "1.0");
 	ex.end_ns = 10;            /* before start: a zero-length span */
-	spans_build(&s, &c, &ex, NULL, -500);
-	spans_add_addrs(&s, &c);
+	/* not exported, but client metrics need the server's address */
+	spans_build(&s, &c, &ex, NULL, -500, false);
 	assert_int_equal(s.kind, SG_SPAN_CLIENT);
 	assert_int_equal(s.start_ns, 500);
 	assert_int_equal(s.end_ns, 500);
@@ -846,7 +848,7 @@ test_spans_client(void **state)
 	/* unknown exchange role: the connection's role decides */
 	ex.role = SG_ROLE_UNKNOWN;
 	ex.version[0] = '\0';
-	spans_build(&s, &c, &ex, NULL, 0);
+	spans_build(&s, &c, &ex, NULL, 0, true);
 	assert_int_equal(s.kind, SG_SPAN_CLIENT);
 	assert_string_equal(s.protocol_version, "1.1");
 }
