@@ -1,14 +1,20 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * spyglass kernel side: socket I/O of selected processes, plus process
- * exec/fork/exit.  Three flavours of I/O hooks, one chosen at run time by
- * the loader (bpf_attach.c):
+ * exec/fork/exit.  Five flavours of I/O hooks; the loader (bpf_attach.c,
+ * hooks.c) loads the cheapest one the kernel offers and switches the
+ * others' autoload off:
  *
- *  - socket (default when the kernel has them, 6.3+): the BTF-typed
- *    tracepoints sock_send_length/sock_recv_length, which fire only for
- *    socket I/O and hand us the struct sock, and inet_sock_set_state for
- *    roles and ends of connections.  No syscall hook at all, so processes
- *    not selected pay nothing on their other syscalls;
+ *  - socket (6.3+): the BTF-typed tracepoints sock_send_length and
+ *    sock_recv_length, which fire only for socket I/O and hand us the
+ *    struct sock, and inet_sock_set_state for roles and ends of
+ *    connections.  No syscall hook: processes not selected pay nothing on
+ *    their other syscalls;
+ *  - fentry: the same, through fexit programs on tcp_sendmsg, tcp_recvmsg
+ *    (and tcp_sendpage, sendfile's path before 6.5) where the kernel has
+ *    BPF trampolines but not the socket tracepoints;
+ *  - kprobe: the same through kprobes and kretprobes, where kprobes exist
+ *    but trampolines do not;
  *  - raw sys_enter/sys_exit, filtered by syscall number;
  *  - one tracepoint per syscall (needs tracefs).
  *
@@ -43,6 +49,12 @@ char LICENSE[] SEC("license") = "GPL";
 const volatile __u32 capture_size = SG_CAPTURE_DEFAULT;
 const volatile __u64 wakeup_bytes = 0;   /* 0: wake up on every event */
 const volatile bool  want_exec = false;  /* executable_name is configured */
+/* kprobe hooks cannot reach socket storage: sk_state keeps roles and
+ * owners in sg_roles for them, as the syscall hooks do. */
+const volatile bool  roles_in_map = false;
+/* sg_pidbits is kept: the kernel has BPF atomics (5.12+), and the raw_*58
+ * process programs, which have none, are not loaded. */
+const volatile bool  pidbits = true;
 
 /* Syscalls we follow, independent of the architecture's numbering. */
 enum sg_op {
@@ -50,7 +62,8 @@ enum sg_op {
 	SG_OP_SENDMSG, SG_OP_SENDFILE, SG_OP_ACCEPT, SG_OP_CONNECT,
 };
 
-/* Arguments kept from syscall entry to exit, per thread. */
+/* Arguments kept from syscall entry to exit, per thread (the kprobe
+ * hooks keep the socket in buf from entry to return). */
 struct sg_args {
 	__u32 op;
 	__s32 fd;
@@ -152,6 +165,8 @@ sg_pidbit_test(__u32 tgid)
 {
 	__u32 w = tgid / 64;
 
+	if (!pidbits)
+		return true;   /* no bitmap: ask the map */
 	/* Make clang bound-check and index with the same register, which
 	 * is what the verifier follows. */
 	asm volatile("" : "+r"(w));
@@ -324,11 +339,15 @@ sg_capture_iov(struct sg_scratch *s, __u64 iovp, __u64 cnt, __s64 len)
 	__u64 left = len, last_base = 0, last_len = 0;
 	struct iovec iovs[SG_MAX_IOV];
 	__u32 n = cnt < SG_MAX_IOV ? (__u32)cnt : SG_MAX_IOV;
-	__u32 sz = n * sizeof(iovs[0]);
+	__u32 sz;
 
+	/* Clamp again where clang cannot merge it into the multiplication
+	 * below: older verifiers (6.1) follow only this register's bounds. */
+	asm volatile("" : "+r"(n));
+	if (n > SG_MAX_IOV)
+		n = SG_MAX_IOV;
+	sz = n * sizeof(iovs[0]);
 	/* The array in one read: each user read costs ~100 ns. */
-	if (sz > sizeof(iovs))
-		sz = sizeof(iovs);
 	if (sz == 0 || bpf_probe_read_user(iovs, sz, (void *)iovp) != 0)
 		n = 0;
 	for (int i = 0; i < SG_MAX_IOV; i++) {
@@ -682,27 +701,55 @@ int raw_sys_exit(struct bpf_raw_tracepoint_args *ctx)
 
 /* ---- socket tracepoints, BTF-typed (6.3+): no syscall hooks at all ---- */
 
-/* The syscall this socket I/O serves: its number and first three
- * arguments, from the task's saved user registers. */
-static __always_inline void
+/* The syscall this socket I/O serves: its number, first three arguments
+ * and recv flags, from the task's saved user registers. */
+static __always_inline int
 sg_current_syscall(struct sg_args *a)
 {
 	struct pt_regs *r = (struct pt_regs *)bpf_task_pt_regs(
 	    bpf_get_current_task_btf());
 	long nr;
+	int flags = 0;
 
 #if defined(__TARGET_ARCH_x86)
 	nr = r->orig_ax;
 	a->fd = (__s32)r->di;
 	a->buf = r->si;
 	a->cnt = r->dx;
+	if (nr == SG_NR_RECVFROM)
+		flags = r->r10;
 #elif defined(__TARGET_ARCH_arm64)
 	nr = r->syscallno;
 	a->fd = (__s32)r->orig_x0;
 	a->buf = r->regs[1];
 	a->cnt = r->regs[2];
+	if (nr == SG_NR_RECVFROM)
+		flags = r->regs[3];
 #endif
+	if (nr == SG_NR_RECVMSG)
+		flags = a->cnt;
 	a->op = sg_op_of(nr);
+	return flags;
+}
+
+/*
+ * What the socket hooks report of this I/O: the syscall's op when the
+ * I/O is that syscall's own (its buffers then hold the bytes), else
+ * SG_OP_NONE (io_uring, splice, a read that discards: counted, not
+ * captured).  False for a peek, which is read again later for real.
+ * flags: the hook's own, or 0 where it has none (the syscall's are
+ * added).
+ */
+static __always_inline bool
+sg_sock_io_op(struct sg_args *a, int flags, __u8 dir)
+{
+	flags |= sg_current_syscall(a);
+	if (dir == SG_DIR_READ && (flags & MSG_PEEK))
+		return false;
+	if (a->op == SG_OP_ACCEPT || a->op == SG_OP_CONNECT ||
+	    sg_op_dir(a->op) != dir || (flags & MSG_TRUNC))
+		a->op = SG_OP_NONE;
+	return true;
 }
 
 /* sg_fill_conn for a BTF-typed socket: plain loads, no helper calls. */
@@ -750,14 +797,8 @@ sg_on_sock_io(const struct sock *sk, int ret, int flags, __u8 dir)
 		return 0;
 	if (sk->sk_protocol != IPPROTO_TCP || sk->sk_type != SOCK_STREAM)
 		return 0;
-	if (dir == SG_DIR_READ && (flags & MSG_PEEK))
-		return 0;   /* read again later, for real */
-	sg_current_syscall(&a);
-	/* Socket I/O inside some other syscall (io_uring, splice, a read
-	 * that discards): its bytes are counted, not captured. */
-	if (a.op == SG_OP_ACCEPT || a.op == SG_OP_CONNECT ||
-	    sg_op_dir(a.op) != dir || (flags & MSG_TRUNC))
-		a.op = SG_OP_NONE;
+	if (!sg_sock_io_op(&a, flags, dir))
+		return 0;
 	s = bpf_map_lookup_elem(&sg_scratch, &zero);
 	if (s == NULL)
 		return 0;
@@ -785,6 +826,125 @@ int BPF_PROG(sk_recv, struct sock *sk, int ret, int flags)
 	return sg_on_sock_io(sk, ret, flags, SG_DIR_READ);
 }
 
+/* ---- fexit on the TCP send/receive functions: the socket hooks' work
+ * where trampolines exist but the socket tracepoints do not (5.17-6.2).
+ * Only the first argument is declared and the return value is asked
+ * for, so the programs do not depend on the functions' other arguments,
+ * which changed across versions. ---- */
+
+static __always_inline int
+sg_fexit_io(void *ctx, const struct sock *sk, __u8 dir)
+{
+	__u64 ret = 0;
+
+	if (bpf_get_func_ret(ctx, &ret) != 0)
+		return 0;
+	return sg_on_sock_io(sk, (int)ret, 0, dir);
+}
+
+SEC("fexit/tcp_sendmsg")
+int BPF_PROG(fx_send, struct sock *sk)
+{
+	return sg_fexit_io(ctx, sk, SG_DIR_WRITE);
+}
+
+SEC("fexit/tcp_recvmsg")
+int BPF_PROG(fx_recv, struct sock *sk)
+{
+	return sg_fexit_io(ctx, sk, SG_DIR_READ);
+}
+
+/* sendfile's path before 6.5 (then it goes through tcp_sendmsg). */
+SEC("fexit/tcp_sendpage")
+int BPF_PROG(fx_sendpage, struct sock *sk)
+{
+	return sg_fexit_io(ctx, sk, SG_DIR_WRITE);
+}
+
+/* ---- kprobes on the same functions: the socket from entry, kept per
+ * thread in sg_args until the return.  Plain pointers here, so the socket
+ * is read through CO-RE and its role kept in sg_roles. ---- */
+
+static __always_inline int
+sg_kprobe_enter(struct sock *sk)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct sg_args a = { .buf = (__u64)sk };
+
+	if (!sg_selected(id >> 32))
+		return 0;
+	bpf_map_update_elem(&sg_args, &id, &a, BPF_ANY);
+	return 0;
+}
+
+static __always_inline int
+sg_kprobe_return(long ret, __u8 dir)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct sg_scratch *s;
+	struct sg_args *p, a = {};
+	struct sock *sk;
+	__u32 zero = 0;
+
+	if (!sg_selected(id >> 32))
+		return 0;
+	p = bpf_map_lookup_elem(&sg_args, &id);
+	if (p == NULL)
+		return 0;
+	sk = (struct sock *)p->buf;
+	bpf_map_delete_elem(&sg_args, &id);
+	if (ret <= 0 || BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP ||
+	    BPF_CORE_READ(sk, sk_type) != SOCK_STREAM)
+		return 0;
+	if (!sg_sock_io_op(&a, 0, dir))
+		return 0;
+	s = bpf_map_lookup_elem(&sg_scratch, &zero);
+	if (s == NULL)
+		return 0;
+	sg_fill_hdr(&s->ev.hdr, SG_EV_DATA);
+	if (sg_fill_conn(&s->ev.conn, sk) != 0)
+		return 0;
+	sg_emit_payload(s, &a, ret, dir,
+	    sg_sock_claim(s->ev.conn.sock, s->ev.hdr.pid));
+	return 0;
+}
+
+SEC("kprobe/tcp_sendmsg")
+int BPF_KPROBE(kp_send_enter, struct sock *sk)
+{
+	return sg_kprobe_enter(sk);
+}
+
+SEC("kretprobe/tcp_sendmsg")
+int BPF_KRETPROBE(kp_send_return, int ret)
+{
+	return sg_kprobe_return(ret, SG_DIR_WRITE);
+}
+
+SEC("kprobe/tcp_recvmsg")
+int BPF_KPROBE(kp_recv_enter, struct sock *sk)
+{
+	return sg_kprobe_enter(sk);
+}
+
+SEC("kretprobe/tcp_recvmsg")
+int BPF_KRETPROBE(kp_recv_return, int ret)
+{
+	return sg_kprobe_return(ret, SG_DIR_READ);
+}
+
+SEC("kprobe/tcp_sendpage")
+int BPF_KPROBE(kp_sendpage_enter, struct sock *sk)
+{
+	return sg_kprobe_enter(sk);
+}
+
+SEC("kretprobe/tcp_sendpage")
+int BPF_KRETPROBE(kp_sendpage_return, int ret)
+{
+	return sg_kprobe_return(ret, SG_DIR_WRITE);
+}
+
 /*
  * Roles and ends of TCP connections, from the state machine.  An active
  * open passes SYN_SENT in connect()'s own context; a passive one reaches
@@ -793,6 +953,22 @@ int BPF_PROG(sk_recv, struct sock *sk, int ret, int flags)
  * connection).  TCP_CLOSE is reported to the socket's owner when we
  * reported its I/O.
  */
+/* What we know of sk, where this flavour keeps it (socket storage, or
+ * sg_roles for the kprobe hooks); created when create is set. */
+static __always_inline struct sg_sock_info *
+sg_sock_info(const struct sock *sk, bool create)
+{
+	struct sg_sock_info n = {};
+	__u64 key = (__u64)sk;
+
+	if (!roles_in_map)
+		return bpf_sk_storage_get(&sg_sk, (void *)sk, NULL,
+		    create ? BPF_SK_STORAGE_GET_F_CREATE : 0);
+	if (create)
+		bpf_map_update_elem(&sg_roles, &key, &n, BPF_NOEXIST);
+	return bpf_map_lookup_elem(&sg_roles, &key);
+}
+
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(sk_state, const struct sock *sk, const int oldstate,
     const int newstate)
@@ -806,29 +982,32 @@ int BPF_PROG(sk_state, const struct sock *sk, const int oldstate,
 	if (newstate == TCP_SYN_SENT) {
 		if (!sg_selected(bpf_get_current_pid_tgid() >> 32))
 			return 0;
-		i = bpf_sk_storage_get(&sg_sk, (void *)sk, NULL,
-		    BPF_SK_STORAGE_GET_F_CREATE);
+		i = sg_sock_info(sk, true);
 		if (i != NULL)
 			i->role = SG_ROLE_CLIENT;
 		return 0;
 	}
 	if (newstate == TCP_ESTABLISHED && oldstate == TCP_SYN_RECV) {
 		/* Fast open: data may have come first, owner already set. */
-		i = bpf_sk_storage_get(&sg_sk, (void *)sk, NULL,
-		    BPF_SK_STORAGE_GET_F_CREATE);
+		i = sg_sock_info(sk, true);
 		if (i != NULL)
 			i->role = SG_ROLE_SERVER;
 		return 0;
 	}
 	if (newstate != TCP_CLOSE)
 		return 0;
-	i = bpf_sk_storage_get(&sg_sk, (void *)sk, NULL, 0);
+	i = sg_sock_info(sk, false);
 	if (i == NULL || i->owner == 0)
 		return 0;
 	/* A socket may connect() again after it closed. */
 	owner = i->owner;
 	i->owner = 0;
 	i->role = SG_ROLE_UNKNOWN;
+	if (roles_in_map) {
+		__u64 key = (__u64)sk;
+
+		bpf_map_delete_elem(&sg_roles, &key);
+	}
 	sg_fill_hdr(&e.hdr, SG_EV_CLOSE);
 	e.hdr.pid = owner;
 	if (sg_fill_conn_btf(&e.conn, sk) != 0)
@@ -853,8 +1032,8 @@ sg_emit_proc(__u32 type, __u32 pid, __u32 ppid)
 
 /* sched_process_exec(struct task_struct *p, pid_t old_pid,
  *     struct linux_binprm *bprm): runs in the new image's context. */
-SEC("raw_tracepoint/sched_process_exec")
-int raw_exec(struct bpf_raw_tracepoint_args *ctx)
+static __always_inline int
+sg_on_exec(struct bpf_raw_tracepoint_args *ctx, bool bits)
 {
 	struct task_struct *p = (struct task_struct *)ctx->args[0];
 	struct linux_binprm *bprm = (struct linux_binprm *)ctx->args[2];
@@ -870,7 +1049,7 @@ int raw_exec(struct bpf_raw_tracepoint_args *ctx)
 		/* Trace it from now on, so that a short-lived client's first
 		 * request is not missed while the loader matches it. */
 		if (bpf_map_update_elem(&sg_pids, &tgid, &pending,
-		    BPF_NOEXIST) == 0)
+		    BPF_NOEXIST) == 0 && bits)
 			sg_pidbit_set(tgid);
 	}
 	e = bpf_map_lookup_elem(&sg_scratch, &zero);
@@ -895,8 +1074,8 @@ int raw_exec(struct bpf_raw_tracepoint_args *ctx)
 }
 
 /* sched_process_fork(struct task_struct *parent, struct task_struct *child) */
-SEC("raw_tracepoint/sched_process_fork")
-int raw_fork(struct bpf_raw_tracepoint_args *ctx)
+static __always_inline int
+sg_on_fork(struct bpf_raw_tracepoint_args *ctx, bool bits)
 {
 	struct task_struct *parent = (struct task_struct *)ctx->args[0];
 	struct task_struct *child = (struct task_struct *)ctx->args[1];
@@ -908,15 +1087,15 @@ int raw_fork(struct bpf_raw_tracepoint_args *ctx)
 	/* A new thread shares its process's selection already. */
 	if (cpid != ctgid || !sg_selected(ptgid))
 		return 0;
-	if (bpf_map_update_elem(&sg_pids, &ctgid, &one, BPF_ANY) == 0)
+	if (bpf_map_update_elem(&sg_pids, &ctgid, &one, BPF_ANY) == 0 && bits)
 		sg_pidbit_set(ctgid);
 	sg_emit_proc(SG_EV_FORK, ctgid, ptgid);
 	return 0;
 }
 
 /* sched_process_exit(struct task_struct *p) */
-SEC("raw_tracepoint/sched_process_exit")
-int raw_exit(struct bpf_raw_tracepoint_args *ctx)
+static __always_inline int
+sg_on_exit_proc(struct bpf_raw_tracepoint_args *ctx, bool bits)
 {
 	struct task_struct *p = (struct task_struct *)ctx->args[0];
 	__u32 pid = BPF_CORE_READ(p, pid);
@@ -926,7 +1105,34 @@ int raw_exit(struct bpf_raw_tracepoint_args *ctx)
 	if (pid != tgid || !sg_selected(tgid))
 		return 0;
 	bpf_map_delete_elem(&sg_pids, &tgid);
-	sg_pidbit_clear(tgid);
+	if (bits)
+		sg_pidbit_clear(tgid);
 	sg_emit_proc(SG_EV_EXIT, tgid, 0);
 	return 0;
 }
+
+/*
+ * The process programs twice: with sg_pidbits kept by BPF atomics (5.12+),
+ * and without them for older kernels, which refuse an object holding an
+ * atomic instruction they do not know; there the bitmap is off (pidbits)
+ * and every lookup goes to sg_pids.  The loader loads one set.
+ */
+#define SG_PROC_PROGS(suffix, bits)					\
+SEC("raw_tracepoint/sched_process_exec")				\
+int raw_exec##suffix(struct bpf_raw_tracepoint_args *ctx)		\
+{									\
+	return sg_on_exec(ctx, bits);					\
+}									\
+SEC("raw_tracepoint/sched_process_fork")				\
+int raw_fork##suffix(struct bpf_raw_tracepoint_args *ctx)		\
+{									\
+	return sg_on_fork(ctx, bits);					\
+}									\
+SEC("raw_tracepoint/sched_process_exit")				\
+int raw_exit##suffix(struct bpf_raw_tracepoint_args *ctx)		\
+{									\
+	return sg_on_exit_proc(ctx, bits);				\
+}
+
+SG_PROC_PROGS(, true)
+SG_PROC_PROGS(58, false)

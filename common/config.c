@@ -34,8 +34,8 @@ struct sg_key {
 #define OFF(f) offsetof(struct sg_config, f), sizeof(((struct sg_config *)0)->f)
 
 static const char *const printer_names[] = { "disabled", "text", "json", NULL };
-static const char *const hooks_names[] = { "auto", "tracepoint", "raw",
-	"socket", NULL };
+const char *const sg_hooks_names[] = { "auto", "tracepoint", "raw",
+	"socket", "fentry", "kprobe", NULL };
 static const char *const otlp_protocol_names[] = { "", "auto",
 	"http/protobuf", "grpc", NULL };
 static const char *const otlp_top_protocol_names[] = { "auto", "auto",
@@ -162,15 +162,18 @@ static const struct sg_key sg_keys[] = {
 	  1u << 30, "4M", { NULL }, NULL, false,
 	  "ring buffer size; rounded up to a power of two" },
 	{ "ebpf", "syscall_hooks", SG_T_ENUM, OFF(ebpf.syscall_hooks), 0, 0, "auto",
-	  { NULL }, hooks_names, false,
-	  "auto: socket when the kernel has its tracepoints (6.3+), else "
-	  "raw; socket: tracepoints sock_send_length, sock_recv_length and "
-	  "inet_sock_set_state (no syscall hooks: other processes pay "
-	  "nothing); raw: raw tracepoints sys_enter/sys_exit (no tracefs "
-	  "needed, attach and detach in milliseconds); tracepoint: one "
-	  "tracepoint per syscall (needs tracefs, mounted when missing; raw "
-	  "tracepoints when it cannot be; stopping takes ~2.5 s, 80 ms per "
-	  "tracepoint)" },
+	  { NULL }, sg_hooks_names, false,
+	  "which hooks observe socket I/O. auto: the cheapest the kernel "
+	  "offers, in this order: socket, fentry, kprobe, raw; socket: "
+	  "tracepoints sock_send_length, sock_recv_length and "
+	  "inet_sock_set_state (6.3+; no syscall hooks: other processes pay "
+	  "nothing); fentry: fexit programs on tcp_sendmsg, tcp_recvmsg and "
+	  "tcp_sendpage (5.17+ with BPF trampolines); kprobe: kprobes on the "
+	  "same functions; raw: raw tracepoints sys_enter/sys_exit (every "
+	  "kernel; no tracefs needed); tracepoint: one tracepoint per syscall "
+	  "(needs tracefs, mounted when missing; stopping takes ~2.5 s, 80 ms "
+	  "per tracepoint). A kind the kernel lacks falls back to the next "
+	  "in the auto order" },
 	{ "ebpf", "track_request_headers", SG_T_BOOL,
 	  OFF(ebpf.track_request_headers), 0, 0, "false",
 	  { "BEYLA_BPF_TRACK_REQUEST_HEADERS" }, NULL, true,

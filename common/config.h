@@ -24,8 +24,11 @@
 
 enum sg_trace_printer { SG_PRINTER_DISABLED = 0, SG_PRINTER_TEXT,
 	SG_PRINTER_JSON };
+/* The kernel hooks that observe socket I/O (loader/hooks.h). */
 enum sg_hooks { SG_HOOKS_AUTO = 0, SG_HOOKS_TRACEPOINT, SG_HOOKS_RAW,
-	SG_HOOKS_SOCKET };
+	SG_HOOKS_SOCKET, SG_HOOKS_FENTRY, SG_HOOKS_KPROBE };
+/* Their names in the configuration, by value. */
+extern const char *const sg_hooks_names[];
 /* OTLP protocol and compression: INHERIT takes the top-level otlp_* key;
  * AUTO infers the protocol from the port (4317 gRPC, else HTTP). */
 enum sg_otlp_protocol { SG_OTLP_INHERIT = 0, SG_OTLP_AUTO, SG_OTLP_HTTP,

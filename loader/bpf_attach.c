@@ -12,6 +12,7 @@
 #include <bpf/libbpf.h>
 
 #include "events.h"
+#include "hooks.h"
 #include "log.h"
 #include "spyglass.skel.h"
 
@@ -35,111 +36,27 @@ sg_bpf_pow2(uint32_t v)
 	return p;
 }
 
-/* One parse of the kernel's BTF (several MB), handed back at once so
- * that the BPF load's own parse reuses the memory. */
-bool
-sg_bpf_have_socket_hooks(void)
-{
-	static const char *const tps[] = { "btf_trace_sock_send_length",
-		"btf_trace_sock_recv_length", "btf_trace_inet_sock_set_state" };
-	struct btf *btf = btf__load_vmlinux_btf();
-	bool ok = btf != NULL;
-
-	for (size_t i = 0; ok && i < sizeof(tps) / sizeof(tps[0]); i++)
-		ok = btf__find_by_name_kind(btf, tps[i], BTF_KIND_TYPEDEF) > 0;
-	btf__free(btf);
-	malloc_trim(0);
-	return ok;
-}
-
-enum sg_hooks
-sg_bpf_hooks_for(const struct sg_config *c, bool tracefs, bool socket,
-    const char **why)
-{
-	const char *dummy;
-
-	if (why == NULL)
-		why = &dummy;
-	*why = "";
-	switch (c->ebpf.syscall_hooks) {
-	case SG_HOOKS_RAW:
-		return SG_HOOKS_RAW;
-	case SG_HOOKS_TRACEPOINT:
-		if (tracefs)
-			return SG_HOOKS_TRACEPOINT;
-		*why = "syscall_hooks = tracepoint but tracefs is not mounted";
-		return SG_HOOKS_RAW;
-	case SG_HOOKS_SOCKET:
-		if (socket)
-			return SG_HOOKS_SOCKET;
-		*why = "syscall_hooks = socket but the kernel has no "
-		    "sock_send_length/sock_recv_length tracepoints (6.3+)";
-		return SG_HOOKS_RAW;
-	case SG_HOOKS_AUTO:
-		break;
-	}
-	return socket ? SG_HOOKS_SOCKET : SG_HOOKS_RAW;
-}
-
-const char *
-sg_bpf_hooks_name(enum sg_hooks h)
-{
-	switch (h) {
-	case SG_HOOKS_SOCKET:
-		return "socket tracepoints sock_send_length/sock_recv_length/"
-		    "inet_sock_set_state";
-	case SG_HOOKS_TRACEPOINT:
-		return "syscall tracepoints";
-	case SG_HOOKS_RAW:
-	case SG_HOOKS_AUTO:
-		break;
-	}
-	return "raw tracepoints sys_enter/sys_exit";
-}
-
-/* Carry every hook flavour; switch off the ones not chosen.  The process
- * programs (raw_exec, raw_fork, raw_exit) always load. */
-static void
-sg_bpf_choose_hooks(struct spyglass_bpf *skel, enum sg_hooks hooks)
-{
-	static const struct { const char *prefix; enum sg_hooks hooks; } fl[] = {
-		{ "tp_", SG_HOOKS_TRACEPOINT },
-		{ "raw_sys_", SG_HOOKS_RAW },
-		{ "sk_", SG_HOOKS_SOCKET },
-	};
-	struct bpf_program *prog;
-
-	bpf_object__for_each_program(prog, skel->obj) {
-		const char *name = bpf_program__name(prog);
-
-		for (size_t i = 0; i < sizeof(fl) / sizeof(fl[0]); i++)
-			if (strncmp(name, fl[i].prefix,
-			    strlen(fl[i].prefix)) == 0)
-				bpf_program__set_autoload(prog,
-				    fl[i].hooks == hooks);
-	}
-}
-
-int
-sg_bpf_open_load_attach(struct sg_bpf *b, const struct sg_config *c,
-    enum sg_hooks hooks)
+/* Load and attach the object with the I/O hooks of kind h; 0 or -1
+ * (then nothing is left loaded). */
+static int
+sg_bpf_try(struct sg_bpf *b, const struct sg_config *c, enum sg_hooks h,
+    const struct sg_hooks_probe *p)
 {
 	struct spyglass_bpf *skel;
 	struct bpf_program *prog;
 	uint32_t rb_size;
 	int err;
 
-	memset(b, 0, sizeof(*b));
-	libbpf_set_print(sg_bpf_libbpf_print);
-	b->hooks = hooks == SG_HOOKS_AUTO ? SG_HOOKS_RAW : hooks;
-
 	if ((skel = spyglass_bpf__open()) == NULL) {
 		sg_log(SG_LOG_ERR, "bpf: open: %s", strerror(errno));
 		return -1;
 	}
 	b->skel = skel;
+	b->hooks = h;
 	skel->rodata->capture_size = c->ebpf.capture_size;
 	skel->rodata->want_exec = c->discovery.executable_name[0] != '\0';
+	skel->rodata->roles_in_map = h == SG_HOOKS_KPROBE;
+	skel->rodata->pidbits = p->atomics;
 	rb_size = sg_bpf_pow2(c->ebpf.ringbuf_size);
 	skel->rodata->wakeup_bytes = c->ebpf.wakeup_len <= 1 ? 0 :
 	    (uint64_t)c->ebpf.wakeup_len * SG_DATA_EVENT_HDR_SIZE;
@@ -147,10 +64,14 @@ sg_bpf_open_load_attach(struct sg_bpf *b, const struct sg_config *c,
 	if (skel->rodata->wakeup_bytes > rb_size / 4)
 		skel->rodata->wakeup_bytes = rb_size / 4;
 	bpf_map__set_max_entries(skel->maps.sg_rb, rb_size);
-	sg_bpf_choose_hooks(skel, b->hooks);
+	/* Carry every kind; switch off the programs of the others. */
+	bpf_object__for_each_program(prog, skel->obj)
+		bpf_program__set_autoload(prog, sg_hooks_program_wanted(
+		    bpf_program__name(prog), h, p));
 
 	if ((err = spyglass_bpf__load(skel)) != 0) {
-		sg_log(SG_LOG_ERR, "bpf: load: %s", strerror(-err));
+		sg_log(SG_LOG_ERR, "bpf: load with %s hooks: %s",
+		    sg_hooks_name(h), strerror(-err));
 		goto fail;
 	}
 	/* The load parsed the kernel's BTF and freed it: give the pages
@@ -161,6 +82,11 @@ sg_bpf_open_load_attach(struct sg_bpf *b, const struct sg_config *c,
 
 		if (!bpf_program__autoload(prog))
 			continue;
+		if (b->nattached == SG_BPF_MAX_LINKS) {
+			sg_log(SG_LOG_ERR, "bpf: more than %d programs",
+			    SG_BPF_MAX_LINKS);
+			goto fail;
+		}
 		link = bpf_program__attach(prog);
 		if (link == NULL) {
 			sg_log(SG_LOG_ERR, "bpf: attach %s: %s",
@@ -170,16 +96,33 @@ sg_bpf_open_load_attach(struct sg_bpf *b, const struct sg_config *c,
 		/* One by one rather than the skeleton's attach, so that a
 		 * failure names the program. */
 		b->links[b->nattached++] = link;
-		if (b->nattached == SG_BPF_MAX_LINKS)
-			break;
 	}
-	b->pids_fd = bpf_map__fd(skel->maps.sg_pids);
-	b->stats_fd = bpf_map__fd(skel->maps.sg_stats);
-	sg_log(SG_LOG_INFO, "bpf: %u programs attached using %s", b->nattached,
-	    sg_bpf_hooks_name(b->hooks));
 	return 0;
 fail:
 	sg_bpf_close(b);
+	return -1;
+}
+
+int
+sg_bpf_open_load_attach(struct sg_bpf *b, const struct sg_config *c,
+    const enum sg_hooks *plan, int n, const struct sg_hooks_probe *p)
+{
+	memset(b, 0, sizeof(*b));
+	libbpf_set_print(sg_bpf_libbpf_print);
+	for (int i = 0; i < n; i++) {
+		if (sg_bpf_try(b, c, plan[i], p) == 0) {
+			b->pids_fd = bpf_map__fd(b->skel->maps.sg_pids);
+			b->stats_fd = bpf_map__fd(b->skel->maps.sg_stats);
+			sg_log(SG_LOG_INFO, "bpf: %u programs attached using %s",
+			    b->nattached, sg_hooks_describe(b->hooks));
+			return 0;
+		}
+		/* A kind one kernel cannot verify must not take the
+		 * sensor down with it. */
+		if (i + 1 < n)
+			sg_log(SG_LOG_WARN, "bpf: %s hooks failed: trying %s",
+			    sg_hooks_name(plan[i]), sg_hooks_name(plan[i + 1]));
+	}
 	return -1;
 }
 

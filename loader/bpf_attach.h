@@ -1,8 +1,6 @@
 /*
- * Load the BPF object, choose the hooks at run time (socket tracepoints
- * when the kernel has them, else syscall tracepoints when asked for and
- * tracefs is there, else raw sys_enter/sys_exit), attach, and manage the
- * pid filter map.
+ * Load the BPF object with the I/O hooks chosen at run time (hooks.h),
+ * attach it, and manage the pid filter map.
  */
 #ifndef SG_BPF_ATTACH_H
 #define SG_BPF_ATTACH_H
@@ -14,30 +12,24 @@
 
 struct spyglass_bpf;
 struct bpf_link;
+struct sg_hooks_probe;
 
 #define SG_BPF_MAX_LINKS 64
 
 struct sg_bpf {
 	struct spyglass_bpf *skel;
 	struct bpf_link     *links[SG_BPF_MAX_LINKS];
-	enum sg_hooks        hooks;        /* the ones in use: not AUTO */
+	enum sg_hooks        hooks;        /* the kind in use: not AUTO */
 	int                  pids_fd;
 	int                  stats_fd;
 	unsigned             nattached;
 };
 
-/* Whether this kernel has the socket tracepoints (BTF says). */
-bool sg_bpf_have_socket_hooks(void);
-/* The hooks to use for the configured ones: tracefs says whether syscall
- * tracepoints can be used, socket whether socket tracepoints can.  why
- * (may be NULL) gets the reason for a fallback, "" if none. */
-enum sg_hooks sg_bpf_hooks_for(const struct sg_config *c, bool tracefs,
-    bool socket, const char **why);
-/* A name for the hooks, for messages. */
-const char *sg_bpf_hooks_name(enum sg_hooks h);
-/* hooks: from sg_bpf_hooks_for. */
+/* Load the object and attach its programs with the first kind of I/O
+ * hooks in plan (sg_hooks_plan) that loads and attaches; -1 when none
+ * does. */
 int  sg_bpf_open_load_attach(struct sg_bpf *b, const struct sg_config *c,
-    enum sg_hooks hooks);
+    const enum sg_hooks *plan, int n, const struct sg_hooks_probe *p);
 void sg_bpf_close(struct sg_bpf *b);
 int  sg_bpf_select_pid(struct sg_bpf *b, uint32_t pid);
 int  sg_bpf_unselect_pid(struct sg_bpf *b, uint32_t pid);

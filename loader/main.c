@@ -24,6 +24,7 @@
 #include "config.h"
 #include "discovery.h"
 #include "drain.h"
+#include "hooks.h"
 #include "events.h"
 #include "ipc.h"
 #include "loader.h"
@@ -544,8 +545,8 @@ sg_run(void)
 	struct sg_children_opts co = { 0 };
 	struct sg_preflight pf;
 	char user[64], err[256], helpers[PATH_MAX];
-	enum sg_hooks hooks;
-	const char *why;
+	enum sg_hooks plan[SG_HOOKS_KINDS];
+	int nplan;
 	uid_t uid;
 	gid_t gid;
 	int sfd;
@@ -593,11 +594,15 @@ sg_run(void)
 	sg_log(SG_LOG_INFO, "running as %s", user);
 
 	resolve_otlp(&L.cfg);
-	hooks = sg_bpf_hooks_for(&L.cfg, pf.tracefs, pf.socket_hooks, &why);
-	if (*why != '\0')
-		sg_log(SG_LOG_WARN, "%s: using %s", why,
-		    sg_bpf_hooks_name(hooks));
-	if (sg_bpf_open_load_attach(&L.bpf, &L.cfg, hooks) < 0)
+	nplan = sg_hooks_plan(L.cfg.ebpf.syscall_hooks, &pf.hooks, plan);
+	if (L.cfg.ebpf.syscall_hooks != SG_HOOKS_AUTO &&
+	    plan[0] != L.cfg.ebpf.syscall_hooks)
+		sg_log(SG_LOG_WARN, "syscall_hooks = %s: %s: using %s",
+		    sg_hooks_name(L.cfg.ebpf.syscall_hooks),
+		    pf.hooks.why_not[L.cfg.ebpf.syscall_hooks],
+		    sg_hooks_name(plan[0]));
+	if (sg_bpf_open_load_attach(&L.bpf, &L.cfg, plan, nplan,
+	    &pf.hooks) < 0)
 		goto fail;
 	if (sg_ipc_listen(&L.ipc, SG_IPC_PUSH, L.cfg.runtime_dir,
 	    SG_IPC_EVENTS_SOCK) < 0)

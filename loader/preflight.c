@@ -17,13 +17,14 @@
 #include <bpf/bpf.h>
 #include <linux/capability.h>
 
-#include "bpf_attach.h"
+#include "hooks.h"
 #include "privs.h"
 
 #define SG_BTF_PATH       "/sys/kernel/btf/vmlinux"
 #define SG_TRACEFS        "/sys/kernel/tracing"
 #define SG_TRACEFS_DEBUG  "/sys/kernel/debug/tracing"
 #define SG_PORT_START     "/proc/sys/net/ipv4/ip_unprivileged_port_start"
+#define SG_PERF_PARANOID  "/proc/sys/kernel/perf_event_paranoid"
 /* CAP_BPF, CAP_PERFMON and the BPF ring buffer arrived in 5.8. */
 #define SG_KERNEL_MIN_MAJOR 5
 #define SG_KERNEL_MIN_MINOR 8
@@ -76,15 +77,41 @@ pf_check_tracefs(const struct sg_config *c, struct sg_preflight *p,
     bool may_mount)
 {
 	p->tracefs = pf_find_tracefs(p);
-	/* Only per-syscall tracepoints need tracefs (see config.c). */
-	if (p->tracefs || !may_mount ||
-	    c->ebpf.syscall_hooks != SG_HOOKS_TRACEPOINT)
+	/* Only per-syscall tracepoints need tracefs (see config.c), and
+	 * they are no use where their perf events need cap_sys_admin. */
+	if (p->tracefs || c->ebpf.syscall_hooks != SG_HOOKS_TRACEPOINT ||
+	    p->perf_paranoid > 2)
 		return;
 	if ((privs_held() & SG_CAPBIT(CAP_SYS_ADMIN)) == 0) {
 		p->tracefs_err = EPERM;
 		return;
 	}
+	if (!may_mount) {   /* check: say what a start would do */
+		p->tracefs_mountable = true;
+		return;
+	}
 	pf_mount_tracefs(p);
+}
+
+/* Why there are no syscall tracepoints, for the hooks' report. */
+static void
+pf_tracefs_why(const struct sg_preflight *p, char *buf, size_t sz)
+{
+	if (p->perf_paranoid > 2)
+		/* Debian's and Ubuntu's level 3 asks for cap_sys_admin
+		 * (not cap_perfmon) to open a tracepoint's perf event. */
+		snprintf(buf, sz, "kernel.perf_event_paranoid is %d: perf "
+		    "events of syscall tracepoints need cap_sys_admin, which "
+		    "spyglass does not keep", p->perf_paranoid);
+	else if (p->tracefs_err == EPERM)
+		snprintf(buf, sz, "tracefs is not mounted at %s, and mounting "
+		    "it needs cap_sys_admin", SG_TRACEFS);
+	else if (p->tracefs_err != 0)
+		snprintf(buf, sz, "tracefs is not mounted at %s, and mounting "
+		    "it failed: %s", SG_TRACEFS, strerror(p->tracefs_err));
+	else
+		snprintf(buf, sz, "no syscall tracepoints in %s or %s",
+		    SG_TRACEFS, SG_TRACEFS_DEBUG);
 }
 
 static void
@@ -190,33 +217,39 @@ static void
 pf_report_hooks(struct pf_out *o, const struct sg_config *c,
     const struct sg_preflight *p)
 {
-	char why[128] = "";
-	const char *fallback;
-	enum sg_hooks h = sg_bpf_hooks_for(c, p->tracefs, p->socket_hooks,
-	    &fallback);
+	enum sg_hooks plan[SG_HOOKS_KINDS], want = c->ebpf.syscall_hooks;
+	char offered[128] = "";
+	int n = sg_hooks_plan(want, &p->hooks, plan);
 
-	if (*fallback == '\0') {
-		pf(o, "ok", "I/O hooks: %s%s%s", sg_bpf_hooks_name(h),
-		    h == SG_HOOKS_TRACEPOINT ? " in " : "",
-		    h == SG_HOOKS_TRACEPOINT ? p->tracefs_path : "");
-		if (h == SG_HOOKS_TRACEPOINT && p->tracefs_mounted)
-			pf(o, "ok", "tracefs mounted by spyglass");
-		return;
-	}
-	if (c->ebpf.syscall_hooks == SG_HOOKS_TRACEPOINT) {
-		if (p->tracefs_err == EPERM)
-			snprintf(why, sizeof(why), "; mounting it needs "
-			    "cap_sys_admin");
-		else if (p->tracefs_err != 0)
-			snprintf(why, sizeof(why), "; mounting it failed: %s",
-			    strerror(p->tracefs_err));
-		pf(o, "warning", "no syscall tracepoints in %s or %s%s: %s "
-		    "will be used instead", SG_TRACEFS, SG_TRACEFS_DEBUG, why,
-		    sg_bpf_hooks_name(h));
-		return;
-	}
-	pf(o, "warning", "%s: %s will be used instead", fallback,
-	    sg_bpf_hooks_name(h));
+	if (want == SG_HOOKS_AUTO)
+		pf(o, "ok", "I/O hooks: %s (the cheapest this kernel offers)",
+		    sg_hooks_describe(plan[0]));
+	else if (plan[0] == want)
+		pf(o, "ok", "I/O hooks: %s (syscall_hooks = %s)",
+		    sg_hooks_describe(plan[0]), sg_hooks_name(want));
+	else
+		pf(o, "warning", "syscall_hooks = %s: %s: %s will be used "
+		    "instead", sg_hooks_name(want), p->hooks.why_not[want],
+		    sg_hooks_describe(plan[0]));
+	if (plan[0] == SG_HOOKS_TRACEPOINT && p->tracefs_mounted)
+		pf(o, "ok", "tracefs mounted by spyglass at %s",
+		    p->tracefs_path);
+	if (plan[0] == SG_HOOKS_TRACEPOINT && p->tracefs_mountable)
+		pf(o, "ok", "tracefs is not mounted: spyglass will mount it "
+		    "at %s when it starts", SG_TRACEFS);
+	for (int i = 0; i < n; i++)
+		snprintf(offered + strlen(offered), sizeof(offered) -
+		    strlen(offered), "%s%s", i > 0 ? ", " : "",
+		    sg_hooks_name(plan[i]));
+	pf(o, "ok", "hooks this kernel offers, in the order they would be "
+	    "tried: %s", offered);
+	for (int h = SG_HOOKS_TRACEPOINT; h < SG_HOOKS_KINDS; h++)
+		if (!p->hooks.usable[h])
+			pf(o, "info", "hooks %s not offered: %s",
+			    sg_hooks_name(h), p->hooks.why_not[h]);
+	if (!p->hooks.atomics)
+		pf(o, "info", "no BPF atomics (Linux 5.12+): every hook looks "
+		    "processes up in the pid map, without the bitmap in front");
 }
 
 static void
@@ -278,6 +311,7 @@ preflight_run(const struct sg_config *c, struct sg_preflight *p,
 {
 	struct pf_out count = { .f = NULL };
 	struct utsname u;
+	char why[160];
 
 	memset(p, 0, sizeof(*p));
 	if (uname(&u) == 0)
@@ -286,12 +320,11 @@ preflight_run(const struct sg_config *c, struct sg_preflight *p,
 		snprintf(p->kernel, sizeof(p->kernel), "unknown");
 	p->btf = access(SG_BTF_PATH, R_OK) == 0;
 	pf_check_bpf(p);
+	p->perf_paranoid = pf_read_int(SG_PERF_PARANOID);
 	pf_check_tracefs(c, p, may_mount);
-	/* A parse of the kernel's BTF: only when it decides something. */
-	p->socket_hooks = p->btf &&
-	    (c->ebpf.syscall_hooks == SG_HOOKS_AUTO ||
-	    c->ebpf.syscall_hooks == SG_HOOKS_SOCKET) &&
-	    sg_bpf_have_socket_hooks();
+	pf_tracefs_why(p, why, sizeof(why));
+	sg_hooks_probe(&p->hooks, (p->tracefs || p->tracefs_mountable) &&
+	    p->perf_paranoid <= 2, why);
 	p->caps_held = privs_held();
 	p->caps_needed = privs_needed(c);
 	if (p->tracefs_mounted)

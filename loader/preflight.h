@@ -11,20 +11,23 @@
 #include <stdio.h>
 
 #include "config.h"
+#include "hooks.h"
 
 struct sg_preflight {
 	char     kernel[128];
 	bool     btf;              /* /sys/kernel/btf/vmlinux readable */
 	bool     bpf;              /* a trivial map could be created */
 	bool     tracefs;          /* syscall tracepoints available */
-	bool     socket_hooks;     /* socket tracepoints available */
 	bool     tracefs_mounted;  /* we mounted it */
+	bool     tracefs_mountable;/* check only: a start would mount it */
 	char     tracefs_path[64];
+	struct sg_hooks_probe hooks;  /* the I/O hooks this kernel offers */
 	uint64_t caps_held;
 	uint64_t caps_needed;      /* start-up and run time */
 	int      bpf_err;          /* errno when !bpf */
 	int      tracefs_err;      /* errno of a failed tracefs mount */
 	int      inert;            /* keys set that have no effect yet */
+	int      perf_paranoid;    /* kernel.perf_event_paranoid, -1 unknown */
 	int      port_start;       /* net.ipv4.ip_unprivileged_port_start,
 	                            * -1 unknown */
 	int      errors;

@@ -74,7 +74,7 @@ assert_eq "$M{GET,200}" 100 "$(metric_value $M http_request_method=GET http_resp
 assert_eq "$M{GET,404}" 20 "$(metric_value $M http_request_method=GET http_response_status_code=404 "${sel[@]}")"
 assert_eq "$M{GET,503}" 10 "$(metric_value $M http_request_method=GET http_response_status_code=503 "${sel[@]}")"
 assert_eq "$M{POST,200}" 30 "$(metric_value $M http_request_method=POST http_response_status_code=200 "${sel[@]}")"
-assert_eq "$M total" 160 "$(metric_value $M)"
+assert_count "python client requests" 160 "$(metric_value $M)"
 assert_eq "http_client_request_body_size_bytes_sum{POST}" 15000 \
     "$(metric_value http_client_request_body_size_bytes_sum http_request_method=POST)"
 assert_eq "http_server_request_duration_seconds_count (nginx not selected)" 0 \
@@ -87,7 +87,7 @@ assert_eq "client spans GET 200 /ok" 100 "$(count_spans "$SENSOR_OUT" kind=clien
 assert_eq "client spans GET 404 /missing" 20 "$(count_spans "$SENSOR_OUT" kind=client method=GET status=404 path=/missing)"
 assert_eq "client spans GET 503 /busy" 10 "$(count_spans "$SENSOR_OUT" kind=client method=GET status=503 path=/busy)"
 assert_eq "client spans POST 200 /post" 30 "$(count_spans "$SENSOR_OUT" kind=client method=POST status=200 path=/post)"
-assert_eq "client spans in total" 160 "$(count_spans "$SENSOR_OUT" kind=client)"
+assert_count "python client spans" 160 "$(count_spans "$SENSOR_OUT" kind=client)"
 assert_eq "server spans" 0 "$(count_spans "$SENSOR_OUT" kind=server)"
 assert_eq "pid of client spans" "$CLIENT_PID" "$(span_field_values "$SENSOR_OUT" pid kind=client)"
 assert_eq "service_name of client spans" "$PYSVC" "$(span_field_values "$SENSOR_OUT" service_name kind=client)"

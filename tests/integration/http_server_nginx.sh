@@ -63,7 +63,7 @@ for k in GET/200 GET/404 GET/503 POST/200 PUT/200 DELETE/200; do
 	assert_eq "$M{method=$m,status=$s,service_name=nginx}" "${want[$k]}" \
 	    "$(metric_value $M http_request_method="$m" http_response_status_code="$s" service_name=nginx)"
 done
-assert_eq "$M total (all series)" "$total" "$(metric_value $M)"
+assert_count "nginx server requests" "$total" "$(metric_value $M)"
 assert_eq "http_server_request_duration_seconds_bucket{le=+Inf} total" "$total" \
     "$(metric_value http_server_request_duration_seconds_bucket le=+Inf)"
 assert_eq "http_server_request_body_size_bytes_sum{POST}" 300000 \
@@ -95,7 +95,7 @@ for k in GET/200 GET/404 GET/503 POST/200 PUT/200 DELETE/200; do
 	assert_eq "server spans method=$m status=$s" "${want[$k]}" \
 	    "$(count_spans "$SENSOR_OUT" kind=server service_name=nginx method="$m" status="$s")"
 done
-assert_eq "server spans in total" "$total" "$(count_spans "$SENSOR_OUT" kind=server)"
+assert_count "nginx server spans" "$total" "$(count_spans "$SENSOR_OUT" kind=server)"
 assert_eq "client spans" 0 "$(count_spans "$SENSOR_OUT" kind=client)"
 assert_eq "spans for /missing" 300 "$(count_spans "$SENSOR_OUT" kind=server path=/missing)"
 for loc in sf nosf; do

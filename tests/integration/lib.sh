@@ -179,6 +179,13 @@ assert_eq() {   # what expected actual
 	fi
 }
 
+# assert_count WHAT EXPECTED SEEN: assert_eq, and a "COUNT:" line that
+# the kernel matrix (tests/kernels) puts in its report
+assert_count() {
+	assert_eq "$1" "$2" "$3"
+	log "COUNT: $1 $2 $3"
+}
+
 assert_ge() {   # what min actual
 	if awk -v a="$3" -v b="$2" 'BEGIN { exit !(a + 0 >= b + 0) }'; then
 		ok "$1 = $3 (>= $2)"

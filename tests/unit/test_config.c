@@ -477,7 +477,7 @@ test_error_values(void **state)
 	    "[discovery] exclude_exe", "bad regular expression");
 	load_bad("trace_printer = xml\n", 1, "trace_printer",
 	    "\"xml\" is not one of the allowed values");
-	load_bad("[ebpf]\nsyscall_hooks = kprobe\n", 2, "[ebpf] syscall_hooks",
+	load_bad("[ebpf]\nsyscall_hooks = uprobe\n", 2, "[ebpf] syscall_hooks",
 	    "is not one of the allowed values");
 	load_bad("log_level = verbose\n", 1, "log_level", "is not a log level");
 }

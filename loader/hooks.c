@@ -1,0 +1,264 @@
+#include "hooks.h"
+
+#include <errno.h>
+#include <malloc.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+#include <linux/bpf.h>
+
+#define SG_KPROBE_PMU "/sys/bus/event_source/devices/kprobe/type"
+#define K(h) (1u << (h))
+
+/* Cheapest first (see hooks.h). */
+static const enum sg_hooks sg_hooks_by_cost[] = {
+	SG_HOOKS_SOCKET, SG_HOOKS_FENTRY, SG_HOOKS_KPROBE, SG_HOOKS_RAW,
+};
+
+/* Programs by name prefix; a program matching none (the process
+ * programs raw_exec, raw_fork, raw_exit, or raw_exec58, ... where the
+ * kernel has no BPF atomics) is loaded with every kind. */
+static const struct {
+	const char *prefix;
+	unsigned    kinds;
+} sg_hooks_programs[] = {
+	{ "tp_",      K(SG_HOOKS_TRACEPOINT) },
+	{ "raw_sys_", K(SG_HOOKS_RAW) },
+	{ "sk_send",  K(SG_HOOKS_SOCKET) },
+	{ "sk_recv",  K(SG_HOOKS_SOCKET) },
+	{ "sk_state", K(SG_HOOKS_SOCKET) | K(SG_HOOKS_FENTRY) |
+	              K(SG_HOOKS_KPROBE) },
+	{ "fx_",      K(SG_HOOKS_FENTRY) },
+	{ "kp_",      K(SG_HOOKS_KPROBE) },
+};
+
+const char *
+sg_hooks_name(enum sg_hooks h)
+{
+	return h <= SG_HOOKS_KPROBE ? sg_hooks_names[h] : "?";
+}
+
+const char *
+sg_hooks_describe(enum sg_hooks h)
+{
+	switch (h) {
+	case SG_HOOKS_SOCKET:
+		return "socket tracepoints sock_send_length/sock_recv_length/"
+		    "inet_sock_set_state";
+	case SG_HOOKS_FENTRY:
+		return "fexit on tcp_sendmsg/tcp_recvmsg/tcp_sendpage and "
+		    "tracepoint inet_sock_set_state";
+	case SG_HOOKS_KPROBE:
+		return "kprobes on tcp_sendmsg/tcp_recvmsg/tcp_sendpage and "
+		    "tracepoint inet_sock_set_state";
+	case SG_HOOKS_TRACEPOINT:
+		return "syscall tracepoints";
+	case SG_HOOKS_RAW:
+	case SG_HOOKS_AUTO:
+		break;
+	}
+	return "raw tracepoints sys_enter/sys_exit";
+}
+
+static bool
+sg_btf_has(const struct btf *btf, const char *name, int kind)
+{
+	return btf != NULL && btf__find_by_name_kind(btf, name, kind) > 0;
+}
+
+/*
+ * A trial program: fexit on tcp_sendmsg asking for its return value,
+ * loaded and attached, then closed.  It answers what BTF cannot: whether
+ * this kernel has BPF trampolines (some refuse them: EPERM, ENOTSUPP),
+ * and bpf_get_func_ret (5.17+), which the fexit programs use.
+ */
+static int
+sg_hooks_try_fexit(int btf_id)
+{
+	const struct bpf_insn insns[] = {
+		/* r2 = r10 - 8; bpf_get_func_ret(ctx, r2); r0 = 0; exit */
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_X, .dst_reg = BPF_REG_2,
+		  .src_reg = BPF_REG_10 },
+		{ .code = BPF_ALU64 | BPF_ADD | BPF_K, .dst_reg = BPF_REG_2,
+		  .imm = -8 },
+		{ .code = BPF_JMP | BPF_CALL, .imm = BPF_FUNC_get_func_ret },
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0 },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	LIBBPF_OPTS(bpf_prog_load_opts, opts,
+	    .expected_attach_type = BPF_TRACE_FEXIT,
+	    .attach_btf_id = btf_id);
+	int prog, link, err = 0;
+
+	prog = bpf_prog_load(BPF_PROG_TYPE_TRACING, "sg_probe", "GPL", insns,
+	    sizeof(insns) / sizeof(insns[0]), &opts);
+	if (prog < 0)
+		return -errno;
+	link = bpf_raw_tracepoint_open(NULL, prog);
+	if (link < 0)
+		err = -errno;
+	else
+		close(link);
+	close(prog);
+	return err;
+}
+
+/* A trial program with an atomic fetch-or, which kernels before 5.12
+ * refuse ("BPF_STX uses reserved fields"). */
+static bool
+sg_hooks_have_atomics(void)
+{
+	const struct bpf_insn insns[] = {
+		/* *(u64 *)(r10 - 8) = 0; lock *(u64 *)(r10 - 8) |= 1 (fetch);
+		 * r0 = 0; exit */
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_1 },
+		{ .code = BPF_STX | BPF_MEM | BPF_DW, .dst_reg = BPF_REG_10,
+		  .src_reg = BPF_REG_1, .off = -8 },
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_1,
+		  .imm = 1 },
+		{ .code = BPF_STX | BPF_ATOMIC | BPF_DW, .dst_reg = BPF_REG_10,
+		  .src_reg = BPF_REG_1, .off = -8, .imm = BPF_OR | BPF_FETCH },
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0 },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	int prog = bpf_prog_load(BPF_PROG_TYPE_SOCKET_FILTER, "sg_probe",
+	    "GPL", insns, sizeof(insns) / sizeof(insns[0]), NULL);
+
+	if (prog < 0)
+		return false;
+	close(prog);
+	return true;
+}
+
+static void
+sg_hooks_not(struct sg_hooks_probe *p, enum sg_hooks h, const char *fmt,
+    const char *arg)
+{
+	p->usable[h] = false;
+	snprintf(p->why_not[h], sizeof(p->why_not[h]), fmt, arg);
+}
+
+static void
+sg_hooks_probe_fentry(struct sg_hooks_probe *p, const struct btf *btf)
+{
+	int id = btf != NULL ? btf__find_by_name_kind(btf, "tcp_sendmsg",
+	    BTF_KIND_FUNC) : -1;
+	int err;
+
+	if (id <= 0 || !sg_btf_has(btf, "tcp_recvmsg", BTF_KIND_FUNC)) {
+		sg_hooks_not(p, SG_HOOKS_FENTRY, "%s", "the kernel's BTF has "
+		    "no tcp_sendmsg/tcp_recvmsg");
+		return;
+	}
+	if ((err = sg_hooks_try_fexit(id)) != 0) {
+		sg_hooks_not(p, SG_HOOKS_FENTRY, "a trial fexit program on "
+		    "tcp_sendmsg failed: %s (no BPF trampolines, or a kernel "
+		    "before 5.17)", strerror(-err));
+		return;
+	}
+	p->usable[SG_HOOKS_FENTRY] = true;
+}
+
+static void
+sg_hooks_probe_kprobe(struct sg_hooks_probe *p, const struct btf *btf)
+{
+	if (access(SG_KPROBE_PMU, R_OK) != 0) {
+		sg_hooks_not(p, SG_HOOKS_KPROBE, "%s", "no kprobe PMU ("
+		    SG_KPROBE_PMU "): a kernel built without CONFIG_KPROBES");
+		return;
+	}
+	if (!sg_btf_has(btf, "tcp_sendmsg", BTF_KIND_FUNC) ||
+	    !sg_btf_has(btf, "tcp_recvmsg", BTF_KIND_FUNC)) {
+		sg_hooks_not(p, SG_HOOKS_KPROBE, "%s", "the kernel's BTF has "
+		    "no tcp_sendmsg/tcp_recvmsg");
+		return;
+	}
+	/* The programs read the syscall's registers (5.15+). */
+	if (libbpf_probe_bpf_helper(BPF_PROG_TYPE_KPROBE,
+	    BPF_FUNC_task_pt_regs, NULL) != 1) {
+		sg_hooks_not(p, SG_HOOKS_KPROBE, "%s", "no bpf_task_pt_regs "
+		    "helper for kprobes (5.15+)");
+		return;
+	}
+	p->usable[SG_HOOKS_KPROBE] = true;
+}
+
+void
+sg_hooks_probe(struct sg_hooks_probe *p, bool tracefs, const char *tracefs_why)
+{
+	static const char *const socket_tps[] = { "btf_trace_sock_send_length",
+		"btf_trace_sock_recv_length" };
+	struct btf *btf = btf__load_vmlinux_btf();
+	bool state_tp = sg_btf_has(btf, "btf_trace_inet_sock_set_state",
+	    BTF_KIND_TYPEDEF);
+
+	memset(p, 0, sizeof(*p));
+	p->usable[SG_HOOKS_RAW] = true;
+	p->usable[SG_HOOKS_TRACEPOINT] = tracefs;
+	if (!tracefs)
+		sg_hooks_not(p, SG_HOOKS_TRACEPOINT, "%s", tracefs_why);
+
+	p->usable[SG_HOOKS_SOCKET] = state_tp;
+	for (size_t i = 0; i < sizeof(socket_tps) / sizeof(socket_tps[0]); i++)
+		if (!sg_btf_has(btf, socket_tps[i], BTF_KIND_TYPEDEF))
+			sg_hooks_not(p, SG_HOOKS_SOCKET, "%s", "no "
+			    "sock_send_length/sock_recv_length tracepoints "
+			    "(Linux 6.3+)");
+	if (!state_tp) {
+		sg_hooks_not(p, SG_HOOKS_SOCKET, "%s", "no BTF for the "
+		    "tracepoint inet_sock_set_state");
+		sg_hooks_not(p, SG_HOOKS_FENTRY, "%s", p->why_not[SG_HOOKS_SOCKET]);
+		sg_hooks_not(p, SG_HOOKS_KPROBE, "%s", p->why_not[SG_HOOKS_SOCKET]);
+	} else {
+		sg_hooks_probe_fentry(p, btf);
+		sg_hooks_probe_kprobe(p, btf);
+	}
+	p->sendpage = sg_btf_has(btf, "tcp_sendpage", BTF_KIND_FUNC);
+	p->atomics = sg_hooks_have_atomics();
+	btf__free(btf);
+	/* The parse took several MB: give them back before the BPF load
+	 * parses it again. */
+	malloc_trim(0);
+}
+
+int
+sg_hooks_plan(enum sg_hooks configured, const struct sg_hooks_probe *p,
+    enum sg_hooks plan[SG_HOOKS_KINDS])
+{
+	int n = 0;
+
+	if (configured != SG_HOOKS_AUTO && p->usable[configured])
+		plan[n++] = configured;
+	for (size_t i = 0; i < sizeof(sg_hooks_by_cost) /
+	    sizeof(sg_hooks_by_cost[0]); i++) {
+		enum sg_hooks h = sg_hooks_by_cost[i];
+
+		if (p->usable[h] && h != configured)
+			plan[n++] = h;
+	}
+	return n;
+}
+
+bool
+sg_hooks_program_wanted(const char *prog, enum sg_hooks h,
+    const struct sg_hooks_probe *p)
+{
+	size_t len = strlen(prog);
+
+	if (strstr(prog, "sendpage") != NULL && !p->sendpage)
+		return false;
+	if (strncmp(prog, "raw_exec", 8) == 0 ||
+	    strncmp(prog, "raw_exit", 8) == 0 ||
+	    strncmp(prog, "raw_fork", 8) == 0)
+		return (strcmp(prog + len - 2, "58") == 0) != p->atomics;
+	for (size_t i = 0; i < sizeof(sg_hooks_programs) /
+	    sizeof(sg_hooks_programs[0]); i++)
+		if (strncmp(prog, sg_hooks_programs[i].prefix,
+		    strlen(sg_hooks_programs[i].prefix)) == 0)
+			return (sg_hooks_programs[i].kinds & K(h)) != 0;
+	return true;
+}
