@@ -314,6 +314,9 @@ sg_capture_buf(struct sg_data_event *e, __u64 buf, __s64 len)
 {
 	__u32 n = sg_capture_limit(len);
 
+	/* As in sg_capture_iov: a clamp clang cannot fold away, for the
+	 * verifiers (6.1) that follow only this register's bounds. */
+	asm volatile("" : "+r"(n));
 	if (n > SG_CAPTURE_MAX)
 		n = SG_CAPTURE_MAX;
 	bpf_probe_read_user(e->data, n, (void *)buf);

@@ -2,7 +2,8 @@
  * spyglass-collector: turns raw socket events into HTTP exchanges, spans
  * and RED metrics.  It handles attacker-controlled bytes, so it runs with
  * no capabilities, an unprivileged uid and a seccomp filter that allows
- * no network socket: its only peers are the loader and the exporter.
+ * no socket() and no connect(): it listens on its two channels before the
+ * filter, and only the loader and the exporter may connect to them.
  */
 #include <errno.h>
 #include <poll.h>
@@ -24,6 +25,7 @@
 #include "procs.h"
 #include "sampler.h"
 #include "sandbox.h"
+#include "self.h"
 #include "spans.h"
 
 #define SG_CONNS_CAPACITY  16384
@@ -34,12 +36,11 @@
 
 static struct {
 	struct sg_config   cfg;
-	uint8_t           *config_msg;     /* as received, to forward */
-	size_t             config_len;
 	struct sg_conns   *conns;
 	struct sg_metrics *metrics;
 	nng_socket         in, out;
-	int                exporter_connects;
+	struct sg_ipc_peer loader;         /* the one peer of in */
+	struct sg_ipc_peer exporter;       /* the one peer of out */
 	int64_t            clock_offset;
 	uint8_t           *snapshot;
 	struct wire_w      spans;
@@ -50,9 +51,11 @@ static struct {
 	uint64_t           spans_unsampled;
 	bool               want_spans;      /* printer or OTLP traces on */
 	uint64_t           lost_ipc;        /* spans and snapshots not sent */
-	struct sg_stat     loader_stats[SG_STATS_MAX];
-	uint16_t           nloader_stats;
-} C;
+	uint64_t           self[SG_SELF_MAX];
+} C = {
+	.loader = { .name = "loader" },
+	.exporter = { .name = "exporter" },
+};
 
 /* ---- spans towards the exporter ---- */
 
@@ -155,8 +158,7 @@ sg_apply_config(const struct sg_config *cfg)
 			sg_fatal("out of memory for connections");
 	}
 	C.cfg = nc;
-	C.want_spans = nc.trace_printer != SG_PRINTER_DISABLED ||
-	    nc.traces.s.endpoint[0] != '\0' || nc.otlp_endpoint[0] != '\0';
+	C.want_spans = nc.export_spans;
 	sg_log_set_level(nc.log_level);
 }
 
@@ -165,7 +167,6 @@ sg_on_config(const struct sg_msg *m, void *ctx)
 {
 	char err[SG_CONFIG_ERR_MAX];
 	struct sg_config nc;
-	uint8_t *copy;
 
 	(void)ctx;
 	sg_config_defaults(&nc);
@@ -173,15 +174,21 @@ sg_on_config(const struct sg_msg *m, void *ctx)
 	    sizeof(err)) < 0)
 		sg_fatal("configuration from the loader refused: %s", err);
 	sg_apply_config(&nc);
-	if ((copy = malloc(m->size)) == NULL)
-		sg_fatal("out of memory");
-	memcpy(copy, m->payload, m->size);
-	free(C.config_msg);
-	C.config_msg = copy;
-	C.config_len = m->size;
-	/* The exporter takes its settings from the same message. */
-	if (sg_ipc_send(C.out, SG_MSG_CONFIG, copy, m->size) != 0)
-		sg_log(SG_LOG_DEBUG, "exporter not connected yet");
+	return 0;
+}
+
+/* The exporter's pid: the only process that may take our output. */
+static int
+sg_on_peer(const struct sg_msg *m, void *ctx)
+{
+	struct wire_r r;
+	uint32_t pid;
+
+	(void)ctx;
+	wire_r_init(&r, m->payload, m->size);
+	if (msg_get_peer(&r, &pid) < 0)
+		sg_fatal("malformed peer message");
+	atomic_store(&C.exporter.pid, (int)pid);
 	return 0;
 }
 
@@ -224,52 +231,39 @@ sg_on_proc(const struct sg_msg *m, void *ctx)
 	return 0;
 }
 
-static int
-sg_on_stats(const struct sg_msg *m, void *ctx)
-{
-	struct wire_r r;
-	uint16_t n;
-
-	(void)ctx;
-	wire_r_init(&r, m->payload, m->size);
-	if (msg_get_stats(&r, C.loader_stats, &n) < 0 || !wire_r_done(&r))
-		sg_fatal("malformed stats message");
-	C.nloader_stats = n;
-	return 0;
-}
-
+/* What the loader may send us; anything else is fatal. */
 static const struct sg_dispatch sg_collector_dispatch[] = {
 	{ SG_MSG_CONFIG, 2, sg_on_config },
 	{ SG_MSG_EVENTS, 0, sg_on_events },
 	{ SG_MSG_PROC,   1, sg_on_proc },
-	{ SG_MSG_STATS,  2, sg_on_stats },
+	{ SG_MSG_PEER,   4, sg_on_peer },
 };
 
 /* ---- periodic work ---- */
 
 static void
-sg_publish_stats(void)
+sg_send_stats(void)
 {
 	struct sg_conns_stats cs;
+	uint8_t buf[1024];
+	struct wire_w w;
 
-	for (uint16_t i = 0; i < C.nloader_stats; i++)
-		metrics_set_stat(C.metrics, C.loader_stats[i].name,
-		    C.loader_stats[i].value);
 	conns_stats(C.conns, &cs);
-	metrics_set_stat(C.metrics, "spyglass_bad_events_total{stage=\"collector\"}",
-	    cs.bad_events);
-	metrics_set_stat(C.metrics, "spyglass_connections_evicted_total",
-	    cs.evicted);
-	metrics_set_stat(C.metrics, "spyglass_http_requests_timed_out_total",
-	    cs.timed_out);
-	metrics_set_stat(C.metrics, "spyglass_connections_active", cs.active);
-	metrics_set_stat(C.metrics, "spyglass_unparsed_bytes_total",
-	    cs.unparsed);
-	metrics_set_stat(C.metrics, "spyglass_spans_total", C.spans_total);
-	metrics_set_stat(C.metrics, "spyglass_spans_unsampled_total",
-	    C.spans_unsampled);
-	metrics_set_stat(C.metrics,
-	    "spyglass_events_lost_total{stage=\"collector_ipc\"}", C.lost_ipc);
+	C.self[SG_SELF_BAD_COLLECTOR] = cs.bad_events;
+	C.self[SG_SELF_EVICTED] = cs.evicted;
+	C.self[SG_SELF_TIMED_OUT] = cs.timed_out;
+	C.self[SG_SELF_CONNS_ACTIVE] = cs.active;
+	C.self[SG_SELF_UNPARSED] = cs.unparsed;
+	C.self[SG_SELF_SPANS] = C.spans_total;
+	C.self[SG_SELF_SPANS_UNSAMPLED] = C.spans_unsampled;
+	C.self[SG_SELF_LOST_COLLECTOR_IPC] = C.lost_ipc;
+	C.self[SG_SELF_SERIES_DROPPED] = metrics_series_dropped(C.metrics);
+	C.self[SG_SELF_IPC_REJECTED_COLLECTOR] =
+	    atomic_load(&C.loader.rejected) + atomic_load(&C.exporter.rejected);
+	wire_w_init(&w, buf, sizeof(buf));
+	self_put_stats(&w, SG_SELF_COLLECTOR, C.self);
+	if (w.err || sg_ipc_send(C.out, SG_MSG_STATS, buf, w.len) != 0)
+		C.lost_ipc++;
 }
 
 static void
@@ -277,7 +271,7 @@ sg_send_snapshot(void)
 {
 	size_t len;
 
-	sg_publish_stats();
+	sg_send_stats();
 	len = metrics_snapshot(C.metrics, C.snapshot, SG_SNAPSHOT_MAX,
 	    sg_clock_ns(CLOCK_REALTIME));
 	if (len == 0) {
@@ -287,19 +281,6 @@ sg_send_snapshot(void)
 	}
 	if (sg_ipc_send(C.out, SG_MSG_METRICS, C.snapshot, len) != 0)
 		C.lost_ipc++;
-}
-
-static void
-sg_check_exporter_peer(void)
-{
-	int connects = sg_ipc_connects(C.out);
-
-	if (connects != C.exporter_connects && C.config_msg != NULL) {
-		if (sg_ipc_send(C.out, SG_MSG_CONFIG, C.config_msg,
-		    C.config_len) != 0)
-			return;   /* try again on the next tick */
-		C.exporter_connects = connects;
-	}
 }
 
 int
@@ -312,10 +293,13 @@ main(int argc, char **argv)
 	sg_child_args_parse(argc, argv, "spyglass-collector", &args);
 	sg_log_init("spyglass-collector", args.level);
 
-	if (sg_ipc_dial(&C.in, SG_IPC_PULL, args.runtime_dir,
-	    SG_IPC_EVENTS_SOCK) < 0 ||
-	    sg_ipc_dial(&C.out, SG_IPC_PUSH, args.runtime_dir,
-	    SG_IPC_EXPORT_SOCK) < 0)
+	/* The loader started us; the exporter is known once the loader
+	 * names it. */
+	atomic_store(&C.loader.pid, (int)getppid());
+	if (sg_ipc_listen(&C.in, SG_IPC_PULL, args.runtime_dir,
+	    SG_IPC_COLLECTOR, &C.loader) < 0 ||
+	    sg_ipc_listen(&C.out, SG_IPC_PUSH, args.runtime_dir,
+	    SG_IPC_SPANS, &C.exporter) < 0)
 		return 1;
 	if (sg_sandbox_collector(args.sandbox_debug) < 0)
 		sg_fatal("cannot apply the seccomp filter");
@@ -343,7 +327,7 @@ main(int argc, char **argv)
 			sg_fatal("poll: %s", strerror(errno));
 		/* Until none is left, or a malformed one (logged, dropped;
 		 * the descriptor stays readable for the rest). */
-		while (sg_ipc_recv(C.in, &m, 0) == 0) {
+		while (sg_ipc_recv(C.in, &m) == 0) {
 			sg_ipc_dispatch(sg_collector_dispatch,
 			    sizeof(sg_collector_dispatch) /
 			    sizeof(sg_collector_dispatch[0]), &m, NULL);
@@ -352,7 +336,6 @@ main(int argc, char **argv)
 		sg_spans_flush();
 		now = sg_clock_ns(CLOCK_MONOTONIC);
 		if (now >= next_tick) {
-			sg_check_exporter_peer();
 			C.clock_offset = spans_clock_offset();
 			conns_tick(C.conns, now);
 			sg_spans_flush();

@@ -27,10 +27,7 @@
 #define LABELS_MAX (SG_MAX_LABELS * (64 + SG_LABEL_MAX))
 #define KEY_MAX 64
 
-#define STAT_FAMILIES_MAX 64
 #define SERIES_MAX_LIMIT (1u << 20)
-
-#define DROPPED_NAME "spyglass_metric_series_dropped_total"
 
 enum fam_index {
 	FAM_SRV_DUR = 0,
@@ -40,7 +37,6 @@ enum fam_index {
 	FAM_CLI_REQ,
 	FAM_CLI_RESP,
 	FAM_TARGET,
-	FAM_DROPPED,
 	FAM_NFIXED
 };
 
@@ -86,7 +82,7 @@ struct label_src {
 };
 
 struct sg_metrics {
-	struct family   fam[FAM_NFIXED + STAT_FAMILIES_MAX];
+	struct family   fam[FAM_NFIXED];
 	size_t          nfam;
 	size_t          max_series;
 	uint64_t        key[2];  /* SipHash key */
@@ -133,9 +129,6 @@ static const struct fam_def fam_defs[FAM_NFIXED] = {
 	    "client side", SG_METRIC_HISTOGRAM, 1 },
 	[FAM_TARGET] = { "target_info", "target_info", "",
 	    "Target metadata", SG_METRIC_GAUGE, 0 },
-	[FAM_DROPPED] = { DROPPED_NAME, DROPPED_NAME, "",
-	    "Metric series not created because their family was full",
-	    SG_METRIC_COUNTER, 0 },
 };
 
 /* ---- SipHash-2-4, written from the paper's description. */
@@ -492,7 +485,6 @@ metrics_new(const struct sg_buckets *duration, const struct sg_buckets *size,
 {
 	struct sg_metrics *m;
 	struct timespec ts;
-	struct labels *l;
 
 	if (!buckets_valid(duration) || !buckets_valid(size) ||
 	    max_series == 0 || max_series > SERIES_MAX_LIMIT) {
@@ -515,18 +507,9 @@ metrics_new(const struct sg_buckets *duration, const struct sg_buckets *size,
 		const struct fam_def *d = &fam_defs[i];
 
 		family_init(&m->fam[i], d->prom, d->otel, d->unit, d->help,
-		    d->type, d->size ? size : duration,
-		    i == FAM_DROPPED ? 1 : max_series);
+		    d->type, d->size ? size : duration, max_series);
 	}
 	m->nfam = FAM_NFIXED;
-
-	/* The drop counter always exists so a dashboard can alert on it. */
-	l = &m->scratch_labels;
-	labels_reset(l);
-	if (family_get(m, &m->fam[FAM_DROPPED], l) == NULL) {
-		metrics_free(m);
-		return NULL;
-	}
 	return m;
 }
 
@@ -719,200 +702,10 @@ metrics_service_seen(struct sg_metrics *m, const struct sg_proc_info *p)
 	se->value = 1;
 }
 
-/* ---- self-metric names: name{key="value",...} */
-
-static int
-name_char(int c, int first, int colon)
+uint64_t
+metrics_series_dropped(const struct sg_metrics *m)
 {
-	if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_')
-		return 1;
-	if (colon && c == ':')
-		return 1;
-	return !first && c >= '0' && c <= '9';
-}
-
-struct stat_pair {
-	char key[KEY_MAX];
-	char value[SG_LABEL_MAX];
-};
-
-/* One quoted value with the exposition format's escapes. */
-static const char *
-parse_value(const char *p, char *out, size_t outsz)
-{
-	size_t n = 0;
-
-	if (*p++ != '"')
-		return NULL;
-	while (*p != '"') {
-		char c = *p++;
-
-		if (c == '\0')
-			return NULL;
-		if (c == '\\') {
-			c = *p++;
-			if (c == 'n')
-				c = '\n';
-			else if (c != '\\' && c != '"')
-				return NULL;
-		}
-		if (n + 1 >= outsz)
-			return NULL;
-		out[n++] = c;
-	}
-	out[n] = '\0';
-	return p + 1;
-}
-
-static int
-parse_stat(const char *s, char *name, size_t namesz, struct stat_pair *pairs,
-    size_t *npairs)
-{
-	const char *p = s;
-	size_t n = 0;
-
-	*npairs = 0;
-	while (name_char((unsigned char)*p, p == s, 1))
-		p++;
-	if (p == s || (size_t)(p - s) >= namesz)
-		return -1;
-	memcpy(name, s, (size_t)(p - s));
-	name[p - s] = '\0';
-	if (*p == '\0')
-		return 0;
-	if (*p++ != '{')
-		return -1;
-	while (*p != '}') {
-		const char *k = p;
-		struct stat_pair *sp;
-
-		if (n == SG_MAX_LABELS)
-			return -1;
-		sp = &pairs[n];
-		while (name_char((unsigned char)*p, p == k, 0))
-			p++;
-		if (p == k || (size_t)(p - k) >= sizeof(sp->key) ||
-		    (p - k >= 2 && k[0] == '_' && k[1] == '_'))
-			return -1;
-		memcpy(sp->key, k, (size_t)(p - k));
-		sp->key[p - k] = '\0';
-		if (*p++ != '=')
-			return -1;
-		if ((p = parse_value(p, sp->value, sizeof(sp->value))) == NULL)
-			return -1;
-		n++;
-		if (*p == ',')
-			p++;
-		else if (*p != '}')
-			return -1;
-	}
-	if (p[1] != '\0')
-		return -1;
-	*npairs = n;
-	return 0;
-}
-
-static int
-pair_cmp(const void *a, const void *b)
-{
-	return strcmp(((const struct stat_pair *)a)->key,
-	    ((const struct stat_pair *)b)->key);
-}
-
-/* HELP text of the self-metrics the sensor sets; others get a generic one. */
-static const char *
-stat_help(const char *name)
-{
-	static const struct { const char *name, *help; } helps[] = {
-		{ "spyglass_events_read_total",
-		  "Events read from the BPF ring buffer" },
-		{ "spyglass_events_lost_total",
-		  "Events lost, by the stage where they were lost" },
-		{ "spyglass_bad_events_total",
-		  "Malformed events refused, by the stage that refused them" },
-		{ "spyglass_instrumented_processes",
-		  "Processes instrumented now" },
-		{ "spyglass_process_messages_lost_total",
-		  "Process metadata messages the collector could not take" },
-		{ "spyglass_child_restarts_total",
-		  "Restarts of the unprivileged children" },
-		{ "spyglass_http_requests_timed_out_total",
-		  "HTTP requests without a response within http_request_timeout" },
-		{ "spyglass_connections_evicted_total",
-		  "Connections dropped from the full connection table" },
-		{ "spyglass_connections_active",
-		  "Connections the collector follows now" },
-		{ "spyglass_unparsed_bytes_total",
-		  "Bytes on instrumented connections that were not HTTP/1.x" },
-		{ "spyglass_spans_total", "Spans produced" },
-		{ "spyglass_spans_unsampled_total",
-		  "Spans not exported because the trace sampler left them out" },
-	};
-
-	for (size_t i = 0; i < sizeof(helps) / sizeof(helps[0]); i++)
-		if (strcmp(helps[i].name, name) == 0)
-			return helps[i].help;
-	return "spyglass self-metric";
-}
-
-static struct family *
-stat_family(struct sg_metrics *m, const char *name)
-{
-	struct family *f;
-	size_t len = strlen(name);
-	int counter;
-
-	for (size_t i = 0; i < m->nfam; i++)
-		if (strcmp(m->fam[i].hdr.prom_name, name) == 0)
-			return i < FAM_NFIXED ? NULL : &m->fam[i];
-	if (m->nfam == sizeof(m->fam) / sizeof(m->fam[0])) {
-		m->dropped++;
-		return NULL;
-	}
-	counter = len > 6 && strcmp(name + len - 6, "_total") == 0;
-	f = &m->fam[m->nfam++];
-	family_init(f, name, name, "", stat_help(name),
-	    counter ? SG_METRIC_COUNTER : SG_METRIC_GAUGE, NULL,
-	    m->max_series);
-	return f;
-}
-
-void
-metrics_set_stat(struct sg_metrics *m, const char *name, uint64_t value)
-{
-	struct stat_pair pairs[SG_MAX_LABELS];
-	char base[sizeof(m->fam[0].hdr.prom_name)];
-	struct family *f;
-	struct series *se;
-	struct labels *l;
-	size_t n;
-
-	if (m == NULL || name == NULL)
-		return;
-	if (parse_stat(name, base, sizeof(base), pairs, &n) < 0) {
-		sg_log(SG_LOG_WARN, "metrics: bad self-metric name \"%.80s\"",
-		    name);
-		return;
-	}
-	/* Canonical label order: the same labels in another order are
-	 * the same series. */
-	qsort(pairs, n, sizeof(pairs[0]), pair_cmp);
-	for (size_t i = 1; i < n; i++)
-		if (strcmp(pairs[i - 1].key, pairs[i].key) == 0) {
-			sg_log(SG_LOG_WARN, "metrics: duplicate label in "
-			    "\"%.80s\"", name);
-			return;
-		}
-	if ((f = stat_family(m, base)) == NULL) {
-		sg_log(SG_LOG_DEBUG, "metrics: self-metric %s not set", base);
-		return;
-	}
-	l = &m->scratch_labels;
-	labels_reset(l);
-	for (size_t i = 0; i < n; i++)
-		labels_add(l, pairs[i].key, pairs[i].value);
-	if ((se = family_get(m, f, l)) != NULL)
-		se->value = (double)value;
+	return m != NULL ? m->dropped : 0;
 }
 
 /* ---- snapshot */
@@ -943,13 +736,9 @@ metrics_snapshot(struct sg_metrics *m, uint8_t *buf, size_t cap,
     uint64_t now_unix_ns)
 {
 	struct wire_w w;
-	struct family *dropped;
 
 	if (m == NULL || buf == NULL)
 		return 0;
-	dropped = &m->fam[FAM_DROPPED];
-	if (dropped->n == 1)
-		dropped->series[0].value = (double)m->dropped;
 
 	wire_w_init(&w, buf, cap);
 	msg_put_snapshot_hdr(&w, now_unix_ns, m->start_ns, (uint16_t)m->nfam);

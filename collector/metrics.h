@@ -1,8 +1,8 @@
 /*
  * RED aggregation: cumulative histograms keyed by label set, plus
- * target_info and the spyglass_* self-metrics.  Bounded: at most
- * max_series series per family; what does not fit is counted in
- * spyglass_metric_series_dropped_total instead.
+ * target_info.  Bounded: at most max_series series per family; what does
+ * not fit is counted (metrics_series_dropped, the self-metric
+ * spyglass_metric_series_dropped_total) instead.
  */
 #ifndef SG_METRICS_H
 #define SG_METRICS_H
@@ -23,10 +23,8 @@ void metrics_free(struct sg_metrics *m);
 void metrics_record_span(struct sg_metrics *m, const struct sg_span *s);
 /* A service is being instrumented: keep its target_info series. */
 void metrics_service_seen(struct sg_metrics *m, const struct sg_proc_info *p);
-/* Set a self-metric.  name is a Prometheus name with optional labels,
- * e.g. spyglass_events_lost_total{stage="ringbuf"}; names ending in
- * _total are counters, others gauges. */
-void metrics_set_stat(struct sg_metrics *m, const char *name, uint64_t value);
+/* Updates refused so far because a family was full. */
+uint64_t metrics_series_dropped(const struct sg_metrics *m);
 /* Encode the whole cumulative snapshot as an SG_MSG_METRICS payload.
  * Returns the payload length, or 0 when it does not fit in cap. */
 size_t metrics_snapshot(struct sg_metrics *m, uint8_t *buf, size_t cap,

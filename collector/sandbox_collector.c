@@ -1,19 +1,23 @@
 /*
  * The collector parses attacker-controlled payloads, so it gets the
- * smallest table: the base rules plus what nng's ipc dialer needs to
- * reconnect to the loader and the exporter (either may restart).  Only
- * AF_UNIX sockets can be created: no network access at all.
+ * smallest table: the base rules plus accepting connections on the two
+ * channels it listened on before the filter was loaded.  It can create
+ * no socket and connect nowhere: it has no way out but those channels,
+ * whose peers are authenticated (ipc.h).
  */
 #include "sandbox.h"
-
-#include <sys/socket.h>
 
 #include <seccomp.h>
 
 static const struct sg_syscall_rule sg_collector_rules[] = {
-	/* nng redials events.sock / export.sock after a peer restart */
-	{ SCMP_SYS(socket), AF_UNIX },
-	{ SCMP_SYS(connect), SG_ANY },
+	/* the loader and the exporter (re)connect to collector.sock and
+	 * spans.sock */
+	{ SCMP_SYS(accept4), SG_ANY },
+	{ SCMP_SYS(accept), SG_ANY },
+	/* nng removes its socket files when the listeners close at exit:
+	 * refused; the loader removes them */
+	{ SCMP_SYS(unlink), SG_REFUSE },
+	{ SCMP_SYS(unlinkat), SG_REFUSE },
 };
 
 int

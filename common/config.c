@@ -892,17 +892,72 @@ sg_config_format(const struct sg_config *c, const struct sg_key *k,
 	}
 }
 
+/*
+ * Which processes need a key (SG_TO_*; by default the loader alone).  The
+ * first rule whose section matches and whose key is a prefix of the key
+ * decides.  The collector parses attacker bytes: it gets no endpoint, no
+ * header, no certificate, and whether to build spans comes to it as the
+ * derived _export_spans.
+ */
+static unsigned
+sg_key_audience(const struct sg_key *k)
+{
+	static const struct {
+		const char *section, *prefix;
+		unsigned    to;
+	} rules[] = {
+		{ "", "log_level", SG_TO_COLLECTOR | SG_TO_EXPORTER },
+		{ "", "trace_printer", SG_TO_EXPORTER },
+		{ "", "otlp_", SG_TO_EXPORTER },
+		{ "", "resource_attributes", SG_TO_EXPORTER },
+		{ "prometheus_export", "duration_histogram", SG_TO_COLLECTOR },
+		{ "prometheus_export", "size_histogram", SG_TO_COLLECTOR },
+		{ "prometheus_export", "", SG_TO_EXPORTER },
+		{ "ebpf", "http_request_timeout", SG_TO_COLLECTOR },
+		{ "otel_traces_export", "sampler", SG_TO_COLLECTOR },
+		{ "otel_traces_export", "", SG_TO_EXPORTER },
+		{ "otel_metrics_export", "", SG_TO_EXPORTER },
+	};
+
+	for (size_t i = 0; i < sizeof(rules) / sizeof(rules[0]); i++)
+		if (strcmp(rules[i].section, k->section) == 0 &&
+		    strncmp(rules[i].prefix, k->key,
+		    strlen(rules[i].prefix)) == 0)
+			return rules[i].to;
+	return SG_TO_LOADER;
+}
+
+/* Spans are built only when something takes them. */
+static bool
+sg_config_export_spans(const struct sg_config *c)
+{
+	return c->trace_printer != SG_PRINTER_DISABLED ||
+	    c->traces.s.endpoint[0] != '\0' || c->otlp_endpoint[0] != '\0';
+}
+
+#define SG_EXPORT_SPANS_KEY "_export_spans"
+
 void
-sg_config_encode(const struct sg_config *c, struct wire_w *w)
+sg_config_encode(const struct sg_config *c, struct wire_w *w, unsigned to)
 {
 	char val[1024];
+	uint16_t n = 0;
 
-	wire_put_u16(w, (uint16_t)SG_NKEYS);
+	for (size_t i = 0; i < SG_NKEYS; i++)
+		n += (sg_key_audience(&sg_keys[i]) & to) != 0;
+	wire_put_u16(w, (uint16_t)(n + ((to & SG_TO_COLLECTOR) != 0)));
 	for (size_t i = 0; i < SG_NKEYS; i++) {
+		if ((sg_key_audience(&sg_keys[i]) & to) == 0)
+			continue;
 		sg_config_format(c, &sg_keys[i], val, sizeof(val));
 		wire_put_str(w, sg_keys[i].section);
 		wire_put_str(w, sg_keys[i].key);
 		wire_put_str(w, val);
+	}
+	if (to & SG_TO_COLLECTOR) {
+		wire_put_str(w, "");
+		wire_put_str(w, SG_EXPORT_SPANS_KEY);
+		wire_put_str(w, sg_config_export_spans(c) ? "true" : "false");
 	}
 }
 
@@ -920,7 +975,13 @@ sg_config_decode(struct sg_config *c, const void *buf, size_t len,
 		wire_get_str(&r, section, sizeof(section));
 		wire_get_str(&r, key, sizeof(key));
 		wire_get_str(&r, val, sizeof(val));
-		if (!r.err && sg_config_set(c, section, key, val, origin, err,
+		if (r.err)
+			break;
+		if (section[0] == '\0' && strcmp(key, SG_EXPORT_SPANS_KEY) == 0) {
+			c->export_spans = strcmp(val, "true") == 0;
+			continue;
+		}
+		if (sg_config_set(c, section, key, val, origin, err,
 		    errsz) < 0)
 			return -1;
 	}

@@ -118,6 +118,10 @@ struct sg_config {
 		struct sg_otlp_signal s;
 		uint32_t         interval_ms;
 	} metrics;
+
+	/* Derived by the loader for the collector (not a key): whether
+	 * anything takes spans (a printer, an OTLP traces endpoint). */
+	bool                     export_spans;
 };
 
 #define SG_CONFIG_ERR_MAX 512
@@ -140,8 +144,15 @@ int  sg_config_set(struct sg_config *c, const char *section, const char *key,
     const char *value, const char *origin, char *err, size_t errsz);
 /* The configuration as key/value pairs for SG_MSG_CONFIG:
  *   u16 n; n x { str section; str key; str value }
- * Decoding applies each pair with sg_config_set. */
-void sg_config_encode(const struct sg_config *c, struct wire_w *w);
+ * only the keys the children in `to` need (SG_TO_*), and for the
+ * collector the derived export_spans.  Decoding applies each pair with
+ * sg_config_set. */
+#define SG_TO_COLLECTOR 1u
+#define SG_TO_EXPORTER  2u
+#define SG_TO_LOADER    4u   /* the keys only the loader needs */
+#define SG_TO_ALL       7u
+void sg_config_encode(const struct sg_config *c, struct wire_w *w,
+    unsigned to);
 int  sg_config_decode(struct sg_config *c, const void *buf, size_t len,
     const char *origin, char *err, size_t errsz);
 /* Write the effective configuration as INI text that loads back (as long

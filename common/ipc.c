@@ -39,21 +39,27 @@ sg_ipc_peer_slot(nng_socket s)
 	return NULL;
 }
 
-/* Refuse a peer running under another uid before it can send anything. */
+/* Close a pipe whose peer is not the process the channel was made for,
+ * before it can carry a message. */
 static void
 sg_ipc_check_peer(nng_pipe p, nng_pipe_ev ev, void *arg)
 {
-	uint64_t uid;
+	struct sg_ipc_peer *peer = arg;
+	uint64_t uid = UINT64_MAX, pid = 0;
+	int want = atomic_load(&peer->pid);
 
-	(void)arg;
-	if (ev != NNG_PIPE_EV_ADD_PRE)
+	(void)ev;
+	if (nng_pipe_get_uint64(p, NNG_OPT_IPC_PEER_UID, &uid) == 0 &&
+	    nng_pipe_get_uint64(p, NNG_OPT_IPC_PEER_PID, &pid) == 0 &&
+	    uid == (uint64_t)geteuid() && want > 0 && pid == (uint64_t)want)
 		return;
-	if (nng_pipe_get_uint64(p, NNG_OPT_IPC_PEER_UID, &uid) != 0 ||
-	    uid != (uint64_t)geteuid()) {
-		sg_log(SG_LOG_WARN, "ipc: refusing peer with uid %llu",
-		    (unsigned long long)uid);
-		nng_pipe_close(p);
-	}
+	atomic_fetch_add(&peer->rejected, 1);
+	if (!atomic_exchange(&peer->logged, true))
+		sg_log(SG_LOG_WARN, "ipc: refusing a peer (uid %llu pid %llu) "
+		    "that is not the %s (pid %d); further refusals are only "
+		    "counted", (unsigned long long)uid,
+		    (unsigned long long)pid, peer->name, want);
+	nng_pipe_close(p);
 }
 
 static void
@@ -67,7 +73,7 @@ sg_ipc_count_peer(nng_pipe p, nng_pipe_ev ev, void *arg)
 }
 
 static int
-sg_ipc_open(nng_socket *s, enum sg_ipc_role role)
+sg_ipc_open(nng_socket *s, enum sg_ipc_role role, struct sg_ipc_peer *peer)
 {
 	int rv = role == SG_IPC_PUSH ? nng_push0_open(s) : nng_pull0_open(s);
 
@@ -81,17 +87,19 @@ sg_ipc_open(nng_socket *s, enum sg_ipc_role role)
 	nng_socket_set_int(*s, NNG_OPT_RECVBUF, SG_IPC_RECVBUF);
 	nng_socket_set_ms(*s, NNG_OPT_RECONNMINT, 50);
 	nng_socket_set_ms(*s, NNG_OPT_RECONNMAXT, 1000);
+	nng_pipe_notify(*s, NNG_PIPE_EV_ADD_PRE, sg_ipc_check_peer, peer);
 	nng_pipe_notify(*s, NNG_PIPE_EV_ADD_POST, sg_ipc_count_peer, slot);
 	return 0;
 }
 
-static int
-sg_ipc_url(char *url, size_t sz, const char *dir, const char *name)
+int
+sg_ipc_path(char *buf, size_t sz, const char *dir, const char *base, pid_t pid)
 {
-	int n = snprintf(url, sz, "ipc://%s/%s", dir, name);
+	int n = snprintf(buf, sz, "%s/%s-%ld.sock", dir, base, (long)pid);
 
 	if (n < 0 || (size_t)n >= sz) {
-		sg_log(SG_LOG_ERR, "ipc: path too long: %s/%s", dir, name);
+		sg_log(SG_LOG_ERR, "ipc: path too long: %s/%s-%ld.sock", dir,
+		    base, (long)pid);
 		return -1;
 	}
 	return 0;
@@ -99,16 +107,16 @@ sg_ipc_url(char *url, size_t sz, const char *dir, const char *name)
 
 int
 sg_ipc_listen(nng_socket *s, enum sg_ipc_role role, const char *dir,
-    const char *name)
+    const char *base, struct sg_ipc_peer *peer)
 {
-	char url[PATH_MAX + 8];
+	char url[PATH_MAX + 8] = "ipc://";
 	nng_listener l;
 	int rv;
 
-	if (sg_ipc_url(url, sizeof(url), dir, name) < 0 || sg_ipc_open(s, role) < 0)
+	if (sg_ipc_path(url + 6, sizeof(url) - 6, dir, base, getpid()) < 0 ||
+	    sg_ipc_open(s, role, peer) < 0)
 		return -1;
-	nng_pipe_notify(*s, NNG_PIPE_EV_ADD_PRE, sg_ipc_check_peer, NULL);
-	unlink(url + strlen("ipc://"));
+	unlink(url + 6);
 	if ((rv = nng_listener_create(&l, *s, url)) != 0 ||
 	    (rv = nng_listener_set_int(l, NNG_OPT_IPC_PERMISSIONS, 0600)) != 0 ||
 	    (rv = nng_listener_start(l, 0)) != 0) {
@@ -120,18 +128,29 @@ sg_ipc_listen(nng_socket *s, enum sg_ipc_role role, const char *dir,
 }
 
 int
-sg_ipc_dial(nng_socket *s, enum sg_ipc_role role, const char *dir,
-    const char *name)
+sg_ipc_socket(nng_socket *s, enum sg_ipc_role role, struct sg_ipc_peer *peer)
 {
-	char url[PATH_MAX + 8];
+	return sg_ipc_open(s, role, peer);
+}
+
+int
+sg_ipc_redial(nng_socket s, nng_dialer *d, const char *dir, const char *base,
+    struct sg_ipc_peer *peer, pid_t pid)
+{
+	char url[PATH_MAX + 8] = "ipc://";
 	int rv;
 
-	if (sg_ipc_url(url, sizeof(url), dir, name) < 0 || sg_ipc_open(s, role) < 0)
+	if (nng_dialer_id(*d) > 0)
+		nng_dialer_close(*d);
+	*d = (nng_dialer)NNG_DIALER_INITIALIZER;
+	atomic_store(&peer->pid, (int)pid);
+	if (pid <= 0)
+		return 0;
+	if (sg_ipc_path(url + 6, sizeof(url) - 6, dir, base, pid) < 0)
 		return -1;
 	/* Non-blocking: the listener may not exist yet; nng keeps retrying. */
-	if ((rv = nng_dial(*s, url, NULL, NNG_FLAG_NONBLOCK)) != 0) {
+	if ((rv = nng_dial(s, url, d, NNG_FLAG_NONBLOCK)) != 0) {
 		sg_log(SG_LOG_ERR, "ipc: dial %s: %s", url, nng_strerror(rv));
-		nng_close(*s);
 		return -1;
 	}
 	return 0;
@@ -167,24 +186,18 @@ sg_ipc_send(nng_socket s, uint16_t type, const void *payload, size_t len)
 }
 
 int
-sg_ipc_recv(nng_socket s, struct sg_msg *out, int timeout_ms)
+sg_ipc_recv(nng_socket s, struct sg_msg *out)
 {
 	struct sg_msg_hdr h;
 	nng_msg *m;
 	size_t len;
 	int rv;
 
-	if (timeout_ms == 0) {
-		rv = nng_recvmsg(s, &m, NNG_FLAG_NONBLOCK);
-		if (rv == NNG_EAGAIN)
-			return NNG_ETIMEDOUT;
-	} else {
-		nng_socket_set_ms(s, NNG_OPT_RECVTIMEO,
-		    timeout_ms < 0 ? NNG_DURATION_INFINITE : timeout_ms);
-		rv = nng_recvmsg(s, &m, 0);
-	}
+	rv = nng_recvmsg(s, &m, NNG_FLAG_NONBLOCK);
+	if (rv == NNG_EAGAIN)
+		return NNG_ETIMEDOUT;
 	if (rv != 0)
-		return rv == NNG_ETIMEDOUT ? NNG_ETIMEDOUT : -1;
+		return -1;
 	len = nng_msg_len(m);
 	if (len < sizeof(h)) {
 		sg_log(SG_LOG_WARN, "ipc: short message (%zu bytes) dropped", len);

@@ -28,33 +28,16 @@ msg_get_proc(struct wire_r *r, struct sg_proc_info *p)
 }
 
 void
-msg_put_stats(struct wire_w *w, const struct sg_stat *s, uint16_t n)
+msg_put_peer(struct wire_w *w, uint32_t pid)
 {
-	if (n > SG_STATS_MAX)
-		w->err = 1;  /* the receiver would refuse it */
-	wire_put_u16(w, n);
-	for (uint16_t i = 0; i < n; i++) {
-		wire_put_str(w, s[i].name);
-		wire_put_u64(w, s[i].value);
-	}
+	wire_put_u32(w, pid);
 }
 
 int
-msg_get_stats(struct wire_r *r, struct sg_stat *s, uint16_t *n)
+msg_get_peer(struct wire_r *r, uint32_t *pid)
 {
-	uint16_t cnt = wire_get_u16(r);
-
-	/* Refusals set err too: the rest of the buffer is not decodable. */
-	if (cnt > SG_STATS_MAX) {
-		r->err = 1;
-		return -1;
-	}
-	for (uint16_t i = 0; i < cnt && !r->err; i++) {
-		wire_get_str(r, s[i].name, sizeof(s[i].name));
-		s[i].value = wire_get_u64(r);
-	}
-	*n = cnt;
-	return r->err ? -1 : 0;
+	*pid = wire_get_u32(r);
+	return r->err || *pid == 0 || !wire_r_done(r) ? -1 : 0;
 }
 
 void

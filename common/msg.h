@@ -29,12 +29,11 @@ struct sg_proc_info {
 void msg_put_proc(struct wire_w *w, const struct sg_proc_info *p);
 int  msg_get_proc(struct wire_r *r, struct sg_proc_info *p);
 
-/* SG_MSG_STATS: { u16 n; n x { str name; u64 value } } cumulative
- * counters of the sender, merged into the self-metrics. */
-#define SG_STATS_MAX 32
-struct sg_stat { char name[64]; uint64_t value; };
-void msg_put_stats(struct wire_w *w, const struct sg_stat *s, uint16_t n);
-int  msg_get_stats(struct wire_r *r, struct sg_stat *s, uint16_t *n);
+/* SG_MSG_STATS: the sender's self-metrics (self.h). */
+
+/* SG_MSG_PEER: { u32 pid } of the other child, from the loader. */
+void msg_put_peer(struct wire_w *w, uint32_t pid);
+int  msg_get_peer(struct wire_r *r, uint32_t *pid);
 
 /* SG_MSG_SPANS: { u32 n; n x span } */
 enum sg_span_kind { SG_SPAN_SERVER = 1, SG_SPAN_CLIENT = 2 };

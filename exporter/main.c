@@ -1,7 +1,10 @@
 /*
  * spyglass-exporter: the only process with network sockets.  Serves the
- * Prometheus endpoint from the collector's latest snapshot and prints
- * spans.  No capabilities, unprivileged uid, seccomp allowlist.
+ * Prometheus endpoint from the collector's latest snapshot and the
+ * sensor's own metrics, prints spans and sends OTLP.  Two channels in:
+ * the loader's (its configuration, the loader's stats, the collector's
+ * pid) and the collector's (spans, snapshots, its stats).  No
+ * capabilities, unprivileged uid, seccomp allowlist.
  */
 #include <errno.h>
 #include <poll.h>
@@ -17,9 +20,12 @@
 #include "msg.h"
 #include "otlp.h"
 #include "otlp_send.h"
+#include "clock.h"
 #include "printer.h"
 #include "prom.h"
 #include "sandbox.h"
+#include "self.h"
+#include "snapshot.h"
 
 #define SG_MAX_POLLFDS 32
 
@@ -27,9 +33,17 @@ static struct {
 	struct sg_config    cfg;
 	bool                configured;
 	struct prom_server *prom;
-	nng_socket          in;
-	uint64_t            bad_spans;
-} E;
+	nng_socket          from_loader, from_collector;
+	nng_dialer          to_collector;   /* of the collector we know */
+	struct sg_ipc_peer  loader, collector;
+	const char         *runtime_dir;
+	int                 collectorfd;
+	uint64_t            self[SG_SELF_MAX];
+	bool                dirty;          /* the served snapshot is old */
+} E = {
+	.loader = { .name = "loader" },
+	.collector = { .name = "collector" },
+};
 
 /* (Re)open the endpoint when its address changed. */
 static void
@@ -60,7 +74,7 @@ sg_on_config(const struct sg_msg *m, void *ctx)
 
 	(void)ctx;
 	sg_config_defaults(&nc);
-	if (sg_config_decode(&nc, m->payload, m->size, "collector", err,
+	if (sg_config_decode(&nc, m->payload, m->size, "loader", err,
 	    sizeof(err)) < 0)
 		sg_fatal("configuration refused: %s", err);
 	sg_log_set_level(nc.log_level);
@@ -68,6 +82,39 @@ sg_on_config(const struct sg_msg *m, void *ctx)
 	otlp_configure(&nc);
 	E.cfg = nc;
 	E.configured = true;
+	E.dirty = true;
+	return 0;
+}
+
+/* The collector's pid: the only process whose output we take. */
+static int
+sg_on_peer(const struct sg_msg *m, void *ctx)
+{
+	struct wire_r r;
+	uint32_t pid;
+
+	(void)ctx;
+	wire_r_init(&r, m->payload, m->size);
+	if (msg_get_peer(&r, &pid) < 0)
+		sg_fatal("malformed peer message");
+	/* A new collector: its endpoint is named after it (ipc.h). */
+	if ((int)pid != atomic_load(&E.collector.pid) &&
+	    sg_ipc_redial(E.from_collector, &E.to_collector, E.runtime_dir,
+	    SG_IPC_SPANS, &E.collector, (pid_t)pid) < 0)
+		sg_fatal("cannot dial the collector");
+	return 0;
+}
+
+/* ctx: the sender (enum sg_self_source), which the channel says. */
+static int
+sg_on_stats(const struct sg_msg *m, void *ctx)
+{
+	struct wire_r r;
+
+	wire_r_init(&r, m->payload, m->size);
+	if (self_get_stats(&r, *(const enum sg_self_source *)ctx, E.self) < 0)
+		sg_fatal("malformed stats message");
+	E.dirty = true;
 	return 0;
 }
 
@@ -96,30 +143,55 @@ static int
 sg_on_metrics(const struct sg_msg *m, void *ctx)
 {
 	(void)ctx;
-	if (E.prom != NULL)
-		prom_set_snapshot(E.prom, m->payload, m->size);
-	otlp_snapshot(m->payload, m->size);
+	if (snapshot_collector(m->payload, m->size) < 0)
+		sg_fatal("malformed metric snapshot");
+	E.dirty = true;
 	return 0;
 }
 
-static const struct sg_dispatch sg_exporter_dispatch[] = {
+/* What each channel may carry; anything else is fatal. */
+static const struct sg_dispatch sg_from_loader[] = {
 	{ SG_MSG_CONFIG,  2, sg_on_config },
+	{ SG_MSG_STATS,   2, sg_on_stats },
+	{ SG_MSG_PEER,    4, sg_on_peer },
+};
+static const struct sg_dispatch sg_from_collector[] = {
 	{ SG_MSG_SPANS,   4, sg_on_spans },
 	{ SG_MSG_METRICS, 18, sg_on_metrics },
+	{ SG_MSG_STATS,   2, sg_on_stats },
 };
 
-/* Take every message that is waiting, without blocking. */
+/* Take every message waiting on s, without blocking. */
 static void
-sg_receive_all(void)
+sg_receive_all(nng_socket s, const struct sg_dispatch *table, size_t n,
+    enum sg_self_source source)
 {
 	struct sg_msg m;
 
-	while (sg_ipc_recv(E.in, &m, 0) == 0) {
-		sg_ipc_dispatch(sg_exporter_dispatch,
-		    sizeof(sg_exporter_dispatch) / sizeof(sg_exporter_dispatch[0]),
-		    &m, NULL);
+	while (sg_ipc_recv(s, &m) == 0) {
+		sg_ipc_dispatch(table, n, &m, &source);
 		sg_ipc_msg_free(&m);
 	}
+}
+
+/* What Prometheus and OTLP get: rebuilt when something changed. */
+static void
+sg_publish(void)
+{
+	uint8_t *snap;
+	size_t len;
+
+	otlp_self_stats(E.self);
+	E.self[SG_SELF_IPC_REJECTED_EXPORTER] =
+	    atomic_load(&E.loader.rejected) + atomic_load(&E.collector.rejected);
+	if ((snap = snapshot_build(E.self, sg_clock_ns(CLOCK_REALTIME),
+	    &len)) == NULL)
+		return;   /* out of memory: the previous one stays */
+	if (E.prom != NULL)
+		prom_set_snapshot(E.prom, snap, len);
+	otlp_snapshot(snap, len);
+	free(snap);
+	E.dirty = false;
 }
 
 int
@@ -127,16 +199,23 @@ main(int argc, char **argv)
 {
 	struct sg_child_args args;
 	struct pollfd fds[SG_MAX_POLLFDS];
-	int recvfd;
+	int loaderfd;
 
 	sg_child_args_parse(argc, argv, "spyglass-exporter", &args);
 	sg_log_init("spyglass-exporter", args.level);
 	sg_config_defaults(&E.cfg);
 
-	if (sg_ipc_listen(&E.in, SG_IPC_PULL, args.runtime_dir,
-	    SG_IPC_EXPORT_SOCK) < 0)
+	/* The loader started us; the collector is dialed once the loader
+	 * names it (sg_on_peer). */
+	E.runtime_dir = args.runtime_dir;
+	atomic_store(&E.loader.pid, (int)getppid());
+	if (sg_ipc_listen(&E.from_loader, SG_IPC_PULL, args.runtime_dir,
+	    SG_IPC_EXPORTER, &E.loader) < 0 ||
+	    sg_ipc_socket(&E.from_collector, SG_IPC_PULL, &E.collector) < 0)
 		return 1;
-	if (nng_socket_get_int(E.in, NNG_OPT_RECVFD, &recvfd) != 0)
+	if (nng_socket_get_int(E.from_loader, NNG_OPT_RECVFD, &loaderfd) != 0 ||
+	    nng_socket_get_int(E.from_collector, NNG_OPT_RECVFD,
+	    &E.collectorfd) != 0)
 		sg_fatal("nng: no receive fd");
 	/* libcurl, TLS and the CA bundle are loaded while files can still
 	 * be opened, and only for OTLP: they are most of our memory. */
@@ -147,23 +226,31 @@ main(int argc, char **argv)
 	if (args.selftest != NULL)
 		return sg_sandbox_selftest(args.selftest) == 0 ? 0 : 1;
 
+	E.dirty = true;
 	for (;;) {
-		struct prom_server *polled = E.prom;
-		int n = 1;
+		struct prom_server *polled;
+		int n = 2, timeout;
 
-		fds[0].fd = recvfd;
-		fds[0].events = POLLIN;
-		fds[0].revents = 0;
+		if (E.dirty)
+			sg_publish();
+		polled = E.prom;
+		fds[0] = (struct pollfd){ .fd = loaderfd, .events = POLLIN };
+		fds[1] = (struct pollfd){ .fd = E.collectorfd, .events = POLLIN };
 		if (E.prom != NULL)
-			n += prom_pollfds(E.prom, fds + 1, SG_MAX_POLLFDS - 1);
-		if (poll(fds, (nfds_t)n, otlp_tick()) < 0 && errno != EINTR)
+			n += prom_pollfds(E.prom, fds + 2, SG_MAX_POLLFDS - 2);
+		timeout = otlp_tick();
+		if (poll(fds, (nfds_t)n, timeout) < 0 && errno != EINTR)
 			sg_fatal("poll: %s", strerror(errno));
 		if (fds[0].revents & POLLIN)
-			sg_receive_all();
-		if (E.prom != NULL)
-			prom_set_extra(E.prom, otlp_stats_text());
+			sg_receive_all(E.from_loader, sg_from_loader,
+			    sizeof(sg_from_loader) / sizeof(sg_from_loader[0]),
+			    SG_SELF_LOADER);
+		if (fds[1].revents & POLLIN)
+			sg_receive_all(E.from_collector, sg_from_collector,
+			    sizeof(sg_from_collector) /
+			    sizeof(sg_from_collector[0]), SG_SELF_COLLECTOR);
 		/* A new configuration may have replaced the endpoint. */
-		if (polled != NULL && polled == E.prom && n > 1)
-			prom_service(E.prom, fds + 1, n - 1);
+		if (polled != NULL && polled == E.prom && n > 2)
+			prom_service(E.prom, fds + 2, n - 2);
 	}
 }

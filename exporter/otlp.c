@@ -1,6 +1,5 @@
 #include "otlp.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +11,7 @@
 #include "otlp_conf.h"
 #include "otlp_encode.h"
 #include "otlp_send.h"
+#include "self.h"
 
 struct otlp_signal_state {
 	struct otlp_sender *sender;
@@ -31,7 +31,6 @@ static struct {
 	size_t                      snaplen;
 	uint32_t                    interval_ms;
 	uint64_t                    next_metrics;
-	char                        stats[4096];
 } O;
 
 static void
@@ -190,60 +189,24 @@ otlp_send_metrics(void)
 		otlp_sender_enqueue(st->sender, buf, len, 1);
 }
 
-/* Append to O.stats; a text that does not fit is cut, never overrun. */
-static void
-otlp_stats_add(size_t *off, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (*off >= sizeof(O.stats))
-		return;
-	va_start(ap, fmt);
-	n = vsnprintf(O.stats + *off, sizeof(O.stats) - *off, fmt, ap);
-	va_end(ap);
-	if (n > 0)
-		*off += (size_t)n;
-}
-
-static void
-otlp_stats_family(size_t *off, const char *name, const char *type,
-    const char *help, const uint64_t v[2])
-{
-	otlp_stats_add(off, "# HELP %s %s\n# TYPE %s %s\n", name, help, name,
-	    type);
-	otlp_stats_add(off, "%s{signal=\"traces\"} %llu\n", name,
-	    (unsigned long long)v[0]);
-	otlp_stats_add(off, "%s{signal=\"metrics\"} %llu\n", name,
-	    (unsigned long long)v[1]);
-}
-
-static void
-otlp_format_stats(void)
+void
+otlp_self_stats(uint64_t *self)
 {
 	struct otlp_send_stats ss[2] = { 0 };
-	uint64_t v[2];
-	size_t off = 0;
 
 	for (int i = 0; i < 2; i++)
 		if (O.sig[i].sender != NULL)
 			otlp_sender_stats(O.sig[i].sender, &ss[i]);
-	v[0] = ss[0].sent_items, v[1] = ss[1].sent_items;
-	otlp_stats_family(&off, "spyglass_otlp_sent_items_total", "counter",
-	    "Spans and metric snapshots delivered to the OTLP receiver", v);
-	v[0] = ss[0].dropped_items + O.sig[0].encode_errors;
-	v[1] = ss[1].dropped_items + O.sig[1].encode_errors;
-	otlp_stats_family(&off, "spyglass_otlp_dropped_items_total", "counter",
-	    "Spans and metric snapshots dropped: queue full, refused or not "
-	    "encodable", v);
-	v[0] = ss[0].retries, v[1] = ss[1].retries;
-	otlp_stats_family(&off, "spyglass_otlp_retries_total", "counter",
-	    "OTLP requests that failed and will be retried", v);
-	v[0] = ss[0].queued_items, v[1] = ss[1].queued_items;
-	otlp_stats_family(&off, "spyglass_otlp_queued_items", "gauge",
-	    "Spans and metric snapshots waiting to be delivered", v);
-	if (off >= sizeof(O.stats))
-		O.stats[0] = '\0';   /* cut text would not parse */
+	self[SG_SELF_OTLP_SENT_TRACES] = ss[0].sent_items;
+	self[SG_SELF_OTLP_SENT_METRICS] = ss[1].sent_items;
+	self[SG_SELF_OTLP_DROPPED_TRACES] = ss[0].dropped_items +
+	    O.sig[0].encode_errors;
+	self[SG_SELF_OTLP_DROPPED_METRICS] = ss[1].dropped_items +
+	    O.sig[1].encode_errors;
+	self[SG_SELF_OTLP_RETRIES_TRACES] = ss[0].retries;
+	self[SG_SELF_OTLP_RETRIES_METRICS] = ss[1].retries;
+	self[SG_SELF_OTLP_QUEUED_TRACES] = ss[0].queued_items;
+	self[SG_SELF_OTLP_QUEUED_METRICS] = ss[1].queued_items;
 }
 
 int
@@ -262,14 +225,7 @@ otlp_tick(void)
 		next = O.batch_deadline;
 	if (O.sig[SG_OTLP_METRICS].sender != NULL && O.next_metrics < next)
 		next = O.next_metrics;
-	otlp_format_stats();
 	return next > now ? (int)(next - now) : 0;
-}
-
-const char *
-otlp_stats_text(void)
-{
-	return O.sig[0].sender || O.sig[1].sender ? O.stats : NULL;
 }
 
 void

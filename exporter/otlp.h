@@ -1,7 +1,7 @@
 /*
  * The exporter's OTLP side: batches spans by size and time, sends the
- * latest metric snapshot every interval, and reports delivery counters
- * as spyglass_otlp_* metrics on the Prometheus endpoint.
+ * latest metric snapshot every interval, and counts deliveries (the
+ * spyglass_otlp_* self-metrics).
  */
 #ifndef SG_OTLP_H
 #define SG_OTLP_H
@@ -18,8 +18,8 @@ void otlp_span(const struct sg_span *s);
 void otlp_snapshot(const uint8_t *snap, size_t len);
 /* Send what is due; returns milliseconds until the next deadline. */
 int  otlp_tick(void);
-/* spyglass_otlp_* counters in exposition format (static buffer). */
-const char *otlp_stats_text(void);
+/* The spyglass_otlp_* counters into self[SG_SELF_MAX] (self.h). */
+void otlp_self_stats(uint64_t *self);
 void otlp_shutdown(void);
 
 #endif

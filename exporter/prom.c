@@ -74,7 +74,6 @@ struct prom_server {
 	uint8_t           *snap;
 	size_t             snaplen;
 	struct prom_body  *rendered;   /* of snap; NULL until asked for */
-	char              *extra;      /* the exporter's own metrics */
 	struct prom_client cl[PROM_MAX_CLIENTS];
 };
 
@@ -366,24 +365,6 @@ body_unref(struct prom_body *body)
 
 /* The rendering of the latest snapshot (empty before the first one),
  * with a reference for the caller; NULL when it cannot be rendered. */
-/* Append the exporter's own text after the snapshot's rendering. */
-static int
-prom_append(char **text, long *n, const char *extra)
-{
-	size_t add = strlen(extra);
-	char *t = realloc(*text, (size_t)*n + add + 1);
-
-	if (t == NULL) {
-		free(*text);
-		*text = NULL;
-		return -1;
-	}
-	memcpy(t + *n, extra, add + 1);
-	*text = t;
-	*n += (long)add;
-	return 0;
-}
-
 static struct prom_body *
 prom_body_get(struct prom_server *p)
 {
@@ -398,8 +379,6 @@ prom_body_get(struct prom_server *p)
 			    "snapshot (%zu bytes)", p->snaplen);
 			return NULL;
 		}
-		if (p->extra != NULL && prom_append(&text, &n, p->extra) < 0)
-			return NULL;
 		if ((body = calloc(1, sizeof(*body))) == NULL) {
 			free(text);
 			return NULL;
@@ -748,23 +727,6 @@ prom_set_snapshot(struct prom_server *p, const uint8_t *payload, size_t len)
 	p->rendered = NULL;
 }
 
-void
-prom_set_extra(struct prom_server *p, const char *text)
-{
-	char *copy;
-
-	if (p == NULL || (p->extra == NULL && text == NULL) ||
-	    (p->extra != NULL && text != NULL && strcmp(p->extra, text) == 0))
-		return;
-	copy = text != NULL ? strdup(text) : NULL;
-	if (text != NULL && copy == NULL)
-		return;
-	free(p->extra);
-	p->extra = copy;
-	body_unref(p->rendered);
-	p->rendered = NULL;
-}
-
 /* "1.2.3.4", "::1" or "[::1]"; NULL or "" is every IPv4 address. */
 static int
 parse_address(const char *address, uint16_t port, struct sockaddr_storage *ss,
@@ -855,7 +817,6 @@ prom_free(struct prom_server *p)
 		client_close(&p->cl[i]);
 	body_unref(p->rendered);
 	free(p->snap);
-	free(p->extra);
 	close(p->lfd);
 	free(p);
 }

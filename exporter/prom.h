@@ -1,7 +1,7 @@
 /*
  * Prometheus text exposition endpoint.  A small non-blocking HTTP/1.1
- * server for GET <path>; it renders the latest metric snapshot received
- * from the collector.  Bounded: a few clients at once, small requests,
+ * server for GET <path>; it renders the latest metric snapshot (the
+ * collector's and the sensor's own metrics, exporter/snapshot.h).  Bounded: a few clients at once, small requests,
  * idle clients closed after a timeout.
  */
 #ifndef SG_PROM_H
@@ -20,9 +20,6 @@ void prom_free(struct prom_server *p);
 /* Keep a copy of the latest SG_MSG_METRICS payload. */
 void prom_set_snapshot(struct prom_server *p, const uint8_t *payload,
     size_t len);
-/* Text appended to every scrape (the exporter's own metrics, already in
- * exposition format); NULL for none.  Copied. */
-void prom_set_extra(struct prom_server *p, const char *text);
 /* Fill pollfds for the listener and clients; returns how many. */
 int  prom_pollfds(struct prom_server *p, struct pollfd *fds, int max);
 /* Serve whatever poll reported on those fds. */

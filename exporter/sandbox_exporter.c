@@ -1,7 +1,8 @@
 /*
  * The exporter is the only process with network sockets: it listens on
- * export.sock (nng ipc), serves the Prometheus endpoint and sends OTLP.
- * It opens no files: configuration arrives over IPC.
+ * exporter.sock for the loader and dials the collector's spans.sock (nng
+ * ipc), serves the Prometheus endpoint and sends OTLP.  It opens no
+ * files: configuration arrives over IPC.
  */
 #include "sandbox.h"
 
@@ -26,9 +27,9 @@ static const struct sg_syscall_rule sg_exporter_rules[] = {
 	/* libcurl's multi handle (inside curl_easy_perform) makes a local
 	 * socketpair to wake itself up */
 	{ SCMP_SYS(socketpair), AF_UNIX },
-	/* nng removes export.sock when the listener closes at shutdown:
-	 * refused (the next exporter's listen removes the stale file), since
-	 * an unlink of any file the service user owns is not needed. */
+	/* nng removes exporter.sock when the listener closes at shutdown:
+	 * refused (the loader removes it), since an unlink of any file the
+	 * service user owns is not needed. */
 	{ SCMP_SYS(unlink), SG_REFUSE },
 	{ SCMP_SYS(unlinkat), SG_REFUSE },
 };

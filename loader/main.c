@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/file.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -34,6 +35,7 @@
 #include "preflight.h"
 #include "privs.h"
 #include "resolve.h"
+#include "self.h"
 
 #define SG_EXIT_RUNTIME   1
 #define SG_EXIT_CONFIG    2
@@ -64,13 +66,21 @@ static struct {
 	struct sg_bpf       bpf;
 	struct sg_drain    *drain;
 	struct discovery   *disc;
-	nng_socket          ipc;
-	int                 collector_connects;
+	nng_socket          to_collector, to_exporter;
+	nng_dialer          collector_dialer, exporter_dialer;
+	struct sg_ipc_peer  collector, exporter;   /* pids: the children's */
+	int                 collector_connects, exporter_connects;
 	struct sg_selected *sel;
 	size_t              nsel;
 	uint64_t            proc_msgs_lost;
+	uint64_t            self[SG_SELF_MAX];
+	int                 lock_fd;
 	volatile int        stopping;
-} L;
+} L = {
+	.collector = { .name = "collector" },
+	.exporter = { .name = "exporter" },
+	.lock_fd = -1,
+};
 
 static void
 sg_usage(FILE *f)
@@ -165,7 +175,7 @@ sg_send_proc(const struct sg_proc_info *p)
 
 	wire_w_init(&w, buf, sizeof(buf));
 	msg_put_proc(&w, p);
-	if (w.err || sg_ipc_send(L.ipc, SG_MSG_PROC, buf, w.len) != 0)
+	if (w.err || sg_ipc_send(L.to_collector, SG_MSG_PROC, buf, w.len) != 0)
 		L.proc_msgs_lost++;
 }
 
@@ -257,29 +267,45 @@ loader_on_proc_event(const void *data, size_t size)
 	}
 }
 
-/* ---- messages to the collector ---- */
+/* ---- messages to the children ---- */
 
+/* Each child gets only the keys it needs (config.c). */
 static int
-sg_send_config(void)
+sg_send_config(nng_socket s, unsigned to)
 {
 	static uint8_t buf[32 << 10];
 	struct wire_w w;
 
 	wire_w_init(&w, buf, sizeof(buf));
-	sg_config_encode(&L.cfg, &w);
-	if (w.err || sg_ipc_send(L.ipc, SG_MSG_CONFIG, buf, w.len) != 0) {
+	sg_config_encode(&L.cfg, &w, to);
+	if (w.err || sg_ipc_send(s, SG_MSG_CONFIG, buf, w.len) != 0) {
 		sg_log(SG_LOG_WARN, "could not send the configuration to the "
-		    "collector");
+		    "%s", to == SG_TO_COLLECTOR ? "collector" : "exporter");
 		return -1;
 	}
 	return 0;
+}
+
+/* Tell a child the pid of the other one, the only peer it may take. */
+static int
+sg_send_peer(nng_socket s, pid_t other)
+{
+	uint8_t buf[8];
+	struct wire_w w;
+
+	if (other <= 0)
+		return 0;
+	wire_w_init(&w, buf, sizeof(buf));
+	msg_put_peer(&w, (uint32_t)other);
+	return sg_ipc_send(s, SG_MSG_PEER, buf, w.len) == 0 ? 0 : -1;
 }
 
 /* A (re)started collector knows nothing: tell it everything. */
 static int
 sg_resync_collector(void)
 {
-	if (sg_send_config() < 0)
+	if (sg_send_config(L.to_collector, SG_TO_COLLECTOR) < 0 ||
+	    sg_send_peer(L.to_collector, children_pid(SG_CHILD_EXPORTER)) < 0)
 		return -1;
 	for (size_t i = 0; i < SG_SELECTED_MAX; i++)
 		if (L.sel[i].pid != 0)
@@ -287,36 +313,39 @@ sg_resync_collector(void)
 	return 0;
 }
 
+static int
+sg_resync_exporter(void)
+{
+	if (sg_send_config(L.to_exporter, SG_TO_EXPORTER) < 0 ||
+	    sg_send_peer(L.to_exporter, children_pid(SG_CHILD_COLLECTOR)) < 0)
+		return -1;
+	return 0;
+}
+
 static void
 sg_send_stats(void)
 {
-	struct sg_stat st[SG_STATS_MAX];
 	struct sg_drain_stats ds;
-	uint8_t buf[4096];
+	uint8_t buf[1024];
 	struct wire_w w;
-	uint16_t n = 0;
 
 	sg_drain_stats(L.drain, &ds);
-#define SG_STAT(nm, v) do { \
-	snprintf(st[n].name, sizeof(st[n].name), "%s", nm); \
-	st[n++].value = (v); } while (0)
-	SG_STAT("spyglass_events_read_total", ds.events);
-	SG_STAT("spyglass_events_lost_total{stage=\"ringbuf\"}",
-	    sg_bpf_stat(&L.bpf, SG_STAT_RB_FULL));
-	SG_STAT("spyglass_events_lost_total{stage=\"loader_ipc\"}",
-	    ds.lost_ipc);
-	SG_STAT("spyglass_bad_events_total{stage=\"loader\"}", ds.bad);
-	SG_STAT("spyglass_instrumented_processes", L.nsel);
-	SG_STAT("spyglass_process_messages_lost_total", L.proc_msgs_lost);
-	SG_STAT("spyglass_child_restarts_total{child=\"collector\"}",
-	    children_restarts(SG_CHILD_COLLECTOR));
-	SG_STAT("spyglass_child_restarts_total{child=\"exporter\"}",
-	    children_restarts(SG_CHILD_EXPORTER));
-#undef SG_STAT
+	L.self[SG_SELF_EVENTS_READ] = ds.events;
+	L.self[SG_SELF_LOST_RINGBUF] = sg_bpf_stat(&L.bpf, SG_STAT_RB_FULL);
+	L.self[SG_SELF_LOST_LOADER_IPC] = ds.lost_ipc;
+	L.self[SG_SELF_BAD_LOADER] = ds.bad;
+	L.self[SG_SELF_INSTRUMENTED] = L.nsel;
+	L.self[SG_SELF_PROC_MSGS_LOST] = L.proc_msgs_lost;
+	L.self[SG_SELF_RESTARTS_COLLECTOR] =
+	    children_restarts(SG_CHILD_COLLECTOR);
+	L.self[SG_SELF_RESTARTS_EXPORTER] = children_restarts(SG_CHILD_EXPORTER);
+	L.self[SG_SELF_IPC_REJECTED_LOADER] =
+	    atomic_load(&L.collector.rejected) +
+	    atomic_load(&L.exporter.rejected);
 	wire_w_init(&w, buf, sizeof(buf));
-	msg_put_stats(&w, st, n);
+	self_put_stats(&w, SG_SELF_LOADER, L.self);
 	if (!w.err)
-		(void)sg_ipc_send(L.ipc, SG_MSG_STATS, buf, w.len);
+		(void)sg_ipc_send(L.to_exporter, SG_MSG_STATS, buf, w.len);
 }
 
 /* ---- discovery ---- */
@@ -400,7 +429,8 @@ sg_reload(void)
 		    "exporter to load libcurl");
 		children_restart(SG_CHILD_EXPORTER);
 	}
-	(void)sg_send_config();
+	(void)sg_send_config(L.to_collector, SG_TO_COLLECTOR);
+	(void)sg_send_config(L.to_exporter, SG_TO_EXPORTER);
 }
 
 /* ---- start-up ---- */
@@ -423,6 +453,74 @@ sg_runtime_dir(const char *dir, uid_t uid, gid_t gid)
 		return -1;
 	}
 	return 0;
+}
+
+#define SG_LOCK_FILE "spyglass.lock"
+
+/* One sensor per runtime directory: a second one would take over the
+ * first one's channels.  The lock lives as long as the loader; the file
+ * holds its pid, for the message of the next one. */
+static int
+sg_runtime_lock(const char *dir)
+{
+	char path[PATH_MAX], other[32] = "";
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/" SG_LOCK_FILE, dir);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0) {
+		sg_log(SG_LOG_ERR, "runtime_dir %s: %s: %s", dir, path,
+		    strerror(errno));
+		return -1;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		if ((n = pread(fd, other, sizeof(other) - 1, 0)) > 0)
+			other[n] = '\0';
+		other[strcspn(other, "\n")] = '\0';
+		sg_log(SG_LOG_ERR, "runtime_dir %s is in use by another "
+		    "spyglass (pid %s): stop it, or give this one another "
+		    "runtime_dir", dir, other[0] ? other : "unknown");
+		close(fd);
+		return -1;
+	}
+	n = snprintf(other, sizeof(other), "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) < 0 || pwrite(fd, other, (size_t)n, 0) != n)
+		sg_log(SG_LOG_WARN, "runtime_dir %s: cannot write %s", dir,
+		    path);
+	L.lock_fd = fd;
+	return 0;
+}
+
+/* The socket files of a child that is gone: the children may not unlink
+ * (seccomp), so their endpoints are removed here. */
+static void
+sg_runtime_dir_forget(pid_t pid)
+{
+	static const char *const bases[] = { SG_IPC_COLLECTOR, SG_IPC_SPANS,
+		SG_IPC_EXPORTER };
+	char path[PATH_MAX];
+
+	for (size_t i = 0; pid > 0 && i < sizeof(bases) / sizeof(bases[0]);
+	    i++)
+		if (sg_ipc_path(path, sizeof(path), L.cfg.runtime_dir, bases[i],
+		    pid) == 0)
+			(void)unlink(path);
+}
+
+/* What we and the children made in the runtime directory. */
+static void
+sg_runtime_dir_clean(const char *dir)
+{
+	char path[PATH_MAX];
+
+	sg_runtime_dir_forget(atomic_load(&L.collector.pid));
+	sg_runtime_dir_forget(atomic_load(&L.exporter.pid));
+	snprintf(path, sizeof(path), "%s/" SG_LOCK_FILE, dir);
+	(void)unlink(path);
+	if (L.lock_fd >= 0)
+		close(L.lock_fd);
+	L.lock_fd = -1;
 }
 
 /* The helpers beside our own binary (a build tree), else the installed
@@ -488,16 +586,41 @@ sg_on_signal(int sfd)
 	}
 }
 
+/*
+ * The channels follow the children: a restarted child has a new pid, the
+ * only one its channel accepts, and the other child is told it; a new
+ * connection is a child that must be told the current state.
+ */
 static void
-sg_check_collector_peer(void)
+sg_check_children(void)
 {
-	int connects = sg_ipc_connects(L.ipc);
+	pid_t col = children_pid(SG_CHILD_COLLECTOR);
+	pid_t exp = children_pid(SG_CHILD_EXPORTER);
+	pid_t was;
+	int c;
 
-	if (connects != L.collector_connects) {
-		sg_log(SG_LOG_DEBUG, "collector connected");
-		if (sg_resync_collector() == 0)
-			L.collector_connects = connects;
+	if (col != (was = atomic_load(&L.collector.pid))) {
+		sg_runtime_dir_forget(was);
+		if (sg_ipc_redial(L.to_collector, &L.collector_dialer,
+		    L.cfg.runtime_dir, SG_IPC_COLLECTOR, &L.collector, col) < 0)
+			sg_log(SG_LOG_ERR, "cannot dial the collector");
+		if (col > 0)
+			(void)sg_send_peer(L.to_exporter, col);
 	}
+	if (exp != (was = atomic_load(&L.exporter.pid))) {
+		sg_runtime_dir_forget(was);
+		if (sg_ipc_redial(L.to_exporter, &L.exporter_dialer,
+		    L.cfg.runtime_dir, SG_IPC_EXPORTER, &L.exporter, exp) < 0)
+			sg_log(SG_LOG_ERR, "cannot dial the exporter");
+		if (exp > 0)
+			(void)sg_send_peer(L.to_collector, exp);
+	}
+	if ((c = sg_ipc_connects(L.to_collector)) != L.collector_connects &&
+	    sg_resync_collector() == 0)
+		L.collector_connects = c;
+	if ((c = sg_ipc_connects(L.to_exporter)) != L.exporter_connects &&
+	    sg_resync_exporter() == 0)
+		L.exporter_connects = c;
 }
 
 static int
@@ -522,7 +645,7 @@ sg_main_loop(int sfd)
 		if (n < 0 && errno != EINTR)
 			sg_fatal("epoll_wait: %s", strerror(errno));
 		sg_on_signal(sfd);
-		sg_check_collector_peer();
+		sg_check_children();
 		sg_drain_poll(L.drain, 0);
 		now = sg_mono_ms();
 		children_tick(now);
@@ -565,7 +688,8 @@ sg_run(void)
 		sg_log(SG_LOG_ERR, "%s", err);
 		return SG_EXIT_CONFIG;
 	}
-	if (sg_runtime_dir(L.cfg.runtime_dir, uid, gid) < 0)
+	if (sg_runtime_dir(L.cfg.runtime_dir, uid, gid) < 0 ||
+	    sg_runtime_lock(L.cfg.runtime_dir) < 0)
 		return SG_EXIT_RUNTIME;
 	if ((sfd = sg_signalfd()) < 0)
 		return SG_EXIT_RUNTIME;
@@ -604,14 +728,15 @@ sg_run(void)
 	if (sg_bpf_open_load_attach(&L.bpf, &L.cfg, plan, nplan,
 	    &pf.hooks) < 0)
 		goto fail;
-	if (sg_ipc_listen(&L.ipc, SG_IPC_PUSH, L.cfg.runtime_dir,
-	    SG_IPC_EVENTS_SOCK) < 0)
+	if (sg_ipc_socket(&L.to_collector, SG_IPC_PUSH, &L.collector) < 0 ||
+	    sg_ipc_socket(&L.to_exporter, SG_IPC_PUSH, &L.exporter) < 0)
 		goto fail;
 	L.sel = calloc(SG_SELECTED_MAX, sizeof(*L.sel));
 	if (L.sel == NULL || sg_discovery_start() < 0)
 		goto fail;
-	if ((L.drain = sg_drain_new(&L.bpf, L.ipc)) == NULL)
+	if ((L.drain = sg_drain_new(&L.bpf, L.to_collector)) == NULL)
 		goto fail;
+	sg_check_children();   /* dials both */
 
 	sg_main_loop(sfd);
 
@@ -619,14 +744,17 @@ sg_run(void)
 	children_stop(1500);
 	sg_drain_free(L.drain);
 	discovery_free(L.disc);
-	nng_close(L.ipc);
+	nng_close(L.to_collector);
+	nng_close(L.to_exporter);
 	sg_bpf_close(&L.bpf);
 	free(L.sel);
 	close(sfd);
+	sg_runtime_dir_clean(L.cfg.runtime_dir);
 	return 0;
 fail:
 	children_stop(1000);
 	sg_bpf_close(&L.bpf);
+	sg_runtime_dir_clean(L.cfg.runtime_dir);
 	return SG_EXIT_RUNTIME;
 }
 

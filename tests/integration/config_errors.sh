@@ -69,7 +69,7 @@ open_port = 80-x
 INI
 bad bad_enum 2 "[ebpf]" "syscall_hooks" <<'INI'
 [ebpf]
-syscall_hooks = kprobe
+syscall_hooks = uprobe
 INI
 bad bad_duration 2 "[discovery]" "poll_interval" <<'INI'
 [discovery]

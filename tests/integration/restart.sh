@@ -87,7 +87,13 @@ pid_alive "$C1" && fail "old collector $C1 still exists"
 http_many 30 "$URL/busy" >/dev/null
 assert_eq "after collector restart: $M{GET,503}" 30 \
     "$(wait_metric 30 $M http_request_method=GET http_response_status_code=503 service_name=nginx)"
-log "after collector restart: $M{GET,200} (from before the restart) is $(metric_value $M http_request_method=GET http_response_status_code=200)"
+# cumulative series continue across the restart (the exporter adds what
+# the dead collector had counted): no counter goes down
+scrape
+assert_eq "after collector restart: $M{GET,200} (counted before the restart)" 50 \
+    "$(metric_value $M http_request_method=GET http_response_status_code=200)"
+assert_eq "after collector restart: $M{PUT,200} (counted before the restart)" 20 \
+    "$(metric_value $M http_request_method=PUT http_response_status_code=200)"
 
 # ---- the exporter
 E1=$(sensor_child spyglass-exporter) || { fail "no exporter"; exit 1; }

@@ -778,7 +778,7 @@ assert_round_trip(const struct sg_config *a)
 	struct wire_w w;
 
 	wire_w_init(&w, buf, sizeof(buf));
-	sg_config_encode(a, &w);
+	sg_config_encode(a, &w, SG_TO_ALL);
 	assert_false(w.err);
 	t1 = dump(a);
 	sg_config_defaults(&b);

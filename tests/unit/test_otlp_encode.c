@@ -16,6 +16,8 @@
 
 #include "metrics.h"
 #include "otlp_encode.h"
+#include "self.h"
+#include "snapshot.h"
 #include "wire.h"
 
 #define SNAP_CAP (1u << 20)
@@ -468,7 +470,7 @@ test_metrics_fields(void **state)
 	const ndp_t *np;
 	uint8_t *snap;
 	size_t len;
-	uint64_t start;
+	uint64_t start, self[SG_SELF_MAX] = { 0 };
 
 	(void)state;
 	extra_init(&x, "deployment.environment=prod");
@@ -483,9 +485,6 @@ test_metrics_fields(void **state)
 	snprintf(s.peer_addr, sizeof(s.peer_addr), "backend");
 	s.peer_port = 9000;
 	metrics_record_span(m, &s);
-	metrics_set_stat(m, "spyglass_events_read_total", 42);
-	metrics_set_stat(m, "spyglass_events_lost_total{stage=\"ringbuf\"}", 3);
-	metrics_set_stat(m, "spyglass_connections_active", 5);
 	memset(&p, 0, sizeof(p));
 	p.pid = 10;
 	p.present = 1;
@@ -494,6 +493,15 @@ test_metrics_fields(void **state)
 	len = snapshot(m, &snap);
 	start = snapshot_start(snap, len);
 	assert_true(start > 0);
+	/* The exporter's snapshot: the collector's, then the self-metrics. */
+	self[SG_SELF_EVENTS_READ] = 42;
+	self[SG_SELF_LOST_RINGBUF] = 3;
+	self[SG_SELF_CONNS_ACTIVE] = 5;
+	assert_int_equal(snapshot_collector(snap, len), 0);
+	free(snap);
+	snap = snapshot_build(self, 1700000100000000000ULL, &len);
+	assert_non_null(snap);
+	assert_int_equal(snapshot_start(snap, len), start);
 
 	req = encode_decode_metrics(snap, len, &x);
 	/* api, web and spyglass itself; target_info made no resource. */
@@ -576,7 +584,7 @@ test_metrics_fields(void **state)
 	assert_non_null(rm);
 	assert_null(find_kv(rm->resource->attributes,
 	    rm->resource->n_attributes, "service.instance.id"));
-	assert_int_equal(rm->scope_metrics[0]->n_metrics, 4);
+	assert_int_equal(rm->scope_metrics[0]->n_metrics, self_nfamilies());
 	mt = find_metric(rm, "spyglass_events_read_total");
 	assert_non_null(mt);
 	assert_int_equal(mt->data_case, DATA_SUM);
@@ -602,6 +610,7 @@ test_metrics_fields(void **state)
 
 	free_metrics(req);
 	free(snap);
+	snapshot_free();
 	metrics_free(m);
 }
 
@@ -632,7 +641,8 @@ test_metrics_grouping(void **state)
 	len = snapshot(m, &snap);
 
 	req = encode_decode_metrics(snap, len, NULL);
-	assert_int_equal(req->n_resource_metrics, 3);
+	/* two processes; no self-metrics in the collector's snapshot */
+	assert_int_equal(req->n_resource_metrics, 2);
 	rm = req->resource_metrics[0];
 	assert_str_attr(rm->resource->attributes, rm->resource->n_attributes,
 	    "service.instance.id", "host1:10");

@@ -1,8 +1,10 @@
 /*
  * The seccomp tables against the real thing: this program re-executes
  * itself as a fake collector and exporter that open their nng sockets the
- * way the children do (common/ipc.c), apply their filter and then move
- * messages, reconnect across an exporter restart and shut down cleanly.
+ * way the children do (common/ipc.c: both listen for the loader, the
+ * exporter dials the collector, every peer authenticated by pid), apply
+ * their filter and then move messages, reconnect across an exporter
+ * restart and shut down cleanly; this program plays the loader.
  * A syscall missing from a table shows as exit status 159 (debug filter)
  * or death by SIGSYS.  Then the selftests: forbidden operations must kill
  * (or, in debug mode, fail), threads must work and fork must not.
@@ -12,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -30,7 +33,9 @@
 
 #include "ipc.h"
 #include "log.h"
+#include "msg.h"
 #include "sandbox.h"
+#include "wire.h"
 
 #define NMSG      20     /* loader -> collector -> exporter */
 #define FIRST     5      /* the first exporter exits after this many */
@@ -81,23 +86,65 @@ exporter_tcp(void)
 	return 0;
 }
 
+/* One message, waiting at most ms for it, the way the children do:
+ * poll on the socket's receive descriptor, then take it. */
+static int
+recv_wait(nng_socket s, struct sg_msg *m, int ms)
+{
+	struct pollfd pfd = { .events = POLLIN };
+	int rv;
+
+	if (nng_socket_get_int(s, NNG_OPT_RECVFD, &pfd.fd) != 0)
+		return -1;
+	for (int waited = 0; waited <= ms; waited += 100) {
+		if ((rv = sg_ipc_recv(s, m)) != NNG_ETIMEDOUT)
+			return rv;
+		(void)poll(&pfd, 1, 100);
+	}
+	return NNG_ETIMEDOUT;
+}
+
+/* The pid of the other child, from the loader's SG_MSG_PEER. */
+static int
+peer_of(const struct sg_msg *m)
+{
+	struct wire_r r;
+	uint32_t pid;
+
+	wire_r_init(&r, m->payload, m->size);
+	return msg_get_peer(&r, &pid) == 0 ? (int)pid : -1;
+}
+
 static int
 run_exporter(const char *dir, bool debug, int want)
 {
-	nng_socket s;
+	struct sg_ipc_peer loader = { .name = "loader" };
+	struct sg_ipc_peer collector = { .name = "collector" };
+	nng_socket from_loader, in;
+	nng_dialer d = NNG_DIALER_INITIALIZER;
 	struct sg_msg m;
 	int got = 0, rv;
 
-	if (sg_ipc_listen(&s, SG_IPC_PULL, dir, SG_IPC_EXPORT_SOCK) < 0 ||
+	atomic_store(&loader.pid, getppid());
+	if (sg_ipc_listen(&from_loader, SG_IPC_PULL, dir, SG_IPC_EXPORTER,
+	    &loader) < 0 ||
+	    sg_ipc_socket(&in, SG_IPC_PULL, &collector) < 0 ||
 	    sg_sandbox_exporter(debug) < 0)
 		return 2;
 	if (exporter_tcp() < 0)
 		return 3;
 	/* stdio after the filter: fstat and, on a terminal, TCGETS */
-	printf("exporter: sandboxed, receiving\n");
+	printf("exporter: sandboxed, waiting for the collector's pid\n");
 	fflush(stdout);
+	if (recv_wait(from_loader, &m, 10000) != 0 || m.type != SG_MSG_PEER)
+		return 4;
+	/* as the exporter does: the collector is dialed once it is known */
+	if (sg_ipc_redial(in, &d, dir, SG_IPC_SPANS, &collector,
+	    peer_of(&m)) < 0)
+		return 2;
+	sg_ipc_msg_free(&m);
 	for (;;) {
-		if ((rv = sg_ipc_recv(s, &m, 10000)) != 0) {
+		if ((rv = recv_wait(in, &m, 10000)) != 0) {
 			sg_log(SG_LOG_ERR, "exporter: recv: %d", rv);
 			return 4;
 		}
@@ -106,7 +153,8 @@ run_exporter(const char *dir, bool debug, int want)
 		if (stop || (want > 0 && ++got == want))
 			break;
 	}
-	nng_close(s);
+	/* Exit without nng_close: closing the dialer's socket was seen to
+	 * hang in nng 1.5.2 (the exporter's shutdown does the same). */
 	return 0;
 }
 
@@ -129,18 +177,28 @@ send_retry(nng_socket s, uint16_t type, const void *p, size_t len)
 static int
 run_collector(const char *dir, bool debug)
 {
+	struct sg_ipc_peer loader = { .name = "loader" };
+	struct sg_ipc_peer exporter = { .name = "exporter" };
 	nng_socket in, out;
 	struct sg_msg m;
 	int rv;
 
-	if (sg_ipc_dial(&in, SG_IPC_PULL, dir, SG_IPC_EVENTS_SOCK) < 0 ||
-	    sg_ipc_dial(&out, SG_IPC_PUSH, dir, SG_IPC_EXPORT_SOCK) < 0 ||
+	atomic_store(&loader.pid, getppid());
+	if (sg_ipc_listen(&in, SG_IPC_PULL, dir, SG_IPC_COLLECTOR,
+	    &loader) < 0 ||
+	    sg_ipc_listen(&out, SG_IPC_PUSH, dir, SG_IPC_SPANS,
+	    &exporter) < 0 ||
 	    sg_sandbox_collector(debug) < 0)
 		return 2;
 	for (;;) {
-		if ((rv = sg_ipc_recv(in, &m, 10000)) != 0) {
+		if ((rv = recv_wait(in, &m, 10000)) != 0) {
 			sg_log(SG_LOG_ERR, "collector: recv: %d", rv);
 			return 4;
+		}
+		if (m.type == SG_MSG_PEER) {
+			atomic_store(&exporter.pid, peer_of(&m));
+			sg_ipc_msg_free(&m);
+			continue;
 		}
 		bool stop = m.type == STOP_TYPE;
 		rv = send_retry(out, m.type, m.payload, m.size);
@@ -339,12 +397,32 @@ is_sigsys(int st)
 	return st != -1 && WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS;
 }
 
+/* As the loader: tell the child on s the pid of the other one, once its
+ * n-th connection is up (a message sent earlier could go to the pipe of
+ * the child it replaces). */
+static void
+send_peer(nng_socket s, int n, pid_t pid)
+{
+	struct timespec ts = { 0, 10 * 1000000 };
+	uint8_t buf[8];
+	struct wire_w w;
+
+	for (int i = 0; i < 1000 && sg_ipc_connects(s) < n; i++)
+		nanosleep(&ts, NULL);
+	wire_w_init(&w, buf, sizeof(buf));
+	msg_put_peer(&w, (uint32_t)pid);
+	send_retry(s, SG_MSG_PEER, buf, w.len);
+}
+
 /* loader -> collector -> exporter, with an exporter restart halfway. */
 static void
 pipeline(const char *dir, const char *mode)
 {
 	char errfile[PATH_MAX], name[64], d1[64], d2[64], d3[64], first[16];
-	nng_socket s;
+	struct sg_ipc_peer col = { .name = "collector" };
+	struct sg_ipc_peer exp = { .name = "exporter" };
+	nng_socket to_col, to_exp;
+	nng_dialer dc = NNG_DIALER_INITIALIZER, de = NNG_DIALER_INITIALIZER;
 	pid_t e1, e2 = -1, c;
 	int st1 = -1, st2, stc;
 	uint32_t v;
@@ -353,29 +431,31 @@ pipeline(const char *dir, const char *mode)
 	snprintf(first, sizeof(first), "%d", FIRST);
 	e1 = spawn(errfile, "exporter", dir, mode, first);
 	c = spawn(errfile, "collector", dir, mode, NULL);
-	if (sg_ipc_listen(&s, SG_IPC_PUSH, dir, SG_IPC_EVENTS_SOCK) < 0) {
-		check("pipeline listen", false, NULL, NULL);
+	if (sg_ipc_socket(&to_col, SG_IPC_PUSH, &col) < 0 ||
+	    sg_ipc_socket(&to_exp, SG_IPC_PUSH, &exp) < 0 ||
+	    sg_ipc_redial(to_col, &dc, dir, SG_IPC_COLLECTOR, &col, c) < 0 ||
+	    sg_ipc_redial(to_exp, &de, dir, SG_IPC_EXPORTER, &exp, e1) < 0) {
+		check("pipeline dial", false, NULL, NULL);
 		return;
 	}
+	send_peer(to_col, 1, e1);
+	send_peer(to_exp, 1, c);
 	for (v = 0; v < NMSG; v++) {
 		if (v == FIRST + 5) {
 			/* the first exporter has gone: start another one */
 			st1 = wait_for(e1, 10000);
 			e2 = spawn(errfile, "exporter", dir, mode, "0");
+			sg_ipc_redial(to_exp, &de, dir, SG_IPC_EXPORTER, &exp, e2);
+			send_peer(to_col, 1, e2);
+			send_peer(to_exp, 2, c);
 		}
-		for (int i = 0; i < 1000 && sg_ipc_send(s, DATA_TYPE, &v,
-		    sizeof(v)) != 0; i++) {
-			struct timespec ts = { 0, 10 * 1000000 };
-			nanosleep(&ts, NULL);
-		}
+		send_retry(to_col, DATA_TYPE, &v, sizeof(v));
 	}
-	for (int i = 0; i < 1000 && sg_ipc_send(s, STOP_TYPE, "", 0) != 0; i++) {
-		struct timespec ts = { 0, 10 * 1000000 };
-		nanosleep(&ts, NULL);
-	}
+	send_retry(to_col, STOP_TYPE, "", 0);
 	stc = wait_for(c, 15000);
 	st2 = wait_for(e2, 15000);
-	nng_close(s);
+	nng_close(to_col);
+	nng_close(to_exp);
 	snprintf(name, sizeof(name), "pipeline %s: first exporter", mode);
 	check(name, is_exit(st1, 0), describe(st1, d1, sizeof(d1)), errfile);
 	snprintf(name, sizeof(name), "pipeline %s: collector", mode);

@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "msg.h"
+#include "self.h"
 #include "wire.h"
 
 static void
@@ -414,57 +415,80 @@ test_span_field_too_long(void **state)
 	assert_int_equal(r.err, 1);
 }
 
+/* Self-metrics: each process sends only its own ids, and a receiver
+ * refuses an id the channel's process does not own. */
 static void
 test_stats_round_trip(void **state)
 {
-	struct sg_stat a[3] = {
-		{ "spyglass_events_read_total", 12345 },
-		{ "spyglass_events_lost_total{stage=\"ringbuf\"}", 0 },
-		{ "x", UINT64_MAX },
-	}, b[SG_STATS_MAX];
-	struct sg_stat many[SG_STATS_MAX + 1];
+	uint64_t a[SG_SELF_MAX] = { 0 }, b[SG_SELF_MAX] = { 0 };
 	uint8_t buf[4096];
 	struct wire_w w;
 	struct wire_r r;
-	uint16_t n = 0;
 
 	(void)state;
+	a[SG_SELF_EVENTS_READ] = 12345;
+	a[SG_SELF_SPANS] = UINT64_MAX;
 	wire_w_init(&w, buf, sizeof(buf));
-	msg_put_stats(&w, a, 3);
+	self_put_stats(&w, SG_SELF_LOADER, a);
 	assert_int_equal(w.err, 0);
 	wire_r_init(&r, buf, w.len);
-	assert_int_equal(msg_get_stats(&r, b, &n), 0);
-	assert_true(wire_r_done(&r));
-	assert_int_equal(n, 3);
-	for (int i = 0; i < 3; i++) {
-		assert_string_equal(b[i].name, a[i].name);
-		assert_true(b[i].value == a[i].value);
-	}
+	assert_int_equal(self_get_stats(&r, SG_SELF_LOADER, b), 0);
+	assert_true(b[SG_SELF_EVENTS_READ] == 12345);
+	assert_true(b[SG_SELF_SPANS] == 0);   /* the collector's */
 
-	/* Empty. */
-	wire_w_init(&w, buf, sizeof(buf));
-	msg_put_stats(&w, a, 0);
+	/* The loader's ids arriving on the collector's channel. */
 	wire_r_init(&r, buf, w.len);
-	assert_int_equal(msg_get_stats(&r, b, &n), 0);
-	assert_int_equal(n, 0);
+	assert_int_equal(self_get_stats(&r, SG_SELF_COLLECTOR, b), -1);
 
-	/* More than the receiver holds: the writer refuses, and so does
-	 * the reader if the count arrives anyway. */
-	memset(many, 0, sizeof(many));
+	/* An id beyond the table. */
 	wire_w_init(&w, buf, sizeof(buf));
-	msg_put_stats(&w, many, SG_STATS_MAX + 1);
-	assert_int_equal(w.err, 1);
-	wire_w_init(&w, buf, sizeof(buf));
-	wire_put_u16(&w, SG_STATS_MAX + 1);
+	wire_put_u16(&w, 1);
+	wire_put_u16(&w, SG_SELF_MAX);
+	wire_put_u64(&w, 1);
 	wire_r_init(&r, buf, w.len);
-	assert_int_equal(msg_get_stats(&r, b, &n), -1);
-	assert_false(wire_r_done(&r));
+	assert_int_equal(self_get_stats(&r, SG_SELF_LOADER, b), -1);
 
 	/* Truncated. */
 	wire_w_init(&w, buf, sizeof(buf));
-	msg_put_stats(&w, a, 3);
+	self_put_stats(&w, SG_SELF_COLLECTOR, a);
 	wire_r_init(&r, buf, w.len - 1);
-	assert_int_equal(msg_get_stats(&r, b, &n), -1);
+	assert_int_equal(self_get_stats(&r, SG_SELF_COLLECTOR, b), -1);
+}
+
+/* The families rendered from the table: one per name, the labels split
+ * out of "key=\"value\"". */
+static void
+test_self_families(void **state)
+{
+	uint64_t v[SG_SELF_MAX] = { 0 };
+	static uint8_t buf[64 << 10];
+	static struct sg_series se;
+	struct sg_family_hdr f;
+	struct wire_w w;
+	struct wire_r r;
+	int found = 0;
+
+	(void)state;
+	v[SG_SELF_LOST_LOADER_IPC] = 7;
+	wire_w_init(&w, buf, sizeof(buf));
+	self_put_families(&w, v);
+	assert_int_equal(w.err, 0);
+	wire_r_init(&r, buf, w.len);
+	for (uint16_t i = 0; i < self_nfamilies(); i++) {
+		assert_int_equal(msg_get_family(&r, &f), 0);
+		for (uint32_t j = 0; j < f.nseries; j++) {
+			assert_int_equal(msg_get_series(&r, &f, &se), 0);
+			if (strcmp(f.prom_name, "spyglass_events_lost_total") == 0 &&
+			    se.nlabels == 1 &&
+			    strcmp(se.key[0], "stage") == 0 &&
+			    strcmp(se.value[0], "loader_ipc") == 0) {
+				assert_true(se.value_f == 7);
+				found++;
+			}
+		}
+	}
+	assert_true(wire_r_done(&r));
+	assert_int_equal(found, 1);
 }
 
 static void
@@ -677,6 +701,7 @@ main(void)
 		cmocka_unit_test(test_span_round_trip),
 		cmocka_unit_test(test_span_field_too_long),
 		cmocka_unit_test(test_stats_round_trip),
+		cmocka_unit_test(test_self_families),
 		cmocka_unit_test(test_snapshot_round_trip),
 		cmocka_unit_test(test_malformed_family),
 	};

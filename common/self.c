@@ -1,0 +1,164 @@
+#include "self.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define C SG_METRIC_COUNTER
+#define G SG_METRIC_GAUGE
+#define L SG_SELF_LOADER
+#define O SG_SELF_COLLECTOR
+#define E SG_SELF_EXPORTER
+
+/* Series of one family are adjacent: the exporter renders them as one. */
+const struct sg_self_def sg_self[SG_SELF_MAX] = {
+	[SG_SELF_EVENTS_READ] = { "spyglass_events_read_total", "", C, L,
+	    "Events read from the BPF ring buffer" },
+	[SG_SELF_LOST_RINGBUF] = { "spyglass_events_lost_total",
+	    "stage=\"ringbuf\"", C, L, "Events lost, by stage" },
+	[SG_SELF_LOST_LOADER_IPC] = { "spyglass_events_lost_total",
+	    "stage=\"loader_ipc\"", C, L, "" },
+	[SG_SELF_LOST_COLLECTOR_IPC] = { "spyglass_events_lost_total",
+	    "stage=\"collector_ipc\"", C, O, "" },
+	[SG_SELF_LOST_COLLECTOR_EXIT] = { "spyglass_events_lost_total",
+	    "stage=\"collector_exit\"", C, L, "" },
+	[SG_SELF_BAD_LOADER] = { "spyglass_bad_events_total",
+	    "stage=\"loader\"", C, L, "Malformed events refused, by stage" },
+	[SG_SELF_BAD_COLLECTOR] = { "spyglass_bad_events_total",
+	    "stage=\"collector\"", C, O, "" },
+	[SG_SELF_INSTRUMENTED] = { "spyglass_instrumented_processes", "", G, L,
+	    "Processes instrumented now" },
+	[SG_SELF_PROC_MSGS_LOST] = { "spyglass_process_messages_lost_total", "",
+	    C, L, "Process metadata messages the collector could not take" },
+	[SG_SELF_RESTARTS_COLLECTOR] = { "spyglass_child_restarts_total",
+	    "child=\"collector\"", C, L, "Children restarted after dying" },
+	[SG_SELF_RESTARTS_EXPORTER] = { "spyglass_child_restarts_total",
+	    "child=\"exporter\"", C, L, "" },
+	[SG_SELF_IPC_REJECTED_LOADER] = { "spyglass_ipc_peers_rejected_total",
+	    "process=\"loader\"", C, L,
+	    "IPC connections refused: not the process the channel is for" },
+	[SG_SELF_IPC_REJECTED_COLLECTOR] = { "spyglass_ipc_peers_rejected_total",
+	    "process=\"collector\"", C, O, "" },
+	[SG_SELF_IPC_REJECTED_EXPORTER] = { "spyglass_ipc_peers_rejected_total",
+	    "process=\"exporter\"", C, E, "" },
+	[SG_SELF_TIMED_OUT] = { "spyglass_http_requests_timed_out_total", "",
+	    C, O, "Requests without a response within http_request_timeout" },
+	[SG_SELF_EVICTED] = { "spyglass_connections_evicted_total", "", C, O,
+	    "Connections dropped from a full connection table" },
+	[SG_SELF_CONNS_ACTIVE] = { "spyglass_connections_active", "", G, O,
+	    "Connections followed now" },
+	[SG_SELF_UNPARSED] = { "spyglass_unparsed_bytes_total", "", C, O,
+	    "Bytes on instrumented connections that were not HTTP/1.x" },
+	[SG_SELF_SPANS] = { "spyglass_spans_total", "", C, O,
+	    "Spans produced" },
+	[SG_SELF_SPANS_UNSAMPLED] = { "spyglass_spans_unsampled_total", "", C, O,
+	    "Spans left out by the trace sampler" },
+	[SG_SELF_SERIES_DROPPED] = { "spyglass_metric_series_dropped_total", "",
+	    C, O, "Updates refused because a family reached its series cap" },
+	[SG_SELF_OTLP_SENT_TRACES] = { "spyglass_otlp_sent_items_total",
+	    "signal=\"traces\"", C, E,
+	    "Spans and metric snapshots delivered to the OTLP receiver" },
+	[SG_SELF_OTLP_SENT_METRICS] = { "spyglass_otlp_sent_items_total",
+	    "signal=\"metrics\"", C, E, "" },
+	[SG_SELF_OTLP_DROPPED_TRACES] = { "spyglass_otlp_dropped_items_total",
+	    "signal=\"traces\"", C, E, "Spans and metric snapshots dropped: "
+	    "queue full, refused or not encodable" },
+	[SG_SELF_OTLP_DROPPED_METRICS] = { "spyglass_otlp_dropped_items_total",
+	    "signal=\"metrics\"", C, E, "" },
+	[SG_SELF_OTLP_RETRIES_TRACES] = { "spyglass_otlp_retries_total",
+	    "signal=\"traces\"", C, E,
+	    "OTLP requests that failed and will be retried" },
+	[SG_SELF_OTLP_RETRIES_METRICS] = { "spyglass_otlp_retries_total",
+	    "signal=\"metrics\"", C, E, "" },
+	[SG_SELF_OTLP_QUEUED_TRACES] = { "spyglass_otlp_queued_items",
+	    "signal=\"traces\"", G, E,
+	    "Spans and metric snapshots waiting to be delivered" },
+	[SG_SELF_OTLP_QUEUED_METRICS] = { "spyglass_otlp_queued_items",
+	    "signal=\"metrics\"", G, E, "" },
+};
+
+void
+self_put_stats(struct wire_w *w, enum sg_self_source source,
+    const uint64_t *values)
+{
+	uint16_t n = 0;
+
+	for (int i = 0; i < SG_SELF_MAX; i++)
+		n += sg_self[i].source == source;
+	wire_put_u16(w, n);
+	for (int i = 0; i < SG_SELF_MAX; i++)
+		if (sg_self[i].source == source) {
+			wire_put_u16(w, (uint16_t)i);
+			wire_put_u64(w, values[i]);
+		}
+}
+
+int
+self_get_stats(struct wire_r *r, enum sg_self_source source, uint64_t *values)
+{
+	uint16_t n = wire_get_u16(r);
+
+	for (uint16_t i = 0; i < n && !r->err; i++) {
+		uint16_t id = wire_get_u16(r);
+		uint64_t v = wire_get_u64(r);
+
+		if (r->err)
+			break;
+		if (id >= SG_SELF_MAX || sg_self[id].source != source)
+			return -1;
+		values[id] = v;
+	}
+	return wire_r_done(r) ? 0 : -1;
+}
+
+/* Whether entry i starts a family (its name differs from the previous). */
+static int
+self_family_start(int i)
+{
+	return i == 0 || strcmp(sg_self[i].name, sg_self[i - 1].name) != 0;
+}
+
+uint16_t
+self_nfamilies(void)
+{
+	uint16_t n = 0;
+
+	for (int i = 0; i < SG_SELF_MAX; i++)
+		n += self_family_start(i);
+	return n;
+}
+
+void
+self_put_families(struct wire_w *w, const uint64_t *values)
+{
+	struct sg_family_hdr f;
+	struct sg_series se;
+
+	for (int i = 0; i < SG_SELF_MAX; ) {
+		int end = i + 1;
+
+		while (end < SG_SELF_MAX && !self_family_start(end))
+			end++;
+		memset(&f, 0, sizeof(f));
+		snprintf(f.prom_name, sizeof(f.prom_name), "%s", sg_self[i].name);
+		snprintf(f.otel_name, sizeof(f.otel_name), "%s", sg_self[i].name);
+		snprintf(f.help, sizeof(f.help), "%s", sg_self[i].help);
+		f.type = sg_self[i].type;
+		f.nseries = (uint32_t)(end - i);
+		msg_put_family(w, &f);
+		for (; i < end; i++) {
+			const char *eq = strchr(sg_self[i].label, '=');
+
+			memset(&se, 0, sizeof(se));
+			if (eq != NULL) {
+				se.nlabels = 1;
+				snprintf(se.key[0], sizeof(se.key[0]), "%.*s",
+				    (int)(eq - sg_self[i].label), sg_self[i].label);
+				/* the value without its quotes */
+				snprintf(se.value[0], sizeof(se.value[0]), "%.*s",
+				    (int)strlen(eq + 2) - 1, eq + 2);
+			}
+			se.value_f = (double)values[i];
+			msg_put_series(w, &f, &se);
+		}
+	}
+}

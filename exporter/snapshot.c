@@ -1,0 +1,393 @@
+#include "snapshot.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "msg.h"
+#include "self.h"
+#include "wire.h"
+
+#define BASE_MAX      65536   /* series carried over from dead collectors */
+#define BASE_FAM_MAX  32
+#define KEY_MAX       (SG_MAX_LABELS * (64 + SG_LABEL_MAX) + 128)
+
+/* A counter or histogram series of a collector that has died: what it
+ * had counted, added to its successor's series of the same labels. */
+struct base_entry {
+	uint64_t  hash;          /* 0: empty slot */
+	char     *key;           /* family, then each key=value: see series_key */
+	uint16_t  fam;           /* index in S.fam */
+	bool      used;          /* matched while building */
+	double    value;
+	uint64_t  count;
+	double    sum;
+	uint64_t *buckets;       /* nbounds + 1, histograms only */
+};
+
+static struct {
+	uint8_t              *coll;        /* the collector's latest payload */
+	size_t                coll_len;
+	uint64_t              coll_start;  /* its start time */
+	uint64_t              first_start; /* the first collector's */
+	unsigned              generations;
+	struct sg_family_hdr  fam[BASE_FAM_MAX];   /* families of the base */
+	uint16_t              nfam;
+	struct base_entry    *slots;       /* open addressing, 2 x BASE_MAX */
+	size_t                nbase;
+	struct sg_series      scratch;
+} S;
+
+#define NSLOTS (2 * BASE_MAX)
+
+static uint64_t
+fnv1a(const char *s, size_t n)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (uint8_t)s[i]) * 1099511628211ULL;
+	return h ? h : 1;
+}
+
+/* "family\x1fkey=value\x1f..." in buf; its length. */
+static size_t
+series_key(const char *family, const struct sg_series *se, char *buf,
+    size_t sz)
+{
+	size_t n = (size_t)snprintf(buf, sz, "%s", family);
+
+	for (uint16_t i = 0; i < se->nlabels && n < sz; i++)
+		n += (size_t)snprintf(buf + n, sz - n, "\x1f%s=%s", se->key[i],
+		    se->value[i]);
+	return n < sz ? n : sz - 1;
+}
+
+static struct base_entry *
+base_find(const char *key, size_t len, bool create)
+{
+	uint64_t h = fnv1a(key, len);
+
+	if (S.slots == NULL) {
+		if (!create || (S.slots = calloc(NSLOTS, sizeof(*S.slots))) ==
+		    NULL)
+			return NULL;
+	}
+	for (size_t i = 0, j = h & (NSLOTS - 1); i < NSLOTS;
+	    i++, j = (j + 1) & (NSLOTS - 1)) {
+		struct base_entry *e = &S.slots[j];
+
+		if (e->hash == 0) {
+			if (!create || S.nbase == BASE_MAX)
+				return NULL;
+			if ((e->key = malloc(len + 1)) == NULL)
+				return NULL;
+			memcpy(e->key, key, len);
+			e->key[len] = '\0';
+			e->hash = h;
+			S.nbase++;
+			return e;
+		}
+		if (e->hash == h && strcmp(e->key, key) == 0)
+			return e;
+	}
+	return NULL;
+}
+
+static bool
+same_buckets(const struct sg_family_hdr *a, const struct sg_family_hdr *b)
+{
+	return a->type == b->type && a->nbounds == b->nbounds &&
+	    memcmp(a->bounds, b->bounds, a->nbounds * sizeof(a->bounds[0])) == 0;
+}
+
+/* The base's family like f, added when missing; -1 when full. */
+static int
+base_family(const struct sg_family_hdr *f)
+{
+	for (uint16_t i = 0; i < S.nfam; i++)
+		if (strcmp(S.fam[i].prom_name, f->prom_name) == 0)
+			return same_buckets(&S.fam[i], f) ? i : -1;
+	if (S.nfam == BASE_FAM_MAX)
+		return -1;
+	S.fam[S.nfam] = *f;
+	return S.nfam++;
+}
+
+static void
+base_add(int fam, const struct sg_family_hdr *f, const struct sg_series *se)
+{
+	char key[KEY_MAX];
+	size_t len = series_key(f->prom_name, se, key, sizeof(key));
+	struct base_entry *e = base_find(key, len, true);
+
+	if (e == NULL) {
+		sg_log(SG_LOG_WARN, "snapshot: more than %d series carried "
+		    "over from restarted collectors: %s starts from zero",
+		    BASE_MAX, key);
+		return;
+	}
+	e->fam = (uint16_t)fam;
+	e->value += se->value_f;
+	e->count += se->count;
+	e->sum += se->sum;
+	if (f->type == SG_METRIC_HISTOGRAM) {
+		if (e->buckets == NULL &&
+		    (e->buckets = calloc(f->nbounds + 1u, sizeof(uint64_t))) ==
+		    NULL)
+			return;
+		for (uint16_t b = 0; b <= f->nbounds; b++)
+			e->buckets[b] += se->buckets[b];
+	}
+}
+
+/* The dead collector's counters and histograms join the base; gauges
+ * (target_info, ...) describe the present and are not carried. */
+static void
+base_absorb(const uint8_t *p, size_t len)
+{
+	struct sg_family_hdr f;
+	struct wire_r r;
+	uint64_t now, start;
+	uint16_t nfam;
+
+	wire_r_init(&r, p, len);
+	if (msg_get_snapshot_hdr(&r, &now, &start, &nfam) < 0)
+		return;
+	for (uint16_t i = 0; i < nfam; i++) {
+		int bf;
+
+		if (msg_get_family(&r, &f) < 0)
+			return;
+		bf = f.type == SG_METRIC_GAUGE ? -1 : base_family(&f);
+		for (uint32_t j = 0; j < f.nseries; j++) {
+			if (msg_get_series(&r, &f, &S.scratch) < 0)
+				return;
+			if (bf >= 0)
+				base_add(bf, &f, &S.scratch);
+		}
+	}
+}
+
+static int
+snapshot_check(const uint8_t *p, size_t len, uint64_t *start)
+{
+	struct sg_family_hdr f;
+	struct wire_r r;
+	uint64_t now;
+	uint16_t nfam;
+
+	wire_r_init(&r, p, len);
+	if (msg_get_snapshot_hdr(&r, &now, start, &nfam) < 0)
+		return -1;
+	for (uint16_t i = 0; i < nfam; i++) {
+		if (msg_get_family(&r, &f) < 0)
+			return -1;
+		for (uint32_t j = 0; j < f.nseries; j++)
+			if (msg_get_series(&r, &f, &S.scratch) < 0)
+				return -1;
+	}
+	return wire_r_done(&r) ? 0 : -1;
+}
+
+int
+snapshot_collector(const uint8_t *payload, size_t len)
+{
+	uint64_t start;
+	uint8_t *copy;
+
+	if (snapshot_check(payload, len, &start) < 0)
+		return -1;
+	if ((copy = malloc(len)) == NULL)
+		return 0;   /* the previous one is served instead */
+	memcpy(copy, payload, len);
+	if (S.coll == NULL) {
+		S.first_start = start;
+		S.generations = 1;
+	} else if (start != S.coll_start) {
+		base_absorb(S.coll, S.coll_len);
+		S.generations++;
+		sg_log(SG_LOG_INFO, "a new collector: its counts continue "
+		    "those of the %u before it", S.generations - 1);
+	}
+	free(S.coll);
+	S.coll = copy;
+	S.coll_len = len;
+	S.coll_start = start;
+	return 0;
+}
+
+/* Write series se of family f (base family bf, or -1) with what the base
+ * holds for it added. */
+static void
+put_merged(struct wire_w *w, const struct sg_family_hdr *f, int bf,
+    struct sg_series *se)
+{
+	char key[KEY_MAX];
+	struct base_entry *e = NULL;
+
+	if (bf >= 0 && S.nbase > 0)
+		e = base_find(key, series_key(f->prom_name, se, key,
+		    sizeof(key)), false);
+	if (e != NULL) {
+		e->used = true;
+		se->value_f += e->value;
+		se->count += e->count;
+		se->sum += e->sum;
+		for (uint16_t b = 0; e->buckets != NULL && b <= f->nbounds; b++)
+			se->buckets[b] += e->buckets[b];
+	}
+	msg_put_series(w, f, se);
+}
+
+/* The labels of a base entry back into se. */
+static void
+base_series(const struct base_entry *e, struct sg_series *se, uint16_t nbounds)
+{
+	const char *p = strchr(e->key, '\x1f');
+
+	memset(se, 0, sizeof(*se));
+	while (p != NULL && se->nlabels < SG_MAX_LABELS) {
+		const char *eq = strchr(p + 1, '='), *end = strchr(p + 1, '\x1f');
+		size_t vlen;
+
+		if (eq == NULL)
+			break;
+		vlen = end != NULL ? (size_t)(end - eq - 1) : strlen(eq + 1);
+		snprintf(se->key[se->nlabels], sizeof(se->key[0]), "%.*s",
+		    (int)(eq - p - 1), p + 1);
+		snprintf(se->value[se->nlabels], sizeof(se->value[0]), "%.*s",
+		    (int)vlen, eq + 1);
+		se->nlabels++;
+		p = end;
+	}
+	se->value_f = e->value;
+	se->count = e->count;
+	se->sum = e->sum;
+	if (e->buckets != NULL)
+		memcpy(se->buckets, e->buckets, (nbounds + 1u) * sizeof(uint64_t));
+}
+
+/* Family f of the collector's snapshot (at r, after its header), merged
+ * with the base: its series plus the base's that it no longer has. */
+static int
+put_family_merged(struct wire_w *w, struct wire_r *r, struct sg_family_hdr *f)
+{
+	struct wire_r start = *r;
+	int bf = -1;
+	uint32_t extra = 0;
+
+	for (uint16_t i = 0; i < S.nfam; i++)
+		if (strcmp(S.fam[i].prom_name, f->prom_name) == 0 &&
+		    same_buckets(&S.fam[i], f))
+			bf = i;
+	/* Pass 1: which base series the collector has again. */
+	for (uint32_t j = 0; j < f->nseries; j++) {
+		char key[KEY_MAX];
+		struct base_entry *e;
+
+		if (msg_get_series(r, f, &S.scratch) < 0)
+			return -1;
+		if (bf >= 0 && (e = base_find(key, series_key(f->prom_name,
+		    &S.scratch, key, sizeof(key)), false)) != NULL)
+			e->used = true;
+	}
+	for (size_t i = 0; bf >= 0 && i < NSLOTS; i++)
+		extra += S.slots[i].hash != 0 && S.slots[i].fam == bf &&
+		    !S.slots[i].used;
+	f->nseries += extra;
+	msg_put_family(w, f);
+	f->nseries -= extra;
+	/* Pass 2: write them, then the base's own. */
+	*r = start;
+	for (uint32_t j = 0; j < f->nseries; j++) {
+		if (msg_get_series(r, f, &S.scratch) < 0)
+			return -1;
+		put_merged(w, f, bf, &S.scratch);
+	}
+	for (size_t i = 0; bf >= 0 && i < NSLOTS; i++) {
+		struct base_entry *e = &S.slots[i];
+
+		if (e->hash != 0 && e->fam == bf && !e->used) {
+			base_series(e, &S.scratch, f->nbounds);
+			msg_put_series(w, f, &S.scratch);
+		}
+		e->used = false;
+	}
+	return 0;
+}
+
+/* The collector's families into w, merged with the base when there is
+ * one; how many. */
+static uint16_t
+put_collector(struct wire_w *w)
+{
+	struct sg_family_hdr f;
+	struct wire_r r;
+	uint64_t now, start;
+	uint16_t nfam;
+
+	if (S.coll == NULL)
+		return 0;
+	wire_r_init(&r, S.coll, S.coll_len);
+	if (msg_get_snapshot_hdr(&r, &now, &start, &nfam) < 0)
+		return 0;
+	if (S.nbase == 0) {   /* no restart yet: the families as they are */
+		wire_put_bytes(w, S.coll + r.off, S.coll_len - r.off);
+		return nfam;
+	}
+	for (uint16_t i = 0; i < nfam; i++)
+		if (msg_get_family(&r, &f) < 0 ||
+		    put_family_merged(w, &r, &f) < 0) {
+			w->err = 1;
+			return 0;
+		}
+	return nfam;
+}
+
+uint8_t *
+snapshot_build(const uint64_t *self, uint64_t now_ns, size_t *len)
+{
+	size_t cap = 2 * S.coll_len + 64 * 1024 + S.nbase * 512;
+	uint8_t *buf = malloc(cap);
+	struct wire_w w, hdr;
+	uint16_t nfam;
+
+	if (buf == NULL)
+		return NULL;
+	wire_w_init(&w, buf, cap);
+	msg_put_snapshot_hdr(&w, now_ns, S.coll != NULL ? S.first_start :
+	    now_ns, 0);
+	nfam = put_collector(&w);
+	self_put_families(&w, self);
+	if (w.err) {
+		free(buf);
+		return NULL;
+	}
+	/* The family count, now known, over the header's placeholder. */
+	wire_w_init(&hdr, buf, cap);
+	msg_put_snapshot_hdr(&hdr, now_ns, S.coll != NULL ? S.first_start :
+	    now_ns, (uint16_t)(nfam + self_nfamilies()));
+	*len = w.len;
+	return buf;
+}
+
+unsigned
+snapshot_generations(void)
+{
+	return S.generations;
+}
+
+void
+snapshot_free(void)
+{
+	for (size_t i = 0; S.slots != NULL && i < NSLOTS; i++) {
+		free(S.slots[i].key);
+		free(S.slots[i].buckets);
+	}
+	free(S.slots);
+	free(S.coll);
+	memset(&S, 0, sizeof(S));
+}

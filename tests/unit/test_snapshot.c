@@ -1,0 +1,175 @@
+/*
+ * The exporter's snapshot (exporter/snapshot.c): the collector's
+ * families followed by the self-metrics, and cumulative series that go on
+ * across a collector restart (a new start time) instead of starting from
+ * zero.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "metrics.h"
+#include "msg.h"
+#include "prom.h"
+#include "self.h"
+#include "snapshot.h"
+
+#define SNAP_CAP (1u << 20)
+
+static struct sg_buckets dur_b = { 3, { 0.005, 1, 2.5 } };
+static struct sg_buckets size_b = { 2, { 0, 1024 } };
+
+/* n server spans of service svc, method GET, status 200, 1 ms each */
+static void
+count(struct sg_metrics *m, const char *svc, uint16_t status, int n)
+{
+	struct sg_span s;
+
+	memset(&s, 0, sizeof(s));
+	s.kind = SG_SPAN_SERVER;
+	s.start_ns = 1700000000000000000ULL;
+	s.end_ns = s.start_ns + 1000000;
+	snprintf(s.method, sizeof(s.method), "GET");
+	s.status = status;
+	snprintf(s.service_name, sizeof(s.service_name), "%s", svc);
+	snprintf(s.instance_id, sizeof(s.instance_id), "h:1");
+	for (int i = 0; i < n; i++)
+		metrics_record_span(m, &s);
+}
+
+/* The collector's snapshot taken by the exporter. */
+static void
+take(struct sg_metrics *m)
+{
+	uint8_t *buf = malloc(SNAP_CAP);
+	size_t len;
+
+	assert_non_null(buf);
+	len = metrics_snapshot(m, buf, SNAP_CAP, 1700000100000000000ULL);
+	assert_true(len > 0);
+	assert_int_equal(snapshot_collector(buf, len), 0);
+	free(buf);
+}
+
+/* What /metrics would show now. */
+static char *
+served(void)
+{
+	uint64_t self[SG_SELF_MAX] = { 0 };
+	uint8_t *snap;
+	size_t len;
+	char *text;
+
+	self[SG_SELF_EVENTS_READ] = 77;
+	snap = snapshot_build(self, 1700000200000000000ULL, &len);
+	assert_non_null(snap);
+	assert_true(prom_render(snap, len, &text) > 0);
+	free(snap);
+	return text;
+}
+
+static void
+assert_has(const char *text, const char *line)
+{
+	if (strstr(text, line) == NULL)
+		fail_msg("no \"%s\" in:\n%s", line, text);
+}
+
+#define CNT "http_server_request_duration_seconds_count{http_request_method=\"GET\"," \
+	"http_response_status_code=\"%s\",service_name=\"%s\",service_namespace=\"\"," \
+	"target_instance=\"h:1\"} %d\n"
+
+static void
+assert_count(const char *text, const char *status, const char *svc, int n)
+{
+	char line[512];
+
+	snprintf(line, sizeof(line), CNT, status, svc, n);
+	assert_has(text, line);
+}
+
+static void
+test_self_metrics_follow(void **state)
+{
+	struct sg_metrics *m = metrics_new(&dur_b, &size_b, 100);
+	char *text;
+
+	(void)state;
+	text = served();   /* before any collector snapshot: self only */
+	assert_has(text, "spyglass_events_read_total 77\n");
+	assert_null(strstr(text, "http_server"));
+	free(text);
+	count(m, "a", 200, 3);
+	take(m);
+	text = served();
+	assert_count(text, "200", "a", 3);
+	assert_has(text, "spyglass_events_read_total 77\n");
+	assert_has(text, "spyglass_events_lost_total{stage=\"ringbuf\"} 0\n");
+	assert_int_equal(snapshot_generations(), 1);
+	free(text);
+	metrics_free(m);
+	snapshot_free();
+}
+
+static void
+test_restart_continues(void **state)
+{
+	struct sg_metrics *m1 = metrics_new(&dur_b, &size_b, 100), *m2;
+	char *text;
+
+	(void)state;
+	count(m1, "a", 200, 3);
+	count(m1, "b", 503, 2);
+	take(m1);
+	/* A new collector: a later start time, counting from zero. */
+	usleep(2000);
+	m2 = metrics_new(&dur_b, &size_b, 100);
+	count(m2, "a", 200, 4);
+	take(m2);
+	assert_int_equal(snapshot_generations(), 2);
+	text = served();
+	assert_count(text, "200", "a", 7);       /* 3 before + 4 after */
+	assert_count(text, "503", "b", 2);       /* only before: carried */
+	free(text);
+	/* The new collector counts on; the base is added each time. */
+	count(m2, "b", 503, 1);
+	take(m2);
+	text = served();
+	assert_count(text, "200", "a", 7);
+	assert_count(text, "503", "b", 3);
+	free(text);
+	metrics_free(m1);
+	metrics_free(m2);
+	snapshot_free();
+}
+
+static void
+test_malformed_refused(void **state)
+{
+	uint8_t junk[32] = { 1, 2, 3 };
+
+	(void)state;
+	assert_int_equal(snapshot_collector(junk, sizeof(junk)), -1);
+	assert_int_equal(snapshot_collector(junk, 0), -1);
+	assert_int_equal(snapshot_generations(), 0);
+	snapshot_free();
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_self_metrics_follow),
+		cmocka_unit_test(test_restart_continues),
+		cmocka_unit_test(test_malformed_refused),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
