@@ -88,7 +88,9 @@ struct otlp_sender {
 	pthread_mutex_t     mu;
 	pthread_cond_t      cv;          /* CLOCK_MONOTONIC */
 	struct otlp_req    *head, *tail;
-	struct otlp_req    *sending;     /* head, while curl has it */
+	/* the head, from an attempt until the thread unlinks it or backs
+	 * off: the thread reads it unlocked, otlp_trim must spare it */
+	struct otlp_req    *sending;
 	bool                stop;
 	atomic_bool         abort;       /* read by curl's progress callback */
 	size_t              queued_items;
@@ -221,8 +223,8 @@ otlp_unlink(struct otlp_sender *s, struct otlp_req *prev)
 	return r;
 }
 
-/* Over the bound: drop the oldest, except the one curl is sending and the
- * newest (a request larger than the bound must still go out). */
+/* Over the bound: drop the oldest, except s->sending (the thread's own)
+ * and the newest (a request larger than the bound must still go out). */
 static void
 otlp_trim(struct otlp_sender *s)
 {
@@ -719,33 +721,41 @@ otlp_thread(void *arg)
 	for (;;) {
 		struct otlp_req *r;
 		enum otlp_result res;
+		bool aborted;
 
 		while (!s->stop && s->head == NULL)
 			pthread_cond_wait(&s->cv, &s->mu);
 		if (s->stop)
 			break;
+		/* otlp_trim spares s->sending: r is ours until we let go of it
+		 * under the lock, so otlp_note may read it unlocked */
 		r = s->sending = s->head;
 		pthread_mutex_unlock(&s->mu);
 
 		why[0] = '\0';
 		res = otlp_attempt(s, r, why, sizeof(why));
-		pthread_mutex_lock(&s->mu);
-		s->sending = NULL;
 		/* interrupted by otlp_sender_free: it stays queued */
-		if (res != OTLP_OK && atomic_load(&s->abort))
-			break;
-		pthread_mutex_unlock(&s->mu);
-		otlp_note(s, res, why, r->items);
+		aborted = res != OTLP_OK && atomic_load(&s->abort);
+		if (!aborted)
+			otlp_note(s, res, why, r->items);
 		pthread_mutex_lock(&s->mu);
+		if (aborted) {
+			s->sending = NULL;
+			break;
+		}
 		if (res == OTLP_RETRY) {
+			/* backing off, it may be dropped as the oldest: the
+			 * next attempt takes whatever is the head then */
+			s->sending = NULL;
 			s->retries++;
 			otlp_backoff(s, otlp_delay_ms(s));
 			/* the queue may have grown past the bound meanwhile */
 			otlp_trim(s);
 			continue;
 		}
-		/* Nothing removes the request curl had: still the head. */
+		/* spared by otlp_trim, it is still the head */
 		otlp_unlink(s, NULL);
+		s->sending = NULL;
 		if (res == OTLP_OK)
 			s->sent_items += r->items;
 		else

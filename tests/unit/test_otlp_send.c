@@ -1,7 +1,8 @@
 /*
  * OTLP delivery against a scripted HTTP/1.1 server in a thread of this
  * process (no node needed): it accepts one request per connection, records
- * its header and body, and answers the next scripted status.  gRPC is
+ * its header and body, and answers the next scripted status.  One test
+ * races a thread enqueuing into a full queue against the sender's own.  gRPC is
  * checked by hand against tests/otlp/receiver.js.
  *
  * Exit 77 (skip) when no loopback socket can be bound.
@@ -19,6 +20,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -58,6 +60,9 @@ struct srv {
 	const char  *dflt_extra;
 	struct srv_req reqs[MAX_REQS];
 	int          nreqs;
+	/* all the requests answered (reqs keeps the first MAX_REQS), those
+	 * answered 2xx, and the sum of their bodies read as numbers */
+	uint64_t     nanswered, n2xx, sum2xx;
 };
 
 static double
@@ -100,6 +105,7 @@ srv_read_request(int c, struct srv_req *r)
 			return -1;
 		r->len += (size_t)n;
 	}
+	r->body[r->len] = '\0';
 	r->at = now();
 	return 0;
 }
@@ -123,6 +129,11 @@ srv_answer(struct srv *s, int c)
 	} else {
 		st = s->dflt;
 		extra = s->dflt_extra;
+	}
+	s->nanswered++;
+	if (st >= 200 && st < 300) {
+		s->n2xx++;
+		s->sum2xx += strtoull((const char *)r.body, NULL, 10);
 	}
 	if (s->nreqs < MAX_REQS)
 		s->reqs[s->nreqs++] = r;
@@ -211,6 +222,35 @@ script(struct srv *s, int st, const char *extra)
 	s->status[s->nscript] = st;
 	s->extra[s->nscript++] = extra;
 	pthread_mutex_unlock(&s->mu);
+}
+
+/* The answer past the script, for a server already serving. */
+static void
+answer_by_default(struct srv *s, int st, const char *extra)
+{
+	pthread_mutex_lock(&s->mu);
+	s->dflt = st;
+	s->dflt_extra = extra;
+	pthread_mutex_unlock(&s->mu);
+}
+
+/* Wait (10 s at most) until the server has answered n requests, or n
+ * with 2xx. */
+static void
+wait_answered(struct srv *s, uint64_t n, bool only_2xx)
+{
+	double end = now() + 10;
+	uint64_t got;
+
+	do {
+		pthread_mutex_lock(&s->mu);
+		got = only_2xx ? s->n2xx : s->nanswered;
+		pthread_mutex_unlock(&s->mu);
+		if (got >= n)
+			return;
+		usleep(1000);
+	} while (now() < end);
+	fail_msg("timed out: %llu answered", (unsigned long long)got);
 }
 
 static int
@@ -406,6 +446,146 @@ test_overflow(void **state)
 	assert_body(&s->reqs[2], "CCCC");
 }
 
+/* A thread that enqueues as fast as it can until stopped.  Each body is
+ * its item count in decimal, for the server to add up. */
+struct flood {
+	struct otlp_sender *o;
+	pthread_t   thread;
+	atomic_bool stop;
+	uint64_t    enqueued;     /* items; read once the thread is joined */
+};
+
+static void *
+flood_main(void *arg)
+{
+	struct flood *f = arg;
+
+	for (uint32_t i = 0; !atomic_load(&f->stop); i++) {
+		/* varied, so that one request counted for another shows */
+		uint32_t items = 1 + i % 3;
+		char digit[2] = { (char)('0' + items), '\0' };
+		uint8_t *buf = (uint8_t *)strdup(digit);
+
+		if (buf == NULL)
+			continue;
+		otlp_sender_enqueue(f->o, buf, 1, items);
+		f->enqueued += items;
+	}
+	return NULL;
+}
+
+/* cpu: NULL for anywhere */
+static void
+flood_start(struct flood *f, struct otlp_sender *o, const cpu_set_t *cpu)
+{
+	pthread_attr_t a;
+
+	f->o = o;
+	f->enqueued = 0;
+	atomic_init(&f->stop, false);
+	assert_int_equal(pthread_attr_init(&a), 0);
+	if (cpu != NULL)
+		assert_int_equal(pthread_attr_setaffinity_np(&a, sizeof(*cpu),
+		    cpu), 0);
+	assert_int_equal(pthread_create(&f->thread, &a, flood_main, f), 0);
+	pthread_attr_destroy(&a);
+}
+
+/* Items enqueued. */
+static uint64_t
+flood_stop(struct flood *f)
+{
+	atomic_store(&f->stop, true);
+	pthread_join(f->thread, NULL);
+	return f->enqueued;
+}
+
+/* The first two CPUs this thread may run on; false when it has one. */
+static bool
+two_cpus(cpu_set_t *a, cpu_set_t *b)
+{
+	cpu_set_t all;
+	int n = 0;
+
+	CPU_ZERO(a);
+	CPU_ZERO(b);
+	if (pthread_getaffinity_np(pthread_self(), sizeof(all), &all) != 0)
+		return false;
+	for (int c = 0; c < CPU_SETSIZE && n < 2; c++)
+		if (CPU_ISSET(c, &all))
+			CPU_SET(c, n++ == 0 ? a : b);
+	return n == 2;
+}
+
+/* A sender whose thread runs on cpu (NULL: anywhere): a thread starts
+ * with the affinity of the thread that makes it. */
+static struct otlp_sender *
+sender_new_on(const cpu_set_t *cpu, const struct otlp_target *t)
+{
+	struct otlp_sender *o;
+	cpu_set_t all;
+
+	if (cpu == NULL)
+		return otlp_sender_new(OTLP_TRACES, t);
+	assert_int_equal(pthread_getaffinity_np(pthread_self(), sizeof(all),
+	    &all), 0);
+	assert_int_equal(pthread_setaffinity_np(pthread_self(), sizeof(*cpu),
+	    cpu), 0);
+	o = otlp_sender_new(OTLP_TRACES, t);
+	assert_int_equal(pthread_setaffinity_np(pthread_self(), sizeof(all),
+	    &all), 0);
+	return o;
+}
+
+/* The end of an outage: the queue is at its bound, so that every enqueue
+ * drops the oldest while the sender has a request in flight, through
+ * failed attempts (retried at once: Retry-After: 0), then successful ones.
+ * The request in flight must never be dropped (the sender would free it
+ * twice), and every item must be counted once: sent, dropped or queued. */
+static void
+test_overflow_in_flight(void **state)
+{
+	struct srv *s = *state;
+	struct otlp_target t;
+	struct otlp_send_stats st;
+	struct otlp_sender *o;
+	struct flood f;
+	cpu_set_t cpu_sender, cpu_flood;
+	bool pinned = two_cpus(&cpu_sender, &cpu_flood);
+	double end;
+	uint64_t enqueued, sum2xx, n503;
+
+	answer_by_default(s, 503, "Retry-After: 0");
+	target(&t, s);
+	t.max_queue_items = 8;
+	/* The sender and the flood on CPUs of their own: sharing one, they
+	 * would seldom run at the same time, and the race seldom be hit. */
+	assert_non_null(o = sender_new_on(pinned ? &cpu_sender : NULL, &t));
+	flood_start(&f, o, pinned ? &cpu_flood : NULL);
+	wait_answered(s, 200, false);
+	answer_by_default(s, 200, NULL);
+	wait_answered(s, 200, true);
+	enqueued = flood_stop(&f);
+	otlp_sender_stats(o, &st);
+	assert_int_equal(st.sent_items + st.dropped_items + st.queued_items,
+	    enqueued);
+	end = now() + 10;
+	while (st.queued_items > 0 && now() < end) {
+		usleep(1000);
+		otlp_sender_stats(o, &st);
+	}
+	otlp_sender_free(o);
+	assert_int_equal(st.queued_items, 0);
+	assert_int_equal(st.queued_bytes, 0);
+	assert_int_equal(st.sent_items + st.dropped_items, enqueued);
+	pthread_mutex_lock(&s->mu);
+	sum2xx = s->sum2xx;
+	n503 = s->nanswered - s->n2xx;
+	pthread_mutex_unlock(&s->mu);
+	assert_int_equal(st.sent_items, sum2xx);
+	assert_int_equal(st.retries, n503);
+}
+
 static void
 test_gzip(void **state)
 {
@@ -556,6 +736,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_400_dropped, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_overflow, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_overflow_in_flight, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_gzip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_headers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_free_while_backing_off,
