@@ -265,6 +265,10 @@ sg_publish_stats(void)
 	metrics_set_stat(C.metrics, "spyglass_connections_active", cs.active);
 	metrics_set_stat(C.metrics, "spyglass_unparsed_bytes_total",
 	    cs.unparsed);
+	metrics_set_stat(C.metrics, "spyglass_http_responses_unpaired_total",
+	    cs.unpaired);
+	metrics_set_stat(C.metrics, "spyglass_http_requests_dropped_total",
+	    cs.dropped);
 	metrics_set_stat(C.metrics, "spyglass_spans_total", C.spans_total);
 	metrics_set_stat(C.metrics, "spyglass_spans_unsampled_total",
 	    C.spans_unsampled);

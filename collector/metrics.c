@@ -844,6 +844,12 @@ stat_help(const char *name)
 		  "Connections the collector follows now" },
 		{ "spyglass_unparsed_bytes_total",
 		  "Bytes on instrumented connections that were not HTTP/1.x" },
+		{ "spyglass_http_responses_unpaired_total",
+		  "HTTP responses to requests the sensor did not see "
+		  "(past the capture, or timed out)" },
+		{ "spyglass_http_requests_dropped_total",
+		  "HTTP requests seen while their connection had as many "
+		  "awaiting responses as the sensor keeps" },
 		{ "spyglass_spans_total", "Spans produced" },
 		{ "spyglass_spans_unsampled_total",
 		  "Spans not exported because the trace sampler left them out" },
