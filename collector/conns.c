@@ -291,7 +291,7 @@ conns_on_data(struct sg_conns *t, const uint8_t *ev, size_t size)
 	struct http1_conn *h;
 	struct sg_conn *c;
 	size_t captured;
-	uint64_t garbage;
+	uint64_t garbage, unpaired, dropped;
 
 	if (size < SG_DATA_EVENT_HDR_SIZE)
 		return -1;
@@ -316,9 +316,13 @@ conns_on_data(struct sg_conns *t, const uint8_t *ev, size_t size)
 	}
 	t->cur = c;
 	garbage = h->garbage;
+	unpaired = h->unpaired;
+	dropped = h->dropped;
 	http1_on_data(h, d.dir, d.hdr.ts_ns, (uint64_t)d.len, data,
 	    captured, tail, conns_emit_exchange, t);
 	t->st.unparsed += h->garbage - garbage;
+	t->st.unpaired += h->unpaired - unpaired;
+	t->st.dropped += h->dropped - dropped;
 	t->cur = NULL;
 	c->role = h->role;
 	if (http1_idle(h))

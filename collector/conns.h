@@ -4,10 +4,11 @@
  * open addressing, no allocation per event.  When full, the least
  * recently used idle connection is evicted and counted.
  *
- * A slot is small; the HTTP parser state (5 KB: room for pipelined
- * requests) is attached only while an exchange is in progress and goes
- * back to a free list when the connection is idle again, so memory
- * follows the requests in flight, not the connections open.
+ * A slot is small; the HTTP parser state (4.4 KB: room for the pipelined
+ * requests of a full capture) is attached only while an exchange is in
+ * progress and goes back to a free list when the connection is idle
+ * again, so memory follows the requests in flight, not the connections
+ * open.
  */
 #ifndef SG_CONNS_H
 #define SG_CONNS_H
@@ -34,6 +35,8 @@ struct sg_conns_stats {
 	uint64_t timed_out;         /* requests ended by the timeout */
 	uint64_t active;            /* connections in the table now */
 	uint64_t unparsed;          /* bytes that were not HTTP/1.x */
+	uint64_t unpaired;          /* responses to requests not seen */
+	uint64_t dropped;           /* requests seen with no room to keep */
 	uint64_t states;            /* parser states allocated: the most
 	                             * connections mid-exchange at once */
 };

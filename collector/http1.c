@@ -11,9 +11,12 @@
  * visible bytes is followed "lost": until the next buffer that starts
  * with a start line.
  *
- * The request being received lives in the pending ring slot after the last
- * committed one; it is committed when its header block ends, so responses
- * pair with requests first-in first-out.
+ * The request being received is committed to a ring of pending requests
+ * when its header block ends, so responses pair with requests first-in
+ * first-out.  What cannot be paired is counted, never guessed: a request
+ * seen while the ring is full is dropped (`dropped`), and a final response
+ * that answers no pending request (its request was past the capture, or
+ * timed out) is `unpaired`.
  */
 #include "http1.h"
 
@@ -56,6 +59,16 @@ enum h1_scan {
 #define H1_CHUNK_DIGITS	15
 #define H1_METHOD_LEN	(SG_METHOD_MAX - 1)
 #define H1_LAST_CHUNK	"0\r\n\r\n"
+#define H1_MIN_REQUEST	14		/* "A / HTTP/1.1\n\n" */
+
+_Static_assert(HTTP1_MAX_PENDING > SG_CAPTURE_MAX / H1_MIN_REQUEST &&
+    HTTP1_MAX_PENDING <= UINT8_MAX,
+    "the requests of one capture fit the ring, counted in a byte");
+_Static_assert(HTTP1_NAMES_LEN >= SG_CAPTURE_MAX &&
+    HTTP1_NAMES_LEN <= UINT16_MAX,
+    "the names of one capture fit, indexed by 16 bits");
+_Static_assert(SG_PATH_MAX - 1 <= UINT8_MAX && SG_METHOD_MAX - 1 <= UINT8_MAX,
+    "name lengths fit a byte");
 
 /* One read or write being parsed, and where exchanges go. */
 struct h1_io {
@@ -690,9 +703,16 @@ h1_body_step(struct http1_msg_state *m, struct h1_io *io, bool *done)
 }
 
 /*
- * Pending requests: a ring, oldest at head.  The slot after the newest is
- * the request being received.
+ * Pending requests: a ring, oldest at head, and their methods and paths
+ * back to back in names[], a ring of bytes in the same order.  The request
+ * being received is in c->receiving until its header block ends.
  */
+enum h1_req_flag {
+	RQ_KEPT		= 0x01,	/* had room: joins the ring when complete */
+	RQ_HEAD		= 0x02,	/* its response has no body */
+	RQ_CONNECT	= 0x04,	/* a 2xx response opens a tunnel */
+};
+
 static struct http1_pending *
 h1_oldest(struct http1_conn *c)
 {
@@ -705,15 +725,44 @@ h1_newest(struct http1_conn *c)
 	return &c->pending[(c->head + c->npending - 1) % HTTP1_MAX_PENDING];
 }
 
-static struct http1_pending *
-h1_receiving(struct http1_conn *c)
+static uint16_t
+h1_names_add(uint16_t at, size_t n)
 {
-	return &c->pending[(c->head + c->npending) % HTTP1_MAX_PENDING];
+	return (uint16_t)((at + n) % HTTP1_NAMES_LEN);
 }
 
+/* n <= HTTP1_NAMES_LEN bytes at `at`, wrapping at the end of names[].
+ * (The second copy is rare: a call saved per name, twice an exchange.) */
+static void
+h1_names_put(struct http1_conn *c, uint16_t at, const uint8_t *src, size_t n)
+{
+	size_t first = (size_t)h1_min(n, HTTP1_NAMES_LEN - at);
+
+	memcpy(c->names + at, src, first);
+	if (first < n)
+		memcpy(c->names, src + first, n - first);
+}
+
+/* n bytes from `at` as a string: dst holds at least n + 1. */
+static void
+h1_names_get(const struct http1_conn *c, uint16_t at, size_t n, char *dst)
+{
+	size_t first = (size_t)h1_min(n, HTTP1_NAMES_LEN - at);
+
+	memcpy(dst, c->names + at, first);
+	if (first < n)
+		memcpy(dst + first, c->names, n - first);
+	dst[n] = '\0';
+}
+
+/* Requests dropped before the oldest are given up with it: they are
+ * older still, and were counted when dropped. */
 static void
 h1_pop(struct http1_conn *c)
 {
+	const struct http1_pending *p = h1_oldest(c);
+
+	c->names_used -= (uint16_t)(p->method_len + p->path_len);
 	c->head = (uint8_t)((c->head + 1) % HTTP1_MAX_PENDING);
 	c->npending--;
 }
@@ -728,9 +777,12 @@ h1_emit(struct http1_conn *c, struct h1_io *io, const struct http1_pending *p,
 	ex.role = c->role;
 	ex.start_ns = p->start_ns;
 	ex.end_ns = end_ns > p->start_ns ? end_ns : p->start_ns;
-	memcpy(ex.method, p->method, sizeof(ex.method));
-	memcpy(ex.path, p->path, sizeof(ex.path));
-	memcpy(ex.version, p->version, sizeof(ex.version));
+	h1_names_get(c, p->names_at, p->method_len, ex.method);
+	h1_names_get(c, h1_names_add(p->names_at, p->method_len), p->path_len,
+	    ex.path);
+	ex.version[0] = '1';
+	ex.version[1] = '.';
+	ex.version[2] = p->minor;
 	ex.status = status;
 	ex.timed_out = status == 0;
 	ex.req_body = p->req_body;
@@ -747,22 +799,13 @@ h1_end_timed_out(struct http1_conn *c, struct h1_io *io, uint64_t end_ns)
 	h1_pop(c);
 }
 
-/* A response for nobody (its request was missed or timed out): its
- * framing cannot be trusted to pair anything, so skip it whole. */
-static void
-h1_resp_orphan(struct http1_conn *c)
-{
-	c->resp_status = 0;
-	h1_msg_lose(&c->resp);
-}
-
 /* Has the response to the oldest request started? */
 static bool
 h1_resp_begun(const struct http1_conn *c)
 {
 	const struct http1_msg_state *m = &c->resp;
 
-	if (c->npending == 0 || c->resp_status == 0)
+	if (c->npending == 0 || c->resp_status == 0 || c->resp_unpaired)
 		return false;
 	return m->phase == PH_HEADERS || m->phase == PH_SKIPLINE ||
 	    m->phase == PH_BODY || m->phase == PH_LOST;
@@ -802,18 +845,6 @@ h1_tunnel(struct http1_conn *c, struct h1_io *io)
 	io->off = io->len;
 }
 
-/* Make room in the ring for one more request: with HTTP1_MAX_PENDING
- * unanswered, the oldest is given up. */
-static void
-h1_make_room(struct http1_conn *c, struct h1_io *io)
-{
-	if (c->npending < HTTP1_MAX_PENDING)
-		return;
-	if (h1_resp_begun(c))
-		h1_resp_orphan(c);
-	h1_end_timed_out(c, io, io->ts);
-}
-
 /*
  * Requests.
  */
@@ -822,12 +853,8 @@ h1_make_room(struct http1_conn *c, struct h1_io *io)
 static void
 h1_req_begin(struct http1_conn *c, struct h1_io *io)
 {
-	struct http1_pending *p;
-
-	h1_make_room(c, io);
-	p = h1_receiving(c);
-	memset(p, 0, sizeof(*p));
-	p->start_ns = io->ts;
+	memset(&c->receiving, 0, sizeof(c->receiving));
+	c->receiving.start_ns = io->ts;
 }
 
 /* Where the path of an absolute-form target ("http://host/p", sent to
@@ -849,47 +876,92 @@ h1_absolute_path(const uint8_t *t, size_t n, size_t *start)
 	return true;
 }
 
-static void
-h1_copy_path(char *dst, const uint8_t *target, size_t tlen)
+/* The path of a target: without query or fragment, at most
+ * SG_PATH_MAX - 1 bytes.  Returns its length; *path points into the
+ * target, or to "/" for an absolute form without one. */
+static size_t
+h1_target_path(const uint8_t *target, size_t tlen, const uint8_t **path)
 {
-	size_t i = 0, k = 0;
+	size_t i = 0, k;
 	bool absolute;
 
 	absolute = h1_absolute_path(target, tlen, &i);
-	for (; i < tlen && k < SG_PATH_MAX - 1; i++) {
-		if (target[i] == '?' || target[i] == '#')
+	for (k = i; k < tlen && k - i < SG_PATH_MAX - 1; k++)
+		if (target[k] == '?' || target[k] == '#')
 			break;
-		dst[k++] = (char)target[i];
+	*path = target + i;
+	if (absolute && k == i) {
+		*path = (const uint8_t *)"/";
+		return 1;
 	}
-	if (absolute && k == 0)
-		dst[k++] = '/';
-	dst[k] = '\0';
+	return k - i;
 }
 
+static bool
+h1_method_is(const struct h1_reqline *rl, const char *method)
+{
+	return rl->mlen == strlen(method) &&
+	    memcmp(rl->method, method, rl->mlen) == 0;
+}
+
+/* Room for one more pending request whose names take n bytes? */
+static bool
+h1_has_room(const struct http1_conn *c, size_t n)
+{
+	return c->npending < HTTP1_MAX_PENDING &&
+	    c->names_used + n <= HTTP1_NAMES_LEN;
+}
+
+/* The names go after the pending ones' now; they are theirs only when the
+ * request is committed, and until then nothing else writes there. */
 static void
 h1_req_fill(struct http1_conn *c, struct h1_io *io,
     const struct h1_reqline *rl)
 {
-	struct http1_pending *p;
+	struct http1_pending *p = &c->receiving;
+	const uint8_t *path;
+	size_t plen;
 
 	/* a response whose end could not be seen is over by now */
 	if (c->resp.phase == PH_LOST && h1_resp_begun(c))
 		h1_resp_cut(c, io);
-	p = h1_receiving(c);
 
-	memcpy(p->method, rl->method, rl->mlen);
-	p->method[rl->mlen] = '\0';
-	h1_copy_path(p->path, rl->target, rl->tlen);
-	p->version[0] = '1';
-	p->version[1] = '.';
-	p->version[2] = rl->minor != 0 ? rl->minor : '1';
-	p->version[3] = '\0';
+	plen = h1_target_path(rl->target, rl->tlen, &path);
+	p->minor = rl->minor != 0 ? rl->minor : '1';
+	if (h1_method_is(rl, "HEAD"))
+		p->flags |= RQ_HEAD;
+	else if (h1_method_is(rl, "CONNECT"))
+		p->flags |= RQ_CONNECT;
+	if (!h1_has_room(c, rl->mlen + plen))
+		return;
+	p->flags |= RQ_KEPT;
+	p->names_at = c->names_end;
+	p->method_len = (uint8_t)rl->mlen;
+	p->path_len = (uint8_t)plen;
+	h1_names_put(c, p->names_at, rl->method, rl->mlen);
+	h1_names_put(c, h1_names_add(p->names_at, rl->mlen), path, plen);
 }
 
+/* The request joins the ring, or is dropped: counted once here, and its
+ * response, when it comes, answers none of the pending ones. */
 static void
 h1_req_commit(struct http1_conn *c)
 {
+	struct http1_pending *p = &c->receiving;
+	uint16_t n = (uint16_t)(p->method_len + p->path_len);
+
+	if (!(p->flags & RQ_KEPT)) {
+		c->dropped++;
+		if (c->dropped_after < UINT16_MAX)
+			c->dropped_after++;
+		return;
+	}
+	p->dropped_before = c->dropped_after;
+	c->dropped_after = 0;
+	c->pending[(c->head + c->npending) % HTTP1_MAX_PENDING] = *p;
 	c->npending++;
+	c->names_used += n;
+	c->names_end = h1_names_add(c->names_end, n);
 }
 
 static void
@@ -906,6 +978,17 @@ h1_req_headers_done(struct http1_conn *c)
 	h1_msg_reset(m);
 }
 
+/* The bytes from io->off on were not captured: a request may start there
+ * (pipelined in the same write), whose response will pair with nothing.
+ * Skip to a buffer that starts with a request line. */
+static void
+h1_req_unseen(struct http1_conn *c, struct h1_io *io)
+{
+	if (io->off < io->len)
+		h1_msg_lose(&c->req);
+	io->off = io->len;
+}
+
 /* The header block runs past the capture: the request is known but not
  * where it ends. */
 static void
@@ -913,11 +996,10 @@ h1_req_headers_lost(struct http1_conn *c, struct h1_io *io)
 {
 	struct http1_msg_state *m = &c->req;
 
-	h1_req_commit(c);
 	if (m->body_left != H1_NO_LENGTH)
-		h1_newest(c)->req_body = m->body_left;
-	h1_msg_lose(m);
-	io->off = io->len;
+		c->receiving.req_body = m->body_left;
+	h1_req_commit(c);
+	h1_req_unseen(c, io);
 }
 
 static void
@@ -934,7 +1016,7 @@ h1_req_start(struct http1_conn *c, struct h1_io *io)
 	if (m->hdr_len == 0) {
 		h1_skip_blank(io);
 		if (io->off >= io->cap) {
-			io->off = io->len;	/* nothing visible to start on */
+			h1_req_unseen(c, io);
 			return;
 		}
 		h1_req_begin(c, io);
@@ -956,8 +1038,15 @@ h1_req_start(struct http1_conn *c, struct h1_io *io)
 	case LN_LONG:
 	case LN_CUT:
 	case LN_BLIND:
-		if (sc == SC_BAD || rl.tlen == 0)
+		if (sc == SC_BAD)
 			break;
+		if (rl.tlen == 0) {
+			/* cut by the capture before its target: unseen */
+			if (ln != LN_BLIND)
+				break;
+			h1_req_unseen(c, io);
+			return;
+		}
 		/* a long target: keep what was seen */
 		h1_req_fill(c, io, &rl);
 		h1_headers_begin(m, ln == LN_CUT ? PH_SKIPLINE : PH_HEADERS);
@@ -977,8 +1066,9 @@ h1_req_body(struct http1_conn *c, struct h1_io *io)
 
 	k = h1_body_step(m, io, &done);
 	m->body_seen += k;
-	/* the body belongs to the newest request, if not answered yet */
-	if (c->npending > 0)
+	/* the body belongs to the newest request, if it was kept and is not
+	 * answered yet */
+	if (c->npending > 0 && (c->receiving.flags & RQ_KEPT))
 		h1_newest(c)->req_body += k;
 	if (done)
 		h1_msg_reset(m);
@@ -987,10 +1077,14 @@ h1_req_body(struct http1_conn *c, struct h1_io *io)
 /*
  * Responses.
  */
+
+/* Does the response in progress answer a request flagged so?  One whose
+ * request was not kept is taken to answer a plain one. */
 static bool
-h1_oldest_is(struct http1_conn *c, const char *method)
+h1_answers(const struct http1_conn *c, uint8_t flag)
 {
-	return c->npending > 0 && strcmp(h1_oldest(c)->method, method) == 0;
+	return !c->resp_unpaired && c->npending > 0 &&
+	    (c->pending[c->head].flags & flag) != 0;
 }
 
 /* The response in progress is complete: pair it with the oldest request. */
@@ -998,11 +1092,12 @@ static void
 h1_resp_complete(struct http1_conn *c, struct h1_io *io, uint64_t end_ns,
     uint64_t resp_body)
 {
-	if (c->resp_status != 0 && c->npending > 0) {
+	if (c->resp_status != 0 && !c->resp_unpaired && c->npending > 0) {
 		h1_emit(c, io, h1_oldest(c), end_ns, c->resp_status, resp_body);
 		h1_pop(c);
 	}
 	c->resp_status = 0;
+	c->resp_unpaired = 0;
 	h1_msg_reset(&c->resp);
 }
 
@@ -1012,18 +1107,40 @@ h1_status_is_interim(uint16_t status)
 	return status >= 100 && status < 200 && status != 101;
 }
 
+/*
+ * A status line was seen: it answers the oldest pending request, unless
+ * requests were dropped before that one (it answers the first of them) or
+ * none is pending (its request was past the capture, or timed out).  A
+ * final response answering no pending request is counted here, once: in
+ * `unpaired`, or already in `dropped` for a dropped request's.
+ */
+static void
+h1_resp_pair(struct http1_conn *c, uint16_t status)
+{
+	uint16_t *dropped = c->npending > 0 ? &h1_oldest(c)->dropped_before :
+	    &c->dropped_after;
+
+	c->resp_unpaired = c->npending == 0 || *dropped > 0;
+	if (!c->resp_unpaired || h1_status_is_interim(status))
+		return;
+	if (*dropped > 0)
+		(*dropped)--;
+	else
+		c->unpaired++;
+}
+
 static bool
 h1_resp_switches_protocol(struct http1_conn *c)
 {
 	return c->resp_status == 101 ||
-	    (c->resp_status / 100 == 2 && h1_oldest_is(c, "CONNECT"));
+	    (c->resp_status / 100 == 2 && h1_answers(c, RQ_CONNECT));
 }
 
 static bool
 h1_resp_has_no_body(struct http1_conn *c)
 {
 	return c->resp_status == 204 || c->resp_status == 304 ||
-	    h1_oldest_is(c, "HEAD");
+	    h1_answers(c, RQ_HEAD);
 }
 
 static void
@@ -1087,6 +1204,9 @@ h1_resp_start(struct http1_conn *c, struct h1_io *io)
 	if (m->hdr_len == 0) {
 		h1_skip_blank(io);
 		if (io->off >= io->cap) {
+			/* responses past the capture cannot be counted */
+			if (io->off < io->len)
+				h1_msg_lose(m);
 			io->off = io->len;
 			return;
 		}
@@ -1104,11 +1224,8 @@ h1_resp_start(struct http1_conn *c, struct h1_io *io)
 		h1_garbage(c, m, io, from);
 		return;
 	}
-	if (c->npending == 0) {
-		h1_resp_orphan(c);
-		return;
-	}
 	c->resp_status = sl.status;
+	h1_resp_pair(c, sl.status);
 	h1_headers_begin(m, ln == LN_CUT ? PH_SKIPLINE : PH_HEADERS);
 	if (ln == LN_BLIND)
 		h1_resp_headers_lost(c, io);
@@ -1283,6 +1400,21 @@ h1_req_feed(struct http1_conn *c, struct h1_io *io)
 	}
 }
 
+/* A response that answers no pending request is followed only within the
+ * buffer it began in: its request, unknown, may have been a HEAD, whose
+ * response declares a length it does not send.  Past that buffer it is
+ * skipped until one starts with a status line. */
+static void
+h1_resp_contain_unpaired(struct http1_conn *c)
+{
+	struct http1_msg_state *m = &c->resp;
+
+	if (c->resp_unpaired && c->resp_status != 0 &&
+	    (m->phase == PH_HEADERS || m->phase == PH_SKIPLINE ||
+	    m->phase == PH_BODY))
+		h1_msg_lose(m);
+}
+
 static void
 h1_resp_feed(struct http1_conn *c, struct h1_io *io)
 {
@@ -1323,6 +1455,7 @@ h1_resp_feed(struct http1_conn *c, struct h1_io *io)
 		}
 		h1_ensure_progress(m, io, off, phase, chunked);
 	}
+	h1_resp_contain_unpaired(c);
 }
 
 static uint8_t
@@ -1349,10 +1482,10 @@ h1_learn_role(struct http1_conn *c, uint8_t dir, struct h1_io *io)
 void
 http1_conn_init(struct http1_conn *c, uint8_t role)
 {
-	/* Not pending[], most of the size: each entry is cleared as its
-	 * request begins (h1_req_begin), so an init per exchange is cheap. */
+	/* Not pending[] and names[], most of the size: an entry is written
+	 * whole as its request is committed, so an init per exchange is
+	 * cheap. */
 	memset(c, 0, offsetof(struct http1_conn, pending));
-	memset(&c->req, 0, sizeof(*c) - offsetof(struct http1_conn, req));
 	c->role = role <= SG_ROLE_CLIENT ? role : SG_ROLE_UNKNOWN;
 	h1_msg_reset(&c->req);
 	h1_msg_reset(&c->resp);
@@ -1390,7 +1523,7 @@ http1_on_close(struct http1_conn *c, uint64_t ts_ns, http1_emit_fn emit,
     void *ctx)
 {
 	struct h1_io io;
-	uint64_t garbage;
+	uint64_t garbage, unpaired, dropped;
 	uint8_t role;
 
 	if (c == NULL)
@@ -1406,10 +1539,15 @@ http1_on_close(struct http1_conn *c, uint64_t ts_ns, http1_emit_fn emit,
 			h1_resp_cut(c, &io);
 	}
 	h1_end_pending(c, &io, ts_ns);
+	/* the counters are the connection's, not the exchange's */
 	role = c->role;
 	garbage = c->garbage;
+	unpaired = c->unpaired;
+	dropped = c->dropped;
 	http1_conn_init(c, role);
 	c->garbage = garbage;
+	c->unpaired = unpaired;
+	c->dropped = dropped;
 	c->last_ns = ts_ns;
 }
 
@@ -1421,6 +1559,8 @@ h1_drop_partial(struct http1_conn *c)
 	h1_msg_reset(&c->req);
 	h1_msg_reset(&c->resp);
 	c->resp_status = 0;
+	c->resp_unpaired = 0;
+	c->dropped_after = 0;	/* counted when dropped; no answer came */
 }
 
 unsigned
@@ -1459,7 +1599,9 @@ http1_idle(const struct http1_conn *c)
 {
 	if (c == NULL)
 		return true;
-	return c->npending == 0 &&
+	/* dropped_after: the answers to dropped requests must not be counted
+	 * again as unpaired */
+	return c->npending == 0 && c->dropped_after == 0 &&
 	    c->req.phase == PH_START && c->req.hdr_len == 0 &&
 	    c->resp.phase == PH_START && c->resp.hdr_len == 0;
 }

@@ -21,7 +21,17 @@
 #include "events.h"
 #include "msg.h"
 
-#define HTTP1_MAX_PENDING 16   /* pipelined requests awaiting responses */
+/*
+ * Pipelined requests awaiting their responses, per connection.  One
+ * capture can show SG_CAPTURE_MAX / 14 of them (the shortest request the
+ * parser takes is "A / HTTP/1.1\n\n"): all fit, with room for a few still
+ * pending from earlier reads.  Their methods and paths share one ring of
+ * bytes, in the same order, so that an entry stays small: two captures'
+ * worth, as they are parts of the requests' own bytes.  A request seen
+ * when either is full is dropped and counted.
+ */
+#define HTTP1_MAX_PENDING 80
+#define HTTP1_NAMES_LEN   (2 * SG_CAPTURE_MAX)
 
 struct http1_exchange {
 	uint8_t  role;                 /* SG_ROLE_SERVER or SG_ROLE_CLIENT */
@@ -52,22 +62,35 @@ struct http1_msg_state {
 struct http1_pending {
 	uint64_t start_ns;
 	uint64_t req_body;
-	char     method[SG_METHOD_MAX];
-	char     path[SG_PATH_MAX];
-	char     version[4];
+	uint16_t names_at;             /* method, then path, in names[] */
+	uint16_t dropped_before;       /* dropped requests just before it */
+	uint8_t  method_len;
+	uint8_t  path_len;
+	char     minor;                /* version "1.<minor>" */
+	uint8_t  flags;                /* internal */
 };
 
 struct http1_conn {
 	uint8_t  role;                 /* enum sg_role */
 	uint8_t  npending;
 	uint8_t  head;                 /* ring index of the oldest pending */
-	struct http1_pending pending[HTTP1_MAX_PENDING];
-	struct http1_msg_state req;    /* request being received/sent */
-	struct http1_msg_state resp;   /* response being sent/received */
+	uint8_t  resp_unpaired;        /* the response in progress answers
+	                                * no pending request */
 	uint16_t resp_status;
+	uint16_t names_used;           /* bytes of names[] pending requests hold */
+	uint16_t names_end;            /* where the next request's names go */
+	uint16_t dropped_after;        /* dropped requests after the newest */
 	uint64_t resp_last_ns;         /* last response byte so far */
 	uint64_t last_ns;              /* any activity */
 	uint64_t garbage;              /* bytes that were not HTTP/1.x */
+	uint64_t unpaired;             /* final responses that answered no
+	                                * pending request */
+	uint64_t dropped;              /* requests seen with no room left */
+	struct http1_msg_state req;    /* request being received/sent */
+	struct http1_msg_state resp;   /* response being sent/received */
+	struct http1_pending receiving;  /* the request being received */
+	struct http1_pending pending[HTTP1_MAX_PENDING];
+	char     names[HTTP1_NAMES_LEN];
 };
 
 void http1_conn_init(struct http1_conn *c, uint8_t role);

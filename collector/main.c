@@ -254,6 +254,8 @@ sg_send_stats(void)
 	C.self[SG_SELF_TIMED_OUT] = cs.timed_out;
 	C.self[SG_SELF_CONNS_ACTIVE] = cs.active;
 	C.self[SG_SELF_UNPARSED] = cs.unparsed;
+	C.self[SG_SELF_UNPAIRED] = cs.unpaired;
+	C.self[SG_SELF_REQ_DROPPED] = cs.dropped;
 	C.self[SG_SELF_SPANS] = C.spans_total;
 	C.self[SG_SELF_SPANS_UNSAMPLED] = C.spans_unsampled;
 	C.self[SG_SELF_LOST_COLLECTOR_IPC] = C.lost_ipc;

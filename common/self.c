@@ -48,6 +48,12 @@ const struct sg_self_def sg_self[SG_SELF_MAX] = {
 	    "Connections followed now" },
 	[SG_SELF_UNPARSED] = { "spyglass_unparsed_bytes_total", "", C, O,
 	    "Bytes on instrumented connections that were not HTTP/1.x" },
+	[SG_SELF_UNPAIRED] = { "spyglass_http_responses_unpaired_total", "",
+	    C, O, "HTTP responses to requests the sensor did not see (past "
+	    "the capture, or timed out)" },
+	[SG_SELF_REQ_DROPPED] = { "spyglass_http_requests_dropped_total", "",
+	    C, O, "HTTP requests seen while their connection had as many "
+	    "awaiting responses as the sensor keeps" },
 	[SG_SELF_SPANS] = { "spyglass_spans_total", "", C, O,
 	    "Spans produced" },
 	[SG_SELF_SPANS_UNSAMPLED] = { "spyglass_spans_unsampled_total", "", C, O,

@@ -91,6 +91,29 @@ fz_check_exchange(const struct http1_exchange *ex)
 	fz_check(ex->end_ns >= ex->start_ns, "end before start");
 }
 
+/* The pending requests' names are back to back in names[], oldest first,
+ * ending at names_end. */
+static void
+fz_check_names(const struct http1_conn *c)
+{
+	const struct http1_pending *p;
+	size_t used = 0, at;
+	unsigned i;
+
+	fz_check(c->names_used <= HTTP1_NAMES_LEN, "names_used");
+	fz_check(c->names_end < HTTP1_NAMES_LEN, "names_end");
+	at = (c->names_end + HTTP1_NAMES_LEN - c->names_used) % HTTP1_NAMES_LEN;
+	for (i = 0; i < c->npending && i < HTTP1_MAX_PENDING; i++) {
+		p = &c->pending[(c->head + i) % HTTP1_MAX_PENDING];
+		fz_check(p->names_at == (at + used) % HTTP1_NAMES_LEN,
+		    "names order");
+		fz_check(p->method_len > 0 && p->method_len < SG_METHOD_MAX,
+		    "method_len");
+		used += p->method_len + p->path_len;
+	}
+	fz_check(used == c->names_used, "names used");
+}
+
 static void
 fz_check_conn(const struct http1_conn *c)
 {
@@ -99,6 +122,7 @@ fz_check_conn(const struct http1_conn *c)
 	fz_check(c->head < HTTP1_MAX_PENDING, "head");
 	fz_check(c->req.hdr_len <= sizeof(c->req.hdr), "req hdr_len");
 	fz_check(c->resp.hdr_len <= sizeof(c->resp.hdr), "resp hdr_len");
+	fz_check_names(c);
 }
 
 static void

@@ -17,7 +17,7 @@
 
 #define R	SG_DIR_READ
 #define W	SG_DIR_WRITE
-#define REC_MAX	64
+#define REC_MAX	128
 #define TIMEOUT	30000000000ULL	/* 30 s */
 
 struct rec {
@@ -781,10 +781,14 @@ test_chunked_hex_and_trailers(void **state)
 	assert_int_equal(conn.garbage, 0);
 }
 
+#define RESP_EMPTY	"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
+
+/* More requests than the ring holds: the ones past it are dropped and
+ * counted, and their responses, in their turn, pair with nothing. */
 static void
 test_pending_overflow(void **state)
 {
-	char reqs[2048], path[8];
+	char reqs[4096], path[8];
 	size_t n = 0;
 	int i;
 
@@ -793,17 +797,183 @@ test_pending_overflow(void **state)
 	for (i = 0; i <= HTTP1_MAX_PENDING; i++)
 		n += (size_t)snprintf(reqs + n, sizeof(reqs) - n,
 		    "GET /%d HTTP/1.1\r\n\r\n", i);
+	assert_true(n < sizeof(reqs) - 1);
 	feed(R, 10, reqs);
 	assert_int_equal(conn.npending, HTTP1_MAX_PENDING);
-	assert_int_equal(rec.n, 1);
-	expect_ex(0, SG_ROLE_SERVER, "GET", "/0", 0, 10, 10, 0, 0);
-	for (i = 1; i <= HTTP1_MAX_PENDING; i++)
-		feed(W, 20 + i, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
-	assert_int_equal(rec.n, HTTP1_MAX_PENDING + 1);
-	for (i = 1; i <= HTTP1_MAX_PENDING; i++) {
+	assert_int_equal(conn.dropped, 1);
+	assert_int_equal(rec.n, 0);
+	/* one answer makes room: /new is kept, after the dropped one */
+	feed(W, 20, RESP_EMPTY);
+	feed(R, 30, "GET /new HTTP/1.1\r\n\r\n");
+	assert_int_equal(conn.npending, HTTP1_MAX_PENDING);
+	for (i = 1; i < HTTP1_MAX_PENDING; i++)
+		feed(W, 30 + i, RESP_EMPTY);
+	assert_int_equal(rec.n, HTTP1_MAX_PENDING);
+	for (i = 0; i < HTTP1_MAX_PENDING; i++) {
 		snprintf(path, sizeof(path), "/%d", i);
-		expect_ex(i, SG_ROLE_SERVER, "GET", path, 200, 10, 20 + i, 0, 0);
+		expect_ex(i, SG_ROLE_SERVER, "GET", path, 200, 10,
+		    i == 0 ? 20 : 30 + i, 0, 0);
 	}
+	feed(W, 200, RESP_EMPTY);	/* the dropped request's */
+	assert_int_equal(rec.n, HTTP1_MAX_PENDING);
+	feed(W, 210, RESP_EMPTY);
+	assert_int_equal(rec.n, HTTP1_MAX_PENDING + 1);
+	expect_ex(HTTP1_MAX_PENDING, SG_ROLE_SERVER, "GET", "/new", 200, 30,
+	    210, 0, 0);
+	assert_int_equal(conn.unpaired, 0);
+	assert_true(http1_idle(&conn));
+	feed(W, 220, RESP_EMPTY);	/* answers no request seen */
+	assert_int_equal(conn.unpaired, 1);
+	assert_int_equal(conn.dropped, 1);
+	assert_int_equal(conn.garbage, 0);
+}
+
+/* "/" then n - 1 letters starting at `first`. */
+static void
+mk_path(char *dst, size_t n, int first)
+{
+	size_t i;
+
+	dst[0] = '/';
+	for (i = 1; i < n; i++)
+		dst[i] = (char)('a' + (first + (int)i) % 26);
+	dst[n] = '\0';
+}
+
+/* Long paths fill the names before the ring; kept ones come out whole,
+ * also where they wrap around the end of the names. */
+static void
+test_pending_names(void **state)
+{
+	const int fit = HTTP1_NAMES_LEN / (3 + SG_PATH_MAX - 1);
+	char req[SG_PATH_MAX + 32], path[REC_MAX][SG_PATH_MAX];
+	int i;
+
+	(void)state;
+	start(SG_ROLE_SERVER);
+	for (i = 0; i <= fit; i++) {
+		mk_path(path[i], SG_PATH_MAX - 1, i);
+		snprintf(req, sizeof(req), "GET %.*s?q HTTP/1.1\r\n\r\n",
+		    SG_PATH_MAX - 1, path[i]);
+		feed(R, 10 + i, req);
+	}
+	assert_int_equal(conn.npending, fit);
+	assert_int_equal(conn.dropped, 1);
+	for (i = 0; i <= fit; i++)
+		feed(W, 100 + i, RESP_EMPTY);
+	assert_int_equal(rec.n, fit);
+	for (i = 0; i < fit; i++)
+		expect_ex(i, SG_ROLE_SERVER, "GET", path[i], 200, 10 + i,
+		    100 + i, 0, 0);
+	assert_int_equal(conn.unpaired, 0);
+	assert_true(http1_idle(&conn));
+
+	/* four in flight, lengths from 100 to 255: the names wrap often */
+	memset(&rec, 0, sizeof(rec));
+	for (i = 0; i < REC_MAX; i++) {
+		mk_path(path[i], 100 + (size_t)(i * 37) % 156, i);
+		snprintf(req, sizeof(req), "PATCH %.*s HTTP/1.1\r\n\r\n",
+		    SG_PATH_MAX - 1, path[i]);
+		feed(R, 1000 + i, req);
+		if (i >= 3)
+			feed(W, 2000 + i, RESP_EMPTY);
+	}
+	for (i = 0; i < 3; i++)
+		feed(W, 3000 + i, RESP_EMPTY);
+	assert_int_equal(rec.n, REC_MAX);
+	for (i = 0; i < REC_MAX; i++)
+		assert_string_equal(rec.ex[i].path, path[i]);
+	assert_string_equal(rec.ex[REC_MAX - 1].method, "PATCH");
+	assert_int_equal(conn.dropped, 1);
+	assert_true(http1_idle(&conn));
+}
+
+/* Requests pipelined past the capture of one write, the responses
+ * written whole one by one (as nginx does) or in one write (as a client
+ * reads them): the requests seen pair in order, the other responses are
+ * counted as unpaired, and nothing is unparsed. */
+static void
+test_pipelined_past_capture(void **state)
+{
+	char reqs[1024], resps[1024];
+	size_t n = 0, k = 0;
+	int i;
+
+	(void)state;
+	for (i = 0; i < 10; i++) {
+		n += (size_t)snprintf(reqs + n, sizeof(reqs) - n,
+		    "GET /p%d HTTP/1.1\r\nHost: h\r\n\r\n", i);
+		k += (size_t)snprintf(resps + k, sizeof(resps) - k,
+		    "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+	}
+	/* 29 bytes a request: 50 show one, and a second up to its header
+	 * block */
+	start(SG_ROLE_SERVER);
+	feed_part(R, 10, reqs, 50, n, reqs + n - SG_TAIL_LEN);
+	assert_int_equal(conn.npending, 2);
+	for (i = 0; i < 10; i++)
+		feed(W, 20 + i, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+	assert_int_equal(rec.n, 2);
+	expect_ex(0, SG_ROLE_SERVER, "GET", "/p0", 200, 10, 20, 0, 2);
+	expect_ex(1, SG_ROLE_SERVER, "GET", "/p1", 200, 10, 21, 0, 2);
+	assert_int_equal(conn.unpaired, 8);
+	assert_int_equal(conn.garbage, 0);
+
+	/* the next write starts with a request line: seen again */
+	feed(R, 100, "GET /again HTTP/1.1\r\n\r\n");
+	feed(W, 110, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+	assert_int_equal(rec.n, 3);
+	expect_ex(2, SG_ROLE_SERVER, "GET", "/again", 200, 100, 110, 0, 2);
+	assert_true(http1_idle(&conn));
+
+	start(SG_ROLE_CLIENT);
+	feed_part(W, 10, reqs, 50, n, reqs + n - SG_TAIL_LEN);
+	feed(R, 20, resps);
+	assert_int_equal(rec.n, 2);
+	expect_ex(1, SG_ROLE_CLIENT, "GET", "/p1", 200, 10, 20, 0, 2);
+	assert_int_equal(conn.unpaired, 8);
+	assert_int_equal(conn.garbage, 0);
+	assert_int_equal(conn.npending, 0);
+
+	/* cut inside the method of the third: not a request seen, nor
+	 * garbage; neither is the next write, which starts inside one */
+	start(SG_ROLE_SERVER);
+	feed_part(R, 10, reqs, 2 * 29 + 2, n, reqs + n - SG_TAIL_LEN);
+	assert_int_equal(conn.npending, 2);
+	feed(R, 20, "ost: h\r\n\r\n");
+	for (i = 0; i < 3; i++)
+		feed(W, 30 + i, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+	feed(R, 40, "GET /later HTTP/1.1\r\n\r\n");
+	feed(W, 50, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+	assert_int_equal(rec.n, 3);
+	expect_ex(2, SG_ROLE_SERVER, "GET", "/later", 200, 40, 50, 0, 2);
+	assert_int_equal(conn.unpaired, 1);
+	assert_int_equal(conn.garbage, 0);
+}
+
+/* A response to no request is followed within its buffer only: its
+ * request might have been a HEAD.  Past it, the next status line that
+ * starts a buffer takes over. */
+static void
+test_unpaired_response_framing(void **state)
+{
+	(void)state;
+	start(SG_ROLE_SERVER);
+	feed(W, 10, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n");
+	assert_int_equal(conn.unpaired, 1);
+	feed(R, 20, "GET /b HTTP/1.1\r\n\r\n");
+	feed(W, 30, "HTTP/1.1 204 No Content\r\n\r\n");
+	assert_int_equal(rec.n, 1);
+	expect_ex(0, SG_ROLE_SERVER, "GET", "/b", 204, 20, 30, 0, 0);
+	/* 100 Continue of an unseen request counts once, with its final */
+	feed(W, 40, "HTTP/1.1 100 Continue\r\n\r\n"
+	    "HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n"
+	    "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+	    "2\r\nok\r\n0\r\n\r\n");
+	assert_int_equal(conn.unpaired, 3);
+	assert_int_equal(rec.n, 1);
+	assert_int_equal(conn.garbage, 0);
+	assert_true(http1_idle(&conn));
 }
 
 /* Responses whose request already timed out pair with nothing. */
@@ -962,9 +1132,11 @@ crec_emit(void *ctx, const struct sg_conn *c, const struct http1_exchange *ex)
 
 static struct sg_data_event dev;
 
+/* A data event as the BPF programs write it: the first `capture` bytes
+ * of the buffer, and its last SG_TAIL_LEN when not all were captured. */
 static size_t
-mk_data(uint32_t pid, uint64_t sock, uint64_t ts, uint8_t dir, uint8_t role,
-    const char *s)
+mk_data_cap(uint32_t pid, uint64_t sock, uint64_t ts, uint8_t dir,
+    uint8_t role, const char *s, size_t capture)
 {
 	size_t n = strlen(s);
 
@@ -975,20 +1147,38 @@ mk_data(uint32_t pid, uint64_t sock, uint64_t ts, uint8_t dir, uint8_t role,
 	dev.hdr.ts_ns = ts;
 	dev.conn.sock = sock;
 	dev.len = (int64_t)n;
-	dev.captured = (uint16_t)(n < SG_CAPTURE_MAX ? n : SG_CAPTURE_MAX);
+	dev.captured = (uint16_t)(n < capture ? n : capture);
 	dev.dir = dir;
 	dev.role = role;
 	memcpy(dev.data, s, dev.captured);
+	if (n > dev.captured && n >= SG_TAIL_LEN) {
+		memcpy(dev.tail, s + n - SG_TAIL_LEN, SG_TAIL_LEN);
+		dev.flags |= SG_DATA_TAIL;
+	}
 	return SG_DATA_EVENT_HDR_SIZE + dev.captured;
+}
+
+static size_t
+mk_data(uint32_t pid, uint64_t sock, uint64_t ts, uint8_t dir, uint8_t role,
+    const char *s)
+{
+	return mk_data_cap(pid, sock, ts, dir, role, s, SG_CAPTURE_MAX);
+}
+
+static int
+send_data_cap(struct sg_conns *t, uint32_t pid, uint64_t sock, uint64_t ts,
+    uint8_t dir, uint8_t role, const char *s, size_t capture)
+{
+	size_t size = mk_data_cap(pid, sock, ts, dir, role, s, capture);
+
+	return conns_handle_event(t, &dev, size);
 }
 
 static int
 send_data(struct sg_conns *t, uint32_t pid, uint64_t sock, uint64_t ts,
     uint8_t dir, uint8_t role, const char *s)
 {
-	size_t size = mk_data(pid, sock, ts, dir, role, s);
-
-	return conns_handle_event(t, &dev, size);
+	return send_data_cap(t, pid, sock, ts, dir, role, s, SG_CAPTURE_MAX);
 }
 
 static int
@@ -1383,6 +1573,110 @@ test_conns_reuse(void **state)
 	conns_free(t);
 }
 
+/*
+ * Requests pipelined in one write (issue 9: with ten or more, only the
+ * ones in the capture were counted, the rest lost without a trace).
+ */
+#define PIPE_PID	77
+#define PIPE_SOCK	0xffff888004321000ULL
+#define PIPE_REQ	"GET /p%02d HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n"
+#define PIPE_REQ_LEN	43
+#define PIPE_RESP	"HTTP/1.1 200 OK\r\nServer: nginx\r\n" \
+			"Content-Length: 3\r\n\r\nok\n"
+
+/* `per` requests in one read of the server, captured up to `capture`
+ * bytes, then their responses in one write each, as nginx sends them.
+ * Returns the next timestamp. */
+static uint64_t
+pipe_batch(struct sg_conns *t, uint64_t ts, int per, size_t capture)
+{
+	char buf[64 * PIPE_REQ_LEN + 1];
+	size_t n = 0;
+	int i;
+
+	assert_true(per <= 64);
+	for (i = 0; i < per; i++)
+		n += (size_t)snprintf(buf + n, sizeof(buf) - n, PIPE_REQ, i);
+	assert_int_equal(n, (size_t)per * PIPE_REQ_LEN);
+	assert_int_equal(send_data_cap(t, PIPE_PID, PIPE_SOCK, ts, R,
+	    SG_ROLE_SERVER, buf, capture), 0);
+	for (i = 0; i < per; i++)
+		assert_int_equal(send_data_cap(t, PIPE_PID, PIPE_SOCK,
+		    ts + 1 + (uint64_t)i, W, SG_ROLE_SERVER, PIPE_RESP,
+		    capture), 0);
+	return ts + 1000;
+}
+
+/* crec.ex[from..from+n) are /p00.. of the batch read at ts, answered at
+ * ts + 1, ts + 2... */
+static void
+expect_pipe_batch(int from, int n, uint64_t ts)
+{
+	char path[8];
+	int i;
+
+	for (i = 0; i < n; i++) {
+		snprintf(path, sizeof(path), "/p%02d", i);
+		assert_string_equal(crec.ex[from + i].method, "GET");
+		assert_string_equal(crec.ex[from + i].path, path);
+		assert_int_equal(crec.ex[from + i].status, 200);
+		assert_int_equal(crec.ex[from + i].start_ns, ts);
+		assert_int_equal(crec.ex[from + i].end_ns, ts + 1 + (uint64_t)i);
+		assert_int_equal(crec.ex[from + i].resp_body, 3);
+	}
+}
+
+static void
+expect_pipe_stats(struct sg_conns *t, uint64_t unpaired)
+{
+	struct sg_conns_stats st = stats_of(t);
+
+	assert_int_equal(st.unpaired, unpaired);
+	assert_int_equal(st.dropped, 0);
+	assert_int_equal(st.unparsed, 0);
+	assert_int_equal(st.timed_out, 0);
+	assert_int_equal(st.bad_events, 0);
+}
+
+static void
+test_conns_pipelined_write(void **state)
+{
+	struct sg_conns *t;
+	uint64_t ts = 1000;
+	int b;
+
+	(void)state;
+	/* 100 requests, ten a write, a capture that holds ten: all 100 */
+	t = new_table(64);
+	for (b = 0; b < 10; b++)
+		ts = pipe_batch(t, ts, 10, SG_CAPTURE_MAX);
+	assert_int_equal(crec.n, 100);
+	for (b = 0; b < 10; b++)
+		expect_pipe_batch(10 * b, 10, 1000 + 1000 * (uint64_t)b);
+	expect_pipe_stats(t, 0);
+	conns_free(t);
+
+	/* 500, fifty a write, the default capture: 256 bytes show five
+	 * requests and the start line of a sixth; the other 44 responses of
+	 * each write are counted as unpaired */
+	t = new_table(64);
+	for (b = 0; b < 10; b++)
+		ts = pipe_batch(t, ts, 50, SG_CAPTURE_DEFAULT);
+	assert_int_equal(crec.n, 60);
+	for (b = 0; b < 10; b++)
+		expect_pipe_batch(6 * b, 6, ts - 1000 * (10 - (uint64_t)b));
+	expect_pipe_stats(t, 440);
+	conns_free(t);
+
+	/* fifty with the largest capture: 23 whole and a 24th */
+	t = new_table(64);
+	ts = pipe_batch(t, ts, 50, SG_CAPTURE_MAX);
+	assert_int_equal(crec.n, 24);
+	expect_pipe_batch(0, 24, ts - 1000);
+	expect_pipe_stats(t, 26);
+	conns_free(t);
+}
+
 int
 main(void)
 {
@@ -1415,6 +1709,9 @@ main(void)
 		cmocka_unit_test(test_long_lines),
 		cmocka_unit_test(test_chunked_hex_and_trailers),
 		cmocka_unit_test(test_pending_overflow),
+		cmocka_unit_test(test_pending_names),
+		cmocka_unit_test(test_pipelined_past_capture),
+		cmocka_unit_test(test_unpaired_response_framing),
 		cmocka_unit_test(test_orphan_responses),
 		cmocka_unit_test(test_response_headers_past_capture),
 		cmocka_unit_test(test_close_mid_body),
@@ -1427,6 +1724,7 @@ main(void)
 		cmocka_unit_test(test_conns_malformed),
 		cmocka_unit_test(test_conns_eviction),
 		cmocka_unit_test(test_conns_reuse),
+		cmocka_unit_test(test_conns_pipelined_write),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
