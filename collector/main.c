@@ -21,6 +21,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "msg.h"
+#include "otlp_conf.h"
 #include "procs.h"
 #include "sampler.h"
 #include "sandbox.h"
@@ -38,6 +39,7 @@ static struct {
 	size_t             config_len;
 	struct sg_conns   *conns;
 	struct sg_metrics *metrics;
+	uint64_t           series_ttl_ns;   /* idle series freed after */
 	nng_socket         in, out;
 	int                exporter_connects;
 	int64_t            clock_offset;
@@ -128,6 +130,26 @@ sg_reseed_target_info(const struct sg_proc_info *p, void *ctx)
 	metrics_service_seen(C.metrics, p);
 }
 
+/* How long an idle series is kept: as long as the export that shows it
+ * longest, among those that are on, needs it; each export leaves out
+ * what is idle past its own ttl. */
+static uint64_t
+sg_series_ttl_ns(const struct sg_config *c)
+{
+	struct sg_otlp_dest d;
+	char err[256];
+	uint32_t ms = c->prom.port != 0 ? c->prom.ttl_ms : 0;
+
+	/* A bad endpoint is still on: it fails in the exporter. */
+	(void)sg_otlp_dest(c, SG_OTLP_METRICS, &d, err, sizeof(err));
+	if (d.enabled && c->metrics.ttl_ms > ms)
+		ms = c->metrics.ttl_ms;
+	/* Neither is on: nobody reads them, the Prometheus ttl will do. */
+	if (ms == 0)
+		ms = c->prom.ttl_ms;
+	return (uint64_t)ms * 1000000u;
+}
+
 static void
 sg_apply_config(const struct sg_config *cfg)
 {
@@ -155,6 +177,7 @@ sg_apply_config(const struct sg_config *cfg)
 			sg_fatal("out of memory for connections");
 	}
 	C.cfg = nc;
+	C.series_ttl_ns = sg_series_ttl_ns(&nc);
 	C.want_spans = nc.trace_printer != SG_PRINTER_DISABLED ||
 	    nc.traces.s.endpoint[0] != '\0' || nc.otlp_endpoint[0] != '\0';
 	sg_log_set_level(nc.log_level);
@@ -219,8 +242,7 @@ sg_on_proc(const struct sg_msg *m, void *ctx)
 	if (!p.present)
 		conns_forget_pid(C.conns, p.pid);
 	procs_update(&p);
-	if (p.present)
-		metrics_service_seen(C.metrics, &p);
+	metrics_service_seen(C.metrics, &p);
 	return 0;
 }
 
@@ -341,6 +363,7 @@ main(int argc, char **argv)
 		 * nng's timer thread, which cost 1 % of a CPU when idle. */
 		if (poll(&pfd, 1, 100) < 0 && errno != EINTR)
 			sg_fatal("poll: %s", strerror(errno));
+		metrics_set_time(C.metrics, sg_clock_ns(CLOCK_MONOTONIC));
 		/* Until none is left, or a malformed one (logged, dropped;
 		 * the descriptor stays readable for the rest). */
 		while (sg_ipc_recv(C.in, &m, 0) == 0) {
@@ -354,8 +377,10 @@ main(int argc, char **argv)
 		if (now >= next_tick) {
 			sg_check_exporter_peer();
 			C.clock_offset = spans_clock_offset();
+			metrics_set_time(C.metrics, now);
 			conns_tick(C.conns, now);
 			sg_spans_flush();
+			metrics_expire(C.metrics, C.series_ttl_ns);
 			sg_send_snapshot();
 			next_tick = now + SG_SNAPSHOT_MS * 1000000ull;
 		}

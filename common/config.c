@@ -145,6 +145,10 @@ static const struct sg_key sg_keys[] = {
 	  OFF(prom.size_histogram), 0, 0,
 	  "0,32,64,128,256,512,1024,2048,4096,8192",
 	  { NULL }, NULL, false, "bucket bounds of body size histograms, bytes" },
+	{ "prometheus_export", "ttl", SG_T_DURATION, OFF(prom.ttl_ms),
+	  1000, 604800000, "5m", { "BEYLA_PROMETHEUS_TTL" }, NULL, false,
+	  "a series not updated for this long is left out (the series of an "
+	  "exited process, target_info too, go this long after its exit)" },
 
 	{ "ebpf", "wakeup_len", SG_T_UINT, OFF(ebpf.wakeup_len), 0, 100000, "4096",
 	  { "BEYLA_BPF_WAKEUP_LEN" }, NULL, false,
@@ -261,6 +265,10 @@ static const struct sg_key sg_keys[] = {
 	  OFF(metrics.interval_ms), 100, 3600000, "60s",
 	  { "OTEL_METRIC_EXPORT_INTERVAL", "BEYLA_METRICS_INTERVAL" }, NULL,
 	  false, "how often metrics are sent" },
+	{ "otel_metrics_export", "ttl", SG_T_DURATION, OFF(metrics.ttl_ms),
+	  1000, 604800000, "5m", { "BEYLA_OTEL_METRICS_TTL" }, NULL, false,
+	  "a series not updated for this long is no longer sent (the series "
+	  "of an exited process go this long after its exit)" },
 };
 #define SG_NKEYS (sizeof(sg_keys) / sizeof(sg_keys[0]))
 

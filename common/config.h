@@ -83,6 +83,7 @@ struct sg_config {
 		char     path[128];
 		struct sg_buckets duration_histogram;
 		struct sg_buckets size_histogram;
+		uint32_t ttl_ms;              /* idle series left out after */
 	} prom;
 
 	struct {
@@ -117,6 +118,7 @@ struct sg_config {
 	struct {
 		struct sg_otlp_signal s;
 		uint32_t         interval_ms;
+		uint32_t         ttl_ms;      /* idle series left out after */
 	} metrics;
 };
 

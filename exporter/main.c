@@ -65,6 +65,7 @@ sg_on_config(const struct sg_msg *m, void *ctx)
 		sg_fatal("configuration refused: %s", err);
 	sg_log_set_level(nc.log_level);
 	sg_apply_prom(&nc);
+	prom_set_ttl(E.prom, (uint64_t)nc.prom.ttl_ms * 1000000u);
 	otlp_configure(&nc);
 	E.cfg = nc;
 	E.configured = true;
@@ -105,7 +106,7 @@ sg_on_metrics(const struct sg_msg *m, void *ctx)
 static const struct sg_dispatch sg_exporter_dispatch[] = {
 	{ SG_MSG_CONFIG,  2, sg_on_config },
 	{ SG_MSG_SPANS,   4, sg_on_spans },
-	{ SG_MSG_METRICS, 18, sg_on_metrics },
+	{ SG_MSG_METRICS, 12, sg_on_metrics },
 };
 
 /* Take every message that is waiting, without blocking. */
