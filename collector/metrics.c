@@ -77,6 +77,8 @@ struct family {
 	struct series  *series;
 	uint32_t       *slots;   /* series index + 1; 0 is empty */
 	size_t          nslots;  /* power of two, at least 2 * n */
+	bool            full;    /* refusing series: an episode, logged */
+	uint64_t        refused; /* observations refused in the episode */
 };
 
 /* The span fields a span's labels are made of. */
@@ -369,6 +371,34 @@ family_shrink(struct family *f)
 		(void)family_rehash(f, nslots);
 }
 
+/* A series did not fit: the first refusal of an episode is logged, the
+ * others only counted, in spyglass_metric_series_dropped_total. */
+static void
+family_refuse(struct family *f)
+{
+	if (!f->full)
+		sg_log(SG_LOG_WARN, "metrics: %s reached its limit of %zu "
+		    "series: new series are not counted until others expire "
+		    "(spyglass_metric_series_dropped_total)",
+		    f->hdr.prom_name, f->max);
+	f->full = true;
+	f->refused++;
+}
+
+/* The episode ends when a tenth of the family is free again: a family
+ * that hovers at its limit makes one warning, not one a second. */
+static void
+family_check_room(struct family *f)
+{
+	if (!f->full || f->n * 10 > f->max * 9)
+		return;
+	sg_log(SG_LOG_INFO, "metrics: %s has room again (%zu of %zu series); "
+	    "%llu observations of series it had no room for were not counted",
+	    f->hdr.prom_name, f->n, f->max, (unsigned long long)f->refused);
+	f->full = false;
+	f->refused = 0;
+}
+
 static struct series *
 family_add(struct sg_metrics *m, struct family *f, uint64_t h,
     const struct labels *l)
@@ -378,6 +408,7 @@ family_add(struct sg_metrics *m, struct family *f, uint64_t h,
 	uint8_t *block;
 
 	if (f->n >= f->max) {
+		family_refuse(f);
 		m->dropped++;
 		return NULL;
 	}
@@ -621,9 +652,13 @@ metrics_expire(struct sg_metrics *m, uint64_t ttl_ns)
 {
 	if (m == NULL)
 		return;
-	for (size_t i = 0; i < m->nfam; i++)
-		if (family_expire(m, &m->fam[i], ttl_ns) > 0)
-			family_shrink(&m->fam[i]);
+	for (size_t i = 0; i < m->nfam; i++) {
+		struct family *f = &m->fam[i];
+
+		if (family_expire(m, f, ttl_ns) > 0)
+			family_shrink(f);
+		family_check_room(f);
+	}
 }
 
 /* Unknown methods become "_OTHER" (OpenTelemetry semantic conventions):

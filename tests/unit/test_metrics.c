@@ -761,6 +761,128 @@ test_expiry_churn(void **state)
 	metrics_free(m);
 }
 
+/* What the code under test writes on standard error. */
+struct capture {
+	int   saved;
+	FILE *f;
+};
+
+static void
+capture_start(struct capture *c)
+{
+	fflush(stderr);
+	c->f = tmpfile();
+	assert_non_null(c->f);
+	c->saved = dup(STDERR_FILENO);
+	assert_true(c->saved >= 0);
+	assert_true(dup2(fileno(c->f), STDERR_FILENO) >= 0);
+}
+
+static char *
+capture_end(struct capture *c)
+{
+	char *text;
+	long n;
+
+	assert_true(dup2(c->saved, STDERR_FILENO) >= 0);
+	close(c->saved);
+	assert_int_equal(fseek(c->f, 0, SEEK_END), 0);
+	n = ftell(c->f);
+	rewind(c->f);
+	text = calloc(1, (size_t)n + 1);
+	assert_non_null(text);
+	assert_int_equal(fread(text, 1, (size_t)n, c->f), (size_t)n);
+	fclose(c->f);
+	return text;
+}
+
+static int
+count_str(const char *text, const char *needle)
+{
+	int n = 0;
+
+	for (const char *p = text; (p = strstr(p, needle)) != NULL; p++)
+		n++;
+	return n;
+}
+
+/* A family at its limit says so once, when it first refuses a series,
+ * and once more when expiry leaves a tenth of it free; then a new
+ * episode. */
+static void
+test_full_logged_once(void **state)
+{
+	struct sg_metrics *m = metrics_new(&dur_b, &size_b, 20);
+	uint64_t t0 = sg_clock_ns(CLOCK_MONOTONIC);
+	struct capture c;
+	struct sg_span s;
+	char *text;
+
+	(void)state;
+	metrics_set_time(m, t0);
+	capture_start(&c);
+	for (int round = 0; round < 3; round++)
+		for (uint16_t st = 200; st < 230; st++) {
+			s = span(SG_SPAN_SERVER, "GET", st, 1000, 0, 0);
+			metrics_record_span(m, &s);
+		}
+	metrics_expire(m, TTL);
+	text = capture_end(&c);
+	assert_int_equal(count_str(text, "warn: "), 3);
+	assert_int_equal(count_str(text, "warn: metrics: "
+	    "http_server_request_duration_seconds reached its limit of 20 "
+	    "series"), 1);
+	assert_int_equal(count_str(text, "warn: metrics: "
+	    "http_server_request_body_size_bytes reached"), 1);
+	assert_int_equal(count_str(text, "warn: metrics: "
+	    "http_server_response_body_size_bytes reached"), 1);
+	assert_int_equal(count_str(text, "info: "), 0);
+	free(text);
+
+	/* Still full after one series goes: the same episode. */
+	capture_start(&c);
+	metrics_set_time(m, t0 + 2 * TTL);
+	for (uint16_t st = 201; st < 220; st++) {
+		s = span(SG_SPAN_SERVER, "GET", st, 1000, 0, 0);
+		metrics_record_span(m, &s);
+	}
+	metrics_set_time(m, t0 + 3 * TTL);
+	metrics_expire(m, 2 * TTL - 1);           /* status 200 goes */
+	s = span(SG_SPAN_SERVER, "GET", 300, 1000, 0, 0);
+	metrics_record_span(m, &s);               /* takes its place */
+	s.status = 301;
+	metrics_record_span(m, &s);               /* refused again */
+	metrics_expire(m, 2 * TTL - 1);
+	text = capture_end(&c);
+	assert_string_equal(text, "");
+	free(text);
+
+	/* Everything expires: room again, said once per family ... */
+	capture_start(&c);
+	metrics_set_time(m, t0 + 10 * TTL);
+	metrics_expire(m, TTL);
+	metrics_expire(m, TTL);
+	text = capture_end(&c);
+	assert_int_equal(count_str(text, "info: "), 3);
+	assert_int_equal(count_str(text, "info: metrics: "
+	    "http_server_request_duration_seconds has room again (0 of 20 "
+	    "series); 31 observations of series it had no room for were not "
+	    "counted"), 1);
+	assert_int_equal(count_str(text, "warn: "), 0);
+	free(text);
+
+	/* ... and the next refusal is a new episode. */
+	capture_start(&c);
+	for (uint16_t st = 200; st < 221; st++) {
+		s = span(SG_SPAN_SERVER, "GET", st, 1000, 0, 0);
+		metrics_record_span(m, &s);
+	}
+	text = capture_end(&c);
+	assert_int_equal(count_str(text, "warn: "), 3);
+	free(text);
+	metrics_free(m);
+}
+
 static void
 test_stats(void **state)
 {
@@ -1071,6 +1193,7 @@ main(void)
 		cmocka_unit_test(test_target_info),
 		cmocka_unit_test(test_expiry),
 		cmocka_unit_test(test_expiry_churn),
+		cmocka_unit_test(test_full_logged_once),
 		cmocka_unit_test(test_stats),
 		cmocka_unit_test(test_snapshot_cap),
 		cmocka_unit_test(test_spans_server),
