@@ -5,6 +5,7 @@
  * no network socket: its only peers are the loader and the exporter.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,7 +44,6 @@ static struct {
 	nng_socket         in, out;
 	int                exporter_connects;
 	int64_t            clock_offset;
-	uint8_t           *snapshot;
 	struct wire_w      spans;
 	uint8_t            span_buf[SG_SPAN_BATCH];
 	uint32_t           nspans;
@@ -297,18 +297,24 @@ sg_publish_stats(void)
 static void
 sg_send_snapshot(void)
 {
+	/* A mapping of its own each time (see sg_child_args_parse): the
+	 * pages a large snapshot touched go back once series expire. */
+	uint8_t *buf = malloc(SG_SNAPSHOT_MAX);
 	size_t len;
 
 	sg_publish_stats();
-	len = metrics_snapshot(C.metrics, C.snapshot, SG_SNAPSHOT_MAX,
-	    sg_clock_ns(CLOCK_REALTIME));
-	if (len == 0) {
-		sg_log(SG_LOG_WARN, "metric snapshot larger than %u bytes",
-		    SG_SNAPSHOT_MAX);
+	if (buf == NULL) {
+		C.lost_ipc++;
 		return;
 	}
-	if (sg_ipc_send(C.out, SG_MSG_METRICS, C.snapshot, len) != 0)
+	len = metrics_snapshot(C.metrics, buf, SG_SNAPSHOT_MAX,
+	    sg_clock_ns(CLOCK_REALTIME));
+	if (len == 0)
+		sg_log(SG_LOG_WARN, "metric snapshot larger than %u bytes",
+		    SG_SNAPSHOT_MAX);
+	else if (sg_ipc_send(C.out, SG_MSG_METRICS, buf, len) != 0)
 		C.lost_ipc++;
+	free(buf);
 }
 
 static void
@@ -346,8 +352,6 @@ main(int argc, char **argv)
 
 	spans_init();
 	sg_config_defaults(&C.cfg);
-	if ((C.snapshot = malloc(SG_SNAPSHOT_MAX)) == NULL)
-		sg_fatal("out of memory");
 	sg_apply_config(&C.cfg);
 	sg_spans_reset();
 	C.clock_offset = spans_clock_offset();
@@ -380,7 +384,10 @@ main(int argc, char **argv)
 			metrics_set_time(C.metrics, now);
 			conns_tick(C.conns, now);
 			sg_spans_flush();
-			metrics_expire(C.metrics, C.series_ttl_ns);
+			/* Freed series are small blocks all over the heap,
+			 * of which glibc gives back only the top by itself. */
+			if (metrics_expire(C.metrics, C.series_ttl_ns) > 0)
+				malloc_trim(0);
 			sg_send_snapshot();
 			next_tick = now + SG_SNAPSHOT_MS * 1000000ull;
 		}

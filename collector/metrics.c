@@ -647,18 +647,23 @@ metrics_set_time(struct sg_metrics *m, uint64_t mono_ns)
 		m->now = mono_ns;
 }
 
-void
+size_t
 metrics_expire(struct sg_metrics *m, uint64_t ttl_ns)
 {
+	size_t total = 0;
+
 	if (m == NULL)
-		return;
+		return 0;
 	for (size_t i = 0; i < m->nfam; i++) {
 		struct family *f = &m->fam[i];
+		size_t removed = family_expire(m, f, ttl_ns);
 
-		if (family_expire(m, f, ttl_ns) > 0)
+		if (removed > 0)
 			family_shrink(f);
 		family_check_room(f);
+		total += removed;
 	}
+	return total;
 }
 
 /* Unknown methods become "_OTHER" (OpenTelemetry semantic conventions):
