@@ -6,6 +6,7 @@
  * filter, and only the loader and the exporter may connect to them.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,11 +39,11 @@ static struct {
 	struct sg_config   cfg;
 	struct sg_conns   *conns;
 	struct sg_metrics *metrics;
+	uint64_t           series_ttl_ns;   /* idle series freed after */
 	nng_socket         in, out;
 	struct sg_ipc_peer loader;         /* the one peer of in */
 	struct sg_ipc_peer exporter;       /* the one peer of out */
 	int64_t            clock_offset;
-	uint8_t           *snapshot;
 	struct wire_w      spans;
 	uint8_t            span_buf[SG_SPAN_BATCH];
 	uint32_t           nspans;
@@ -158,6 +159,7 @@ sg_apply_config(const struct sg_config *cfg)
 			sg_fatal("out of memory for connections");
 	}
 	C.cfg = nc;
+	C.series_ttl_ns = (uint64_t)nc.series_ttl_ms * 1000000u;
 	C.want_spans = nc.export_spans;
 	sg_log_set_level(nc.log_level);
 }
@@ -226,8 +228,7 @@ sg_on_proc(const struct sg_msg *m, void *ctx)
 	if (!p.present)
 		conns_forget_pid(C.conns, p.pid);
 	procs_update(&p);
-	if (p.present)
-		metrics_service_seen(C.metrics, &p);
+	metrics_service_seen(C.metrics, &p);
 	return 0;
 }
 
@@ -271,18 +272,24 @@ sg_send_stats(void)
 static void
 sg_send_snapshot(void)
 {
+	/* A mapping of its own each time (see sg_child_args_parse): the
+	 * pages a large snapshot touched go back once series expire. */
+	uint8_t *buf = malloc(SG_SNAPSHOT_MAX);
 	size_t len;
 
 	sg_send_stats();
-	len = metrics_snapshot(C.metrics, C.snapshot, SG_SNAPSHOT_MAX,
-	    sg_clock_ns(CLOCK_REALTIME));
-	if (len == 0) {
-		sg_log(SG_LOG_WARN, "metric snapshot larger than %u bytes",
-		    SG_SNAPSHOT_MAX);
+	if (buf == NULL) {
+		C.lost_ipc++;
 		return;
 	}
-	if (sg_ipc_send(C.out, SG_MSG_METRICS, C.snapshot, len) != 0)
+	len = metrics_snapshot(C.metrics, buf, SG_SNAPSHOT_MAX,
+	    sg_clock_ns(CLOCK_REALTIME));
+	if (len == 0)
+		sg_log(SG_LOG_WARN, "metric snapshot larger than %u bytes",
+		    SG_SNAPSHOT_MAX);
+	else if (sg_ipc_send(C.out, SG_MSG_METRICS, buf, len) != 0)
 		C.lost_ipc++;
+	free(buf);
 }
 
 int
@@ -310,8 +317,6 @@ main(int argc, char **argv)
 
 	spans_init();
 	sg_config_defaults(&C.cfg);
-	if ((C.snapshot = malloc(SG_SNAPSHOT_MAX)) == NULL)
-		sg_fatal("out of memory");
 	sg_apply_config(&C.cfg);
 	sg_spans_reset();
 	C.clock_offset = spans_clock_offset();
@@ -327,6 +332,7 @@ main(int argc, char **argv)
 		 * nng's timer thread, which cost 1 % of a CPU when idle. */
 		if (poll(&pfd, 1, 100) < 0 && errno != EINTR)
 			sg_fatal("poll: %s", strerror(errno));
+		metrics_set_time(C.metrics, sg_clock_ns(CLOCK_MONOTONIC));
 		/* Until none is left, or a malformed one (logged, dropped;
 		 * the descriptor stays readable for the rest). */
 		while (sg_ipc_recv(C.in, &m) == 0) {
@@ -339,8 +345,13 @@ main(int argc, char **argv)
 		now = sg_clock_ns(CLOCK_MONOTONIC);
 		if (now >= next_tick) {
 			C.clock_offset = spans_clock_offset();
+			metrics_set_time(C.metrics, now);
 			conns_tick(C.conns, now);
 			sg_spans_flush();
+			/* Freed series are small blocks all over the heap,
+			 * of which glibc gives back only the top by itself. */
+			if (metrics_expire(C.metrics, C.series_ttl_ns) > 0)
+				malloc_trim(0);
 			sg_send_snapshot();
 			next_tick = now + SG_SNAPSHOT_MS * 1000000ull;
 		}

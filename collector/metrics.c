@@ -4,7 +4,8 @@
  * of the label set: the label values partly come from the network, so
  * an attacker must not be able to pick values that collide.  Memory is
  * only allocated when a series is created, never when one is updated,
- * and series per family are capped.
+ * and series per family are capped.  Expiry frees idle series and gives
+ * the arrays back once they are mostly empty.
  */
 #include "metrics.h"
 
@@ -19,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "log.h"
 #include "wire.h"
 
@@ -56,7 +58,11 @@ struct series {
 	uint64_t  count;
 	double    sum;           /* histogram sum */
 	double    value;         /* counter/gauge */
+	uint64_t  start_ns;      /* CLOCK_MONOTONIC: counting since */
+	uint64_t  updated_ns;    /* CLOCK_MONOTONIC: last update */
 	uint32_t  pid;           /* target_info: the process it describes */
+	bool      live;          /* never idle: a running process's
+	                          * target_info, a self-metric */
 };
 
 struct family {
@@ -67,6 +73,8 @@ struct family {
 	struct series  *series;
 	uint32_t       *slots;   /* series index + 1; 0 is empty */
 	size_t          nslots;  /* power of two, at least 2 * n */
+	bool            full;    /* refusing series: an episode, logged */
+	uint64_t        refused; /* observations refused in the episode */
 };
 
 /* The span fields a span's labels are made of. */
@@ -86,7 +94,9 @@ struct sg_metrics {
 	size_t          nfam;
 	size_t          max_series;
 	uint64_t        key[2];  /* SipHash key */
-	uint64_t        start_ns;
+	uint64_t        start_ns;      /* CLOCK_REALTIME at creation */
+	uint64_t        start_mono;    /* CLOCK_MONOTONIC at creation */
+	uint64_t        now;           /* CLOCK_MONOTONIC of updates */
 	uint64_t        dropped;
 	char            hostname[SG_LABEL_MAX];
 	struct labels   scratch_labels;
@@ -292,6 +302,22 @@ family_slot_put(struct family *f, uint64_t h, uint32_t idx)
 	f->slots[i] = idx + 1;
 }
 
+/* Rebuild the slot table with nslots slots, a power of two. */
+static int
+family_rehash(struct family *f, size_t nslots)
+{
+	uint32_t *slots = calloc(nslots, sizeof(*slots));
+
+	if (slots == NULL)
+		return -1;
+	free(f->slots);
+	f->slots = slots;
+	f->nslots = nslots;
+	for (size_t i = 0; i < f->n; i++)
+		family_slot_put(f, f->series[i].hash, (uint32_t)i);
+	return 0;
+}
+
 static int
 family_grow(struct family *f)
 {
@@ -307,19 +333,63 @@ family_grow(struct family *f)
 		f->series = ns;
 		f->cap = ncap;
 	}
-	if ((f->n + 1) * 2 > f->nslots) {
-		size_t nn = f->nslots ? f->nslots * 2 : 16;
-		uint32_t *slots = calloc(nn, sizeof(*slots));
-
-		if (slots == NULL)
-			return -1;
-		free(f->slots);
-		f->slots = slots;
-		f->nslots = nn;
-		for (size_t i = 0; i < f->n; i++)
-			family_slot_put(f, f->series[i].hash, (uint32_t)i);
-	}
+	if ((f->n + 1) * 2 > f->nslots &&
+	    family_rehash(f, f->nslots ? f->nslots * 2 : 16) < 0)
+		return -1;
 	return 0;
+}
+
+/* After expiry: arrays grown for a burst (a crowd of short-lived
+ * processes) must not stay at their peak.  Each is halved while at most
+ * a quarter of it is used, so that it does not grow again at once. */
+static void
+family_shrink(struct family *f)
+{
+	size_t ncap = f->cap, nslots = f->nslots;
+
+	while (ncap > 8 && f->n <= ncap / 4)
+		ncap /= 2;
+	while (nslots > 16 && (f->n + 1) * 8 <= nslots)
+		nslots /= 2;
+	if (ncap < f->cap) {
+		struct series *ns = reallocarray(f->series, ncap, sizeof(*ns));
+
+		if (ns != NULL) {
+			f->series = ns;
+			f->cap = ncap;
+		}
+	}
+	/* Without memory for the smaller table the larger one stays. */
+	if (nslots < f->nslots)
+		(void)family_rehash(f, nslots);
+}
+
+/* A series did not fit: the first refusal of an episode is logged, the
+ * others only counted, in spyglass_metric_series_dropped_total. */
+static void
+family_refuse(struct family *f)
+{
+	if (!f->full)
+		sg_log(SG_LOG_WARN, "metrics: %s reached its limit of %zu "
+		    "series: new series are not counted until others expire "
+		    "(spyglass_metric_series_dropped_total)",
+		    f->hdr.prom_name, f->max);
+	f->full = true;
+	f->refused++;
+}
+
+/* The episode ends when a tenth of the family is free again: a family
+ * that hovers at its limit makes one warning, not one a second. */
+static void
+family_check_room(struct family *f)
+{
+	if (!f->full || f->n * 10 > f->max * 9)
+		return;
+	sg_log(SG_LOG_INFO, "metrics: %s has room again (%zu of %zu series); "
+	    "%llu observations of series it had no room for were not counted",
+	    f->hdr.prom_name, f->n, f->max, (unsigned long long)f->refused);
+	f->full = false;
+	f->refused = 0;
 }
 
 static struct series *
@@ -331,6 +401,7 @@ family_add(struct sg_metrics *m, struct family *f, uint64_t h,
 	uint8_t *block;
 
 	if (f->n >= f->max) {
+		family_refuse(f);
 		m->dropped++;
 		return NULL;
 	}
@@ -351,6 +422,7 @@ family_add(struct sg_metrics *m, struct family *f, uint64_t h,
 	se = &f->series[f->n];
 	memset(se, 0, sizeof(*se));
 	se->hash = h;
+	se->start_ns = m->now;
 	se->buckets = nb ? (uint64_t *)(void *)block : NULL;
 	se->labels = (char *)block + nb * sizeof(uint64_t);
 	memcpy(se->labels, l->buf, l->len);
@@ -367,7 +439,8 @@ labels_hash(const struct sg_metrics *m, const struct labels *l)
 	return siphash(m->key, l->buf, l->len);
 }
 
-/* The series for labels l (whose hash is h), created when missing. */
+/* The series for labels l (whose hash is h), created when missing,
+ * updated now. */
 static struct series *
 family_get_h(struct sg_metrics *m, struct family *f, const struct labels *l,
     uint64_t h)
@@ -376,9 +449,11 @@ family_get_h(struct sg_metrics *m, struct family *f, const struct labels *l,
 
 	if (l->err)
 		return NULL;
-	if ((se = family_find(f, h, l)) != NULL)
-		return se;
-	return family_add(m, f, h, l);
+	if ((se = family_find(f, h, l)) == NULL &&
+	    (se = family_add(m, f, h, l)) == NULL)
+		return NULL;
+	se->updated_ns = m->now;
+	return se;
 }
 
 static struct series *
@@ -423,6 +498,30 @@ family_remove(struct family *f, size_t idx)
 		*se = f->series[last];
 	}
 	f->n--;
+}
+
+static uint64_t
+series_idle(const struct sg_metrics *m, const struct series *se)
+{
+	return se->live || m->now <= se->updated_ns ? 0 :
+	    m->now - se->updated_ns;
+}
+
+/* Remove the series idle for longer than ttl (the last one moves into
+ * a removed one's place, so the index only advances past kept ones). */
+static size_t
+family_expire(const struct sg_metrics *m, struct family *f, uint64_t ttl)
+{
+	size_t removed = 0;
+
+	for (size_t i = 0; i < f->n;) {
+		if (series_idle(m, &f->series[i]) > ttl) {
+			family_remove(f, i);
+			removed++;
+		} else
+			i++;
+	}
+	return removed;
 }
 
 static void
@@ -484,7 +583,6 @@ metrics_new(const struct sg_buckets *duration, const struct sg_buckets *size,
     size_t max_series)
 {
 	struct sg_metrics *m;
-	struct timespec ts;
 
 	if (!buckets_valid(duration) || !buckets_valid(size) ||
 	    max_series == 0 || max_series > SERIES_MAX_LIMIT) {
@@ -496,9 +594,9 @@ metrics_new(const struct sg_buckets *duration, const struct sg_buckets *size,
 		return NULL;
 	m->max_series = max_series;
 	metrics_seed(m);
-	clock_gettime(CLOCK_REALTIME, &ts);
-	m->start_ns = (uint64_t)ts.tv_sec * 1000000000ULL +
-	    (uint64_t)ts.tv_nsec;
+	m->start_ns = sg_clock_ns(CLOCK_REALTIME);
+	m->start_mono = sg_clock_ns(CLOCK_MONOTONIC);
+	m->now = m->start_mono;
 	if (gethostname(m->hostname, sizeof(m->hostname)) != 0)
 		m->hostname[0] = '\0';
 	m->hostname[sizeof(m->hostname) - 1] = '\0';
@@ -521,6 +619,32 @@ metrics_free(struct sg_metrics *m)
 	for (size_t i = 0; i < m->nfam; i++)
 		family_free(&m->fam[i]);
 	free(m);
+}
+
+void
+metrics_set_time(struct sg_metrics *m, uint64_t mono_ns)
+{
+	if (m != NULL)
+		m->now = mono_ns;
+}
+
+size_t
+metrics_expire(struct sg_metrics *m, uint64_t ttl_ns)
+{
+	size_t total = 0;
+
+	if (m == NULL)
+		return 0;
+	for (size_t i = 0; i < m->nfam; i++) {
+		struct family *f = &m->fam[i];
+		size_t removed = family_expire(m, f, ttl_ns);
+
+		if (removed > 0)
+			family_shrink(f);
+		family_check_room(f);
+		total += removed;
+	}
+	return total;
 }
 
 /* Unknown methods become "_OTHER" (OpenTelemetry semantic conventions):
@@ -671,12 +795,21 @@ metrics_service_seen(struct sg_metrics *m, const struct sg_proc_info *p)
 		return;
 	f = &m->fam[FAM_TARGET];
 	/* One target_info per process: a re-exec may rename it, an exit
-	 * ends it.  Exits are rare, so a scan is cheap enough. */
-	for (size_t i = 0; i < f->n; i++)
-		if (f->series[i].pid == p->pid) {
-			family_remove(f, i);
-			break;
+	 * lets it expire like the process's other series.  Both are rare,
+	 * so a scan is cheap enough. */
+	for (size_t i = 0; i < f->n; i++) {
+		se = &f->series[i];
+		if (se->pid != p->pid)
+			continue;
+		if (!p->present) {
+			if (se->live)
+				se->updated_ns = m->now;
+			se->live = false;
+			return;
 		}
+		family_remove(f, i);
+		break;
+	}
 	if (!p->present)
 		return;
 
@@ -699,6 +832,7 @@ metrics_service_seen(struct sg_metrics *m, const struct sg_proc_info *p)
 	if ((se = family_get(m, f, l)) == NULL)
 		return;
 	se->pid = p->pid;
+	se->live = true;
 	se->value = 1;
 }
 
@@ -711,10 +845,13 @@ metrics_series_dropped(const struct sg_metrics *m)
 /* ---- snapshot */
 
 static void
-series_export(const struct family *f, const struct series *se,
-    struct sg_series *out)
+series_export(const struct sg_metrics *m, const struct family *f,
+    const struct series *se, uint64_t now_unix_ns, struct sg_series *out)
 {
 	const char *p = se->labels;
+	/* Monotonic to epoch as at creation, so a series' start does not
+	 * move between snapshots when the wall clock is stepped. */
+	uint64_t start = se->start_ns + (m->start_ns - m->start_mono);
 
 	out->nlabels = se->nlabels;
 	for (uint16_t i = 0; i < se->nlabels; i++) {
@@ -723,6 +860,8 @@ series_export(const struct family *f, const struct series *se,
 		snprintf(out->value[i], sizeof(out->value[i]), "%s", p);
 		p += strlen(p) + 1;
 	}
+	out->start_ns = start < now_unix_ns ? start : now_unix_ns;
+	out->idle_ns = series_idle(m, se);
 	out->value_f = se->value;
 	out->count = se->count;
 	out->sum = se->sum;
@@ -741,14 +880,15 @@ metrics_snapshot(struct sg_metrics *m, uint8_t *buf, size_t cap,
 		return 0;
 
 	wire_w_init(&w, buf, cap);
-	msg_put_snapshot_hdr(&w, now_unix_ns, m->start_ns, (uint16_t)m->nfam);
+	msg_put_snapshot_hdr(&w, now_unix_ns, (uint16_t)m->nfam);
 	for (size_t i = 0; i < m->nfam && !w.err; i++) {
 		struct family *f = &m->fam[i];
 
 		f->hdr.nseries = (uint32_t)f->n;
 		msg_put_family(&w, &f->hdr);
 		for (size_t j = 0; j < f->n && !w.err; j++) {
-			series_export(f, &f->series[j], &m->scratch_series);
+			series_export(m, f, &f->series[j], now_unix_ns,
+			    &m->scratch_series);
 			msg_put_series(&w, &f->hdr, &m->scratch_series);
 		}
 	}

@@ -2,7 +2,9 @@
  * RED aggregation: cumulative histograms keyed by label set, plus
  * target_info.  Bounded: at most max_series series per family; what does
  * not fit is counted (metrics_series_dropped, the self-metric
- * spyglass_metric_series_dropped_total) instead.
+ * spyglass_metric_series_dropped_total) instead.  Series not updated for
+ * a ttl are freed (metrics_expire), so the series of exited processes do
+ * not accumulate.
  */
 #ifndef SG_METRICS_H
 #define SG_METRICS_H
@@ -18,14 +20,23 @@ struct sg_metrics;
 struct sg_metrics *metrics_new(const struct sg_buckets *duration,
     const struct sg_buckets *size, size_t max_series);
 void metrics_free(struct sg_metrics *m);
+/* The time the following updates are stamped with, CLOCK_MONOTONIC
+ * nanoseconds: the caller reads the clock once per batch of messages
+ * rather than once per span. */
+void metrics_set_time(struct sg_metrics *m, uint64_t mono_ns);
+/* Free the series idle for longer than ttl_ns; returns how many.  A
+ * family that was full and has room again says so in the log. */
+size_t metrics_expire(struct sg_metrics *m, uint64_t ttl_ns);
 /* Count one finished span into the http server/client histograms:
  * duration (seconds), request and response body sizes (bytes). */
 void metrics_record_span(struct sg_metrics *m, const struct sg_span *s);
-/* A service is being instrumented: keep its target_info series. */
+/* A service is being instrumented (p->present): keep its target_info
+ * series while it runs.  Gone: the series ages from now. */
 void metrics_service_seen(struct sg_metrics *m, const struct sg_proc_info *p);
 /* Updates refused so far because a family was full. */
 uint64_t metrics_series_dropped(const struct sg_metrics *m);
-/* Encode the whole cumulative snapshot as an SG_MSG_METRICS payload.
+/* Encode the whole cumulative snapshot as an SG_MSG_METRICS payload,
+ * with each series' idle time as of the last metrics_set_time.
  * Returns the payload length, or 0 when it does not fit in cap. */
 size_t metrics_snapshot(struct sg_metrics *m, uint8_t *buf, size_t cap,
     uint64_t now_unix_ns);

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#define SG_CHILD_MMAP_THRESHOLD (128 << 10)
+
 static _Noreturn void
 sg_child_usage(const char *role)
 {
@@ -27,6 +29,16 @@ sg_child_args_parse(int argc, char **argv, const char *role,
 	 * that path is never taken (and fewer arenas use less memory).
 	 */
 	mallopt(M_ARENA_MAX, 1);
+	/*
+	 * Metric snapshots, their copies and renderings are as large as
+	 * the series are many.  glibc raises its mmap threshold to the
+	 * largest block freed, after which such blocks come from the heap,
+	 * whose top seldom shrinks: memory would stay at the peak a crowd
+	 * of short-lived processes made.  A fixed threshold (glibc's
+	 * initial one) keeps them in mappings of their own, returned when
+	 * freed.
+	 */
+	mallopt(M_MMAP_THRESHOLD, SG_CHILD_MMAP_THRESHOLD);
 	a->runtime_dir = NULL;
 	a->level = SG_LOG_INFO;
 	a->sandbox_debug = false;

@@ -145,6 +145,10 @@ static const struct sg_key sg_keys[] = {
 	  OFF(prom.size_histogram), 0, 0,
 	  "0,32,64,128,256,512,1024,2048,4096,8192",
 	  { NULL }, NULL, false, "bucket bounds of body size histograms, bytes" },
+	{ "prometheus_export", "ttl", SG_T_DURATION, OFF(prom.ttl_ms),
+	  1000, 604800000, "5m", { "BEYLA_PROMETHEUS_TTL" }, NULL, false,
+	  "a series not updated for this long is left out (the series of an "
+	  "exited process, target_info too, go this long after its exit)" },
 
 	{ "ebpf", "wakeup_len", SG_T_UINT, OFF(ebpf.wakeup_len), 0, 100000, "4096",
 	  { "BEYLA_BPF_WAKEUP_LEN" }, NULL, false,
@@ -261,6 +265,10 @@ static const struct sg_key sg_keys[] = {
 	  OFF(metrics.interval_ms), 100, 3600000, "60s",
 	  { "OTEL_METRIC_EXPORT_INTERVAL", "BEYLA_METRICS_INTERVAL" }, NULL,
 	  false, "how often metrics are sent" },
+	{ "otel_metrics_export", "ttl", SG_T_DURATION, OFF(metrics.ttl_ms),
+	  1000, 604800000, "5m", { "BEYLA_OTEL_METRICS_TTL" }, NULL, false,
+	  "a series not updated for this long is no longer sent (the series "
+	  "of an exited process go this long after its exit)" },
 };
 #define SG_NKEYS (sizeof(sg_keys) / sizeof(sg_keys[0]))
 
@@ -897,7 +905,7 @@ sg_config_format(const struct sg_config *c, const struct sg_key *k,
  * first rule whose section matches and whose key is a prefix of the key
  * decides.  The collector parses attacker bytes: it gets no endpoint, no
  * header, no certificate, and whether to build spans comes to it as the
- * derived _export_spans.
+ * derived _export_spans and _series_ttl_ms (sg_config_derive).
  */
 static unsigned
 sg_key_audience(const struct sg_key *k)
@@ -927,15 +935,8 @@ sg_key_audience(const struct sg_key *k)
 	return SG_TO_LOADER;
 }
 
-/* Spans are built only when something takes them. */
-static bool
-sg_config_export_spans(const struct sg_config *c)
-{
-	return c->trace_printer != SG_PRINTER_DISABLED ||
-	    c->traces.s.endpoint[0] != '\0' || c->otlp_endpoint[0] != '\0';
-}
-
 #define SG_EXPORT_SPANS_KEY "_export_spans"
+#define SG_SERIES_TTL_KEY   "_series_ttl_ms"
 
 void
 sg_config_encode(const struct sg_config *c, struct wire_w *w, unsigned to)
@@ -945,7 +946,7 @@ sg_config_encode(const struct sg_config *c, struct wire_w *w, unsigned to)
 
 	for (size_t i = 0; i < SG_NKEYS; i++)
 		n += (sg_key_audience(&sg_keys[i]) & to) != 0;
-	wire_put_u16(w, (uint16_t)(n + ((to & SG_TO_COLLECTOR) != 0)));
+	wire_put_u16(w, (uint16_t)(n + 2 * ((to & SG_TO_COLLECTOR) != 0)));
 	for (size_t i = 0; i < SG_NKEYS; i++) {
 		if ((sg_key_audience(&sg_keys[i]) & to) == 0)
 			continue;
@@ -957,7 +958,11 @@ sg_config_encode(const struct sg_config *c, struct wire_w *w, unsigned to)
 	if (to & SG_TO_COLLECTOR) {
 		wire_put_str(w, "");
 		wire_put_str(w, SG_EXPORT_SPANS_KEY);
-		wire_put_str(w, sg_config_export_spans(c) ? "true" : "false");
+		wire_put_str(w, c->export_spans ? "true" : "false");
+		snprintf(val, sizeof(val), "%u", (unsigned)c->series_ttl_ms);
+		wire_put_str(w, "");
+		wire_put_str(w, SG_SERIES_TTL_KEY);
+		wire_put_str(w, val);
 	}
 }
 
@@ -979,6 +984,10 @@ sg_config_decode(struct sg_config *c, const void *buf, size_t len,
 			break;
 		if (section[0] == '\0' && strcmp(key, SG_EXPORT_SPANS_KEY) == 0) {
 			c->export_spans = strcmp(val, "true") == 0;
+			continue;
+		}
+		if (section[0] == '\0' && strcmp(key, SG_SERIES_TTL_KEY) == 0) {
+			c->series_ttl_ms = (uint32_t)strtoul(val, NULL, 10);
 			continue;
 		}
 		if (sg_config_set(c, section, key, val, origin, err,

@@ -83,6 +83,7 @@ struct sg_config {
 		char     path[128];
 		struct sg_buckets duration_histogram;
 		struct sg_buckets size_histogram;
+		uint32_t ttl_ms;              /* idle series left out after */
 	} prom;
 
 	struct {
@@ -117,11 +118,14 @@ struct sg_config {
 	struct {
 		struct sg_otlp_signal s;
 		uint32_t         interval_ms;
+		uint32_t         ttl_ms;      /* idle series left out after */
 	} metrics;
 
-	/* Derived by the loader for the collector (not a key): whether
-	 * anything takes spans (a printer, an OTLP traces endpoint). */
+	/* Derived by the loader for the collector (sg_config_derive), not
+	 * keys: whether anything takes spans (a printer, an OTLP traces
+	 * endpoint), and how long its idle series are kept. */
 	bool                     export_spans;
+	uint32_t                 series_ttl_ms;
 };
 
 #define SG_CONFIG_ERR_MAX 512

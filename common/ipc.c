@@ -229,6 +229,17 @@ sg_ipc_msg_free(struct sg_msg *m)
 	m->nmsg = NULL;
 }
 
+pid_t
+sg_ipc_msg_pid(const struct sg_msg *m)
+{
+	uint64_t pid = 0;
+
+	if (m->nmsg == NULL || nng_pipe_get_uint64(nng_msg_get_pipe(m->nmsg),
+	    NNG_OPT_IPC_PEER_PID, &pid) != 0)
+		return 0;
+	return (pid_t)pid;
+}
+
 int
 sg_ipc_dispatch(const struct sg_dispatch *table, size_t n,
     const struct sg_msg *m, void *ctx)

@@ -119,6 +119,8 @@ int  sg_ipc_send(nng_socket s, uint16_t type, const void *payload, size_t len);
  * (logged, dropped).  The caller frees with sg_ipc_msg_free(). */
 int  sg_ipc_recv(nng_socket s, struct sg_msg *m);
 void sg_ipc_msg_free(struct sg_msg *m);
+/* The pid of the process that sent m (its pipe's peer), 0 if unknown. */
+pid_t sg_ipc_msg_pid(const struct sg_msg *m);
 /* Call the handler for m->type; an unknown type or short payload is fatal. */
 int  sg_ipc_dispatch(const struct sg_dispatch *table, size_t n,
     const struct sg_msg *m, void *ctx);

@@ -100,20 +100,21 @@ msg_get_span(struct wire_r *r, struct sg_span *s)
 }
 
 void
-msg_put_snapshot_hdr(struct wire_w *w, uint64_t now_ns, uint64_t start_ns,
-    uint16_t nfamilies)
+msg_put_snapshot_hdr(struct wire_w *w, uint64_t now_ns, uint16_t nfamilies)
 {
+	wire_put_u16(w, SG_SNAPSHOT_VERSION);
 	wire_put_u64(w, now_ns);
-	wire_put_u64(w, start_ns);
 	wire_put_u16(w, nfamilies);
 }
 
 int
-msg_get_snapshot_hdr(struct wire_r *r, uint64_t *now_ns, uint64_t *start_ns,
-    uint16_t *nfamilies)
+msg_get_snapshot_hdr(struct wire_r *r, uint64_t *now_ns, uint16_t *nfamilies)
 {
+	if (wire_get_u16(r) != SG_SNAPSHOT_VERSION) {
+		r->err = 1;
+		return -1;
+	}
 	*now_ns = wire_get_u64(r);
-	*start_ns = wire_get_u64(r);
 	*nfamilies = wire_get_u16(r);
 	return r->err ? -1 : 0;
 }
@@ -167,6 +168,8 @@ msg_put_series(struct wire_w *w, const struct sg_family_hdr *f,
 		wire_put_str(w, s->key[i]);
 		wire_put_str(w, s->value[i]);
 	}
+	wire_put_u64(w, s->start_ns);
+	wire_put_u64(w, s->idle_ns);
 	if (f->type != SG_METRIC_HISTOGRAM) {
 		wire_put_f64(w, s->value_f);
 		return;
@@ -179,7 +182,7 @@ msg_put_series(struct wire_w *w, const struct sg_family_hdr *f,
 
 int
 msg_get_series(struct wire_r *r, const struct sg_family_hdr *f,
-    struct sg_series *s)
+    uint64_t now_ns, struct sg_series *s)
 {
 	s->nlabels = wire_get_u16(r);
 	if (s->nlabels > SG_MAX_LABELS || f->nbounds > SG_MAX_BOUNDS) {
@@ -190,6 +193,10 @@ msg_get_series(struct wire_r *r, const struct sg_family_hdr *f,
 		wire_get_str(r, s->key[i], sizeof(s->key[i]));
 		wire_get_str(r, s->value[i], sizeof(s->value[i]));
 	}
+	s->start_ns = wire_get_u64(r);
+	s->idle_ns = wire_get_u64(r);
+	if (s->start_ns > now_ns)
+		r->err = 1;
 	if (f->type != SG_METRIC_HISTOGRAM) {
 		s->value_f = wire_get_f64(r);
 		return r->err ? -1 : 0;

@@ -68,16 +68,23 @@ int  msg_get_span(struct wire_r *r, struct sg_span *s);
 
 /*
  * SG_MSG_METRICS: a complete cumulative snapshot, OTLP-shaped:
- *   u64 time_unix_ns; u64 start_unix_ns; u16 nfamilies;
+ *   u16 version (SG_SNAPSHOT_VERSION); u64 time_unix_ns; u16 nfamilies;
  *   family: str prom_name; str otel_name; str unit; str help; u8 type;
  *           u16 nbounds; f64 bounds[nbounds]; u32 nseries;
  *   series: u16 nlabels; nlabels x { str key; str value };
+ *           u64 start_unix_ns; u64 idle_ns;
  *           counter/gauge: f64 value
  *           histogram:     u64 count; f64 sum; u64 buckets[nbounds + 1]
  * Histogram buckets are per bucket (not cumulative); the last is +Inf.
  * Label keys are Prometheus spellings (http_request_method); the exporter
- * derives OTLP attribute names from them.
+ * derives OTLP attribute names from them.  start_unix_ns is when the
+ * series began counting (at most time_unix_ns): a series that expired
+ * and came back starts again from zero, and OTLP needs to see that.
+ * idle_ns is how long before time_unix_ns the series was last updated
+ * (0 for those that never age): each export leaves out the series idle
+ * for longer than its own ttl.
  */
+#define SG_SNAPSHOT_VERSION 2
 enum sg_metric_type { SG_METRIC_COUNTER = 1, SG_METRIC_GAUGE = 2,
 	SG_METRIC_HISTOGRAM = 3 };
 #define SG_MAX_BOUNDS  32
@@ -99,21 +106,26 @@ struct sg_series {
 	uint16_t nlabels;
 	char     key[SG_MAX_LABELS][64];
 	char     value[SG_MAX_LABELS][SG_LABEL_MAX];
+	uint64_t start_ns;                /* unix epoch nanoseconds */
+	uint64_t idle_ns;
 	double   value_f;                 /* counter/gauge */
 	uint64_t count;                   /* histogram */
 	double   sum;
 	uint64_t buckets[SG_MAX_BOUNDS + 1];
 };
 
-void msg_put_snapshot_hdr(struct wire_w *w, uint64_t now_ns, uint64_t start_ns,
+void msg_put_snapshot_hdr(struct wire_w *w, uint64_t now_ns,
     uint16_t nfamilies);
-int  msg_get_snapshot_hdr(struct wire_r *r, uint64_t *now_ns, uint64_t *start_ns,
+/* Refuses a snapshot of another version: a child restarted from a newer
+ * binary must not misread its peer. */
+int  msg_get_snapshot_hdr(struct wire_r *r, uint64_t *now_ns,
     uint16_t *nfamilies);
 void msg_put_family(struct wire_w *w, const struct sg_family_hdr *f);
 int  msg_get_family(struct wire_r *r, struct sg_family_hdr *f);
 void msg_put_series(struct wire_w *w, const struct sg_family_hdr *f,
     const struct sg_series *s);
+/* now_ns is the snapshot's time: a series cannot start after it. */
 int  msg_get_series(struct wire_r *r, const struct sg_family_hdr *f,
-    struct sg_series *s);
+    uint64_t now_ns, struct sg_series *s);
 
 #endif

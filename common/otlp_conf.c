@@ -120,3 +120,20 @@ sg_otlp_configured(const struct sg_config *c)
 	}
 	return false;
 }
+
+void
+sg_config_derive(struct sg_config *c)
+{
+	struct sg_otlp_dest d;
+	char err[256];
+	uint32_t ms = c->prom.port != 0 ? c->prom.ttl_ms : 0;
+
+	/* A bad endpoint is still on: it fails in the exporter. */
+	(void)sg_otlp_dest(c, SG_OTLP_TRACES, &d, err, sizeof(err));
+	c->export_spans = c->trace_printer != SG_PRINTER_DISABLED || d.enabled;
+	(void)sg_otlp_dest(c, SG_OTLP_METRICS, &d, err, sizeof(err));
+	if (d.enabled && c->metrics.ttl_ms > ms)
+		ms = c->metrics.ttl_ms;
+	/* Neither is on: nobody reads them, the Prometheus ttl will do. */
+	c->series_ttl_ms = ms != 0 ? ms : c->prom.ttl_ms;
+}

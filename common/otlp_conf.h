@@ -32,5 +32,9 @@ int sg_otlp_dest(const struct sg_config *c, enum sg_otlp_sig sig,
     struct sg_otlp_dest *d, char *err, size_t errsz);
 /* Whether any signal goes over OTLP (the exporter then needs libcurl). */
 bool sg_otlp_configured(const struct sg_config *c);
+/* What the collector is told instead of the OTLP settings it must not
+ * hold (config.h): whether spans are taken, and how long an idle series
+ * is kept (the longer ttl of the metric exports that are on). */
+void sg_config_derive(struct sg_config *c);
 
 #endif

@@ -19,8 +19,6 @@ const struct sg_self_def sg_self[SG_SELF_MAX] = {
 	    "stage=\"loader_ipc\"", C, L, "" },
 	[SG_SELF_LOST_COLLECTOR_IPC] = { "spyglass_events_lost_total",
 	    "stage=\"collector_ipc\"", C, O, "" },
-	[SG_SELF_LOST_COLLECTOR_EXIT] = { "spyglass_events_lost_total",
-	    "stage=\"collector_exit\"", C, L, "" },
 	[SG_SELF_BAD_LOADER] = { "spyglass_bad_events_total",
 	    "stage=\"loader\"", C, L, "Malformed events refused, by stage" },
 	[SG_SELF_BAD_COLLECTOR] = { "spyglass_bad_events_total",
@@ -134,7 +132,7 @@ self_nfamilies(void)
 }
 
 void
-self_put_families(struct wire_w *w, const uint64_t *values)
+self_put_families(struct wire_w *w, const uint64_t *values, uint64_t start_ns)
 {
 	struct sg_family_hdr f;
 	struct sg_series se;
@@ -164,6 +162,7 @@ self_put_families(struct wire_w *w, const uint64_t *values)
 				    (int)strlen(eq + 2) - 1, eq + 2);
 			}
 			se.value_f = (double)values[i];
+			se.start_ns = start_ns;   /* idle_ns 0: they never age */
 			msg_put_series(w, &f, &se);
 		}
 	}

@@ -20,7 +20,6 @@ enum sg_self_id {
 	SG_SELF_LOST_RINGBUF,
 	SG_SELF_LOST_LOADER_IPC,
 	SG_SELF_LOST_COLLECTOR_IPC,
-	SG_SELF_LOST_COLLECTOR_EXIT,
 	SG_SELF_BAD_LOADER,
 	SG_SELF_BAD_COLLECTOR,
 	SG_SELF_INSTRUMENTED,
@@ -69,8 +68,10 @@ int  self_get_stats(struct wire_r *r, enum sg_self_source source,
     uint64_t *values);
 
 /* The families, in the snapshot format of SG_MSG_METRICS (msg.h): how
- * many there are, and each with its series from values[SG_SELF_MAX]. */
+ * many there are, and each with its series from values[SG_SELF_MAX],
+ * counting since start_ns (they never age). */
 uint16_t self_nfamilies(void);
-void self_put_families(struct wire_w *w, const uint64_t *values);
+void self_put_families(struct wire_w *w, const uint64_t *values,
+    uint64_t start_ns);
 
 #endif

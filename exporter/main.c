@@ -79,6 +79,7 @@ sg_on_config(const struct sg_msg *m, void *ctx)
 		sg_fatal("configuration refused: %s", err);
 	sg_log_set_level(nc.log_level);
 	sg_apply_prom(&nc);
+	prom_set_ttl(E.prom, (uint64_t)nc.prom.ttl_ms * 1000000u);
 	otlp_configure(&nc);
 	E.cfg = nc;
 	E.configured = true;
@@ -97,9 +98,15 @@ sg_on_peer(const struct sg_msg *m, void *ctx)
 	wire_r_init(&r, m->payload, m->size);
 	if (msg_get_peer(&r, &pid) < 0)
 		sg_fatal("malformed peer message");
-	/* A new collector: its endpoint is named after it (ipc.h). */
-	if ((int)pid != atomic_load(&E.collector.pid) &&
-	    sg_ipc_redial(E.from_collector, &E.to_collector, E.runtime_dir,
+	if ((int)pid == atomic_load(&E.collector.pid))
+		return 0;
+	/* A new collector: it counts from zero, and its endpoint is named
+	 * after it (ipc.h). */
+	if (atomic_load(&E.collector.pid) > 0) {
+		snapshot_collector_gone();
+		E.dirty = true;
+	}
+	if (sg_ipc_redial(E.from_collector, &E.to_collector, E.runtime_dir,
 	    SG_IPC_SPANS, &E.collector, (pid_t)pid) < 0)
 		sg_fatal("cannot dial the collector");
 	return 0;
@@ -143,6 +150,10 @@ static int
 sg_on_metrics(const struct sg_msg *m, void *ctx)
 {
 	(void)ctx;
+	/* The last words of a collector the loader has replaced since: its
+	 * counts were taken over already (snapshot_collector_gone). */
+	if (sg_ipc_msg_pid(m) != atomic_load(&E.collector.pid))
+		return 0;
 	if (snapshot_collector(m->payload, m->size) < 0)
 		sg_fatal("malformed metric snapshot");
 	E.dirty = true;
@@ -157,7 +168,7 @@ static const struct sg_dispatch sg_from_loader[] = {
 };
 static const struct sg_dispatch sg_from_collector[] = {
 	{ SG_MSG_SPANS,   4, sg_on_spans },
-	{ SG_MSG_METRICS, 18, sg_on_metrics },
+	{ SG_MSG_METRICS, 12, sg_on_metrics },
 	{ SG_MSG_STATS,   2, sg_on_stats },
 };
 

@@ -31,6 +31,7 @@ static struct {
 	size_t                      snaplen;
 	uint32_t                    interval_ms;
 	uint64_t                    next_metrics;
+	uint64_t                    ttl_ns;          /* idle series left out */
 } O;
 
 static void
@@ -123,6 +124,7 @@ otlp_configure(const struct sg_config *c)
 		O.batch_size = c->traces.batch_size;
 	}
 	O.batch_timeout_ms = c->traces.batch_timeout_ms;
+	O.ttl_ns = (uint64_t)c->metrics.ttl_ms * 1000000u;
 	if (c->metrics.interval_ms != O.interval_ms) {
 		O.interval_ms = c->metrics.interval_ms;
 		O.next_metrics = sg_mono_ms() + O.interval_ms;
@@ -183,7 +185,8 @@ otlp_send_metrics(void)
 
 	if (st->sender == NULL || O.snap == NULL)
 		return;
-	if (otlp_encode_metrics(O.snap, O.snaplen, &O.extra, &buf, &len) < 0)
+	if (otlp_encode_metrics(O.snap, O.snaplen, &O.extra, O.ttl_ns, &buf,
+	    &len) < 0)
 		st->encode_errors++;
 	else
 		otlp_sender_enqueue(st->sender, buf, len, 1);

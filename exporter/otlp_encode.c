@@ -904,7 +904,7 @@ series_split(struct arena *a, const struct sg_series *se, struct rkey *k,
 
 struct snap {
 	uint64_t             now_ns;
-	uint64_t             start_ns;
+	uint64_t             ttl_ns;
 	struct sg_family_hdr f;
 	struct sg_series     se;
 	double              *bounds;   /* shared by the family's points */
@@ -944,7 +944,7 @@ point_number(struct arena *a, const struct snap *s, struct attrs *l)
 	p->attributes = l->kv;
 	/* A gauge has no start: its value is not accumulated since one. */
 	if (s->f.type == SG_METRIC_COUNTER)
-		p->start_time_unix_nano = s->start_ns;
+		p->start_time_unix_nano = s->se.start_ns;
 	p->time_unix_nano = s->now_ns;
 	p->value_case = AS_DOUBLE;
 	p->as_double = s->se.value_f;
@@ -967,7 +967,7 @@ point_histogram(struct arena *a, const struct snap *s, struct attrs *l)
 	p->n_attributes = l->n;
 	p->attributes = l->kv;
 	p->has_start_time_unix_nano = true;
-	p->start_time_unix_nano = s->start_ns;
+	p->start_time_unix_nano = s->se.start_ns;
 	p->has_time_unix_nano = true;
 	p->time_unix_nano = s->now_ns;
 	p->has_count = true;
@@ -1082,9 +1082,11 @@ family_read(struct arena *a, struct wire_r *wr, struct restab *t,
 		memcpy(s->bounds, s->f.bounds, s->f.nbounds * sizeof(double));
 	}
 	for (uint32_t j = 0; j < s->f.nseries; j++) {
-		if (msg_get_series(wr, &s->f, &s->se) < 0)
+		if (msg_get_series(wr, &s->f, s->now_ns, &s->se) < 0)
 			return -1;
-		if (!skip && series_add(a, t, s, fam) < 0)
+		if (skip || s->se.idle_ns > s->ttl_ns)
+			continue;
+		if (series_add(a, t, s, fam) < 0)
 			return -1;
 	}
 	/* Close the family's metrics before the next family opens new
@@ -1124,7 +1126,7 @@ rmetrics_build(struct arena *a, struct res *r,
 
 static int
 metrics_build(struct arena *a, const uint8_t *snap, size_t len,
-    const struct otlp_resource_extra *x, pb_metrics_req *req)
+    const struct otlp_resource_extra *x, uint64_t ttl_ns, pb_metrics_req *req)
 {
 	struct restab t = { 0 };
 	struct wire_r wr;
@@ -1134,8 +1136,9 @@ metrics_build(struct arena *a, const uint8_t *snap, size_t len,
 	/* Some 3 KiB of scratch: the arena keeps it off the stack. */
 	if ((s = arena_alloc(a, sizeof(*s))) == NULL)
 		return -1;
+	s->ttl_ns = ttl_ns;
 	wire_r_init(&wr, snap, len);
-	if (msg_get_snapshot_hdr(&wr, &s->now_ns, &s->start_ns, &nfam) < 0)
+	if (msg_get_snapshot_hdr(&wr, &s->now_ns, &nfam) < 0)
 		return -1;
 	for (size_t i = 0; i < nfam; i++)
 		if (family_read(a, &wr, &t, s, i + 1) < 0)
@@ -1156,7 +1159,8 @@ metrics_build(struct arena *a, const uint8_t *snap, size_t len,
 
 int
 otlp_encode_metrics(const uint8_t *snap, size_t len,
-    const struct otlp_resource_extra *x, uint8_t **out, size_t *outlen)
+    const struct otlp_resource_extra *x, uint64_t ttl_ns, uint8_t **out,
+    size_t *outlen)
 {
 	pb_metrics_req req =
 	    OPENTELEMETRY__PROTO__COLLECTOR__METRICS__V1__EXPORT_METRICS_SERVICE_REQUEST__INIT;
@@ -1165,7 +1169,7 @@ otlp_encode_metrics(const uint8_t *snap, size_t len,
 
 	if (snap == NULL || out == NULL || outlen == NULL)
 		return -1;
-	if (metrics_build(&a, snap, len, x, &req) == 0)
+	if (metrics_build(&a, snap, len, x, ttl_ns, &req) == 0)
 		rc = pack(&req.base, out, outlen);
 	arena_free(&a);
 	return rc;

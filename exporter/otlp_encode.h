@@ -34,7 +34,8 @@ int otlp_resource_extra_parse(struct otlp_resource_extra *x, const char *s,
 int otlp_encode_traces(const struct sg_span *spans, size_t n,
     const struct otlp_resource_extra *x, uint8_t **out, size_t *outlen);
 
-/* Encode an SG_MSG_METRICS payload: histograms as OTLP Histogram with
+/* Encode an SG_MSG_METRICS payload, without the series idle for longer
+ * than ttl_ns: histograms as OTLP Histogram with
  * explicit bounds and cumulative temporality, counters as cumulative
  * monotonic Sum, gauges as Gauge; dotted OTel names and units from the
  * snapshot; the series labels service_name, service_namespace and
@@ -44,6 +45,7 @@ int otlp_encode_traces(const struct sg_span *spans, size_t n,
  * http_response_status_code -> http.response.status_code (int), ...).
  * Returns 0 or -1 (malformed snapshot). */
 int otlp_encode_metrics(const uint8_t *snap, size_t len,
-    const struct otlp_resource_extra *x, uint8_t **out, size_t *outlen);
+    const struct otlp_resource_extra *x, uint64_t ttl_ns, uint8_t **out,
+    size_t *outlen);
 
 #endif

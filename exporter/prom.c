@@ -73,6 +73,7 @@ struct prom_server {
 	char               path[PROM_PATH_MAX];
 	uint8_t           *snap;
 	size_t             snaplen;
+	uint64_t           ttl_ns;
 	struct prom_body  *rendered;   /* of snap; NULL until asked for */
 	struct prom_client cl[PROM_MAX_CLIENTS];
 };
@@ -283,7 +284,8 @@ series_valid(const struct sg_family_hdr *f, const struct sg_series *s)
 }
 
 static int
-render_family(struct sbuf *b, struct wire_r *r, struct sg_series *s)
+render_family(struct sbuf *b, struct wire_r *r, uint64_t now_ns,
+    uint64_t ttl_ns, struct sg_series *s)
 {
 	struct sg_family_hdr f;
 	static const char *const types[] = { [SG_METRIC_COUNTER] = "counter",
@@ -301,8 +303,11 @@ render_family(struct sbuf *b, struct wire_r *r, struct sg_series *s)
 	sb_str(b, types[f.type]);
 	sb_str(b, "\n");
 	for (uint32_t i = 0; i < f.nseries && !b->err; i++) {
-		if (msg_get_series(r, &f, s) < 0 || !series_valid(&f, s))
+		if (msg_get_series(r, &f, now_ns, s) < 0 ||
+		    !series_valid(&f, s))
 			return -1;
+		if (s->idle_ns > ttl_ns)
+			continue;
 		if (f.type == SG_METRIC_HISTOGRAM) {
 			render_histogram(b, &f, s);
 			continue;
@@ -316,12 +321,12 @@ render_family(struct sbuf *b, struct wire_r *r, struct sg_series *s)
 }
 
 long
-prom_render(const uint8_t *snap, size_t len, char **out)
+prom_render(const uint8_t *snap, size_t len, uint64_t ttl_ns, char **out)
 {
 	struct sbuf b = { NULL, 0, 0, 0 };
 	struct sg_series *s;
 	struct wire_r r;
-	uint64_t now, start;
+	uint64_t now;
 	uint16_t nfam;
 	int rc = 0;
 
@@ -333,10 +338,10 @@ prom_render(const uint8_t *snap, size_t len, char **out)
 	if ((s = malloc(sizeof(*s))) == NULL)
 		return -1;
 	wire_r_init(&r, snap, len);
-	if (msg_get_snapshot_hdr(&r, &now, &start, &nfam) < 0)
+	if (msg_get_snapshot_hdr(&r, &now, &nfam) < 0)
 		rc = -1;
 	for (uint16_t i = 0; i < nfam && rc == 0 && !b.err; i++)
-		rc = render_family(&b, &r, s);
+		rc = render_family(&b, &r, now, ttl_ns, s);
 	free(s);
 	/* Trailing bytes mean sender and receiver disagree on the format. */
 	if (rc < 0 || b.err || !wire_r_done(&r)) {
@@ -374,7 +379,8 @@ prom_body_get(struct prom_server *p)
 
 	if (p->rendered == NULL) {
 		if (p->snap != NULL &&
-		    (n = prom_render(p->snap, p->snaplen, &text)) < 0) {
+		    (n = prom_render(p->snap, p->snaplen, p->ttl_ns,
+		    &text)) < 0) {
 			sg_log(SG_LOG_WARN, "prom: cannot render the metric "
 			    "snapshot (%zu bytes)", p->snaplen);
 			return NULL;
@@ -707,6 +713,16 @@ prom_pollfds(struct prom_server *p, struct pollfd *fds, int max)
 }
 
 void
+prom_set_ttl(struct prom_server *p, uint64_t ttl_ns)
+{
+	if (p == NULL || p->ttl_ns == ttl_ns)
+		return;
+	p->ttl_ns = ttl_ns;
+	body_unref(p->rendered);
+	p->rendered = NULL;
+}
+
+void
 prom_set_snapshot(struct prom_server *p, const uint8_t *payload, size_t len)
 {
 	uint8_t *copy;
@@ -785,6 +801,7 @@ prom_new(const char *address, uint16_t port, const char *path)
 	if ((p = calloc(1, sizeof(*p))) == NULL)
 		return NULL;
 	snprintf(p->path, sizeof(p->path), "%s", path);
+	p->ttl_ns = UINT64_MAX;
 	for (size_t i = 0; i < PROM_MAX_CLIENTS; i++)
 		p->cl[i].fd = -1;
 	p->lfd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK |

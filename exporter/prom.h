@@ -17,6 +17,8 @@ struct prom_server;
 struct prom_server *prom_new(const char *address, uint16_t port,
     const char *path);
 void prom_free(struct prom_server *p);
+/* Leave out the series idle for longer than ttl_ns (none until set). */
+void prom_set_ttl(struct prom_server *p, uint64_t ttl_ns);
 /* Keep a copy of the latest SG_MSG_METRICS payload. */
 void prom_set_snapshot(struct prom_server *p, const uint8_t *payload,
     size_t len);
@@ -24,8 +26,10 @@ void prom_set_snapshot(struct prom_server *p, const uint8_t *payload,
 int  prom_pollfds(struct prom_server *p, struct pollfd *fds, int max);
 /* Serve whatever poll reported on those fds. */
 void prom_service(struct prom_server *p, const struct pollfd *fds, int n);
-/* Render a snapshot payload as exposition text into a malloc'd buffer.
+/* Render a snapshot payload as exposition text into a malloc'd buffer,
+ * without the series idle for longer than ttl_ns.
  * Returns the length, or -1 on a malformed snapshot. */
-long prom_render(const uint8_t *snap, size_t len, char **out);
+long prom_render(const uint8_t *snap, size_t len, uint64_t ttl_ns,
+    char **out);
 
 #endif

@@ -21,6 +21,8 @@ struct base_entry {
 	char     *key;           /* family, then each key=value: see series_key */
 	uint16_t  fam;           /* index in S.fam */
 	bool      used;          /* matched while building */
+	uint64_t  start_ns;      /* when it began counting (unix ns) */
+	uint64_t  updated_ns;    /* when it was last updated (unix ns) */
 	double    value;
 	uint64_t  count;
 	double    sum;
@@ -30,9 +32,8 @@ struct base_entry {
 static struct {
 	uint8_t              *coll;        /* the collector's latest payload */
 	size_t                coll_len;
-	uint64_t              coll_start;  /* its start time */
-	uint64_t              first_start; /* the first collector's */
 	unsigned              generations;
+	uint64_t              self_start;  /* when the self-metrics began */
 	struct sg_family_hdr  fam[BASE_FAM_MAX];   /* families of the base */
 	uint16_t              nfam;
 	struct base_entry    *slots;       /* open addressing, 2 x BASE_MAX */
@@ -117,7 +118,8 @@ base_family(const struct sg_family_hdr *f)
 }
 
 static void
-base_add(int fam, const struct sg_family_hdr *f, const struct sg_series *se)
+base_add(int fam, const struct sg_family_hdr *f, const struct sg_series *se,
+    uint64_t now_ns)
 {
 	char key[KEY_MAX];
 	size_t len = series_key(f->prom_name, se, key, sizeof(key));
@@ -130,6 +132,10 @@ base_add(int fam, const struct sg_family_hdr *f, const struct sg_series *se)
 		return;
 	}
 	e->fam = (uint16_t)fam;
+	if (e->start_ns == 0 || se->start_ns < e->start_ns)
+		e->start_ns = se->start_ns;
+	if (now_ns - se->idle_ns > e->updated_ns)
+		e->updated_ns = now_ns - se->idle_ns;
 	e->value += se->value_f;
 	e->count += se->count;
 	e->sum += se->sum;
@@ -150,11 +156,11 @@ base_absorb(const uint8_t *p, size_t len)
 {
 	struct sg_family_hdr f;
 	struct wire_r r;
-	uint64_t now, start;
+	uint64_t now;
 	uint16_t nfam;
 
 	wire_r_init(&r, p, len);
-	if (msg_get_snapshot_hdr(&r, &now, &start, &nfam) < 0)
+	if (msg_get_snapshot_hdr(&r, &now, &nfam) < 0)
 		return;
 	for (uint16_t i = 0; i < nfam; i++) {
 		int bf;
@@ -163,16 +169,16 @@ base_absorb(const uint8_t *p, size_t len)
 			return;
 		bf = f.type == SG_METRIC_GAUGE ? -1 : base_family(&f);
 		for (uint32_t j = 0; j < f.nseries; j++) {
-			if (msg_get_series(&r, &f, &S.scratch) < 0)
+			if (msg_get_series(&r, &f, now, &S.scratch) < 0)
 				return;
 			if (bf >= 0)
-				base_add(bf, &f, &S.scratch);
+				base_add(bf, &f, &S.scratch, now);
 		}
 	}
 }
 
 static int
-snapshot_check(const uint8_t *p, size_t len, uint64_t *start)
+snapshot_check(const uint8_t *p, size_t len)
 {
 	struct sg_family_hdr f;
 	struct wire_r r;
@@ -180,13 +186,13 @@ snapshot_check(const uint8_t *p, size_t len, uint64_t *start)
 	uint16_t nfam;
 
 	wire_r_init(&r, p, len);
-	if (msg_get_snapshot_hdr(&r, &now, start, &nfam) < 0)
+	if (msg_get_snapshot_hdr(&r, &now, &nfam) < 0)
 		return -1;
 	for (uint16_t i = 0; i < nfam; i++) {
 		if (msg_get_family(&r, &f) < 0)
 			return -1;
 		for (uint32_t j = 0; j < f.nseries; j++)
-			if (msg_get_series(&r, &f, &S.scratch) < 0)
+			if (msg_get_series(&r, &f, now, &S.scratch) < 0)
 				return -1;
 	}
 	return wire_r_done(&r) ? 0 : -1;
@@ -195,28 +201,33 @@ snapshot_check(const uint8_t *p, size_t len, uint64_t *start)
 int
 snapshot_collector(const uint8_t *payload, size_t len)
 {
-	uint64_t start;
 	uint8_t *copy;
 
-	if (snapshot_check(payload, len, &start) < 0)
+	if (snapshot_check(payload, len) < 0)
 		return -1;
 	if ((copy = malloc(len)) == NULL)
 		return 0;   /* the previous one is served instead */
 	memcpy(copy, payload, len);
-	if (S.coll == NULL) {
-		S.first_start = start;
+	if (S.generations == 0)
 		S.generations = 1;
-	} else if (start != S.coll_start) {
-		base_absorb(S.coll, S.coll_len);
-		S.generations++;
-		sg_log(SG_LOG_INFO, "a new collector: its counts continue "
-		    "those of the %u before it", S.generations - 1);
-	}
 	free(S.coll);
 	S.coll = copy;
 	S.coll_len = len;
-	S.coll_start = start;
 	return 0;
+}
+
+void
+snapshot_collector_gone(void)
+{
+	if (S.coll == NULL)
+		return;
+	base_absorb(S.coll, S.coll_len);
+	free(S.coll);
+	S.coll = NULL;
+	S.coll_len = 0;
+	S.generations++;
+	sg_log(SG_LOG_INFO, "a new collector: its counts continue those of "
+	    "the %u before it", S.generations - 1);
 }
 
 /* Write series se of family f (base family bf, or -1) with what the base
@@ -233,6 +244,8 @@ put_merged(struct wire_w *w, const struct sg_family_hdr *f, int bf,
 		    sizeof(key)), false);
 	if (e != NULL) {
 		e->used = true;
+		if (e->start_ns < se->start_ns)
+			se->start_ns = e->start_ns;
 		se->value_f += e->value;
 		se->count += e->count;
 		se->sum += e->sum;
@@ -244,7 +257,8 @@ put_merged(struct wire_w *w, const struct sg_family_hdr *f, int bf,
 
 /* The labels of a base entry back into se. */
 static void
-base_series(const struct base_entry *e, struct sg_series *se, uint16_t nbounds)
+base_series(const struct base_entry *e, struct sg_series *se, uint16_t nbounds,
+    uint64_t now_ns)
 {
 	const char *p = strchr(e->key, '\x1f');
 
@@ -263,6 +277,9 @@ base_series(const struct base_entry *e, struct sg_series *se, uint16_t nbounds)
 		se->nlabels++;
 		p = end;
 	}
+	/* It ages from its last update: each export's ttl retires it. */
+	se->start_ns = e->start_ns <= now_ns ? e->start_ns : now_ns;
+	se->idle_ns = now_ns > e->updated_ns ? now_ns - e->updated_ns : 0;
 	se->value_f = e->value;
 	se->count = e->count;
 	se->sum = e->sum;
@@ -273,7 +290,8 @@ base_series(const struct base_entry *e, struct sg_series *se, uint16_t nbounds)
 /* Family f of the collector's snapshot (at r, after its header), merged
  * with the base: its series plus the base's that it no longer has. */
 static int
-put_family_merged(struct wire_w *w, struct wire_r *r, struct sg_family_hdr *f)
+put_family_merged(struct wire_w *w, struct wire_r *r, struct sg_family_hdr *f,
+    uint64_t snap_ns, uint64_t now_ns)
 {
 	struct wire_r start = *r;
 	int bf = -1;
@@ -288,7 +306,7 @@ put_family_merged(struct wire_w *w, struct wire_r *r, struct sg_family_hdr *f)
 		char key[KEY_MAX];
 		struct base_entry *e;
 
-		if (msg_get_series(r, f, &S.scratch) < 0)
+		if (msg_get_series(r, f, snap_ns, &S.scratch) < 0)
 			return -1;
 		if (bf >= 0 && (e = base_find(key, series_key(f->prom_name,
 		    &S.scratch, key, sizeof(key)), false)) != NULL)
@@ -303,7 +321,7 @@ put_family_merged(struct wire_w *w, struct wire_r *r, struct sg_family_hdr *f)
 	/* Pass 2: write them, then the base's own. */
 	*r = start;
 	for (uint32_t j = 0; j < f->nseries; j++) {
-		if (msg_get_series(r, f, &S.scratch) < 0)
+		if (msg_get_series(r, f, snap_ns, &S.scratch) < 0)
 			return -1;
 		put_merged(w, f, bf, &S.scratch);
 	}
@@ -311,7 +329,7 @@ put_family_merged(struct wire_w *w, struct wire_r *r, struct sg_family_hdr *f)
 		struct base_entry *e = &S.slots[i];
 
 		if (e->hash != 0 && e->fam == bf && !e->used) {
-			base_series(e, &S.scratch, f->nbounds);
+			base_series(e, &S.scratch, f->nbounds, now_ns);
 			msg_put_series(w, f, &S.scratch);
 		}
 		e->used = false;
@@ -319,20 +337,42 @@ put_family_merged(struct wire_w *w, struct wire_r *r, struct sg_family_hdr *f)
 	return 0;
 }
 
+/* Between a collector's death and its successor's first snapshot: the
+ * base alone, so that nothing counted goes missing meanwhile. */
+static uint16_t
+put_base_only(struct wire_w *w, uint64_t now_ns)
+{
+	for (uint16_t i = 0; i < S.nfam; i++) {
+		struct sg_family_hdr f = S.fam[i];
+
+		f.nseries = 0;
+		for (size_t j = 0; S.slots != NULL && j < NSLOTS; j++)
+			f.nseries += S.slots[j].hash != 0 && S.slots[j].fam == i;
+		msg_put_family(w, &f);
+		for (size_t j = 0; S.slots != NULL && j < NSLOTS; j++)
+			if (S.slots[j].hash != 0 && S.slots[j].fam == i) {
+				base_series(&S.slots[j], &S.scratch, f.nbounds,
+				    now_ns);
+				msg_put_series(w, &f, &S.scratch);
+			}
+	}
+	return S.nfam;
+}
+
 /* The collector's families into w, merged with the base when there is
  * one; how many. */
 static uint16_t
-put_collector(struct wire_w *w)
+put_collector(struct wire_w *w, uint64_t now_ns)
 {
 	struct sg_family_hdr f;
 	struct wire_r r;
-	uint64_t now, start;
+	uint64_t snap_ns;
 	uint16_t nfam;
 
 	if (S.coll == NULL)
-		return 0;
+		return put_base_only(w, now_ns);
 	wire_r_init(&r, S.coll, S.coll_len);
-	if (msg_get_snapshot_hdr(&r, &now, &start, &nfam) < 0)
+	if (msg_get_snapshot_hdr(&r, &snap_ns, &nfam) < 0)
 		return 0;
 	if (S.nbase == 0) {   /* no restart yet: the families as they are */
 		wire_put_bytes(w, S.coll + r.off, S.coll_len - r.off);
@@ -340,7 +380,7 @@ put_collector(struct wire_w *w)
 	}
 	for (uint16_t i = 0; i < nfam; i++)
 		if (msg_get_family(&r, &f) < 0 ||
-		    put_family_merged(w, &r, &f) < 0) {
+		    put_family_merged(w, &r, &f, snap_ns, now_ns) < 0) {
 			w->err = 1;
 			return 0;
 		}
@@ -357,19 +397,19 @@ snapshot_build(const uint64_t *self, uint64_t now_ns, size_t *len)
 
 	if (buf == NULL)
 		return NULL;
+	if (S.self_start == 0)
+		S.self_start = now_ns;
 	wire_w_init(&w, buf, cap);
-	msg_put_snapshot_hdr(&w, now_ns, S.coll != NULL ? S.first_start :
-	    now_ns, 0);
-	nfam = put_collector(&w);
-	self_put_families(&w, self);
+	msg_put_snapshot_hdr(&w, now_ns, 0);
+	nfam = put_collector(&w, now_ns);
+	self_put_families(&w, self, S.self_start);
 	if (w.err) {
 		free(buf);
 		return NULL;
 	}
 	/* The family count, now known, over the header's placeholder. */
 	wire_w_init(&hdr, buf, cap);
-	msg_put_snapshot_hdr(&hdr, now_ns, S.coll != NULL ? S.first_start :
-	    now_ns, (uint16_t)(nfam + self_nfamilies()));
+	msg_put_snapshot_hdr(&hdr, now_ns, (uint16_t)(nfam + self_nfamilies()));
 	*len = w.len;
 	return buf;
 }

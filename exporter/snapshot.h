@@ -11,10 +11,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Take an SG_MSG_METRICS payload from the collector.  A new start time
- * means a new collector: the previous one's last counts become the base
- * of the new one's.  -1 when malformed (nothing changes). */
+/* Take an SG_MSG_METRICS payload from the collector; -1 when malformed
+ * (nothing changes). */
 int  snapshot_collector(const uint8_t *payload, size_t len);
+/* The collector was replaced (the loader names another): its last counts
+ * become the base of its successor's. */
+void snapshot_collector_gone(void);
 /* The snapshot to serve now, with self[SG_SELF_MAX]; a malloc'd SG_MSG_METRICS
  * payload and its length, or NULL when out of memory. */
 uint8_t *snapshot_build(const uint64_t *self, uint64_t now_ns, size_t *len);

@@ -114,6 +114,7 @@ sg_load_config(struct sg_config *c, const struct sg_sources *src)
 			goto fail;
 	if (resolve_check_otlp(c, err, sizeof(err)) < 0)
 		goto fail;
+	sg_config_derive(c);
 	return 0;
 fail:
 	sg_log(SG_LOG_ERR, "%s", err);

@@ -174,6 +174,8 @@ test_defaults(void **state)
 		for (size_t i = 0; i < 10; i++)
 			assert_true(c.prom.size_histogram.b[i] == size[i]);
 	}
+	assert_int_equal(c.prom.ttl_ms, 300000);
+	assert_int_equal(c.metrics.ttl_ms, 300000);
 
 	assert_int_equal(c.ebpf.wakeup_len, 4096);
 	assert_int_equal(c.ebpf.http_request_timeout_ms, 30000);
@@ -730,6 +732,50 @@ test_env_errors(void **state)
 	clear_env();
 }
 
+/* The two ttls: their own keys, Beyla's variables, the same bounds. */
+static void
+test_ttl(void **state)
+{
+	char err[SG_CONFIG_ERR_MAX];
+	struct sg_config c;
+
+	(void)state;
+	clear_env();
+	sg_config_defaults(&c);
+	load_ok(&c, "[prometheus_export]\nttl = 3s\n"
+	    "[otel_metrics_export]\nttl = 10m\n");
+	assert_int_equal(c.prom.ttl_ms, 3000);
+	assert_int_equal(c.metrics.ttl_ms, 600000);
+
+	/* A bare number is seconds, as in Beyla's variables. */
+	setenv("BEYLA_PROMETHEUS_TTL", "90", 1);
+	setenv("BEYLA_OTEL_METRICS_TTL", "2m", 1);
+	assert_int_equal(sg_config_load_env(&c, err, sizeof(err)), 0);
+	assert_int_equal(c.prom.ttl_ms, 90000);
+	assert_int_equal(c.metrics.ttl_ms, 120000);
+	setenv("SPYGLASS_PROMETHEUS_EXPORT_TTL", "1h", 1);
+	setenv("SPYGLASS_OTEL_METRICS_EXPORT_TTL", "1s", 1);
+	assert_int_equal(sg_config_load_env(&c, err, sizeof(err)), 0);
+	assert_int_equal(c.prom.ttl_ms, 3600000);
+	assert_int_equal(c.metrics.ttl_ms, 1000);
+	clear_env();
+	setenv("BEYLA_OTEL_METRICS_TTL", "0", 1);
+	assert_int_equal(sg_config_load_env(&c, err, sizeof(err)), -1);
+	assert_string_equal(err, "environment BEYLA_OTEL_METRICS_TTL: "
+	    "[otel_metrics_export] ttl: 0 out of range 1000ms-604800000ms");
+	clear_env();
+
+	assert_int_equal(sg_config_set_arg(&c, "prometheus_export.ttl=168h",
+	    err, sizeof(err)), 0);
+	assert_int_equal(c.prom.ttl_ms, 604800000);
+	load_bad("[prometheus_export]\nttl = 999ms\n", 2,
+	    "[prometheus_export] ttl", "999ms out of range 1000ms-604800000ms");
+	load_bad("[prometheus_export]\nttl = 169h\n", 2,
+	    "[prometheus_export] ttl", "out of range");
+	load_bad("[otel_metrics_export]\nttl = forever\n", 2,
+	    "[otel_metrics_export] ttl", "is not a valid duration");
+}
+
 static void
 test_set_arg(void **state)
 {
@@ -817,6 +863,8 @@ assert_round_trip(const struct sg_config *a)
 	assert_int_equal(b.prom.size_histogram.n, a->prom.size_histogram.n);
 	assert_memory_equal(b.prom.size_histogram.b, a->prom.size_histogram.b,
 	    a->prom.size_histogram.n * sizeof(double));
+	assert_int_equal(b.prom.ttl_ms, a->prom.ttl_ms);
+	assert_int_equal(b.metrics.ttl_ms, a->metrics.ttl_ms);
 	assert_int_equal(b.ebpf.wakeup_len, a->ebpf.wakeup_len);
 	assert_int_equal(b.ebpf.http_request_timeout_ms,
 	    a->ebpf.http_request_timeout_ms);
@@ -849,6 +897,8 @@ test_dump_round_trip(void **state)
 	set_ok(&c, "discovery", "poll_interval", "0.25s");
 	set_ok(&c, "prometheus_export", "port", "0");
 	set_ok(&c, "prometheus_export", "address", "");
+	set_ok(&c, "prometheus_export", "ttl", "1.5s");
+	set_ok(&c, "otel_metrics_export", "ttl", "168h");
 	set_ok(&c, "ebpf", "http_request_timeout", "1h");
 	set_ok(&c, "ebpf", "ringbuf_size", "1g");
 	set_ok(&c, "ebpf", "syscall_hooks", "tracepoint");
@@ -980,6 +1030,7 @@ main(void)
 		cmocka_unit_test(test_env),
 		cmocka_unit_test(test_env_precedence),
 		cmocka_unit_test(test_env_errors),
+		cmocka_unit_test(test_ttl),
 		cmocka_unit_test(test_set_arg),
 		cmocka_unit_test(test_dump_round_trip),
 		cmocka_unit_test(test_dump_shape),

@@ -14,11 +14,16 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "metrics.h"
 #include "spans.h"
 #include "wire.h"
 
 #define SNAP_CAP (1u << 22)
+/* Snapshot time: after every series' start, which is the real clock. */
+#define SNAP_TIME 4000000000000000000ULL
+#define SEC       1000000000ULL
+#define TTL       (300 * SEC)
 
 /* A decoded snapshot, for assertions. */
 struct dfam {
@@ -27,7 +32,7 @@ struct dfam {
 };
 
 struct dsnap {
-	uint64_t     now, start;
+	uint64_t     now;
 	uint16_t     nfam;
 	struct dfam *fam;
 };
@@ -54,12 +59,11 @@ dsnap_take(struct sg_metrics *m, struct dsnap *d)
 	size_t len;
 
 	assert_non_null(buf);
-	len = metrics_snapshot(m, buf, SNAP_CAP, 1234);
+	len = metrics_snapshot(m, buf, SNAP_CAP, SNAP_TIME);
 	assert_true(len > 0);
 	wire_r_init(&r, buf, len);
-	assert_int_equal(msg_get_snapshot_hdr(&r, &d->now, &d->start,
-	    &d->nfam), 0);
-	assert_int_equal(d->now, 1234);
+	assert_int_equal(msg_get_snapshot_hdr(&r, &d->now, &d->nfam), 0);
+	assert_true(d->now == SNAP_TIME);
 	d->fam = calloc(d->nfam, sizeof(*d->fam));
 	assert_non_null(d->fam);
 	for (uint16_t i = 0; i < d->nfam; i++) {
@@ -70,7 +74,7 @@ dsnap_take(struct sg_metrics *m, struct dsnap *d)
 		f->series = calloc(f->hdr.nseries + 1, sizeof(*f->series));
 		assert_non_null(f->series);
 		for (uint32_t j = 0; j < f->hdr.nseries; j++)
-			assert_int_equal(msg_get_series(&r, &f->hdr,
+			assert_int_equal(msg_get_series(&r, &f->hdr, d->now,
 			    &f->series[j]), 0);
 	}
 	assert_true(wire_r_done(&r));
@@ -186,14 +190,10 @@ test_empty_families(void **state)
 	};
 	struct sg_metrics *m = metrics_new(&dur_b, &size_b, 10);
 	struct dsnap d;
-	struct timespec ts;
 
 	(void)state;
 	assert_non_null(m);
 	dsnap_take(m, &d);
-	clock_gettime(CLOCK_REALTIME, &ts);
-	assert_true(d.start > 0 && d.start <= (uint64_t)ts.tv_sec * 1000000000ULL
-	    + (uint64_t)ts.tv_nsec);
 	assert_int_equal(d.nfam, 7);
 	for (size_t i = 0; i < 7; i++) {
 		struct sg_family_hdr *h = &d.fam[i].hdr;
@@ -530,6 +530,7 @@ test_target_info(void **state)
 	static const char *const keys[] = { "service_name",
 	    "service_namespace", "target_instance", "telemetry_sdk_name",
 	    "host_name", "process_pid" };
+	uint64_t t0 = sg_clock_ns(CLOCK_MONOTONIC);
 
 	(void)state;
 	gethostname(host, sizeof(host) - 1);
@@ -564,8 +565,10 @@ test_target_info(void **state)
 	assert_string_equal(f->series[0].value[2], "42");
 	dsnap_free(&d);
 
-	/* Many processes, every odd one exits: removal must keep the
-	 * table consistent (found again, not duplicated). */
+	/* Many processes, every odd one exits: an exit lets the series
+	 * age, the ttl removes it, and removals keep the table consistent
+	 * (found again, not duplicated). */
+	metrics_set_time(m, t0);
 	for (uint32_t pid = 100; pid < 160; pid++) {
 		p = proc(pid, "x", 1);
 		metrics_service_seen(m, &p);
@@ -578,6 +581,19 @@ test_target_info(void **state)
 		p = proc(pid, "x", 1);
 		metrics_service_seen(m, &p);
 	}
+	metrics_set_time(m, t0 + TTL);
+	/* A second exit message does not restart the ageing. */
+	p = proc(101, "", 0);
+	metrics_service_seen(m, &p);
+	metrics_expire(m, TTL);
+	dsnap_take(m, &d);
+	f = dfam(&d, "target_info");
+	assert_int_equal(f->hdr.nseries, 61);
+	assert_true(find_series(f, "process_pid", "101", NULL)->idle_ns == TTL);
+	assert_true(find_series(f, "process_pid", "100", NULL)->idle_ns == 0);
+	dsnap_free(&d);
+	metrics_set_time(m, t0 + TTL + 1);
+	metrics_expire(m, TTL);
 	dsnap_take(m, &d);
 	f = dfam(&d, "target_info");
 	assert_int_equal(f->hdr.nseries, 31);
@@ -595,11 +611,254 @@ test_target_info(void **state)
 	p = proc(42, "", 0);
 	metrics_service_seen(m, &p);
 	metrics_service_seen(m, NULL);
+	/* A running process's target_info never ages, however long it
+	 * stays idle. */
+	metrics_set_time(m, t0 + 100 * TTL);
+	metrics_expire(m, TTL);
 	dsnap_take(m, &d);
 	assert_int_equal(dfam(&d, "target_info")->hdr.nseries, 30);
 	assert_null(find_series(dfam(&d, "target_info"), "process_pid", "42",
 	    NULL));
 	dsnap_free(&d);
+	metrics_free(m);
+}
+
+/* Series idle for longer than the ttl are freed; one updated again
+ * stays; the snapshot says how long each has been idle. */
+static void
+test_expiry(void **state)
+{
+	struct sg_metrics *m = metrics_new(&dur_b, &size_b, 10);
+	uint64_t t0 = sg_clock_ns(CLOCK_MONOTONIC);
+	struct sg_span s;
+	struct dsnap d;
+	struct dfam *f;
+
+	(void)state;
+	metrics_set_time(m, t0);
+	s = span(SG_SPAN_CLIENT, "GET", 200, 1000, 0, 0);
+	metrics_record_span(m, &s);                /* the one that stays */
+	s.status = 404;
+	metrics_record_span(m, &s);                /* the one that goes */
+	s = span(SG_SPAN_SERVER, "GET", 200, 1000, 0, 0);
+	metrics_record_span(m, &s);                /* goes too */
+	metrics_set_time(m, t0 + TTL / 2);
+	s = span(SG_SPAN_CLIENT, "GET", 200, 1000, 0, 0);
+	metrics_record_span(m, &s);
+	metrics_set_time(m, t0 + TTL + 1);
+	dsnap_take(m, &d);
+	f = dfam(&d, "http_client_request_duration_seconds");
+	assert_true(find_series(f, "http_response_status_code", "200",
+	    NULL)->idle_ns == TTL / 2 + 1);
+	assert_true(find_series(f, "http_response_status_code", "404",
+	    NULL)->idle_ns == TTL + 1);
+	dsnap_free(&d);
+
+	metrics_expire(m, TTL);
+	dsnap_take(m, &d);
+	f = dfam(&d, "http_client_request_duration_seconds");
+	assert_int_equal(f->hdr.nseries, 1);
+	assert_int_equal(find_series(f, "http_response_status_code", "200",
+	    NULL)->count, 2);
+	assert_int_equal(dfam(&d, "http_client_response_body_size_bytes")
+	    ->hdr.nseries, 1);
+	assert_int_equal(dfam(&d, "http_server_request_duration_seconds")
+	    ->hdr.nseries, 0);
+	assert_true(dropped_of(m, &d) == 0);
+	dsnap_free(&d);
+
+	/* A freed series that comes back starts from zero, later. */
+	s.status = 404;
+	metrics_record_span(m, &s);
+	dsnap_take(m, &d);
+	f = dfam(&d, "http_client_request_duration_seconds");
+	assert_int_equal(find_series(f, "http_response_status_code", "404",
+	    NULL)->count, 1);
+	assert_true(find_series(f, "http_response_status_code", "404",
+	    NULL)->start_ns - find_series(f, "http_response_status_code",
+	    "200", NULL)->start_ns == TTL + 1);
+	dsnap_free(&d);
+
+	/* Nothing idle for longer than the ttl: nothing goes. */
+	metrics_expire(m, TTL);
+	dsnap_take(m, &d);
+	assert_int_equal(dfam(&d, "http_client_request_duration_seconds")
+	    ->hdr.nseries, 2);
+	dsnap_free(&d);
+	metrics_expire(NULL, TTL);
+	metrics_set_time(NULL, t0);
+	metrics_free(m);
+}
+
+/* Thousands of series come and go, as with short-lived processes: the
+ * table stays consistent through the removals and the shrinking. */
+static void
+test_expiry_churn(void **state)
+{
+	struct sg_metrics *m = metrics_new(&dur_b, &size_b, 2000);
+	uint64_t t = sg_clock_ns(CLOCK_MONOTONIC);
+	struct sg_span s;
+	struct dsnap d;
+	struct dfam *f;
+
+	(void)state;
+	for (int round = 0; round < 3; round++) {
+		for (int i = 0; i < 1500; i++) {
+			metrics_set_time(m, t + (uint64_t)i);
+			s = span(SG_SPAN_CLIENT, "GET", 200, 1000, 0,
+			    (uint64_t)i);
+			snprintf(s.instance_id, sizeof(s.instance_id),
+			    "host:%d", round * 10000 + i);
+			metrics_record_span(m, &s);
+			metrics_record_span(m, &s);
+		}
+		/* All but the last ten of the round go. */
+		t += 1490;
+		metrics_set_time(m, t + TTL);
+		metrics_expire(m, TTL);
+		dsnap_take(m, &d);
+		f = dfam(&d, "http_client_response_body_size_bytes");
+		assert_int_equal(f->hdr.nseries, 10);
+		for (int i = 1490; i < 1500; i++) {
+			char want[32];
+
+			snprintf(want, sizeof(want), "host:%d",
+			    round * 10000 + i);
+			assert_int_equal(find_series(f, "target_instance",
+			    want, NULL)->count, 2);
+		}
+		dsnap_free(&d);
+		t += TTL + 10;
+		metrics_set_time(m, t);
+		metrics_expire(m, TTL);
+	}
+	dsnap_take(m, &d);
+	assert_int_equal(dfam(&d, "http_client_response_body_size_bytes")
+	    ->hdr.nseries, 0);
+	assert_true(dropped_of(m, &d) == 0);
+	dsnap_free(&d);
+	metrics_free(m);
+}
+
+/* What the code under test writes on standard error. */
+struct capture {
+	int   saved;
+	FILE *f;
+};
+
+static void
+capture_start(struct capture *c)
+{
+	fflush(stderr);
+	c->f = tmpfile();
+	assert_non_null(c->f);
+	c->saved = dup(STDERR_FILENO);
+	assert_true(c->saved >= 0);
+	assert_true(dup2(fileno(c->f), STDERR_FILENO) >= 0);
+}
+
+static char *
+capture_end(struct capture *c)
+{
+	char *text;
+	long n;
+
+	assert_true(dup2(c->saved, STDERR_FILENO) >= 0);
+	close(c->saved);
+	assert_int_equal(fseek(c->f, 0, SEEK_END), 0);
+	n = ftell(c->f);
+	rewind(c->f);
+	text = calloc(1, (size_t)n + 1);
+	assert_non_null(text);
+	assert_int_equal(fread(text, 1, (size_t)n, c->f), (size_t)n);
+	fclose(c->f);
+	return text;
+}
+
+static int
+count_str(const char *text, const char *needle)
+{
+	int n = 0;
+
+	for (const char *p = text; (p = strstr(p, needle)) != NULL; p++)
+		n++;
+	return n;
+}
+
+/* A family at its limit says so once, when it first refuses a series,
+ * and once more when expiry leaves a tenth of it free; then a new
+ * episode. */
+static void
+test_full_logged_once(void **state)
+{
+	struct sg_metrics *m = metrics_new(&dur_b, &size_b, 20);
+	uint64_t t0 = sg_clock_ns(CLOCK_MONOTONIC);
+	struct capture c;
+	struct sg_span s;
+	char *text;
+
+	(void)state;
+	metrics_set_time(m, t0);
+	capture_start(&c);
+	for (int round = 0; round < 3; round++)
+		for (uint16_t st = 200; st < 230; st++) {
+			s = span(SG_SPAN_SERVER, "GET", st, 1000, 0, 0);
+			metrics_record_span(m, &s);
+		}
+	metrics_expire(m, TTL);
+	text = capture_end(&c);
+	assert_int_equal(count_str(text, "warn: "), 3);
+	assert_int_equal(count_str(text, "warn: metrics: "
+	    "http_server_request_duration_seconds reached its limit of 20 "
+	    "series"), 1);
+	assert_int_equal(count_str(text, "warn: metrics: "
+	    "http_server_request_body_size_bytes reached"), 1);
+	assert_int_equal(count_str(text, "warn: metrics: "
+	    "http_server_response_body_size_bytes reached"), 1);
+	assert_int_equal(count_str(text, "info: "), 0);
+	free(text);
+
+	/* Still full after one series goes: the same episode. */
+	capture_start(&c);
+	metrics_set_time(m, t0 + 2 * TTL);
+	for (uint16_t st = 201; st < 220; st++) {
+		s = span(SG_SPAN_SERVER, "GET", st, 1000, 0, 0);
+		metrics_record_span(m, &s);
+	}
+	metrics_set_time(m, t0 + 3 * TTL);
+	metrics_expire(m, 2 * TTL - 1);           /* status 200 goes */
+	s = span(SG_SPAN_SERVER, "GET", 300, 1000, 0, 0);
+	metrics_record_span(m, &s);               /* takes its place */
+	s.status = 301;
+	metrics_record_span(m, &s);               /* refused again */
+	metrics_expire(m, 2 * TTL - 1);
+	text = capture_end(&c);
+	assert_string_equal(text, "");
+	free(text);
+
+	/* Everything expires: room again, said once per family ... */
+	capture_start(&c);
+	metrics_set_time(m, t0 + 10 * TTL);
+	metrics_expire(m, TTL);
+	metrics_expire(m, TTL);
+	text = capture_end(&c);
+	assert_int_equal(count_str(text, "info: "), 3);
+	assert_int_equal(count_str(text, "info: metrics: "
+	    "http_server_request_duration_seconds has room again (0 of 20 "
+	    "series); 31 observations of series it had no room for were not "
+	    "counted"), 1);
+	assert_int_equal(count_str(text, "warn: "), 0);
+	free(text);
+
+	/* ... and the next refusal is a new episode. */
+	capture_start(&c);
+	for (uint16_t st = 200; st < 221; st++) {
+		s = span(SG_SPAN_SERVER, "GET", st, 1000, 0, 0);
+		metrics_record_span(m, &s);
+	}
+	text = capture_end(&c);
+	assert_int_equal(count_str(text, "warn: "), 3);
+	free(text);
 	metrics_free(m);
 }
 
@@ -823,6 +1082,9 @@ main(void)
 		cmocka_unit_test(test_series_limit),
 		cmocka_unit_test(test_many_series),
 		cmocka_unit_test(test_target_info),
+		cmocka_unit_test(test_expiry),
+		cmocka_unit_test(test_expiry_churn),
+		cmocka_unit_test(test_full_logged_once),
 		cmocka_unit_test(test_snapshot_cap),
 		cmocka_unit_test(test_spans_server),
 		cmocka_unit_test(test_spans_client),

@@ -14,6 +14,7 @@
 #include "otlp_trace_service.pb-c.h"
 #include "otlp_metrics_service.pb-c.h"
 
+#include "clock.h"
 #include "metrics.h"
 #include "otlp_encode.h"
 #include "self.h"
@@ -21,6 +22,9 @@
 #include "wire.h"
 
 #define SNAP_CAP (1u << 20)
+/* Snapshot time: after every series' start, which is the real clock. */
+#define SNAP_TIME 4000000000000000000ULL
+#define NO_TTL    UINT64_MAX
 
 typedef Opentelemetry__Proto__Common__V1__KeyValue kv_t;
 typedef Opentelemetry__Proto__Collector__Trace__V1__ExportTraceServiceRequest
@@ -134,13 +138,14 @@ encode_decode_traces(const struct sg_span *s, size_t n,
 
 static metrics_req_t *
 encode_decode_metrics(const uint8_t *snap, size_t n,
-    const struct otlp_resource_extra *x)
+    const struct otlp_resource_extra *x, uint64_t ttl_ns)
 {
 	metrics_req_t *req;
 	uint8_t *buf = NULL;
 	size_t len = 0;
 
-	assert_int_equal(otlp_encode_metrics(snap, n, x, &buf, &len), 0);
+	assert_int_equal(otlp_encode_metrics(snap, n, x, ttl_ns, &buf, &len),
+	    0);
 	assert_non_null(buf);
 	req = opentelemetry__proto__collector__metrics__v1__export_metrics_service_request__unpack(
 	    NULL, len, buf);
@@ -400,22 +405,10 @@ snapshot(struct sg_metrics *m, uint8_t **out)
 	size_t len;
 
 	assert_non_null(buf);
-	len = metrics_snapshot(m, buf, SNAP_CAP, 1700000100000000000ULL);
+	len = metrics_snapshot(m, buf, SNAP_CAP, SNAP_TIME);
 	assert_true(len > 0);
 	*out = buf;
 	return len;
-}
-
-static uint64_t
-snapshot_start(const uint8_t *snap, size_t len)
-{
-	struct wire_r r;
-	uint64_t now, start;
-	uint16_t nf;
-
-	wire_r_init(&r, snap, len);
-	assert_int_equal(msg_get_snapshot_hdr(&r, &now, &start, &nf), 0);
-	return start;
 }
 
 static const metric_t *
@@ -470,11 +463,13 @@ test_metrics_fields(void **state)
 	const ndp_t *np;
 	uint8_t *snap;
 	size_t len;
-	uint64_t start, self[SG_SELF_MAX] = { 0 };
+	uint64_t start, hp_start, self[SG_SELF_MAX] = { 0 };
 
 	(void)state;
 	extra_init(&x, "deployment.environment=prod");
 	m = test_metrics_new();
+	/* The request series begin 5 s after the sensor's counters. */
+	metrics_set_time(m, sg_clock_ns(CLOCK_MONOTONIC) + 5000000000ULL);
 	s = mkspan(SG_SPAN_SERVER, "api", 10, "GET", "", 200);
 	s.end_ns = s.start_ns + 500000000;   /* 0.5 s */
 	metrics_record_span(m, &s);
@@ -491,19 +486,16 @@ test_metrics_fields(void **state)
 	snprintf(p.service_name, sizeof(p.service_name), "api");
 	metrics_service_seen(m, &p);
 	len = snapshot(m, &snap);
-	start = snapshot_start(snap, len);
-	assert_true(start > 0);
 	/* The exporter's snapshot: the collector's, then the self-metrics. */
 	self[SG_SELF_EVENTS_READ] = 42;
 	self[SG_SELF_LOST_RINGBUF] = 3;
 	self[SG_SELF_CONNS_ACTIVE] = 5;
 	assert_int_equal(snapshot_collector(snap, len), 0);
 	free(snap);
-	snap = snapshot_build(self, 1700000100000000000ULL, &len);
+	snap = snapshot_build(self, SNAP_TIME, &len);
 	assert_non_null(snap);
-	assert_int_equal(snapshot_start(snap, len), start);
 
-	req = encode_decode_metrics(snap, len, &x);
+	req = encode_decode_metrics(snap, len, &x, NO_TTL);
 	/* api, web and spyglass itself; target_info made no resource. */
 	assert_int_equal(req->n_resource_metrics, 3);
 
@@ -532,8 +524,8 @@ test_metrics_fields(void **state)
 	assert_int_equal(mt->histogram->aggregation_temporality, CUMULATIVE);
 	assert_int_equal(mt->histogram->n_data_points, 1);
 	hp = mt->histogram->data_points[0];
-	assert_int_equal(hp->start_time_unix_nano, start);
-	assert_int_equal(hp->time_unix_nano, 1700000100000000000ULL);
+	hp_start = hp->start_time_unix_nano;
+	assert_int_equal(hp->time_unix_nano, SNAP_TIME);
 	assert_int_equal(hp->count, 2);
 	assert_true(hp->has_sum);
 	assert_true(fabs(hp->sum - 3.5) < 1e-9);
@@ -579,9 +571,14 @@ test_metrics_fields(void **state)
 	assert_int_attr(hp->attributes, hp->n_attributes,
 	    "http.response.status_code", 502);
 
-	/* Self-metrics keep their Prometheus names. */
+	/* Self-metrics keep their Prometheus names, and count from the
+	 * exporter's first snapshot. */
 	rm = find_resource(req, "spyglass");
 	assert_non_null(rm);
+	mt = find_metric(rm, "spyglass_metric_series_dropped_total");
+	start = mt->sum->data_points[0]->start_time_unix_nano;
+	assert_int_equal(start, SNAP_TIME);
+	assert_true(hp_start > 0 && hp_start <= SNAP_TIME);
 	assert_null(find_kv(rm->resource->attributes,
 	    rm->resource->n_attributes, "service.instance.id"));
 	assert_int_equal(rm->scope_metrics[0]->n_metrics, self_nfamilies());
@@ -603,7 +600,7 @@ test_metrics_fields(void **state)
 	assert_int_equal(mt->data_case, DATA_GAUGE);
 	np = mt->gauge->data_points[0];
 	assert_true(np->as_double == 5);
-	assert_int_equal(np->time_unix_nano, 1700000100000000000ULL);
+	assert_int_equal(np->time_unix_nano, SNAP_TIME);
 	mt = find_metric(rm, "spyglass_metric_series_dropped_total");
 	assert_non_null(mt);
 	assert_true(mt->sum->data_points[0]->as_double == 0);
@@ -640,7 +637,7 @@ test_metrics_grouping(void **state)
 	metrics_record_span(m, &s);
 	len = snapshot(m, &snap);
 
-	req = encode_decode_metrics(snap, len, NULL);
+	req = encode_decode_metrics(snap, len, NULL, NO_TTL);
 	/* two processes; no self-metrics in the collector's snapshot */
 	assert_int_equal(req->n_resource_metrics, 2);
 	rm = req->resource_metrics[0];
@@ -666,7 +663,7 @@ test_metrics_malformed(void **state)
 	struct sg_metrics *m;
 	struct sg_span s;
 	metrics_req_t *req;
-	uint8_t *snap, *buf = NULL, hdr[18];
+	uint8_t *snap, *buf = NULL, hdr[12];
 	size_t len, outlen;
 	struct wire_w w;
 
@@ -678,27 +675,28 @@ test_metrics_malformed(void **state)
 
 	/* Cut anywhere: refused, never a partial request. */
 	for (size_t cut = 0; cut < len; cut += cut < 64 ? 1 : 37) {
-		assert_int_equal(otlp_encode_metrics(snap, cut, NULL, &buf,
-		    &outlen), -1);
+		assert_int_equal(otlp_encode_metrics(snap, cut, NULL, NO_TTL,
+		    &buf, &outlen), -1);
 		assert_null(buf);
 	}
 	/* A byte too many. */
 	snap[len] = 0;
-	assert_int_equal(otlp_encode_metrics(snap, len + 1, NULL, &buf,
-	    &outlen), -1);
+	assert_int_equal(otlp_encode_metrics(snap, len + 1, NULL, NO_TTL,
+	    &buf, &outlen), -1);
 	/* A family of an unknown type (the byte after its strings). */
-	snap[18 + 2 + strlen("http_server_request_duration_seconds") + 2 +
+	snap[12 + 2 + strlen("http_server_request_duration_seconds") + 2 +
 	    strlen("http.server.request.duration") + 2 + 1 + 2 +
 	    strlen("Duration of HTTP service calls from the server side, "
 	    "in seconds")] = 9;
-	assert_int_equal(otlp_encode_metrics(snap, len, NULL, &buf, &outlen),
-	    -1);
+	assert_int_equal(otlp_encode_metrics(snap, len, NULL, NO_TTL, &buf,
+	    &outlen), -1);
 	assert_null(buf);
 
 	/* No families: a valid, empty request. */
 	wire_w_init(&w, hdr, sizeof(hdr));
-	msg_put_snapshot_hdr(&w, 2, 1, 0);
-	req = encode_decode_metrics(hdr, w.len, NULL);
+	msg_put_snapshot_hdr(&w, 2, 0);
+	assert_int_equal(w.err, 0);
+	req = encode_decode_metrics(hdr, w.len, NULL, NO_TTL);
 	assert_int_equal(req->n_resource_metrics, 0);
 	free_metrics(req);
 
@@ -712,12 +710,106 @@ test_metrics_malformed(void **state)
 		f.type = SG_METRIC_COUNTER;
 		f.nseries = 4000000000u;
 		wire_w_init(&w, b, sizeof(b));
-		msg_put_snapshot_hdr(&w, 2, 1, 1);
+		msg_put_snapshot_hdr(&w, 2, 1);
 		msg_put_family(&w, &f);
 		assert_int_equal(w.err, 0);
-		assert_int_equal(otlp_encode_metrics(b, w.len, NULL, &buf,
-		    &outlen), -1);
+		assert_int_equal(otlp_encode_metrics(b, w.len, NULL, NO_TTL,
+		    &buf, &outlen), -1);
 	}
+	/* A series that starts after the snapshot's time. */
+	{
+		struct sg_family_hdr f;
+		struct sg_series se;
+		uint8_t b[4096];
+
+		memset(&f, 0, sizeof(f));
+		memset(&se, 0, sizeof(se));
+		snprintf(f.prom_name, sizeof(f.prom_name), "x_total");
+		f.type = SG_METRIC_COUNTER;
+		f.nseries = 1;
+		se.start_ns = 3;
+		wire_w_init(&w, b, sizeof(b));
+		msg_put_snapshot_hdr(&w, 2, 1);
+		msg_put_family(&w, &f);
+		msg_put_series(&w, &f, &se);
+		assert_int_equal(w.err, 0);
+		assert_int_equal(otlp_encode_metrics(b, w.len, NULL, NO_TTL,
+		    &buf, &outlen), -1);
+		se.start_ns = 2;
+		wire_w_init(&w, b, sizeof(b));
+		msg_put_snapshot_hdr(&w, 2, 1);
+		msg_put_family(&w, &f);
+		msg_put_series(&w, &f, &se);
+		req = encode_decode_metrics(b, w.len, NULL, NO_TTL);
+		assert_int_equal(req->n_resource_metrics, 1);
+		free_metrics(req);
+	}
+	free(snap);
+	metrics_free(m);
+}
+
+/* Series idle past the ttl are not sent, and a process whose series
+ * all are makes no resource; one updated again is sent, with a start
+ * after the expiry when it had been freed. */
+static void
+test_metrics_ttl(void **state)
+{
+	struct sg_metrics *m;
+	struct sg_proc_info p;
+	struct sg_span s;
+	metrics_req_t *req;
+	const rmetrics_t *rm;
+	const metric_t *mt;
+	uint8_t *snap;
+	size_t len;
+	uint64_t t0 = sg_clock_ns(CLOCK_MONOTONIC), sec = 1000000000ULL;
+	uint64_t start;
+
+	(void)state;
+	m = test_metrics_new();
+	metrics_set_time(m, t0);
+	s = mkspan(SG_SPAN_CLIENT, "old", 10, "GET", "", 200);
+	metrics_record_span(m, &s);
+	memset(&p, 0, sizeof(p));
+	p.pid = 10;
+	p.present = 1;
+	metrics_service_seen(m, &p);
+	p.present = 0;
+	metrics_service_seen(m, &p);
+	metrics_set_time(m, t0 + 8 * sec);
+	s = mkspan(SG_SPAN_CLIENT, "new", 11, "GET", "", 200);
+	metrics_record_span(m, &s);
+	metrics_set_time(m, t0 + 10 * sec);
+	len = snapshot(m, &snap);
+
+	/* The exporter's ttl decides what it sends ... */
+	req = encode_decode_metrics(snap, len, NULL, 5 * sec);
+	assert_int_equal(req->n_resource_metrics, 1);
+	assert_null(find_resource(req, "old"));
+	assert_non_null(find_resource(req, "new"));
+	free_metrics(req);
+	req = encode_decode_metrics(snap, len, NULL, 10 * sec);
+	assert_int_equal(req->n_resource_metrics, 2);
+	free_metrics(req);
+	free(snap);
+
+	/* ... and what the collector freed comes back from zero, with a
+	 * start after the one it had. */
+	metrics_expire(m, 5 * sec);
+	s = mkspan(SG_SPAN_CLIENT, "old", 10, "GET", "", 200);
+	metrics_record_span(m, &s);
+	len = snapshot(m, &snap);
+	req = encode_decode_metrics(snap, len, NULL, 5 * sec);
+	rm = find_resource(req, "old");
+	assert_non_null(rm);
+	mt = find_metric(rm, "http.client.request.duration");
+	assert_int_equal(mt->histogram->data_points[0]->count, 1);
+	start = mt->histogram->data_points[0]->start_time_unix_nano;
+	mt = find_metric(find_resource(req, "new"),
+	    "http.client.request.duration");
+	assert_true(start - mt->histogram->data_points[0]->start_time_unix_nano
+	    == 2 * sec);
+	free_metrics(req);
 	free(snap);
 	metrics_free(m);
 }
@@ -808,6 +900,7 @@ main(void)
 		cmocka_unit_test(test_metrics_fields),
 		cmocka_unit_test(test_metrics_grouping),
 		cmocka_unit_test(test_metrics_malformed),
+		cmocka_unit_test(test_metrics_ttl),
 		cmocka_unit_test(test_extra_parse),
 	};
 

@@ -20,12 +20,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "metrics.h"
 #include "printer.h"
 #include "prom.h"
 #include "wire.h"
 
 #define SNAP_CAP (1u << 22)
+#define NO_TTL   UINT64_MAX
 
 static struct sg_buckets dur_b = { 3, { 0.005, 1, 2.5 } };
 static struct sg_buckets size_b = { 2, { 0, 1024 } };
@@ -182,7 +184,7 @@ test_render_exact(void **state)
 	metrics_service_seen(m, &p);
 
 	len = snapshot(m, &snap);
-	n = prom_render(snap, len, &text);
+	n = prom_render(snap, len, NO_TTL, &text);
 	assert_true(n > 0);
 	assert_int_equal((size_t)n, strlen(text));
 	assert_true(asprintf(&want, fmt, host) > 0);
@@ -214,7 +216,7 @@ test_render_empty(void **state)
 	int rc;
 
 	(void)state;
-	assert_true(prom_render(snap, len, &text) > 0);
+	assert_true(prom_render(snap, len, NO_TTL, &text) > 0);
 	/* The families, empty; the self-metrics come from the exporter
 	 * (snapshot.c), not from the collector's snapshot. */
 	assert_non_null(strstr(text, "# TYPE target_info gauge\n"));
@@ -238,7 +240,7 @@ hand_snapshot(uint8_t *buf, size_t cap, const struct sg_family_hdr *f,
 	struct wire_w w;
 
 	wire_w_init(&w, buf, cap);
-	msg_put_snapshot_hdr(&w, 1, 0, 1);
+	msg_put_snapshot_hdr(&w, 1, 1);
 	msg_put_family(&w, f);
 	for (uint32_t i = 0; i < ns; i++)
 		msg_put_series(&w, f, &s[i]);
@@ -271,7 +273,7 @@ test_render_escape(void **state)
 	s[0].value_f = 0.1;
 	s[1].value_f = -2.5e-7;
 	len = hand_snapshot(buf, sizeof(buf), &f, s, 2);
-	assert_true(prom_render(buf, len, &text) > 0);
+	assert_true(prom_render(buf, len, NO_TTL, &text) > 0);
 	assert_string_equal(text,
 	    "# HELP spyglass_esc back\\\\slash \"q\"\\nnext\n"
 	    "# TYPE spyglass_esc gauge\n"
@@ -300,7 +302,7 @@ test_render_escape(void **state)
 	s[0].buckets[2] = 1;
 	s[0].buckets[6] = 1;
 	len = hand_snapshot(buf, sizeof(buf), &f, s, 1);
-	assert_true(prom_render(buf, len, &text) > 0);
+	assert_true(prom_render(buf, len, NO_TTL, &text) > 0);
 	assert_string_equal(text,
 	    "# HELP h \n# TYPE h histogram\n"
 	    "h_bucket{le=\"1e-05\"} 0\n"
@@ -323,7 +325,7 @@ test_render_escape(void **state)
 
 		s[0].value_f = v[i];
 		len = hand_snapshot(buf, sizeof(buf), &f, s, 1);
-		assert_true(prom_render(buf, len, &text) > 0);
+		assert_true(prom_render(buf, len, NO_TTL, &text) > 0);
 		snprintf(line, sizeof(line), "\nh %s\n", want[i]);
 		assert_non_null(strstr(text, line));
 		free(text);
@@ -349,15 +351,15 @@ test_render_malformed(void **state)
 		uint8_t *copy = malloc(cut + 1);
 
 		memcpy(copy, snap, cut);
-		assert_int_equal(prom_render(copy, cut, &text), -1);
+		assert_int_equal(prom_render(copy, cut, NO_TTL, &text), -1);
 		assert_null(text);
 		free(copy);
 	}
 	/* A trailing byte is refused too. */
 	snap[len] = 0;
-	assert_int_equal(prom_render(snap, len + 1, &text), -1);
-	assert_int_equal(prom_render(NULL, 0, &text), -1);
-	assert_int_equal(prom_render(snap, len, NULL), -1);
+	assert_int_equal(prom_render(snap, len + 1, NO_TTL, &text), -1);
+	assert_int_equal(prom_render(NULL, 0, NO_TTL, &text), -1);
+	assert_int_equal(prom_render(snap, len, NO_TTL, NULL), -1);
 
 	/* Names that would break the exposition format. */
 	memset(&f, 0, sizeof(f));
@@ -365,30 +367,38 @@ test_render_malformed(void **state)
 	f.type = SG_METRIC_GAUGE;
 	snprintf(f.prom_name, sizeof(f.prom_name), "bad name");
 	len = hand_snapshot(buf, sizeof(buf), &f, &s, 0);
-	assert_int_equal(prom_render(buf, len, &text), -1);
+	assert_int_equal(prom_render(buf, len, NO_TTL, &text), -1);
 	snprintf(f.prom_name, sizeof(f.prom_name), "ok");
 	f.nseries = 1;
 	s.nlabels = 1;
 	snprintf(s.key[0], sizeof(s.key[0]), "a\"b");
 	len = hand_snapshot(buf, sizeof(buf), &f, &s, 1);
-	assert_int_equal(prom_render(buf, len, &text), -1);
+	assert_int_equal(prom_render(buf, len, NO_TTL, &text), -1);
 	f.type = SG_METRIC_HISTOGRAM;
 	snprintf(s.key[0], sizeof(s.key[0]), "le");
 	len = hand_snapshot(buf, sizeof(buf), &f, &s, 1);
-	assert_int_equal(prom_render(buf, len, &text), -1);
-	/* A family claiming more series than the payload holds. */
+	assert_int_equal(prom_render(buf, len, NO_TTL, &text), -1);
+	/* A series that starts after the snapshot's time (1). */
 	f.type = SG_METRIC_GAUGE;
 	snprintf(s.key[0], sizeof(s.key[0]), "k");
+	s.start_ns = 2;
+	len = hand_snapshot(buf, sizeof(buf), &f, &s, 1);
+	assert_int_equal(prom_render(buf, len, NO_TTL, &text), -1);
+	s.start_ns = 1;
+	len = hand_snapshot(buf, sizeof(buf), &f, &s, 1);
+	assert_true(prom_render(buf, len, NO_TTL, &text) > 0);
+	free(text);
+	/* A family claiming more series than the payload holds. */
 	f.nseries = 1000000;
 	len = hand_snapshot(buf, sizeof(buf), &f, &s, 1);
-	assert_int_equal(prom_render(buf, len, &text), -1);
+	assert_int_equal(prom_render(buf, len, NO_TTL, &text), -1);
 	/* An empty snapshot renders as nothing. */
 	{
 		struct wire_w w;
 
 		wire_w_init(&w, buf, sizeof(buf));
-		msg_put_snapshot_hdr(&w, 1, 0, 0);
-		assert_int_equal(prom_render(buf, w.len, &text), 0);
+		msg_put_snapshot_hdr(&w, 1, 0);
+		assert_int_equal(prom_render(buf, w.len, NO_TTL, &text), 0);
 		assert_string_equal(text, "");
 		free(text);
 	}
@@ -519,7 +529,7 @@ test_http_basic(void **state)
 	metrics_record_span(m, &s);
 	len = snapshot(m, &snap);
 	prom_set_snapshot(p, snap, len);
-	n = prom_render(snap, len, &text);
+	n = prom_render(snap, len, NO_TTL, &text);
 	assert_true(n > 0);
 	free(snap);                 /* the server keeps its own copy */
 
@@ -563,6 +573,77 @@ test_http_basic(void **state)
 	free(r);
 
 	free(text);
+	metrics_free(m);
+	prom_free(p);
+}
+
+/* Series idle for longer than the ttl are left out, their family's
+ * HELP and TYPE stay; the server renders with the ttl it was given. */
+static void
+test_render_ttl(void **state)
+{
+	struct prom_server *p = prom_new("127.0.0.1", 0, "/metrics");
+	struct sg_metrics *m = metrics_new(&dur_b, &size_b, 10);
+	uint64_t t0 = sg_clock_ns(CLOCK_MONOTONIC), sec = 1000000000ULL;
+	struct sg_span s = span(SG_SPAN_CLIENT, "GET", 200, 1, 2, 3);
+	struct sg_proc_info pi;
+	uint8_t *snap;
+	size_t len;
+	char *text, *r, tool[4096];
+	int rc;
+
+	(void)state;
+	assert_non_null(p);
+	metrics_set_time(m, t0);
+	metrics_record_span(m, &s);
+	memset(&pi, 0, sizeof(pi));
+	pi.present = 1;
+	pi.pid = 7;
+	metrics_service_seen(m, &pi);
+	pi.present = 0;
+	metrics_service_seen(m, &pi);           /* exited at t0 */
+	pi.present = 1;
+	pi.pid = 8;
+	metrics_service_seen(m, &pi);           /* still running */
+	metrics_set_time(m, t0 + 5 * sec);
+	s.status = 404;
+	metrics_record_span(m, &s);
+	len = snapshot(m, &snap);
+
+	assert_true(prom_render(snap, len, 3 * sec, &text) > 0);
+	assert_non_null(strstr(text, "http_response_status_code=\"404\""));
+	assert_null(strstr(text, "http_response_status_code=\"200\""));
+	assert_non_null(strstr(text,
+	    "# TYPE http_client_request_duration_seconds histogram\n"));
+	assert_non_null(strstr(text, "process_pid=\"8\""));
+	assert_null(strstr(text, "process_pid=\"7\""));
+	rc = promtool_check(text, tool, sizeof(tool));
+	if (rc >= 0) {
+		if (rc != 0 || tool[0] != '\0')
+			print_message("promtool: %s\n", tool);
+		assert_int_equal(rc, 0);
+	}
+	free(text);
+	/* Idle for exactly the ttl is not yet too long. */
+	assert_true(prom_render(snap, len, 5 * sec, &text) > 0);
+	assert_non_null(strstr(text, "http_response_status_code=\"200\""));
+	assert_non_null(strstr(text, "process_pid=\"7\""));
+	free(text);
+
+	prom_set_snapshot(p, snap, len);
+	r = exchange(p, AF_INET, "GET /metrics HTTP/1.1\r\n\r\n", 65536, 0,
+	    NULL);
+	assert_non_null(strstr(r, "http_response_status_code=\"200\""));
+	free(r);
+	prom_set_ttl(p, 3 * sec);
+	prom_set_ttl(p, 3 * sec);
+	prom_set_ttl(NULL, 3 * sec);
+	r = exchange(p, AF_INET, "GET /metrics HTTP/1.1\r\n\r\n", 65536, 0,
+	    NULL);
+	assert_null(strstr(r, "http_response_status_code=\"200\""));
+	assert_non_null(strstr(r, "http_response_status_code=\"404\""));
+	free(r);
+	free(snap);
 	metrics_free(m);
 	prom_free(p);
 }
@@ -611,7 +692,7 @@ test_http_partial_writes(void **state)
 	}
 	len = snapshot(m, &snap);
 	prom_set_snapshot(p, snap, len);
-	n = prom_render(snap, len, &text);
+	n = prom_render(snap, len, NO_TTL, &text);
 	assert_true(n > 4 * 1024 * 1024);
 	r = exchange(p, AF_INET, "GET /metrics HTTP/1.1\r\n\r\n", 65536, 0,
 	    &rlen);
@@ -664,7 +745,7 @@ test_http_snapshot_during_send(void **state)
 	}
 	len = snapshot(m, &snap);
 	prom_set_snapshot(p, snap, len);
-	n = prom_render(snap, len, &text);
+	n = prom_render(snap, len, NO_TTL, &text);
 	fd = connect_to(AF_INET, prom_port(p), 65536);
 	assert_int_equal(write(fd, "GET /metrics HTTP/1.1\r\n\r\n", 25), 25);
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
@@ -973,6 +1054,7 @@ main(void)
 		cmocka_unit_test(test_render_escape),
 		cmocka_unit_test(test_render_malformed),
 		cmocka_unit_test(test_http_basic),
+		cmocka_unit_test(test_render_ttl),
 		cmocka_unit_test(test_http_big_header),
 		cmocka_unit_test(test_http_partial_writes),
 		cmocka_unit_test(test_http_snapshot_during_send),

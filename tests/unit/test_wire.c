@@ -471,13 +471,13 @@ test_self_families(void **state)
 	(void)state;
 	v[SG_SELF_LOST_LOADER_IPC] = 7;
 	wire_w_init(&w, buf, sizeof(buf));
-	self_put_families(&w, v);
+	self_put_families(&w, v, 5);
 	assert_int_equal(w.err, 0);
 	wire_r_init(&r, buf, w.len);
 	for (uint16_t i = 0; i < self_nfamilies(); i++) {
 		assert_int_equal(msg_get_family(&r, &f), 0);
 		for (uint32_t j = 0; j < f.nseries; j++) {
-			assert_int_equal(msg_get_series(&r, &f, &se), 0);
+			assert_int_equal(msg_get_series(&r, &f, 10, &se), 0);
 			if (strcmp(f.prom_name, "spyglass_events_lost_total") == 0 &&
 			    se.nlabels == 1 &&
 			    strcmp(se.key[0], "stage") == 0 &&
@@ -517,6 +517,8 @@ fill_series(struct sg_series *s, uint16_t nbounds)
 	strcpy(s->value[1], "200");
 	strcpy(s->key[2], "service_name");
 	strcpy(s->value[2], "api");
+	s->start_ns = 1500;
+	s->idle_ns = 300;
 	s->value_f = 42.5;
 	s->count = 99;
 	s->sum = 1.25;
@@ -533,6 +535,8 @@ assert_series_equal(const struct sg_series *a, const struct sg_series *b,
 		assert_string_equal(b->key[i], a->key[i]);
 		assert_string_equal(b->value[i], a->value[i]);
 	}
+	assert_true(b->start_ns == a->start_ns);
+	assert_true(b->idle_ns == a->idle_ns);
 	if (f->type != SG_METRIC_HISTOGRAM) {
 		assert_true(b->value_f == a->value_f);
 		return;
@@ -550,7 +554,7 @@ test_snapshot_round_trip(void **state)
 {
 	struct sg_family_hdr hf, cf, f;
 	struct sg_series s1, s2, s3, s;
-	uint64_t now, start;
+	uint64_t now;
 	uint16_t nfam;
 	static uint8_t buf[16384];
 	struct wire_w w;
@@ -572,8 +576,10 @@ test_snapshot_round_trip(void **state)
 		snprintf(s3.value[i], sizeof(s3.value[i]), "v%d", i);
 	}
 
+	s2.idle_ns = UINT64_MAX;
+	s3.start_ns = 0;
 	wire_w_init(&w, buf, sizeof(buf));
-	msg_put_snapshot_hdr(&w, 2000, 1000, 2);
+	msg_put_snapshot_hdr(&w, 2000, 2);
 	msg_put_family(&w, &hf);
 	msg_put_series(&w, &hf, &s1);
 	msg_put_series(&w, &hf, &s2);
@@ -582,8 +588,8 @@ test_snapshot_round_trip(void **state)
 	assert_int_equal(w.err, 0);
 
 	wire_r_init(&r, buf, w.len);
-	assert_int_equal(msg_get_snapshot_hdr(&r, &now, &start, &nfam), 0);
-	assert_true(now == 2000 && start == 1000);
+	assert_int_equal(msg_get_snapshot_hdr(&r, &now, &nfam), 0);
+	assert_true(now == 2000);
 	assert_int_equal(nfam, 2);
 	assert_int_equal(msg_get_family(&r, &f), 0);
 	assert_string_equal(f.prom_name, hf.prom_name);
@@ -594,17 +600,24 @@ test_snapshot_round_trip(void **state)
 	assert_int_equal(f.nbounds, SG_MAX_BOUNDS);
 	assert_memory_equal(f.bounds, hf.bounds, sizeof(double) * SG_MAX_BOUNDS);
 	assert_int_equal(f.nseries, 2);
-	assert_int_equal(msg_get_series(&r, &f, &s), 0);
+	assert_int_equal(msg_get_series(&r, &f, 2000, &s), 0);
 	assert_series_equal(&s1, &s, &f);
-	assert_int_equal(msg_get_series(&r, &f, &s), 0);
+	assert_int_equal(msg_get_series(&r, &f, 2000, &s), 0);
 	assert_series_equal(&s2, &s, &f);
 	assert_int_equal(msg_get_family(&r, &f), 0);
 	assert_int_equal(f.type, SG_METRIC_COUNTER);
 	assert_int_equal(f.nbounds, 0);
 	assert_int_equal(f.nseries, 1);
-	assert_int_equal(msg_get_series(&r, &f, &s), 0);
+	assert_int_equal(msg_get_series(&r, &f, 2000, &s), 0);
 	assert_series_equal(&s3, &s, &f);
 	assert_true(wire_r_done(&r));
+
+	/* A snapshot of another version is refused before anything else
+	 * is read from it. */
+	buf[0] = (uint8_t)(SG_SNAPSHOT_VERSION + 1);
+	wire_r_init(&r, buf, w.len);
+	assert_int_equal(msg_get_snapshot_hdr(&r, &now, &nfam), -1);
+	assert_int_equal(r.err, 1);
 }
 
 /* Families and series that break the limits are refused by both ends. */
@@ -660,7 +673,7 @@ test_malformed_family(void **state)
 	wire_w_init(&w, buf, sizeof(buf));
 	wire_put_u16(&w, SG_MAX_LABELS + 1);
 	wire_r_init(&r, buf, w.len);
-	assert_int_equal(msg_get_series(&r, &f, &t), -1);
+	assert_int_equal(msg_get_series(&r, &f, UINT64_MAX, &t), -1);
 	assert_int_equal(r.err, 1);
 	fill_series(&s, 0);
 	s.nlabels = SG_MAX_LABELS + 1;
@@ -675,7 +688,18 @@ test_malformed_family(void **state)
 	wire_w_init(&w, buf, sizeof(buf));
 	wire_put_u16(&w, 0);
 	wire_r_init(&r, buf, w.len);
-	assert_int_equal(msg_get_series(&r, &f, &t), -1);
+	assert_int_equal(msg_get_series(&r, &f, UINT64_MAX, &t), -1);
+
+	/* A series that starts after the snapshot's time. */
+	fill_family(&f, SG_METRIC_GAUGE, 0);
+	fill_series(&s, 0);
+	wire_w_init(&w, buf, sizeof(buf));
+	msg_put_series(&w, &f, &s);
+	wire_r_init(&r, buf, w.len);
+	assert_int_equal(msg_get_series(&r, &f, s.start_ns - 1, &t), -1);
+	assert_int_equal(r.err, 1);
+	wire_r_init(&r, buf, w.len);
+	assert_int_equal(msg_get_series(&r, &f, s.start_ns, &t), 0);
 
 	/* A truncated histogram series. */
 	fill_family(&f, SG_METRIC_HISTOGRAM, 4);
@@ -684,7 +708,7 @@ test_malformed_family(void **state)
 	msg_put_series(&w, &f, &s);
 	assert_int_equal(w.err, 0);
 	wire_r_init(&r, buf, w.len - 8);
-	assert_int_equal(msg_get_series(&r, &f, &t), -1);
+	assert_int_equal(msg_get_series(&r, &f, UINT64_MAX, &t), -1);
 }
 
 int
