@@ -261,26 +261,18 @@ conns_set_role(struct sg_conns *t, struct sg_conn *c, uint8_t role,
 		http1_conn_init(c->http, role);
 }
 
-static void
-conns_forget(struct sg_conns *t, uint32_t pid, bool at_ts, uint64_t ts_ns)
-{
-	struct sg_conn *c;
-	size_t i;
-
-	for (i = 0; i <= t->mask; i++) {
-		c = &t->slot[i];
-		if (c->sock == 0 || c->pid != pid)
-			continue;
-		conns_close(t, c, at_ts ? ts_ns : c->last_ns);
-		conns_remove(t, c);
-	}
-}
-
+/* Its connections end where they were last seen active. */
 void
 conns_forget_pid(struct sg_conns *t, uint32_t pid)
 {
-	if (t != NULL)
-		conns_forget(t, pid, false, 0);
+	for (size_t i = 0; t != NULL && i <= t->mask; i++) {
+		struct sg_conn *c = &t->slot[i];
+
+		if (c->sock == 0 || c->pid != pid)
+			continue;
+		conns_close(t, c, c->last_ns);
+		conns_remove(t, c);
+	}
 }
 
 static int
@@ -366,19 +358,6 @@ conns_on_close(struct sg_conns *t, const uint8_t *ev, size_t size)
 	return 0;
 }
 
-static int
-conns_on_proc(struct sg_conns *t, const uint8_t *ev, size_t size)
-{
-	struct sg_proc_event e;
-
-	if (size != sizeof(e))
-		return -1;
-	memcpy(&e, ev, sizeof(e));
-	if (e.hdr.type == SG_EV_EXIT)
-		conns_forget(t, e.hdr.pid, true, e.hdr.ts_ns);
-	return 0;
-}
-
 int
 conns_handle_event(struct sg_conns *t, const void *ev, size_t size)
 {
@@ -401,11 +380,6 @@ conns_handle_event(struct sg_conns *t, const void *ev, size_t size)
 		break;
 	case SG_EV_CLOSE:
 		rc = conns_on_close(t, ev, size);
-		break;
-	case SG_EV_EXEC:
-	case SG_EV_EXIT:
-	case SG_EV_FORK:
-		rc = conns_on_proc(t, ev, size);
 		break;
 	default:
 		rc = -1;
@@ -443,6 +417,14 @@ conns_tick(struct sg_conns *t, uint64_t now_ns)
 		    conns_older(now_ns, c->last_ns, t->timeout_ns))
 			conns_remove(t, c);
 	}
+}
+
+void
+conns_finish(struct sg_conns *t)
+{
+	for (size_t i = 0; t != NULL && i <= t->mask; i++)
+		if (t->slot[i].sock != 0 && t->slot[i].http != NULL)
+			t->st.cut_off += t->slot[i].http->npending;
 }
 
 void

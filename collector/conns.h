@@ -37,6 +37,7 @@ struct sg_conns_stats {
 	uint64_t unparsed;          /* bytes that were not HTTP/1.x */
 	uint64_t unpaired;          /* responses to requests not seen */
 	uint64_t dropped;           /* requests seen with no room to keep */
+	uint64_t cut_off;           /* awaiting a response at conns_finish */
 	uint64_t states;            /* parser states allocated: the most
 	                             * connections mid-exchange at once */
 };
@@ -44,7 +45,6 @@ struct sg_conns_stats {
 /* Called for each finished exchange with the connection it happened on. */
 typedef void (*conns_emit_fn)(void *ctx, const struct sg_conn *conn,
     const struct http1_exchange *ex);
-/* Called for process events (exec/exit/fork) that reach the collector. */
 
 struct sg_conns;
 
@@ -57,6 +57,9 @@ int  conns_handle_event(struct sg_conns *t, const void *ev, size_t size);
 /* Time out requests and drop idle connections; call about once a second
  * with the current CLOCK_MONOTONIC time. */
 void conns_tick(struct sg_conns *t, uint64_t now_ns);
+/* The sensor stops: count the requests still awaiting their response
+ * as cut off (no span, no metric: they did not end). */
+void conns_finish(struct sg_conns *t);
 /* Forget every connection of a process that went away. */
 void conns_forget_pid(struct sg_conns *t, uint32_t pid);
 void conns_stats(const struct sg_conns *t, struct sg_conns_stats *out);

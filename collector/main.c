@@ -53,6 +53,7 @@ static struct {
 	bool               want_spans;      /* printer or OTLP traces on */
 	uint64_t           lost_ipc;        /* spans and snapshots not sent */
 	uint64_t           self[SG_SELF_MAX];
+	bool               stopping;        /* the last snapshot went */
 } C = {
 	.loader = { .name = "loader" },
 	.exporter = { .name = "exporter" },
@@ -232,12 +233,36 @@ sg_on_proc(const struct sg_msg *m, void *ctx)
 	return 0;
 }
 
+static void sg_send_snapshot(void);
+
+/*
+ * The sensor stops: what we hold goes to the exporter (the exchanges
+ * finished so far as spans, a last snapshot; requests still awaiting
+ * their response counted as cut off), then the stop, which comes after
+ * them on the same channel.  The loader ends us once the exporter is
+ * done.
+ */
+static int
+sg_on_stop(const struct sg_msg *m, void *ctx)
+{
+	(void)ctx;
+	conns_finish(C.conns);
+	sg_spans_flush();
+	sg_send_snapshot();
+	if (sg_ipc_send(C.out, SG_MSG_STOP, m->payload, m->size) != 0)
+		sg_log(SG_LOG_WARN, "stop: the exporter did not take the "
+		    "last spans and snapshot");
+	C.stopping = true;
+	return 0;
+}
+
 /* What the loader may send us; anything else is fatal. */
 static const struct sg_dispatch sg_collector_dispatch[] = {
 	{ SG_MSG_CONFIG, 2, sg_on_config },
 	{ SG_MSG_EVENTS, 0, sg_on_events },
 	{ SG_MSG_PROC,   1, sg_on_proc },
 	{ SG_MSG_PEER,   4, sg_on_peer },
+	{ SG_MSG_STOP,   4, sg_on_stop },
 };
 
 /* ---- periodic work ---- */
@@ -253,6 +278,7 @@ sg_send_stats(void)
 	C.self[SG_SELF_BAD_COLLECTOR] = cs.bad_events;
 	C.self[SG_SELF_EVICTED] = cs.evicted;
 	C.self[SG_SELF_TIMED_OUT] = cs.timed_out;
+	C.self[SG_SELF_CUT_OFF] = cs.cut_off;
 	C.self[SG_SELF_CONNS_ACTIVE] = cs.active;
 	C.self[SG_SELF_UNPARSED] = cs.unparsed;
 	C.self[SG_SELF_UNPAIRED] = cs.unpaired;
@@ -343,7 +369,9 @@ main(int argc, char **argv)
 		}
 		sg_spans_flush();
 		now = sg_clock_ns(CLOCK_MONOTONIC);
-		if (now >= next_tick) {
+		/* After the stop nothing more is sent: the exporter has
+		 * what there was and may be gone. */
+		if (now >= next_tick && !C.stopping) {
 			C.clock_offset = spans_clock_offset();
 			metrics_set_time(C.metrics, now);
 			conns_tick(C.conns, now);

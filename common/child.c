@@ -1,6 +1,7 @@
 #include "child.h"
 
 #include <malloc.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -39,6 +40,9 @@ sg_child_args_parse(int argc, char **argv, const char *role,
 	 * freed.
 	 */
 	mallopt(M_MMAP_THRESHOLD, SG_CHILD_MMAP_THRESHOLD);
+	/* A Ctrl-C at a terminal reaches the whole process group: the
+	 * loader alone acts on it, and stops us once what we hold is out. */
+	signal(SIGINT, SIG_IGN);
 	a->runtime_dir = NULL;
 	a->level = SG_LOG_INFO;
 	a->sandbox_debug = false;

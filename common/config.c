@@ -74,6 +74,11 @@ static const struct sg_key sg_keys[] = {
 	  { NULL }, NULL, false,
 	  "where spyglass-collector and spyglass-exporter live (default: beside "
 	  "the spyglass binary when found there, else the installed libexec dir)" },
+	{ "", "shutdown_timeout", SG_T_DURATION, OFF(shutdown_timeout_ms), 100,
+	  600000, "5s", { NULL }, NULL, false,
+	  "on SIGTERM, how long to deliver what was seen (the ring buffer, "
+	  "finished exchanges, batched spans, a last metric export) before "
+	  "exiting anyway" },
 	{ "", "sandbox_debug", SG_T_BOOL, OFF(sandbox_debug), 0, 0, "false",
 	  { NULL }, NULL, false,
 	  "report a syscall refused by the seccomp filter instead of killing silently" },

@@ -62,6 +62,7 @@ struct sg_config {
 	enum sg_trace_printer trace_printer;
 	bool                  enforce_sys_caps;
 	bool                  sandbox_debug;
+	uint32_t              shutdown_timeout_ms;
 	char                  service_name[SG_NAME_MAX];
 	char                  service_namespace[SG_NAME_MAX];
 	char                  runtime_dir[256];

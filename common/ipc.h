@@ -50,6 +50,7 @@ enum sg_msg_type {
 	SG_MSG_SPANS   = 5,  /* finished spans (msg.h) */
 	SG_MSG_METRICS = 6,  /* cumulative metric snapshot (msg.h) */
 	SG_MSG_PEER    = 7,  /* loader: the pid of the other child (msg.h) */
+	SG_MSG_STOP    = 8,  /* finish and pass it on: { u32 ms left } */
 	SG_MSG_TYPE_MAX
 };
 

@@ -40,6 +40,9 @@ const struct sg_self_def sg_self[SG_SELF_MAX] = {
 	    "process=\"exporter\"", C, E, "" },
 	[SG_SELF_TIMED_OUT] = { "spyglass_http_requests_timed_out_total", "",
 	    C, O, "Requests without a response within http_request_timeout" },
+	[SG_SELF_CUT_OFF] = { "spyglass_http_requests_cut_off_total", "", C, O,
+	    "Requests still waiting for their response when the sensor "
+	    "stopped" },
 	[SG_SELF_EVICTED] = { "spyglass_connections_evicted_total", "", C, O,
 	    "Connections dropped from a full connection table" },
 	[SG_SELF_CONNS_ACTIVE] = { "spyglass_connections_active", "", G, O,

@@ -160,16 +160,44 @@ sg_on_metrics(const struct sg_msg *m, void *ctx)
 	return 0;
 }
 
+static void sg_publish(void);
+
+/*
+ * The sensor stops (from the collector after its last spans and snapshot,
+ * or from the loader when there is no collector): serve and send what we
+ * have, within the time left, and exit.  No nng_close: closing a socket
+ * with a dialer was seen to hang in nng 1.5.2.
+ */
+static int
+sg_on_stop(const struct sg_msg *m, void *ctx)
+{
+	struct wire_r r;
+	uint32_t ms;
+
+	(void)ctx;
+	wire_r_init(&r, m->payload, m->size);
+	ms = wire_get_u32(&r);
+	if (!wire_r_done(&r))
+		sg_fatal("malformed stop message");
+	sg_publish();
+	otlp_finish(sg_mono_ms() + ms);
+	fflush(stdout);
+	sg_log(SG_LOG_DEBUG, "stopped");
+	_exit(0);
+}
+
 /* What each channel may carry; anything else is fatal. */
 static const struct sg_dispatch sg_from_loader[] = {
 	{ SG_MSG_CONFIG,  2, sg_on_config },
 	{ SG_MSG_STATS,   2, sg_on_stats },
 	{ SG_MSG_PEER,    4, sg_on_peer },
+	{ SG_MSG_STOP,    4, sg_on_stop },
 };
 static const struct sg_dispatch sg_from_collector[] = {
 	{ SG_MSG_SPANS,   4, sg_on_spans },
 	{ SG_MSG_METRICS, 12, sg_on_metrics },
 	{ SG_MSG_STATS,   2, sg_on_stats },
+	{ SG_MSG_STOP,    4, sg_on_stop },
 };
 
 /* Take every message waiting on s, without blocking. */

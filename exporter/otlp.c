@@ -231,6 +231,39 @@ otlp_tick(void)
 	return next > now ? (int)(next - now) : 0;
 }
 
+/* Items still queued for delivery, both signals. */
+static uint64_t
+otlp_queued(uint64_t q[2])
+{
+	struct otlp_send_stats ss;
+
+	for (int i = 0; i < 2; i++) {
+		q[i] = 0;
+		if (O.sig[i].sender != NULL) {
+			otlp_sender_stats(O.sig[i].sender, &ss);
+			q[i] = ss.queued_items;
+		}
+	}
+	return q[0] + q[1];
+}
+
+void
+otlp_finish(uint64_t deadline_ms)
+{
+	struct timespec pause = { 0, 20 * 1000000L };
+	uint64_t q[2];
+
+	otlp_flush_spans();
+	otlp_send_metrics();
+	while (otlp_queued(q) > 0 && sg_mono_ms() < deadline_ms)
+		nanosleep(&pause, NULL);
+	if (q[0] + q[1] > 0)
+		sg_log(SG_LOG_WARN, "stop: not delivered within the shutdown "
+		    "timeout: %llu spans, %llu metric snapshots",
+		    (unsigned long long)q[0], (unsigned long long)q[1]);
+	otlp_shutdown();
+}
+
 void
 otlp_shutdown(void)
 {

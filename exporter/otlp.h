@@ -21,5 +21,9 @@ int  otlp_tick(void);
 /* The spyglass_otlp_* counters into self[SG_SELF_MAX] (self.h). */
 void otlp_self_stats(uint64_t *self);
 void otlp_shutdown(void);
+/* The sensor stops: send the batched spans and the latest snapshot, and
+ * wait until both are delivered or deadline_ms (CLOCK_MONOTONIC) passes;
+ * what is left is logged with its count, dropped and counted. */
+void otlp_finish(uint64_t deadline_ms);
 
 #endif

@@ -429,6 +429,23 @@ sg_children_running(void)
 }
 
 void
+children_wait(enum sg_child which, int timeout_ms)
+{
+	struct timespec pause = { 0, SG_STOP_POLL_MS * 1000000L };
+	uint64_t deadline = sg_mono_ms() + (uint64_t)(timeout_ms > 0 ?
+	    timeout_ms : 0);
+
+	sg_stopping = true;
+	for (int i = 0; i < SG_CHILD_MAX; i++)
+		sg_children[i].restart_at = 0;
+	while (sg_children[which].pid > 0 && sg_mono_ms() < deadline) {
+		children_reap(sg_mono_ms());
+		if (sg_children[which].pid > 0)
+			nanosleep(&pause, NULL);
+	}
+}
+
+void
 children_stop(int timeout_ms)
 {
 	struct timespec pause = { 0, SG_STOP_POLL_MS * 1000000L };

@@ -47,5 +47,8 @@ bool     children_exporter_otlp(bool on);
 void     children_restart(enum sg_child which);
 /* SIGTERM both, wait up to timeout_ms, then SIGKILL. */
 void     children_stop(int timeout_ms);
+/* Wait, at most timeout_ms, for that child to exit by itself; none is
+ * restarted any more. */
+void     children_wait(enum sg_child which, int timeout_ms);
 
 #endif

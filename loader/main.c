@@ -434,6 +434,43 @@ sg_reload(void)
 	(void)sg_send_config(L.to_exporter, SG_TO_EXPORTER);
 }
 
+/* ---- shutdown ---- */
+
+/*
+ * What was seen goes out before we go: the ring buffer to the collector,
+ * our last stats, then a stop that follows them down the chain (the
+ * collector passes it on after its last spans and snapshot; the exporter
+ * sends everything and exits).  Bounded by shutdown_timeout; then the
+ * children are ended, and what did not make it is logged by the exporter.
+ */
+static void
+sg_shutdown(void)
+{
+	uint64_t deadline = sg_mono_ms() + L.cfg.shutdown_timeout_ms;
+	nng_socket first = L.to_collector;
+	uint8_t buf[8];
+	struct wire_w w;
+	int64_t left;
+
+	sg_log(SG_LOG_INFO, "stopping: delivering what was seen (at most "
+	    "%u ms)", (unsigned)L.cfg.shutdown_timeout_ms);
+	children_wait(SG_CHILD_EXPORTER, 0);   /* no restarts from now */
+	sg_drain_poll(L.drain, 0);
+	sg_send_stats();
+	if (children_pid(SG_CHILD_COLLECTOR) <= 0)
+		first = L.to_exporter;
+	left = (int64_t)(deadline - sg_mono_ms());
+	wire_w_init(&w, buf, sizeof(buf));
+	wire_put_u32(&w, left > 0 ? (uint32_t)left : 0);
+	if (sg_ipc_send(first, SG_MSG_STOP, buf, w.len) != 0)
+		sg_log(SG_LOG_WARN, "stop: the %s did not take the stop",
+		    first.id == L.to_collector.id ? "collector" : "exporter");
+	left = (int64_t)(deadline - sg_mono_ms());
+	children_wait(SG_CHILD_EXPORTER, left > 0 ? (int)left : 0);
+	left = (int64_t)(deadline - sg_mono_ms());
+	children_stop(left > 1000 ? (int)left : 1000);
+}
+
 /* ---- start-up ---- */
 
 static int
@@ -740,9 +777,7 @@ sg_run(void)
 	sg_check_children();   /* dials both */
 
 	sg_main_loop(sfd);
-
-	sg_log(SG_LOG_INFO, "stopping");
-	children_stop(1500);
+	sg_shutdown();
 	sg_drain_free(L.drain);
 	discovery_free(L.disc);
 	nng_close(L.to_collector);
