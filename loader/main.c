@@ -70,6 +70,7 @@ static struct {
 	nng_dialer          collector_dialer, exporter_dialer;
 	struct sg_ipc_peer  collector, exporter;   /* pids: the children's */
 	int                 collector_connects, exporter_connects;
+	pid_t               collector_told;   /* the collector that knows all */
 	struct sg_selected *sel;
 	size_t              nsel;
 	uint64_t            proc_msgs_lost;
@@ -301,26 +302,35 @@ sg_send_peer(nng_socket s, pid_t other)
 	return sg_ipc_send(s, SG_MSG_PEER, buf, w.len) == 0 ? 0 : -1;
 }
 
-/* A (re)started collector knows nothing: tell it everything. */
+/*
+ * A (re)started collector knows nothing: tell it everything, the
+ * exporter's pid included; only then is the exporter given the
+ * collector's (which makes it dial): the collector, told first, does not
+ * turn it away.
+ */
 static int
 sg_resync_collector(void)
 {
+	pid_t col = children_pid(SG_CHILD_COLLECTOR);
+
 	if (sg_send_config(L.to_collector, SG_TO_COLLECTOR) < 0 ||
 	    sg_send_peer(L.to_collector, children_pid(SG_CHILD_EXPORTER)) < 0)
 		return -1;
 	for (size_t i = 0; i < SG_SELECTED_MAX; i++)
 		if (L.sel[i].pid != 0)
 			sg_send_proc(&L.sel[i].info);
-	return 0;
+	L.collector_told = col;
+	return sg_send_peer(L.to_exporter, col);
 }
 
 static int
 sg_resync_exporter(void)
 {
-	if (sg_send_config(L.to_exporter, SG_TO_EXPORTER) < 0 ||
-	    sg_send_peer(L.to_exporter, children_pid(SG_CHILD_COLLECTOR)) < 0)
+	pid_t col = children_pid(SG_CHILD_COLLECTOR);
+
+	if (sg_send_config(L.to_exporter, SG_TO_EXPORTER) < 0)
 		return -1;
-	return 0;
+	return col == L.collector_told ? sg_send_peer(L.to_exporter, col) : 0;
 }
 
 static void
@@ -642,8 +652,6 @@ sg_check_children(void)
 		if (sg_ipc_redial(L.to_collector, &L.collector_dialer,
 		    L.cfg.runtime_dir, SG_IPC_COLLECTOR, &L.collector, col) < 0)
 			sg_log(SG_LOG_ERR, "cannot dial the collector");
-		if (col > 0)
-			(void)sg_send_peer(L.to_exporter, col);
 	}
 	if (exp != (was = atomic_load(&L.exporter.pid))) {
 		sg_runtime_dir_forget(was);
