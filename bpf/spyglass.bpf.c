@@ -312,10 +312,12 @@ sg_capture_limit(__s64 len)
 static __always_inline void
 sg_capture_buf(struct sg_data_event *e, __u64 buf, __s64 len)
 {
-	__u32 n = sg_capture_limit(len);
+	/* 64 bits: a 32-bit value is zero-extended into a copy, which
+	 * the clamp below would bound instead of the register the call
+	 * takes, and older verifiers (6.1) do not link the two. */
+	__u64 n = sg_capture_limit(len);
 
-	/* As in sg_capture_iov: a clamp clang cannot fold away, for the
-	 * verifiers (6.1) that follow only this register's bounds. */
+	/* As in sg_capture_iov: a clamp clang cannot fold away. */
 	asm volatile("" : "+r"(n));
 	if (n > SG_CAPTURE_MAX)
 		n = SG_CAPTURE_MAX;

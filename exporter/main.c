@@ -28,6 +28,7 @@
 #include "snapshot.h"
 
 #define SG_MAX_POLLFDS 32
+#define SG_PUBLISH_MS  1000   /* the served snapshot's age at most */
 
 static struct {
 	struct sg_config    cfg;
@@ -40,6 +41,7 @@ static struct {
 	int                 collectorfd;
 	uint64_t            self[SG_SELF_MAX];
 	bool                dirty;          /* the served snapshot is old */
+	uint64_t            published_ms;   /* when it was made */
 } E = {
 	.loader = { .name = "loader" },
 	.collector = { .name = "collector" },
@@ -119,9 +121,10 @@ sg_on_stats(const struct sg_msg *m, void *ctx)
 	struct wire_r r;
 
 	wire_r_init(&r, m->payload, m->size);
+	/* Served with the next snapshot: the collector's come each second,
+	 * right after its stats, and sg_publish runs at least as often. */
 	if (self_get_stats(&r, *(const enum sg_self_source *)ctx, E.self) < 0)
 		sg_fatal("malformed stats message");
-	E.dirty = true;
 	return 0;
 }
 
@@ -231,6 +234,7 @@ sg_publish(void)
 	otlp_snapshot(snap, len);
 	free(snap);
 	E.dirty = false;
+	E.published_ms = sg_mono_ms();
 }
 
 int
@@ -270,7 +274,9 @@ main(int argc, char **argv)
 		struct prom_server *polled;
 		int n = 2, timeout;
 
-		if (E.dirty)
+		/* Also without a collector, whose snapshots make it dirty:
+		 * the loader's counts and ours go on. */
+		if (E.dirty || sg_mono_ms() >= E.published_ms + SG_PUBLISH_MS)
 			sg_publish();
 		polled = E.prom;
 		fds[0] = (struct pollfd){ .fd = loaderfd, .events = POLLIN };
@@ -278,6 +284,8 @@ main(int argc, char **argv)
 		if (E.prom != NULL)
 			n += prom_pollfds(E.prom, fds + 2, SG_MAX_POLLFDS - 2);
 		timeout = otlp_tick();
+		if (timeout > SG_PUBLISH_MS)
+			timeout = SG_PUBLISH_MS;
 		if (poll(fds, (nfds_t)n, timeout) < 0 && errno != EINTR)
 			sg_fatal("poll: %s", strerror(errno));
 		if (fds[0].revents & POLLIN)

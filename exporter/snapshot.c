@@ -387,31 +387,45 @@ put_collector(struct wire_w *w, uint64_t now_ns)
 	return nfam;
 }
 
-uint8_t *
-snapshot_build(const uint64_t *self, uint64_t now_ns, size_t *len)
+/* The snapshot into a buffer of cap bytes: its length, 0 if too small. */
+static size_t
+snapshot_put(uint8_t *buf, size_t cap, const uint64_t *self, uint64_t now_ns)
 {
-	size_t cap = 2 * S.coll_len + 64 * 1024 + S.nbase * 512;
-	uint8_t *buf = malloc(cap);
 	struct wire_w w, hdr;
 	uint16_t nfam;
 
-	if (buf == NULL)
-		return NULL;
-	if (S.self_start == 0)
-		S.self_start = now_ns;
 	wire_w_init(&w, buf, cap);
 	msg_put_snapshot_hdr(&w, now_ns, 0);
 	nfam = put_collector(&w, now_ns);
 	self_put_families(&w, self, S.self_start);
-	if (w.err) {
-		free(buf);
-		return NULL;
-	}
+	if (w.err)
+		return 0;
 	/* The family count, now known, over the header's placeholder. */
 	wire_w_init(&hdr, buf, cap);
 	msg_put_snapshot_hdr(&hdr, now_ns, (uint16_t)(nfam + self_nfamilies()));
-	*len = w.len;
-	return buf;
+	return w.len;
+}
+
+uint8_t *
+snapshot_build(const uint64_t *self, uint64_t now_ns, size_t *len)
+{
+	/* The collector's families, merged ones a little larger, then the
+	 * self-metrics (a few KB); twice as much while that is short. */
+	size_t cap = S.coll_len + S.nbase * 512 + 16 * 1024;
+
+	if (S.self_start == 0)
+		S.self_start = now_ns;
+	for (int tries = 0; tries < 4; tries++, cap *= 2) {
+		uint8_t *buf = malloc(cap);
+
+		if (buf == NULL)
+			return NULL;
+		if ((*len = snapshot_put(buf, cap, self, now_ns)) > 0)
+			return buf;
+		free(buf);
+	}
+	sg_log(SG_LOG_WARN, "snapshot: larger than %zu bytes", cap / 2);
+	return NULL;
 }
 
 unsigned
