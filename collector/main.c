@@ -184,12 +184,10 @@ sg_on_config(const struct sg_msg *m, void *ctx)
 static int
 sg_on_peer(const struct sg_msg *m, void *ctx)
 {
-	struct wire_r r;
 	uint32_t pid;
 
 	(void)ctx;
-	wire_r_init(&r, m->payload, m->size);
-	if (msg_get_peer(&r, &pid) < 0)
+	if (msg_get_peer(m->payload, m->size, &pid) < 0)
 		sg_fatal("malformed peer message");
 	atomic_store(&C.exporter.pid, (int)pid);
 	return 0;

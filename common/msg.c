@@ -34,10 +34,13 @@ msg_put_peer(struct wire_w *w, uint32_t pid)
 }
 
 int
-msg_get_peer(struct wire_r *r, uint32_t *pid)
+msg_get_peer(const void *payload, size_t size, uint32_t *pid)
 {
-	*pid = wire_get_u32(r);
-	return r->err || *pid == 0 || !wire_r_done(r) ? -1 : 0;
+	struct wire_r r;
+
+	wire_r_init(&r, payload, size);
+	*pid = wire_get_u32(&r);
+	return r.err || *pid == 0 || !wire_r_done(&r) ? -1 : 0;
 }
 
 void

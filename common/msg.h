@@ -33,7 +33,7 @@ int  msg_get_proc(struct wire_r *r, struct sg_proc_info *p);
 
 /* SG_MSG_PEER: { u32 pid } of the other child, from the loader. */
 void msg_put_peer(struct wire_w *w, uint32_t pid);
-int  msg_get_peer(struct wire_r *r, uint32_t *pid);
+int  msg_get_peer(const void *payload, size_t size, uint32_t *pid);
 
 /* SG_MSG_SPANS: { u32 n; n x span } */
 enum sg_span_kind { SG_SPAN_SERVER = 1, SG_SPAN_CLIENT = 2 };

@@ -149,36 +149,12 @@ base_add(int fam, const struct sg_family_hdr *f, const struct sg_series *se,
 	}
 }
 
-/* The dead collector's counters and histograms join the base; gauges
- * (target_info, ...) describe the present and are not carried. */
-static void
-base_absorb(const uint8_t *p, size_t len)
-{
-	struct sg_family_hdr f;
-	struct wire_r r;
-	uint64_t now;
-	uint16_t nfam;
-
-	wire_r_init(&r, p, len);
-	if (msg_get_snapshot_hdr(&r, &now, &nfam) < 0)
-		return;
-	for (uint16_t i = 0; i < nfam; i++) {
-		int bf;
-
-		if (msg_get_family(&r, &f) < 0)
-			return;
-		bf = f.type == SG_METRIC_GAUGE ? -1 : base_family(&f);
-		for (uint32_t j = 0; j < f.nseries; j++) {
-			if (msg_get_series(&r, &f, now, &S.scratch) < 0)
-				return;
-			if (bf >= 0)
-				base_add(bf, &f, &S.scratch, now);
-		}
-	}
-}
-
+/* Every series of a snapshot payload, in order, to fn when not NULL;
+ * -1 when it does not decode to its end. */
 static int
-snapshot_check(const uint8_t *p, size_t len)
+snapshot_walk(const uint8_t *p, size_t len,
+    void (*fn)(const struct sg_family_hdr *, const struct sg_series *,
+    uint64_t))
 {
 	struct sg_family_hdr f;
 	struct wire_r r;
@@ -191,11 +167,26 @@ snapshot_check(const uint8_t *p, size_t len)
 	for (uint16_t i = 0; i < nfam; i++) {
 		if (msg_get_family(&r, &f) < 0)
 			return -1;
-		for (uint32_t j = 0; j < f.nseries; j++)
+		for (uint32_t j = 0; j < f.nseries; j++) {
 			if (msg_get_series(&r, &f, now, &S.scratch) < 0)
 				return -1;
+			if (fn != NULL)
+				fn(&f, &S.scratch, now);
+		}
 	}
 	return wire_r_done(&r) ? 0 : -1;
+}
+
+/* A dead collector's counter or histogram series joins the base; gauges
+ * (target_info, ...) describe the present and are not carried. */
+static void
+base_absorb_series(const struct sg_family_hdr *f, const struct sg_series *se,
+    uint64_t now_ns)
+{
+	int bf;
+
+	if (f->type != SG_METRIC_GAUGE && (bf = base_family(f)) >= 0)
+		base_add(bf, f, se, now_ns);
 }
 
 int
@@ -203,7 +194,7 @@ snapshot_collector(const uint8_t *payload, size_t len)
 {
 	uint8_t *copy;
 
-	if (snapshot_check(payload, len) < 0)
+	if (snapshot_walk(payload, len, NULL) < 0)
 		return -1;
 	if ((copy = malloc(len)) == NULL)
 		return 0;   /* the previous one is served instead */
@@ -221,7 +212,7 @@ snapshot_collector_gone(void)
 {
 	if (S.coll == NULL)
 		return;
-	base_absorb(S.coll, S.coll_len);
+	(void)snapshot_walk(S.coll, S.coll_len, base_absorb_series);
 	free(S.coll);
 	S.coll = NULL;
 	S.coll_len = 0;

@@ -108,11 +108,9 @@ recv_wait(nng_socket s, struct sg_msg *m, int ms)
 static int
 peer_of(const struct sg_msg *m)
 {
-	struct wire_r r;
 	uint32_t pid;
 
-	wire_r_init(&r, m->payload, m->size);
-	return msg_get_peer(&r, &pid) == 0 ? (int)pid : -1;
+	return msg_get_peer(m->payload, m->size, &pid) == 0 ? (int)pid : -1;
 }
 
 static int
