@@ -164,8 +164,18 @@ sg_hooks_probe_fentry(struct sg_hooks_probe *p, const struct btf *btf)
 }
 
 static void
-sg_hooks_probe_kprobe(struct sg_hooks_probe *p, const struct btf *btf)
+sg_hooks_probe_kprobe(struct sg_hooks_probe *p, const struct btf *btf,
+    int perf_paranoid)
 {
+	char why[160];
+
+	if (perf_paranoid > 2) {
+		snprintf(why, sizeof(why), "kernel.perf_event_paranoid is %d: "
+		    "kprobe perf events need cap_sys_admin, which spyglass does "
+		    "not keep", perf_paranoid);
+		sg_hooks_not(p, SG_HOOKS_KPROBE, "%s", why);
+		return;
+	}
 	if (access(SG_KPROBE_PMU, R_OK) != 0) {
 		sg_hooks_not(p, SG_HOOKS_KPROBE, "%s", "no kprobe PMU ("
 		    SG_KPROBE_PMU "): a kernel built without CONFIG_KPROBES");
@@ -188,7 +198,8 @@ sg_hooks_probe_kprobe(struct sg_hooks_probe *p, const struct btf *btf)
 }
 
 void
-sg_hooks_probe(struct sg_hooks_probe *p, bool tracefs, const char *tracefs_why)
+sg_hooks_probe(struct sg_hooks_probe *p, bool tracefs, const char *tracefs_why,
+    int perf_paranoid)
 {
 	static const char *const socket_tps[] = { "btf_trace_sock_send_length",
 		"btf_trace_sock_recv_length" };
@@ -215,7 +226,7 @@ sg_hooks_probe(struct sg_hooks_probe *p, bool tracefs, const char *tracefs_why)
 		sg_hooks_not(p, SG_HOOKS_KPROBE, "%s", p->why_not[SG_HOOKS_SOCKET]);
 	} else {
 		sg_hooks_probe_fentry(p, btf);
-		sg_hooks_probe_kprobe(p, btf);
+		sg_hooks_probe_kprobe(p, btf, perf_paranoid);
 	}
 	p->sendpage = sg_btf_has(btf, "tcp_sendpage", BTF_KIND_FUNC);
 	p->atomics = sg_hooks_have_atomics();

@@ -27,9 +27,12 @@ struct sg_hooks_probe {
 
 /* Probe every kind: the kernel's BTF (parsed once), a trial fexit
  * program, the kprobe PMU, tracefs (its finding comes from preflight);
- * and BPF atomics, which the process programs use where they exist. */
+ * and BPF atomics, which the process programs use where they exist.
+ * perf_paranoid: kernel.perf_event_paranoid (-1 unknown); above 2 (a
+ * Debian and Ubuntu patch) opening a perf event, which attaching a
+ * kprobe or a syscall tracepoint takes, needs cap_sys_admin. */
 void sg_hooks_probe(struct sg_hooks_probe *p, bool tracefs,
-    const char *tracefs_why);
+    const char *tracefs_why, int perf_paranoid);
 /* The kinds to try, in order, for the configured kind: it first when
  * usable, then the usable ones cheapest first.  Returns how many (at
  * least raw, which every supported kernel has). */

@@ -324,7 +324,7 @@ preflight_run(const struct sg_config *c, struct sg_preflight *p,
 	pf_check_tracefs(c, p, may_mount);
 	pf_tracefs_why(p, why, sizeof(why));
 	sg_hooks_probe(&p->hooks, (p->tracefs || p->tracefs_mountable) &&
-	    p->perf_paranoid <= 2, why);
+	    p->perf_paranoid <= 2, why, p->perf_paranoid);
 	p->caps_held = privs_held();
 	p->caps_needed = privs_needed(c);
 	if (p->tracefs_mounted)
