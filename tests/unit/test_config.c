@@ -1009,6 +1009,64 @@ teardown(void **state)
 	return 0;
 }
 
+/* Each child gets only its keys: the collector, which parses attacker
+ * bytes, no OTLP endpoint, header or certificate, but whether spans are
+ * taken and how long series live; the exporter no discovery. */
+static bool
+message_has(const uint8_t *buf, size_t len, const char *needle)
+{
+	size_t n = strlen(needle);
+
+	for (size_t i = 0; i + n <= len; i++)
+		if (memcmp(buf + i, needle, n) == 0)
+			return true;
+	return false;
+}
+
+static void
+test_encode_per_child(void **state)
+{
+	char err[SG_CONFIG_ERR_MAX];
+	static uint8_t buf[64 << 10];
+	struct sg_config c, d;
+	struct wire_w w;
+
+	(void)state;
+	sg_config_defaults(&c);
+	assert_int_equal(sg_config_set_arg(&c,
+	    "otlp_endpoint=https://secret.example:4318", err, sizeof(err)), 0);
+	assert_int_equal(sg_config_set_arg(&c,
+	    "otlp_headers=Authorization=Bearer%20token", err, sizeof(err)), 0);
+	assert_int_equal(sg_config_set_arg(&c, "otlp_ca_file=/etc/ca.pem", err,
+	    sizeof(err)), 0);
+	assert_int_equal(sg_config_set_arg(&c, "discovery.open_port=8080", err,
+	    sizeof(err)), 0);
+	c.export_spans = true;
+	c.series_ttl_ms = 123000;
+
+	wire_w_init(&w, buf, sizeof(buf));
+	sg_config_encode(&c, &w, SG_TO_COLLECTOR);
+	assert_false(w.err);
+	assert_false(message_has(buf, w.len, "secret.example"));
+	assert_false(message_has(buf, w.len, "token"));
+	assert_false(message_has(buf, w.len, "otlp_"));
+	assert_false(message_has(buf, w.len, "/etc/ca.pem"));
+	assert_false(message_has(buf, w.len, "open_port"));
+	sg_config_defaults(&d);
+	assert_int_equal(sg_config_decode(&d, buf, w.len, "loader", err,
+	    sizeof(err)), 0);
+	assert_true(d.export_spans);
+	assert_int_equal(d.series_ttl_ms, 123000);
+	assert_string_equal(d.otlp_endpoint, "");
+
+	wire_w_init(&w, buf, sizeof(buf));
+	sg_config_encode(&c, &w, SG_TO_EXPORTER);
+	assert_false(w.err);
+	assert_true(message_has(buf, w.len, "secret.example"));
+	assert_false(message_has(buf, w.len, "open_port"));
+	assert_false(message_has(buf, w.len, "_export_spans"));
+}
+
 int
 main(void)
 {
@@ -1035,6 +1093,7 @@ main(void)
 		cmocka_unit_test(test_dump_round_trip),
 		cmocka_unit_test(test_dump_shape),
 		cmocka_unit_test(test_report_inert),
+		cmocka_unit_test(test_encode_per_child),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
