@@ -194,7 +194,7 @@ else
 	assert_contains "check with syscall_hooks=tracepoint, tracefs mountable" "$out" \
 	    "spyglass will mount it"
 fi
-STOP_LIMIT_MS=5000 run_mode "tracepoint (tracefs mountable)" "$TPKIND" \
+STOP_LIMIT_MS=8000 run_mode "tracepoint (tracefs mountable)" "$TPKIND" \
     -w "${NOTRACEFS_MOUNTABLE[@]}" -- -o ebpf.syscall_hooks=tracepoint
 
 # ---- per-syscall tracepoints asked for, tracefs missing and not

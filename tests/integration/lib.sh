@@ -549,11 +549,11 @@ wait_new_child() {
 }
 
 # stop_sensor: SIGTERM; the loader and its children must be gone within
-# 2 s (STOP_LIMIT_MS) and the loader must exit 0.  Sets STOP_MS (how long
-# it took).
+# shutdown_timeout (5 s) and a second (STOP_LIMIT_MS), and the loader
+# must exit 0.  Sets STOP_MS (how long it took).
 STOP_MS=
 stop_sensor() {
-	local kids pid rc t0 deadline now limit=${STOP_LIMIT_MS:-2000}
+	local kids pid rc t0 deadline now limit=${STOP_LIMIT_MS:-6000}
 	[ -n "$SENSOR_PID" ] || return 0
 	kids=$(children_of "$SENSOR_PID")
 	t0=$(date +%s%3N)
