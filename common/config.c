@@ -173,7 +173,7 @@ static const struct sg_key sg_keys[] = {
 	{ "ebpf", "syscall_hooks", SG_T_ENUM, OFF(ebpf.syscall_hooks), 0, 0, "auto",
 	  { NULL }, sg_hooks_names, false,
 	  "which hooks observe socket I/O. auto: the cheapest the kernel "
-	  "offers, in this order: socket, fentry, kprobe, raw; socket: "
+	  "offers, in this order: socket, fentry, raw, kprobe; socket: "
 	  "tracepoints sock_send_length, sock_recv_length and "
 	  "inet_sock_set_state (6.3+; no syscall hooks: other processes pay "
 	  "nothing); fentry: fexit programs on tcp_sendmsg, tcp_recvmsg and "

@@ -16,7 +16,7 @@
 
 /* Cheapest first (see hooks.h). */
 static const enum sg_hooks sg_hooks_by_cost[] = {
-	SG_HOOKS_SOCKET, SG_HOOKS_FENTRY, SG_HOOKS_KPROBE, SG_HOOKS_RAW,
+	SG_HOOKS_SOCKET, SG_HOOKS_FENTRY, SG_HOOKS_RAW, SG_HOOKS_KPROBE,
 };
 
 /* Programs by name prefix; a program matching none (the process

@@ -5,9 +5,11 @@
  * the first kind of the plan that loads and attaches.
  *
  * Cheapest first, as measured (bench/RESULTS.md, "I/O hooks"): socket
- * tracepoints, fentry, kprobes, raw syscall tracepoints.  Per-syscall
- * tracepoints cost as much as the raw ones and need tracefs: only when
- * configured.
+ * tracepoints, fentry, raw syscall tracepoints, kprobes (a kprobe and a
+ * kretprobe per send and receive, of every process, cost more than the
+ * raw tracepoints' early return); kprobes stay as the last resort.
+ * Per-syscall tracepoints cost as much as the raw ones and need tracefs:
+ * only when configured.
  */
 #ifndef SG_HOOKS_H
 #define SG_HOOKS_H

@@ -151,11 +151,10 @@ for i in "${!KERNELS[@]}"; do
 	ok=1
 	# the cheapest kind, as measured (loader/hooks.h): socket tracepoints
 	# from 6.3, else fentry from 5.17 (these kernels have trampolines),
-	# else kprobes from 5.15, else raw syscall tracepoints
+	# else raw syscall tracepoints
 	want=
 	case $kver in
-	[0-4].*|5.[0-9].*|5.1[0-4].*) want="raw tracepoints" ;;
-	5.1[56].*) want="kprobes on" ;;
+	[0-4].*|5.[0-9].*|5.1[0-6].*) want="raw tracepoints" ;;
 	5.*|6.[0-2].*) want="fexit on" ;;
 	6.*|[7-9].*) want="socket tracepoints" ;;
 	esac
