@@ -6,6 +6,7 @@
  * filter, and only the loader and the exporter may connect to them.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <malloc.h>
 #include <poll.h>
 #include <stdio.h>
@@ -49,6 +50,8 @@ static struct {
 	uint32_t           nspans;
 	size_t             spans_hdr;       /* offset of the span count */
 	uint64_t           spans_total;
+	uint64_t           ev_first;     /* the events taken (msg.h) */
+	uint64_t           ev_next;
 	uint64_t           spans_unsampled;
 	bool               want_spans;      /* printer or OTLP traces on */
 	uint64_t           lost_ipc;        /* spans and snapshots not sent */
@@ -196,9 +199,17 @@ sg_on_peer(const struct sg_msg *m, void *ctx)
 static int
 sg_on_events(const struct sg_msg *m, void *ctx)
 {
-	size_t off = 0;
+	size_t off = sizeof(uint64_t);
+	uint64_t first;
 
 	(void)ctx;
+	memcpy(&first, m->payload, sizeof(first));
+	if (C.ev_next == 0)
+		C.ev_first = first;
+	else if (first < C.ev_next)
+		sg_fatal("event batch: numbered %" PRIu64 ", after %" PRIu64,
+		    first, C.ev_next);
+	C.ev_next = first;
 	while (off < m->size) {
 		uint32_t sz;
 
@@ -209,6 +220,7 @@ sg_on_events(const struct sg_msg *m, void *ctx)
 		if (sz > m->size - off)
 			sg_fatal("event batch: event of %u bytes overruns", sz);
 		conns_handle_event(C.conns, m->payload + off, sz);
+		C.ev_next++;
 		off += sz;
 	}
 	return 0;
@@ -257,7 +269,7 @@ sg_on_stop(const struct sg_msg *m, void *ctx)
 /* What the loader may send us; anything else is fatal. */
 static const struct sg_dispatch sg_collector_dispatch[] = {
 	{ SG_MSG_CONFIG, 2, sg_on_config },
-	{ SG_MSG_EVENTS, 0, sg_on_events },
+	{ SG_MSG_EVENTS, 8, sg_on_events },
 	{ SG_MSG_PROC,   1, sg_on_proc },
 	{ SG_MSG_PEER,   4, sg_on_peer },
 	{ SG_MSG_STOP,   4, sg_on_stop },
@@ -307,7 +319,7 @@ sg_send_snapshot(void)
 		return;
 	}
 	len = metrics_snapshot(C.metrics, buf, SG_SNAPSHOT_MAX,
-	    sg_clock_ns(CLOCK_REALTIME));
+	    sg_clock_ns(CLOCK_REALTIME), C.ev_first, C.ev_next);
 	if (len == 0)
 		sg_log(SG_LOG_WARN, "metric snapshot larger than %u bytes",
 		    SG_SNAPSHOT_MAX);

@@ -872,15 +872,17 @@ series_export(const struct sg_metrics *m, const struct family *f,
 
 size_t
 metrics_snapshot(struct sg_metrics *m, uint8_t *buf, size_t cap,
-    uint64_t now_unix_ns)
+    uint64_t now_unix_ns, uint64_t ev_first, uint64_t ev_next)
 {
+	struct sg_snapshot_hdr h = { .now_ns = now_unix_ns,
+		.ev_first = ev_first, .ev_next = ev_next };
 	struct wire_w w;
 
 	if (m == NULL || buf == NULL)
 		return 0;
-
+	h.nfamilies = (uint16_t)m->nfam;
 	wire_w_init(&w, buf, cap);
-	msg_put_snapshot_hdr(&w, now_unix_ns, (uint16_t)m->nfam);
+	msg_put_snapshot_hdr(&w, &h);
 	for (size_t i = 0; i < m->nfam && !w.err; i++) {
 		struct family *f = &m->fam[i];
 

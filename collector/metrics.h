@@ -36,9 +36,10 @@ void metrics_service_seen(struct sg_metrics *m, const struct sg_proc_info *p);
 /* Updates refused so far because a family was full. */
 uint64_t metrics_series_dropped(const struct sg_metrics *m);
 /* Encode the whole cumulative snapshot as an SG_MSG_METRICS payload,
- * with each series' idle time as of the last metrics_set_time.
+ * with each series' idle time as of the last metrics_set_time, saying it
+ * accounts for events ev_first up to ev_next (msg.h).
  * Returns the payload length, or 0 when it does not fit in cap. */
 size_t metrics_snapshot(struct sg_metrics *m, uint8_t *buf, size_t cap,
-    uint64_t now_unix_ns);
+    uint64_t now_unix_ns, uint64_t ev_first, uint64_t ev_next);
 
 #endif

@@ -35,7 +35,7 @@
 #include <nng/nng.h>
 
 #define SG_IPC_MAGIC    0x53474c53u  /* "SGLS" */
-#define SG_IPC_VERSION  2
+#define SG_IPC_VERSION  3
 #define SG_IPC_MAX_MSG  (4u << 20)   /* also the nng receive limit */
 /* Endpoints, as DIR/BASE-PID.sock (sg_ipc_path). */
 #define SG_IPC_COLLECTOR "collector"  /* the collector's, for the loader */
@@ -44,7 +44,8 @@
 
 enum sg_msg_type {
 	SG_MSG_CONFIG  = 1,  /* effective configuration (sg_config_encode) */
-	SG_MSG_EVENTS  = 2,  /* batch: repeated { u32 size; event bytes } */
+	SG_MSG_EVENTS  = 2,  /* batch: u64 number of its first event (msg.h),
+	                        then repeated { u32 size; event bytes } */
 	SG_MSG_PROC    = 3,  /* process metadata (msg.h) */
 	SG_MSG_STATS   = 4,  /* loader self-metrics (msg.h) */
 	SG_MSG_SPANS   = 5,  /* finished spans (msg.h) */

@@ -103,22 +103,28 @@ msg_get_span(struct wire_r *r, struct sg_span *s)
 }
 
 void
-msg_put_snapshot_hdr(struct wire_w *w, uint64_t now_ns, uint16_t nfamilies)
+msg_put_snapshot_hdr(struct wire_w *w, const struct sg_snapshot_hdr *h)
 {
 	wire_put_u16(w, SG_SNAPSHOT_VERSION);
-	wire_put_u64(w, now_ns);
-	wire_put_u16(w, nfamilies);
+	wire_put_u64(w, h->now_ns);
+	wire_put_u64(w, h->ev_first);
+	wire_put_u64(w, h->ev_next);
+	wire_put_u16(w, h->nfamilies);
 }
 
 int
-msg_get_snapshot_hdr(struct wire_r *r, uint64_t *now_ns, uint16_t *nfamilies)
+msg_get_snapshot_hdr(struct wire_r *r, struct sg_snapshot_hdr *h)
 {
 	if (wire_get_u16(r) != SG_SNAPSHOT_VERSION) {
 		r->err = 1;
 		return -1;
 	}
-	*now_ns = wire_get_u64(r);
-	*nfamilies = wire_get_u16(r);
+	h->now_ns = wire_get_u64(r);
+	h->ev_first = wire_get_u64(r);
+	h->ev_next = wire_get_u64(r);
+	h->nfamilies = wire_get_u16(r);
+	if (h->ev_next < h->ev_first)
+		r->err = 1;
 	return r->err ? -1 : 0;
 }
 

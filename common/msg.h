@@ -68,7 +68,8 @@ int  msg_get_span(struct wire_r *r, struct sg_span *s);
 
 /*
  * SG_MSG_METRICS: a complete cumulative snapshot, OTLP-shaped:
- *   u16 version (SG_SNAPSHOT_VERSION); u64 time_unix_ns; u16 nfamilies;
+ *   u16 version (SG_SNAPSHOT_VERSION); u64 time_unix_ns; u64 ev_first;
+ *   u64 ev_next; u16 nfamilies;
  *   family: str prom_name; str otel_name; str unit; str help; u8 type;
  *           u16 nbounds; f64 bounds[nbounds]; u32 nseries;
  *   series: u16 nlabels; nlabels x { str key; str value };
@@ -84,7 +85,7 @@ int  msg_get_span(struct wire_r *r, struct sg_span *s);
  * (0 for those that never age): each export leaves out the series idle
  * for longer than its own ttl.
  */
-#define SG_SNAPSHOT_VERSION 2
+#define SG_SNAPSHOT_VERSION 3
 enum sg_metric_type { SG_METRIC_COUNTER = 1, SG_METRIC_GAUGE = 2,
 	SG_METRIC_HISTOGRAM = 3 };
 #define SG_MAX_BOUNDS  32
@@ -114,12 +115,23 @@ struct sg_series {
 	uint64_t buckets[SG_MAX_BOUNDS + 1];
 };
 
-void msg_put_snapshot_hdr(struct wire_w *w, uint64_t now_ns,
-    uint16_t nfamilies);
+/*
+ * The loader numbers the events it hands to the collector (SG_MSG_EVENTS),
+ * and a snapshot says which it accounts for: those from ev_first, the
+ * first its collector took, up to ev_next (both 0 until it took one, and
+ * from the exporter).  Between a dead collector's last ev_next and its
+ * successor's ev_first lie the events that died with it.
+ */
+struct sg_snapshot_hdr {
+	uint64_t now_ns;                  /* time_unix_ns */
+	uint64_t ev_first;
+	uint64_t ev_next;
+	uint16_t nfamilies;
+};
+void msg_put_snapshot_hdr(struct wire_w *w, const struct sg_snapshot_hdr *h);
 /* Refuses a snapshot of another version: a child restarted from a newer
  * binary must not misread its peer. */
-int  msg_get_snapshot_hdr(struct wire_r *r, uint64_t *now_ns,
-    uint16_t *nfamilies);
+int  msg_get_snapshot_hdr(struct wire_r *r, struct sg_snapshot_hdr *h);
 void msg_put_family(struct wire_w *w, const struct sg_family_hdr *f);
 int  msg_get_family(struct wire_r *r, struct sg_family_hdr *f);
 void msg_put_series(struct wire_w *w, const struct sg_family_hdr *f,

@@ -103,7 +103,7 @@ sg_on_peer(const struct sg_msg *m, void *ctx)
 	/* A new collector: it counts from zero, and its endpoint is named
 	 * after it (ipc.h). */
 	if (atomic_load(&E.collector.pid) > 0) {
-		snapshot_collector_gone();
+		snapshot_collector_gone(E.self);
 		E.dirty = true;
 	}
 	if (sg_ipc_redial(E.from_collector, &E.to_collector, E.runtime_dir,
@@ -118,6 +118,10 @@ sg_on_stats(const struct sg_msg *m, void *ctx)
 {
 	struct wire_r r;
 
+	/* As in sg_on_metrics: a replaced collector's last words. */
+	if (*(const enum sg_self_source *)ctx == SG_SELF_COLLECTOR &&
+	    sg_ipc_msg_pid(m) != atomic_load(&E.collector.pid))
+		return 0;
 	wire_r_init(&r, m->payload, m->size);
 	/* Served with the next snapshot: the collector's come each second,
 	 * right after its stats, and sg_publish runs at least as often. */
@@ -196,7 +200,7 @@ static const struct sg_dispatch sg_from_loader[] = {
 };
 static const struct sg_dispatch sg_from_collector[] = {
 	{ SG_MSG_SPANS,   4, sg_on_spans },
-	{ SG_MSG_METRICS, 12, sg_on_metrics },
+	{ SG_MSG_METRICS, 28, sg_on_metrics },
 	{ SG_MSG_STATS,   2, sg_on_stats },
 	{ SG_MSG_STOP,    4, sg_on_stop },
 };

@@ -1129,18 +1129,19 @@ metrics_build(struct arena *a, const uint8_t *snap, size_t len,
     const struct otlp_resource_extra *x, uint64_t ttl_ns, pb_metrics_req *req)
 {
 	struct restab t = { 0 };
+	struct sg_snapshot_hdr h;
 	struct wire_r wr;
 	struct snap *s;
-	uint16_t nfam;
 
 	/* Some 3 KiB of scratch: the arena keeps it off the stack. */
 	if ((s = arena_alloc(a, sizeof(*s))) == NULL)
 		return -1;
 	s->ttl_ns = ttl_ns;
 	wire_r_init(&wr, snap, len);
-	if (msg_get_snapshot_hdr(&wr, &s->now_ns, &nfam) < 0)
+	if (msg_get_snapshot_hdr(&wr, &h) < 0)
 		return -1;
-	for (size_t i = 0; i < nfam; i++)
+	s->now_ns = h.now_ns;
+	for (size_t i = 0; i < h.nfamilies; i++)
 		if (family_read(a, &wr, &t, s, i + 1) < 0)
 			return -1;
 	if (!wire_r_done(&wr))

@@ -324,10 +324,9 @@ long
 prom_render(const uint8_t *snap, size_t len, uint64_t ttl_ns, char **out)
 {
 	struct sbuf b = { NULL, 0, 0, 0 };
+	struct sg_snapshot_hdr h;
 	struct sg_series *s;
 	struct wire_r r;
-	uint64_t now;
-	uint16_t nfam;
 	int rc = 0;
 
 	if (out == NULL)
@@ -338,10 +337,10 @@ prom_render(const uint8_t *snap, size_t len, uint64_t ttl_ns, char **out)
 	if ((s = malloc(sizeof(*s))) == NULL)
 		return -1;
 	wire_r_init(&r, snap, len);
-	if (msg_get_snapshot_hdr(&r, &now, &nfam) < 0)
+	if (msg_get_snapshot_hdr(&r, &h) < 0)
 		rc = -1;
-	for (uint16_t i = 0; i < nfam && rc == 0 && !b.err; i++)
-		rc = render_family(&b, &r, now, ttl_ns, s);
+	for (uint16_t i = 0; rc == 0 && i < h.nfamilies && !b.err; i++)
+		rc = render_family(&b, &r, h.now_ns, ttl_ns, s);
 	free(s);
 	/* Trailing bytes mean sender and receiver disagree on the format. */
 	if (rc < 0 || b.err || !wire_r_done(&r)) {

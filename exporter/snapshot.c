@@ -1,5 +1,6 @@
 #include "snapshot.h"
 
+#include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +33,11 @@ struct base_entry {
 static struct {
 	uint8_t              *coll;        /* the collector's latest payload */
 	size_t                coll_len;
+	uint64_t              coll_ev_next; /* the events it accounts for */
+	uint64_t              gap_from;    /* a dead one's first uncounted */
+	bool                  gap_open;
+	uint64_t              lost_exit;   /* events that died with them */
+	uint64_t              self_base[SG_SELF_MAX];  /* dead collectors' */
 	unsigned              generations;
 	uint64_t              self_start;  /* when the self-metrics began */
 	struct sg_family_hdr  fam[BASE_FAM_MAX];   /* families of the base */
@@ -156,22 +162,21 @@ snapshot_walk(const uint8_t *p, size_t len,
     void (*fn)(const struct sg_family_hdr *, const struct sg_series *,
     uint64_t))
 {
+	struct sg_snapshot_hdr h;
 	struct sg_family_hdr f;
 	struct wire_r r;
-	uint64_t now;
-	uint16_t nfam;
 
 	wire_r_init(&r, p, len);
-	if (msg_get_snapshot_hdr(&r, &now, &nfam) < 0)
+	if (msg_get_snapshot_hdr(&r, &h) < 0)
 		return -1;
-	for (uint16_t i = 0; i < nfam; i++) {
+	for (uint16_t i = 0; i < h.nfamilies; i++) {
 		if (msg_get_family(&r, &f) < 0)
 			return -1;
 		for (uint32_t j = 0; j < f.nseries; j++) {
-			if (msg_get_series(&r, &f, now, &S.scratch) < 0)
+			if (msg_get_series(&r, &f, h.now_ns, &S.scratch) < 0)
 				return -1;
 			if (fn != NULL)
-				fn(&f, &S.scratch, now);
+				fn(&f, &S.scratch, h.now_ns);
 		}
 	}
 	return wire_r_done(&r) ? 0 : -1;
@@ -189,9 +194,30 @@ base_absorb_series(const struct sg_family_hdr *f, const struct sg_series *se,
 		base_add(bf, f, se, now_ns);
 }
 
+/* The first snapshot of a collector that took events closes the gap a
+ * dead one left: the events numbered in between died with it. */
+static void
+gap_close(const struct sg_snapshot_hdr *h)
+{
+	uint64_t lost;
+
+	if (!S.gap_open || h->ev_next == 0)
+		return;
+	S.gap_open = false;
+	if (h->ev_first <= S.gap_from)
+		return;
+	lost = h->ev_first - S.gap_from;
+	S.lost_exit += lost;
+	sg_log(SG_LOG_WARN, "%" PRIu64 " events died with a collector before "
+	    "it counted them (spyglass_events_lost_total{stage="
+	    "\"collector_exit\"})", lost);
+}
+
 int
 snapshot_collector(const uint8_t *payload, size_t len)
 {
+	struct sg_snapshot_hdr h;
+	struct wire_r r;
 	uint8_t *copy;
 
 	if (snapshot_walk(payload, len, NULL) < 0)
@@ -199,17 +225,43 @@ snapshot_collector(const uint8_t *payload, size_t len)
 	if ((copy = malloc(len)) == NULL)
 		return 0;   /* the previous one is served instead */
 	memcpy(copy, payload, len);
+	wire_r_init(&r, copy, len);
+	(void)msg_get_snapshot_hdr(&r, &h);
+	gap_close(&h);
 	if (S.generations == 0)
 		S.generations = 1;
 	free(S.coll);
 	S.coll = copy;
 	S.coll_len = len;
+	S.coll_ev_next = h.ev_next;
 	return 0;
 }
 
-void
-snapshot_collector_gone(void)
+/* The dead collector's own counters join their base, so that they do not
+ * go down either; its gauges describe the present and start again. */
+static void
+self_absorb(uint64_t *self)
 {
+	for (int i = 0; i < SG_SELF_MAX; i++)
+		if (sg_self[i].source == SG_SELF_COLLECTOR) {
+			if (sg_self[i].type == SG_METRIC_COUNTER)
+				S.self_base[i] += self[i];
+			self[i] = 0;
+		}
+}
+
+void
+snapshot_collector_gone(uint64_t *self)
+{
+	/* What it counted ends where its last snapshot said; one that took
+	 * nothing leaves an earlier gap open, to be closed by the first
+	 * successor that takes events. */
+	if (S.coll_ev_next != 0) {
+		S.gap_from = S.coll_ev_next;
+		S.gap_open = true;
+	}
+	S.coll_ev_next = 0;
+	self_absorb(self);
 	if (S.coll == NULL)
 		return;
 	(void)snapshot_walk(S.coll, S.coll_len, base_absorb_series);
@@ -355,45 +407,49 @@ put_base_only(struct wire_w *w, uint64_t now_ns)
 static uint16_t
 put_collector(struct wire_w *w, uint64_t now_ns)
 {
+	struct sg_snapshot_hdr h;
 	struct sg_family_hdr f;
 	struct wire_r r;
-	uint64_t snap_ns;
-	uint16_t nfam;
 
 	if (S.coll == NULL)
 		return put_base_only(w, now_ns);
 	wire_r_init(&r, S.coll, S.coll_len);
-	if (msg_get_snapshot_hdr(&r, &snap_ns, &nfam) < 0)
+	if (msg_get_snapshot_hdr(&r, &h) < 0)
 		return 0;
 	if (S.nbase == 0) {   /* no restart yet: the families as they are */
 		wire_put_bytes(w, S.coll + r.off, S.coll_len - r.off);
-		return nfam;
+		return h.nfamilies;
 	}
-	for (uint16_t i = 0; i < nfam; i++)
+	for (uint16_t i = 0; i < h.nfamilies; i++)
 		if (msg_get_family(&r, &f) < 0 ||
-		    put_family_merged(w, &r, &f, snap_ns, now_ns) < 0) {
+		    put_family_merged(w, &r, &f, h.now_ns, now_ns) < 0) {
 			w->err = 1;
 			return 0;
 		}
-	return nfam;
+	return h.nfamilies;
 }
 
 /* The snapshot into a buffer of cap bytes: its length, 0 if too small. */
 static size_t
 snapshot_put(uint8_t *buf, size_t cap, const uint64_t *self, uint64_t now_ns)
 {
-	struct wire_w w, hdr;
-	uint16_t nfam;
+	struct sg_snapshot_hdr h = { .now_ns = now_ns };
+	uint64_t sum[SG_SELF_MAX];
+	struct wire_w w, hw;
 
+	for (int i = 0; i < SG_SELF_MAX; i++)
+		sum[i] = S.self_base[i] + self[i];
+	sum[SG_SELF_LOST_COLLECTOR_EXIT] += S.lost_exit;
 	wire_w_init(&w, buf, cap);
-	msg_put_snapshot_hdr(&w, now_ns, 0);
-	nfam = put_collector(&w, now_ns);
-	self_put_families(&w, self, S.self_start);
+	msg_put_snapshot_hdr(&w, &h);
+	h.nfamilies = put_collector(&w, now_ns);
+	self_put_families(&w, sum, S.self_start);
 	if (w.err)
 		return 0;
 	/* The family count, now known, over the header's placeholder. */
-	wire_w_init(&hdr, buf, cap);
-	msg_put_snapshot_hdr(&hdr, now_ns, (uint16_t)(nfam + self_nfamilies()));
+	h.nfamilies = (uint16_t)(h.nfamilies + self_nfamilies());
+	wire_w_init(&hw, buf, cap);
+	msg_put_snapshot_hdr(&hw, &h);
 	return w.len;
 }
 

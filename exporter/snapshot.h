@@ -14,9 +14,12 @@
 /* Take an SG_MSG_METRICS payload from the collector; -1 when malformed
  * (nothing changes). */
 int  snapshot_collector(const uint8_t *payload, size_t len);
-/* The collector was replaced (the loader names another): its last counts
- * become the base of its successor's. */
-void snapshot_collector_gone(void);
+/* The collector was replaced (the loader names another): its last counts,
+ * and its own counters in self[SG_SELF_MAX] (zeroed), become the base of
+ * its successor's.  The events it took but had not counted in its last
+ * snapshot are found lost once a successor says where it began (msg.h),
+ * and served in spyglass_events_lost_total{stage="collector_exit"}. */
+void snapshot_collector_gone(uint64_t *self);
 /* The snapshot to serve now, with self[SG_SELF_MAX]; a malloc'd SG_MSG_METRICS
  * payload and its length, or NULL when out of memory. */
 uint8_t *snapshot_build(const uint64_t *self, uint64_t now_ns, size_t *len);

@@ -16,28 +16,36 @@
  * per-message cost, small enough to stay well under SG_IPC_MAX_MSG. */
 #define SG_BATCH_MAX (256u << 10)
 
+/* The number of the batch's first event, before its events. */
+#define SG_BATCH_HDR sizeof(uint64_t)
+
 struct sg_drain {
 	struct ring_buffer   *rb;
 	nng_socket            out;
 	struct sg_drain_stats st;
 	uint32_t              nbatch;   /* events in the batch */
-	size_t                len;
+	size_t                len;      /* bytes in it, its header included */
 	uint8_t               batch[SG_BATCH_MAX];
 };
 
+/* Events are numbered in the order the collector is handed them, so that
+ * the exporter can tell those that died with a collector (msg.h). */
 void
 sg_drain_flush(struct sg_drain *dr)
 {
+	uint64_t first = dr->st.sent;
 	int rv;
 
-	if (dr->len == 0)
+	if (dr->nbatch == 0)
 		return;
+	memcpy(dr->batch, &first, sizeof(first));
 	rv = sg_ipc_send(dr->out, SG_MSG_EVENTS, dr->batch, dr->len);
-	if (rv == 0)
+	if (rv == 0) {
 		dr->st.batches++;
-	else
+		dr->st.sent += dr->nbatch;
+	} else
 		dr->st.lost_ipc += dr->nbatch;
-	dr->len = 0;
+	dr->len = SG_BATCH_HDR;
 	dr->nbatch = 0;
 }
 
@@ -90,6 +98,7 @@ sg_drain_new(struct sg_bpf *b, nng_socket out)
 	if (dr == NULL)
 		return NULL;
 	dr->out = out;
+	dr->len = SG_BATCH_HDR;
 	dr->rb = ring_buffer__new(sg_bpf_ringbuf_fd(b), sg_drain_event, dr,
 	    NULL);
 	if (dr->rb == NULL) {

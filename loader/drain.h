@@ -18,6 +18,7 @@ struct sg_bpf;
 struct sg_drain_stats {
 	uint64_t events;          /* events read from the ring buffer */
 	uint64_t batches;         /* messages sent */
+	uint64_t sent;            /* events in them: the next one's number */
 	uint64_t lost_ipc;        /* events in batches the collector could not take */
 	uint64_t bad;             /* events too short to carry a header */
 };

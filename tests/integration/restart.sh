@@ -1,8 +1,9 @@
 #!/bin/bash
 # Reload and supervision.  SIGHUP with a changed configuration file (a
 # second port to watch) takes effect without a restart; SIGHUP with a bad
-# file keeps the running configuration.  Then kill -9 the collector, then
-# the exporter; the loader restarts
+# file keeps the running configuration.  Then kill -9 the collector, the
+# exporter, and the collector again under load (counts never go down, and
+# requests not counted are reported lost); the loader restarts
 # each (first backoff 0.1 s), counts it in
 # spyglass_child_restarts_total{child=...}, and new traffic is counted
 # again.  Finally SIGTERM stops everything within 2 s with status 0 and
@@ -115,6 +116,41 @@ assert_eq "after exporter restart: $M{GET,503} (kept by the collector)" 30 \
     "$(metric_value $M http_request_method=GET http_response_status_code=503)"
 assert_eq "spyglass_events_lost_total{stage=ringbuf}" 0 "$(metric_value spyglass_events_lost_total stage=ringbuf)"
 log "spyglass_events_lost_total by stage: $(printf '%s\n' "$SCRAPE" | grep '^spyglass_events_lost_total' | tr '\n' ' ')"
+
+# ---- kill -9 the collector under load: a scrape after the restart never
+# shows less than one before it, and what was not counted is reported lost
+N=4000
+http_many $N "$URL/ok" -I >"$T/load.out" &
+load=$!
+sleep 0.4
+scrape
+mid=$(metric_value $M http_request_method=HEAD)
+lost0=$(metric_value spyglass_events_lost_total)
+C3=$(sensor_child spyglass-collector) || { fail "no collector"; exit 1; }
+kill -KILL "$C3"
+wait "$load"
+wait_new_child spyglass-collector "$C3" >/dev/null ||
+    fail "collector not restarted within 5 s (under load)"
+assert_eq "$R{collector} after the kill under load" 2 "$(wait_metric 2 $R child=collector)"
+sleep 2
+settle
+n=$(metric_value $M http_request_method=HEAD)
+lost=$(( $(metric_value spyglass_events_lost_total) - lost0 ))
+log "kill under load: $mid counted at the kill, $n of $N after the restart, $lost events lost; $(grep -o 'stage="[a-z_]*"} [0-9]*' <<<"$SCRAPE" | tr '\n' ' ')"
+assert_eq "served during the load" "200 $N" "$(cat "$T/load.out")"
+if [ "$n" -ge "$mid" ] && [ "$n" -le $N ]; then
+	ok "$M{HEAD} went from $mid to $n (of $N): never down"
+else
+	fail "$M{HEAD} went from $mid to $n (of $N)"
+fi
+# each request not counted lost one of its events at least
+if [ "$lost" -ge $((N - n)) ]; then
+	ok "requests not counted ($((N - n))) are reported: $lost events lost"
+else
+	fail "$((N - n)) requests not counted, but only $lost events reported lost"
+fi
+assert_eq "after the kill under load: $M{GET,404} (carried)" 20 \
+    "$(metric_value $M http_request_method=GET http_response_status_code=404)"
 
 # ---- SIGTERM: everything gone within 2 s, exit 0
 stop_sensor

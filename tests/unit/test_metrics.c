@@ -55,14 +55,17 @@ static void
 dsnap_take(struct sg_metrics *m, struct dsnap *d)
 {
 	uint8_t *buf = malloc(SNAP_CAP);
+	struct sg_snapshot_hdr h;
 	struct wire_r r;
 	size_t len;
 
 	assert_non_null(buf);
-	len = metrics_snapshot(m, buf, SNAP_CAP, SNAP_TIME);
+	len = metrics_snapshot(m, buf, SNAP_CAP, SNAP_TIME, 0, 0);
 	assert_true(len > 0);
 	wire_r_init(&r, buf, len);
-	assert_int_equal(msg_get_snapshot_hdr(&r, &d->now, &d->nfam), 0);
+	assert_int_equal(msg_get_snapshot_hdr(&r, &h), 0);
+	d->now = h.now_ns;
+	d->nfam = h.nfamilies;
 	assert_true(d->now == SNAP_TIME);
 	d->fam = calloc(d->nfam, sizeof(*d->fam));
 	assert_non_null(d->fam);
@@ -872,13 +875,13 @@ test_snapshot_cap(void **state)
 
 	(void)state;
 	metrics_record_span(m, &s);
-	full = metrics_snapshot(m, buf, SNAP_CAP, 1);
+	full = metrics_snapshot(m, buf, SNAP_CAP, 1, 0, 0);
 	assert_true(full > 0);
 	for (size_t cap = 0; cap < full; cap += 7)
-		assert_int_equal(metrics_snapshot(m, buf, cap, 1), 0);
-	assert_int_equal(metrics_snapshot(m, buf, full - 1, 1), 0);
-	assert_int_equal(metrics_snapshot(m, buf, full, 1), full);
-	assert_int_equal(metrics_snapshot(m, NULL, full, 1), 0);
+		assert_int_equal(metrics_snapshot(m, buf, cap, 1, 0, 0), 0);
+	assert_int_equal(metrics_snapshot(m, buf, full - 1, 1, 0, 0), 0);
+	assert_int_equal(metrics_snapshot(m, buf, full, 1, 0, 0), full);
+	assert_int_equal(metrics_snapshot(m, NULL, full, 1, 0, 0), 0);
 	free(buf);
 	metrics_free(m);
 }

@@ -405,7 +405,7 @@ snapshot(struct sg_metrics *m, uint8_t **out)
 	size_t len;
 
 	assert_non_null(buf);
-	len = metrics_snapshot(m, buf, SNAP_CAP, SNAP_TIME);
+	len = metrics_snapshot(m, buf, SNAP_CAP, SNAP_TIME, 0, 0);
 	assert_true(len > 0);
 	*out = buf;
 	return len;
@@ -663,7 +663,7 @@ test_metrics_malformed(void **state)
 	struct sg_metrics *m;
 	struct sg_span s;
 	metrics_req_t *req;
-	uint8_t *snap, *buf = NULL, hdr[12];
+	uint8_t *snap, *buf = NULL, hdr[28];
 	size_t len, outlen;
 	struct wire_w w;
 
@@ -684,7 +684,7 @@ test_metrics_malformed(void **state)
 	assert_int_equal(otlp_encode_metrics(snap, len + 1, NULL, NO_TTL,
 	    &buf, &outlen), -1);
 	/* A family of an unknown type (the byte after its strings). */
-	snap[12 + 2 + strlen("http_server_request_duration_seconds") + 2 +
+	snap[28 + 2 + strlen("http_server_request_duration_seconds") + 2 +
 	    strlen("http.server.request.duration") + 2 + 1 + 2 +
 	    strlen("Duration of HTTP service calls from the server side, "
 	    "in seconds")] = 9;
@@ -694,7 +694,8 @@ test_metrics_malformed(void **state)
 
 	/* No families: a valid, empty request. */
 	wire_w_init(&w, hdr, sizeof(hdr));
-	msg_put_snapshot_hdr(&w, 2, 0);
+	msg_put_snapshot_hdr(&w,
+	    &(struct sg_snapshot_hdr){ .now_ns = 2, .nfamilies = 0 });
 	assert_int_equal(w.err, 0);
 	req = encode_decode_metrics(hdr, w.len, NULL, NO_TTL);
 	assert_int_equal(req->n_resource_metrics, 0);
@@ -710,7 +711,8 @@ test_metrics_malformed(void **state)
 		f.type = SG_METRIC_COUNTER;
 		f.nseries = 4000000000u;
 		wire_w_init(&w, b, sizeof(b));
-		msg_put_snapshot_hdr(&w, 2, 1);
+		msg_put_snapshot_hdr(&w,
+	    &(struct sg_snapshot_hdr){ .now_ns = 2, .nfamilies = 1 });
 		msg_put_family(&w, &f);
 		assert_int_equal(w.err, 0);
 		assert_int_equal(otlp_encode_metrics(b, w.len, NULL, NO_TTL,
@@ -729,7 +731,8 @@ test_metrics_malformed(void **state)
 		f.nseries = 1;
 		se.start_ns = 3;
 		wire_w_init(&w, b, sizeof(b));
-		msg_put_snapshot_hdr(&w, 2, 1);
+		msg_put_snapshot_hdr(&w,
+	    &(struct sg_snapshot_hdr){ .now_ns = 2, .nfamilies = 1 });
 		msg_put_family(&w, &f);
 		msg_put_series(&w, &f, &se);
 		assert_int_equal(w.err, 0);
@@ -737,7 +740,8 @@ test_metrics_malformed(void **state)
 		    &buf, &outlen), -1);
 		se.start_ns = 2;
 		wire_w_init(&w, b, sizeof(b));
-		msg_put_snapshot_hdr(&w, 2, 1);
+		msg_put_snapshot_hdr(&w,
+	    &(struct sg_snapshot_hdr){ .now_ns = 2, .nfamilies = 1 });
 		msg_put_family(&w, &f);
 		msg_put_series(&w, &f, &se);
 		req = encode_decode_metrics(b, w.len, NULL, NO_TTL);

@@ -41,7 +41,7 @@ snapshot(struct sg_metrics *m, uint8_t **out)
 	size_t len;
 
 	assert_non_null(buf);
-	len = metrics_snapshot(m, buf, SNAP_CAP, 1);
+	len = metrics_snapshot(m, buf, SNAP_CAP, 1, 0, 0);
 	assert_true(len > 0);
 	*out = buf;
 	return len;
@@ -240,7 +240,8 @@ hand_snapshot(uint8_t *buf, size_t cap, const struct sg_family_hdr *f,
 	struct wire_w w;
 
 	wire_w_init(&w, buf, cap);
-	msg_put_snapshot_hdr(&w, 1, 1);
+	msg_put_snapshot_hdr(&w,
+	    &(struct sg_snapshot_hdr){ .now_ns = 1, .nfamilies = 1 });
 	msg_put_family(&w, f);
 	for (uint32_t i = 0; i < ns; i++)
 		msg_put_series(&w, f, &s[i]);
@@ -397,7 +398,8 @@ test_render_malformed(void **state)
 		struct wire_w w;
 
 		wire_w_init(&w, buf, sizeof(buf));
-		msg_put_snapshot_hdr(&w, 1, 0);
+		msg_put_snapshot_hdr(&w,
+	    &(struct sg_snapshot_hdr){ .now_ns = 1, .nfamilies = 0 });
 		assert_int_equal(prom_render(buf, w.len, NO_TTL, &text), 0);
 		assert_string_equal(text, "");
 		free(text);

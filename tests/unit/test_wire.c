@@ -554,8 +554,8 @@ test_snapshot_round_trip(void **state)
 {
 	struct sg_family_hdr hf, cf, f;
 	struct sg_series s1, s2, s3, s;
-	uint64_t now;
-	uint16_t nfam;
+	struct sg_snapshot_hdr h = { .now_ns = 2000, .ev_first = 7,
+		.ev_next = 12345, .nfamilies = 2 }, g;
 	static uint8_t buf[16384];
 	struct wire_w w;
 	struct wire_r r;
@@ -579,7 +579,7 @@ test_snapshot_round_trip(void **state)
 	s2.idle_ns = UINT64_MAX;
 	s3.start_ns = 0;
 	wire_w_init(&w, buf, sizeof(buf));
-	msg_put_snapshot_hdr(&w, 2000, 2);
+	msg_put_snapshot_hdr(&w, &h);
 	msg_put_family(&w, &hf);
 	msg_put_series(&w, &hf, &s1);
 	msg_put_series(&w, &hf, &s2);
@@ -588,9 +588,10 @@ test_snapshot_round_trip(void **state)
 	assert_int_equal(w.err, 0);
 
 	wire_r_init(&r, buf, w.len);
-	assert_int_equal(msg_get_snapshot_hdr(&r, &now, &nfam), 0);
-	assert_true(now == 2000);
-	assert_int_equal(nfam, 2);
+	assert_int_equal(msg_get_snapshot_hdr(&r, &g), 0);
+	assert_true(g.now_ns == 2000);
+	assert_true(g.ev_first == 7 && g.ev_next == 12345);
+	assert_int_equal(g.nfamilies, 2);
 	assert_int_equal(msg_get_family(&r, &f), 0);
 	assert_string_equal(f.prom_name, hf.prom_name);
 	assert_string_equal(f.otel_name, hf.otel_name);
@@ -616,8 +617,15 @@ test_snapshot_round_trip(void **state)
 	 * is read from it. */
 	buf[0] = (uint8_t)(SG_SNAPSHOT_VERSION + 1);
 	wire_r_init(&r, buf, w.len);
-	assert_int_equal(msg_get_snapshot_hdr(&r, &now, &nfam), -1);
+	assert_int_equal(msg_get_snapshot_hdr(&r, &g), -1);
 	assert_int_equal(r.err, 1);
+	/* Events that end before they begin. */
+	buf[0] = (uint8_t)SG_SNAPSHOT_VERSION;
+	h.ev_first = h.ev_next + 1;
+	wire_w_init(&w, buf, sizeof(buf));
+	msg_put_snapshot_hdr(&w, &h);
+	wire_r_init(&r, buf, w.len);
+	assert_int_equal(msg_get_snapshot_hdr(&r, &g), -1);
 }
 
 /* Families and series that break the limits are refused by both ends. */
