@@ -1,0 +1,122 @@
+/*
+ * What every protocol parser of the collector provides, and what it
+ * produces.  A parser follows one connection from the bytes one process
+ * reads and writes, and emits an exchange (a request and its response, or
+ * what is known of one) each time one ends.  Parsers are pure: no
+ * allocation, no I/O, state of a fixed size the connection table owns, so
+ * each is unit-tested, benchmarked and fuzzed on its own.  One file per
+ * protocol under collector/protocols/; the registry (proto.c) lists them.
+ */
+#ifndef SG_PROTO_H
+#define SG_PROTO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "events.h"
+#include "msg.h"
+
+/* Parsers (wire protocols), in the order detection tries them. */
+enum sg_proto {
+	SG_PROTO_NONE = 0,	/* not known yet, or none matched */
+	SG_PROTO_HTTP1,
+	SG_PROTO_HTTP2,
+	SG_PROTO_MAX
+};
+
+/* What an exchange is: this chooses its metric families and the semantic
+ * conventions of its span (one parser may emit several: HTTP/2 carries
+ * HTTP and gRPC). */
+enum sg_app {
+	SG_APP_HTTP = 1,
+	SG_APP_GRPC,
+	SG_APP_MAX
+};
+
+/* sg_exchange.flags */
+#define SG_EX_TIMED_OUT		0x01	/* no response: timeout, close, reset */
+#define SG_EX_STATUS_UNKNOWN	0x02	/* a response whose status the sensor
+					 * could not read (never guessed) */
+#define SG_EX_OP_UNKNOWN	0x04	/* op could not be read */
+#define SG_EX_TARGET_UNKNOWN	0x08	/* target could not be read */
+
+struct sg_exchange {
+	uint8_t  app;			/* enum sg_app */
+	uint8_t  role;			/* SG_ROLE_SERVER or SG_ROLE_CLIENT */
+	uint8_t  flags;			/* SG_EX_* */
+	uint64_t start_ns;		/* monotonic: first request byte seen */
+	uint64_t end_ns;		/* monotonic: last response byte seen */
+	/* HTTP: the method.  gRPC: "" (the HTTP method is always POST). */
+	char     op[SG_METHOD_MAX];
+	/* HTTP: the request target without the query.  gRPC: the method,
+	 * "/package.Service/Method". */
+	char     target[SG_PATH_MAX];
+	char     version[4];		/* HTTP: "1.0", "1.1", "2" */
+	/* HTTP: the status code (0: none).  gRPC: the status code. */
+	uint32_t status;
+	uint64_t req_size;		/* body (HTTP) or message (gRPC) bytes */
+	uint64_t resp_size;
+};
+
+typedef void (*sg_emit_fn)(void *ctx, const struct sg_exchange *ex);
+
+/* Per-connection counts a parser keeps; the table adds up what changed. */
+struct sg_proto_counters {
+	uint64_t unparsed;	/* bytes that were not this protocol */
+	uint64_t unpaired;	/* responses to requests not seen */
+	uint64_t dropped;	/* requests seen with no room to keep */
+	uint64_t unknown;	/* fields that could not be resolved (HPACK
+				 * references to entries never seen) */
+};
+
+/* sniff() verdicts. */
+enum sg_sniff {
+	SG_SNIFF_NO = 0,	/* not this protocol */
+	SG_SNIFF_MAYBE,		/* could be: not enough bytes to tell */
+	SG_SNIFF_YES,
+};
+
+struct sg_proto_ops {
+	const char *name;		/* "http1", ... (logs, tests) */
+	uint8_t     id;			/* enum sg_proto */
+	size_t      state_size;	/* bytes of per-connection state */
+	/* Whether the state must live as long as the connection (HTTP/2's
+	 * HPACK tables), or may be dropped whenever idle() (HTTP/1). */
+	bool        keep_state;
+	/* Whether the first captured bytes of a read (dir SG_DIR_READ) or
+	 * write of a connection not yet known are this protocol.  port is
+	 * the connection's local port for a server, its peer's for a
+	 * client (0 unknown): a hint only. */
+	enum sg_sniff (*sniff)(const uint8_t *data, size_t captured,
+	    uint8_t dir, uint16_t port);
+	void     (*init)(void *st, uint8_t role);
+	/* One read or write of len bytes, the first `captured` in data;
+	 * tail is NULL or its last SG_TAIL_LEN bytes. */
+	void     (*on_data)(void *st, uint8_t dir, uint64_t ts_ns, uint64_t len,
+	    const uint8_t *data, size_t captured, const uint8_t *tail,
+	    sg_emit_fn emit, void *ctx);
+	/* The connection closed: exchanges delimited by close end, those
+	 * without a response end timed out. */
+	void     (*on_close)(void *st, uint64_t ts_ns, sg_emit_fn emit,
+	    void *ctx);
+	/* End requests older than timeout_ns as timed out; how many. */
+	unsigned (*expire)(void *st, uint64_t now_ns, uint64_t timeout_ns,
+	    sg_emit_fn emit, void *ctx);
+	/* Nothing in flight: no exchange would be lost with the state. */
+	bool     (*idle)(const void *st);
+	/* Requests awaiting their response (cut off when the sensor stops). */
+	unsigned (*pending)(const void *st);
+	/* The role, as learnt from the traffic when it was SG_ROLE_UNKNOWN. */
+	uint8_t  (*role)(const void *st);
+	void     (*counters)(const void *st, struct sg_proto_counters *out);
+};
+
+/* The parser for id, or NULL. */
+const struct sg_proto_ops *proto_ops(uint8_t id);
+/* The first enabled parser (enabled: bit 1 << id) whose sniff says yes;
+ * SG_PROTO_NONE when none does.  *maybe is set when one could still. */
+uint8_t proto_detect(uint32_t enabled, const uint8_t *data, size_t captured,
+    uint8_t dir, uint16_t port, bool *maybe);
+
+#endif
