@@ -44,7 +44,7 @@ struct bench {
 
 static void
 bench_on_exchange(void *ctx, const struct sg_conn *conn,
-    const struct http1_exchange *ex)
+    const struct sg_exchange *ex)
 {
 	struct bench *b = ctx;
 	struct sg_span s;

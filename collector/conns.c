@@ -16,16 +16,17 @@
 _Static_assert(offsetof(struct sg_data_event, data) == SG_DATA_EVENT_HDR_SIZE,
     "data[] must follow the fixed part of a data event");
 
-/* Parser states not attached to a connection, reused through `next`. */
-union conns_state {
-	union conns_state	*next;
-	struct http1_conn	 http;
+/* A parser state not attached to a connection, on its protocol's free
+ * list (a state is at least this large: proto_ops() sizes). */
+struct conns_spare {
+	struct conns_spare	*next;
 };
 
 struct sg_conns {
 	struct sg_conn		*slot;
-	union conns_state	*spare;		/* free list */
+	struct conns_spare	*spare[SG_PROTO_MAX];	/* free lists */
 	size_t			 nstates;	/* allocated, in use or spare */
+	uint32_t		 enabled;	/* 1 << enum sg_proto */
 	size_t			 mask;		/* capacity - 1 */
 	size_t			 window;
 	uint64_t		 timeout_ns;
@@ -63,11 +64,11 @@ conns_older(uint64_t now_ns, uint64_t then_ns, uint64_t timeout_ns)
 
 /* Timed-out exchanges are only counted; the rest go to the caller. */
 static void
-conns_emit_exchange(void *arg, const struct http1_exchange *ex)
+conns_emit_exchange(void *arg, const struct sg_exchange *ex)
 {
 	struct sg_conns *t = arg;
 
-	if (ex->timed_out || ex->status == 0) {
+	if (ex->flags & SG_EX_TIMED_OUT) {
 		t->st.timed_out++;
 		return;
 	}
@@ -95,6 +96,7 @@ conns_new(size_t capacity, uint64_t request_timeout_ns, conns_emit_fn emit,
 	t->mask = cap - 1;
 	t->window = cap < CONNS_WINDOW ? cap : CONNS_WINDOW;
 	t->timeout_ns = request_timeout_ns;
+	t->enabled = ~0u;
 	t->emit = emit;
 	t->ctx = ctx;
 	return t;
@@ -103,54 +105,92 @@ conns_new(size_t capacity, uint64_t request_timeout_ns, conns_emit_fn emit,
 void
 conns_free(struct sg_conns *t)
 {
-	union conns_state *s;
+	struct conns_spare *s;
 
 	if (t == NULL)
 		return;
 	for (size_t i = 0; i <= t->mask; i++)
-		free(t->slot[i].http);
-	while ((s = t->spare) != NULL) {
-		t->spare = s->next;
-		free(s);
-	}
+		free(t->slot[i].state);
+	for (size_t p = 0; p < SG_PROTO_MAX; p++)
+		while ((s = t->spare[p]) != NULL) {
+			t->spare[p] = s->next;
+			free(s);
+		}
 	free(t->slot);
 	free(t);
+}
+
+void
+conns_set_protocols(struct sg_conns *t, uint32_t enabled)
+{
+	if (t != NULL)
+		t->enabled = enabled;
+}
+
+static const struct sg_proto_ops *
+conns_ops(const struct sg_conn *c)
+{
+	return proto_ops(c->proto);
+}
+
+/* Whether c's parser has nothing in flight (no state: nothing at all). */
+static bool
+conns_idle(const struct sg_conn *c)
+{
+	return c->state == NULL || conns_ops(c)->idle(c->state);
 }
 
 /* Parser state for c, fresh for its role.  At most one per slot exists,
  * so the states are bounded by the capacity.  NULL when out of memory:
  * the event is then counted as unparsed. */
-static struct http1_conn *
+static void *
 conns_attach(struct sg_conns *t, struct sg_conn *c)
 {
-	union conns_state *s;
+	const struct sg_proto_ops *ops = conns_ops(c);
+	struct conns_spare *s;
+	size_t size;
 
-	if (c->http != NULL)
-		return c->http;
-	if ((s = t->spare) != NULL)
-		t->spare = s->next;
-	else if ((s = calloc(1, sizeof(*s))) != NULL)
+	if (c->state != NULL)
+		return c->state;
+	if ((s = t->spare[c->proto]) != NULL)
+		t->spare[c->proto] = s->next;
+	else {
+		size = ops->state_size > sizeof(*s) ? ops->state_size :
+		    sizeof(*s);
+		if ((s = calloc(1, size)) == NULL)
+			return NULL;
 		t->nstates++;
-	else
-		return NULL;
-	http1_conn_init(&s->http, c->role);
-	c->http = &s->http;
-	return c->http;
+	}
+	ops->init(s, c->role);
+	c->state = s;
+	return c->state;
 }
 
-/* An idle connection's parser state holds nothing worth keeping. */
+/* The state goes back to its protocol's free list: the connection is
+ * idle and its parser keeps nothing between exchanges, or it is gone. */
 static void
 conns_detach(struct sg_conns *t, struct sg_conn *c)
 {
-	union conns_state *s;
+	struct conns_spare *s;
 
-	if (c->http == NULL)
+	if (c->state == NULL)
 		return;
-	c->role = c->http->role;
-	s = (union conns_state *)(void *)c->http;
-	s->next = t->spare;
-	t->spare = s;
-	c->http = NULL;
+	c->role = conns_ops(c)->role(c->state);
+	s = c->state;
+	s->next = t->spare[c->proto];
+	t->spare[c->proto] = s;
+	c->state = NULL;
+}
+
+/* After an exchange: a parser that keeps nothing between exchanges
+ * gives its state back when idle. */
+static void
+conns_maybe_detach(struct sg_conns *t, struct sg_conn *c)
+{
+	const struct sg_proto_ops *ops = conns_ops(c);
+
+	if (c->state != NULL && !ops->keep_state && ops->idle(c->state))
+		conns_detach(t, c);
 }
 
 static struct sg_conn *
@@ -171,7 +211,7 @@ conns_lookup(struct sg_conns *t, uint32_t pid, uint64_t sock)
 static bool
 conns_better_victim(const struct sg_conn *a, const struct sg_conn *b)
 {
-	bool aidle = http1_idle(a->http), bidle = http1_idle(b->http);
+	bool aidle = conns_idle(a), bidle = conns_idle(b);
 
 	if (aidle != bidle)
 		return aidle;
@@ -191,7 +231,7 @@ conns_free_slot(struct sg_conns *t, size_t home)
 		if (victim == NULL || conns_better_victim(c, victim))
 			victim = c;
 	}
-	if (!http1_idle(victim->http))
+	if (!conns_idle(victim))
 		t->st.evicted++;
 	conns_detach(t, victim);
 	t->st.active--;
@@ -238,10 +278,10 @@ conns_remove(struct sg_conns *t, struct sg_conn *c)
 static void
 conns_close(struct sg_conns *t, struct sg_conn *c, uint64_t ts_ns)
 {
-	if (c->http == NULL)
+	if (c->state == NULL)
 		return;
 	t->cur = c;
-	http1_on_close(c->http, ts_ns, conns_emit_exchange, t);
+	conns_ops(c)->on_close(c->state, ts_ns, conns_emit_exchange, t);
 	t->cur = NULL;
 }
 
@@ -254,11 +294,15 @@ conns_set_role(struct sg_conns *t, struct sg_conn *c, uint8_t role,
 {
 	if (role == SG_ROLE_UNKNOWN || role == c->role)
 		return;
-	if (c->role != SG_ROLE_UNKNOWN)
+	if (c->role != SG_ROLE_UNKNOWN) {
+		/* a new connection: its protocol is to be found again */
 		conns_close(t, c, ts_ns);
+		conns_detach(t, c);
+		c->proto = SG_PROTO_NONE;
+	}
 	c->role = role;
-	if (c->http != NULL)
-		http1_conn_init(c->http, role);
+	if (c->state != NULL)
+		conns_ops(c)->init(c->state, role);
 }
 
 /* Its connections end where they were last seen active. */
@@ -275,15 +319,50 @@ conns_forget_pid(struct sg_conns *t, uint32_t pid)
 	}
 }
 
+/* The port that names the service: ours for a server, the peer's for a
+ * client. */
+static uint16_t
+conns_service_port(const struct sg_conn *c)
+{
+	return c->role == SG_ROLE_CLIENT ? c->id.rport : c->id.lport;
+}
+
+/* A connection of unknown protocol: its first bytes may tell.  Whether
+ * a parser now follows it. */
+static bool
+conns_detect(struct sg_conns *t, struct sg_conn *c, uint8_t dir,
+    const uint8_t *data, size_t captured)
+{
+	bool maybe;
+
+	if (c->proto != SG_PROTO_NONE)
+		return true;
+	c->proto = proto_detect(t->enabled, data, captured, dir,
+	    conns_service_port(c), &maybe);
+	return c->proto != SG_PROTO_NONE;
+}
+
+/* What the parser's counters moved by, into the table's. */
+static void
+conns_count(struct sg_conns *t, const struct sg_proto_counters *before,
+    const struct sg_proto_counters *after)
+{
+	t->st.unparsed += after->unparsed - before->unparsed;
+	t->st.unpaired += after->unpaired - before->unpaired;
+	t->st.dropped += after->dropped - before->dropped;
+	t->st.unknown += after->unknown - before->unknown;
+}
+
 static int
 conns_on_data(struct sg_conns *t, const uint8_t *ev, size_t size)
 {
+	const struct sg_proto_ops *ops;
+	struct sg_proto_counters before, after;
 	struct sg_data_event d;
 	const uint8_t *data, *tail;
-	struct http1_conn *h;
 	struct sg_conn *c;
 	size_t captured;
-	uint64_t garbage, unpaired, dropped;
+	void *st;
 
 	if (size < SG_DATA_EVENT_HDR_SIZE)
 		return -1;
@@ -302,23 +381,21 @@ conns_on_data(struct sg_conns *t, const uint8_t *ev, size_t size)
 		c->id = d.conn;
 	conns_set_role(t, c, d.role, d.hdr.ts_ns);
 	c->last_ns = d.hdr.ts_ns;
-	if ((h = conns_attach(t, c)) == NULL) {
+	if (!conns_detect(t, c, d.dir, data, captured) ||
+	    (st = conns_attach(t, c)) == NULL) {
 		t->st.unparsed += (uint64_t)d.len;
 		return 0;
 	}
+	ops = conns_ops(c);
 	t->cur = c;
-	garbage = h->garbage;
-	unpaired = h->unpaired;
-	dropped = h->dropped;
-	http1_on_data(h, d.dir, d.hdr.ts_ns, (uint64_t)d.len, data,
+	ops->counters(st, &before);
+	ops->on_data(st, d.dir, d.hdr.ts_ns, (uint64_t)d.len, data,
 	    captured, tail, conns_emit_exchange, t);
-	t->st.unparsed += h->garbage - garbage;
-	t->st.unpaired += h->unpaired - unpaired;
-	t->st.dropped += h->dropped - dropped;
+	ops->counters(st, &after);
+	conns_count(t, &before, &after);
 	t->cur = NULL;
-	c->role = h->role;
-	if (http1_idle(h))
-		conns_detach(t, c);
+	c->role = ops->role(st);
+	conns_maybe_detach(t, c);
 	return 0;
 }
 
@@ -405,15 +482,17 @@ conns_tick(struct sg_conns *t, uint64_t now_ns)
 		c = &t->slot[i];
 		if (c->sock == 0)
 			continue;
-		if (c->http != NULL) {
+		if (c->state != NULL) {
 			t->cur = c;
-			http1_expire(c->http, now_ns, t->timeout_ns,
+			conns_ops(c)->expire(c->state, now_ns, t->timeout_ns,
 			    conns_emit_exchange, t);
 			t->cur = NULL;
-			if (http1_idle(c->http))
-				conns_detach(t, c);
+			conns_maybe_detach(t, c);
 		}
-		if (c->http == NULL &&
+		/* A parser whose state lasts as long as the connection
+		 * (HPACK tables) keeps it until it closes or is evicted. */
+		if (conns_idle(c) && (c->state == NULL ||
+		    !conns_ops(c)->keep_state) &&
 		    conns_older(now_ns, c->last_ns, t->timeout_ns))
 			conns_remove(t, c);
 	}
@@ -422,9 +501,12 @@ conns_tick(struct sg_conns *t, uint64_t now_ns)
 void
 conns_finish(struct sg_conns *t)
 {
-	for (size_t i = 0; t != NULL && i <= t->mask; i++)
-		if (t->slot[i].sock != 0 && t->slot[i].http != NULL)
-			t->st.cut_off += t->slot[i].http->npending;
+	for (size_t i = 0; t != NULL && i <= t->mask; i++) {
+		const struct sg_conn *c = &t->slot[i];
+
+		if (c->sock != 0 && c->state != NULL)
+			t->st.cut_off += conns_ops(c)->pending(c->state);
+	}
 }
 
 void

@@ -1,14 +1,15 @@
 /*
- * Connection table of the collector: raw events in, HTTP exchanges out.
+ * Connection table of the collector: raw events in, exchanges out.
  * Keyed by (pid, kernel socket address); fixed capacity chosen at start,
  * open addressing, no allocation per event.  When full, the least
  * recently used idle connection is evicted and counted.
  *
- * A slot is small; the HTTP parser state (4.4 KB: room for the pipelined
- * requests of a full capture) is attached only while an exchange is in
- * progress and goes back to a free list when the connection is idle
- * again, so memory follows the requests in flight, not the connections
- * open.
+ * A connection's protocol is detected from its first bytes (proto.h);
+ * until one is, its bytes are only counted.  A slot is small; the
+ * parser's state is attached while an exchange is in progress and goes
+ * back to its protocol's free list when the connection is idle again (or
+ * with the connection, for parsers whose state must last as long), so
+ * memory follows the requests in flight, not the connections open.
  */
 #ifndef SG_CONNS_H
 #define SG_CONNS_H
@@ -17,15 +18,16 @@
 #include <stdint.h>
 
 #include "events.h"
-#include "http1.h"
+#include "proto.h"
 
 struct sg_conn {
 	uint32_t          pid;
 	uint64_t          sock;     /* 0: free slot */
 	struct sg_conn_id id;       /* addresses as last seen */
 	uint8_t           role;     /* enum sg_role */
+	uint8_t           proto;    /* enum sg_proto; SG_PROTO_NONE: not known */
 	uint64_t          last_ns;
-	struct http1_conn *http;    /* NULL while idle */
+	void             *state;    /* the parser's; NULL while idle */
 };
 
 struct sg_conns_stats {
@@ -34,9 +36,10 @@ struct sg_conns_stats {
 	uint64_t evicted;           /* live connections evicted when full */
 	uint64_t timed_out;         /* requests ended by the timeout */
 	uint64_t active;            /* connections in the table now */
-	uint64_t unparsed;          /* bytes that were not HTTP/1.x */
+	uint64_t unparsed;          /* bytes no parser could read */
 	uint64_t unpaired;          /* responses to requests not seen */
 	uint64_t dropped;           /* requests seen with no room to keep */
+	uint64_t unknown;           /* fields that could not be resolved */
 	uint64_t cut_off;           /* awaiting a response at conns_finish */
 	uint64_t states;            /* parser states allocated: the most
 	                             * connections mid-exchange at once */
@@ -44,13 +47,16 @@ struct sg_conns_stats {
 
 /* Called for each finished exchange with the connection it happened on. */
 typedef void (*conns_emit_fn)(void *ctx, const struct sg_conn *conn,
-    const struct http1_exchange *ex);
+    const struct sg_exchange *ex);
 
 struct sg_conns;
 
 struct sg_conns *conns_new(size_t capacity, uint64_t request_timeout_ns,
     conns_emit_fn emit, void *ctx);
 void conns_free(struct sg_conns *t);
+/* The parsers connections may be detected as: bit 1 << enum sg_proto
+ * (all of them by default).  Connections already detected keep theirs. */
+void conns_set_protocols(struct sg_conns *t, uint32_t enabled);
 /* Validate and apply one raw event (bytes exactly as the BPF wrote it).
  * Returns 0, or -1 when the event is malformed (counted, ignored). */
 int  conns_handle_event(struct sg_conns *t, const void *ev, size_t size);

@@ -108,7 +108,7 @@ sg_spans_add(const struct sg_span *s)
 /* conns.c hands over each finished exchange. */
 static void
 sg_on_exchange(void *ctx, const struct sg_conn *conn,
-    const struct http1_exchange *ex)
+    const struct sg_exchange *ex)
 {
 	struct sg_span s;
 

@@ -220,7 +220,7 @@ spans_add_addrs(struct sg_span *s, const struct sg_conn *conn)
 
 void
 spans_build(struct sg_span *out, const struct sg_conn *conn,
-    const struct http1_exchange *ex, const struct sg_proc_info *proc,
+    const struct sg_exchange *ex, const struct sg_proc_info *proc,
     int64_t clock_offset_ns, bool exported)
 {
 	uint8_t role;
@@ -237,9 +237,8 @@ spans_build(struct sg_span *out, const struct sg_conn *conn,
 	out->pid = conn->pid;
 	spans_service(out, conn->pid, proc);
 
-	copy_str(out->method, sizeof(out->method), ex->method,
-	    sizeof(ex->method));
-	copy_str(out->path, sizeof(out->path), ex->path, sizeof(ex->path));
+	copy_str(out->method, sizeof(out->method), ex->op, sizeof(ex->op));
+	copy_str(out->path, sizeof(out->path), ex->target, sizeof(ex->target));
 	out->status = ex->status;
 	memcpy(out->scheme, "http", sizeof("http"));
 	if (ex->version[0] != '\0')
@@ -253,8 +252,8 @@ spans_build(struct sg_span *out, const struct sg_conn *conn,
 	out->host_port = conn->id.lport;
 	out->peer_port = conn->id.rport;
 
-	out->req_body_size = ex->req_body;
-	out->resp_body_size = ex->resp_body;
+	out->req_body_size = ex->req_size;
+	out->resp_body_size = ex->resp_size;
 	if (exported) {
 		spans_random_id(out->trace_id, sizeof(out->trace_id));
 		spans_random_id(out->span_id, sizeof(out->span_id));

@@ -1,5 +1,5 @@
 /*
- * From an HTTP exchange on a connection to a span: wall-clock times,
+ * From an exchange on a connection to a span: wall-clock times,
  * random trace and span ids, addresses as text, service identity.
  */
 #ifndef SG_SPANS_H
@@ -9,8 +9,8 @@
 #include <stdint.h>
 
 #include "conns.h"
-#include "http1.h"
 #include "msg.h"
+#include "proto.h"
 
 /* Seed the id generator (getrandom once; no syscall per span). */
 void spans_init(void);
@@ -22,7 +22,7 @@ int64_t spans_clock_offset(void);
  * span to be exported gets trace and span ids and textual addresses; the
  * metrics need neither, except the server's address of a client span. */
 void spans_build(struct sg_span *out, const struct sg_conn *conn,
-    const struct http1_exchange *ex, const struct sg_proc_info *proc,
+    const struct sg_exchange *ex, const struct sg_proc_info *proc,
     int64_t clock_offset_ns, bool exported);
 /* Render a textual address for a family/16-byte address. */
 void spans_format_addr(char *buf, size_t sz, uint16_t family,

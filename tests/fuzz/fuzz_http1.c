@@ -68,26 +68,28 @@ fz_terminated(const char *s, size_t size)
 }
 
 static void
-fz_check_exchange(const struct http1_exchange *ex)
+fz_check_exchange(const struct sg_exchange *ex)
 {
 	size_t i;
 
 	fz_check(ex->role == SG_ROLE_SERVER || ex->role == SG_ROLE_CLIENT,
 	    "role");
-	fz_check(fz_terminated(ex->method, sizeof(ex->method)), "method end");
-	fz_check(ex->method[0] != '\0', "method empty");
-	for (i = 0; ex->method[i] != '\0'; i++)
-		fz_check(ex->method[i] >= 'A' && ex->method[i] <= 'Z',
+	fz_check(ex->app == SG_APP_HTTP, "app");
+	fz_check(fz_terminated(ex->op, sizeof(ex->op)), "method end");
+	fz_check(ex->op[0] != '\0', "method empty");
+	for (i = 0; ex->op[i] != '\0'; i++)
+		fz_check(ex->op[i] >= 'A' && ex->op[i] <= 'Z',
 		    "method chars");
-	fz_check(fz_terminated(ex->path, sizeof(ex->path)), "path end");
-	for (i = 0; ex->path[i] != '\0'; i++)
-		fz_check(ex->path[i] > 0x20 && ex->path[i] < 0x7f &&
-		    ex->path[i] != '?', "path chars");
+	fz_check(fz_terminated(ex->target, sizeof(ex->target)), "path end");
+	for (i = 0; ex->target[i] != '\0'; i++)
+		fz_check(ex->target[i] > 0x20 && ex->target[i] < 0x7f &&
+		    ex->target[i] != '?', "path chars");
 	fz_check(ex->version[0] == '1' && ex->version[1] == '.' &&
 	    ex->version[3] == '\0', "version");
 	fz_check(ex->status == 0 || (ex->status >= 100 && ex->status <= 599),
 	    "status range");
-	fz_check(ex->timed_out == (ex->status == 0), "timed_out");
+	fz_check(((ex->flags & SG_EX_TIMED_OUT) != 0) == (ex->status == 0),
+	    "timed_out");
 	fz_check(ex->end_ns >= ex->start_ns, "end before start");
 }
 
@@ -126,7 +128,7 @@ fz_check_conn(const struct http1_conn *c)
 }
 
 static void
-fz_http1_emit(void *ctx, const struct http1_exchange *ex)
+fz_http1_emit(void *ctx, const struct sg_exchange *ex)
 {
 	(void)ctx;
 	fz_check_exchange(ex);
@@ -134,7 +136,7 @@ fz_http1_emit(void *ctx, const struct http1_exchange *ex)
 
 static void
 fz_conns_emit(void *ctx, const struct sg_conn *c,
-    const struct http1_exchange *ex)
+    const struct sg_exchange *ex)
 {
 	(void)ctx;
 	fz_check(c != NULL && c->sock != 0, "emit conn");
@@ -142,8 +144,9 @@ fz_conns_emit(void *ctx, const struct sg_conn *c,
 	fz_check(ex->role == c->role, "exchange role");
 	fz_check_exchange(ex);
 	/* exchanges end while a parser state is attached */
-	fz_check(c->http != NULL, "emit without parser state");
-	fz_check_conn(c->http);
+	fz_check(c->state != NULL && c->proto == SG_PROTO_HTTP1,
+	    "emit without parser state");
+	fz_check_conn(c->state);
 }
 
 /* One read or write: the payload is what was captured; op may add bytes

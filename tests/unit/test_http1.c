@@ -22,14 +22,14 @@
 
 struct rec {
 	int			n;
-	struct http1_exchange	ex[REC_MAX];
+	struct sg_exchange	ex[REC_MAX];
 };
 
 static struct http1_conn conn;
 static struct rec rec;
 
 static void
-rec_emit(void *ctx, const struct http1_exchange *ex)
+rec_emit(void *ctx, const struct sg_exchange *ex)
 {
 	struct rec *r = ctx;
 
@@ -68,19 +68,19 @@ expect_ex(int i, uint8_t role, const char *method, const char *path,
     uint16_t status, uint64_t start_ns, uint64_t end_ns, uint64_t req_body,
     uint64_t resp_body)
 {
-	const struct http1_exchange *ex;
+	const struct sg_exchange *ex;
 
 	assert_true(i < rec.n);
 	ex = &rec.ex[i];
 	assert_int_equal(ex->role, role);
-	assert_string_equal(ex->method, method);
-	assert_string_equal(ex->path, path);
+	assert_string_equal(ex->op, method);
+	assert_string_equal(ex->target, path);
 	assert_int_equal(ex->status, status);
-	assert_int_equal(ex->timed_out, status == 0);
+	assert_int_equal((ex->flags & SG_EX_TIMED_OUT) != 0, status == 0);
 	assert_int_equal(ex->start_ns, start_ns);
 	assert_int_equal(ex->end_ns, end_ns);
-	assert_int_equal(ex->req_body, req_body);
-	assert_int_equal(ex->resp_body, resp_body);
+	assert_int_equal(ex->req_size, req_body);
+	assert_int_equal(ex->resp_size, resp_body);
 }
 
 static void
@@ -624,8 +624,8 @@ test_long_target(void **state)
 	feed(R, 10, req);
 	feed(W, 20, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
 	assert_int_equal(rec.n, 1);
-	assert_int_equal(strlen(rec.ex[0].path), SG_PATH_MAX - 1);
-	assert_string_equal(rec.ex[0].path, want);
+	assert_int_equal(strlen(rec.ex[0].target), SG_PATH_MAX - 1);
+	assert_string_equal(rec.ex[0].target, want);
 }
 
 /* Request headers past the capture, then a response whose headers are
@@ -882,8 +882,8 @@ test_pending_names(void **state)
 		feed(W, 3000 + i, RESP_EMPTY);
 	assert_int_equal(rec.n, REC_MAX);
 	for (i = 0; i < REC_MAX; i++)
-		assert_string_equal(rec.ex[i].path, path[i]);
-	assert_string_equal(rec.ex[REC_MAX - 1].method, "PATCH");
+		assert_string_equal(rec.ex[i].target, path[i]);
+	assert_string_equal(rec.ex[REC_MAX - 1].op, "PATCH");
 	assert_int_equal(conn.dropped, 1);
 	assert_true(http1_idle(&conn));
 }
@@ -1107,7 +1107,7 @@ test_header_garbage(void **state)
  */
 struct crec {
 	int			n;
-	struct http1_exchange	ex[REC_MAX];
+	struct sg_exchange	ex[REC_MAX];
 	uint32_t		pid[REC_MAX];
 	uint64_t		sock[REC_MAX];
 	uint8_t			role[REC_MAX];
@@ -1117,7 +1117,7 @@ struct crec {
 static struct crec crec;
 
 static void
-crec_emit(void *ctx, const struct sg_conn *c, const struct http1_exchange *ex)
+crec_emit(void *ctx, const struct sg_conn *c, const struct sg_exchange *ex)
 {
 	struct crec *r = ctx;
 
@@ -1276,7 +1276,7 @@ test_conns_flow(void **state)
 	assert_int_equal(send_close(t, 42, 0xffff888001234000ULL, 600), 0);
 	assert_int_equal(crec.n, 2);
 	assert_int_equal(crec.ex[1].end_ns, 600);
-	assert_int_equal(crec.ex[1].resp_body, 4);
+	assert_int_equal(crec.ex[1].resp_size, 4);
 	st = stats_of(t);
 	assert_int_equal(st.active, 0);
 	/* closing an unknown socket is fine */
@@ -1305,7 +1305,7 @@ static unsigned ccount;
 static uint16_t clast_status;
 
 static void
-count_emit(void *ctx, const struct sg_conn *c, const struct http1_exchange *ex)
+count_emit(void *ctx, const struct sg_conn *c, const struct sg_exchange *ex)
 {
 	(void)ctx;
 	(void)c;
@@ -1572,7 +1572,7 @@ test_conns_reuse(void **state)
 	assert_int_equal(crec.n, 1);
 	assert_int_equal(crec.role[0], SG_ROLE_CLIENT);
 	assert_int_equal(crec.lport[0], 41000);
-	assert_string_equal(crec.ex[0].path, "/new");
+	assert_string_equal(crec.ex[0].target, "/new");
 	assert_int_equal(stats_of(t).active, 1);
 	conns_free(t);
 }
@@ -1621,12 +1621,12 @@ expect_pipe_batch(int from, int n, uint64_t ts)
 
 	for (i = 0; i < n; i++) {
 		snprintf(path, sizeof(path), "/p%02d", i);
-		assert_string_equal(crec.ex[from + i].method, "GET");
-		assert_string_equal(crec.ex[from + i].path, path);
+		assert_string_equal(crec.ex[from + i].op, "GET");
+		assert_string_equal(crec.ex[from + i].target, path);
 		assert_int_equal(crec.ex[from + i].status, 200);
 		assert_int_equal(crec.ex[from + i].start_ns, ts);
 		assert_int_equal(crec.ex[from + i].end_ns, ts + 1 + (uint64_t)i);
-		assert_int_equal(crec.ex[from + i].resp_body, 3);
+		assert_int_equal(crec.ex[from + i].resp_size, 3);
 	}
 }
 

@@ -905,21 +905,22 @@ conn4(void)
 	return c;
 }
 
-static struct http1_exchange
+static struct sg_exchange
 exchange(uint8_t role)
 {
-	struct http1_exchange ex;
+	struct sg_exchange ex;
 
 	memset(&ex, 0, sizeof(ex));
 	ex.role = role;
 	ex.start_ns = 1000;
 	ex.end_ns = 3500;
-	snprintf(ex.method, sizeof(ex.method), "GET");
-	snprintf(ex.path, sizeof(ex.path), "/a/b");
+	ex.app = SG_APP_HTTP;
+	snprintf(ex.op, sizeof(ex.op), "GET");
+	snprintf(ex.target, sizeof(ex.target), "/a/b");
 	snprintf(ex.version, sizeof(ex.version), "1.1");
 	ex.status = 204;
-	ex.req_body = 11;
-	ex.resp_body = 22;
+	ex.req_size = 11;
+	ex.resp_size = 22;
 	return ex;
 }
 
@@ -936,7 +937,7 @@ static void
 test_spans_server(void **state)
 {
 	struct sg_conn c = conn4();
-	struct http1_exchange ex = exchange(SG_ROLE_SERVER);
+	struct sg_exchange ex = exchange(SG_ROLE_SERVER);
 	struct sg_proc_info p = proc(4242, "shop", 1);
 	struct sg_span s, s2;
 
@@ -983,7 +984,7 @@ static void
 test_spans_client(void **state)
 {
 	struct sg_conn c = conn4();
-	struct http1_exchange ex = exchange(SG_ROLE_CLIENT);
+	struct sg_exchange ex = exchange(SG_ROLE_CLIENT);
 	struct sg_span s;
 	static const uint8_t v6a[16] = { 0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0,
 	    0, 0, 0, 0, 0, 0, 0, 1 };
