@@ -22,6 +22,7 @@
 
 #include "clock.h"
 #include "log.h"
+#include "semconv.h"
 #include "wire.h"
 
 /* A label set: nlabels x "key\0value\0", the form both hashed and
@@ -38,8 +39,11 @@ enum fam_index {
 	FAM_SRV_RESP,
 	FAM_CLI_REQ,
 	FAM_CLI_RESP,
+	FAM_RPC_SRV_DUR,
+	FAM_RPC_CLI_DUR,
 	FAM_TARGET,
-	FAM_NFIXED
+	FAM_NFIXED,
+	FAM_NONE = FAM_NFIXED
 };
 
 struct labels {
@@ -80,9 +84,12 @@ struct family {
 /* The span fields a span's labels are made of. */
 struct label_src {
 	uint8_t  kind;                 /* 0: none kept */
-	uint16_t status;
+	uint8_t  app;
+	uint8_t  flags;
+	uint32_t status;
 	uint16_t peer_port;
-	char     method[SG_METHOD_MAX];
+	char     op[SG_METHOD_MAX];
+	char     target[SG_PATH_MAX];  /* gRPC only: the method */
 	char     service_name[SG_NAME_MAX];
 	char     service_namespace[SG_NAME_MAX];
 	char     instance_id[SG_NAME_MAX];
@@ -137,8 +144,32 @@ static const struct fam_def fam_defs[FAM_NFIXED] = {
 	    "http.client.response.body.size", "By",
 	    "Size, in bytes, of the HTTP response body as received at the "
 	    "client side", SG_METRIC_HISTOGRAM, 1 },
+	[FAM_RPC_SRV_DUR] = { "rpc_server_duration_seconds",
+	    "rpc.server.duration", "s",
+	    "Duration of RPC service calls from the server side, in seconds",
+	    SG_METRIC_HISTOGRAM, 0 },
+	[FAM_RPC_CLI_DUR] = { "rpc_client_duration_seconds",
+	    "rpc.client.duration", "s",
+	    "Duration of RPC service calls from the client side, in seconds",
+	    SG_METRIC_HISTOGRAM, 0 },
 	[FAM_TARGET] = { "target_info", "target_info", "",
 	    "Target metadata", SG_METRIC_GAUGE, 0 },
+};
+
+/* The families a span of each app counts in: [app][client]. */
+struct app_fams {
+	uint8_t dur, req, resp;
+};
+
+static const struct app_fams app_families[SG_APP_MAX][2] = {
+	[SG_APP_HTTP] = {
+		{ FAM_SRV_DUR, FAM_SRV_REQ, FAM_SRV_RESP },
+		{ FAM_CLI_DUR, FAM_CLI_REQ, FAM_CLI_RESP },
+	},
+	[SG_APP_GRPC] = {
+		{ FAM_RPC_SRV_DUR, FAM_NONE, FAM_NONE },
+		{ FAM_RPC_CLI_DUR, FAM_NONE, FAM_NONE },
+	},
 };
 
 /* ---- SipHash-2-4, written from the paper's description. */
@@ -647,26 +678,11 @@ metrics_expire(struct sg_metrics *m, uint64_t ttl_ns)
 	return total;
 }
 
-/* Unknown methods become "_OTHER" (OpenTelemetry semantic conventions):
- * the method comes off the wire and must not create series at will. */
-static const char *
-method_label(const char *method, size_t max)
-{
-	static const char *const known[] = { "GET", "HEAD", "POST", "PUT",
-	    "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH" };
-	size_t n = strnlen(method, max);
-
-	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
-		if (strlen(known[i]) == n && memcmp(known[i], method, n) == 0)
-			return known[i];
-	return "_OTHER";
-}
-
-/* Decimal u16 without snprintf, which dominated the per-span cost. */
+/* Decimal without snprintf, which dominated the per-span cost. */
 static void
-u16_dec(char buf[6], uint16_t v)
+u32_dec(char buf[11], uint32_t v)
 {
-	char tmp[6];
+	char tmp[11];
 	size_t n = 0, i = 0;
 
 	do {
@@ -688,13 +704,49 @@ observe(struct sg_metrics *m, struct family *f, const struct labels *l,
 		histogram_observe(f, se, v);
 }
 
+/* A status the sensor could not read has no label: it is not guessed. */
+static void
+labels_status(struct labels *l, const char *key, const struct sg_span *s)
+{
+	char status[11];
+
+	if (s->flags & SG_SPAN_STATUS_UNKNOWN)
+		return;
+	u32_dec(status, s->status);
+	labels_add(l, key, status);
+}
+
+static void
+labels_http(struct labels *l, const struct sg_span *s)
+{
+	const char *method = semconv_http_method(s->op, sizeof(s->op));
+
+	labels_add(l, "http_request_method", method != NULL ? method :
+	    "_OTHER");
+	labels_status(l, "http_response_status_code", s);
+}
+
+/* The RPC method names a method of the service's interface: bounded by
+ * it, and by the family's series cap against a peer that invents them. */
+static void
+labels_grpc(struct labels *l, const struct sg_span *s)
+{
+	labels_addn(l, "rpc_method", s->flags & SG_SPAN_TARGET_UNKNOWN ? "" :
+	    s->target, sizeof(s->target));
+	labels_add(l, "rpc_system", "grpc");
+	labels_status(l, "rpc_grpc_status_code", s);
+}
+
 /* Whether span s has the label sources of the last span whose labels
  * were built: then it has the same labels, and their hash. */
 static bool
 label_src_same(const struct label_src *a, const struct sg_span *s)
 {
-	if (a->kind != s->kind || a->status != s->status ||
-	    memcmp(a->method, s->method, sizeof(a->method)) != 0 ||
+	if (a->kind != s->kind || a->app != s->app || a->flags != s->flags ||
+	    a->status != s->status ||
+	    memcmp(a->op, s->op, sizeof(a->op)) != 0 ||
+	    (s->app == SG_APP_GRPC &&
+	    memcmp(a->target, s->target, sizeof(a->target)) != 0) ||
 	    memcmp(a->service_name, s->service_name,
 	    sizeof(a->service_name)) != 0 ||
 	    memcmp(a->service_namespace, s->service_namespace,
@@ -710,9 +762,13 @@ static void
 label_src_keep(struct label_src *a, const struct sg_span *s)
 {
 	a->kind = s->kind;
+	a->app = s->app;
+	a->flags = s->flags;
 	a->status = s->status;
 	a->peer_port = s->peer_port;
-	memcpy(a->method, s->method, sizeof(a->method));
+	memcpy(a->op, s->op, sizeof(a->op));
+	if (s->app == SG_APP_GRPC)
+		memcpy(a->target, s->target, sizeof(a->target));
 	memcpy(a->service_name, s->service_name, sizeof(a->service_name));
 	memcpy(a->service_namespace, s->service_namespace,
 	    sizeof(a->service_namespace));
@@ -729,7 +785,7 @@ static const struct labels *
 span_labels(struct sg_metrics *m, const struct sg_span *s, uint64_t *h)
 {
 	struct labels *l = &m->last_labels;
-	char status[6], port[6];
+	char port[11];
 
 	if (label_src_same(&m->last_src, s)) {
 		*h = m->last_hash;
@@ -737,10 +793,10 @@ span_labels(struct sg_metrics *m, const struct sg_span *s, uint64_t *h)
 	}
 	m->last_src.kind = 0;   /* no valid labels until built */
 	labels_reset(l);
-	u16_dec(status, s->status);
-	labels_add(l, "http_request_method",
-	    method_label(s->method, sizeof(s->method)));
-	labels_add(l, "http_response_status_code", status);
+	if (s->app == SG_APP_GRPC)
+		labels_grpc(l, s);
+	else
+		labels_http(l, s);
 	labels_addn(l, "service_name", s->service_name,
 	    sizeof(s->service_name));
 	labels_addn(l, "service_namespace", s->service_namespace,
@@ -748,7 +804,7 @@ span_labels(struct sg_metrics *m, const struct sg_span *s, uint64_t *h)
 	labels_addn(l, "target_instance", s->instance_id,
 	    sizeof(s->instance_id));
 	if (s->kind == SG_SPAN_CLIENT) {
-		u16_dec(port, s->peer_port);
+		u32_dec(port, s->peer_port);
 		labels_addn(l, "server_address", s->peer_addr,
 		    sizeof(s->peer_addr));
 		labels_add(l, "server_port", port);
@@ -763,6 +819,7 @@ span_labels(struct sg_metrics *m, const struct sg_span *s, uint64_t *h)
 void
 metrics_record_span(struct sg_metrics *m, const struct sg_span *s)
 {
+	const struct app_fams *fams;
 	const struct labels *l;
 	double dur;
 	uint64_t h;
@@ -772,15 +829,18 @@ metrics_record_span(struct sg_metrics *m, const struct sg_span *s)
 		return;
 	if (s->kind != SG_SPAN_SERVER && s->kind != SG_SPAN_CLIENT)
 		return;
+	if (s->app == 0 || s->app >= SG_APP_MAX)
+		return;
 	client = s->kind == SG_SPAN_CLIENT;
+	fams = &app_families[s->app][client];
 	l = span_labels(m, s, &h);
 	dur = s->end_ns > s->start_ns ?
 	    (double)(s->end_ns - s->start_ns) / 1e9 : 0.0;
-	observe(m, &m->fam[client ? FAM_CLI_DUR : FAM_SRV_DUR], l, h, dur);
-	observe(m, &m->fam[client ? FAM_CLI_REQ : FAM_SRV_REQ], l, h,
-	    (double)s->req_body_size);
-	observe(m, &m->fam[client ? FAM_CLI_RESP : FAM_SRV_RESP], l, h,
-	    (double)s->resp_body_size);
+	observe(m, &m->fam[fams->dur], l, h, dur);
+	if (fams->req != FAM_NONE)
+		observe(m, &m->fam[fams->req], l, h, (double)s->req_size);
+	if (fams->resp != FAM_NONE)
+		observe(m, &m->fam[fams->resp], l, h, (double)s->resp_size);
 }
 
 void

@@ -27,8 +27,9 @@ void metrics_set_time(struct sg_metrics *m, uint64_t mono_ns);
 /* Free the series idle for longer than ttl_ns; returns how many.  A
  * family that was full and has room again says so in the log. */
 size_t metrics_expire(struct sg_metrics *m, uint64_t ttl_ns);
-/* Count one finished span into the http server/client histograms:
- * duration (seconds), request and response body sizes (bytes). */
+/* Count one finished span into its app's server or client histograms:
+ * duration (seconds) and, for HTTP, request and response body sizes
+ * (bytes). */
 void metrics_record_span(struct sg_metrics *m, const struct sg_span *s);
 /* A service is being instrumented (p->present): keep its target_info
  * series while it runs.  Gone: the series ages from now. */

@@ -25,15 +25,6 @@ enum sg_proto {
 	SG_PROTO_MAX
 };
 
-/* What an exchange is: this chooses its metric families and the semantic
- * conventions of its span (one parser may emit several: HTTP/2 carries
- * HTTP and gRPC). */
-enum sg_app {
-	SG_APP_HTTP = 1,
-	SG_APP_GRPC,
-	SG_APP_MAX
-};
-
 /* sg_exchange.flags */
 #define SG_EX_TIMED_OUT		0x01	/* no response: timeout, close, reset */
 #define SG_EX_STATUS_UNKNOWN	0x02	/* a response whose status the sensor
@@ -42,7 +33,7 @@ enum sg_app {
 #define SG_EX_TARGET_UNKNOWN	0x08	/* target could not be read */
 
 struct sg_exchange {
-	uint8_t  app;			/* enum sg_app */
+	uint8_t  app;			/* enum sg_app (msg.h) */
 	uint8_t  role;			/* SG_ROLE_SERVER or SG_ROLE_CLIENT */
 	uint8_t  flags;			/* SG_EX_* */
 	uint64_t start_ns;		/* monotonic: first request byte seen */

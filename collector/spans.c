@@ -1,5 +1,5 @@
 /*
- * Spans from HTTP exchanges.  Trace and span ids come from xoshiro256**
+ * Spans from exchanges.  Trace and span ids come from xoshiro256**
  * seeded once from getrandom(): ids must be unpredictable enough not to
  * collide across hosts, but a syscall per span would be too slow.
  */
@@ -218,6 +218,15 @@ spans_add_addrs(struct sg_span *s, const struct sg_conn *conn)
 	    conn->id.family, conn->id.raddr);
 }
 
+/* What the parser could not read, as the span says it. */
+static uint8_t
+span_flags(uint8_t ex_flags)
+{
+	return (ex_flags & SG_EX_STATUS_UNKNOWN ? SG_SPAN_STATUS_UNKNOWN : 0) |
+	    (ex_flags & SG_EX_OP_UNKNOWN ? SG_SPAN_OP_UNKNOWN : 0) |
+	    (ex_flags & SG_EX_TARGET_UNKNOWN ? SG_SPAN_TARGET_UNKNOWN : 0);
+}
+
 void
 spans_build(struct sg_span *out, const struct sg_conn *conn,
     const struct sg_exchange *ex, const struct sg_proc_info *proc,
@@ -237,8 +246,10 @@ spans_build(struct sg_span *out, const struct sg_conn *conn,
 	out->pid = conn->pid;
 	spans_service(out, conn->pid, proc);
 
-	copy_str(out->method, sizeof(out->method), ex->op, sizeof(ex->op));
-	copy_str(out->path, sizeof(out->path), ex->target, sizeof(ex->target));
+	out->app = ex->app;
+	out->flags = span_flags(ex->flags);
+	copy_str(out->op, sizeof(out->op), ex->op, sizeof(ex->op));
+	copy_str(out->target, sizeof(out->target), ex->target, sizeof(ex->target));
 	out->status = ex->status;
 	memcpy(out->scheme, "http", sizeof("http"));
 	if (ex->version[0] != '\0')
@@ -252,8 +263,8 @@ spans_build(struct sg_span *out, const struct sg_conn *conn,
 	out->host_port = conn->id.lport;
 	out->peer_port = conn->id.rport;
 
-	out->req_body_size = ex->req_size;
-	out->resp_body_size = ex->resp_size;
+	out->req_size = ex->req_size;
+	out->resp_size = ex->resp_size;
 	if (exported) {
 		spans_random_id(out->trace_id, sizeof(out->trace_id));
 		spans_random_id(out->span_id, sizeof(out->span_id));

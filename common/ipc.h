@@ -35,7 +35,7 @@
 #include <nng/nng.h>
 
 #define SG_IPC_MAGIC    0x53474c53u  /* "SGLS" */
-#define SG_IPC_VERSION  3
+#define SG_IPC_VERSION  4
 #define SG_IPC_MAX_MSG  (4u << 20)   /* also the nng receive limit */
 /* Endpoints, as DIR/BASE-PID.sock (sg_ipc_path). */
 #define SG_IPC_COLLECTOR "collector"  /* the collector's, for the loader */

@@ -47,6 +47,8 @@ void
 msg_put_span(struct wire_w *w, const struct sg_span *s)
 {
 	wire_put_u8(w, s->kind);
+	wire_put_u8(w, s->app);
+	wire_put_u8(w, s->flags);
 	wire_put_u64(w, s->start_ns);
 	wire_put_u64(w, s->end_ns);
 	wire_put_bytes(w, s->trace_id, sizeof(s->trace_id));
@@ -57,24 +59,26 @@ msg_put_span(struct wire_w *w, const struct sg_span *s)
 	wire_put_str(w, s->service_namespace);
 	wire_put_str(w, s->instance_id);
 	wire_put_str(w, s->exe);
-	wire_put_str(w, s->method);
-	wire_put_str(w, s->path);
+	wire_put_str(w, s->op);
+	wire_put_str(w, s->target);
 	wire_put_str(w, s->route);
-	wire_put_u16(w, s->status);
+	wire_put_u32(w, s->status);
 	wire_put_str(w, s->scheme);
 	wire_put_str(w, s->protocol_version);
 	wire_put_str(w, s->peer_addr);
 	wire_put_u16(w, s->peer_port);
 	wire_put_str(w, s->host_addr);
 	wire_put_u16(w, s->host_port);
-	wire_put_u64(w, s->req_body_size);
-	wire_put_u64(w, s->resp_body_size);
+	wire_put_u64(w, s->req_size);
+	wire_put_u64(w, s->resp_size);
 }
 
 int
 msg_get_span(struct wire_r *r, struct sg_span *s)
 {
 	s->kind = wire_get_u8(r);
+	s->app = wire_get_u8(r);
+	s->flags = wire_get_u8(r);
 	s->start_ns = wire_get_u64(r);
 	s->end_ns = wire_get_u64(r);
 	wire_get_bytes(r, s->trace_id, sizeof(s->trace_id));
@@ -85,19 +89,20 @@ msg_get_span(struct wire_r *r, struct sg_span *s)
 	wire_get_str(r, s->service_namespace, sizeof(s->service_namespace));
 	wire_get_str(r, s->instance_id, sizeof(s->instance_id));
 	wire_get_str(r, s->exe, sizeof(s->exe));
-	wire_get_str(r, s->method, sizeof(s->method));
-	wire_get_str(r, s->path, sizeof(s->path));
+	wire_get_str(r, s->op, sizeof(s->op));
+	wire_get_str(r, s->target, sizeof(s->target));
 	wire_get_str(r, s->route, sizeof(s->route));
-	s->status = wire_get_u16(r);
+	s->status = wire_get_u32(r);
 	wire_get_str(r, s->scheme, sizeof(s->scheme));
 	wire_get_str(r, s->protocol_version, sizeof(s->protocol_version));
 	wire_get_str(r, s->peer_addr, sizeof(s->peer_addr));
 	s->peer_port = wire_get_u16(r);
 	wire_get_str(r, s->host_addr, sizeof(s->host_addr));
 	s->host_port = wire_get_u16(r);
-	s->req_body_size = wire_get_u64(r);
-	s->resp_body_size = wire_get_u64(r);
-	if (s->kind != SG_SPAN_SERVER && s->kind != SG_SPAN_CLIENT)
+	s->req_size = wire_get_u64(r);
+	s->resp_size = wire_get_u64(r);
+	if ((s->kind != SG_SPAN_SERVER && s->kind != SG_SPAN_CLIENT) ||
+	    s->app == 0 || s->app >= SG_APP_MAX || (s->flags & ~SG_SPAN_FLAGS))
 		return -1;
 	return r->err ? -1 : 0;
 }

@@ -38,8 +38,25 @@ int  msg_get_peer(const void *payload, size_t size, uint32_t *pid);
 /* SG_MSG_SPANS: { u32 n; n x span } */
 enum sg_span_kind { SG_SPAN_SERVER = 1, SG_SPAN_CLIENT = 2 };
 
+/* What an exchange is: this chooses its metric families and the semantic
+ * conventions of its span (one wire protocol may carry several: HTTP/2
+ * carries HTTP and gRPC). */
+enum sg_app {
+	SG_APP_HTTP = 1,
+	SG_APP_GRPC,
+	SG_APP_MAX
+};
+
+/* sg_span.flags: what the sensor could not read is said, never guessed. */
+#define SG_SPAN_STATUS_UNKNOWN	0x01
+#define SG_SPAN_OP_UNKNOWN	0x02
+#define SG_SPAN_TARGET_UNKNOWN	0x04
+#define SG_SPAN_FLAGS		0x07
+
 struct sg_span {
 	uint8_t  kind;                    /* enum sg_span_kind */
+	uint8_t  app;                     /* enum sg_app */
+	uint8_t  flags;                   /* SG_SPAN_* */
 	uint64_t start_ns;                /* unix epoch nanoseconds */
 	uint64_t end_ns;
 	uint8_t  trace_id[16];
@@ -50,18 +67,20 @@ struct sg_span {
 	char     service_namespace[SG_NAME_MAX];
 	char     instance_id[SG_NAME_MAX];
 	char     exe[SG_EXE_MAX];         /* executable path, "" unknown */
-	char     method[SG_METHOD_MAX];
-	char     path[SG_PATH_MAX];
+	/* HTTP: the method.  gRPC: "". */
+	char     op[SG_METHOD_MAX];
+	/* HTTP: the path, without the query.  gRPC: "/package.Service/Method". */
+	char     target[SG_PATH_MAX];
 	char     route[SG_PATH_MAX];      /* "" until routes are configured */
-	uint16_t status;                  /* 0: no response (timeout) */
+	uint32_t status;                  /* HTTP status code; gRPC status */
 	char     scheme[8];               /* "http" */
-	char     protocol_version[8];     /* "1.1" */
+	char     protocol_version[8];     /* "1.1", "2" */
 	char     peer_addr[SG_ADDR_MAX];  /* the other side */
 	uint16_t peer_port;
 	char     host_addr[SG_ADDR_MAX];  /* this process's side */
 	uint16_t host_port;
-	uint64_t req_body_size;
-	uint64_t resp_body_size;
+	uint64_t req_size;                /* HTTP body, gRPC messages: bytes */
+	uint64_t resp_size;
 };
 void msg_put_span(struct wire_w *w, const struct sg_span *s);
 int  msg_get_span(struct wire_r *r, struct sg_span *s);

@@ -24,6 +24,7 @@
 #include "otlp_metrics_service.pb-c.h"
 
 #include "pct.h"
+#include "semconv.h"
 #include "utf8.h"
 #include "wire.h"
 
@@ -544,19 +545,6 @@ pack(const ProtobufCMessage *m, uint8_t **out, size_t *outlen)
 /* ---- traces */
 
 static bool
-known_method(const char *m, size_t max)
-{
-	static const char *const known[] = { "GET", "HEAD", "POST", "PUT",
-	    "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH" };
-	size_t n = strnlen(m, max);
-
-	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
-		if (strlen(known[i]) == n && memcmp(known[i], m, n) == 0)
-			return true;
-	return false;
-}
-
-static bool
 all_zero(const uint8_t *p, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
@@ -576,73 +564,78 @@ span_bytes(struct arena *a, ProtobufCBinaryData *d, const uint8_t *p,
 	return 0;
 }
 
-/* Semantic-convention HTTP attributes.  The method is kept to the known
- * set, the original aside, as it comes off the wire; the address pair
- * describing the server is this process's side on a server span and the
- * peer's on a client span. */
+/* The address pair describing the server is this process's side on a
+ * server span and the peer's on a client span. */
 static int
-span_attrs(struct arena *a, pb_span *ps, const struct sg_span *s, bool known)
+attrs_addresses(struct arena *a, struct attrs *l, const struct sg_span *s)
 {
-	struct attrs l;
 	bool server = s->kind == SG_SPAN_SERVER;
 	int e = 0;
 
-	if (attrs_init(a, &l, 16) < 0)
-		return -1;
-	if (known)
-		e |= attr_text(a, &l, "http.request.method", s->method,
-		    sizeof(s->method));
-	else {
-		e |= attr_str(a, &l, "http.request.method", "_OTHER");
-		e |= attr_text(a, &l, "http.request.method_original",
-		    s->method, sizeof(s->method));
-	}
-	if (s->status != 0)
-		e |= attr_int(a, &l, "http.response.status_code", s->status);
-	e |= attr_text(a, &l, "url.path", s->path, sizeof(s->path));
-	e |= attr_text(a, &l, "url.scheme", s->scheme, sizeof(s->scheme));
-	e |= attr_text(a, &l, "http.route", s->route, sizeof(s->route));
-	e |= attr_text(a, &l, "network.protocol.version", s->protocol_version,
-	    sizeof(s->protocol_version));
-	e |= attr_text(a, &l, "server.address",
+	e |= attr_text(a, l, "server.address",
 	    server ? s->host_addr : s->peer_addr, sizeof(s->host_addr));
 	if ((server ? s->host_port : s->peer_port) != 0)
-		e |= attr_int(a, &l, "server.port",
+		e |= attr_int(a, l, "server.port",
 		    server ? s->host_port : s->peer_port);
 	if (server) {
-		e |= attr_text(a, &l, "client.address", s->peer_addr,
+		e |= attr_text(a, l, "client.address", s->peer_addr,
 		    sizeof(s->peer_addr));
 		if (s->peer_port != 0)
-			e |= attr_int(a, &l, "client.port", s->peer_port);
+			e |= attr_int(a, l, "client.port", s->peer_port);
 	}
-	e |= attr_int(a, &l, "http.request.body.size",
-	    s->req_body_size > INT64_MAX ? INT64_MAX :
-	    (int64_t)s->req_body_size);
-	e |= attr_int(a, &l, "http.response.body.size",
-	    s->resp_body_size > INT64_MAX ? INT64_MAX :
-	    (int64_t)s->resp_body_size);
-	ps->n_attributes = l.n;
-	ps->attributes = l.kv;
+	return e;
+}
+
+static int64_t
+attr_size(uint64_t v)
+{
+	return v > INT64_MAX ? INT64_MAX : (int64_t)v;
+}
+
+/* HTTP: the method is kept to the known set, the original aside, as it
+ * comes off the wire. */
+static int
+http_attrs(struct arena *a, struct attrs *l, const struct sg_span *s)
+{
+	const char *method = semconv_http_method(s->op, sizeof(s->op));
+	int e = 0;
+
+	if (method != NULL)
+		e |= attr_str(a, l, "http.request.method", method);
+	else {
+		e |= attr_str(a, l, "http.request.method", "_OTHER");
+		if (!(s->flags & SG_SPAN_OP_UNKNOWN))
+			e |= attr_text(a, l, "http.request.method_original",
+			    s->op, sizeof(s->op));
+	}
+	if (s->status != 0 && !(s->flags & SG_SPAN_STATUS_UNKNOWN))
+		e |= attr_int(a, l, "http.response.status_code", s->status);
+	if (!(s->flags & SG_SPAN_TARGET_UNKNOWN))
+		e |= attr_text(a, l, "url.path", s->target, sizeof(s->target));
+	e |= attr_text(a, l, "url.scheme", s->scheme, sizeof(s->scheme));
+	e |= attr_text(a, l, "http.route", s->route, sizeof(s->route));
+	e |= attr_text(a, l, "network.protocol.version", s->protocol_version,
+	    sizeof(s->protocol_version));
+	e |= attr_int(a, l, "http.request.body.size", attr_size(s->req_size));
+	e |= attr_int(a, l, "http.response.body.size",
+	    attr_size(s->resp_size));
 	return e;
 }
 
 /* Low-cardinality name: "GET /users/{id}", or just the method without a
  * route (never the path); "HTTP" for a method outside the known set. */
 static char *
-span_name(struct arena *a, const struct sg_span *s, bool known)
+http_name(struct arena *a, const struct sg_span *s)
 {
-	size_t mn = strnlen(s->method, sizeof(s->method));
+	const char *method = semconv_http_method(s->op, sizeof(s->op));
 	size_t rn = strnlen(s->route, sizeof(s->route));
 	char buf[SG_METHOD_MAX + 1 + SG_PATH_MAX + 1];
-	size_t o = 0;
+	size_t o;
 
-	if (known) {
-		memcpy(buf, s->method, mn);
-		o = mn;
-	} else {
-		memcpy(buf, "HTTP", 4);
-		o = 4;
-	}
+	if (method == NULL)
+		method = "HTTP";
+	o = strlen(method);
+	memcpy(buf, method, o);
 	if (rn > 0) {
 		buf[o++] = ' ';
 		memcpy(buf + o, s->route, rn);
@@ -650,6 +643,86 @@ span_name(struct arena *a, const struct sg_span *s, bool known)
 	}
 	buf[o] = '\0';
 	return arena_str(a, buf);
+}
+
+/* HTTP: 4xx is the client's fault, so it marks only client spans as
+ * failed. */
+static bool
+http_error(const struct sg_span *s)
+{
+	if (s->flags & SG_SPAN_STATUS_UNKNOWN)
+		return false;
+	return (s->kind == SG_SPAN_SERVER && s->status >= 500) ||
+	    (s->kind == SG_SPAN_CLIENT && s->status >= 400);
+}
+
+static int
+grpc_attrs(struct arena *a, struct attrs *l, const struct sg_span *s)
+{
+	const char *svc, *method;
+	size_t sn, mn;
+	int e = 0;
+
+	e |= attr_str(a, l, "rpc.system", "grpc");
+	if (!(s->flags & SG_SPAN_TARGET_UNKNOWN) &&
+	    semconv_grpc_split(s->target, sizeof(s->target), &svc, &sn,
+	    &method, &mn)) {
+		e |= attr_text(a, l, "rpc.service", svc, sn);
+		e |= attr_text(a, l, "rpc.method", method, mn);
+	}
+	if (!(s->flags & SG_SPAN_STATUS_UNKNOWN))
+		e |= attr_int(a, l, "rpc.grpc.status_code", s->status);
+	e |= attr_text(a, l, "network.protocol.version", s->protocol_version,
+	    sizeof(s->protocol_version));
+	return e;
+}
+
+/* "package.Service/Method"; "grpc" when the method is not known. */
+static char *
+grpc_name(struct arena *a, const struct sg_span *s)
+{
+	char buf[SG_PATH_MAX];
+	size_t n = strnlen(s->target, sizeof(s->target));
+
+	if ((s->flags & SG_SPAN_TARGET_UNKNOWN) || n < 2 || s->target[0] != '/')
+		return arena_str(a, "grpc");
+	memcpy(buf, s->target + 1, n - 1);
+	buf[n - 1] = '\0';
+	return arena_str(a, buf);
+}
+
+static bool
+grpc_error(const struct sg_span *s)
+{
+	if (s->flags & SG_SPAN_STATUS_UNKNOWN)
+		return false;
+	return s->kind == SG_SPAN_CLIENT ? s->status != 0 :
+	    semconv_grpc_server_error(s->status);
+}
+
+/* The semantic conventions of each app. */
+static const struct span_map {
+	char *(*name)(struct arena *, const struct sg_span *);
+	int   (*attrs)(struct arena *, struct attrs *, const struct sg_span *);
+	bool  (*error)(const struct sg_span *);
+} span_maps[SG_APP_MAX] = {
+	[SG_APP_HTTP] = { http_name, http_attrs, http_error },
+	[SG_APP_GRPC] = { grpc_name, grpc_attrs, grpc_error },
+};
+
+static int
+span_attrs(struct arena *a, pb_span *ps, const struct sg_span *s,
+    const struct span_map *map)
+{
+	struct attrs l;
+	int e;
+
+	if (attrs_init(a, &l, 16) < 0)
+		return -1;
+	e = map->attrs(a, &l, s) | attrs_addresses(a, &l, s);
+	ps->n_attributes = l.n;
+	ps->attributes = l.kv;
+	return e;
 }
 
 static pb_span *
@@ -660,11 +733,11 @@ span_build(struct arena *a, const struct sg_span *s)
 	    OPENTELEMETRY__PROTO__TRACE__V1__STATUS__INIT;
 	pb_span *ps = arena_alloc(a, sizeof(*ps));
 	pb_status *st = arena_alloc(a, sizeof(*st));
-	bool known = known_method(s->method, sizeof(s->method));
-	bool error;
+	const struct span_map *map;
 
-	if (ps == NULL || st == NULL)
+	if (ps == NULL || st == NULL || s->app == 0 || s->app >= SG_APP_MAX)
 		return NULL;
+	map = &span_maps[s->app];
 	*ps = init;
 	*st = st_init;
 	if (span_bytes(a, &ps->trace_id, s->trace_id, sizeof(s->trace_id)) < 0 ||
@@ -675,7 +748,7 @@ span_build(struct arena *a, const struct sg_span *s)
 	    span_bytes(a, &ps->parent_span_id, s->parent_span_id,
 	    sizeof(s->parent_span_id)) < 0)
 		return NULL;
-	if ((ps->name = span_name(a, s, known)) == NULL)
+	if ((ps->name = map->name(a, s)) == NULL)
 		return NULL;
 	switch (s->kind) {
 	case SG_SPAN_SERVER:
@@ -690,13 +763,9 @@ span_build(struct arena *a, const struct sg_span *s)
 	}
 	ps->start_time_unix_nano = s->start_ns;
 	ps->end_time_unix_nano = s->end_ns;
-	if (span_attrs(a, ps, s, known) != 0)
+	if (span_attrs(a, ps, s, map) != 0)
 		return NULL;
-	/* HTTP semantic conventions: 4xx is the client's fault, so it
-	 * marks only client spans as failed. */
-	error = (s->kind == SG_SPAN_SERVER && s->status >= 500) ||
-	    (s->kind == SG_SPAN_CLIENT && s->status >= 400);
-	st->code = error ? STATUS(ERROR) : STATUS(UNSET);
+	st->code = map->error(s) ? STATUS(ERROR) : STATUS(UNSET);
 	ps->status = st;
 	return ps;
 }

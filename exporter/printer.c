@@ -163,6 +163,28 @@ duration_ns(const struct sg_span *s)
 	return s->end_ns > s->start_ns ? s->end_ns - s->start_ns : 0;
 }
 
+static const char *
+app_name(uint8_t app)
+{
+	switch (app) {
+	case SG_APP_HTTP:
+		return "http";
+	case SG_APP_GRPC:
+		return "grpc";
+	default:
+		return "unknown";
+	}
+}
+
+static void
+put_unknown_or(struct line *l, bool unknown, const char *s, size_t n)
+{
+	if (unknown)
+		put_bytes(l, "?", 1);
+	else
+		put_text_str(l, s, n);
+}
+
 static void
 print_text(struct line *l, const struct sg_span *s)
 {
@@ -178,12 +200,19 @@ print_text(struct line *l, const struct sg_span *s)
 	    (unsigned)(s->start_ns / 1000000ULL % 1000));
 	put_text_str(l, FIELD(s->service_name));
 	put_str(l, s->kind == SG_SPAN_CLIENT ? " CLIENT " : " SERVER ");
-	put_text_str(l, FIELD(s->method));
+	/* What the sensor could not read is "?", never a guess. */
+	if (s->op[0] == '\0' && !(s->flags & SG_SPAN_OP_UNKNOWN))
+		put_str(l, app_name(s->app));
+	else
+		put_unknown_or(l, s->flags & SG_SPAN_OP_UNKNOWN, FIELD(s->op));
 	put_bytes(l, " ", 1);
-	put_text_str(l, FIELD(s->path));
+	put_unknown_or(l, s->flags & SG_SPAN_TARGET_UNKNOWN, FIELD(s->target));
+	if (s->flags & SG_SPAN_STATUS_UNKNOWN)
+		put_str(l, " ?");
+	else
+		put_fmt(l, " %u", s->status);
 	/* Integer arithmetic: exact milliseconds with three decimals. */
-	put_fmt(l, " %u %" PRIu64 ".%03" PRIu64 "ms ", s->status,
-	    us / 1000, us % 1000);
+	put_fmt(l, " %" PRIu64 ".%03" PRIu64 "ms ", us / 1000, us % 1000);
 	put_text_hostport(l, FIELD(s->peer_addr), s->peer_port);
 	put_str(l, " -> ");
 	put_text_hostport(l, FIELD(s->host_addr), s->host_port);
@@ -217,6 +246,13 @@ json_u64(struct line *l, const char *key, uint64_t v)
 }
 
 static void
+json_bool(struct line *l, const char *key, bool v)
+{
+	json_key(l, key, false);
+	put_str(l, v ? "true" : "false");
+}
+
+static void
 print_json(struct line *l, const struct sg_span *s)
 {
 	put_bytes(l, "{", 1);
@@ -238,18 +274,27 @@ print_json(struct line *l, const struct sg_span *s)
 	json_u64(l, "start_unix_ns", s->start_ns);
 	json_u64(l, "end_unix_ns", s->end_ns);
 	json_u64(l, "duration_ns", duration_ns(s));
-	json_str(l, "method", FIELD(s->method));
-	json_str(l, "path", FIELD(s->path));
+	json_key(l, "protocol", false);
+	put_fmt(l, "\"%s\"", app_name(s->app));
+	json_str(l, "operation", FIELD(s->op));
+	json_str(l, "target", FIELD(s->target));
 	json_str(l, "route", FIELD(s->route));
-	json_u64(l, "status", s->status);
+	/* null: the sensor could not read it */
+	json_key(l, "status", false);
+	if (s->flags & SG_SPAN_STATUS_UNKNOWN)
+		put_str(l, "null");
+	else
+		put_fmt(l, "%u", s->status);
+	json_bool(l, "operation_known", !(s->flags & SG_SPAN_OP_UNKNOWN));
+	json_bool(l, "target_known", !(s->flags & SG_SPAN_TARGET_UNKNOWN));
 	json_str(l, "scheme", FIELD(s->scheme));
 	json_str(l, "protocol_version", FIELD(s->protocol_version));
 	json_str(l, "peer_addr", FIELD(s->peer_addr));
 	json_u64(l, "peer_port", s->peer_port);
 	json_str(l, "host_addr", FIELD(s->host_addr));
 	json_u64(l, "host_port", s->host_port);
-	json_u64(l, "request_body_size", s->req_body_size);
-	json_u64(l, "response_body_size", s->resp_body_size);
+	json_u64(l, "request_size", s->req_size);
+	json_u64(l, "response_size", s->resp_size);
 	put_str(l, "}\n");
 }
 

@@ -83,10 +83,10 @@ assert_eq "spyglass_events_lost_total" 0 "$(metric_value spyglass_events_lost_to
 
 log "spans before SIGTERM: $(wait_spans 160 kind=client)"
 stop_sensor
-assert_eq "client spans GET 200 /ok" 100 "$(count_spans "$SENSOR_OUT" kind=client method=GET status=200 path=/ok)"
-assert_eq "client spans GET 404 /missing" 20 "$(count_spans "$SENSOR_OUT" kind=client method=GET status=404 path=/missing)"
-assert_eq "client spans GET 503 /busy" 10 "$(count_spans "$SENSOR_OUT" kind=client method=GET status=503 path=/busy)"
-assert_eq "client spans POST 200 /post" 30 "$(count_spans "$SENSOR_OUT" kind=client method=POST status=200 path=/post)"
+assert_eq "client spans GET 200 /ok" 100 "$(count_spans "$SENSOR_OUT" kind=client operation=GET status=200 target=/ok)"
+assert_eq "client spans GET 404 /missing" 20 "$(count_spans "$SENSOR_OUT" kind=client operation=GET status=404 target=/missing)"
+assert_eq "client spans GET 503 /busy" 10 "$(count_spans "$SENSOR_OUT" kind=client operation=GET status=503 target=/busy)"
+assert_eq "client spans POST 200 /post" 30 "$(count_spans "$SENSOR_OUT" kind=client operation=POST status=200 target=/post)"
 assert_count "python client spans" 160 "$(count_spans "$SENSOR_OUT" kind=client)"
 assert_eq "server spans" 0 "$(count_spans "$SENSOR_OUT" kind=server)"
 assert_eq "pid of client spans" "$CLIENT_PID" "$(span_field_values "$SENSOR_OUT" pid kind=client)"
@@ -95,6 +95,6 @@ assert_eq "peer_addr of client spans (the server)" 127.0.0.1 "$(span_field_value
 assert_eq "peer_port of client spans (the server)" "$PORT" "$(span_field_values "$SENSOR_OUT" peer_port kind=client)"
 assert_eq "host_addr of client spans" 127.0.0.1 "$(span_field_values "$SENSOR_OUT" host_addr kind=client)"
 assert_eq "request_body_size of POST spans" 500 \
-    "$(span_field_values "$SENSOR_OUT" request_body_size kind=client method=POST)"
+    "$(span_field_values "$SENSOR_OUT" request_size kind=client operation=POST)"
 
 test_done

@@ -94,18 +94,18 @@ stop_sensor
 for k in GET/200 GET/404 GET/503 POST/200 PUT/200 DELETE/200; do
 	m=${k%/*} s=${k#*/}
 	assert_eq "server spans method=$m status=$s" "${want[$k]}" \
-	    "$(count_spans "$SENSOR_OUT" kind=server service_name=nginx method="$m" status="$s")"
+	    "$(count_spans "$SENSOR_OUT" kind=server service_name=nginx operation="$m" status="$s")"
 done
 assert_count "nginx server spans" "$total" "$(count_spans "$SENSOR_OUT" kind=server)"
 assert_eq "client spans" 0 "$(count_spans "$SENSOR_OUT" kind=client)"
-assert_eq "spans for /missing" 300 "$(count_spans "$SENSOR_OUT" kind=server path=/missing)"
+assert_eq "spans for /missing" 300 "$(count_spans "$SENSOR_OUT" kind=server target=/missing)"
 for loc in sf nosf; do
-	assert_eq "spans for /$loc/big.bin" 1 "$(count_spans "$SENSOR_OUT" kind=server path=/$loc/big.bin)"
+	assert_eq "spans for /$loc/big.bin" 1 "$(count_spans "$SENSOR_OUT" kind=server target=/$loc/big.bin)"
 	assert_eq "response_body_size of /$loc/big.bin" 1048576 \
-	    "$(span_field_values "$SENSOR_OUT" response_body_size path=/$loc/big.bin)"
+	    "$(span_field_values "$SENSOR_OUT" response_size target=/$loc/big.bin)"
 done
 assert_eq "request_body_size of POST spans" 1000 \
-    "$(span_field_values "$SENSOR_OUT" request_body_size kind=server method=POST)"
+    "$(span_field_values "$SENSOR_OUT" request_size kind=server operation=POST)"
 assert_eq "host_port of server spans" "$PORT" "$(span_field_values "$SENSOR_OUT" host_port kind=server)"
 assert_eq "peer_addr of server spans" 127.0.0.1 "$(span_field_values "$SENSOR_OUT" peer_addr kind=server)"
 assert_eq "service_namespace of server spans" "" "$(span_field_values "$SENSOR_OUT" service_namespace kind=server)"

@@ -90,19 +90,19 @@ assert_ge "target_info{service_name=$PYSVC}" 1 "$(metric_value target_info servi
 log "spans before SIGTERM: $(wait_spans 227 kind=server)"
 stop_sensor
 assert_eq "server spans GET 200 /hello.txt" 150 \
-    "$(count_spans "$SENSOR_OUT" kind=server service_name="$PYSVC" method=GET status=200 path=/hello.txt)"
+    "$(count_spans "$SENSOR_OUT" kind=server service_name="$PYSVC" operation=GET status=200 target=/hello.txt)"
 assert_eq "server spans GET 404 /nope.txt" 40 \
-    "$(count_spans "$SENSOR_OUT" kind=server service_name="$PYSVC" method=GET status=404 path=/nope.txt)"
+    "$(count_spans "$SENSOR_OUT" kind=server service_name="$PYSVC" operation=GET status=404 target=/nope.txt)"
 assert_eq "server spans HEAD 200" 10 \
-    "$(count_spans "$SENSOR_OUT" kind=server service_name="$PYSVC" method=HEAD status=200)"
+    "$(count_spans "$SENSOR_OUT" kind=server service_name="$PYSVC" operation=HEAD status=200)"
 assert_eq "server spans of sgtest-named" 12 "$(count_spans "$SENSOR_OUT" kind=server service_name=sgtest-named)"
 assert_eq "server spans of sgtest-peek" 15 "$(count_spans "$SENSOR_OUT" kind=server service_name=sgtest-peek)"
 assert_eq "response_body_size of sgtest-peek spans (ended by the close)" 5 \
-    "$(span_field_values "$SENSOR_OUT" response_body_size kind=server service_name=sgtest-peek)"
+    "$(span_field_values "$SENSOR_OUT" response_size kind=server service_name=sgtest-peek)"
 assert_eq "server spans in total" 227 "$(count_spans "$SENSOR_OUT" kind=server)"
 assert_eq "pid of spans" "$PYSERVER_PID" "$(span_field_values "$SENSOR_OUT" pid kind=server service_name="$PYSVC")"
 assert_eq "response_body_size of GET 200 spans" 20 \
-    "$(span_field_values "$SENSOR_OUT" response_body_size kind=server method=GET status=200 service_name="$PYSVC")"
+    "$(span_field_values "$SENSOR_OUT" response_size kind=server operation=GET status=200 service_name="$PYSVC")"
 assert_eq "peer_addr" 127.0.0.1 "$(span_field_values "$SENSOR_OUT" peer_addr kind=server)"
 assert_eq "host_port" "$PORT" "$(span_field_values "$SENSOR_OUT" host_port kind=server service_name="$PYSVC")"
 

@@ -142,17 +142,18 @@ span(uint8_t kind, const char *method, uint16_t status, uint64_t dur_ns,
 
 	memset(&s, 0, sizeof(s));
 	s.kind = kind;
+	s.app = SG_APP_HTTP;
 	s.start_ns = 1700000000000000000ULL;
 	s.end_ns = s.start_ns + dur_ns;
-	snprintf(s.method, sizeof(s.method), "%s", method);
+	snprintf(s.op, sizeof(s.op), "%s", method);
 	s.status = status;
 	snprintf(s.service_name, sizeof(s.service_name), "svc");
 	snprintf(s.service_namespace, sizeof(s.service_namespace), "ns");
 	snprintf(s.instance_id, sizeof(s.instance_id), "host:1");
 	snprintf(s.peer_addr, sizeof(s.peer_addr), "10.0.0.2");
 	s.peer_port = 8080;
-	s.req_body_size = req;
-	s.resp_body_size = resp;
+	s.req_size = req;
+	s.resp_size = resp;
 	return s;
 }
 
@@ -189,6 +190,10 @@ test_empty_families(void **state)
 		{ "http_client_response_body_size_bytes",
 		  "http.client.response.body.size", "By", SG_METRIC_HISTOGRAM,
 		  1 },
+		{ "rpc_server_duration_seconds", "rpc.server.duration", "s",
+		  SG_METRIC_HISTOGRAM, 0 },
+		{ "rpc_client_duration_seconds", "rpc.client.duration", "s",
+		  SG_METRIC_HISTOGRAM, 0 },
 		{ "target_info", "target_info", "", SG_METRIC_GAUGE, 0 },
 	};
 	struct sg_metrics *m = metrics_new(&dur_b, &size_b, 10);
@@ -197,8 +202,8 @@ test_empty_families(void **state)
 	(void)state;
 	assert_non_null(m);
 	dsnap_take(m, &d);
-	assert_int_equal(d.nfam, 7);
-	for (size_t i = 0; i < 7; i++) {
+	assert_int_equal(d.nfam, sizeof(want) / sizeof(want[0]));
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
 		struct sg_family_hdr *h = &d.fam[i].hdr;
 		const struct sg_buckets *b = want[i].size ? &size_b : &dur_b;
 
@@ -355,6 +360,52 @@ test_client_labels(void **state)
 	metrics_free(m);
 }
 
+/* gRPC counts in the rpc families, labelled with its method and status;
+ * a status not read has no label, a consecutive span of another method
+ * another series (the label cache compares the method too). */
+static void
+test_grpc_labels(void **state)
+{
+	struct sg_metrics *m = metrics_new(&dur_b, &size_b, 10);
+	struct sg_span s;
+	struct dsnap d;
+	struct dfam *f;
+	struct sg_series *se;
+
+	(void)state;
+	s = span(SG_SPAN_SERVER, "", 5, 2000000, 0, 0);
+	s.app = SG_APP_GRPC;
+	snprintf(s.target, sizeof(s.target), "/pkg.Svc/Get");
+	metrics_record_span(m, &s);
+	metrics_record_span(m, &s);
+	snprintf(s.target, sizeof(s.target), "/pkg.Svc/List");
+	metrics_record_span(m, &s);
+	s.flags = SG_SPAN_STATUS_UNKNOWN;
+	metrics_record_span(m, &s);
+	dsnap_take(m, &d);
+
+	f = dfam(&d, "rpc_server_duration_seconds");
+	assert_int_equal(f->hdr.nseries, 3);
+	se = find_series(f, "rpc_method", "/pkg.Svc/Get",
+	    "rpc_grpc_status_code", "5", NULL);
+	assert_non_null(se);
+	assert_int_equal(se->count, 2);
+	assert_string_equal(label(se, "rpc_system"), "grpc");
+	se = find_series(f, "rpc_method", "/pkg.Svc/List",
+	    "rpc_grpc_status_code", "5", NULL);
+	assert_non_null(se);
+	assert_int_equal(se->count, 1);
+	for (uint32_t i = 0; i < f->hdr.nseries; i++)
+		if (label(&f->series[i], "rpc_grpc_status_code") == NULL)
+			assert_int_equal(f->series[i].count, 1);
+	assert_int_equal(dfam(&d, "http_server_request_duration_seconds")
+	    ->hdr.nseries, 0);
+	assert_int_equal(dfam(&d, "rpc_client_duration_seconds")
+	    ->hdr.nseries, 0);
+	dsnap_free(&d);
+	metrics_free(m);
+}
+
 static void
 test_method_status(void **state)
 {
@@ -372,7 +423,7 @@ test_method_status(void **state)
 	metrics_record_span(m, &s);
 	/* A method filling its field without a terminator. */
 	s = span(SG_SPAN_SERVER, "", 404, 1, 0, 0);
-	memset(s.method, 'A', sizeof(s.method));
+	memset(s.op, 'A', sizeof(s.op));
 	metrics_record_span(m, &s);
 	s = span(SG_SPAN_SERVER, "DELETE", 404, 1, 0, 0);
 	metrics_record_span(m, &s);
@@ -959,8 +1010,8 @@ test_spans_server(void **state)
 	assert_string_equal(s.service_name, "shop");
 	assert_string_equal(s.service_namespace, "prod");
 	assert_string_equal(s.instance_id, "h:4242");
-	assert_string_equal(s.method, "GET");
-	assert_string_equal(s.path, "/a/b");
+	assert_string_equal(s.op, "GET");
+	assert_string_equal(s.target, "/a/b");
 	assert_string_equal(s.route, "");
 	assert_int_equal(s.status, 204);
 	assert_string_equal(s.scheme, "http");
@@ -969,8 +1020,8 @@ test_spans_server(void **state)
 	assert_int_equal(s.host_port, 8080);
 	assert_string_equal(s.peer_addr, "192.168.1.20");
 	assert_int_equal(s.peer_port, 51000);
-	assert_int_equal(s.req_body_size, 11);
-	assert_int_equal(s.resp_body_size, 22);
+	assert_int_equal(s.req_size, 11);
+	assert_int_equal(s.resp_size, 22);
 	assert_false(is_zero(s.trace_id, 16));
 	assert_false(is_zero(s.span_id, 8));
 	assert_true(is_zero(s.parent_span_id, 8));
@@ -1081,6 +1132,7 @@ main(void)
 		cmocka_unit_test(test_empty_families),
 		cmocka_unit_test(test_server_histograms),
 		cmocka_unit_test(test_client_labels),
+		cmocka_unit_test(test_grpc_labels),
 		cmocka_unit_test(test_method_status),
 		cmocka_unit_test(test_label_hash_reuse),
 		cmocka_unit_test(test_series_limit),

@@ -66,6 +66,7 @@ mkspan(uint8_t kind, const char *svc, uint32_t pid, const char *method,
 
 	memset(&s, 0, sizeof(s));
 	s.kind = kind;
+	s.app = SG_APP_HTTP;
 	s.start_ns = 1700000000123456789ULL;
 	s.end_ns = s.start_ns + 2500000;
 	memcpy(s.trace_id, trace_id, sizeof(s.trace_id));
@@ -73,8 +74,8 @@ mkspan(uint8_t kind, const char *svc, uint32_t pid, const char *method,
 	s.pid = pid;
 	snprintf(s.service_name, sizeof(s.service_name), "%s", svc);
 	snprintf(s.instance_id, sizeof(s.instance_id), "host1:%u", pid);
-	snprintf(s.method, sizeof(s.method), "%s", method);
-	snprintf(s.path, sizeof(s.path), "/users/42");
+	snprintf(s.op, sizeof(s.op), "%s", method);
+	snprintf(s.target, sizeof(s.target), "/users/42");
 	snprintf(s.route, sizeof(s.route), "%s", route);
 	s.status = status;
 	snprintf(s.scheme, sizeof(s.scheme), "http");
@@ -83,8 +84,8 @@ mkspan(uint8_t kind, const char *svc, uint32_t pid, const char *method,
 	s.peer_port = 50000;
 	snprintf(s.host_addr, sizeof(s.host_addr), "10.0.0.1");
 	s.host_port = 8080;
-	s.req_body_size = 12;
-	s.resp_body_size = 3400;
+	s.req_size = 12;
+	s.resp_size = 3400;
 	return s;
 }
 
@@ -314,6 +315,74 @@ test_traces_status(void **state)
 	free_traces(req);
 }
 
+/* gRPC: the conventions' name, attributes and status; a status the sensor
+ * could not read is neither an attribute nor an error. */
+static void
+test_traces_grpc(void **state)
+{
+	static const struct {
+		uint8_t kind; uint32_t status; uint8_t flags; int code;
+	} c[] = {
+		{ SG_SPAN_SERVER, 0, 0, STATUS_UNSET },
+		{ SG_SPAN_SERVER, 5, 0, STATUS_UNSET },		/* NOT_FOUND */
+		{ SG_SPAN_SERVER, 2, 0, STATUS_ERROR },		/* UNKNOWN */
+		{ SG_SPAN_SERVER, 14, 0, STATUS_ERROR },	/* UNAVAILABLE */
+		{ SG_SPAN_CLIENT, 5, 0, STATUS_ERROR },
+		{ SG_SPAN_CLIENT, 0, 0, STATUS_UNSET },
+		{ SG_SPAN_SERVER, 0, SG_SPAN_STATUS_UNKNOWN, STATUS_UNSET },
+	};
+	struct sg_span s[sizeof(c) / sizeof(c[0])];
+	trace_req_t *req;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		s[i] = mkspan(c[i].kind, "svc", 1, "", "", 0);
+		s[i].app = SG_APP_GRPC;
+		s[i].status = c[i].status;
+		s[i].flags = c[i].flags;
+		snprintf(s[i].target, sizeof(s[i].target),
+		    "/helloworld.Greeter/SayHello");
+		snprintf(s[i].protocol_version, sizeof(s[i].protocol_version),
+		    "2");
+	}
+	req = encode_decode_traces(s, sizeof(c) / sizeof(c[0]), NULL);
+	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		span_t *sp = req->resource_spans[0]->scope_spans[0]->spans[i];
+
+		assert_string_equal(sp->name, "helloworld.Greeter/SayHello");
+		assert_int_equal(sp->status->code, c[i].code);
+		assert_str_attr(sp->attributes, sp->n_attributes,
+		    "rpc.system", "grpc");
+		assert_str_attr(sp->attributes, sp->n_attributes,
+		    "rpc.service", "helloworld.Greeter");
+		assert_str_attr(sp->attributes, sp->n_attributes,
+		    "rpc.method", "SayHello");
+		if (c[i].flags & SG_SPAN_STATUS_UNKNOWN)
+			assert_null(find_kv(sp->attributes, sp->n_attributes,
+			    "rpc.grpc.status_code"));
+		else
+			assert_int_attr(sp->attributes, sp->n_attributes,
+			    "rpc.grpc.status_code", c[i].status);
+		assert_null(find_kv(sp->attributes, sp->n_attributes,
+		    "http.request.method"));
+	}
+	free_traces(req);
+
+	/* A method the sensor could not read: a generic name, no
+	 * rpc.service or rpc.method. */
+	s[0].flags = SG_SPAN_TARGET_UNKNOWN;
+	s[0].target[0] = '\0';
+	req = encode_decode_traces(s, 1, NULL);
+	{
+		span_t *sp = req->resource_spans[0]->scope_spans[0]->spans[0];
+
+		assert_string_equal(sp->name, "grpc");
+		assert_null(find_kv(sp->attributes, sp->n_attributes,
+		    "rpc.method"));
+	}
+	free_traces(req);
+}
+
 static void
 test_traces_resources(void **state)
 {
@@ -380,9 +449,9 @@ test_traces_odd_input(void **state)
 	/* A method outside the known set, bytes that are not UTF-8, and
 	 * fields filled to the last byte without a terminator. */
 	s = mkspan(SG_SPAN_SERVER, "svc", 1, "FOO", "", 200);
-	snprintf(s.path, sizeof(s.path), "/a\xff" "b");
+	snprintf(s.target, sizeof(s.target), "/a\xff" "b");
 	memset(s.route, 'r', sizeof(s.route));
-	memset(s.method, 'M', sizeof(s.method));
+	memset(s.op, 'M', sizeof(s.op));
 	req = encode_decode_traces(&s, 1, NULL);
 	sp = req->resource_spans[0]->scope_spans[0]->spans[0];
 	assert_int_equal(strncmp(sp->name, "HTTP rrrr", 9), 0);
@@ -474,7 +543,7 @@ test_metrics_fields(void **state)
 	s.end_ns = s.start_ns + 500000000;   /* 0.5 s */
 	metrics_record_span(m, &s);
 	s.end_ns = s.start_ns + 3000000000;  /* 3 s */
-	s.resp_body_size = 10;
+	s.resp_size = 10;
 	metrics_record_span(m, &s);
 	s = mkspan(SG_SPAN_CLIENT, "web", 20, "POST", "", 502);
 	snprintf(s.peer_addr, sizeof(s.peer_addr), "backend");
@@ -631,7 +700,7 @@ test_metrics_grouping(void **state)
 	s.status = 500;
 	metrics_record_span(m, &s);
 	s.status = 200;
-	snprintf(s.method, sizeof(s.method), "DELETE");
+	snprintf(s.op, sizeof(s.op), "DELETE");
 	metrics_record_span(m, &s);
 	s = mkspan(SG_SPAN_SERVER, "api", 11, "GET", "", 200);
 	metrics_record_span(m, &s);
@@ -899,6 +968,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_traces_fields),
 		cmocka_unit_test(test_traces_status),
+		cmocka_unit_test(test_traces_grpc),
 		cmocka_unit_test(test_traces_resources),
 		cmocka_unit_test(test_traces_odd_input),
 		cmocka_unit_test(test_metrics_fields),

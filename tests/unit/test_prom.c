@@ -55,16 +55,17 @@ span(uint8_t kind, const char *method, uint16_t status, uint64_t dur_ns,
 
 	memset(&s, 0, sizeof(s));
 	s.kind = kind;
+	s.app = SG_APP_HTTP;
 	s.start_ns = 1700000000123456789ULL;
 	s.end_ns = s.start_ns + dur_ns;
-	snprintf(s.method, sizeof(s.method), "%s", method);
+	snprintf(s.op, sizeof(s.op), "%s", method);
 	s.status = status;
 	snprintf(s.service_name, sizeof(s.service_name), "svc");
 	snprintf(s.instance_id, sizeof(s.instance_id), "h:7");
 	snprintf(s.peer_addr, sizeof(s.peer_addr), "10.0.0.2");
 	s.peer_port = 8080;
-	s.req_body_size = req;
-	s.resp_body_size = resp;
+	s.req_size = req;
+	s.resp_size = resp;
 	return s;
 }
 
@@ -161,6 +162,10 @@ test_render_exact(void **state)
 "http_client_response_body_size_bytes_bucket{http_request_method=\"POST\",http_response_status_code=\"503\",service_name=\"svc\",service_namespace=\"\",target_instance=\"h:7\",server_address=\"10.0.0.2\",server_port=\"8080\",le=\"+Inf\"} 1\n"
 "http_client_response_body_size_bytes_sum{http_request_method=\"POST\",http_response_status_code=\"503\",service_name=\"svc\",service_namespace=\"\",target_instance=\"h:7\",server_address=\"10.0.0.2\",server_port=\"8080\"} 17\n"
 "http_client_response_body_size_bytes_count{http_request_method=\"POST\",http_response_status_code=\"503\",service_name=\"svc\",service_namespace=\"\",target_instance=\"h:7\",server_address=\"10.0.0.2\",server_port=\"8080\"} 1\n"
+"# HELP rpc_server_duration_seconds Duration of RPC service calls from the server side, in seconds\n"
+"# TYPE rpc_server_duration_seconds histogram\n"
+"# HELP rpc_client_duration_seconds Duration of RPC service calls from the client side, in seconds\n"
+"# TYPE rpc_client_duration_seconds histogram\n"
 "# HELP target_info Target metadata\n"
 "# TYPE target_info gauge\n"
 "target_info{service_name=\"svc\",service_namespace=\"\",target_instance=\"h:7\",telemetry_sdk_name=\"spyglass\",host_name=\"%s\",process_pid=\"7\"} 1\n";
@@ -924,7 +929,7 @@ print_span(void)
 {
 	struct sg_span s = span(SG_SPAN_SERVER, "GET", 200, 1234567, 12, 345);
 
-	snprintf(s.path, sizeof(s.path), "/users/42");
+	snprintf(s.target, sizeof(s.target), "/users/42");
 	snprintf(s.service_namespace, sizeof(s.service_namespace), "ns");
 	snprintf(s.scheme, sizeof(s.scheme), "http");
 	snprintf(s.protocol_version, sizeof(s.protocol_version), "1.1");
@@ -965,7 +970,8 @@ test_printer_text(void **state)
 	free(out);
 
 	s.kind = SG_SPAN_CLIENT;
-	snprintf(s.path, sizeof(s.path), "/a b\n\x1b[31m\xff\xc3\xa9\\");
+	s.app = SG_APP_HTTP;
+	snprintf(s.target, sizeof(s.target), "/a b\n\x1b[31m\xff\xc3\xa9\\");
 	snprintf(s.peer_addr, sizeof(s.peer_addr), "::1");
 	s.service_name[0] = '\0';
 	out = print_to_string(SG_PRINTER_TEXT, &s);
@@ -996,7 +1002,7 @@ json_valid(const char *line)
 	if (access("/usr/bin/python3", X_OK) == 0) {
 		snprintf(cmd, sizeof(cmd), "/usr/bin/python3 -c 'import json,"
 		    "sys; d=json.loads(open(sys.argv[1],\"rb\").read()"
-		    ".decode(\"utf-8\")); assert len(d)==23' %s", path);
+		    ".decode(\"utf-8\")); assert len(d)==26' %s", path);
 		rc = system(cmd);
 		assert_int_equal(rc, 0);
 	}
@@ -1017,26 +1023,45 @@ test_printer_json(void **state)
 	    "\"span_id\":\"0102030405060708\",\"parent_span_id\":\"\","
 	    "\"start_unix_ns\":1700000000123456789,"
 	    "\"end_unix_ns\":1700000000124691356,\"duration_ns\":1234567,"
-	    "\"method\":\"GET\",\"path\":\"/users/42\",\"route\":\"\","
-	    "\"status\":200,\"scheme\":\"http\",\"protocol_version\":\"1.1\","
+	    "\"protocol\":\"http\",\"operation\":\"GET\","
+	    "\"target\":\"/users/42\",\"route\":\"\",\"status\":200,"
+	    "\"operation_known\":true,\"target_known\":true,"
+	    "\"scheme\":\"http\",\"protocol_version\":\"1.1\","
 	    "\"peer_addr\":\"10.0.0.2\",\"peer_port\":8080,"
 	    "\"host_addr\":\"127.0.0.1\",\"host_port\":80,"
-	    "\"request_body_size\":12,\"response_body_size\":345}\n");
+	    "\"request_size\":12,\"response_size\":345}\n");
 	json_valid(out);
 	free(out);
 
+	/* gRPC, its status not read: null, not a guess. */
+	s.app = SG_APP_GRPC;
+	s.op[0] = '\0';
+	snprintf(s.target, sizeof(s.target), "/pkg.Svc/Get");
+	s.status = 0;
+	s.flags = SG_SPAN_STATUS_UNKNOWN;
+	out = print_to_string(SG_PRINTER_JSON, &s);
+	assert_non_null(strstr(out, "\"protocol\":\"grpc\",\"operation\":\"\","
+	    "\"target\":\"/pkg.Svc/Get\",\"route\":\"\",\"status\":null,"));
+	json_valid(out);
+	free(out);
+	out = print_to_string(SG_PRINTER_TEXT, &s);
+	assert_non_null(strstr(out, " SERVER grpc /pkg.Svc/Get ? 1.234ms "));
+	free(out);
+	s.flags = 0;
+
 	/* Hostile bytes everywhere, fields filled to the brim. */
 	s.kind = SG_SPAN_CLIENT;
+	s.app = SG_APP_HTTP;
 	s.parent_span_id[7] = 0xff;
-	snprintf(s.path, sizeof(s.path), "/\"q\"\\\n\t\x01\x7f\xff\xc0\xaf"
+	snprintf(s.target, sizeof(s.target), "/\"q\"\\\n\t\x01\x7f\xff\xc0\xaf"
 	    "\xed\xa0\x80\xf4\x90\x80\x80\xe2\x82\xac\xf0\x9f\x98\x80\xe2\x82");
 	memset(s.route, '\x01', sizeof(s.route));          /* unterminated */
 	memset(s.service_name, '\xff', sizeof(s.service_name));
-	memset(s.method, '"', sizeof(s.method));
+	memset(s.op, '"', sizeof(s.op));
 	out = print_to_string(SG_PRINTER_JSON, &s);
 	assert_non_null(strstr(out, "\"kind\":\"client\""));
 	assert_non_null(strstr(out, "\"parent_span_id\":\"00000000000000ff\""));
-	assert_non_null(strstr(out, "\"path\":\"/\\\"q\\\"\\\\\\u000a\\u0009"
+	assert_non_null(strstr(out, "\"target\":\"/\\\"q\\\"\\\\\\u000a\\u0009"
 	    "\\u0001\\u007f\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"
 	    "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"
 	    "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"

@@ -34,9 +34,10 @@ count(struct sg_metrics *m, const char *svc, uint16_t status, int n)
 
 	memset(&s, 0, sizeof(s));
 	s.kind = SG_SPAN_SERVER;
+	s.app = SG_APP_HTTP;
 	s.start_ns = 1700000000000000000ULL;
 	s.end_ns = s.start_ns + 1000000;
-	snprintf(s.method, sizeof(s.method), "GET");
+	snprintf(s.op, sizeof(s.op), "GET");
 	s.status = status;
 	snprintf(s.service_name, sizeof(s.service_name), "%s", svc);
 	snprintf(s.instance_id, sizeof(s.instance_id), "h:1");

@@ -293,6 +293,7 @@ fill_span(struct sg_span *s)
 {
 	memset(s, 0, sizeof(*s));
 	s->kind = SG_SPAN_SERVER;
+	s->app = SG_APP_HTTP;
 	s->start_ns = UINT64_C(1700000000000000000);
 	s->end_ns = s->start_ns + 1234567;
 	for (int i = 0; i < 16; i++)
@@ -305,8 +306,8 @@ fill_span(struct sg_span *s)
 	strcpy(s->service_name, "api");
 	strcpy(s->service_namespace, "prod");
 	strcpy(s->instance_id, "h:4242");
-	strcpy(s->method, "POST");
-	strcpy(s->path, "/users/42/orders?x=1");
+	strcpy(s->op, "POST");
+	strcpy(s->target, "/users/42/orders?x=1");
 	strcpy(s->route, "/users/{id}/orders");
 	s->status = 503;
 	strcpy(s->scheme, "http");
@@ -315,8 +316,8 @@ fill_span(struct sg_span *s)
 	s->peer_port = 51234;
 	strcpy(s->host_addr, "127.0.0.1");
 	s->host_port = 8080;
-	s->req_body_size = 17;
-	s->resp_body_size = UINT64_C(1) << 40;
+	s->req_size = 17;
+	s->resp_size = UINT64_C(1) << 40;
 }
 
 static void
@@ -346,8 +347,8 @@ test_span_round_trip(void **state)
 	assert_string_equal(b.service_name, a.service_name);
 	assert_string_equal(b.service_namespace, a.service_namespace);
 	assert_string_equal(b.instance_id, a.instance_id);
-	assert_string_equal(b.method, a.method);
-	assert_string_equal(b.path, a.path);
+	assert_string_equal(b.op, a.op);
+	assert_string_equal(b.target, a.target);
 	assert_string_equal(b.route, a.route);
 	assert_int_equal(b.status, a.status);
 	assert_string_equal(b.scheme, a.scheme);
@@ -356,8 +357,8 @@ test_span_round_trip(void **state)
 	assert_int_equal(b.peer_port, a.peer_port);
 	assert_string_equal(b.host_addr, a.host_addr);
 	assert_int_equal(b.host_port, a.host_port);
-	assert_true(b.req_body_size == a.req_body_size);
-	assert_true(b.resp_body_size == a.resp_body_size);
+	assert_true(b.req_size == a.req_size);
+	assert_true(b.resp_size == a.resp_size);
 
 	/* A client span, too. */
 	a.kind = SG_SPAN_CLIENT;
@@ -373,6 +374,33 @@ test_span_round_trip(void **state)
 	msg_put_span(&w, &a);
 	wire_r_init(&r, buf, w.len);
 	assert_int_equal(msg_get_span(&r, &b), -1);
+
+	/* A gRPC span whose status could not be read. */
+	a.kind = SG_SPAN_SERVER;
+	a.app = SG_APP_GRPC;
+	a.flags = SG_SPAN_STATUS_UNKNOWN;
+	a.status = 70000;
+	wire_w_init(&w, buf, sizeof(buf));
+	msg_put_span(&w, &a);
+	wire_r_init(&r, buf, w.len);
+	assert_int_equal(msg_get_span(&r, &b), 0);
+	assert_int_equal(b.app, SG_APP_GRPC);
+	assert_int_equal(b.flags, SG_SPAN_STATUS_UNKNOWN);
+	assert_int_equal(b.status, 70000);
+
+	/* Unknown app or flags refused. */
+	a.app = SG_APP_MAX;
+	wire_w_init(&w, buf, sizeof(buf));
+	msg_put_span(&w, &a);
+	wire_r_init(&r, buf, w.len);
+	assert_int_equal(msg_get_span(&r, &b), -1);
+	a.app = SG_APP_HTTP;
+	a.flags = 0x80;
+	wire_w_init(&w, buf, sizeof(buf));
+	msg_put_span(&w, &a);
+	wire_r_init(&r, buf, w.len);
+	assert_int_equal(msg_get_span(&r, &b), -1);
+	a.flags = 0;
 
 	/* Truncated anywhere: refused. */
 	a.kind = SG_SPAN_SERVER;
