@@ -49,6 +49,7 @@ static struct {
 	uint8_t            span_buf[SG_SPAN_BATCH];
 	uint32_t           nspans;
 	size_t             spans_hdr;       /* offset of the span count */
+	uint32_t           apps;         /* 1 << enum sg_app counted */
 	uint64_t           spans_total;
 	uint64_t           ev_first;     /* the events taken (msg.h) */
 	uint64_t           ev_next;
@@ -113,6 +114,9 @@ sg_on_exchange(void *ctx, const struct sg_conn *conn,
 	struct sg_span s;
 
 	(void)ctx;
+	/* A parser may carry an app not asked for (HTTP/2: HTTP and gRPC). */
+	if (ex->app >= SG_APP_MAX || !(C.apps & (1u << ex->app)))
+		return;
 	spans_build(&s, conn, ex, procs_find(conn->pid), C.clock_offset,
 	    C.want_spans);
 	metrics_record_span(C.metrics, &s);
@@ -134,6 +138,19 @@ sg_reseed_target_info(const struct sg_proc_info *p, void *ctx)
 {
 	(void)ctx;
 	metrics_service_seen(C.metrics, p);
+}
+
+/* The apps [metrics] instrumentations asks for: 1 << enum sg_app. */
+static uint32_t
+sg_apps_enabled(uint32_t instr)
+{
+	uint32_t apps = 0;
+
+	if (instr & (1u << SG_INSTR_HTTP))
+		apps |= 1u << SG_APP_HTTP;
+	if (instr & (1u << SG_INSTR_GRPC))
+		apps |= 1u << SG_APP_GRPC;
+	return apps;
 }
 
 static void
@@ -162,6 +179,8 @@ sg_apply_config(const struct sg_config *cfg)
 		if (C.conns == NULL)
 			sg_fatal("out of memory for connections");
 	}
+	C.apps = sg_apps_enabled(nc.instrumentations);
+	conns_set_protocols(C.conns, proto_for_apps(C.apps));
 	C.cfg = nc;
 	C.series_ttl_ns = (uint64_t)nc.series_ttl_ms * 1000000u;
 	C.want_spans = nc.export_spans;

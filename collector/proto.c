@@ -16,6 +16,17 @@ proto_ops(uint8_t id)
 	return id < SG_PROTO_MAX ? proto_table[id] : NULL;
 }
 
+uint32_t
+proto_for_apps(uint32_t apps)
+{
+	uint32_t enabled = 0;
+
+	for (uint8_t id = SG_PROTO_NONE + 1; id < SG_PROTO_MAX; id++)
+		if (proto_table[id] != NULL && (proto_table[id]->apps & apps))
+			enabled |= 1u << id;
+	return enabled;
+}
+
 uint8_t
 proto_detect(uint32_t enabled, const uint8_t *data, size_t captured,
     uint8_t dir, uint16_t port, bool *maybe)

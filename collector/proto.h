@@ -71,6 +71,7 @@ enum sg_sniff {
 struct sg_proto_ops {
 	const char *name;		/* "http1", ... (logs, tests) */
 	uint8_t     id;			/* enum sg_proto */
+	uint32_t    apps;		/* 1 << enum sg_app it may emit */
 	size_t      state_size;	/* bytes of per-connection state */
 	/* Whether the state must live as long as the connection (HTTP/2's
 	 * HPACK tables), or may be dropped whenever idle() (HTTP/1). */
@@ -105,6 +106,8 @@ struct sg_proto_ops {
 
 /* The parser for id, or NULL. */
 const struct sg_proto_ops *proto_ops(uint8_t id);
+/* The parsers needed for the apps (1 << enum sg_app): 1 << enum sg_proto. */
+uint32_t proto_for_apps(uint32_t apps);
 /* The first enabled parser (enabled: bit 1 << id) whose sniff says yes;
  * SG_PROTO_NONE when none does.  *maybe is set when one could still. */
 uint8_t proto_detect(uint32_t enabled, const uint8_t *data, size_t captured,

@@ -14,7 +14,7 @@
 enum sg_key_type {
 	SG_T_BOOL, SG_T_UINT, SG_T_DURATION, SG_T_SIZE, SG_T_STRING,
 	SG_T_REGEX, SG_T_ENUM, SG_T_PORTS, SG_T_BUCKETS, SG_T_LOGLEVEL,
-	SG_T_RATIO, SG_T_URL,
+	SG_T_RATIO, SG_T_URL, SG_T_FLAGS,
 };
 
 struct sg_key {
@@ -26,7 +26,8 @@ struct sg_key {
 	uint64_t          min, max;  /* uint/duration(ms)/size bounds */
 	const char       *defval;
 	const char       *env[3];    /* seeds' names beside SPYGLASS_* */
-	const char *const *names;    /* SG_T_ENUM: value names by index */
+	/* SG_T_ENUM: value names by index; SG_T_FLAGS: by bit */
+	const char *const *names;
 	bool              inert;     /* accepted, no effect yet */
 	const char       *help;
 };
@@ -44,6 +45,9 @@ static const char *const otlp_compression_names[] = { "", "none", "gzip",
 	NULL };
 static const char *const otlp_top_compression_names[] = { "none", "none",
 	"gzip", NULL };
+/* [metrics] instrumentations, by bit (enum sg_instr) */
+const char *const sg_instr_names[] = { "http", "grpc", "sql", "redis",
+	"kafka", "memcached", NULL };
 static const char *const sampler_names[] = { "always_on", "always_off",
 	"traceidratio", "parentbased_always_on", "parentbased_always_off",
 	"parentbased_traceidratio", NULL };
@@ -154,6 +158,12 @@ static const struct sg_key sg_keys[] = {
 	  1000, 604800000, "5m", { "BEYLA_PROMETHEUS_TTL" }, NULL, false,
 	  "a series not updated for this long is left out (the series of an "
 	  "exited process, target_info too, go this long after its exit)" },
+
+	{ "metrics", "instrumentations", SG_T_FLAGS, OFF(instrumentations),
+	  0, 0, "*", { NULL }, sg_instr_names, false,
+	  "what is parsed, counted and traced: * or a list of http (HTTP/1 "
+	  "and HTTP/2), grpc, sql, redis, kafka, memcached (the last four "
+	  "not parsed yet)" },
 
 	{ "ebpf", "wakeup_len", SG_T_UINT, OFF(ebpf.wakeup_len), 0, 100000, "4096",
 	  { "BEYLA_BPF_WAKEUP_LEN" }, NULL, false,
@@ -279,8 +289,82 @@ static const struct sg_key sg_keys[] = {
 
 static const char *const sg_key_type_names[] = {
 	"bool", "integer", "duration", "size", "string", "regex", "enum",
-	"port list", "number list", "log level", "ratio", "URL",
+	"port list", "number list", "log level", "ratio", "URL", "list",
 };
+
+/* All the bits names has. */
+static uint32_t
+sg_flags_all(const char *const *names)
+{
+	uint32_t all = 0;
+
+	for (size_t i = 0; names[i] != NULL; i++)
+		all |= 1u << i;
+	return all;
+}
+
+/* "*" or names separated by commas or blanks, into a bit set. */
+static int
+sg_parse_flags(const char *value, const char *const *names, uint32_t *out,
+    char *why, size_t whysz)
+{
+	char buf[256], *save = NULL, *tok;
+	uint32_t v = 0;
+
+	if (strlen(value) >= sizeof(buf)) {
+		snprintf(why, whysz, "list longer than %zu bytes",
+		    sizeof(buf) - 1);
+		return -1;
+	}
+	memcpy(buf, value, strlen(value) + 1);
+	for (tok = strtok_r(buf, ", \t", &save); tok != NULL;
+	    tok = strtok_r(NULL, ", \t", &save)) {
+		size_t i;
+
+		if (strcmp(tok, "*") == 0) {
+			v |= sg_flags_all(names);
+			continue;
+		}
+		for (i = 0; names[i] != NULL; i++)
+			if (strcasecmp(tok, names[i]) == 0)
+				break;
+		if (names[i] == NULL) {
+			snprintf(why, whysz, "\"%s\" is not one of the allowed "
+			    "values", tok);
+			return -1;
+		}
+		v |= 1u << i;
+	}
+	if (v == 0) {
+		snprintf(why, whysz, "empty list (\"*\" means all)");
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+static void
+sg_format_flags(uint32_t v, const char *const *names, char *buf, size_t sz)
+{
+	size_t off = 0;
+
+	buf[0] = '\0';
+	if (v == sg_flags_all(names)) {
+		snprintf(buf, sz, "*");
+		return;
+	}
+	for (size_t i = 0; names[i] != NULL && off < sz; i++) {
+		int n;
+
+		if (!(v & (1u << i)))
+			continue;
+		n = snprintf(buf + off, sz - off, "%s%s", off ? "," : "",
+		    names[i]);
+		if (n < 0)
+			break;
+		off += (size_t)n;
+	}
+}
 
 static int
 sg_config_error(char *err, size_t errsz, const char *origin,
@@ -550,6 +634,11 @@ sg_config_apply(struct sg_config *c, const struct sg_key *k, const char *value,
 		*(double *)field = d;
 		return 0;
 	}
+	case SG_T_FLAGS:
+		if (sg_parse_flags(value, k->names, field, why, sizeof(why)) < 0)
+			return sg_config_error(err, errsz, origin, k, NULL, NULL,
+			    "%s", why);
+		return 0;
 	case SG_T_BUCKETS:
 		if (sg_parse_buckets(value, field, why, sizeof(why)) < 0)
 			return sg_config_error(err, errsz, origin, k, NULL, NULL,
@@ -883,6 +972,9 @@ sg_config_format(const struct sg_config *c, const struct sg_key *k,
 	case SG_T_RATIO:
 		snprintf(buf, sz, "%.17g", *(const double *)field);
 		break;
+	case SG_T_FLAGS:
+		sg_format_flags(*(const uint32_t *)field, k->names, buf, sz);
+		break;
 	case SG_T_BUCKETS: {
 		const struct sg_buckets *b = field;
 		size_t off = 0;
@@ -927,6 +1019,7 @@ sg_key_audience(const struct sg_key *k)
 		{ "prometheus_export", "size_histogram", SG_TO_COLLECTOR },
 		{ "prometheus_export", "", SG_TO_EXPORTER },
 		{ "ebpf", "http_request_timeout", SG_TO_COLLECTOR },
+		{ "metrics", "instrumentations", SG_TO_COLLECTOR },
 		{ "otel_traces_export", "sampler", SG_TO_COLLECTOR },
 		{ "otel_traces_export", "", SG_TO_EXPORTER },
 		{ "otel_metrics_export", "", SG_TO_EXPORTER },

@@ -52,6 +52,13 @@ struct sg_otlp_signal {
 	uint32_t                 max_queue_size;
 };
 
+/* [metrics] instrumentations: what is parsed, counted and traced. */
+enum sg_instr {
+	SG_INSTR_HTTP = 0, SG_INSTR_GRPC, SG_INSTR_SQL, SG_INSTR_REDIS,
+	SG_INSTR_KAFKA, SG_INSTR_MEMCACHED,
+};
+extern const char *const sg_instr_names[];
+
 struct sg_buckets {
 	uint16_t n;
 	double   b[SG_MAX_BOUNDS];
@@ -86,6 +93,8 @@ struct sg_config {
 		struct sg_buckets size_histogram;
 		uint32_t ttl_ms;              /* idle series left out after */
 	} prom;
+
+	uint32_t              instrumentations;   /* 1 << enum sg_instr */
 
 	struct {
 		uint32_t      wakeup_len;

@@ -1700,6 +1700,7 @@ h1_ops_counters(const void *st, struct sg_proto_counters *out)
 const struct sg_proto_ops http1_ops = {
 	.name = "http1",
 	.id = SG_PROTO_HTTP1,
+	.apps = 1u << SG_APP_HTTP,
 	.state_size = sizeof(struct http1_conn),
 	.keep_state = false,
 	.sniff = h1_sniff,

@@ -439,6 +439,46 @@ test_error_unknown(void **state)
 	load_bad("port = 1\n", 1, "port", "unknown key");
 }
 
+/* Whether the dump of c holds text. */
+static bool
+dump_has(const struct sg_config *c, const char *text)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	bool has;
+
+	assert_non_null(f);
+	sg_config_dump(c, f);
+	fclose(f);
+	has = strstr(buf, text) != NULL;
+	free(buf);
+	return has;
+}
+
+/* A list of names is a bit set; "*" is all of them, and is how the set
+ * of all is written back. */
+static void
+test_instrumentations(void **state)
+{
+	struct sg_config c;
+	char err[SG_CONFIG_ERR_MAX];
+
+	(void)state;
+	sg_config_defaults(&c);
+	assert_int_equal(c.instrumentations, (1u << (SG_INSTR_MEMCACHED + 1)) - 1);
+	assert_int_equal(sg_config_load_string(&c,
+	    "[metrics]\ninstrumentations = GRPC http\n", "t", err,
+	    sizeof(err)), 0);
+	assert_int_equal(c.instrumentations,
+	    (1u << SG_INSTR_HTTP) | (1u << SG_INSTR_GRPC));
+	assert_true(dump_has(&c, "\ninstrumentations = http,grpc\n"));
+	assert_int_equal(sg_config_load_string(&c,
+	    "[metrics]\ninstrumentations = redis,*\n", "t", err,
+	    sizeof(err)), 0);
+	assert_true(dump_has(&c, "\ninstrumentations = *\n"));
+}
+
 static void
 test_error_values(void **state)
 {
@@ -467,6 +507,10 @@ test_error_values(void **state)
 	    "[discovery] poll_interval", "50ms out of range 100ms-3600000ms");
 	load_bad("[discovery]\npoll_interval = 2h\n", 2,
 	    "[discovery] poll_interval", "out of range");
+	load_bad("[metrics]\ninstrumentations = http, bogus\n", 2,
+	    "[metrics] instrumentations", "\"bogus\" is not one of the allowed");
+	load_bad("[metrics]\ninstrumentations = ,\n", 2,
+	    "[metrics] instrumentations", "empty list");
 	load_bad("[ebpf]\ncapture_size = 12q\n", 2, "[ebpf] capture_size",
 	    "\"12q\" is not a valid size");
 	load_bad("[ebpf]\ncapture_size = 2k\n", 2, "[ebpf] capture_size",
@@ -1078,6 +1122,7 @@ main(void)
 		cmocka_unit_test(test_syntax),
 		cmocka_unit_test(test_shipped_ini),
 		cmocka_unit_test(test_error_unknown),
+		cmocka_unit_test(test_instrumentations),
 		cmocka_unit_test(test_error_values),
 		cmocka_unit_test(test_error_ports),
 		cmocka_unit_test(test_error_buckets),
