@@ -1,0 +1,135 @@
+/*
+ * HTTP/2 (RFC 9113) and gRPC over it, followed on one connection from the
+ * bytes one process reads and writes.  Pure: no allocation, no I/O, state
+ * of a fixed size (struct http2_conn, 15.7 KB on x86-64, of which 9.6 KB
+ * are the two HPACK decoders), so it is unit-tested, benchmarked and
+ * fuzzed on its own.
+ *
+ * Server side: requests are read, responses written; client side: the
+ * reverse.  A connection whose role is unknown (it predates the sensor)
+ * takes it from the traffic: the side that sends the client preface, or a
+ * request HEADERS (one with :method), is the client.
+ *
+ * Each stream is one exchange: emitted when its response ends (END_STREAM)
+ * or the stream is reset, refused by a GOAWAY, times out or the connection
+ * closes (those with SG_EX_TIMED_OUT).  A request whose content-type is
+ * application/grpc... makes an SG_APP_GRPC exchange, whose status is the
+ * grpc-status of its trailers.
+ *
+ * What was not seen is not guessed.  The sensor may join a connection
+ * late, see only the first `captured` bytes of a read, or miss frames: a
+ * header block not decoded whole makes its direction's HPACK table
+ * unknown (hpack_mark_unknown), and a field that then cannot be resolved
+ * is reported as unknown (SG_EX_OP_UNKNOWN, SG_EX_TARGET_UNKNOWN,
+ * SG_EX_STATUS_UNKNOWN) and counted.  Frame boundaries lost (a frame
+ * header past the capture, or bytes that cannot be frames) are found
+ * again at the start of a later read that holds a chain of strictly
+ * valid frame headers.
+ */
+#ifndef SG_HTTP2_H
+#define SG_HTTP2_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hpack.h"
+#include "proto.h"
+
+/*
+ * Streams in flight per connection: requests awaiting the end of their
+ * response.  Their methods and paths share one area of bytes, packed:
+ * a request that finds either full is dropped and counted.  The ids of
+ * the last dropped streams are kept so that their responses are not
+ * counted again as unpaired.
+ */
+#define HTTP2_MAX_STREAMS	32
+#define HTTP2_NAMES_LEN		2048
+#define HTTP2_DROPPED_IDS	16
+/*
+ * A header block split across reads is kept here until it is whole; one
+ * larger than this is not decoded (its direction's table becomes
+ * unknown).  A block within one read is decoded in place.  Reads show at
+ * most SG_CAPTURE_MAX bytes, so a block longer than that is seen whole
+ * only over several short reads.
+ */
+#define HTTP2_BLOCK_MAX		1024
+
+#define HTTP2_FRAME_HEADER	9
+#define HTTP2_PREFACE		"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+#define HTTP2_PREFACE_LEN	24
+
+struct http2_stream {
+	uint64_t start_ns;		/* request HEADERS seen */
+	uint64_t last_ns;		/* any frame of the stream */
+	uint64_t req_size;		/* DATA payload, padding aside */
+	uint64_t resp_size;
+	uint32_t id;
+	uint16_t flags;			/* internal */
+	uint16_t status;		/* :status of the final response */
+	uint16_t grpc_status;
+	uint16_t names_at;		/* method, then path, in names[] */
+	uint8_t  method_len;
+	uint8_t  path_len;
+};
+
+/* One direction of the connection's bytes (SG_DIR_READ or SG_DIR_WRITE):
+ * its framing, and the HPACK decoder of the header blocks sent that way. */
+struct http2_side {
+	struct hpack_decoder dec;
+	uint64_t blk_ts;		/* when the header block began */
+	uint32_t stream;		/* frame in progress */
+	uint32_t frame_len;
+	uint32_t left;			/* its payload bytes still to come */
+	uint32_t max_frame;		/* SETTINGS_MAX_FRAME_SIZE of the
+					 * receiver, as far as seen */
+	uint32_t pending_table;		/* SETTINGS_HEADER_TABLE_SIZE for dec,
+					 * applied when acknowledged */
+	uint32_t blk_stream;		/* header block being assembled */
+	uint16_t blk_len;		/* bytes of it kept in blk[] */
+	uint8_t  phase;			/* internal */
+	uint8_t  type;			/* frame in progress */
+	uint8_t  flags;
+	uint8_t  fstate;		/* internal */
+	uint8_t  hdr_len;		/* bytes of a frame header kept */
+	uint8_t  hdr[HTTP2_FRAME_HEADER];
+	uint8_t  fix_len;		/* first payload bytes kept */
+	uint8_t  fix[8];
+	uint8_t  blk_flags;		/* internal */
+	uint8_t  magic_len;		/* preface bytes matched */
+	uint8_t  settings_unacked;	/* SETTINGS sent the other way */
+	uint8_t  pending_acks;		/* acknowledgements before
+					 * pending_table applies */
+	uint8_t  blk[HTTP2_BLOCK_MAX];
+};
+
+struct http2_conn {
+	uint8_t  role;			/* enum sg_role */
+	uint8_t  nstreams;
+	uint8_t  ndropped;		/* ids in dropped_ids[] */
+	uint8_t  conn_flags;		/* internal */
+	uint16_t names_used;		/* bytes of names[] streams hold */
+	uint32_t last_client_id;	/* highest request stream id seen */
+	uint32_t goaway_id;		/* from the server: later streams are
+					 * not processed (UINT32_MAX: none) */
+	struct sg_proto_counters counters;
+	uint64_t blocks_missed;		/* header blocks not decoded whole */
+	uint32_t dropped_ids[HTTP2_DROPPED_IDS];
+	struct http2_stream streams[HTTP2_MAX_STREAMS];
+	struct http2_side side[2];	/* by enum sg_dir */
+	char     names[HTTP2_NAMES_LEN];
+};
+
+extern const struct sg_proto_ops http2_ops;
+
+/*
+ * The connection was upgraded from HTTP/1.1 (a request with Upgrade: h2c
+ * answered 101): its request becomes stream 1, in flight, whose response
+ * comes as HTTP/2.  Call it after init(), before the HTTP/2 bytes; start_ns
+ * is when the request was seen, method and path as it had them (the query
+ * is cut here).
+ */
+void	http2_upgraded(void *st, uint8_t role, uint64_t start_ns,
+	    const char *method, const char *path);
+
+#endif
