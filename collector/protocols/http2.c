@@ -107,6 +107,12 @@ enum h2_phase {
 				 * grpc-status may have been in it */
 #define SF_OP_UNKNOWN	0x0040
 #define SF_TARGET_UNKNOWN 0x0080
+#define SF_DOUBT	0x0100	/* in flight when bytes of the connection
+				 * were not seen: its end may have been in
+				 * them */
+#define SF_APP_UNKNOWN	0x0200	/* its request's content-type may have been
+				 * among the fields not resolved: gRPC or
+				 * not, its response may tell */
 
 /* http2_conn.conn_flags */
 #define CF_FRESH	0x01	/* seen from its start (role known at init,
@@ -143,6 +149,7 @@ struct h2_fields {
 	bool     bad_path;
 	bool     bad_status;
 	bool     bad_grpc_status;
+	bool     has_type;		/* content-type */
 	bool     grpc_type;		/* content-type application/grpc... */
 	uint16_t status;
 	uint16_t grpc_status;
@@ -517,12 +524,49 @@ h2_request_unknowns(const struct h2_fields *f)
 	uint16_t flags = 0;
 
 	if (f == NULL)
-		return SF_OP_UNKNOWN | SF_TARGET_UNKNOWN;
+		return SF_OP_UNKNOWN | SF_TARGET_UNKNOWN | SF_APP_UNKNOWN;
+	/* gRPC requests are POST with a content-type application/grpc */
+	if (!f->has_type && f->unknown > 0 && (!f->has_method ||
+	    f->bad_method || (f->method_len == 4 &&
+	    memcmp(f->method, "POST", 4) == 0)))
+		flags |= SF_APP_UNKNOWN;
 	if (f->has_method ? f->bad_method : f->unknown > 0)
 		flags |= SF_OP_UNKNOWN;
 	if (f->has_path ? f->bad_path : f->unknown > 0)
 		flags |= SF_TARGET_UNKNOWN;
 	return flags;
+}
+
+static void	h2_stream_remove(struct http2_conn *, struct http2_stream *);
+
+/* A stream given up without an exchange: its end was not seen. */
+static void
+h2_stream_forget(struct http2_conn *c, struct http2_stream *st)
+{
+	c->counters.dropped++;
+	h2_remember_dropped(c, st->id);
+	h2_stream_remove(c, st);
+}
+
+/* The oldest stream whose end may have been missed, or NULL. */
+static struct http2_stream *
+h2_oldest_doubtful(struct http2_conn *c)
+{
+	struct http2_stream *old = NULL;
+	unsigned i;
+
+	for (i = 0; i < c->nstreams; i++)
+		if ((c->streams[i].flags & SF_DOUBT) && (old == NULL ||
+		    c->streams[i].start_ns < old->start_ns))
+			old = &c->streams[i];
+	return old;
+}
+
+static bool
+h2_room(const struct http2_conn *c, size_t names)
+{
+	return c->nstreams < HTTP2_MAX_STREAMS &&
+	    c->names_used + names <= HTTP2_NAMES_LEN;
 }
 
 static struct http2_stream *
@@ -534,8 +578,11 @@ h2_stream_open(struct http2_conn *c, uint32_t id, uint64_t ts,
 
 	if (f != NULL)
 		h2_kept_names(f, &mlen, &plen);
-	if (c->nstreams == HTTP2_MAX_STREAMS ||
-	    c->names_used + mlen + plen > HTTP2_NAMES_LEN) {
+	/* streams that may have ended unseen give way to a new one */
+	while (!h2_room(c, mlen + plen) &&
+	    (st = h2_oldest_doubtful(c)) != NULL)
+		h2_stream_forget(c, st);
+	if (!h2_room(c, mlen + plen)) {
 		c->counters.dropped++;
 		h2_remember_dropped(c, id);
 		return NULL;
@@ -616,13 +663,22 @@ h2_grpc_code_of_http(uint16_t status)
 	}
 }
 
-/* The status of an exchange whose response ended; false if unknown. */
+/*
+ * The status of an exchange whose response ended; false if unknown.  One
+ * that may be gRPC or not is reported as HTTP (its method and path are
+ * the same either way) without a status: an HTTP 200 may be a gRPC
+ * error.
+ */
 static bool
 h2_final_status(const struct http2_stream *st, uint32_t *status)
 {
 	if (!(st->flags & SF_GRPC)) {
+		if ((st->flags & (SF_STATUS | SF_APP_UNKNOWN)) != SF_STATUS) {
+			*status = 0;
+			return false;
+		}
 		*status = st->status;
-		return (st->flags & SF_STATUS) != 0;
+		return true;
 	}
 	if (st->flags & SF_GRPC_STATUS) {
 		*status = st->grpc_status;
@@ -823,6 +879,7 @@ h2_field(void *ctx, const char *name, size_t nlen, const char *value,
 		return;
 	}
 	if (H2_NAME_IS(name, nlen, "content-type")) {
+		f->has_type = true;
 		f->grpc_type = f->grpc_type || h2_is_grpc_type(value, vlen);
 	} else if (H2_NAME_IS(name, nlen, "grpc-status") &&
 	    !f->has_grpc_status) {
@@ -897,6 +954,8 @@ h2_response_fields(struct http2_stream *st, const struct h2_fields *f)
 		st->flags |= SF_FINAL | SF_RESP_UNKNOWN;
 		return;
 	}
+	/* only a gRPC server answers so (an error page from a proxy in
+	 * front of one says nothing either way) */
 	if (f->grpc_type || f->has_grpc_status)
 		st->flags |= SF_GRPC;
 	if (!(st->flags & SF_FINAL)) {
@@ -930,6 +989,7 @@ h2_response_headers(struct h2_io *io, uint32_t id, bool end_stream,
 		return;
 	}
 	st->last_ns = io->ts;
+	st->flags &= ~SF_DOUBT;	/* it had not ended */
 	h2_response_fields(st, f);
 	if (end_stream)
 		h2_io_stream_end(io, st, END_RESPONSE, 0);
@@ -982,6 +1042,7 @@ h2_on_data_frame(struct h2_io *io, uint32_t id, uint64_t size,
 	}
 	st->resp_size += size;
 	st->last_ns = io->ts;
+	st->flags &= ~SF_DOUBT;
 	if (end_stream)
 		h2_io_stream_end(io, st, END_RESPONSE, 0);
 }
@@ -1354,8 +1415,24 @@ h2_blind(struct h2_io *io, uint64_t n, uint32_t pos)
 		h2_block_break(io);
 }
 
+/* Bytes from `from` on are not parsed: whatever they held is not known,
+ * such as the end of a stream in flight. */
+static void
+h2_unparsed(struct h2_io *io, uint64_t from)
+{
+	struct http2_conn *c = io->c;
+	unsigned i;
+
+	io->off = io->len;
+	if (from >= io->len)
+		return;
+	c->counters.unparsed += io->len - from;
+	for (i = 0; i < c->nstreams; i++)
+		c->streams[i].flags |= SF_DOUBT;
+}
+
 /* Frame boundaries are lost from `from` on: the rest of the read is not
- * parsed, and what it held is not known. */
+ * parsed, and the table of this direction is no longer known. */
 static void
 h2_lose(struct h2_io *io, uint64_t from)
 {
@@ -1364,8 +1441,7 @@ h2_lose(struct h2_io *io, uint64_t from)
 	if (s->blk_flags & BF_OPEN)
 		h2_block_abort(io);
 	hpack_mark_unknown(&s->dec);
-	io->c->counters.unparsed += io->len - from;
-	io->off = io->len;
+	h2_unparsed(io, from);
 	s->phase = PH_LOST;
 	s->hdr_len = 0;
 }
@@ -1454,9 +1530,10 @@ h2_header(struct h2_io *io)
 	s->hdr_len = 0;
 	h2_frame_parse(s->hdr, &f);
 	if (!h2_frame_ok(&f, s->max_frame, CHK_SANE)) {
-		/* no peer sends this: the bytes are not where frames are */
-		io->c->counters.unparsed += HTTP2_FRAME_HEADER;
-		h2_lose(io, io->off);
+		/* no peer sends this: the bytes are not where frames are
+		 * (those of the header in this read are counted) */
+		h2_lose(io, io->off >= HTTP2_FRAME_HEADER ?
+		    io->off - HTTP2_FRAME_HEADER : 0);
 		return;
 	}
 	/* the server's connection preface is a SETTINGS frame: without
@@ -1498,8 +1575,7 @@ h2_lost(struct h2_io *io)
 {
 	if (h2_resync(io))
 		return;
-	io->c->counters.unparsed += io->len - io->off;
-	io->off = io->len;
+	h2_unparsed(io, io->off);
 }
 
 static void
@@ -1532,10 +1608,8 @@ h2_feed(struct h2_io *io)
 		}
 		/* every step consumes bytes or changes phase; should one
 		 * not, the rest of the read is dropped rather than looped on */
-		if (io->off == off && s->phase == phase) {
-			io->c->counters.unparsed += io->len - io->off;
-			io->off = io->len;
-		}
+		if (io->off == off && s->phase == phase)
+			h2_unparsed(io, io->off);
 	}
 }
 
@@ -1595,6 +1669,21 @@ h2_on_data(void *st, uint8_t dir, uint64_t ts_ns, uint64_t len,
 		h2_block_keep(&io);
 }
 
+/* A stream ends with no response seen: timed out, unless its end may
+ * have been in bytes not seen (then it is forgotten, counted).  Returns
+ * the exchanges emitted. */
+static unsigned
+h2_stream_expire(struct http2_conn *c, struct http2_stream *st,
+    uint64_t ts, sg_emit_fn emit, void *ctx)
+{
+	if (st->flags & SF_DOUBT) {
+		h2_stream_forget(c, st);
+		return 0;
+	}
+	h2_stream_end(c, st, ts, END_TIMEOUT, 0, emit, ctx);
+	return 1;
+}
+
 static void
 h2_on_close(void *st, uint64_t ts_ns, sg_emit_fn emit, void *ctx)
 {
@@ -1603,8 +1692,8 @@ h2_on_close(void *st, uint64_t ts_ns, sg_emit_fn emit, void *ctx)
 	if (c == NULL)
 		return;
 	while (c->nstreams > 0)
-		h2_stream_end(c, &c->streams[c->nstreams - 1], ts_ns,
-		    END_TIMEOUT, 0, emit, ctx);
+		(void)h2_stream_expire(c, &c->streams[c->nstreams - 1], ts_ns,
+		    emit, ctx);
 }
 
 /* Streams with no frame for longer than the timeout end: a response
@@ -1622,9 +1711,8 @@ h2_expire(void *st, uint64_t now_ns, uint64_t timeout_ns, sg_emit_fn emit,
 	for (i = c->nstreams; i > 0; i--) {
 		if (!h2_older(now_ns, c->streams[i - 1].last_ns, timeout_ns))
 			continue;
-		h2_stream_end(c, &c->streams[i - 1], now_ns, END_TIMEOUT, 0,
-		    emit, ctx);
-		n++;
+		n += h2_stream_expire(c, &c->streams[i - 1], now_ns, emit,
+		    ctx);
 	}
 	return n;
 }

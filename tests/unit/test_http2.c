@@ -4,6 +4,7 @@
  * reads at every byte and cut by the capture; connections joined mid-way;
  * sniff verdicts; and recordings of real peers (tests/data/http2/).
  */
+#include <inttypes.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -459,6 +460,38 @@ sc_run_split(uint8_t role, int split, size_t k)
 	}
 }
 
+/*
+ * With HTTP2_SEED_DIR set, the script is also written there as an input
+ * of tests/fuzz/fuzz_http2.c (its seeds in tests/fuzz/corpus/http2/
+ * come from here and from the recordings).
+ */
+static void
+sc_dump(uint8_t role)
+{
+	static int seq;
+	const char *dir = getenv("HTTP2_SEED_DIR");
+	char path[512];
+	uint8_t rec_hdr[3];
+	FILE *f;
+	int i;
+
+	if (dir == NULL)
+		return;
+	snprintf(path, sizeof(path), "%s/unit-%02d", dir, ++seq);
+	assert_non_null(f = fopen(path, "wb"));
+	/* role, C's capture 64, B's reads of 3 bytes */
+	fputc(role | 3 << 2 | 2 << 5, f);
+	for (i = 0; i < sc.n; i++) {
+		assert_true(sc.step[i].n <= 0xffff);
+		rec_hdr[0] = sc.step[i].dir;
+		rec_hdr[1] = (uint8_t)(sc.step[i].n >> 8);
+		rec_hdr[2] = (uint8_t)sc.step[i].n;
+		fwrite(rec_hdr, 1, 3, f);
+		fwrite(sc.mem + sc.step[i].at, 1, sc.step[i].n, f);
+	}
+	fclose(f);
+}
+
 static bool
 ex_equal(const struct sg_exchange *a, const struct sg_exchange *b)
 {
@@ -494,6 +527,7 @@ sc_check_splits(uint8_t role)
 	size_t k, p;
 	int i;
 
+	sc_dump(role);
 	sc_run(role, 0, 0);
 	want = rec;
 	wc = counters();
@@ -1183,17 +1217,21 @@ test_block_past_capture(void **state)
 	w_headers(&w, 7, EH | ES, &h);
 	feed(W, 50, &w);
 	assert_int_equal(rec.n, 4);
+	/* nothing of it is known: not even whether it was gRPC, so not
+	 * what its status means */
 	assert_int_equal(rec.ex[0].flags, SG_EX_OP_UNKNOWN |
-	    SG_EX_TARGET_UNKNOWN);
+	    SG_EX_TARGET_UNKNOWN | SG_EX_STATUS_UNKNOWN);
 	assert_string_equal(rec.ex[0].op, "");
 	assert_string_equal(rec.ex[0].target, "");
-	assert_int_equal(rec.ex[0].status, 200);
+	assert_int_equal(rec.ex[0].status, 0);
 	assert_int_equal(rec.ex[0].start_ns, 30);
+	/* a GET is not gRPC: its status is known */
 	assert_int_equal(rec.ex[1].flags, SG_EX_TARGET_UNKNOWN);
 	assert_string_equal(rec.ex[1].op, "GET");
+	assert_int_equal(rec.ex[1].status, 200);
 	expect_http(2, SG_ROLE_SERVER, "OPTIONS", "/seen", 200, 40, 50, 0, 0);
 	expect_http(3, SG_ROLE_SERVER, "OPTIONS", "/seen", 200, 40, 50, 0, 0);
-	assert_int_equal(counters().unknown, 3);
+	assert_int_equal(counters().unknown, 4);
 	assert_int_equal(counters().unparsed, 0);
 }
 
@@ -1241,7 +1279,7 @@ test_block_across_reads(void **state)
 	assert_int_equal(rec.n, 2);
 	expect_http(0, SG_ROLE_SERVER, "GET", "/small", 200, 20, 40, 0, 0);
 	assert_int_equal(rec.ex[1].flags, SG_EX_OP_UNKNOWN |
-	    SG_EX_TARGET_UNKNOWN);
+	    SG_EX_TARGET_UNKNOWN | SG_EX_STATUS_UNKNOWN);
 	assert_int_equal(conn.blocks_missed, 1);
 }
 
@@ -1321,6 +1359,42 @@ test_joined_grpc(void **state)
 	assert_int_equal(counters().unpaired, 1);
 	assert_int_equal(counters().unknown, 1);
 	assert_int_equal(counters().unparsed, 0);
+
+	/* a request whose content-type refers to an entry from before the
+	 * join (the client's table): gRPC or not is not known, and its
+	 * response does not tell either: no status (an HTTP 200 may be a
+	 * gRPC error) */
+	h.n = 0;
+	hb_indexed(&h, S_METHOD_POST);
+	hb_lit(&h, L_PLAIN, S_PATH_ROOT, NULL, "/svc.S/Other", false);
+	hb_indexed(&h, 70);
+	w_headers(&w, 9, EH, &h);
+	w_grpc_message(&w, 9, ES, 2);
+	w_headers(&w, 11, EH, &h);
+	w_grpc_message(&w, 11, ES, 2);
+	feed(R, 70, &w);
+	h.n = 0;
+	hb_indexed(&h, S_STATUS_200);
+	hb_indexed(&h, 65);
+	w_headers(&w, 9, EH, &h);
+	w_headers(&w, 11, EH, &h);
+	h.n = 0;
+	hb_indexed(&h, 66);
+	w_headers(&w, 9, EH | ES, &h);
+	/* ... unless it does: a grpc-status read */
+	h.n = 0;
+	hb_lit(&h, L_PLAIN, 0, "grpc-status", "5", false);
+	w_headers(&w, 11, EH | ES, &h);
+	feed(W, 80, &w);
+	assert_int_equal(rec.n, 5);
+	assert_int_equal(rec.ex[3].app, SG_APP_HTTP);
+	assert_int_equal(rec.ex[3].flags, SG_EX_STATUS_UNKNOWN);
+	assert_string_equal(rec.ex[3].op, "POST");
+	assert_string_equal(rec.ex[3].target, "/svc.S/Other");
+	assert_int_equal(rec.ex[3].status, 0);
+	assert_int_equal(rec.ex[3].req_size, 7);
+	expect_grpc(4, SG_ROLE_SERVER, "/svc.S/Other", 5, 0);
+	assert_int_equal(counters().unknown, 2);
 }
 
 /* Joined mid-way on the client side: reads that start inside a frame
@@ -1406,7 +1480,7 @@ test_lost_framing(void **state)
 	assert_int_equal(rec.n, 3);
 	expect_http(0, SG_ROLE_SERVER, "GET", "/one", 200, 10, 30, 0, 0);
 	assert_int_equal(rec.ex[1].flags, SG_EX_OP_UNKNOWN |
-	    SG_EX_TARGET_UNKNOWN);
+	    SG_EX_TARGET_UNKNOWN | SG_EX_STATUS_UNKNOWN);
 	expect_http(2, SG_ROLE_SERVER, "GET", "/found", 200, 20, 30, 0, 0);
 	/* stream 3's response answered a request not seen */
 	assert_int_equal(counters().unpaired, 1);
@@ -1749,6 +1823,246 @@ test_robustness(void **state)
 	    9 - 16384);
 }
 
+/*
+ * Recordings of real peers (tests/data/http2/README): replayed as the
+ * server's reads and writes, as the client's, and with the role not
+ * known; with every byte captured they give exactly what the peers
+ * reported, with 256 bytes what NAME.expect says.
+ */
+#define EXPECT_MAX	16
+
+struct expect {
+	uint8_t  app;
+	char     op[SG_METHOD_MAX];
+	char     target[SG_PATH_MAX];
+	uint32_t status;
+	int      count;
+};
+
+struct expectations {
+	int           n;
+	struct expect e[EXPECT_MAX];
+	int           total;
+	uint64_t      cap_exchanges;
+	uint64_t      cap_dropped;
+	uint64_t      cap_unparsed;
+	uint64_t      cap_unknown;
+};
+
+static const char *
+data_dir(void)
+{
+	static char dir[512];
+	const char *top = getenv("top_srcdir");
+
+	snprintf(dir, sizeof(dir), "%s/tests/data/http2", top != NULL ? top :
+	    "..");
+	return dir;
+}
+
+/* NAME.rec into the script: the client's bytes are reads (dir R) */
+static void
+load_recording(const char *name)
+{
+	static uint8_t buf[SCRIPT_MEM];
+	struct wire *w = malloc(sizeof(*w));
+	char path[600];
+	size_t n, at = 0, len;
+	uint64_t ts = 1000;
+	FILE *f;
+
+	assert_non_null(w);
+	snprintf(path, sizeof(path), "%s/%s.rec", data_dir(), name);
+	if ((f = fopen(path, "rb")) == NULL)
+		fail_msg("%s: cannot open (top_srcdir?)", path);
+	n = fread(buf, 1, sizeof(buf), f);
+	fclose(f);
+	sc_reset();
+	w->n = 0;
+	while (at + 5 <= n) {
+		len = (size_t)buf[at + 1] << 24 | (size_t)buf[at + 2] << 16 |
+		    (size_t)buf[at + 3] << 8 | buf[at + 4];
+		assert_true(len <= n - at - 5 && len <= sizeof(w->b));
+		assert_true(buf[at] == 'C' || buf[at] == 'S');
+		memcpy(w->b, buf + at + 5, len);
+		w->n = len;
+		sc_add(buf[at] == 'C' ? R : W, ts += 1000, w);
+		at += 5 + len;
+	}
+	assert_int_equal(at, n);
+	free(w);
+}
+
+static void
+load_expectations(const char *name, struct expectations *x)
+{
+	char path[600], line[512], app[8], op[SG_METHOD_MAX];
+	struct expect *e;
+	FILE *f;
+
+	memset(x, 0, sizeof(*x));
+	snprintf(path, sizeof(path), "%s/%s.expect", data_dir(), name);
+	if ((f = fopen(path, "r")) == NULL)
+		fail_msg("%s: cannot open", path);
+	while (fgets(line, sizeof(line), f) != NULL) {
+		if (line[0] == '#' || line[0] == '\n')
+			continue;
+		if (strncmp(line, "cap256 ", 7) == 0) {
+			assert_int_equal(sscanf(line, "cap256 exchanges %"
+			    SCNu64 " dropped %" SCNu64 " unparsed %" SCNu64
+			    " unknown %" SCNu64,
+			    &x->cap_exchanges, &x->cap_dropped,
+			    &x->cap_unparsed, &x->cap_unknown), 4);
+			continue;
+		}
+		assert_true(x->n < EXPECT_MAX);
+		e = &x->e[x->n++];
+		assert_int_equal(sscanf(line, "exchange %7s %15s %255s %u %d",
+		    app, op, e->target, &e->status, &e->count), 5);
+		e->app = strcmp(app, "grpc") == 0 ? SG_APP_GRPC : SG_APP_HTTP;
+		snprintf(e->op, sizeof(e->op), "%s", strcmp(op, "-") == 0 ?
+		    "" : op);
+		x->total += e->count;
+	}
+	fclose(f);
+	assert_true(x->n > 0);
+}
+
+/* Does the exchange agree with the expected one on what it knows? */
+static bool
+expect_agrees(const struct sg_exchange *ex, const struct expect *e)
+{
+	if (ex->flags & SG_EX_TIMED_OUT)
+		return false;
+	if (!(ex->flags & SG_EX_TARGET_UNKNOWN) &&
+	    strcmp(ex->target, e->target) != 0)
+		return false;
+	if (ex->app != e->app)
+		/* gRPC not known as such: no status then */
+		return ex->app == SG_APP_HTTP &&
+		    (ex->flags & SG_EX_STATUS_UNKNOWN);
+	if (!(ex->flags & SG_EX_OP_UNKNOWN) && strcmp(ex->op, e->op) != 0)
+		return false;
+	return (ex->flags & SG_EX_STATUS_UNKNOWN) || ex->status == e->status;
+}
+
+/* Each exchange matches an expected one not yet used; the exact ones
+ * first. */
+static void
+expect_subset(const struct expectations *x, uint8_t role)
+{
+	int left[EXPECT_MAX], i, j, pass;
+
+	for (j = 0; j < x->n; j++)
+		left[j] = x->e[j].count;
+	for (pass = 0; pass < 2; pass++) {
+		for (i = 0; i < rec.n; i++) {
+			const struct sg_exchange *ex = &rec.ex[i];
+
+			assert_int_equal(ex->role, role);
+			assert_string_equal(ex->version, "2");
+			if ((ex->flags != 0) != pass)
+				continue;
+			for (j = 0; j < x->n; j++)
+				if (left[j] > 0 && expect_agrees(ex, &x->e[j]))
+					break;
+			if (j == x->n)
+				fail_msg("exchange %d (%s %s %u, flags %#x) "
+				    "not expected", i, ex->op, ex->target,
+				    ex->status, ex->flags);
+			left[j]--;
+		}
+	}
+}
+
+static void
+replay(uint8_t role, size_t cap)
+{
+	uint8_t flip = role == SG_ROLE_CLIENT;
+	int i;
+
+	start(role);
+	for (i = 0; i < sc.n; i++) {
+		const struct step *s = &sc.step[i];
+		size_t n = cap == 0 || cap > s->n ? s->n : cap;
+
+		/* the client writes what the server reads */
+		http2_ops.on_data(&conn, flip ? !s->dir : s->dir, s->ts, s->n,
+		    sc.mem + s->at, n, s->n >= SG_TAIL_LEN ?
+		    sc.mem + s->at + s->n - SG_TAIL_LEN : NULL, rec_emit, &rec);
+	}
+}
+
+static void
+check_recording(const char *name)
+{
+	static const uint8_t roles[] = { SG_ROLE_SERVER, SG_ROLE_CLIENT,
+	    SG_ROLE_UNKNOWN };
+	struct expectations x;
+	struct sg_proto_counters c;
+	uint8_t role, learnt;
+	size_t r;
+
+	load_recording(name);
+	load_expectations(name, &x);
+	for (r = 0; r < sizeof(roles); r++) {
+		role = roles[r];
+		/* a process whose role is unknown reads the client's bytes:
+		 * it is the server */
+		learnt = role == SG_ROLE_UNKNOWN ? SG_ROLE_SERVER : role;
+
+		/* all of it: exactly what the peers reported */
+		replay(role, 0);
+		assert_int_equal(http2_ops.role(&conn), learnt);
+		assert_int_equal(http2_ops.pending(&conn), 0);
+		assert_int_equal(rec.n, x.total);
+		for (int i = 0; i < rec.n; i++)
+			assert_int_equal(rec.ex[i].flags, 0);
+		expect_subset(&x, learnt);
+		c = counters();
+		assert_int_equal(c.unparsed, 0);
+		assert_int_equal(c.unpaired, 0);
+		assert_int_equal(c.dropped, 0);
+		assert_int_equal(c.unknown, 0);
+		assert_int_equal(conn.blocks_missed, 0);
+
+		/* 256 bytes of each read */
+		replay(role, 256);
+		http2_ops.on_close(&conn, UINT64_MAX / 2, rec_emit, &rec);
+		assert_int_equal(rec.n, x.cap_exchanges);
+		expect_subset(&x, learnt);
+		c = counters();
+		assert_int_equal(c.dropped, x.cap_dropped);
+		assert_int_equal(c.unparsed, x.cap_unparsed);
+		assert_int_equal(c.unknown, x.cap_unknown);
+		assert_int_equal(c.unpaired, 0);
+	}
+}
+
+static void
+test_recorded_curl(void **state)
+{
+	(void)state;
+	check_recording("curl-get");
+	check_recording("curl-404");
+	check_recording("curl-post");
+}
+
+static void
+test_recorded_h2load(void **state)
+{
+	(void)state;
+	check_recording("h2load");
+}
+
+static void
+test_recorded_grpc(void **state)
+{
+	(void)state;
+	check_recording("grpc-python");
+	check_recording("grpc-node");
+}
+
 int
 main(void)
 {
@@ -1777,6 +2091,9 @@ main(void)
 		cmocka_unit_test(test_expire_and_close),
 		cmocka_unit_test(test_sniff),
 		cmocka_unit_test(test_robustness),
+		cmocka_unit_test(test_recorded_curl),
+		cmocka_unit_test(test_recorded_h2load),
+		cmocka_unit_test(test_recorded_grpc),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
