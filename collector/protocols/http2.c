@@ -812,6 +812,9 @@ h2_is_grpc_type(const char *v, size_t n)
 
 	if (n < sizeof(grpc) - 1)
 		return false;
+	/* as peers send it; media types are case-insensitive, though */
+	if (memcmp(v, grpc, sizeof(grpc) - 1) == 0)
+		return true;
 	for (i = 0; i < sizeof(grpc) - 1; i++) {
 		char ch = v[i] >= 'A' && v[i] <= 'Z' ? v[i] - 'A' + 'a' : v[i];
 
@@ -925,13 +928,18 @@ h2_request_headers(struct h2_io *io, uint32_t id, bool end_stream,
 			st->flags |= SF_REQ_END;
 		return;
 	}
-	/* a stream begins with its request HEADERS, ids increasing: later
-	 * blocks are trailers (of streams no longer in flight) */
-	if (id <= c->last_client_id)
+	/*
+	 * A stream begins with its request HEADERS, ids increasing: a block
+	 * for an older id is trailers (of a stream no longer in flight),
+	 * unless it has a :method (trailers have no pseudo-header).  A
+	 * block without one, all of it read, is no request.
+	 */
+	if (id <= c->last_client_id && (f == NULL || !f->has_method))
 		return;
 	if (f != NULL && !f->has_method && f->unknown == 0)
 		return;
-	c->last_client_id = id;
+	if (id > c->last_client_id)
+		c->last_client_id = id;
 	if ((st = h2_stream_open(c, id, ts, f)) == NULL)
 		return;
 	if (end_stream)

@@ -1540,6 +1540,47 @@ test_h2c_upgrade(void **state)
 	expect_http(1, SG_ROLE_CLIENT, "GET", "/next", 200, 300, 310, 0, 0);
 }
 
+/* Stream ids: a block for an older id is trailers, unless it has a
+ * :method; a block without one is no request. */
+static void
+test_stream_ids(void **state)
+{
+	struct wire w = { 0 };
+	struct hb h = { 0 };
+
+	(void)state;
+	start(SG_ROLE_SERVER);
+	w_magic(&w);
+	w_settings(&w, 0);
+	hb_request(&h, "GET", "/seven", NULL);
+	w_headers(&w, 7, EH | ES, &h);
+	/* trailers of stream 1, long gone */
+	h.n = 0;
+	hb_lit(&h, L_PLAIN, 0, "x-checksum", "abc", false);
+	w_headers(&w, 1, EH | ES, &h);
+	/* a request on an older id: against the RFC, still a request */
+	h.n = 0;
+	hb_request(&h, "GET", "/three", NULL);
+	w_headers(&w, 3, EH | ES, &h);
+	/* a new id without :method, all of it read: no request */
+	h.n = 0;
+	hb_lit(&h, L_PLAIN, 0, "x-only", "1", false);
+	w_headers(&w, 9, EH | ES, &h);
+	feed(R, 10, &w);
+	assert_int_equal(http2_ops.pending(&conn), 2);
+	h.n = 0;
+	hb_status(&h, 200);
+	w_settings(&w, 0);
+	w_headers(&w, 3, EH | ES, &h);
+	w_headers(&w, 7, EH | ES, &h);
+	w_headers(&w, 9, EH | ES, &h);
+	feed(W, 20, &w);
+	assert_int_equal(rec.n, 2);
+	expect_http(0, SG_ROLE_SERVER, "GET", "/three", 200, 10, 20, 0, 0);
+	expect_http(1, SG_ROLE_SERVER, "GET", "/seven", 200, 10, 20, 0, 0);
+	assert_int_equal(counters().unpaired, 1);
+}
+
 /* 1xx responses before the final one. */
 static void
 test_informational(void **state)
@@ -2086,6 +2127,7 @@ main(void)
 		cmocka_unit_test(test_joined_resync),
 		cmocka_unit_test(test_lost_framing),
 		cmocka_unit_test(test_h2c_upgrade),
+		cmocka_unit_test(test_stream_ids),
 		cmocka_unit_test(test_informational),
 		cmocka_unit_test(test_dropped),
 		cmocka_unit_test(test_expire_and_close),
