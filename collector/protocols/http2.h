@@ -1,30 +1,52 @@
 /*
  * HTTP/2 (RFC 9113) and gRPC over it, followed on one connection from the
  * bytes one process reads and writes.  Pure: no allocation, no I/O, state
- * of a fixed size (struct http2_conn, 15.7 KB on x86-64, of which 9.6 KB
- * are the two HPACK decoders), so it is unit-tested, benchmarked and
- * fuzzed on its own.
+ * of a fixed size (struct http2_conn: 15,736 bytes on x86-64, of which
+ * 9,856 are the two HPACK decoders), so it is unit-tested, benchmarked
+ * and fuzzed on its own.
  *
  * Server side: requests are read, responses written; client side: the
  * reverse.  A connection whose role is unknown (it predates the sensor)
  * takes it from the traffic: the side that sends the client preface, or a
- * request HEADERS (one with :method), is the client.
+ * header block with :method, is the client's (one with :status, the
+ * server's).
  *
- * Each stream is one exchange: emitted when its response ends (END_STREAM)
- * or the stream is reset, refused by a GOAWAY, times out or the connection
- * closes (those with SG_EX_TIMED_OUT).  A request whose content-type is
- * application/grpc... makes an SG_APP_GRPC exchange, whose status is the
- * grpc-status of its trailers.
+ * Each stream is one exchange, emitted when its response ends
+ * (END_STREAM).  One that ends otherwise is SG_EX_TIMED_OUT with status 0:
+ * reset (RST_STREAM; a gRPC one has the code its client reports, e.g.
+ * CANCELLED), refused by the server's GOAWAY (gRPC: UNAVAILABLE), expired
+ * (no frame of it for longer than the timeout) or cut by the close.  A
+ * request whose content-type is application/grpc... makes an SG_APP_GRPC
+ * exchange: op "", target the :path, status the grpc-status of the
+ * trailers (or of a trailers-only response; without one, the code gRPC
+ * maps an HTTP error to, and for a 200 unknown).
  *
  * What was not seen is not guessed.  The sensor may join a connection
  * late, see only the first `captured` bytes of a read, or miss frames: a
  * header block not decoded whole makes its direction's HPACK table
  * unknown (hpack_mark_unknown), and a field that then cannot be resolved
  * is reported as unknown (SG_EX_OP_UNKNOWN, SG_EX_TARGET_UNKNOWN,
- * SG_EX_STATUS_UNKNOWN) and counted.  Frame boundaries lost (a frame
- * header past the capture, or bytes that cannot be frames) are found
- * again at the start of a later read that holds a chain of strictly
- * valid frame headers.
+ * SG_EX_STATUS_UNKNOWN).  A request whose content-type could not be read
+ * may be gRPC: unless its response shows it is (content-type
+ * application/grpc, grpc-status), it is reported as HTTP without a status
+ * (an HTTP 200 may be a gRPC error); a method other than POST settles it.
+ * Frame boundaries lost (a frame header past the capture, bytes that
+ * cannot be frames) are found again at the start of a later read that
+ * begins with strictly valid frame headers.  Known approximation: DATA
+ * padding whose length octet was not captured is taken as none.
+ *
+ * Counters (struct sg_proto_counters):
+ *   unparsed  bytes not parsed: frames lost until found again;
+ *   unpaired  responses that ended on a stream whose request was not
+ *             seen (before the sensor joined, or in bytes not parsed);
+ *   dropped   requests seen but not followed to their end: no room in the
+ *             stream table or the names area, or in flight when bytes of
+ *             the connection went unseen and never heard of again (their
+ *             end may have been in those bytes: not a timeout);
+ *   unknown   fields of emitted exchanges reported unknown (each of op,
+ *             target and status counts one).
+ * PUSH_PROMISE blocks are decoded (they change the table) and pushed
+ * streams otherwise ignored.
  */
 #ifndef SG_HTTP2_H
 #define SG_HTTP2_H
