@@ -1581,6 +1581,54 @@ test_stream_ids(void **state)
 	assert_int_equal(counters().unpaired, 1);
 }
 
+/* PUSH_PROMISE: its block changes the server's table (decoded), the
+ * pushed stream is no exchange; PRIORITY frames are passed over. */
+static void
+test_push_promise(void **state)
+{
+	struct wire w = { 0 };
+	struct hb h = { 0 };
+	uint8_t p[256];
+	static const uint8_t prio[5] = { 0, 0, 0, 1, 16 };
+
+	(void)state;
+	sc_reset();
+	sc_prefaces();
+	hb_request(&h, "GET", "/page", NULL);
+	w_headers(&w, 1, EH | ES, &h);
+	w_frame(&w, T_PRIORITY, 0, 1, prio, sizeof(prio));
+	sc_add(R, 1000, &w);
+	/* promised stream 2, the request's fields added to the table;
+	 * padded */
+	h.n = 0;
+	hb_indexed(&h, S_METHOD_GET);
+	hb_lit(&h, L_INDEXED, S_PATH_ROOT, NULL, "/style.css", false);
+	hb_lit(&h, L_INDEXED, S_STATUS_200, NULL, "203", false);
+	p[0] = 3;
+	p[1] = p[2] = p[3] = 0;
+	p[4] = 2;
+	memcpy(p + 5, h.b, h.n);
+	memset(p + 5 + h.n, 0, 3);
+	w_frame(&w, T_PUSH, F_PADDED | EH, 1, p, 5 + h.n + 3);
+	/* the page's response refers to the entry the promise added */
+	h.n = 0;
+	hb_indexed(&h, 62);
+	w_headers(&w, 1, EH, &h);
+	w_data(&w, 1, ES, 20);
+	/* the pushed response */
+	h.n = 0;
+	hb_status(&h, 200);
+	w_headers(&w, 2, EH, &h);
+	w_data(&w, 2, ES, 30);
+	sc_add(W, 1100, &w);
+	sc_check_splits(SG_ROLE_SERVER);
+	assert_int_equal(rec.n, 1);
+	expect_http(0, SG_ROLE_SERVER, "GET", "/page", 203, 1000, 1100, 0,
+	    20);
+	assert_int_equal(counters().unpaired, 0);
+	assert_int_equal(counters().unknown, 0);
+}
+
 /* 1xx responses before the final one. */
 static void
 test_informational(void **state)
@@ -2128,6 +2176,7 @@ main(void)
 		cmocka_unit_test(test_lost_framing),
 		cmocka_unit_test(test_h2c_upgrade),
 		cmocka_unit_test(test_stream_ids),
+		cmocka_unit_test(test_push_promise),
 		cmocka_unit_test(test_informational),
 		cmocka_unit_test(test_dropped),
 		cmocka_unit_test(test_expire_and_close),
