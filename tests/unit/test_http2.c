@@ -814,6 +814,41 @@ test_continuation_padding(void **state)
 	assert_int_equal(conn.blocks_missed, 0);
 }
 
+/* A block in more CONTINUATION frames than one read keeps in place:
+ * the first pieces move to the block buffer. */
+static void
+test_many_continuations(void **state)
+{
+	struct wire w = { 0 };
+	struct hb h = { 0 };
+	size_t at, piece;
+	int i;
+
+	(void)state;
+	sc_reset();
+	sc_prefaces();
+	hb_request(&h, "GET", "/in/many/pieces", NULL);
+	for (i = 0; i < 6; i++)
+		hb_lit(&h, L_PLAIN, 0, "x-field", "a value of some length",
+		    false);
+	piece = h.n / 12 + 1;
+	for (at = 0, i = 0; at < h.n; at += piece, i++)
+		w_frame(&w, i == 0 ? T_HEADERS : T_CONT,
+		    (at + piece >= h.n ? EH : 0) | (i == 0 ? ES : 0), 1,
+		    h.b + at, at + piece > h.n ? h.n - at : piece);
+	assert_true(i >= 12);
+	sc_add(R, 1000, &w);
+	h.n = 0;
+	hb_status(&h, 200);
+	w_headers(&w, 1, EH | ES, &h);
+	sc_add(W, 1100, &w);
+	sc_check_splits(SG_ROLE_SERVER);
+	assert_int_equal(rec.n, 1);
+	expect_http(0, SG_ROLE_SERVER, "GET", "/in/many/pieces", 200, 1000,
+	    1100, 0, 0);
+	assert_int_equal(conn.blocks_missed, 0);
+}
+
 /* Huffman-coded literals added to the dynamic table, and later
  * requests that refer to them; a dynamic table size update. */
 static void
@@ -2162,6 +2197,7 @@ main(void)
 		cmocka_unit_test(test_role_from_preface),
 		cmocka_unit_test(test_interleaved_streams),
 		cmocka_unit_test(test_continuation_padding),
+		cmocka_unit_test(test_many_continuations),
 		cmocka_unit_test(test_dynamic_table),
 		cmocka_unit_test(test_grpc),
 		cmocka_unit_test(test_grpc_http_error_and_cancel),
