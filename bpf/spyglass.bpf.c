@@ -42,7 +42,7 @@ char LICENSE[] SEC("license") = "GPL";
 #define EINPROGRESS  115
 #define MSG_PEEK     0x02
 #define MSG_TRUNC    0x20
-#define SG_MAX_IOV   4
+#define SG_MAX_IOV   32   /* iovecs read per call: a power of two */
 #define SG_DIR_NONE  0xff   /* beside enum sg_dir: not an I/O op */
 
 /* Settings written by the loader before load (libbpf-tools habit). */
@@ -123,7 +123,10 @@ struct {
  */
 struct sg_scratch {
 	struct sg_data_event ev;
-	__u8 spill[SG_CAPTURE_MAX];
+	__u8 spill[3 * SG_CAPTURE_MAX];
+	/* Too large for the BPF stack: gRPC's C core writes a frame's
+	 * header block as one iovec per name and value (26 for a call). */
+	struct iovec iovs[SG_MAX_IOV];
 };
 
 struct {
@@ -342,7 +345,7 @@ sg_capture_iov(struct sg_scratch *s, __u64 iovp, __u64 cnt, __s64 len)
 	__u64 limit = sg_capture_limit(len);
 	__u64 off = 0;
 	__u64 left = len, last_base = 0, last_len = 0;
-	struct iovec iovs[SG_MAX_IOV];
+	struct iovec *iovs = s->iovs;
 	__u32 n = cnt < SG_MAX_IOV ? (__u32)cnt : SG_MAX_IOV;
 	__u32 sz;
 
@@ -355,29 +358,33 @@ sg_capture_iov(struct sg_scratch *s, __u64 iovp, __u64 cnt, __s64 len)
 	/* The array in one read: each user read costs ~100 ns. */
 	if (sz == 0 || bpf_probe_read_user(iovs, sz, (void *)iovp) != 0)
 		n = 0;
+	/*
+	 * Few branches, and none around the read (a read of 0 bytes is
+	 * allowed): the verifier walks every iteration, and paths that
+	 * split at each one would multiply past its limit.
+	 */
 	for (int i = 0; i < SG_MAX_IOV; i++) {
 		struct iovec iov = iovs[i & (SG_MAX_IOV - 1)];
-		__u64 chunk, take;
+		__u64 chunk, take, at;
 
 		if (i >= n || left == 0)
 			break;
 		chunk = iov.iov_len < left ? iov.iov_len : left;
-		if (chunk == 0)
-			continue;
 		left -= chunk;
-		last_base = (__u64)iov.iov_base;
-		last_len = chunk;
-		if (off >= limit)
-			continue;
-		take = limit - off;
+		if (chunk != 0) {
+			last_base = (__u64)iov.iov_base;
+			last_len = chunk;
+		}
+		take = off < limit ? limit - off : 0;
 		if (take > chunk)
 			take = chunk;
-		/* Bounds the verifier can see: off and take each at most
-		 * one capture length; the spill area covers their sum. */
-		asm volatile("" : "+r"(take), "+r"(off));
-		if (take > SG_CAPTURE_MAX || off > SG_CAPTURE_MAX)
-			break;
-		bpf_probe_read_user(e->data + off, take, iov.iov_base);
+		/* Bounds the verifier can see: the read ends within the
+		 * event's data and the spill area after it. */
+		at = off;
+		asm volatile("" : "+r"(take), "+r"(at));
+		take &= 2 * SG_CAPTURE_MAX - 1;
+		at &= 2 * SG_CAPTURE_MAX - 1;
+		bpf_probe_read_user(e->data + at, take, iov.iov_base);
 		off += take;
 	}
 	e->captured = off > SG_CAPTURE_MAX ? SG_CAPTURE_MAX : off;

@@ -312,6 +312,7 @@ sg_send_stats(void)
 	C.self[SG_SELF_UNPARSED] = cs.unparsed;
 	C.self[SG_SELF_UNPAIRED] = cs.unpaired;
 	C.self[SG_SELF_REQ_DROPPED] = cs.dropped;
+	C.self[SG_SELF_UNKNOWN_FIELDS] = cs.unknown;
 	C.self[SG_SELF_SPANS] = C.spans_total;
 	C.self[SG_SELF_SPANS_UNSAMPLED] = C.spans_unsampled;
 	C.self[SG_SELF_LOST_COLLECTOR_IPC] = C.lost_ipc;

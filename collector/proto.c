@@ -5,9 +5,11 @@
 #include "proto.h"
 
 #include "http1.h"
+#include "http2.h"
 
 static const struct sg_proto_ops *const proto_table[SG_PROTO_MAX] = {
 	[SG_PROTO_HTTP1] = &http1_ops,
+	[SG_PROTO_HTTP2] = &http2_ops,
 };
 
 const struct sg_proto_ops *

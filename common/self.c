@@ -57,6 +57,10 @@ const struct sg_self_def sg_self[SG_SELF_MAX] = {
 	[SG_SELF_REQ_DROPPED] = { "spyglass_http_requests_dropped_total", "",
 	    C, O, "HTTP requests seen while their connection had as many "
 	    "awaiting responses as the sensor keeps" },
+	[SG_SELF_UNKNOWN_FIELDS] = { "spyglass_fields_unknown_total", "", C, O,
+	    "Methods, paths and statuses the sensor could not read (HTTP/2 "
+	    "header references to table entries it never saw): reported as "
+	    "unknown, never guessed" },
 	[SG_SELF_SPANS] = { "spyglass_spans_total", "", C, O,
 	    "Spans produced" },
 	[SG_SELF_SPANS_UNSAMPLED] = { "spyglass_spans_unsampled_total", "", C, O,

@@ -697,7 +697,8 @@ h2_final_status(const struct http2_stream *st, uint32_t *status)
 /*
  * The stream's exchange ends.  Without a response (how != END_RESPONSE)
  * it is SG_EX_TIMED_OUT with status 0, save a gRPC stream reset or
- * refused, which has the code its client reports.
+ * refused: that is how the call ended, with the code its client reports
+ * (CANCELLED, UNAVAILABLE...), and it is counted as such.
  */
 static void
 h2_stream_end(struct http2_conn *c, struct http2_stream *st, uint64_t ts,
@@ -732,12 +733,14 @@ h2_stream_end(struct http2_conn *c, struct http2_stream *st, uint64_t ts,
 	case END_RESET:
 		if (grpc)
 			status = h2_grpc_code_of_reset(err);
-		ex.flags |= SG_EX_TIMED_OUT;
+		else
+			ex.flags |= SG_EX_TIMED_OUT;
 		break;
 	case END_REFUSED:
 		if (grpc)
 			status = GRPC_UNAVAILABLE;
-		ex.flags |= SG_EX_TIMED_OUT;
+		else
+			ex.flags |= SG_EX_TIMED_OUT;
 		break;
 	case END_TIMEOUT:
 		ex.flags |= SG_EX_TIMED_OUT;
@@ -1024,9 +1027,26 @@ h2_on_headers(struct h2_io *io, uint32_t id, uint8_t blk_flags, uint64_t ts,
 		h2_response_headers(io, id, end_stream, f);
 }
 
+/*
+ * Whether the DATA frame that ends now holds exactly one gRPC message: a
+ * compressed flag (0 or 1) and a big-endian length that is the rest of
+ * the frame.  It tells a call whose content-type could not be read (a
+ * reference to a table entry the sensor never saw) from plain HTTP.
+ */
+static bool
+h2_data_is_grpc_message(const struct http2_side *s, uint64_t size)
+{
+	uint32_t at = (s->flags & FL_PADDED) ? 1 : 0;
+
+	if ((s->fstate & FS_FIX_BLIND) || s->fix_len == H2_FIX_OFF ||
+	    s->fix_len < at + 5 || size < 5)
+		return false;
+	return s->fix[at] <= 1 && h2_be32(s->fix + at + 1) == size - 5;
+}
+
 static void
 h2_on_data_frame(struct h2_io *io, uint32_t id, uint64_t size,
-    bool end_stream)
+    bool end_stream, bool grpc_message)
 {
 	struct http2_conn *c = io->c;
 	struct http2_stream *st;
@@ -1034,6 +1054,8 @@ h2_on_data_frame(struct h2_io *io, uint32_t id, uint64_t size,
 	if (!h2_role_known(c->role) || (id & 1) == 0)
 		return;
 	st = h2_stream_find(c, id);
+	if (st != NULL && grpc_message && (st->flags & SF_APP_UNKNOWN))
+		st->flags |= SF_GRPC;
 	if (h2_is_request_dir(c, io->dir)) {
 		if (st == NULL)
 			return;
@@ -1348,7 +1370,8 @@ h2_frame_end(struct h2_io *io)
 	switch (s->type) {
 	case FT_DATA:
 		h2_on_data_frame(io, s->stream, h2_data_size(s),
-		    (s->flags & FL_END_STREAM) != 0);
+		    (s->flags & FL_END_STREAM) != 0,
+		    h2_data_is_grpc_message(s, h2_data_size(s)));
 		break;
 	case FT_HEADERS:
 	case FT_PUSH_PROMISE:

@@ -1,6 +1,7 @@
 /*
- * Fuzz target for the HTTP/1.x pairing and the connection table: both see
- * bytes chosen by whoever talks to the instrumented processes.
+ * Fuzz target for the HTTP/1.x pairing and the connection table (with
+ * every parser of the registry, so detection too): both see bytes chosen
+ * by whoever talks to the instrumented processes.
  *
  * The first input byte picks the mode; the rest is a script of records.
  *   http1 mode: op, n, n payload bytes: one read or write (with bytes
@@ -140,12 +141,19 @@ fz_conns_emit(void *ctx, const struct sg_conn *c,
 {
 	(void)ctx;
 	fz_check(c != NULL && c->sock != 0, "emit conn");
-	fz_check(ex->status != 0, "timed out exchange emitted");
+	fz_check(!(ex->flags & SG_EX_TIMED_OUT), "timed out exchange emitted");
+	/* exchanges end while a parser state is attached */
+	fz_check(c->state != NULL, "emit without parser state");
+	fz_check(ex->app > 0 && ex->app < SG_APP_MAX, "app");
+	fz_check(ex->end_ns >= ex->start_ns, "end before start");
+	fz_check(fz_terminated(ex->op, sizeof(ex->op)) &&
+	    fz_terminated(ex->target, sizeof(ex->target)), "strings end");
+	/* the other parsers' exchanges are checked by their own targets */
+	if (c->proto != SG_PROTO_HTTP1)
+		return;
+	fz_check(ex->status != 0, "HTTP/1 exchange without a status");
 	fz_check(ex->role == c->role, "exchange role");
 	fz_check_exchange(ex);
-	/* exchanges end while a parser state is attached */
-	fz_check(c->state != NULL && c->proto == SG_PROTO_HTTP1,
-	    "emit without parser state");
 	fz_check_conn(c->state);
 }
 

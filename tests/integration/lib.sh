@@ -247,7 +247,7 @@ wait_port() {   # port [timeout_s]: wait until something listens on it
 # Locations: /ok 200, /missing 404, /busy 503, /post 200 (any method),
 # static files under /sf/ (sendfile on) and /nosf/ (sendfile off) from
 # DIR/www.
-nginx_start() {
+nginx_start() {   # PORT [DIR]; NGINX_LISTEN_OPTS=http2: h2c
 	local port=$1 d=${2:-$T/nginx}
 	mkdir -p "$d/www" "$d/tmp"
 	chmod 0755 "$d" "$d/www"
@@ -269,7 +269,7 @@ http {
     keepalive_timeout 60s;
     default_type application/octet-stream;
     server {
-        listen 127.0.0.1:$port;
+        listen 127.0.0.1:$port ${NGINX_LISTEN_OPTS:-};
         server_name localhost;
         location = /ok      { return 200 "ok\n"; }
         location = /missing { return 404; }
