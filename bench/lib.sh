@@ -23,6 +23,7 @@ CLK_TCK=$(getconf CLK_TCK)
 # Ports: applications 18490-18499, sensor /metrics 19490+.
 NGINX_PORT=${NGINX_PORT:-18490}
 PY_PORT=${PY_PORT:-18491}
+H2_PORT=${H2_PORT:-18492}           # nginx speaking h2c (scenario h2)
 UNUSED_PORT=${UNUSED_PORT:-18499}   # what the "idle" sensor selects
 PROM_PORT=${PROM_PORT:-19490}
 
@@ -105,10 +106,11 @@ bench_cleanup() {
 
 # ---------------------------------------------------------------- applications
 
-# nginx_start PORT: 1 worker, access_log off, /ok returns "ok\n"; room for
-# a few thousand connections.  Sets NGINX_PID (master), NGINX_WORKER.
+# nginx_start PORT [LISTEN-OPTIONS]: 1 worker, access_log off, /ok returns
+# "ok\n"; room for a few thousand connections; "http2" for h2c with prior
+# knowledge.  Sets NGINX_PID (master), NGINX_WORKER.
 nginx_start() {
-	local port=$1 d=$T/nginx n
+	local port=$1 opts=${2:-} d=$T/nginx-$1 n
 	port_in_use "$port" && die "port $port is in use"
 	mkdir -p "$d/tmp"
 	cat > "$d/nginx.conf" <<EOF
@@ -129,7 +131,7 @@ http {
     keepalive_requests 1000000;
     keepalive_timeout 60s;
     server {
-        listen 127.0.0.1:$port backlog=4096;
+        listen 127.0.0.1:$port backlog=4096 $opts;
         location = /ok { return 200 "ok\n"; }
     }
 }

@@ -47,6 +47,9 @@ char LICENSE[] SEC("license") = "GPL";
 
 /* Settings written by the loader before load (libbpf-tools habit). */
 const volatile __u32 capture_size = SG_CAPTURE_DEFAULT;
+/* On a connection seen to carry HTTP/2 frames: a write holds the
+ * header blocks of several streams between their data frames. */
+const volatile __u32 http2_capture_size = SG_CAPTURE_MAX;
 const volatile __u64 wakeup_bytes = 0;   /* 0: wake up on every event */
 const volatile bool  want_exec = false;  /* executable_name is configured */
 /* kprobe hooks cannot reach socket storage: sk_state keeps roles and
@@ -91,7 +94,8 @@ struct {
 struct sg_sock_info {
 	__u32 owner;   /* tgid of the first reported I/O; 0 before */
 	__u8  role;    /* enum sg_role */
-	__u8  _pad[3];
+	__u8  wide;    /* HTTP/2 frames seen: capture http2_capture_size */
+	__u8  _pad[2];
 };
 
 /* Kept here by the syscall hooks, keyed by socket address. */
@@ -126,7 +130,7 @@ struct sg_scratch {
 	__u8 spill[3 * SG_CAPTURE_MAX];
 	/* Too large for the BPF stack: gRPC's C core writes a frame's
 	 * header block as one iovec per name and value (26 for a call). */
-	struct iovec iovs[SG_MAX_IOV];
+	struct iovec iovs[2 * SG_MAX_IOV];
 };
 
 struct {
@@ -300,10 +304,8 @@ sg_fill_conn(struct sg_conn_id *c, struct sock *sk)
 }
 
 static __always_inline __u32
-sg_capture_limit(__s64 len)
+sg_capture_limit(__s64 len, __u32 cap)
 {
-	__u32 cap = capture_size;
-
 	if (cap > SG_CAPTURE_MAX)
 		cap = SG_CAPTURE_MAX;
 	if (len < cap)
@@ -313,12 +315,12 @@ sg_capture_limit(__s64 len)
 
 /* Copy the head (and the last SG_TAIL_LEN bytes) of a plain buffer. */
 static __always_inline void
-sg_capture_buf(struct sg_data_event *e, __u64 buf, __s64 len)
+sg_capture_buf(struct sg_data_event *e, __u64 buf, __s64 len, __u32 cap)
 {
 	/* 64 bits: a 32-bit value is zero-extended into a copy, which
 	 * the clamp below would bound instead of the register the call
 	 * takes, and older verifiers (6.1) do not link the two. */
-	__u64 n = sg_capture_limit(len);
+	__u64 n = sg_capture_limit(len, cap);
 
 	/* As in sg_capture_iov: a clamp clang cannot fold away. */
 	asm volatile("" : "+r"(n));
@@ -334,50 +336,65 @@ sg_capture_buf(struct sg_data_event *e, __u64 buf, __s64 len)
 }
 
 /*
+ * min(a, b) without a branch, for a, b < 2^63 (lengths of a successful
+ * I/O call): clang turns a conditional into a jump, and each jump in the
+ * iovec loop doubles the paths the verifier walks.  The barrier keeps
+ * clang from seeing through it.
+ */
+static __always_inline __u64
+sg_umin(__u64 a, __u64 b)
+{
+	__u64 d = a - b;
+
+	asm volatile("" : "+r"(d));
+	return b + (d & -(d >> 63));
+}
+
+/*
  * Copy from up to SG_MAX_IOV iovecs, `len` bytes in all.  The tail is the
  * end of the last iovec touched, right-aligned in tail[], zero-padded when
  * that iovec holds fewer than SG_TAIL_LEN bytes.
  */
 static __always_inline void
-sg_capture_iov(struct sg_scratch *s, __u64 iovp, __u64 cnt, __s64 len)
+sg_capture_iov(struct sg_scratch *s, __u64 iovp, __u64 cnt, __s64 len,
+    __u32 cap)
 {
 	struct sg_data_event *e = &s->ev;
-	__u64 limit = sg_capture_limit(len);
+	__u64 limit = sg_capture_limit(len, cap);
 	__u64 off = 0;
 	__u64 left = len, last_base = 0, last_len = 0;
 	struct iovec *iovs = s->iovs;
-	__u32 n = cnt < SG_MAX_IOV ? (__u32)cnt : SG_MAX_IOV;
-	__u32 sz;
+	__u64 n = cnt < SG_MAX_IOV ? cnt : SG_MAX_IOV;
+	__u64 sz;
 
-	/* Clamp again where clang cannot merge it into the multiplication
-	 * below: older verifiers (6.1) follow only this register's bounds. */
+	/* A mask the verifier sees on the register the multiplication
+	 * takes (clang would drop a second clamp, or apply it to a copy
+	 * older verifiers, 5.10 and 6.1, do not link): it bounds the read
+	 * by the array's size, twice SG_MAX_IOV entries for it. */
 	asm volatile("" : "+r"(n));
-	if (n > SG_MAX_IOV)
-		n = SG_MAX_IOV;
+	n &= 2 * SG_MAX_IOV - 1;
 	sz = n * sizeof(iovs[0]);
 	/* The array in one read: each user read costs ~100 ns. */
 	if (sz == 0 || bpf_probe_read_user(iovs, sz, (void *)iovp) != 0)
 		n = 0;
 	/*
-	 * Few branches, and none around the read (a read of 0 bytes is
-	 * allowed): the verifier walks every iteration, and paths that
-	 * split at each one would multiply past its limit.
+	 * No branch in the body but the loop's exit (a read of 0 bytes is
+	 * allowed): the verifier walks every iteration of every path, and
+	 * paths that split at each one multiply past its limit.
 	 */
 	for (int i = 0; i < SG_MAX_IOV; i++) {
 		struct iovec iov = iovs[i & (SG_MAX_IOV - 1)];
-		__u64 chunk, take, at;
+		__u64 chunk, take, at, some;
 
 		if (i >= n || left == 0)
 			break;
-		chunk = iov.iov_len < left ? iov.iov_len : left;
+		chunk = sg_umin(iov.iov_len, left);
 		left -= chunk;
-		if (chunk != 0) {
-			last_base = (__u64)iov.iov_base;
-			last_len = chunk;
-		}
-		take = off < limit ? limit - off : 0;
-		if (take > chunk)
-			take = chunk;
+		/* last_* follow the last iovec that held bytes */
+		some = -((0 - chunk) >> 63);
+		last_base ^= (last_base ^ (__u64)iov.iov_base) & some;
+		last_len ^= (last_len ^ chunk) & some;
+		take = sg_umin(limit - sg_umin(off, limit), chunk);
 		/* Bounds the verifier can see: the read ends within the
 		 * event's data and the spill area after it. */
 		at = off;
@@ -416,7 +433,7 @@ sg_capture_iov(struct sg_scratch *s, __u64 iovp, __u64 cnt, __s64 len)
  * socket's own storage (sg_sk), where the owner recorded is the process
  * a connection's end is reported to.
  */
-static __always_inline __u8
+static __always_inline struct sg_sock_info *
 sg_sock_claim(__u64 sk, __u32 tgid)
 {
 	struct sg_sock_info *i = bpf_map_lookup_elem(&sg_roles, &sk);
@@ -424,36 +441,51 @@ sg_sock_claim(__u64 sk, __u32 tgid)
 
 	if (i == NULL) {
 		bpf_map_update_elem(&sg_roles, &sk, &n, BPF_NOEXIST);
-		return SG_ROLE_UNKNOWN;
+		return bpf_map_lookup_elem(&sg_roles, &sk);
 	}
 	if (i->owner == 0)
 		i->owner = tgid;
-	return i->role;
+	return i;
 }
 
-/* Fill the payload part of the event in s from the syscall's buffers a
- * (header and connection already filled) and write it out. */
+/*
+ * Whether captured bytes start with the HTTP/2 client preface or a frame
+ * header (a length below 64 KiB, a known type, the reserved bit clear).
+ * Text protocols never do; a binary one sometimes may, and is then only
+ * captured wider.
+ */
+static __always_inline bool
+sg_looks_http2(const struct sg_data_event *e)
+{
+	const __u8 *d = e->data;
+
+	if (e->captured < 9)
+		return false;
+	if (d[0] == 'P' && d[1] == 'R' && d[2] == 'I' && d[3] == ' ')
+		return true;
+	return d[0] == 0 && d[3] <= 9 && (d[5] & 0x80) == 0;
+}
+
+/* Copy up to cap bytes of the syscall's buffers a into the event. */
 static __always_inline void
-sg_emit_payload(struct sg_scratch *s, const struct sg_args *a, __s64 ret,
-    __u8 dir, __u8 role)
+sg_capture(struct sg_scratch *s, const struct sg_args *a, __s64 ret,
+    __u32 cap)
 {
 	struct sg_data_event *e = &s->ev;
 
-	e->len = ret;
+	/* One path on: the verifier would walk the capture once per
+	 * constant otherwise. */
+	asm volatile("" : "+r"(cap));
 	e->flags = 0;
 	e->captured = 0;
-	e->dir = dir;
-	e->role = role;
-	__builtin_memset(e->tail, 0, sizeof(e->tail));
-
 	switch (a->op) {
 	case SG_OP_READ:
 	case SG_OP_WRITE:
-		sg_capture_buf(e, a->buf, ret);
+		sg_capture_buf(e, a->buf, ret, cap);
 		break;
 	case SG_OP_READV:
 	case SG_OP_WRITEV:
-		sg_capture_iov(s, a->buf, a->cnt, ret);
+		sg_capture_iov(s, a->buf, a->cnt, ret, cap);
 		break;
 	case SG_OP_RECVMSG:
 	case SG_OP_SENDMSG: {
@@ -461,12 +493,36 @@ sg_emit_payload(struct sg_scratch *s, const struct sg_args *a, __s64 ret,
 
 		if (bpf_probe_read_user(&mh, sizeof(mh), (void *)a->buf) != 0)
 			break;
-		sg_capture_iov(s, (__u64)mh.msg_iov, mh.msg_iovlen, ret);
+		sg_capture_iov(s, (__u64)mh.msg_iov, mh.msg_iovlen, ret, cap);
 		break;
 	}
 	default:   /* sendfile, splice, io_uring...: the length only */
 		e->flags |= SG_DATA_NOPAYLOAD;
 		break;
+	}
+}
+
+/* Fill the payload part of the event in s from the syscall's buffers a
+ * (header and connection already filled) and write it out. */
+static __always_inline void
+sg_emit_payload(struct sg_scratch *s, const struct sg_args *a, __s64 ret,
+    __u8 dir, struct sg_sock_info *info)
+{
+	struct sg_data_event *e = &s->ev;
+	bool wide = info != NULL && info->wide;
+
+	e->len = ret;
+	e->dir = dir;
+	e->role = info != NULL ? info->role : SG_ROLE_UNKNOWN;
+	__builtin_memset(e->tail, 0, sizeof(e->tail));
+	sg_capture(s, a, ret, wide ? http2_capture_size : capture_size);
+	if (info != NULL && !wide && http2_capture_size > capture_size &&
+	    sg_looks_http2(e)) {
+		info->wide = 1;
+		/* This very write may hold several streams' header blocks
+		 * (a client's first burst of requests): read it again. */
+		if (ret > e->captured)
+			sg_capture(s, a, ret, http2_capture_size);
 	}
 	if (e->captured > SG_CAPTURE_MAX)
 		return;
@@ -821,8 +877,7 @@ sg_on_sock_io(const struct sock *sk, int ret, int flags, __u8 dir)
 	    BPF_SK_STORAGE_GET_F_CREATE);
 	if (info != NULL && info->owner == 0)
 		info->owner = id >> 32;
-	sg_emit_payload(s, &a, ret, dir,
-	    info != NULL ? info->role : SG_ROLE_UNKNOWN);
+	sg_emit_payload(s, &a, ret, dir, info);
 	return 0;
 }
 

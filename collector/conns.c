@@ -29,7 +29,8 @@ struct sg_conns {
 	uint32_t		 enabled;	/* 1 << enum sg_proto */
 	size_t			 mask;		/* capacity - 1 */
 	size_t			 window;
-	uint64_t		 timeout_ns;
+	uint64_t		 timeout_ns;	/* idle parser state */
+	struct sg_timeouts	 app_timeouts;
 	conns_emit_fn		 emit;
 	void			*ctx;
 	const struct sg_conn	*cur;		/* whose exchanges are ending */
@@ -96,6 +97,8 @@ conns_new(size_t capacity, uint64_t request_timeout_ns, conns_emit_fn emit,
 	t->mask = cap - 1;
 	t->window = cap < CONNS_WINDOW ? cap : CONNS_WINDOW;
 	t->timeout_ns = request_timeout_ns;
+	for (size_t a = 0; a < SG_APP_MAX; a++)
+		t->app_timeouts.ns[a] = request_timeout_ns;
 	t->enabled = ~0u;
 	t->emit = emit;
 	t->ctx = ctx;
@@ -118,6 +121,13 @@ conns_free(struct sg_conns *t)
 		}
 	free(t->slot);
 	free(t);
+}
+
+void
+conns_set_timeout(struct sg_conns *t, uint8_t app, uint64_t ns)
+{
+	if (t != NULL && app < SG_APP_MAX)
+		t->app_timeouts.ns[app] = ns;
 }
 
 void
@@ -353,16 +363,63 @@ conns_count(struct sg_conns *t, const struct sg_proto_counters *before,
 	t->st.unknown += after->unknown - before->unknown;
 }
 
+/* One buffer (or what follows a switch in it) to c's parser. */
+static void
+conns_feed(struct sg_conns *t, struct sg_conn *c, uint8_t dir, uint64_t ts,
+    uint64_t len, const uint8_t *data, size_t captured, const uint8_t *tail)
+{
+	const struct sg_proto_ops *ops = conns_ops(c);
+	struct sg_proto_counters before, after;
+
+	t->cur = c;
+	ops->counters(c->state, &before);
+	ops->on_data(c->state, dir, ts, len, data, captured, tail,
+	    conns_emit_exchange, t);
+	ops->counters(c->state, &after);
+	conns_count(t, &before, &after);
+	t->cur = NULL;
+	c->role = ops->role(c->state);
+}
+
+/*
+ * The parser handed the connection over (HTTP/1.1 upgraded to h2c): the
+ * next takes its request in flight and the rest of the buffer.  Without
+ * the next (not enabled, no memory) the request is counted as dropped and
+ * the rest as not parsed.
+ */
+static void
+conns_switch(struct sg_conns *t, struct sg_conn *c, const struct sg_handoff *h,
+    uint8_t dir, uint64_t ts, uint64_t len, const uint8_t *data,
+    size_t captured, const uint8_t *tail)
+{
+	const struct sg_proto_ops *to = proto_ops(h->proto);
+	uint64_t at = h->off < len ? h->off : len;
+	size_t cut = at < captured ? (size_t)at : captured;
+
+	conns_detach(t, c);
+	c->proto = h->proto;
+	if (to == NULL || to->adopt == NULL ||
+	    !(t->enabled & (1u << h->proto)) || conns_attach(t, c) == NULL) {
+		c->proto = SG_PROTO_NONE;
+		t->st.dropped++;
+		t->st.unparsed += len - at;
+		return;
+	}
+	to->adopt(c->state, c->role, h);
+	if (at < len)
+		conns_feed(t, c, dir, ts, len - at, data + cut, captured - cut,
+		    tail);
+}
+
 static int
 conns_on_data(struct sg_conns *t, const uint8_t *ev, size_t size)
 {
 	const struct sg_proto_ops *ops;
-	struct sg_proto_counters before, after;
 	struct sg_data_event d;
+	struct sg_handoff h;
 	const uint8_t *data, *tail;
 	struct sg_conn *c;
 	size_t captured;
-	void *st;
 
 	if (size < SG_DATA_EVENT_HDR_SIZE)
 		return -1;
@@ -382,19 +439,16 @@ conns_on_data(struct sg_conns *t, const uint8_t *ev, size_t size)
 	conns_set_role(t, c, d.role, d.hdr.ts_ns);
 	c->last_ns = d.hdr.ts_ns;
 	if (!conns_detect(t, c, d.dir, data, captured) ||
-	    (st = conns_attach(t, c)) == NULL) {
+	    conns_attach(t, c) == NULL) {
 		t->st.unparsed += (uint64_t)d.len;
 		return 0;
 	}
+	conns_feed(t, c, d.dir, d.hdr.ts_ns, (uint64_t)d.len, data, captured,
+	    tail);
 	ops = conns_ops(c);
-	t->cur = c;
-	ops->counters(st, &before);
-	ops->on_data(st, d.dir, d.hdr.ts_ns, (uint64_t)d.len, data,
-	    captured, tail, conns_emit_exchange, t);
-	ops->counters(st, &after);
-	conns_count(t, &before, &after);
-	t->cur = NULL;
-	c->role = ops->role(st);
+	if (ops->handoff != NULL && ops->handoff(c->state, &h))
+		conns_switch(t, c, &h, d.dir, d.hdr.ts_ns, (uint64_t)d.len,
+		    data, captured, tail);
 	conns_maybe_detach(t, c);
 	return 0;
 }
@@ -484,7 +538,7 @@ conns_tick(struct sg_conns *t, uint64_t now_ns)
 			continue;
 		if (c->state != NULL) {
 			t->cur = c;
-			conns_ops(c)->expire(c->state, now_ns, t->timeout_ns,
+			conns_ops(c)->expire(c->state, now_ns, &t->app_timeouts,
 			    conns_emit_exchange, t);
 			t->cur = NULL;
 			conns_maybe_detach(t, c);

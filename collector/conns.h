@@ -51,8 +51,13 @@ typedef void (*conns_emit_fn)(void *ctx, const struct sg_conn *conn,
 
 struct sg_conns;
 
+/* request_timeout_ns: how long an exchange may wait for its response
+ * (every application protocol, until conns_set_timeout), and how long
+ * an idle connection's parser state is kept. */
 struct sg_conns *conns_new(size_t capacity, uint64_t request_timeout_ns,
     conns_emit_fn emit, void *ctx);
+/* The timeout of one application protocol (enum sg_app); 0: none. */
+void conns_set_timeout(struct sg_conns *t, uint8_t app, uint64_t ns);
 void conns_free(struct sg_conns *t);
 /* The parsers connections may be detected as: bit 1 << enum sg_proto
  * (all of them by default).  Connections already detected keep theirs. */

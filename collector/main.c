@@ -179,6 +179,8 @@ sg_apply_config(const struct sg_config *cfg)
 		if (C.conns == NULL)
 			sg_fatal("out of memory for connections");
 	}
+	conns_set_timeout(C.conns, SG_APP_GRPC,
+	    (uint64_t)nc.ebpf.grpc_request_timeout_ms * 1000000u);
 	C.apps = sg_apps_enabled(nc.instrumentations);
 	conns_set_protocols(C.conns, proto_for_apps(C.apps));
 	C.cfg = nc;

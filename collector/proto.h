@@ -31,6 +31,10 @@ enum sg_proto {
 					 * could not read (never guessed) */
 #define SG_EX_OP_UNKNOWN	0x04	/* op could not be read */
 #define SG_EX_TARGET_UNKNOWN	0x08	/* target could not be read */
+#define SG_EX_APP_INFERRED	0x10	/* gRPC told by the message framing
+					 * of a body, its content-type being a
+					 * reference the sensor could not
+					 * resolve */
 
 struct sg_exchange {
 	uint8_t  app;			/* enum sg_app (msg.h) */
@@ -52,6 +56,13 @@ struct sg_exchange {
 
 typedef void (*sg_emit_fn)(void *ctx, const struct sg_exchange *ex);
 
+/* How long an exchange may wait for its response, per application
+ * protocol (a gRPC stream may rightly last far longer than an HTTP
+ * request); 0: no limit, it ends with its connection. */
+struct sg_timeouts {
+	uint64_t ns[SG_APP_MAX];
+};
+
 /* Per-connection counts a parser keeps; the table adds up what changed. */
 struct sg_proto_counters {
 	uint64_t unparsed;	/* bytes that were not this protocol */
@@ -59,6 +70,20 @@ struct sg_proto_counters {
 	uint64_t dropped;	/* requests seen with no room to keep */
 	uint64_t unknown;	/* fields that could not be resolved (HPACK
 				 * references to entries never seen) */
+};
+
+/*
+ * A connection that changes protocol in-band: HTTP/1.1's Upgrade: h2c
+ * answered 101.  The request that asked is answered in the new protocol,
+ * which takes it over with the bytes after the switch.
+ */
+struct sg_handoff {
+	uint8_t  proto;			/* enum sg_proto to go on with */
+	uint64_t off;			/* where it starts in the last buffer */
+	uint64_t start_ns;		/* the request in flight */
+	uint64_t req_size;
+	char     op[SG_METHOD_MAX];	/* "": not known */
+	char     target[SG_PATH_MAX];
 };
 
 /* sniff() verdicts. */
@@ -92,9 +117,10 @@ struct sg_proto_ops {
 	 * without a response end timed out. */
 	void     (*on_close)(void *st, uint64_t ts_ns, sg_emit_fn emit,
 	    void *ctx);
-	/* End requests older than timeout_ns as timed out; how many. */
-	unsigned (*expire)(void *st, uint64_t now_ns, uint64_t timeout_ns,
-	    sg_emit_fn emit, void *ctx);
+	/* End requests waiting longer than their application's timeout
+	 * as timed out; how many. */
+	unsigned (*expire)(void *st, uint64_t now_ns,
+	    const struct sg_timeouts *to, sg_emit_fn emit, void *ctx);
 	/* Nothing in flight: no exchange would be lost with the state. */
 	bool     (*idle)(const void *st);
 	/* Requests awaiting their response (cut off when the sensor stops). */
@@ -102,6 +128,11 @@ struct sg_proto_ops {
 	/* The role, as learnt from the traffic when it was SG_ROLE_UNKNOWN. */
 	uint8_t  (*role)(const void *st);
 	void     (*counters)(const void *st, struct sg_proto_counters *out);
+	/* Optional: whether the last on_data() handed the connection over
+	 * (then h says to what, from where, with which request). */
+	bool     (*handoff)(const void *st, struct sg_handoff *h);
+	/* Optional: take a connection over, after init(). */
+	void     (*adopt)(void *st, uint8_t role, const struct sg_handoff *h);
 };
 
 /* The parser for id, or NULL. */

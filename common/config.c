@@ -174,9 +174,20 @@ static const struct sg_key sg_keys[] = {
 	  OFF(ebpf.http_request_timeout_ms), 100, 3600000, "30s",
 	  { "BEYLA_BPF_HTTP_REQUEST_TIMEOUT" }, NULL, false,
 	  "a request without a response after this long ends as a timeout" },
+	{ "ebpf", "grpc_request_timeout", SG_T_DURATION,
+	  OFF(ebpf.grpc_request_timeout_ms), 0, 86400000, "0",
+	  { NULL }, NULL, false,
+	  "a gRPC call with no frame for this long ends as a timeout; 0: "
+	  "none (a call ends with its trailers, a reset or its connection; "
+	  "streams may rightly be idle for long)" },
 	{ "ebpf", "capture_size", SG_T_SIZE, OFF(ebpf.capture_size), 64,
 	  SG_CAPTURE_MAX_BYTES, "256", { NULL }, NULL, false,
 	  "payload bytes copied per read or write (64-1024)" },
+	{ "ebpf", "http2_capture_size", SG_T_SIZE, OFF(ebpf.http2_capture_size),
+	  64, SG_CAPTURE_MAX_BYTES, "1k", { NULL }, NULL, false,
+	  "payload bytes copied per read or write on a connection once it "
+	  "was seen to carry HTTP/2 frames (its header blocks follow data "
+	  "frames within one write; 64-1024)" },
 	{ "ebpf", "ringbuf_size", SG_T_SIZE, OFF(ebpf.ringbuf_size), 65536,
 	  1u << 30, "4M", { NULL }, NULL, false,
 	  "ring buffer size; rounded up to a power of two" },
@@ -1019,6 +1030,7 @@ sg_key_audience(const struct sg_key *k)
 		{ "prometheus_export", "size_histogram", SG_TO_COLLECTOR },
 		{ "prometheus_export", "", SG_TO_EXPORTER },
 		{ "ebpf", "http_request_timeout", SG_TO_COLLECTOR },
+		{ "ebpf", "grpc_request_timeout", SG_TO_COLLECTOR },
 		{ "metrics", "instrumentations", SG_TO_COLLECTOR },
 		{ "otel_traces_export", "sampler", SG_TO_COLLECTOR },
 		{ "otel_traces_export", "", SG_TO_EXPORTER },

@@ -99,7 +99,9 @@ struct sg_config {
 	struct {
 		uint32_t      wakeup_len;
 		uint32_t      http_request_timeout_ms;
+		uint32_t      grpc_request_timeout_ms;	/* 0: none */
 		uint32_t      capture_size;
+		uint32_t      http2_capture_size;
 		uint32_t      ringbuf_size;
 		enum sg_hooks syscall_hooks;
 		bool          track_request_headers;

@@ -54,6 +54,7 @@ sg_bpf_try(struct sg_bpf *b, const struct sg_config *c, enum sg_hooks h,
 	b->skel = skel;
 	b->hooks = h;
 	skel->rodata->capture_size = c->ebpf.capture_size;
+	skel->rodata->http2_capture_size = c->ebpf.http2_capture_size;
 	skel->rodata->want_exec = c->discovery.executable_name[0] != '\0';
 	skel->rodata->roles_in_map = h == SG_HOOKS_KPROBE;
 	skel->rodata->pidbits = p->atomics;

@@ -421,6 +421,7 @@ sg_reload(void)
 		return;
 	}
 	if (nc.ebpf.capture_size != L.cfg.ebpf.capture_size ||
+	    nc.ebpf.http2_capture_size != L.cfg.ebpf.http2_capture_size ||
 	    nc.ebpf.ringbuf_size != L.cfg.ebpf.ringbuf_size ||
 	    nc.ebpf.syscall_hooks != L.cfg.ebpf.syscall_hooks ||
 	    nc.ebpf.wakeup_len != L.cfg.ebpf.wakeup_len ||

@@ -512,6 +512,8 @@ h1_header_line(struct http1_msg_state *m, const uint8_t *p, size_t n)
 	} else if (h1_eq_nocase(p, namelen, "transfer-encoding")) {
 		if (h1_contains_nocase(v, vlen, "chunked"))
 			m->chunked = CH_SIZE;
+	} else if (h1_eq_nocase(p, namelen, "upgrade")) {
+		m->upgrade_h2c = h1_eq_nocase(v, vlen, "h2c");
 	}
 	return true;
 }
@@ -798,6 +800,19 @@ h1_end_timed_out(struct http1_conn *c, struct h1_io *io, uint64_t end_ns)
 {
 	h1_emit(c, io, h1_oldest(c), end_ns, 0, 0);
 	h1_pop(c);
+}
+
+/* The newest request ends without a response. */
+static void
+h1_end_newest_timed_out(struct http1_conn *c, struct h1_io *io,
+    uint64_t end_ns)
+{
+	const struct http1_pending *p = h1_newest(c);
+
+	h1_emit(c, io, p, end_ns, 0, 0);
+	c->names_used -= (uint16_t)(p->method_len + p->path_len);
+	c->names_end = p->names_at;
+	c->npending--;
 }
 
 /* Has the response to the oldest request started? */
@@ -1137,6 +1152,29 @@ h1_resp_switches_protocol(struct http1_conn *c)
 	    (c->resp_status / 100 == 2 && h1_answers(c, RQ_CONNECT));
 }
 
+/* 101 with Upgrade: h2c, answering a request seen: its response comes in
+ * HTTP/2, on stream 1 (RFC 9113 3.2 of 7540). */
+static bool
+h1_resp_upgrades_h2c(const struct http1_conn *c)
+{
+	return c->resp_status == 101 && c->resp.upgrade_h2c &&
+	    c->npending > 0 && !c->resp_unpaired;
+}
+
+/* The rest is HTTP/2: the oldest request is handed over (handoff()),
+ * the others, pipelined after an upgrade, cannot be answered. */
+static void
+h1_switch(struct http1_conn *c, struct h1_io *io)
+{
+	while (c->npending > 1)
+		h1_end_newest_timed_out(c, io, io->ts);
+	c->switched = 1;
+	c->switch_off = io->off;
+	c->req.phase = PH_TUNNEL;
+	c->resp.phase = PH_TUNNEL;
+	io->off = io->len;
+}
+
 static bool
 h1_resp_has_no_body(struct http1_conn *c)
 {
@@ -1152,6 +1190,10 @@ h1_resp_headers_done(struct http1_conn *c, struct h1_io *io)
 	if (h1_status_is_interim(c->resp_status)) {
 		c->resp_status = 0;	/* 100 Continue: the final one follows */
 		h1_msg_reset(m);
+		return;
+	}
+	if (h1_resp_upgrades_h2c(c)) {
+		h1_switch(c, io);
 		return;
 	}
 	if (h1_resp_switches_protocol(c)) {
@@ -1662,10 +1704,10 @@ h1_ops_on_close(void *st, uint64_t ts_ns, sg_emit_fn emit, void *ctx)
 }
 
 static unsigned
-h1_ops_expire(void *st, uint64_t now_ns, uint64_t timeout_ns,
+h1_ops_expire(void *st, uint64_t now_ns, const struct sg_timeouts *to,
     sg_emit_fn emit, void *ctx)
 {
-	return http1_expire(st, now_ns, timeout_ns, emit, ctx);
+	return http1_expire(st, now_ns, to->ns[SG_APP_HTTP], emit, ctx);
 }
 
 static bool
@@ -1697,6 +1739,26 @@ h1_ops_counters(const void *st, struct sg_proto_counters *out)
 	out->unknown = 0;
 }
 
+static bool
+h1_ops_handoff(const void *st, struct sg_handoff *h)
+{
+	const struct http1_conn *c = st;
+	const struct http1_pending *p;
+
+	if (!c->switched || c->npending == 0)
+		return false;
+	p = &c->pending[c->head];
+	memset(h, 0, sizeof(*h));
+	h->proto = SG_PROTO_HTTP2;
+	h->off = c->switch_off;
+	h->start_ns = p->start_ns;
+	h->req_size = p->req_body;
+	h1_names_get(c, p->names_at, p->method_len, h->op);
+	h1_names_get(c, h1_names_add(p->names_at, p->method_len), p->path_len,
+	    h->target);
+	return true;
+}
+
 const struct sg_proto_ops http1_ops = {
 	.name = "http1",
 	.id = SG_PROTO_HTTP1,
@@ -1712,4 +1774,5 @@ const struct sg_proto_ops http1_ops = {
 	.pending = h1_ops_pending,
 	.role = h1_ops_role,
 	.counters = h1_ops_counters,
+	.handoff = h1_ops_handoff,
 };

@@ -42,6 +42,7 @@ struct http1_msg_state {
 	uint8_t  phase;          /* internal */
 	uint8_t  chunked;
 	uint8_t  until_close;
+	uint8_t  upgrade_h2c;    /* Upgrade: h2c among its fields */
 	uint64_t body_left;      /* Content-Length bytes still expected */
 	uint64_t body_seen;
 	uint16_t hdr_len;        /* bytes of an incomplete header block kept */
@@ -69,6 +70,9 @@ struct http1_conn {
 	uint16_t names_used;           /* bytes of names[] pending requests hold */
 	uint16_t names_end;            /* where the next request's names go */
 	uint16_t dropped_after;        /* dropped requests after the newest */
+	uint8_t  switched;             /* upgraded to h2c: the oldest pending
+	                                * request goes on in HTTP/2 */
+	uint64_t switch_off;           /* where HTTP/2 starts in the buffer */
 	uint64_t resp_last_ns;         /* last response byte so far */
 	uint64_t last_ns;              /* any activity */
 	uint64_t garbage;              /* bytes that were not HTTP/1.x */

@@ -113,6 +113,8 @@ enum h2_phase {
 #define SF_APP_UNKNOWN	0x0200	/* its request's content-type may have been
 				 * among the fields not resolved: gRPC or
 				 * not, its response may tell */
+#define SF_GRPC_INFERRED 0x0400	/* SF_APP_UNKNOWN, and gRPC told by its
+				 * body's framing (h2_data_is_grpc_message) */
 
 /* http2_conn.conn_flags */
 #define CF_FRESH	0x01	/* seen from its start (role known at init,
@@ -716,6 +718,8 @@ h2_stream_end(struct http2_conn *c, struct http2_stream *st, uint64_t ts,
 	ex.req_size = st->req_size;
 	ex.resp_size = st->resp_size;
 	memcpy(ex.version, "2", 2);
+	if (st->flags & SF_GRPC_INFERRED)
+		ex.flags |= SG_EX_APP_INFERRED;
 	if (!grpc) {
 		memcpy(ex.op, c->names + st->names_at, st->method_len);
 		if (st->flags & SF_OP_UNKNOWN)
@@ -1044,6 +1048,29 @@ h2_data_is_grpc_message(const struct http2_side *s, uint64_t size)
 	return s->fix[at] <= 1 && h2_be32(s->fix + at + 1) == size - 5;
 }
 
+/* A request that may be a gRPC call: its content-type could not be read,
+ * and its target reads as /package.Service/Method or could not be read
+ * either. */
+static bool
+h2_may_infer_grpc(const struct http2_conn *c, const struct http2_stream *st)
+{
+	const char *p = c->names + st->names_at + st->method_len;
+	const char *slash;
+
+	if ((st->flags & (SF_APP_UNKNOWN | SF_GRPC)) != SF_APP_UNKNOWN)
+		return false;
+	/* a reference never seen, as on a channel opened before the sensor */
+	if (st->flags & SF_TARGET_UNKNOWN)
+		return true;
+	if (st->path_len < 4 || p[0] != '/')
+		return false;
+	slash = memchr(p + 1, '/', st->path_len - 1);
+	return slash != NULL && slash > p + 1 &&
+	    slash < p + st->path_len - 1 &&
+	    memchr(slash + 1, '/', (size_t)(p + st->path_len - slash - 1)) ==
+	    NULL && memchr(p, '?', st->path_len) == NULL;
+}
+
 static void
 h2_on_data_frame(struct h2_io *io, uint32_t id, uint64_t size,
     bool end_stream, bool grpc_message)
@@ -1054,8 +1081,8 @@ h2_on_data_frame(struct h2_io *io, uint32_t id, uint64_t size,
 	if (!h2_role_known(c->role) || (id & 1) == 0)
 		return;
 	st = h2_stream_find(c, id);
-	if (st != NULL && grpc_message && (st->flags & SF_APP_UNKNOWN))
-		st->flags |= SF_GRPC;
+	if (st != NULL && grpc_message && h2_may_infer_grpc(c, st))
+		st->flags |= SF_GRPC | SF_GRPC_INFERRED;
 	if (h2_is_request_dir(c, io->dir)) {
 		if (st == NULL)
 			return;
@@ -1727,20 +1754,24 @@ h2_on_close(void *st, uint64_t ts_ns, sg_emit_fn emit, void *ctx)
 		    emit, ctx);
 }
 
-/* Streams with no frame for longer than the timeout end: a response
- * still flowing (a long stream of messages) does not. */
+/* Streams with no frame for longer than their application's timeout
+ * end: a response still flowing (a long stream of messages) does not. */
 static unsigned
-h2_expire(void *st, uint64_t now_ns, uint64_t timeout_ns, sg_emit_fn emit,
-    void *ctx)
+h2_expire(void *st, uint64_t now_ns, const struct sg_timeouts *to,
+    sg_emit_fn emit, void *ctx)
 {
 	struct http2_conn *c = st;
 	unsigned i, n = 0;
+	uint64_t timeout_ns;
 
-	if (c == NULL || timeout_ns == 0)
+	if (c == NULL)
 		return 0;
 	/* backwards: the last stream takes the place of one that ends */
 	for (i = c->nstreams; i > 0; i--) {
-		if (!h2_older(now_ns, c->streams[i - 1].last_ns, timeout_ns))
+		timeout_ns = to->ns[(c->streams[i - 1].flags & SF_GRPC) ?
+		    SG_APP_GRPC : SG_APP_HTTP];
+		if (timeout_ns == 0 ||
+		    !h2_older(now_ns, c->streams[i - 1].last_ns, timeout_ns))
 			continue;
 		n += h2_stream_expire(c, &c->streams[i - 1], now_ns, emit,
 		    ctx);
@@ -1783,9 +1814,10 @@ h2_counters(const void *st, struct sg_proto_counters *out)
 		*out = c->counters;
 }
 
-void
-http2_upgraded(void *st, uint8_t role, uint64_t start_ns, const char *method,
-    const char *path)
+/* Upgraded from HTTP/1.1: the request that asked is stream 1, its
+ * response to come in HTTP/2. */
+static void
+h2_adopt(void *st, uint8_t role, const struct sg_handoff *h)
 {
 	struct http2_conn *c = st;
 	struct http2_stream *s;
@@ -1797,14 +1829,14 @@ http2_upgraded(void *st, uint8_t role, uint64_t start_ns, const char *method,
 		c->role = role;
 	c->conn_flags |= CF_FRESH;
 	memset(&f, 0, offsetof(struct h2_fields, method));
-	if (method != NULL)
-		h2_field_method(&f, method, strlen(method));
-	if (path != NULL)
-		h2_field_path(&f, path, strlen(path));
-	if (method == NULL || path == NULL)
+	h2_field_method(&f, h->op, strnlen(h->op, sizeof(h->op)));
+	h2_field_path(&f, h->target, strnlen(h->target, sizeof(h->target)));
+	if (h->op[0] == '\0' || h->target[0] == '\0')
 		f.unknown = 1;
-	if ((s = h2_stream_open(c, 1, start_ns, &f)) != NULL)
+	if ((s = h2_stream_open(c, 1, h->start_ns, &f)) != NULL) {
 		s->flags |= SF_REQ_END;
+		s->req_size = h->req_size;
+	}
 	if (c->last_client_id < 1)
 		c->last_client_id = 1;
 }
@@ -1824,4 +1856,5 @@ const struct sg_proto_ops http2_ops = {
 	.pending = h2_pending,
 	.role = h2_role,
 	.counters = h2_counters,
+	.adopt = h2_adopt,
 };

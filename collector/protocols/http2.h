@@ -144,14 +144,4 @@ struct http2_conn {
 
 extern const struct sg_proto_ops http2_ops;
 
-/*
- * The connection was upgraded from HTTP/1.1 (a request with Upgrade: h2c
- * answered 101): its request becomes stream 1, in flight, whose response
- * comes as HTTP/2.  Call it after init(), before the HTTP/2 bytes; start_ns
- * is when the request was seen, method and path as it had them (the query
- * is cut here).
- */
-void	http2_upgraded(void *st, uint8_t role, uint64_t start_ns,
-	    const char *method, const char *path);
-
 #endif

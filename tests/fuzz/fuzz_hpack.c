@@ -29,27 +29,22 @@
  *            the length says, modulo 8 KB (large entries, from small
  *            inputs).
  *
- * Build with -fsanitize=fuzzer, or with -DSG_FUZZ_STANDALONE for a program
- * that runs the files named on its command line ("-": stdin).
+ * Build with -fsanitize=fuzzer, or with fuzz_main.c for a program that
+ * runs the files named on its command line.
  */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#define FZ_NAME "fuzz_hpack"
+#include "fuzz.h"
 #include "hpack.h"
 #include "hpack_huffman.h"
 
 #define FZ_LIMIT_MAX	65536
 #define FZ_LARGE_MAX	8192	/* value of op 7: twice what the ring holds */
 #define RF_MAX_ENTRIES	(FZ_LIMIT_MAX / HPACK_ENTRY_OVERHEAD)
-
-int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
-
-struct fz_in {
-	const uint8_t	*p;
-	size_t		 n;
-};
 
 struct fz_field {
 	uint8_t  *name;
@@ -89,35 +84,6 @@ static const uint32_t fz_limits[8] = {
 static struct rf ref;
 static struct hpack_decoder sen;
 static uint64_t sen_fields;	/* fields the sensor delivered */
-
-static void
-fz_check(int ok, const char *what)
-{
-	if (!ok) {
-		fprintf(stderr, "fuzz_hpack: invariant broken: %s\n", what);
-		abort();
-	}
-}
-
-static int
-fz_byte(struct fz_in *in)
-{
-	if (in->n == 0)
-		return -1;
-	in->n--;
-	return *in->p++;
-}
-
-static const uint8_t *
-fz_take(struct fz_in *in, size_t want, size_t *got)
-{
-	const uint8_t *p = in->p;
-
-	*got = want < in->n ? want : in->n;
-	in->p += *got;
-	in->n -= *got;
-	return p;
-}
 
 static uint8_t *
 fz_dup(const void *p, size_t n)
@@ -633,63 +599,3 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	rf_clear(&ref);
 	return 0;
 }
-
-#ifdef SG_FUZZ_STANDALONE
-static int
-fz_run_stream(FILE *f, const char *name)
-{
-	uint8_t *buf = NULL, *nbuf;
-	size_t len = 0, cap = 0, got;
-
-	for (;;) {
-		if (len == cap) {
-			cap = cap == 0 ? 65536 : cap * 2;
-			if ((nbuf = realloc(buf, cap)) == NULL) {
-				fprintf(stderr, "%s: out of memory\n", name);
-				free(buf);
-				return -1;
-			}
-			buf = nbuf;
-		}
-		if ((got = fread(buf + len, 1, cap - len, f)) == 0)
-			break;
-		len += got;
-	}
-	if (ferror(f)) {
-		fprintf(stderr, "%s: read error\n", name);
-		free(buf);
-		return -1;
-	}
-	LLVMFuzzerTestOneInput(buf, len);
-	free(buf);
-	return 0;
-}
-
-int
-main(int argc, char **argv)
-{
-	FILE *f;
-	int i, rc = 0;
-
-	if (argc < 2) {
-		fprintf(stderr, "usage: %s file ... (- for stdin)\n", argv[0]);
-		return 2;
-	}
-	for (i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "-") == 0) {
-			if (fz_run_stream(stdin, "stdin") != 0)
-				rc = 1;
-			continue;
-		}
-		if ((f = fopen(argv[i], "rb")) == NULL) {
-			perror(argv[i]);
-			rc = 1;
-			continue;
-		}
-		if (fz_run_stream(f, argv[i]) != 0)
-			rc = 1;
-		fclose(f);
-	}
-	return rc;
-}
-#endif

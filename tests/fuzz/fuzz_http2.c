@@ -24,21 +24,22 @@
  * by the length in ms, 3 nothing; else a read (op & 1 = 0) or write,
  * captured in C by (op >> 1 & 7) (0: the setup's).
  *
- * Build with -fsanitize=fuzzer, or with -DSG_FUZZ_STANDALONE for a program
- * that runs the files named on its command line ("-": stdin).
+ * Build with -fsanitize=fuzzer, or with fuzz_main.c for a program that
+ * runs the files named on its command line.
  */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#define FZ_NAME "fuzz_http2"
+#include "fuzz.h"
 #include "http2.h"
 
 #define FZ_EXCHANGES	4096
 #define FZ_STEP_NS	1000
 #define FZ_MS		1000000ULL
 
-int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
 struct fz_run {
 	struct http2_conn	 conn;
@@ -62,15 +63,6 @@ static uint8_t *fz_boundary;
 /* run C took frames at the start of a record where A had none */
 static int fz_missync;
 
-static void
-fz_check(int ok, const char *what)
-{
-	if (!ok) {
-		fprintf(stderr, "fuzz_http2: invariant broken: %s\n", what);
-		abort();
-	}
-}
-
 static int
 fz_printable(const char *s, size_t size)
 {
@@ -92,7 +84,10 @@ fz_check_exchange(const struct sg_exchange *ex)
 	fz_check(ex->role == SG_ROLE_SERVER || ex->role == SG_ROLE_CLIENT,
 	    "role");
 	fz_check((ex->flags & ~(SG_EX_TIMED_OUT | SG_EX_STATUS_UNKNOWN |
-	    SG_EX_OP_UNKNOWN | SG_EX_TARGET_UNKNOWN)) == 0, "flags");
+	    SG_EX_OP_UNKNOWN | SG_EX_TARGET_UNKNOWN | SG_EX_APP_INFERRED)) == 0,
+	    "flags");
+	fz_check(!(ex->flags & SG_EX_APP_INFERRED) || ex->app == SG_APP_GRPC,
+	    "inferred gRPC");
 	fz_check(!(ex->flags & SG_EX_TIMED_OUT) ||
 	    !(ex->flags & SG_EX_STATUS_UNKNOWN), "timed out, status unknown");
 	fz_check(fz_printable(ex->op, sizeof(ex->op)), "op");
@@ -189,8 +184,12 @@ fz_start(struct fz_run *r, int setup)
 	memset(&r->last, 0, sizeof(r->last));
 	r->n = 0;
 	http2_ops.init(&r->conn, roles[setup & 3]);
-	if ((setup & 3) == 3)
-		http2_upgraded(&r->conn, SG_ROLE_SERVER, 0, "GET", "/up?q");
+	if ((setup & 3) == 3) {
+		static const struct sg_handoff up = { .proto = SG_PROTO_HTTP2,
+		    .op = "GET", .target = "/up?q" };
+
+		http2_ops.adopt(&r->conn, SG_ROLE_SERVER, &up);
+	}
 	fz_check_state(r);
 }
 
@@ -222,9 +221,14 @@ static void
 fz_control(struct fz_run *r, int op, unsigned arg, uint64_t *ts)
 {
 	switch (op & 3) {
-	case 0:
-		(void)http2_ops.expire(&r->conn, *ts, arg * FZ_MS, fz_emit, r);
+	case 0: {
+		/* HTTP's timeout from arg; gRPC's none, or the same */
+		struct sg_timeouts to = { .ns = { [SG_APP_HTTP] = arg * FZ_MS,
+		    [SG_APP_GRPC] = (arg & 1) ? 0 : arg * FZ_MS } };
+
+		(void)http2_ops.expire(&r->conn, *ts, &to, fz_emit, r);
 		break;
+	}
 	case 1:
 		http2_ops.on_close(&r->conn, *ts, fz_emit, r);
 		fz_check(r->conn.nstreams == 0, "streams after close");
@@ -351,15 +355,20 @@ fz_agrees(const struct sg_exchange *c, const struct sg_exchange *a)
 	if (c->start_ns != a->start_ns || c->end_ns != a->end_ns ||
 	    c->role != a->role || (a->flags & SG_EX_TIMED_OUT))
 		return 0;
-	if (c->app == SG_APP_GRPC && a->app != SG_APP_GRPC)
+	/* gRPC only when A says so, or told by a body's framing when the
+	 * content-type could not be read */
+	if (c->app == SG_APP_GRPC && a->app != SG_APP_GRPC &&
+	    !(c->flags & SG_EX_APP_INFERRED))
 		return 0;
 	if (!(c->flags & SG_EX_TARGET_UNKNOWN) &&
 	    ((a->flags & SG_EX_TARGET_UNKNOWN) ||
 	    strcmp(c->target, a->target) != 0))
 		return 0;
 	if (c->app != a->app)
-		/* C could not tell gRPC: it says no status */
-		return (c->flags & SG_EX_STATUS_UNKNOWN) != 0;
+		/* C could not tell gRPC: it says no status; or it told
+		 * gRPC from the framing, and its status is a grpc-status */
+		return (c->flags & (SG_EX_STATUS_UNKNOWN |
+		    SG_EX_APP_INFERRED)) != 0;
 	if (!(c->flags & SG_EX_OP_UNKNOWN) && ((a->flags & SG_EX_OP_UNKNOWN) ||
 	    strcmp(c->op, a->op) != 0))
 		return 0;
@@ -454,63 +463,3 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	free(fz_boundary);
 	return 0;
 }
-
-#ifdef SG_FUZZ_STANDALONE
-static int
-fz_run_stream(FILE *f, const char *name)
-{
-	uint8_t *buf = NULL, *nbuf;
-	size_t len = 0, cap = 0, got;
-
-	for (;;) {
-		if (len == cap) {
-			cap = cap == 0 ? 65536 : cap * 2;
-			if ((nbuf = realloc(buf, cap)) == NULL) {
-				fprintf(stderr, "%s: out of memory\n", name);
-				free(buf);
-				return -1;
-			}
-			buf = nbuf;
-		}
-		if ((got = fread(buf + len, 1, cap - len, f)) == 0)
-			break;
-		len += got;
-	}
-	if (ferror(f)) {
-		fprintf(stderr, "%s: read error\n", name);
-		free(buf);
-		return -1;
-	}
-	LLVMFuzzerTestOneInput(buf, len);
-	free(buf);
-	return 0;
-}
-
-int
-main(int argc, char **argv)
-{
-	FILE *f;
-	int i, rc = 0;
-
-	if (argc < 2) {
-		fprintf(stderr, "usage: %s file ... (- for stdin)\n", argv[0]);
-		return 2;
-	}
-	for (i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "-") == 0) {
-			if (fz_run_stream(stdin, "stdin") != 0)
-				rc = 1;
-			continue;
-		}
-		if ((f = fopen(argv[i], "rb")) == NULL) {
-			perror(argv[i]);
-			rc = 1;
-			continue;
-		}
-		if (fz_run_stream(f, argv[i]) != 0)
-			rc = 1;
-		fclose(f);
-	}
-	return rc;
-}
-#endif

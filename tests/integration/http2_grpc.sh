@@ -62,8 +62,7 @@ cp "$PEERS/grpc_peer.js" "$T/sgtest_grpc_$$.js"
 SENSOR_INI_EXTRA="[discovery]
 open_port = $PORT,$PYPORT,$NODEPORT
 executable_name = (sgtest-h2load|sgtest_grpc_(pre_)?$$[.](py|js))
-[ebpf]
-capture_size = 1024"
+"
 start_sensor -o trace_printer=json
 # nginx (master, worker), the two servers, the early client
 wait_ready 5 || exit 1

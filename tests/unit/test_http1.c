@@ -1135,11 +1135,9 @@ static struct sg_data_event dev;
 /* A data event as the BPF programs write it: the first `capture` bytes
  * of the buffer, and its last SG_TAIL_LEN when not all were captured. */
 static size_t
-mk_data_cap(uint32_t pid, uint64_t sock, uint64_t ts, uint8_t dir,
-    uint8_t role, const char *s, size_t capture)
+mk_bytes(uint32_t pid, uint64_t sock, uint64_t ts, uint8_t dir,
+    uint8_t role, const char *s, size_t n, size_t capture)
 {
-	size_t n = strlen(s);
-
 	memset(&dev, 0, sizeof(dev));
 	dev.hdr.type = SG_EV_DATA;
 	dev.hdr.pid = pid;
@@ -1156,6 +1154,13 @@ mk_data_cap(uint32_t pid, uint64_t sock, uint64_t ts, uint8_t dir,
 		dev.flags |= SG_DATA_TAIL;
 	}
 	return SG_DATA_EVENT_HDR_SIZE + dev.captured;
+}
+
+static size_t
+mk_data_cap(uint32_t pid, uint64_t sock, uint64_t ts, uint8_t dir,
+    uint8_t role, const char *s, size_t capture)
+{
+	return mk_bytes(pid, sock, ts, dir, role, s, strlen(s), capture);
 }
 
 static size_t
@@ -1298,6 +1303,105 @@ test_conns_flow(void **state)
 	    "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"), 0);
 	assert_int_equal(crec.n, 4);
 	assert_int_equal(crec.role[3], SG_ROLE_CLIENT);
+	conns_free(t);
+}
+
+/* n bytes with NULs (HTTP/2 frames) in one event */
+static int
+send_bytes(struct sg_conns *t, uint64_t sock, uint64_t ts, uint8_t dir,
+    uint8_t role, const char *s, size_t n)
+{
+	size_t size = mk_bytes(44, sock, ts, dir, role, s, n, SG_CAPTURE_MAX);
+
+	return conns_handle_event(t, &dev, size);
+}
+
+#define UPGRADE_REQ	"GET /up?x=1 HTTP/1.1\r\nHost: a\r\n" \
+	"Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n" \
+	"HTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n"
+#define SWITCHING	"HTTP/1.1 101 Switching Protocols\r\n" \
+	"Connection: Upgrade\r\nUpgrade: h2c\r\n\r\n"
+/* SETTINGS, then stream 1's response: :status 200 (static 8), ended */
+#define H2_RESP1	"\0\0\0\x04\0\0\0\0\0" \
+	"\0\0\x01\x01\x05\0\0\0\x01\x88"
+/* the preface, SETTINGS, GET http / on stream 3 */
+#define H2_REQ3		"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" \
+	"\0\0\0\x04\0\0\0\0\0" \
+	"\0\0\x03\x01\x05\0\0\0\x03\x82\x86\x84"
+#define H2_RESP3	"\0\0\x01\x01\x05\0\0\0\x03\x88"
+
+static void
+expect_upgraded(struct sg_conns *t, uint8_t role)
+{
+	struct sg_conns_stats st = stats_of(t);
+
+	assert_int_equal(crec.n, 2);
+	assert_int_equal(crec.ex[0].role, role);
+	assert_string_equal(crec.ex[0].version, "2");
+	assert_string_equal(crec.ex[0].op, "GET");
+	assert_string_equal(crec.ex[0].target, "/up");
+	assert_int_equal(crec.ex[0].status, 200);
+	assert_int_equal(crec.ex[0].flags, 0);
+	assert_int_equal(crec.ex[0].start_ns, 100);
+	assert_int_equal(crec.ex[0].end_ns, 200);
+	assert_string_equal(crec.ex[1].version, "2");
+	assert_string_equal(crec.ex[1].target, "/");
+	assert_int_equal(crec.ex[1].status, 200);
+	assert_int_equal(crec.ex[1].start_ns, 300);
+	assert_int_equal(crec.ex[1].end_ns, 400);
+	assert_int_equal(st.unparsed, 0);
+	assert_int_equal(st.unpaired, 0);
+	assert_int_equal(st.unknown, 0);
+}
+
+/* HTTP/1.1 upgraded to h2c: the request that asked is answered on stream
+ * 1 in HTTP/2, the connection goes on in HTTP/2; no 101 exchange. */
+static void
+test_conns_h2c_upgrade(void **state)
+{
+	static const char resp[] = SWITCHING H2_RESP1;
+	static const char req3[] = H2_REQ3;
+	static const char resp3[] = H2_RESP3;
+	static const char h2[] = H2_RESP1;
+	struct sg_conns *t = new_table(64);
+
+	(void)state;
+	/* the server: 101 and the first HTTP/2 frames in one write */
+	assert_int_equal(send_data(t, 44, 0x7000, 100, R, SG_ROLE_SERVER,
+	    UPGRADE_REQ), 0);
+	assert_int_equal(send_bytes(t, 0x7000, 200, W, SG_ROLE_SERVER, resp,
+	    sizeof(resp) - 1), 0);
+	assert_int_equal(send_bytes(t, 0x7000, 300, R, SG_ROLE_SERVER, req3,
+	    sizeof(req3) - 1), 0);
+	assert_int_equal(send_bytes(t, 0x7000, 400, W, SG_ROLE_SERVER, resp3,
+	    sizeof(resp3) - 1), 0);
+	expect_upgraded(t, SG_ROLE_SERVER);
+	conns_free(t);
+
+	/* the client: 101 alone in a read, the frames in the next */
+	t = new_table(64);
+	assert_int_equal(send_data(t, 44, 0x8000, 100, W, SG_ROLE_CLIENT,
+	    UPGRADE_REQ), 0);
+	assert_int_equal(send_data(t, 44, 0x8000, 150, R, SG_ROLE_CLIENT,
+	    SWITCHING), 0);
+	assert_int_equal(crec.n, 0);
+	assert_int_equal(send_bytes(t, 0x8000, 200, R, SG_ROLE_CLIENT, h2,
+	    sizeof(h2) - 1), 0);
+	assert_int_equal(send_bytes(t, 0x8000, 300, W, SG_ROLE_CLIENT, req3,
+	    sizeof(req3) - 1), 0);
+	assert_int_equal(send_bytes(t, 0x8000, 400, R, SG_ROLE_CLIENT, resp3,
+	    sizeof(resp3) - 1), 0);
+	expect_upgraded(t, SG_ROLE_CLIENT);
+
+	/* a 101 to another protocol (WebSocket) is an HTTP/1.1 exchange */
+	assert_int_equal(send_data(t, 44, 0x9000, 500, R, SG_ROLE_SERVER,
+	    "GET /ws HTTP/1.1\r\nUpgrade: websocket\r\n\r\n"), 0);
+	assert_int_equal(send_data(t, 44, 0x9000, 600, W, SG_ROLE_SERVER,
+	    "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n"),
+	    0);
+	assert_int_equal(crec.n, 3);
+	assert_string_equal(crec.ex[2].version, "1.1");
+	assert_int_equal(crec.ex[2].status, 101);
 	conns_free(t);
 }
 
@@ -1722,6 +1826,7 @@ main(void)
 		cmocka_unit_test(test_header_garbage),
 		cmocka_unit_test(test_header_chars),
 		cmocka_unit_test(test_conns_flow),
+		cmocka_unit_test(test_conns_h2c_upgrade),
 		cmocka_unit_test(test_conns_states_follow_exchanges),
 		cmocka_unit_test(test_conns_timeout_not_emitted),
 		cmocka_unit_test(test_conns_exit_forgets_pid),

@@ -1436,10 +1436,28 @@ test_joined_grpc(void **state)
 	assert_string_equal(rec.ex[3].target, "/svc.S/Other");
 	assert_int_equal(rec.ex[3].status, 0);
 	assert_int_equal(rec.ex[3].req_size, 2);
-	expect_grpc(4, SG_ROLE_SERVER, "/svc.S/Other", 5, 0);
+	expect_grpc(4, SG_ROLE_SERVER, "/svc.S/Other", 5, SG_EX_APP_INFERRED);
 	expect_grpc(5, SG_ROLE_SERVER, "/svc.S/Other", 0,
-	    SG_EX_STATUS_UNKNOWN);
+	    SG_EX_STATUS_UNKNOWN | SG_EX_APP_INFERRED);
 	assert_int_equal(counters().unknown, 3);
+
+	/* the framing alone says nothing of a target that is no gRPC
+	 * method */
+	h.n = 0;
+	hb_indexed(&h, S_METHOD_POST);
+	hb_lit(&h, L_PLAIN, S_PATH_ROOT, NULL, "/upload?x=1", false);
+	hb_indexed(&h, 70);
+	w_headers(&w, 15, EH, &h);
+	w_grpc_message(&w, 15, ES, 2);
+	feed(R, 90, &w);
+	h.n = 0;
+	hb_indexed(&h, S_STATUS_200);
+	w_headers(&w, 15, EH | ES, &h);
+	feed(W, 100, &w);
+	assert_int_equal(rec.n, 7);
+	assert_int_equal(rec.ex[6].app, SG_APP_HTTP);
+	assert_int_equal(rec.ex[6].flags, SG_EX_STATUS_UNKNOWN);
+	assert_string_equal(rec.ex[6].target, "/upload");
 }
 
 /* Joined mid-way on the client side: reads that start inside a frame
@@ -1531,6 +1549,18 @@ test_lost_framing(void **state)
 	assert_int_equal(counters().unpaired, 1);
 }
 
+/* What HTTP/1.1's parser hands over after Upgrade: h2c. */
+static void
+upgraded(uint8_t role, uint64_t start_ns, const char *method,
+    const char *path)
+{
+	struct sg_handoff h = { .proto = SG_PROTO_HTTP2, .start_ns = start_ns };
+
+	snprintf(h.op, sizeof(h.op), "%s", method);
+	snprintf(h.target, sizeof(h.target), "%s", path);
+	http2_ops.adopt(&conn, role, &h);
+}
+
 /* Upgrade from HTTP/1.1 (Upgrade: h2c, 101): the request is stream 1. */
 static void
 test_h2c_upgrade(void **state)
@@ -1563,7 +1593,7 @@ test_h2c_upgrade(void **state)
 	sc_add(W, 310, &w);
 
 	start(SG_ROLE_SERVER);
-	http2_upgraded(&conn, SG_ROLE_SERVER, 100, "GET", "/up?x=1");
+	upgraded(SG_ROLE_SERVER, 100, "GET", "/up?x=1");
 	assert_int_equal(http2_ops.pending(&conn), 1);
 	for (int i = 0; i < sc.n; i++)
 		feed_cap(sc.step[i].dir, sc.step[i].ts,
@@ -1576,7 +1606,7 @@ test_h2c_upgrade(void **state)
 
 	/* the client's side of it */
 	start(SG_ROLE_CLIENT);
-	http2_upgraded(&conn, SG_ROLE_CLIENT, 100, "GET", "/up");
+	upgraded(SG_ROLE_CLIENT, 100, "GET", "/up");
 	for (int i = 0; i < sc.n; i++)
 		feed_cap(!sc.step[i].dir, sc.step[i].ts,
 		    sc.mem + sc.step[i].at, sc.step[i].n, sc.step[i].n);
@@ -1783,11 +1813,45 @@ test_dropped(void **state)
 	assert_int_equal(strlen(rec.ex[2].target), SG_PATH_MAX - 1);
 }
 
+/* Each application's own timeout: a gRPC call may wait as long as its
+ * connection lives (0), an HTTP request on the same connection not. */
+static void
+test_expire_per_app(void **state)
+{
+	static const struct sg_timeouts to = { .ns = {
+		[SG_APP_HTTP] = TIMEOUT, [SG_APP_GRPC] = 0 } };
+	struct wire w = { 0 };
+	struct hb h = { 0 };
+	uint64_t s = 1000000000ULL;
+
+	(void)state;
+	start(SG_ROLE_SERVER);
+	w_magic(&w);
+	w_settings(&w, 0);
+	grpc_request(&w, 1, "/svc.S/Watch");
+	w_grpc_message(&w, 1, ES, 4);
+	hb_request(&h, "GET", "/slow", NULL);
+	w_headers(&w, 3, EH | ES, &h);
+	feed(R, 1 * s, &w);
+	assert_int_equal(http2_ops.expire(&conn, 3600 * s, &to, rec_emit,
+	    &rec), 1);
+	assert_int_equal(rec.n, 1);
+	assert_int_equal(rec.ex[0].app, SG_APP_HTTP);
+	assert_int_equal(rec.ex[0].flags, SG_EX_TIMED_OUT);
+	assert_int_equal(http2_ops.pending(&conn), 1);
+	http2_ops.on_close(&conn, 3601 * s, rec_emit, &rec);
+	assert_int_equal(rec.n, 2);
+	assert_int_equal(rec.ex[1].app, SG_APP_GRPC);
+	assert_int_equal(rec.ex[1].flags, SG_EX_TIMED_OUT);
+}
+
 /* expire() ends streams with no frame for longer than the timeout; a
  * response still flowing does not; on_close() ends the rest. */
 static void
 test_expire_and_close(void **state)
 {
+	static const struct sg_timeouts both = { .ns = {
+		[SG_APP_HTTP] = TIMEOUT, [SG_APP_GRPC] = TIMEOUT } };
 	struct wire w = { 0 };
 	struct hb h = { 0 };
 	uint64_t s = 1000000000ULL;
@@ -1808,9 +1872,9 @@ test_expire_and_close(void **state)
 	feed(W, 2 * s, &w);
 	w_data(&w, 3, 0, 10);
 	feed(W, 20 * s, &w);
-	assert_int_equal(http2_ops.expire(&conn, 25 * s, TIMEOUT, rec_emit,
+	assert_int_equal(http2_ops.expire(&conn, 25 * s, &both, rec_emit,
 	    &rec), 0);
-	assert_int_equal(http2_ops.expire(&conn, 40 * s, TIMEOUT, rec_emit,
+	assert_int_equal(http2_ops.expire(&conn, 40 * s, &both, rec_emit,
 	    &rec), 2);
 	assert_int_equal(rec.n, 2);
 	assert_int_equal(rec.ex[0].flags, SG_EX_TIMED_OUT);
@@ -1830,7 +1894,7 @@ test_expire_and_close(void **state)
 	hb_request(&h, "GET", "/slow", NULL);
 	w_headers(&w, 1, EH | ES, &h);
 	feed(R, 1 * s, &w);
-	assert_int_equal(http2_ops.expire(&conn, 40 * s, TIMEOUT, rec_emit,
+	assert_int_equal(http2_ops.expire(&conn, 40 * s, &both, rec_emit,
 	    &rec), 1);
 	h.n = 0;
 	hb_status(&h, 200);
@@ -2226,6 +2290,7 @@ main(void)
 		cmocka_unit_test(test_informational),
 		cmocka_unit_test(test_dropped),
 		cmocka_unit_test(test_expire_and_close),
+		cmocka_unit_test(test_expire_per_app),
 		cmocka_unit_test(test_sniff),
 		cmocka_unit_test(test_robustness),
 		cmocka_unit_test(test_recorded_curl),

@@ -1,0 +1,110 @@
+#!/usr/bin/python3
+"""Writes the seeds of tests/fuzz/fuzz_conns.c: HTTP/1.1 and HTTP/2
+conversations (tests/data/http2/*.rec) as the connection table gets them,
+as the server's reads and writes and as the client's, the role known or
+not, interleaved on two sockets, plus HTTP/1.1 upgraded to h2c.
+
+    conns_seeds.py OUTDIR RECDIR
+"""
+import os
+import struct
+import sys
+
+READ, WRITE = 0, 1
+UNKNOWN, SERVER, CLIENT = 0, 1, 2
+
+
+def rec(op, ctl, payload=b""):
+    return bytes([op, ctl]) + struct.pack("<H", len(payload)) + payload
+
+
+def data(sock, direction, role, payload, pid=0, past=0):
+    """A read or write of payload: sock 1-4, pid 0-1, past*1000 bytes
+    past the capture."""
+    op = (sock - 1) << 3 | pid << 5 | direction << 6
+    return rec(op, role | past << 4, payload)
+
+
+def connect(sock, role, pid=0):
+    return rec(3 | (sock - 1) << 3 | pid << 5, role)
+
+
+def close(sock, pid=0):
+    return rec(4 | (sock - 1) << 3 | pid << 5, 0)
+
+
+def tick(late):
+    return rec(6, late)
+
+
+def chunks(path):
+    raw = open(path, "rb").read()
+    at = 0
+    while at + 5 <= len(raw):
+        n = struct.unpack(">I", raw[at + 1:at + 5])[0]
+        yield raw[at:at + 1], raw[at + 5:at + 5 + n]
+        at += 5 + n
+
+
+def conversation(path, sock, role, as_server):
+    out = []
+    for tag, payload in chunks(path):
+        from_client = tag == b"C"
+        direction = READ if from_client == as_server else WRITE
+        out.append(data(sock, direction, role, payload[:65535]))
+    return out
+
+
+H1_GET = b"GET /a?x=1 HTTP/1.1\r\nHost: t\r\n\r\n"
+H1_OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+UPGRADE = (b"GET /up HTTP/1.1\r\nHost: t\r\nConnection: Upgrade, "
+           b"HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABk\r\n\r\n")
+SWITCH = b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n"
+H2_SETTINGS = b"\0\0\0\x04\0\0\0\0\0"
+H2_RESP1 = H2_SETTINGS + b"\0\0\x01\x01\x05\0\0\0\x01\x88"
+H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + H2_SETTINGS
+H2_REQ3 = H2_PREFACE + b"\0\0\x03\x01\x05\0\0\0\x03\x82\x86\x84"
+H2_RESP3 = b"\0\0\x01\x01\x05\0\0\0\x03\x88"
+
+
+def seeds(recdir):
+    yield "http1-server", [connect(1, SERVER), data(1, READ, SERVER, H1_GET),
+                           data(1, WRITE, SERVER, H1_OK), close(1)]
+    yield "http1-client-unknown", [data(2, WRITE, UNKNOWN, H1_GET),
+                                   data(2, READ, UNKNOWN, H1_OK, past=3),
+                                   tick(40)]
+    yield "h2c-upgrade-server", [
+        connect(1, SERVER), data(1, READ, SERVER, UPGRADE),
+        data(1, WRITE, SERVER, SWITCH + H2_RESP1),
+        data(1, READ, SERVER, H2_REQ3), data(1, WRITE, SERVER, H2_RESP3),
+        close(1)]
+    yield "h2c-upgrade-client", [
+        data(3, WRITE, CLIENT, UPGRADE), data(3, READ, CLIENT, SWITCH),
+        data(3, READ, CLIENT, H2_RESP1), data(3, WRITE, CLIENT, H2_REQ3),
+        data(3, READ, CLIENT, H2_RESP3), close(3)]
+    for name in sorted(os.listdir(recdir)):
+        if not name.endswith(".rec"):
+            continue
+        path = os.path.join(recdir, name)
+        base = name[:-4]
+        yield base + "-server", conversation(path, 1, SERVER, True)
+        yield base + "-client-unknown", conversation(path, 2, UNKNOWN, False)
+    # two connections at once: HTTP/2 and HTTP/1.1, records interleaved
+    h2 = conversation(os.path.join(recdir, "curl-get.rec"), 1, SERVER, True)
+    h1 = [data(2, READ, SERVER, H1_GET), data(2, WRITE, SERVER, H1_OK)]
+    mixed = []
+    for i in range(max(len(h2), len(h1))):
+        mixed += h2[i:i + 1] + h1[i:i + 1]
+    yield "mixed-h2-h1", mixed
+
+
+def main():
+    outdir, recdir = sys.argv[1], sys.argv[2]
+    os.makedirs(outdir, exist_ok=True)
+    for name, records in seeds(recdir):
+        with open(os.path.join(outdir, name), "wb") as f:
+            f.write(b"".join(records))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,180 @@
+/*
+ * Fuzz target for the connection table with every parser of the
+ * registry: detection of a connection's protocol from its first bytes,
+ * hand-over between parsers (HTTP/1.1 upgraded to h2c), per-protocol
+ * state lists, timeouts, closes and process ends, and malformed events
+ * as a compromised or buggy BPF side could write them.  Each parser's
+ * own invariants are checked by its own target; here, those of the table
+ * and of every exchange it passes on.
+ *
+ * An input is a script of records: op, ctl, n (two bytes, little-endian),
+ * n payload bytes.
+ *   op & 7 = 0..2: a read or write of the payload (pid, socket and
+ *     direction from op's other bits; role, flags and bytes past the
+ *     capture from ctl);
+ *   3: connect, 4: close, 5: exec/fork/exit, 6: tick (ctl: how late);
+ *   7: the payload as a raw event, unchecked.
+ *
+ * Build with -fsanitize=fuzzer, or with fuzz_main.c for a program that
+ * runs the files named on its command line.
+ */
+#define FZ_NAME "fuzz_conns"
+#include "fuzz.h"
+#include "conns.h"
+
+#define FZ_TIMEOUT	5000
+#define FZ_STEP		1000
+#define FZ_CONNS	8
+
+static void
+fz_conns_emit(void *ctx, const struct sg_conn *c,
+    const struct sg_exchange *ex)
+{
+	(void)ctx;
+	fz_check(c != NULL && c->sock != 0, "emit conn");
+	fz_check(c->proto == SG_PROTO_HTTP1 || c->proto == SG_PROTO_HTTP2,
+	    "emit from no parser");
+	/* exchanges end while a parser state is attached */
+	fz_check(c->state != NULL, "emit without parser state");
+	fz_check(!(ex->flags & SG_EX_TIMED_OUT), "timed out exchange emitted");
+	fz_check(ex->app > 0 && ex->app < SG_APP_MAX, "app");
+	fz_check(ex->role == SG_ROLE_SERVER || ex->role == SG_ROLE_CLIENT,
+	    "role");
+	fz_check(ex->role == c->role, "exchange role");
+	fz_check(ex->end_ns >= ex->start_ns, "end before start");
+	fz_check(fz_terminated(ex->op, sizeof(ex->op)) &&
+	    fz_terminated(ex->target, sizeof(ex->target)) &&
+	    fz_terminated(ex->version, sizeof(ex->version)), "strings end");
+	if (c->proto == SG_PROTO_HTTP1) {
+		fz_check(ex->app == SG_APP_HTTP, "HTTP/1 app");
+		fz_check(ex->status >= 100 && ex->status <= 599,
+		    "HTTP/1 status");
+		fz_check(ex->version[0] == '1' && ex->version[1] == '.',
+		    "HTTP/1 version");
+	} else
+		fz_check(strcmp(ex->version, "2") == 0, "HTTP/2 version");
+	if (ex->app == SG_APP_GRPC)
+		fz_check(ex->op[0] == '\0', "gRPC op");
+}
+
+/* Events are handed over in buffers of their exact size so that any read
+ * past the end is caught. */
+static void
+fz_send(struct sg_conns *t, const void *ev, size_t size)
+{
+	uint8_t *copy;
+
+	if ((copy = malloc(size > 0 ? size : 1)) == NULL)
+		return;
+	memcpy(copy, ev, size);
+	(void)conns_handle_event(t, copy, size);
+	free(copy);
+}
+
+static void
+fz_data(struct sg_conns *t, int op, int ctl, uint64_t ts, const uint8_t *p,
+    size_t n)
+{
+	static struct sg_data_event e;
+
+	memset(&e, 0, sizeof(e));
+	e.hdr.type = SG_EV_DATA;
+	e.hdr.pid = 100 + ((op >> 5) & 1);
+	e.hdr.ts_ns = ts;
+	e.conn.sock = 1 + ((op >> 3) & 3);
+	e.dir = (op >> 6) & 1;
+	e.role = (uint8_t)(ctl % 3);
+	e.flags = (uint8_t)((ctl >> 2) & 3);
+	e.len = (int64_t)n + (int64_t)(ctl >> 4) * 1000;
+	if (e.len == 0)
+		e.len = 1;
+	e.captured = (uint16_t)(n < SG_CAPTURE_MAX ? n : SG_CAPTURE_MAX);
+	memcpy(e.data, p, e.captured);
+	if (n >= SG_TAIL_LEN)
+		memcpy(e.tail, p + n - SG_TAIL_LEN, SG_TAIL_LEN);
+	fz_send(t, &e, SG_DATA_EVENT_HDR_SIZE + e.captured);
+}
+
+static void
+fz_other(struct sg_conns *t, int op, int ctl, uint64_t ts)
+{
+	struct sg_conn_event ce;
+	struct sg_close_event cl;
+	struct sg_proc_event pe;
+
+	memset(&ce, 0, sizeof(ce));
+	memset(&cl, 0, sizeof(cl));
+	memset(&pe, 0, sizeof(pe));
+	switch (op & 7) {
+	case 3:
+		ce.hdr.type = SG_EV_CONN;
+		ce.hdr.pid = 100 + ((op >> 5) & 1);
+		ce.hdr.ts_ns = ts;
+		ce.conn.sock = 1 + ((op >> 3) & 3);
+		ce.conn.family = 2;
+		ce.conn.lport = (uint16_t)(ctl & 1 ? 8080 : 50051);
+		ce.role = (uint8_t)(ctl % 3);
+		fz_send(t, &ce, sizeof(ce));
+		break;
+	case 4:
+		cl.hdr.type = SG_EV_CLOSE;
+		cl.hdr.pid = 100 + ((op >> 5) & 1);
+		cl.hdr.ts_ns = ts;
+		cl.conn.sock = 1 + ((op >> 3) & 3);
+		fz_send(t, &cl, sizeof(cl));
+		break;
+	case 5:
+		pe.hdr.type = SG_EV_EXEC + ctl % 3;
+		pe.hdr.pid = 100 + ((op >> 5) & 1);
+		pe.hdr.ts_ns = ts;
+		fz_send(t, &pe, sizeof(pe));
+		break;
+	default:
+		conns_tick(t, ts + (uint64_t)ctl * FZ_STEP);
+		break;
+	}
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct fz_in in = { data, size };
+	struct sg_conns *t;
+	struct sg_conns_stats st;
+	const uint8_t *p;
+	uint64_t ts = FZ_STEP;
+	size_t n;
+	int op, ctl, lo, hi;
+
+	if ((t = conns_new(FZ_CONNS, FZ_TIMEOUT, fz_conns_emit, NULL)) == NULL)
+		return 0;
+	/* gRPC calls without a timeout, as by default */
+	conns_set_timeout(t, SG_APP_GRPC, 0);
+	while ((op = fz_byte(&in)) >= 0 && (ctl = fz_byte(&in)) >= 0 &&
+	    (lo = fz_byte(&in)) >= 0 && (hi = fz_byte(&in)) >= 0) {
+		p = fz_take(&in, (size_t)(lo | hi << 8), &n);
+		ts += FZ_STEP;
+		switch (op & 7) {
+		case 0:
+		case 1:
+		case 2:
+			fz_data(t, op, ctl, ts, p, n);
+			break;
+		case 7:
+			fz_send(t, p, n);
+			break;
+		default:
+			fz_other(t, op, ctl, ts);
+			break;
+		}
+		conns_stats(t, &st);
+		fz_check(st.active <= FZ_CONNS, "active");
+		fz_check(st.states <= FZ_CONNS * SG_PROTO_MAX, "states");
+	}
+	conns_tick(t, ts + 10 * FZ_TIMEOUT);
+	conns_finish(t);
+	conns_stats(t, &st);
+	fz_check(st.active <= FZ_CONNS, "active at end");
+	conns_free(t);
+	return 0;
+}
