@@ -506,7 +506,7 @@ sg_capture(struct sg_scratch *s, const struct sg_args *a, __s64 ret,
  * (header and connection already filled) and write it out. */
 static __always_inline void
 sg_emit_payload(struct sg_scratch *s, const struct sg_args *a, __s64 ret,
-    __u8 dir, struct sg_sock_info *info)
+    __u8 dir, struct sg_sock_info *info, bool closed)
 {
 	struct sg_data_event *e = &s->ev;
 	bool wide = info != NULL && info->wide;
@@ -524,6 +524,8 @@ sg_emit_payload(struct sg_scratch *s, const struct sg_args *a, __s64 ret,
 		if (ret > e->captured)
 			sg_capture(s, a, ret, http2_capture_size);
 	}
+	if (closed)
+		e->flags |= SG_DATA_CLOSED;
 	if (e->captured > SG_CAPTURE_MAX)
 		return;
 	sg_output(e, SG_DATA_EVENT_HDR_SIZE + e->captured);
@@ -557,7 +559,8 @@ sg_emit_data(const struct sg_args *a, __s64 ret)
 	if (sg_fill_conn(&s->ev.conn, sk) != 0)
 		return;
 	sg_emit_payload(s, a, ret, sg_op_dir(a->op),
-	    sg_sock_claim(s->ev.conn.sock, s->ev.hdr.pid));
+	    sg_sock_claim(s->ev.conn.sock, s->ev.hdr.pid),
+	    BPF_CORE_READ(sk, __sk_common.skc_state) == TCP_CLOSE);
 }
 
 static __always_inline void
@@ -877,7 +880,8 @@ sg_on_sock_io(const struct sock *sk, int ret, int flags, __u8 dir)
 	    BPF_SK_STORAGE_GET_F_CREATE);
 	if (info != NULL && info->owner == 0)
 		info->owner = id >> 32;
-	sg_emit_payload(s, &a, ret, dir, info);
+	sg_emit_payload(s, &a, ret, dir, info,
+	    sk->__sk_common.skc_state == TCP_CLOSE);
 	return 0;
 }
 
@@ -972,7 +976,8 @@ sg_kprobe_return(long ret, __u8 dir)
 	if (sg_fill_conn(&s->ev.conn, sk) != 0)
 		return 0;
 	sg_emit_payload(s, &a, ret, dir,
-	    sg_sock_claim(s->ev.conn.sock, s->ev.hdr.pid));
+	    sg_sock_claim(s->ev.conn.sock, s->ev.hdr.pid),
+	    BPF_CORE_READ(sk, __sk_common.skc_state) == TCP_CLOSE);
 	return 0;
 }
 

@@ -411,6 +411,21 @@ conns_switch(struct sg_conns *t, struct sg_conn *c, const struct sg_handoff *h,
 		    tail);
 }
 
+/*
+ * I/O the kernel reported after the connection's close (a write that the
+ * peer's reset ended: the close was reported during it): it ends here.
+ * Kept, its address would stand for the next connection that reuses it.
+ */
+static void
+conns_end_if_closed(struct sg_conns *t, struct sg_conn *c,
+    const struct sg_data_event *d)
+{
+	if (!(d->flags & SG_DATA_CLOSED))
+		return;
+	conns_close(t, c, d->hdr.ts_ns);
+	conns_remove(t, c);
+}
+
 static int
 conns_on_data(struct sg_conns *t, const uint8_t *ev, size_t size)
 {
@@ -441,6 +456,7 @@ conns_on_data(struct sg_conns *t, const uint8_t *ev, size_t size)
 	if (!conns_detect(t, c, d.dir, data, captured) ||
 	    conns_attach(t, c) == NULL) {
 		t->st.unparsed += (uint64_t)d.len;
+		conns_end_if_closed(t, c, &d);
 		return 0;
 	}
 	conns_feed(t, c, d.dir, d.hdr.ts_ns, (uint64_t)d.len, data, captured,
@@ -450,6 +466,7 @@ conns_on_data(struct sg_conns *t, const uint8_t *ev, size_t size)
 		conns_switch(t, c, &h, d.dir, d.hdr.ts_ns, (uint64_t)d.len,
 		    data, captured, tail);
 	conns_maybe_detach(t, c);
+	conns_end_if_closed(t, c, &d);
 	return 0;
 }
 

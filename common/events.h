@@ -38,6 +38,9 @@ enum sg_role {
 /* data event flags */
 #define SG_DATA_TAIL      0x01  /* tail[] holds the last SG_TAIL_LEN bytes */
 #define SG_DATA_NOPAYLOAD 0x02  /* sendfile and the like: length only */
+#define SG_DATA_CLOSED    0x04  /* the socket had closed by then (a write
+                                 * the peer's reset ended, reported after
+                                 * the close): its last I/O */
 
 struct sg_event_hdr {
 	__u32 type;       /* enum sg_event_type */

@@ -1405,6 +1405,33 @@ test_conns_h2c_upgrade(void **state)
 	conns_free(t);
 }
 
+/* A write reported after its connection's close (the peer's reset ended
+ * it) must not leave the address to the next connection that reuses it. */
+static void
+test_conns_io_after_close(void **state)
+{
+	static const char goaway[] = "\0\0\x08\x07\0\0\0\0\0\0\0\0\x01\0\0\0\0";
+	struct sg_conns *t = new_table(64);
+	size_t size;
+
+	(void)state;
+	assert_int_equal(send_close(t, 44, 0xa000, 100), 0);
+	size = mk_bytes(44, 0xa000, 110, W, SG_ROLE_UNKNOWN, goaway,
+	    sizeof(goaway) - 1, SG_CAPTURE_MAX);
+	dev.flags |= SG_DATA_CLOSED;
+	assert_int_equal(conns_handle_event(t, &dev, size), 0);
+	assert_int_equal(stats_of(t).active, 0);
+	/* the next connection at that address, HTTP/1.1 */
+	assert_int_equal(send_data(t, 44, 0xa000, 200, R, SG_ROLE_SERVER,
+	    "GET /next HTTP/1.1\r\n\r\n"), 0);
+	assert_int_equal(send_data(t, 44, 0xa000, 300, W, SG_ROLE_SERVER,
+	    "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"), 0);
+	assert_int_equal(crec.n, 1);
+	assert_string_equal(crec.ex[0].target, "/next");
+	assert_int_equal(stats_of(t).unparsed, 0);
+	conns_free(t);
+}
+
 static unsigned ccount;
 static uint16_t clast_status;
 
@@ -1827,6 +1854,7 @@ main(void)
 		cmocka_unit_test(test_header_chars),
 		cmocka_unit_test(test_conns_flow),
 		cmocka_unit_test(test_conns_h2c_upgrade),
+		cmocka_unit_test(test_conns_io_after_close),
 		cmocka_unit_test(test_conns_states_follow_exchanges),
 		cmocka_unit_test(test_conns_timeout_not_emitted),
 		cmocka_unit_test(test_conns_exit_forgets_pid),
