@@ -18,11 +18,14 @@ def rec(op, ctl, payload=b""):
     return bytes([op, ctl]) + struct.pack("<H", len(payload)) + payload
 
 
-def data(sock, direction, role, payload, pid=0, past=0):
+DATA_CLOSED = 0x04
+
+
+def data(sock, direction, role, payload, pid=0, past=0, flags=0):
     """A read or write of payload: sock 1-4, pid 0-1, past*1000 bytes
-    past the capture."""
+    past the capture, flags SG_DATA_*."""
     op = (sock - 1) << 3 | pid << 5 | direction << 6
-    return rec(op, role | past << 4, payload)
+    return rec(op, role | flags << 2 | past << 5, payload)
 
 
 def connect(sock, role, pid=0):
@@ -78,6 +81,12 @@ def seeds(recdir):
         data(1, WRITE, SERVER, SWITCH + H2_RESP1),
         data(1, READ, SERVER, H2_REQ3), data(1, WRITE, SERVER, H2_RESP3),
         close(1)]
+    # a write reported after the close, then a new connection at the
+    # same address
+    yield "late-write-after-close", [
+        connect(1, SERVER), data(1, READ, SERVER, H1_GET), close(1),
+        data(1, WRITE, UNKNOWN, H1_OK, flags=DATA_CLOSED),
+        data(1, READ, SERVER, H1_GET), data(1, WRITE, SERVER, H1_OK)]
     yield "h2c-upgrade-client", [
         data(3, WRITE, CLIENT, UPGRADE), data(3, READ, CLIENT, SWITCH),
         data(3, READ, CLIENT, H2_RESP1), data(3, WRITE, CLIENT, H2_REQ3),

@@ -10,8 +10,8 @@
  * An input is a script of records: op, ctl, n (two bytes, little-endian),
  * n payload bytes.
  *   op & 7 = 0..2: a read or write of the payload (pid, socket and
- *     direction from op's other bits; role, flags and bytes past the
- *     capture from ctl);
+ *     direction from op's other bits; from ctl: role % 3, flags in bits
+ *     2-4, thousands of bytes past the capture in bits 5-7);
  *   3: connect, 4: close, 5: exec/fork/exit, 6: tick (ctl: how late);
  *   7: the payload as a raw event, unchecked.
  *
@@ -84,8 +84,8 @@ fz_data(struct sg_conns *t, int op, int ctl, uint64_t ts, const uint8_t *p,
 	e.conn.sock = 1 + ((op >> 3) & 3);
 	e.dir = (op >> 6) & 1;
 	e.role = (uint8_t)(ctl % 3);
-	e.flags = (uint8_t)((ctl >> 2) & 3);
-	e.len = (int64_t)n + (int64_t)(ctl >> 4) * 1000;
+	e.flags = (uint8_t)((ctl >> 2) & 7);	/* SG_DATA_* */
+	e.len = (int64_t)n + (int64_t)(ctl >> 5) * 1000;
 	if (e.len == 0)
 		e.len = 1;
 	e.captured = (uint16_t)(n < SG_CAPTURE_MAX ? n : SG_CAPTURE_MAX);
