@@ -27,6 +27,11 @@ CACHE=${SG_KERNEL_CACHE:-${HOME:-/root}/.cache/spyglass/kernels}
 DEFAULT_KERNELS="bullseye/linux-image-5.10.0-*-cloud-amd64 linux-image-6.1.0-*-cloud-amd64
 	linux-image-6.12.*+deb12-cloud-amd64"
 VM_TIMEOUT=${SG_VM_TIMEOUT:-1500}
+# A TCG guest whose vCPU threads the host starves (other load on a 2-core
+# machine) can lock up for good: a vCPU preempted while holding a lock the
+# other spins on.  Such a guest is stopped and booted once more; a second
+# lockup fails the kernel.
+LOCKUP_REPORTS=${SG_LOCKUP_REPORTS:-8}
 
 KEEP=0
 while getopts b:kt: o; do
@@ -121,6 +126,32 @@ t0=$SECONDS
 "$SRC/tests/kernels/mkroot.sh" "$BUILD" "$WORK/root.cpio.zst" || { say "ERROR: mkroot failed"; exit 99; }
 say "image: $(du -h "$WORK/root.cpio.zst" | cut -f1) in $((SECONDS - t0)) s"
 
+# boot_guest VMLINUZ CONSOLE REPORT: qemu's status, or 200 when the guest
+# locked up: LOCKUP_REPORTS soft lockup or RCU stall reports (each CPU
+# reports every ~25 s while stuck), the console ending in one.
+boot_guest() {
+	local vmlinuz=$1 con=$2 rep=$3 qpid n
+	: > "$con"
+	: > "$rep"
+	timeout "$VM_TIMEOUT" qemu-system-x86_64 -accel tcg -cpu max -m 2048 -smp 2 \
+	    -kernel "$vmlinuz" -initrd "$WORK/root.cpio.zst" \
+	    -append "console=ttyS0 panic=-1 quiet sg.tests=$TESTS" \
+	    -display none -monitor none -no-reboot \
+	    -serial "file:$con" -serial "file:$rep" < /dev/null &
+	qpid=$!
+	while kill -0 "$qpid" 2>/dev/null; do
+		sleep 5
+		n=$(grep -c 'soft lockup\|self-detected stall' "$con" 2>/dev/null)
+		if [ "${n:-0}" -ge "$LOCKUP_REPORTS" ] &&
+		    tail -n 1 "$con" | grep -q 'lockup\|stall\|rcu'; then
+			kill "$qpid" 2>/dev/null
+			wait "$qpid"
+			return 200
+		fi
+	done
+	wait "$qpid"
+}
+
 passed=0
 failed=0
 for i in "${!KERNELS[@]}"; do
@@ -129,14 +160,14 @@ for i in "${!KERNELS[@]}"; do
 	say "booting $pkg (tests: $TESTS)"
 	rep=$WORK/$pkg.report
 	con=$WORK/$pkg.console
-	: > "$rep"
 	t0=$SECONDS
-	timeout "$VM_TIMEOUT" qemu-system-x86_64 -accel tcg -cpu max -m 2048 -smp 2 \
-	    -kernel "$vmlinuz" -initrd "$WORK/root.cpio.zst" \
-	    -append "console=ttyS0 panic=-1 quiet sg.tests=$TESTS" \
-	    -display none -monitor none -no-reboot \
-	    -serial "file:$con" -serial "file:$rep" < /dev/null
-	rc=$?
+	for attempt in 1 2; do
+		boot_guest "$vmlinuz" "$con" "$rep"
+		rc=$?
+		[ "$rc" -ne 200 ] && break
+		say "$pkg: the guest locked up (attempt $attempt; $LOCKUP_REPORTS lockup reports), last lines:"
+		tail -n 5 "$con" | sed 's/^/    | /'
+	done
 	took=$((SECONDS - t0))
 	sed -i "s/\r\$//" "$rep" "$con"
 	# the report, as a table
