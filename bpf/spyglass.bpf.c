@@ -42,7 +42,6 @@ char LICENSE[] SEC("license") = "GPL";
 #define EINPROGRESS  115
 #define MSG_PEEK     0x02
 #define MSG_TRUNC    0x20
-#define SG_MAX_IOV   32   /* iovecs read per call: a power of two */
 #define SG_DIR_NONE  0xff   /* beside enum sg_dir: not an I/O op */
 
 /* Settings written by the loader before load (libbpf-tools habit). */
@@ -50,6 +49,12 @@ const volatile __u32 capture_size = SG_CAPTURE_DEFAULT;
 /* On a connection seen to carry HTTP/2 frames: a write holds the
  * header blocks of several streams between their data frames. */
 const volatile __u32 http2_capture_size = SG_CAPTURE_MAX;
+/* What the verifier must walk: kernels before 5.17 (no bpf_loop) walk
+ * the capture far less efficiently, and 5.10 was seen to lock up under
+ * it, so the loader gives them 4 iovecs and no second read.  Known to
+ * the verifier (read-only data): the code past them is dead to it. */
+const volatile __u32 max_iov = SG_MAX_IOV;
+const volatile bool  reread_wide = true;
 const volatile __u64 wakeup_bytes = 0;   /* 0: wake up on every event */
 const volatile bool  want_exec = false;  /* executable_name is configured */
 /* kprobe hooks cannot reach socket storage: sk_state keeps roles and
@@ -386,7 +391,7 @@ sg_capture_iov(struct sg_scratch *s, __u64 iovp, __u64 cnt, __s64 len,
 		struct iovec iov = iovs[i & (SG_MAX_IOV - 1)];
 		__u64 chunk, take, at, some;
 
-		if (i >= n || left == 0)
+		if (i >= n || i >= max_iov || left == 0)
 			break;
 		chunk = sg_umin(iov.iov_len, left);
 		left -= chunk;
@@ -521,7 +526,7 @@ sg_emit_payload(struct sg_scratch *s, const struct sg_args *a, __s64 ret,
 		info->wide = 1;
 		/* This very write may hold several streams' header blocks
 		 * (a client's first burst of requests): read it again. */
-		if (ret > e->captured)
+		if (reread_wide && ret > e->captured)
 			sg_capture(s, a, ret, http2_capture_size);
 	}
 	if (closed)

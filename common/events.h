@@ -13,6 +13,8 @@
 #endif
 
 #define SG_CAPTURE_MAX     1024  /* hard bound on payload bytes per event */
+#define SG_MAX_IOV         32    /* iovecs read per call (a power of two) */
+#define SG_MAX_IOV_OLD     4     /* the same on kernels before 5.17 */
 #define SG_CAPTURE_DEFAULT 256
 #define SG_TAIL_LEN        8     /* last bytes of a long buffer (chunked end) */
 #define SG_COMM_LEN        16

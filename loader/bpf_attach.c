@@ -58,6 +58,12 @@ sg_bpf_try(struct sg_bpf *b, const struct sg_config *c, enum sg_hooks h,
 	skel->rodata->want_exec = c->discovery.executable_name[0] != '\0';
 	skel->rodata->roles_in_map = h == SG_HOOKS_KPROBE;
 	skel->rodata->pidbits = p->atomics;
+	skel->rodata->max_iov = p->loop_helper ? SG_MAX_IOV : SG_MAX_IOV_OLD;
+	skel->rodata->reread_wide = p->loop_helper;
+	if (!p->loop_helper)
+		sg_log(SG_LOG_INFO, "bpf: a kernel before 5.17: %d iovecs read per "
+		    "call, and the write where HTTP/2 is first seen is not read "
+		    "again", SG_MAX_IOV_OLD);
 	rb_size = sg_bpf_pow2(c->ebpf.ringbuf_size);
 	skel->rodata->wakeup_bytes = c->ebpf.wakeup_len <= 1 ? 0 :
 	    (uint64_t)c->ebpf.wakeup_len * SG_DATA_EVENT_HDR_SIZE;

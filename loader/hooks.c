@@ -230,6 +230,8 @@ sg_hooks_probe(struct sg_hooks_probe *p, bool tracefs, const char *tracefs_why,
 	}
 	p->sendpage = sg_btf_has(btf, "tcp_sendpage", BTF_KIND_FUNC);
 	p->atomics = sg_hooks_have_atomics();
+	p->loop_helper = libbpf_probe_bpf_helper(BPF_PROG_TYPE_RAW_TRACEPOINT,
+	    BPF_FUNC_loop, NULL) == 1;
 	btf__free(btf);
 	/* The parse took several MB: give them back before the BPF load
 	 * parses it again. */

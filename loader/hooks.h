@@ -25,6 +25,8 @@ struct sg_hooks_probe {
 	char why_not[SG_HOOKS_KINDS][160]; /* when not usable */
 	bool sendpage;                     /* tcp_sendpage exists (< 6.5) */
 	bool atomics;                      /* BPF atomic or/and (5.12+) */
+	bool loop_helper;                  /* bpf_loop (5.17+): a verifier that
+	                                    * takes the full capture */
 };
 
 /* Probe every kind: the kernel's BTF (parsed once), a trial fexit
