@@ -33,7 +33,7 @@ struct sg_conns {
 	struct sg_timeouts	 app_timeouts;
 	conns_emit_fn		 emit;
 	void			*ctx;
-	const struct sg_conn	*cur;		/* whose exchanges are ending */
+	struct sg_conn		*cur;		/* whose exchanges are ending */
 	struct sg_conns_stats	 st;
 };
 
@@ -73,7 +73,13 @@ conns_emit_exchange(void *arg, const struct sg_exchange *ex)
 		t->st.timed_out++;
 		return;
 	}
-	if (t->emit != NULL && t->cur != NULL)
+	if (t->cur == NULL)
+		return;
+	/* A parser may learn the role from the very bytes that end an
+	 * exchange: the connection says it before the caller sees it. */
+	if (t->cur->role == SG_ROLE_UNKNOWN)
+		t->cur->role = ex->role;
+	if (t->emit != NULL)
 		t->emit(t->ctx, t->cur, ex);
 }
 
