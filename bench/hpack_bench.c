@@ -25,6 +25,7 @@
 #include <time.h>
 
 #include "clock.h"
+#include "grpc_blocks.h"
 #include "hpack.h"
 
 struct bench_block {
@@ -35,24 +36,9 @@ struct bench_block {
 
 #define BB(s, fields)	{ (const uint8_t *)(s), sizeof(s) - 1, fields }
 
-/* :method POST, :scheme http, :path /package.Service/Method, :authority
- * localhost:50051, content-type application/grpc, user-agent
- * grpc-go/1.58.0, te trailers (indexed), grpc-timeout 999937u (not). */
-static const struct bench_block grpc_first = BB(
-    "\x83\x86\x44\x91\x62\xb1\x93\xa8\xe6\x2a\xfb\x8b"
-    "\x67\x73\x10\xac\x68\x2a\x67\x3c\x9f\x41\x8b\xa0"
-    "\xe4\x1d\x13\x9d\x09\xb8\xd8\x00\xd8\x7f\x5f\x8b"
-    "\x1d\x75\xd0\x62\x0d\x26\x3d\x4c\x4d\x65\x64\x7a"
-    "\x8a\x9a\xca\xc8\xb4\xc7\x60\x2b\xb6\xf2\xe0\x40"
-    "\x82\x49\x7f\x86\x4d\x83\x35\x05\xb1\x1f\x00\x89"
-    "\x9a\xca\xc8\xb2\x4d\x49\x4f\x6a\x7f\x86\x7d\xf7"
-    "\xdf\x65\xdb\x7f", 8);
-
-/* The same request, the table holding what the first one added. */
-static const struct bench_block grpc_later = BB(
-    "\x83\x86\xc2\xc1\xc0\xbf\xbe\x00\x89\x9a\xca\xc8"
-    "\xb2\x4d\x49\x4f\x6a\x7f\x86\x7d\xf7\xdf\x65\xdb"
-    "\x7f", 8);
+/* The gRPC request of grpc_blocks.h: 8 fields each. */
+static const struct bench_block grpc_first = BB(GRPC_GO_FIRST, 8);
+static const struct bench_block grpc_later = BB(GRPC_GO_LATER, 8);
 
 static const struct bench_block rfc_c4[3] = {
 	BB("\x82\x86\x84\x41\x8c\xf1\xe3\xc2\xe5\xf2\x3a\x6b\xa0\xab\x90"

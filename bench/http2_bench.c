@@ -29,6 +29,7 @@
 #include <time.h>
 
 #include "clock.h"
+#include "grpc_blocks.h"
 #include "http2.h"
 
 #define BUF_MAX	512
@@ -48,24 +49,9 @@ struct bench {
 
 static struct http2_conn conn;
 
-/* A gRPC request as a Go client sends the first and the later calls of a
- * connection (see bench/hpack_bench.c): :method POST, :scheme http,
- * :path /package.Service/Method, :authority localhost:50051,
- * content-type application/grpc, user-agent grpc-go/1.58.0, te
- * trailers, grpc-timeout 999937u. */
-static const uint8_t grpc_first[] =
-    "\x83\x86\x44\x91\x62\xb1\x93\xa8\xe6\x2a\xfb\x8b"
-    "\x67\x73\x10\xac\x68\x2a\x67\x3c\x9f\x41\x8b\xa0"
-    "\xe4\x1d\x13\x9d\x09\xb8\xd8\x00\xd8\x7f\x5f\x8b"
-    "\x1d\x75\xd0\x62\x0d\x26\x3d\x4c\x4d\x65\x64\x7a"
-    "\x8a\x9a\xca\xc8\xb4\xc7\x60\x2b\xb6\xf2\xe0\x40"
-    "\x82\x49\x7f\x86\x4d\x83\x35\x05\xb1\x1f\x00\x89"
-    "\x9a\xca\xc8\xb2\x4d\x49\x4f\x6a\x7f\x86\x7d\xf7"
-    "\xdf\x65\xdb\x7f";
-static const uint8_t grpc_later[] =
-    "\x83\x86\xc2\xc1\xc0\xbf\xbe\x00\x89\x9a\xca\xc8"
-    "\xb2\x4d\x49\x4f\x6a\x7f\x86\x7d\xf7\xdf\x65\xdb"
-    "\x7f";
+/* A gRPC request, first and later call of a connection (grpc_blocks.h). */
+static const uint8_t grpc_first[] = GRPC_GO_FIRST;
+static const uint8_t grpc_later[] = GRPC_GO_LATER;
 
 /* The server's: :status 200, content-type application/grpc added to its
  * table, then referred to; trailers grpc-status 0 the same. */
