@@ -506,12 +506,30 @@ test_series_limit(void **state)
 	struct dsnap d;
 	struct dfam *f;
 
+	FILE *log = tmpfile();
+	char line[512];
+	int saved, warnings = 0;
+
 	(void)state;
+	/* what the refusals log, from standard error */
+	assert_non_null(log);
+	fflush(stderr);
+	saved = dup(STDERR_FILENO);
+	assert_true(saved >= 0 && dup2(fileno(log), STDERR_FILENO) >= 0);
 	for (int round = 0; round < 2; round++)
 		for (uint16_t st = 200; st < 205; st++) {
 			s = span(SG_SPAN_SERVER, "GET", st, 1000, 0, 0);
 			metrics_record_span(m, &s);
 		}
+	fflush(stderr);
+	assert_true(dup2(saved, STDERR_FILENO) >= 0);
+	close(saved);
+	rewind(log);
+	while (fgets(line, sizeof(line), log) != NULL)
+		warnings += strstr(line, "reached its limit of 3 series") != NULL;
+	fclose(log);
+	/* one warning per family and episode, not one per refusal */
+	assert_int_equal(warnings, 3);
 	dsnap_take(m, &d);
 	f = dfam(&d, "http_server_request_duration_seconds");
 	assert_int_equal(f->hdr.nseries, 3);
