@@ -18,6 +18,11 @@
  *  - raw sys_enter/sys_exit, filtered by syscall number;
  *  - one tracepoint per syscall (needs tracefs).
  *
+ * Plaintext of TLS connections comes from uprobes on OpenSSL's
+ * SSL_read/SSL_write (and their _ex forms), which the loader attaches per
+ * library file (tls.c).  The socket I/O the library does for a call tells
+ * which connection it serves; its ciphertext is then not reported.
+ *
  * Nothing is parsed here.  Each program returns at once for processes not
  * in sg_pids; for selected ones it finds the TCP socket and copies at most
  * capture_size bytes of payload into a fixed-layout event (events.h).
@@ -63,6 +68,9 @@ const volatile bool  roles_in_map = false;
 /* sg_pidbits is kept: the kernel has BPF atomics (5.12+), and the raw_*58
  * process programs, which have none, are not loaded. */
 const volatile bool  pidbits = true;
+/* The loader attaches the TLS uprobes: the socket hooks look for SSL
+ * calls in progress.  Off, they cost nothing. */
+const volatile bool  tls_on = false;
 
 /* Syscalls we follow, independent of the architecture's numbering. */
 enum sg_op {
@@ -100,7 +108,9 @@ struct sg_sock_info {
 	__u32 owner;   /* tgid of the first reported I/O; 0 before */
 	__u8  role;    /* enum sg_role */
 	__u8  wide;    /* HTTP/2 frames seen: capture http2_capture_size */
-	__u8  _pad[2];
+	__u8  tls;     /* a TLS library's: its plaintext is reported, not
+	                * its bytes */
+	__u8  _pad;
 };
 
 /* Kept here by the syscall hooks, keyed by socket address. */
@@ -119,6 +129,53 @@ struct {
 	__type(key, int);
 	__type(value, struct sg_sock_info);
 } sg_sk SEC(".maps");
+
+/* What an SSL call in progress on a thread works on, from its entry to
+ * its return; kept past the return (in_call 0) when the call did no
+ * socket I/O and its SSL is not bound to a connection yet: the thread's
+ * next socket I/O then tells which (libraries that do their I/O
+ * themselves, such as node's, write the ciphertext after the call). */
+struct sg_ssl_call {
+	__u64 ssl;
+	__u64 buf;
+	__u64 lenp;    /* _ex forms: where the length is returned */
+	__u8  op;      /* enum sg_ssl_op */
+	__u8  in_call;
+	__u8  _pad[6];
+};
+
+enum sg_ssl_op {
+	SG_SSL_READ = 1, SG_SSL_WRITE, SG_SSL_READ_EX, SG_SSL_WRITE_EX,
+	SG_SSL_HANDSHAKE,
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);    /* pid_tgid */
+	__type(value, struct sg_ssl_call);
+} sg_ssl_calls SEC(".maps");
+
+/* An SSL object of a process, and the connection it was seen to use. */
+struct sg_ssl_key {
+	__u64 ssl;
+	__u32 tgid;
+	__u32 _pad;
+};
+
+struct sg_ssl_conn {
+	struct sg_conn_id conn;
+	__u8  role;    /* enum sg_role, as the socket's hooks knew it */
+	__u8  wide;    /* HTTP/2 frames seen in its plaintext */
+	__u8  _pad[6];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct sg_ssl_key);
+	__type(value, struct sg_ssl_conn);
+} sg_ssl_conns SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -471,6 +528,39 @@ sg_looks_http2(const struct sg_data_event *e)
 	return d[0] == 0 && d[3] <= 9 && (d[5] & 0x80) == 0;
 }
 
+/*
+ * Socket I/O of a TLS library: bind the SSL object of the call in
+ * progress on this thread (or of the call that just ended without knowing
+ * its connection) to this connection, and say whether the bytes are
+ * ciphertext, which is not reported (the uprobes report the plaintext).
+ */
+static __always_inline bool
+sg_tls_ciphertext(const struct sg_conn_id *conn, struct sg_sock_info *info)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct sg_ssl_call *call = bpf_map_lookup_elem(&sg_ssl_calls, &id);
+	struct sg_ssl_key k = { .tgid = id >> 32 };
+	struct sg_ssl_conn *b;
+	__u8 role = info != NULL ? info->role : SG_ROLE_UNKNOWN;
+
+	if (call == NULL)
+		return info != NULL && info->tls;
+	k.ssl = call->ssl;
+	b = bpf_map_lookup_elem(&sg_ssl_conns, &k);
+	if (b == NULL || b->conn.sock != conn->sock) {
+		struct sg_ssl_conn n = { .conn = *conn, .role = role };
+
+		bpf_map_update_elem(&sg_ssl_conns, &k, &n, BPF_ANY);
+	} else if (b->role == SG_ROLE_UNKNOWN) {
+		b->role = role;
+	}
+	if (!call->in_call)
+		bpf_map_delete_elem(&sg_ssl_calls, &id);
+	if (info != NULL)
+		info->tls = 1;
+	return true;
+}
+
 /* Copy up to cap bytes of the syscall's buffers a into the event. */
 static __always_inline void
 sg_capture(struct sg_scratch *s, const struct sg_args *a, __s64 ret,
@@ -516,6 +606,8 @@ sg_emit_payload(struct sg_scratch *s, const struct sg_args *a, __s64 ret,
 	struct sg_data_event *e = &s->ev;
 	bool wide = info != NULL && info->wide;
 
+	if (tls_on && sg_tls_ciphertext(&e->conn, info))
+		return;
 	e->len = ret;
 	e->dir = dir;
 	e->role = info != NULL ? info->role : SG_ROLE_UNKNOWN;
@@ -1213,3 +1305,169 @@ int raw_exit##suffix(struct bpf_raw_tracepoint_args *ctx)		\
 
 SG_PROC_PROGS(, true)
 SG_PROC_PROGS(58, false)
+
+/* ---- TLS: uprobes on OpenSSL's SSL_read, SSL_write and their _ex forms,
+ * attached by the loader to each libssl (or executable linking OpenSSL
+ * statically) a selected process maps.  Entry keeps the call's arguments
+ * per thread; the socket hooks bind the SSL object to the connection the
+ * library reads or writes meanwhile; the return reports the plaintext as
+ * that connection's. ---- */
+
+static __always_inline int
+sg_ssl_enter(__u8 op, __u64 ssl, __u64 buf, __u64 lenp)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct sg_ssl_call c = { .ssl = ssl, .buf = buf, .lenp = lenp,
+	    .op = op, .in_call = 1 };
+
+	if (!sg_selected(id >> 32))
+		return 0;
+	bpf_map_update_elem(&sg_ssl_calls, &id, &c, BPF_ANY);
+	return 0;
+}
+
+/* Bytes the call moved: its return value, or for the _ex forms what it
+ * stored at lenp when it returned 1.  Every one returns an int: the
+ * upper half of the register is not part of it. */
+static __always_inline __s64
+sg_ssl_moved(const struct sg_ssl_call *c, long rax)
+{
+	int ret = (int)rax;
+	__u64 n = 0;
+
+	switch (c->op) {
+	case SG_SSL_READ:
+	case SG_SSL_WRITE:
+		return ret > 0 ? ret : 0;
+	case SG_SSL_READ_EX:
+	case SG_SSL_WRITE_EX:
+		if (ret != 1 || bpf_probe_read_user(&n, sizeof(n),
+		    (void *)c->lenp) != 0)
+			return 0;
+		return n < (1ULL << 62) ? (__s64)n : 0;
+	}
+	return 0;
+}
+
+static __always_inline void
+sg_ssl_emit(const struct sg_ssl_call *c, struct sg_ssl_conn *b, __s64 len)
+{
+	struct sg_scratch *s;
+	struct sg_data_event *e;
+	__u32 zero = 0;
+
+	s = bpf_map_lookup_elem(&sg_scratch, &zero);
+	if (s == NULL)
+		return;
+	e = &s->ev;
+	sg_fill_hdr(&e->hdr, SG_EV_DATA);
+	e->conn = b->conn;
+	e->len = len;
+	e->dir = c->op == SG_SSL_READ || c->op == SG_SSL_READ_EX ?
+	    SG_DIR_READ : SG_DIR_WRITE;
+	e->role = b->role;
+	e->flags = 0;
+	__builtin_memset(e->tail, 0, sizeof(e->tail));
+	sg_capture_buf(e, c->buf, len, b->wide ? http2_capture_size :
+	    capture_size);
+	if (!b->wide && http2_capture_size > capture_size &&
+	    sg_looks_http2(e)) {
+		b->wide = 1;
+		if (reread_wide && len > e->captured) {
+			e->flags = 0;
+			sg_capture_buf(e, c->buf, len, http2_capture_size);
+		}
+	}
+	e->flags |= SG_DATA_TLS;
+	if (e->captured > SG_CAPTURE_MAX)
+		return;
+	sg_output(e, SG_DATA_EVENT_HDR_SIZE + e->captured);
+}
+
+static __always_inline int
+sg_ssl_return(long ret)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct sg_ssl_key k = { .tgid = id >> 32 };
+	struct sg_ssl_call *p, c;
+	struct sg_ssl_conn *b;
+	__s64 len;
+
+	p = bpf_map_lookup_elem(&sg_ssl_calls, &id);
+	if (p == NULL)
+		return 0;
+	c = *p;
+	k.ssl = c.ssl;
+	len = sg_ssl_moved(&c, ret);
+	b = bpf_map_lookup_elem(&sg_ssl_conns, &k);
+	if (b == NULL) {
+		/* Its connection is not known yet: the thread's next socket
+		 * I/O tells; these bytes are lost, and counted. */
+		p->in_call = 0;
+		if (len > 0)
+			sg_count(SG_STAT_TLS_UNBOUND);
+		return 0;
+	}
+	bpf_map_delete_elem(&sg_ssl_calls, &id);
+	if (len > 0)
+		sg_ssl_emit(&c, b, len);
+	return 0;
+}
+
+/* int SSL_read(SSL *s, void *buf, int num), SSL_write alike */
+SEC("uprobe")
+int BPF_KPROBE(ssl_read_enter, void *ssl, void *buf)
+{
+	return sg_ssl_enter(SG_SSL_READ, (__u64)ssl, (__u64)buf, 0);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(ssl_write_enter, void *ssl, void *buf)
+{
+	return sg_ssl_enter(SG_SSL_WRITE, (__u64)ssl, (__u64)buf, 0);
+}
+
+/* int SSL_read_ex(SSL *s, void *buf, size_t num, size_t *readbytes) */
+SEC("uprobe")
+int BPF_KPROBE(ssl_read_ex_enter, void *ssl, void *buf, __u64 num,
+    void *lenp)
+{
+	return sg_ssl_enter(SG_SSL_READ_EX, (__u64)ssl, (__u64)buf,
+	    (__u64)lenp);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(ssl_write_ex_enter, void *ssl, void *buf, __u64 num,
+    void *lenp)
+{
+	return sg_ssl_enter(SG_SSL_WRITE_EX, (__u64)ssl, (__u64)buf,
+	    (__u64)lenp);
+}
+
+/* int SSL_do_handshake(SSL *s): its socket I/O binds the SSL object
+ * before any data flows. */
+SEC("uprobe")
+int BPF_KPROBE(ssl_handshake_enter, void *ssl)
+{
+	return sg_ssl_enter(SG_SSL_HANDSHAKE, (__u64)ssl, 0, 0);
+}
+
+/* One return program for them all: the call's kind was kept at entry. */
+SEC("uretprobe")
+int BPF_KRETPROBE(ssl_return, long ret)
+{
+	return sg_ssl_return(ret);
+}
+
+/* void SSL_free(SSL *s): its address may serve a new connection next. */
+SEC("uprobe")
+int BPF_KPROBE(ssl_free_enter, void *ssl)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct sg_ssl_key k = { .ssl = (__u64)ssl, .tgid = id >> 32 };
+
+	if (!sg_selected(id >> 32))
+		return 0;
+	bpf_map_delete_elem(&sg_ssl_conns, &k);
+	return 0;
+}

@@ -263,7 +263,9 @@ conns_insert(struct sg_conns *t, uint32_t pid, uint64_t sock, uint8_t role,
 	memset(c, 0, sizeof(*c));
 	c->pid = pid;
 	c->sock = sock;
-	c->id.sock = sock;
+	c->id.sock = sock & ~(uint64_t)SG_CONN_KEY_TLS;
+	if (sock & SG_CONN_KEY_TLS)
+		c->tls = SG_CONN_TLS_PLAINTEXT;
 	c->role = role;
 	c->last_ns = ts_ns;
 	t->st.active++;
@@ -433,6 +435,35 @@ conns_end_if_closed(struct sg_conns *t, struct sg_conn *c,
 	conns_remove(t, c);
 }
 
+/*
+ * Whether bytes start with a TLS record header: a content type
+ * (change_cipher_spec, alert, handshake, application_data), version 3.x
+ * and a length within a record's bound.  Seen on a socket, they are the
+ * handshake before a TLS library's hooks bound the connection, or the
+ * traffic of a library the sensor does not hook.
+ */
+static bool
+conns_tls_record(const uint8_t *d, size_t n)
+{
+	return n >= 5 && d[0] >= 0x14 && d[0] <= 0x17 && d[1] == 3 &&
+	    d[2] <= 4 && ((size_t)d[3] << 8 | d[4]) <= 16384 + 2048;
+}
+
+/* The bytes of a connection no parser follows: TLS records, or not
+ * known. */
+static void
+conns_unparsed(struct sg_conns *t, struct sg_conn *c, const uint8_t *data,
+    size_t captured, uint64_t len)
+{
+	if (c->tls == SG_CONN_PLAIN && c->proto == SG_PROTO_NONE &&
+	    conns_tls_record(data, captured))
+		c->tls = SG_CONN_TLS_RECORDS;
+	if (c->tls == SG_CONN_TLS_RECORDS)
+		t->st.tls_records += len;
+	else
+		t->st.unparsed += len;
+}
+
 static int
 conns_on_data(struct sg_conns *t, const uint8_t *ev, size_t size)
 {
@@ -449,20 +480,23 @@ conns_on_data(struct sg_conns *t, const uint8_t *ev, size_t size)
 	if (d.captured > SG_CAPTURE_MAX ||
 	    size < SG_DATA_EVENT_HDR_SIZE + d.captured ||
 	    (d.dir != SG_DIR_READ && d.dir != SG_DIR_WRITE) || d.len <= 0 ||
-	    d.role > SG_ROLE_CLIENT || d.conn.sock == 0)
+	    d.role > SG_ROLE_CLIENT || d.conn.sock == 0 ||
+	    (d.conn.sock & SG_CONN_KEY_TLS))
 		return -1;
 	captured = d.flags & SG_DATA_NOPAYLOAD ? 0 : d.captured;
 	data = ev + SG_DATA_EVENT_HDR_SIZE;
 	tail = d.flags & SG_DATA_TAIL ? d.tail : NULL;
 
-	c = conns_get(t, d.hdr.pid, d.conn.sock, d.role, d.hdr.ts_ns);
+	c = conns_get(t, d.hdr.pid, d.flags & SG_DATA_TLS ?
+	    d.conn.sock | SG_CONN_KEY_TLS : d.conn.sock, d.role, d.hdr.ts_ns);
 	if (d.conn.family != 0)
 		c->id = d.conn;
 	conns_set_role(t, c, d.role, d.hdr.ts_ns);
 	c->last_ns = d.hdr.ts_ns;
-	if (!conns_detect(t, c, d.dir, data, captured) ||
+	if (c->tls == SG_CONN_TLS_RECORDS ||
+	    !conns_detect(t, c, d.dir, data, captured) ||
 	    conns_attach(t, c) == NULL) {
-		t->st.unparsed += (uint64_t)d.len;
+		conns_unparsed(t, c, data, captured, (uint64_t)d.len);
 		conns_end_if_closed(t, c, &d);
 		return 0;
 	}
@@ -486,7 +520,8 @@ conns_on_conn(struct sg_conns *t, const uint8_t *ev, size_t size)
 	if (size != sizeof(e))
 		return -1;
 	memcpy(&e, ev, sizeof(e));
-	if (e.role > SG_ROLE_CLIENT || e.conn.sock == 0)
+	if (e.role > SG_ROLE_CLIENT || e.conn.sock == 0 ||
+	    (e.conn.sock & SG_CONN_KEY_TLS))
 		return -1;
 	c = conns_get(t, e.hdr.pid, e.conn.sock, e.role, e.hdr.ts_ns);
 	c->id = e.conn;
@@ -504,12 +539,15 @@ conns_on_close(struct sg_conns *t, const uint8_t *ev, size_t size)
 	if (size != sizeof(e))
 		return -1;
 	memcpy(&e, ev, sizeof(e));
-	if (e.conn.sock == 0)
+	if (e.conn.sock == 0 || (e.conn.sock & SG_CONN_KEY_TLS))
 		return -1;
-	if ((c = conns_lookup(t, e.hdr.pid, e.conn.sock)) == NULL)
-		return 0;
-	conns_close(t, c, e.hdr.ts_ns);
-	conns_remove(t, c);
+	/* The socket, and its plaintext when TLS ran over it. */
+	for (uint64_t tls = 0; tls <= SG_CONN_KEY_TLS; tls++) {
+		if ((c = conns_lookup(t, e.hdr.pid, e.conn.sock | tls)) == NULL)
+			continue;
+		conns_close(t, c, e.hdr.ts_ns);
+		conns_remove(t, c);
+	}
 	return 0;
 }
 

@@ -20,12 +20,28 @@
 #include "events.h"
 #include "proto.h"
 
+/* sg_conn.tls */
+enum sg_conn_tls {
+	SG_CONN_PLAIN = 0,      /* the socket's own bytes, not TLS */
+	SG_CONN_TLS_PLAINTEXT,  /* a TLS connection's plaintext, from the
+	                         * library (SG_DATA_TLS) */
+	SG_CONN_TLS_RECORDS,    /* TLS records on the socket: not parsed */
+};
+
+/* The plaintext of a TLS connection is followed apart from its socket:
+ * a kernel socket address is aligned, and this bit tells the two keys
+ * apart. */
+#define SG_CONN_KEY_TLS 1u
+
 struct sg_conn {
 	uint32_t          pid;
-	uint64_t          sock;     /* 0: free slot */
+	uint64_t          sock;     /* the key: the socket's address, with
+	                             * SG_CONN_KEY_TLS for its plaintext;
+	                             * 0: free slot */
 	struct sg_conn_id id;       /* addresses as last seen */
 	uint8_t           role;     /* enum sg_role */
 	uint8_t           proto;    /* enum sg_proto; SG_PROTO_NONE: not known */
+	uint8_t           tls;      /* enum sg_conn_tls */
 	uint64_t          last_ns;
 	void             *state;    /* the parser's; NULL while idle */
 };
@@ -37,6 +53,7 @@ struct sg_conns_stats {
 	uint64_t timed_out;         /* requests ended by the timeout */
 	uint64_t active;            /* connections in the table now */
 	uint64_t unparsed;          /* bytes no parser could read */
+	uint64_t tls_records;       /* bytes of TLS records on sockets */
 	uint64_t unpaired;          /* responses to requests not seen */
 	uint64_t dropped;           /* requests seen with no room to keep */
 	uint64_t unknown;           /* fields that could not be resolved */

@@ -312,6 +312,7 @@ sg_send_stats(void)
 	C.self[SG_SELF_CUT_OFF] = cs.cut_off;
 	C.self[SG_SELF_CONNS_ACTIVE] = cs.active;
 	C.self[SG_SELF_UNPARSED] = cs.unparsed;
+	C.self[SG_SELF_TLS_CIPHERTEXT] = cs.tls_records;
 	C.self[SG_SELF_UNPAIRED] = cs.unpaired;
 	C.self[SG_SELF_REQ_DROPPED] = cs.dropped;
 	C.self[SG_SELF_UNKNOWN_FIELDS] = cs.unknown;

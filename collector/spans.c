@@ -251,7 +251,10 @@ spans_build(struct sg_span *out, const struct sg_conn *conn,
 	copy_str(out->op, sizeof(out->op), ex->op, sizeof(ex->op));
 	copy_str(out->target, sizeof(out->target), ex->target, sizeof(ex->target));
 	out->status = ex->status;
-	memcpy(out->scheme, "http", sizeof("http"));
+	if (conn->tls == SG_CONN_TLS_PLAINTEXT)
+		memcpy(out->scheme, "https", sizeof("https"));
+	else
+		memcpy(out->scheme, "http", sizeof("http"));
 	if (ex->version[0] != '\0')
 		copy_str(out->protocol_version, sizeof(out->protocol_version),
 		    ex->version, sizeof(ex->version));

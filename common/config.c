@@ -204,6 +204,13 @@ static const struct sg_key sg_keys[] = {
 	  "(needs tracefs, mounted when missing; stopping takes ~2.5 s, 80 ms "
 	  "per tracepoint). A kind the kernel lacks falls back to the next "
 	  "in the auto order" },
+	{ "ebpf", "tls", SG_T_BOOL, OFF(ebpf.tls), 0, 0, "true",
+	  { NULL }, NULL, false,
+	  "read the plaintext of TLS connections through uprobes on OpenSSL "
+	  "(SSL_read, SSL_write) in the libssl or executable a selected "
+	  "process maps. Kernels with the 2025 hardening of uprobe perf "
+	  "events ask cap_sys_admin for them: the loader then keeps it; "
+	  "false: no uprobes, and cap_sys_admin is not kept" },
 	{ "ebpf", "track_request_headers", SG_T_BOOL,
 	  OFF(ebpf.track_request_headers), 0, 0, "false",
 	  { "BEYLA_BPF_TRACK_REQUEST_HEADERS" }, NULL, true,

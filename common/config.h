@@ -104,6 +104,7 @@ struct sg_config {
 		uint32_t      http2_capture_size;
 		uint32_t      ringbuf_size;
 		enum sg_hooks syscall_hooks;
+		bool          tls;
 		bool          track_request_headers;
 		bool          enable_context_propagation;
 		bool          high_request_volume;

@@ -43,6 +43,9 @@ enum sg_role {
 #define SG_DATA_CLOSED    0x04  /* the socket had closed by then (a write
                                  * the peer's reset ended, reported after
                                  * the close): its last I/O */
+#define SG_DATA_TLS       0x08  /* plaintext handed to or taken from a TLS
+                                 * library (SSL_read/SSL_write) on that
+                                 * connection, not the socket's bytes */
 
 struct sg_event_hdr {
 	__u32 type;       /* enum sg_event_type */
@@ -109,6 +112,9 @@ struct sg_proc_event {
 enum sg_bpf_stat {
 	SG_STAT_RB_FULL = 0,    /* ring buffer had no room: event lost */
 	SG_STAT_EVENTS,         /* events written */
+	SG_STAT_TLS_UNBOUND,    /* TLS plaintext of a connection not known
+	                         * yet (a call before the first socket I/O
+	                         * the library did for it): not reported */
 	SG_STAT_MAX
 };
 

@@ -50,7 +50,16 @@ const struct sg_self_def sg_self[SG_SELF_MAX] = {
 	[SG_SELF_CONNS_ACTIVE] = { "spyglass_connections_active", "", G, O,
 	    "Connections followed now" },
 	[SG_SELF_UNPARSED] = { "spyglass_unparsed_bytes_total", "", C, O,
-	    "Bytes on instrumented connections that were not HTTP/1.x" },
+	    "Bytes on instrumented connections that no parser could read" },
+	[SG_SELF_TLS_CIPHERTEXT] = { "spyglass_tls_ciphertext_bytes_total", "",
+	    C, O, "TLS records seen on sockets (handshakes, and the traffic "
+	    "of TLS libraries the sensor does not hook): not parsed" },
+	[SG_SELF_TLS_UNBOUND] = { "spyglass_tls_unbound_calls_total", "", C, L,
+	    "TLS reads and writes not reported: their connection was not "
+	    "known yet (a call before the library's first socket I/O for it)" },
+	[SG_SELF_TLS_FILES] = { "spyglass_tls_files_hooked", "", G, L,
+	    "Files (libssl, or executables linking OpenSSL) with uprobes "
+	    "attached" },
 	[SG_SELF_UNPAIRED] = { "spyglass_http_responses_unpaired_total", "",
 	    C, O, "HTTP responses to requests the sensor did not see (past "
 	    "the capture, or timed out)" },

@@ -44,6 +44,7 @@ sg_bpf_try(struct sg_bpf *b, const struct sg_config *c, enum sg_hooks h,
 {
 	struct spyglass_bpf *skel;
 	struct bpf_program *prog;
+	bool tls = c->ebpf.tls && p->uprobes;
 	uint32_t rb_size;
 	int err;
 
@@ -60,6 +61,7 @@ sg_bpf_try(struct sg_bpf *b, const struct sg_config *c, enum sg_hooks h,
 	skel->rodata->pidbits = p->atomics;
 	skel->rodata->max_iov = p->loop_helper ? SG_MAX_IOV : SG_MAX_IOV_OLD;
 	skel->rodata->reread_wide = p->loop_helper;
+	skel->rodata->tls_on = tls;
 	if (!p->loop_helper)
 		sg_log(SG_LOG_INFO, "bpf: a kernel before 5.17: %d iovecs read per "
 		    "call, and the write where HTTP/2 is first seen is not read "
@@ -74,7 +76,8 @@ sg_bpf_try(struct sg_bpf *b, const struct sg_config *c, enum sg_hooks h,
 	/* Carry every kind; switch off the programs of the others. */
 	bpf_object__for_each_program(prog, skel->obj)
 		bpf_program__set_autoload(prog, sg_hooks_program_wanted(
-		    bpf_program__name(prog), h, p));
+		    bpf_program__name(prog), h, p) && (tls ||
+		    strncmp(bpf_program__name(prog), "ssl_", 4) != 0));
 
 	if ((err = spyglass_bpf__load(skel)) != 0) {
 		sg_log(SG_LOG_ERR, "bpf: load with %s hooks: %s",
@@ -87,7 +90,9 @@ sg_bpf_try(struct sg_bpf *b, const struct sg_config *c, enum sg_hooks h,
 	bpf_object__for_each_program(prog, skel->obj) {
 		struct bpf_link *link;
 
-		if (!bpf_program__autoload(prog))
+		/* The TLS uprobes go on files as processes map them. */
+		if (!bpf_program__autoload(prog) ||
+		    strncmp(bpf_program__name(prog), "ssl_", 4) == 0)
 			continue;
 		if (b->nattached == SG_BPF_MAX_LINKS) {
 			sg_log(SG_LOG_ERR, "bpf: more than %d programs",
@@ -198,6 +203,12 @@ sg_bpf_stat(struct sg_bpf *b, unsigned idx)
 	for (int i = 0; i < ncpu; i++)
 		sum += vals[i];
 	return sum;
+}
+
+struct bpf_object *
+sg_bpf_object(struct sg_bpf *b)
+{
+	return b->skel->obj;
 }
 
 int

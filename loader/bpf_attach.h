@@ -35,6 +35,8 @@ int  sg_bpf_select_pid(struct sg_bpf *b, uint32_t pid);
 int  sg_bpf_unselect_pid(struct sg_bpf *b, uint32_t pid);
 /* Sum of a per-CPU stats counter (enum sg_bpf_stat). */
 uint64_t sg_bpf_stat(struct sg_bpf *b, unsigned idx);
+/* The loaded object (tls.c attaches its uprobes). */
+struct bpf_object *sg_bpf_object(struct sg_bpf *b);
 /* Ring buffer map fd. */
 int  sg_bpf_ringbuf_fd(struct sg_bpf *b);
 

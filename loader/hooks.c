@@ -1,10 +1,15 @@
 #include "hooks.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <malloc.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <sys/capability.h>
+#include <sys/syscall.h>
+#include <linux/perf_event.h>
 
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
@@ -12,6 +17,7 @@
 #include <linux/bpf.h>
 
 #define SG_KPROBE_PMU "/sys/bus/event_source/devices/kprobe/type"
+#define SG_UPROBE_PMU "/sys/bus/event_source/devices/uprobe/type"
 #define K(h) (1u << (h))
 
 /* Cheapest first (see hooks.h). */
@@ -197,6 +203,69 @@ sg_hooks_probe_kprobe(struct sg_hooks_probe *p, const struct btf *btf,
 	p->usable[SG_HOOKS_KPROBE] = true;
 }
 
+/* Whether a uprobe perf event opens with the effective capabilities
+ * held now (offset 0 of our own executable: only the permission is
+ * asked; nothing is registered until the event is enabled). */
+static bool
+sg_hooks_uprobe_opens(int type)
+{
+	struct perf_event_attr a = { .size = sizeof(a), .type = type };
+	static const char self[] = "/proc/self/exe";
+	long fd;
+
+	a.uprobe_path = (uint64_t)(uintptr_t)self;
+	fd = syscall(__NR_perf_event_open, &a, -1, 0, -1, PERF_FLAG_FD_CLOEXEC);
+	if (fd < 0)
+		return false;
+	close((int)fd);
+	return true;
+}
+
+/* Which capability uprobes ask of this kernel: cap_perfmon since 5.8,
+ * cap_sys_admin again in kernels carrying the 2025 hardening of uprobe
+ * perf events (and wherever Debian's perf_event_paranoid 3 is set).
+ * Asked with cap_sys_admin out of the effective set for a moment. */
+static void
+sg_hooks_probe_uprobes(struct sg_hooks_probe *p)
+{
+	cap_t saved = cap_get_proc(), trial = NULL;
+	cap_value_t admin = CAP_SYS_ADMIN;
+	cap_flag_value_t had = CAP_CLEAR;
+	FILE *f = fopen(SG_UPROBE_PMU, "re");
+	int type = -1;
+
+	if (f != NULL) {
+		if (fscanf(f, "%d", &type) != 1)
+			type = -1;
+		fclose(f);
+	}
+	if (type < 0) {
+		snprintf(p->uprobes_why, sizeof(p->uprobes_why), "no uprobe "
+		    "PMU (" SG_UPROBE_PMU "): a kernel built without "
+		    "CONFIG_UPROBE_EVENTS");
+		goto out;
+	}
+	if (saved != NULL)
+		(void)cap_get_flag(saved, CAP_SYS_ADMIN, CAP_EFFECTIVE, &had);
+	if (had == CAP_SET && (trial = cap_dup(saved)) != NULL &&
+	    cap_set_flag(trial, CAP_EFFECTIVE, 1, &admin, CAP_CLEAR) == 0 &&
+	    cap_set_proc(trial) == 0) {
+		p->uprobes = true;
+		p->uprobes_need_admin = !sg_hooks_uprobe_opens(type);
+		(void)cap_set_proc(saved);
+	} else if (sg_hooks_uprobe_opens(type)) {
+		p->uprobes = true;
+	} else {
+		snprintf(p->uprobes_why, sizeof(p->uprobes_why), "a uprobe "
+		    "perf event could not be opened: %s (this kernel asks "
+		    "cap_sys_admin for uprobes, or cap_perfmon is missing)",
+		    strerror(errno));
+	}
+out:
+	cap_free(trial);
+	cap_free(saved);
+}
+
 void
 sg_hooks_probe(struct sg_hooks_probe *p, bool tracefs, const char *tracefs_why,
     int perf_paranoid)
@@ -232,6 +301,7 @@ sg_hooks_probe(struct sg_hooks_probe *p, bool tracefs, const char *tracefs_why,
 	p->atomics = sg_hooks_have_atomics();
 	p->loop_helper = libbpf_probe_bpf_helper(BPF_PROG_TYPE_RAW_TRACEPOINT,
 	    BPF_FUNC_loop, NULL) == 1;
+	sg_hooks_probe_uprobes(p);
 	btf__free(btf);
 	/* The parse took several MB: give them back before the BPF load
 	 * parses it again. */
@@ -264,6 +334,8 @@ sg_hooks_program_wanted(const char *prog, enum sg_hooks h,
 
 	if (strstr(prog, "sendpage") != NULL && !p->sendpage)
 		return false;
+	if (strncmp(prog, "ssl_", 4) == 0)   /* TLS: any kind of I/O hooks */
+		return p->uprobes;
 	if (strncmp(prog, "raw_exec", 8) == 0 ||
 	    strncmp(prog, "raw_exit", 8) == 0 ||
 	    strncmp(prog, "raw_fork", 8) == 0)

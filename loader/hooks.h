@@ -27,6 +27,10 @@ struct sg_hooks_probe {
 	bool atomics;                      /* BPF atomic or/and (5.12+) */
 	bool loop_helper;                  /* bpf_loop (5.17+): a verifier that
 	                                    * takes the full capture */
+	bool uprobes;                      /* uprobes can be attached: TLS
+	                                    * plaintext from OpenSSL */
+	bool uprobes_need_admin;           /* ...with cap_sys_admin only */
+	char uprobes_why[200];             /* when not */
 };
 
 /* Probe every kind: the kernel's BTF (parsed once), a trial fexit

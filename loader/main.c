@@ -36,6 +36,7 @@
 #include "privs.h"
 #include "resolve.h"
 #include "self.h"
+#include "tls.h"
 
 #define SG_EXIT_RUNTIME   1
 #define SG_EXIT_CONFIG    2
@@ -66,6 +67,7 @@ static struct {
 	struct sg_bpf       bpf;
 	struct sg_drain    *drain;
 	struct discovery   *disc;
+	struct tls         *tls;      /* NULL: uprobes unusable */
 	nng_socket          to_collector, to_exporter;
 	nng_dialer          collector_dialer, exporter_dialer;
 	struct sg_ipc_peer  collector, exporter;   /* pids: the children's */
@@ -205,6 +207,7 @@ sg_on_discovery(void *ctx, const struct sg_proc_info *info)
 		e->mark = 1;
 		e->info = *info;
 		sg_bpf_select_pid(&L.bpf, info->pid);
+		tls_track(L.tls, info->pid);
 	} else {
 		e = sg_sel_slot(info->pid, false);
 		if (e != NULL) {
@@ -213,6 +216,7 @@ sg_on_discovery(void *ctx, const struct sg_proc_info *info)
 			sg_sel_remove(e);
 		}
 		sg_bpf_unselect_pid(&L.bpf, info->pid);
+		tls_untrack(L.tls, info->pid);
 	}
 	sg_send_proc(info);
 }
@@ -251,6 +255,8 @@ loader_on_proc_event(const void *data, size_t size)
 		/* Not (or no longer) matched: stop tracing it. */
 		if (!loader_pid_selected(ev->hdr.pid))
 			sg_bpf_unselect_pid(&L.bpf, ev->hdr.pid);
+		else   /* a new image: an executable linking OpenSSL */
+			tls_track(L.tls, (pid_t)ev->hdr.pid);
 		break;
 	case SG_EV_FORK:
 		if (loader_pid_selected(ev->ppid))
@@ -346,6 +352,8 @@ sg_send_stats(void)
 	L.self[SG_SELF_LOST_LOADER_IPC] = ds.lost_ipc;
 	L.self[SG_SELF_BAD_LOADER] = ds.bad;
 	L.self[SG_SELF_INSTRUMENTED] = L.nsel;
+	L.self[SG_SELF_TLS_UNBOUND] = sg_bpf_stat(&L.bpf, SG_STAT_TLS_UNBOUND);
+	L.self[SG_SELF_TLS_FILES] = tls_attached(L.tls);
 	L.self[SG_SELF_PROC_MSGS_LOST] = L.proc_msgs_lost;
 	L.self[SG_SELF_RESTARTS_COLLECTOR] =
 	    children_restarts(SG_CHILD_COLLECTOR);
@@ -360,6 +368,24 @@ sg_send_stats(void)
 }
 
 /* ---- discovery ---- */
+
+/* TLS plaintext through uprobes, where the kernel and the capabilities
+ * allow them; processes selected at exec may map the system's libssl
+ * before the loader could look, so it is hooked up front for them. */
+static int
+sg_tls_start(const struct sg_preflight *pf)
+{
+	if (!L.cfg.ebpf.tls)
+		return 0;
+	if (!pf->hooks.uprobes) {
+		sg_log(SG_LOG_WARN, "tls: %s: the plaintext of TLS connections "
+		    "is not seen", pf->hooks.uprobes_why);
+		return 0;
+	}
+	L.tls = tls_new(sg_bpf_object(&L.bpf),
+	    L.cfg.discovery.executable_name[0] != '\0');
+	return L.tls != NULL ? 0 : -1;
+}
 
 static void
 sg_rescan(void)
@@ -698,6 +724,7 @@ sg_main_loop(int sfd)
 		children_tick(now);
 		if (now >= next_scan) {
 			sg_rescan();
+			tls_rescan(L.tls);
 			next_scan = now + L.cfg.discovery.poll_interval_ms;
 		}
 		if (now >= next_stats) {
@@ -758,7 +785,8 @@ sg_run(void)
 		return SG_EXIT_RUNTIME;
 	}
 
-	if (privs_drop(uid, gid, privs_needed(&L.cfg)) < 0) {
+	if (privs_drop(uid, gid, privs_needed(&L.cfg,
+	    pf.hooks.uprobes_need_admin)) < 0) {
 		children_stop(1000);
 		return SG_EXIT_RUNTIME;
 	}
@@ -774,6 +802,8 @@ sg_run(void)
 		    sg_hooks_name(plan[0]));
 	if (sg_bpf_open_load_attach(&L.bpf, &L.cfg, plan, nplan,
 	    &pf.hooks) < 0)
+		goto fail;
+	if (sg_tls_start(&pf) < 0)
 		goto fail;
 	if (sg_ipc_socket(&L.to_collector, SG_IPC_PUSH, &L.collector) < 0 ||
 	    sg_ipc_socket(&L.to_exporter, SG_IPC_PUSH, &L.exporter) < 0)
@@ -791,6 +821,7 @@ sg_run(void)
 	discovery_free(L.disc);
 	nng_close(L.to_collector);
 	nng_close(L.to_exporter);
+	tls_free(L.tls);
 	sg_bpf_close(&L.bpf);
 	free(L.sel);
 	close(sfd);
@@ -798,9 +829,37 @@ sg_run(void)
 	return 0;
 fail:
 	children_stop(1000);
+	tls_free(L.tls);
 	sg_bpf_close(&L.bpf);
 	sg_runtime_dir_clean(L.cfg.runtime_dir);
 	return SG_EXIT_RUNTIME;
+}
+
+/* check: a process the configuration selects, and how its TLS would
+ * be seen. */
+static void
+sg_check_process(void *ctx, const struct sg_proc_info *info)
+{
+	(void)ctx;
+	if (!info->present)
+		return;
+	printf("process %u (%s) selected as %s; ", info->pid, info->exe,
+	    info->service_name);
+	tls_describe_pid(stdout, (pid_t)info->pid);
+	putchar('\n');
+}
+
+static void
+sg_check_processes(void)
+{
+	struct discovery *d = discovery_new(&L.cfg, sg_check_process, NULL);
+
+	printf("\n# processes selected now\n");
+	if (d == NULL)
+		return;
+	discovery_ignore(d, getpid());
+	(void)discovery_scan(d);
+	discovery_free(d);
 }
 
 static int
@@ -813,6 +872,7 @@ sg_check(void)
 	printf("\n# findings\n");
 	preflight_run(&L.cfg, &pf, false);
 	preflight_print(stdout, &L.cfg, &pf);
+	sg_check_processes();
 	fflush(stdout);
 	return pf.errors > 0 ? SG_EXIT_PREFLIGHT : 0;
 }

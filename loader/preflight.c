@@ -247,6 +247,20 @@ pf_report_hooks(struct pf_out *o, const struct sg_config *c,
 		if (!p->hooks.usable[h])
 			pf(o, "info", "hooks %s not offered: %s",
 			    sg_hooks_name(h), p->hooks.why_not[h]);
+	if (!c->ebpf.tls)
+		pf(o, "ok", "TLS: off (ebpf.tls = false): no uprobes");
+	else if (p->hooks.uprobes)
+		pf(o, "ok", "TLS: uprobes on OpenSSL's SSL_read/SSL_write (and "
+		    "_ex forms) in the libssl or executable a selected process "
+		    "maps; this kernel asks %s for them",
+		    p->hooks.uprobes_need_admin ? "cap_sys_admin (kept)" :
+		    "cap_perfmon");
+	else if (c->enforce_sys_caps)
+		pf(o, "error", "TLS: %s (enforce_sys_caps = true)",
+		    p->hooks.uprobes_why);
+	else
+		pf(o, "warning", "TLS plaintext will not be seen: %s",
+		    p->hooks.uprobes_why);
 	if (!p->hooks.atomics)
 		pf(o, "info", "no BPF atomics (Linux 5.12+): every hook looks "
 		    "processes up in the pid map, without the bitmap in front");
@@ -326,7 +340,7 @@ preflight_run(const struct sg_config *c, struct sg_preflight *p,
 	sg_hooks_probe(&p->hooks, (p->tracefs || p->tracefs_mountable) &&
 	    p->perf_paranoid <= 2, why, p->perf_paranoid);
 	p->caps_held = privs_held();
-	p->caps_needed = privs_needed(c);
+	p->caps_needed = privs_needed(c, p->hooks.uprobes_need_admin);
 	if (p->tracefs_mounted)
 		p->caps_needed |= SG_CAPBIT(CAP_SYS_ADMIN);
 	p->port_start = pf_read_int(SG_PORT_START);

@@ -29,11 +29,10 @@
 #define SG_CAP_MAX 64
 
 uint64_t
-privs_needed(const struct sg_config *c)
+privs_needed(const struct sg_config *c, bool admin_uprobes)
 {
-	(void)c;
 	/* Loading maps and programs, and the ring buffer. */
-	return SG_CAPBIT(CAP_BPF) |
+	uint64_t caps = SG_CAPBIT(CAP_BPF) |
 	    /* Tracepoint, raw tracepoint and uprobe attachment (perf events)
 	     * and the kernel data tracing programs read. */
 	    SG_CAPBIT(CAP_PERFMON) |
@@ -43,6 +42,12 @@ privs_needed(const struct sg_config *c)
 	    /* Searching /proc/PID/fd (mode 0500, owned by the target) and
 	     * reading tracefs files after the uid switch. */
 	    SG_CAPBIT(CAP_DAC_READ_SEARCH);
+
+	/* Uprobes go on libraries as selected processes load them: for as
+	 * long as the sensor runs. */
+	if (c->ebpf.tls && admin_uprobes)
+		caps |= SG_CAPBIT(CAP_SYS_ADMIN);
+	return caps;
 }
 
 /* One of the sets of this process as a bit mask. */

@@ -15,8 +15,9 @@
 
 #define SG_CAPBIT(c) (1ull << (c))
 
-/* Capabilities needed while running (after start-up). */
-uint64_t privs_needed(const struct sg_config *c);
+/* Capabilities needed while running (after start-up); admin_uprobes:
+ * this kernel asks cap_sys_admin for the uprobes TLS needs. */
+uint64_t privs_needed(const struct sg_config *c, bool admin_uprobes);
 /* Capabilities the process holds now (effective set). */
 uint64_t privs_held(void);
 /* "cap_bpf,cap_perfmon" */

@@ -247,7 +247,7 @@ wait_port() {   # port [timeout_s]: wait until something listens on it
 # Locations: /ok 200, /missing 404, /busy 503, /post 200 (any method),
 # static files under /sf/ (sendfile on) and /nosf/ (sendfile off) from
 # DIR/www.
-nginx_start() {   # PORT [DIR]; NGINX_LISTEN_OPTS=http2: h2c
+nginx_start() {   # PORT [DIR]; NGINX_LISTEN_OPTS=http2: h2c; NGINX_SERVER_EXTRA
 	local port=$1 d=${2:-$T/nginx}
 	mkdir -p "$d/www" "$d/tmp"
 	chmod 0755 "$d" "$d/www"
@@ -271,6 +271,7 @@ http {
     server {
         listen 127.0.0.1:$port ${NGINX_LISTEN_OPTS:-};
         server_name localhost;
+        ${NGINX_SERVER_EXTRA:-}
         location = /ok      { return 200 "ok\n"; }
         location = /missing { return 404; }
         location = /busy    { return 503; }
@@ -284,6 +285,16 @@ EOF
 	NGINX_PID=$!
 	track "$NGINX_PID"
 	wait_port "$port" 10 || { cat "$d/error.log" 2>/dev/null; die "nginx did not listen on $port"; }
+}
+
+# tls_cert: a self-signed certificate for localhost in $T/cert.pem and
+# $T/key.pem, and the nginx lines that serve it in TLS_NGINX.
+tls_cert() {
+	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost \
+	    -addext subjectAltName=DNS:localhost,IP:127.0.0.1 \
+	    -keyout "$T/key.pem" -out "$T/cert.pem" 2>/dev/null || die "openssl req"
+	chmod 0644 "$T/key.pem" "$T/cert.pem"
+	TLS_NGINX="ssl_certificate $T/cert.pem; ssl_certificate_key $T/key.pem;"
 }
 
 # python_server_start PORT DIR: sets PYSERVER_PID.

@@ -1,0 +1,581 @@
+/*
+ * TLS plaintext: OpenSSL's functions found in the files selected
+ * processes map, and the uprobes on them attached once per file.
+ */
+#include "tls.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <libelf.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include <bpf/libbpf.h>
+
+#include "log.h"
+
+#define TLS_FILES_MAX  256   /* files looked at (with or without OpenSSL) */
+#define TLS_PID_FILES  8     /* candidate files one process maps */
+#define TLS_PIDS_MAX   8192  /* as many as the BPF pid map holds */
+
+/* The functions, by index into a file's offsets. */
+enum tls_func {
+	TLS_SSL_READ, TLS_SSL_WRITE, TLS_SSL_READ_EX, TLS_SSL_WRITE_EX,
+	TLS_SSL_DO_HANDSHAKE, TLS_SSL_FREE, TLS_FUNCS
+};
+
+static const char *const tls_func_names[TLS_FUNCS] = {
+	"SSL_read", "SSL_write", "SSL_read_ex", "SSL_write_ex",
+	"SSL_do_handshake", "SSL_free",
+};
+
+/* Each uprobe: a function, the BPF program, entry or return.  SSL_read
+ * and SSL_write make a file OpenSSL; the others are attached where the
+ * version has them (the _ex forms arrived in 1.1.1). */
+static const struct tls_probe {
+	enum tls_func func;
+	const char   *prog;
+	bool          ret;
+} tls_probes[] = {
+	{ TLS_SSL_READ,         "ssl_read_enter",      false },
+	{ TLS_SSL_READ,         "ssl_return",          true  },
+	{ TLS_SSL_WRITE,        "ssl_write_enter",     false },
+	{ TLS_SSL_WRITE,        "ssl_return",          true  },
+	{ TLS_SSL_READ_EX,      "ssl_read_ex_enter",   false },
+	{ TLS_SSL_READ_EX,      "ssl_return",          true  },
+	{ TLS_SSL_WRITE_EX,     "ssl_write_ex_enter",  false },
+	{ TLS_SSL_WRITE_EX,     "ssl_return",          true  },
+	{ TLS_SSL_DO_HANDSHAKE, "ssl_handshake_enter", false },
+	{ TLS_SSL_DO_HANDSHAKE, "ssl_return",          true  },
+	{ TLS_SSL_FREE,         "ssl_free_enter",      false },
+};
+#define TLS_PROBES (sizeof(tls_probes) / sizeof(tls_probes[0]))
+
+struct tls_file {
+	bool     used;
+	bool     openssl;   /* uprobes attached */
+	bool     pinned;    /* kept without processes (the system's) */
+	dev_t    dev;
+	ino_t    ino;
+	unsigned refs;      /* tracked processes that map it */
+	struct bpf_link *links[TLS_PROBES];
+	char     path[256]; /* as the first process mapped it */
+};
+
+struct tls_pid {
+	pid_t    pid;
+	unsigned n;
+	uint16_t files[TLS_PID_FILES];
+};
+
+struct tls {
+	struct bpf_object *obj;
+	struct tls_file    files[TLS_FILES_MAX];
+	struct tls_pid    *pids;
+	size_t             npids, cap;
+	unsigned           attached;
+	bool               full_logged;
+};
+
+/* A file mapped by a process: what its maps line says. */
+struct tls_map {
+	dev_t dev;
+	ino_t ino;
+	char  path[256];
+};
+
+/* ---- ELF: where the functions are ---- */
+
+/* Symbols of one table (SHT_DYNSYM or SHT_SYMTAB) into off[] (file
+ * offsets; 0 where not found). */
+static void
+tls_elf_table(Elf *e, Elf_Scn *scn, const GElf_Shdr *sh, size_t off[TLS_FUNCS])
+{
+	Elf_Data *d = elf_getdata(scn, NULL);
+	size_t n;
+
+	if (d == NULL || sh->sh_entsize == 0)
+		return;
+	n = sh->sh_size / sh->sh_entsize;
+	for (size_t i = 0; i < n; i++) {
+		GElf_Sym sym;
+		GElf_Shdr tsh;
+		Elf_Scn *text;
+		const char *name;
+
+		if (gelf_getsym(d, (int)i, &sym) == NULL ||
+		    GELF_ST_TYPE(sym.st_info) != STT_FUNC ||
+		    sym.st_shndx == SHN_UNDEF || sym.st_shndx >= SHN_LORESERVE ||
+		    sym.st_value == 0)
+			continue;
+		name = elf_strptr(e, sh->sh_link, sym.st_name);
+		if (name == NULL || name[0] != 'S' || name[1] != 'S')
+			continue;
+		for (int f = 0; f < TLS_FUNCS; f++) {
+			if (off[f] != 0 || strcmp(name, tls_func_names[f]) != 0)
+				continue;
+			/* The uprobe takes a file offset: the symbol's address
+			 * within its section, from the section's offset. */
+			if ((text = elf_getscn(e, sym.st_shndx)) == NULL ||
+			    gelf_getshdr(text, &tsh) == NULL ||
+			    sym.st_value < tsh.sh_addr ||
+			    sym.st_value - tsh.sh_addr >= tsh.sh_size)
+				break;
+			off[f] = sym.st_value - tsh.sh_addr + tsh.sh_offset;
+			break;
+		}
+	}
+}
+
+/* The file offsets of OpenSSL's functions in path; true when it holds
+ * SSL_read and SSL_write.  The exported symbols first, then the full
+ * table of an executable that was not stripped. */
+static bool
+tls_elf_offsets(const char *path, size_t off[TLS_FUNCS])
+{
+	static const Elf64_Word tables[] = { SHT_DYNSYM, SHT_SYMTAB };
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	Elf *e;
+
+	memset(off, 0, TLS_FUNCS * sizeof(off[0]));
+	if (fd < 0)
+		return false;
+	(void)elf_version(EV_CURRENT);
+	e = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	if (e != NULL && elf_kind(e) == ELF_K_ELF) {
+		for (size_t t = 0; t < 2; t++) {
+			Elf_Scn *scn = NULL;
+			GElf_Shdr sh;
+
+			if (off[TLS_SSL_READ] != 0 && off[TLS_SSL_WRITE] != 0)
+				break;
+			while ((scn = elf_nextscn(e, scn)) != NULL)
+				if (gelf_getshdr(scn, &sh) != NULL &&
+				    sh.sh_type == tables[t])
+					tls_elf_table(e, scn, &sh, off);
+		}
+	}
+	if (e != NULL)
+		elf_end(e);
+	close(fd);
+	return off[TLS_SSL_READ] != 0 && off[TLS_SSL_WRITE] != 0;
+}
+
+/* Whether an ELF file has a section of that name (Go's .go.buildinfo). */
+static bool
+tls_elf_has_section(const char *path, const char *want)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	bool found = false;
+	Elf_Scn *scn = NULL;
+	size_t shstrndx;
+	GElf_Shdr sh;
+	Elf *e;
+
+	if (fd < 0)
+		return false;
+	(void)elf_version(EV_CURRENT);
+	e = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	if (e != NULL && elf_kind(e) == ELF_K_ELF &&
+	    elf_getshdrstrndx(e, &shstrndx) == 0) {
+		while (!found && (scn = elf_nextscn(e, scn)) != NULL) {
+			const char *name;
+
+			if (gelf_getshdr(scn, &sh) == NULL)
+				continue;
+			name = elf_strptr(e, shstrndx, sh.sh_name);
+			found = name != NULL && strcmp(name, want) == 0;
+		}
+	}
+	if (e != NULL)
+		elf_end(e);
+	close(fd);
+	return found;
+}
+
+/* ---- /proc/PID/maps ---- */
+
+static bool
+tls_is_libssl(const char *path)
+{
+	const char *base = strrchr(path, '/');
+
+	return strncmp(base != NULL ? base + 1 : path, "libssl.so", 9) == 0;
+}
+
+/* The executable files pid maps that may hold OpenSSL: a libssl, and
+ * the executable itself.  Returns how many (at most max), -1 when the
+ * process is gone. */
+static int
+tls_read_maps(pid_t pid, struct tls_map *out, int max, bool all)
+{
+	char path[64], exe[256], line[512];
+	ssize_t n;
+	FILE *f;
+	int count = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
+	n = readlink(path, exe, sizeof(exe) - 1);
+	exe[n > 0 ? n : 0] = '\0';
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	if ((f = fopen(path, "re")) == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL && count < max) {
+		unsigned maj, min;
+		unsigned long ino;
+		char perms[8];
+		int at = 0;
+		char *file, *nl;
+		bool dup = false;
+
+		if (sscanf(line, "%*x-%*x %7s %*x %x:%x %lu %n", perms, &maj,
+		    &min, &ino, &at) != 4 || at == 0 || perms[2] != 'x' ||
+		    ino == 0)
+			continue;
+		file = line + at;
+		if ((nl = strchr(file, '\n')) != NULL)
+			*nl = '\0';
+		/* A file replaced on disk: its new version is not the one
+		 * mapped. */
+		if (file[0] != '/' || strstr(file, " (deleted)") != NULL)
+			continue;
+		if (!all && !tls_is_libssl(file) && strcmp(file, exe) != 0)
+			continue;
+		for (int i = 0; i < count; i++)
+			dup |= out[i].ino == ino &&
+			    out[i].dev == makedev(maj, min);
+		if (dup)
+			continue;
+		out[count].dev = makedev(maj, min);
+		out[count].ino = ino;
+		snprintf(out[count].path, sizeof(out[count].path), "%s", file);
+		count++;
+	}
+	fclose(f);
+	return count;
+}
+
+/* ---- files and their uprobes ---- */
+
+static struct bpf_program *
+tls_prog(struct tls *t, const char *name)
+{
+	return bpf_object__find_program_by_name(t->obj, name);
+}
+
+static void
+tls_destroy_links(struct tls_file *fl)
+{
+	for (size_t i = 0; i < TLS_PROBES; i++) {
+		bpf_link__destroy(fl->links[i]);
+		fl->links[i] = NULL;
+	}
+}
+
+static void
+tls_detach(struct tls *t, struct tls_file *fl)
+{
+	tls_destroy_links(fl);
+	if (fl->openssl) {
+		t->attached--;
+		sg_log(SG_LOG_INFO, "tls: detached from %s", fl->path);
+	}
+	fl->openssl = false;
+}
+
+/* Attach every uprobe whose function fl's file (opened as path) has. */
+static void
+tls_attach(struct tls *t, struct tls_file *fl, const char *path)
+{
+	size_t off[TLS_FUNCS];
+	unsigned n = 0;
+
+	if (!tls_elf_offsets(path, off))
+		return;
+	for (size_t i = 0; i < TLS_PROBES; i++) {
+		const struct tls_probe *p = &tls_probes[i];
+		LIBBPF_OPTS(bpf_uprobe_opts, o, .retprobe = p->ret);
+		struct bpf_program *prog = tls_prog(t, p->prog);
+
+		if (off[p->func] == 0)
+			continue;
+		if (prog == NULL) {
+			sg_log(SG_LOG_ERR, "tls: no BPF program %s", p->prog);
+			break;
+		}
+		/* -1: every process mapping the file; the programs
+		 * filter by the pid map. */
+		fl->links[i] = bpf_program__attach_uprobe_opts(prog, -1, path,
+		    off[p->func], &o);
+		if (fl->links[i] == NULL) {
+			sg_log(SG_LOG_WARN, "tls: uprobe on %s in %s: %s: TLS "
+			    "through it is not seen", tls_func_names[p->func],
+			    fl->path, strerror(errno));
+			tls_destroy_links(fl);
+			return;
+		}
+		n++;
+	}
+	fl->openssl = true;
+	t->attached++;
+	sg_log(SG_LOG_INFO, "tls: %u uprobes on OpenSSL in %s", n, fl->path);
+}
+
+static struct tls_file *
+tls_find(struct tls *t, dev_t dev, ino_t ino)
+{
+	for (size_t i = 0; i < TLS_FILES_MAX; i++)
+		if (t->files[i].used && t->files[i].dev == dev &&
+		    t->files[i].ino == ino)
+			return &t->files[i];
+	return NULL;
+}
+
+/* The entry of a file (looked at, and attached to when it holds
+ * OpenSSL, on first sight); opened through root, the root directory of
+ * the process that maps it.  NULL when the table is full. */
+static struct tls_file *
+tls_get(struct tls *t, const struct tls_map *m, const char *root)
+{
+	struct tls_file *fl = tls_find(t, m->dev, m->ino);
+	char path[PATH_MAX];
+
+	if (fl != NULL)
+		return fl;
+	for (size_t i = 0; i < TLS_FILES_MAX && fl == NULL; i++)
+		if (!t->files[i].used)
+			fl = &t->files[i];
+	if (fl == NULL) {
+		if (!t->full_logged)
+			sg_log(SG_LOG_WARN, "tls: more than %d distinct files "
+			    "mapped by selected processes: the others are not "
+			    "looked at for OpenSSL", TLS_FILES_MAX);
+		t->full_logged = true;
+		return NULL;
+	}
+	memset(fl, 0, sizeof(*fl));
+	fl->used = true;
+	fl->dev = m->dev;
+	fl->ino = m->ino;
+	snprintf(fl->path, sizeof(fl->path), "%s", m->path);
+	snprintf(path, sizeof(path), "%s%s", root, m->path);
+	tls_attach(t, fl, path);
+	return fl;
+}
+
+static void
+tls_release(struct tls *t, struct tls_file *fl)
+{
+	if (fl->refs > 0)
+		fl->refs--;
+	if (fl->refs > 0 || fl->pinned)
+		return;
+	tls_detach(t, fl);
+	fl->used = false;
+}
+
+/* ---- processes ---- */
+
+static struct tls_pid *
+tls_pid_find(struct tls *t, pid_t pid)
+{
+	for (size_t i = 0; i < t->npids; i++)
+		if (t->pids[i].pid == pid)
+			return &t->pids[i];
+	return NULL;
+}
+
+static bool
+tls_pid_has(const struct tls_pid *p, uint16_t idx)
+{
+	for (unsigned i = 0; i < p->n; i++)
+		if (p->files[i] == idx)
+			return true;
+	return false;
+}
+
+/* What p maps now replaces what it mapped: references taken on the new
+ * files before those on the old ones are dropped, so a file mapped
+ * throughout stays attached. */
+static void
+tls_scan(struct tls *t, struct tls_pid *p)
+{
+	struct tls_map maps[TLS_PID_FILES];
+	struct tls_pid now = { .pid = p->pid };
+	char root[64];
+	int n = tls_read_maps(p->pid, maps, TLS_PID_FILES, false);
+
+	snprintf(root, sizeof(root), "/proc/%d/root", (int)p->pid);
+	for (int i = 0; i < n; i++) {
+		struct tls_file *fl = tls_get(t, &maps[i], root);
+		uint16_t idx;
+
+		if (fl == NULL)
+			continue;
+		idx = (uint16_t)(fl - t->files);
+		now.files[now.n++] = idx;
+		if (!tls_pid_has(p, idx))
+			fl->refs++;
+	}
+	for (unsigned i = 0; i < p->n; i++)
+		if (!tls_pid_has(&now, p->files[i]))
+			tls_release(t, &t->files[p->files[i]]);
+	*p = now;
+}
+
+void
+tls_track(struct tls *t, pid_t pid)
+{
+	struct tls_pid *p, *grown;
+
+	if (t == NULL)
+		return;
+	if ((p = tls_pid_find(t, pid)) == NULL) {
+		if (t->npids == TLS_PIDS_MAX)
+			return;
+		if (t->npids == t->cap) {
+			size_t cap = t->cap ? t->cap * 2 : 64;
+
+			if ((grown = realloc(t->pids, cap * sizeof(*grown))) ==
+			    NULL) {
+				sg_log(SG_LOG_WARN, "tls: out of memory: pid %d "
+				    "not looked at", (int)pid);
+				return;
+			}
+			t->pids = grown;
+			t->cap = cap;
+		}
+		p = &t->pids[t->npids++];
+		memset(p, 0, sizeof(*p));
+		p->pid = pid;
+	}
+	tls_scan(t, p);
+}
+
+void
+tls_untrack(struct tls *t, pid_t pid)
+{
+	struct tls_pid *p;
+
+	if (t == NULL || (p = tls_pid_find(t, pid)) == NULL)
+		return;
+	for (unsigned i = 0; i < p->n; i++)
+		tls_release(t, &t->files[p->files[i]]);
+	*p = t->pids[--t->npids];
+}
+
+void
+tls_rescan(struct tls *t)
+{
+	for (size_t i = 0; t != NULL && i < t->npids; i++)
+		tls_scan(t, &t->pids[i]);
+}
+
+unsigned
+tls_attached(const struct tls *t)
+{
+	return t != NULL ? t->attached : 0;
+}
+
+/* ---- the system's libssl, for processes selected at exec ---- */
+
+static void
+tls_pin_system(struct tls *t)
+{
+	static const char *const dirs[] = {
+#if defined(__x86_64__)
+		"/usr/lib/x86_64-linux-gnu", "/lib/x86_64-linux-gnu",
+#elif defined(__aarch64__)
+		"/usr/lib/aarch64-linux-gnu", "/lib/aarch64-linux-gnu",
+#endif
+		"/usr/lib64", "/lib64", "/usr/lib", "/lib",
+	};
+	static const char *const names[] = { "libssl.so.3", "libssl.so.1.1" };
+
+	for (size_t d = 0; d < sizeof(dirs) / sizeof(dirs[0]); d++)
+		for (size_t n = 0; n < sizeof(names) / sizeof(names[0]); n++) {
+			struct tls_map m;
+			struct tls_file *fl;
+			struct stat st;
+
+			snprintf(m.path, sizeof(m.path), "%s/%s", dirs[d],
+			    names[n]);
+			if (stat(m.path, &st) != 0)
+				continue;
+			m.dev = st.st_dev;
+			m.ino = st.st_ino;
+			if ((fl = tls_get(t, &m, "")) != NULL && fl->openssl)
+				fl->pinned = true;
+		}
+}
+
+struct tls *
+tls_new(struct bpf_object *obj, bool pin_system)
+{
+	struct tls *t = calloc(1, sizeof(*t));
+
+	if (t == NULL)
+		return NULL;
+	t->obj = obj;
+	if (pin_system)
+		tls_pin_system(t);
+	return t;
+}
+
+void
+tls_free(struct tls *t)
+{
+	if (t == NULL)
+		return;
+	for (size_t i = 0; i < TLS_FILES_MAX; i++)
+		if (t->files[i].used)
+			tls_detach(t, &t->files[i]);
+	free(t->pids);
+	free(t);
+}
+
+/* ---- spyglass check ---- */
+
+void
+tls_describe_pid(FILE *f, pid_t pid)
+{
+	struct tls_map maps[64];
+	char root[64], path[PATH_MAX];
+	size_t off[TLS_FUNCS];
+	int n = tls_read_maps(pid, maps, 64, true);
+	const char *other = NULL;
+
+	snprintf(root, sizeof(root), "/proc/%d/root", (int)pid);
+	for (int i = 0; i < n; i++) {
+		const char *base = strrchr(maps[i].path, '/');
+
+		base = base != NULL ? base + 1 : maps[i].path;
+		snprintf(path, sizeof(path), "%s%s", root, maps[i].path);
+		if ((tls_is_libssl(maps[i].path) || i == 0) &&
+		    tls_elf_offsets(path, off)) {
+			fprintf(f, "TLS seen: OpenSSL in %s", maps[i].path);
+			return;
+		}
+		if (strncmp(base, "libgnutls.so", 12) == 0)
+			other = "GnuTLS (libgnutls), not covered";
+		else if (strncmp(base, "libnss3.so", 10) == 0)
+			other = "NSS (libnss3), not covered";
+		else if (strncmp(base, "libjvm.so", 9) == 0)
+			other = "Java's TLS (JSSE), not covered";
+		else if (i == 0 && tls_elf_has_section(path, ".go.buildinfo"))
+			other = "a Go program: crypto/tls is not covered";
+	}
+	if (n < 0)
+		fprintf(f, "TLS: process gone");
+	else if (other != NULL)
+		fprintf(f, "TLS not seen: %s", other);
+	else
+		fprintf(f, "TLS: no OpenSSL mapped (yet: a library loaded "
+		    "later is found within discovery.poll_interval)");
+}
