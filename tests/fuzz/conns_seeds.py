@@ -21,10 +21,10 @@ def rec(op, ctl, payload=b""):
 DATA_CLOSED = 0x04
 
 
-def data(sock, direction, role, payload, pid=0, past=0, flags=0):
+def data(sock, direction, role, payload, pid=0, past=0, flags=0, tls=False):
     """A read or write of payload: sock 1-4, pid 0-1, past*1000 bytes
-    past the capture, flags SG_DATA_*."""
-    op = (sock - 1) << 3 | pid << 5 | direction << 6
+    past the capture, flags SG_DATA_*; tls: a TLS library's plaintext."""
+    op = (2 if tls else 0) | (sock - 1) << 3 | pid << 5 | direction << 6
     return rec(op, role | flags << 2 | past << 5, payload)
 
 
@@ -68,6 +68,8 @@ H2_RESP1 = H2_SETTINGS + b"\0\0\x01\x01\x05\0\0\0\x01\x88"
 H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + H2_SETTINGS
 H2_REQ3 = H2_PREFACE + b"\0\0\x03\x01\x05\0\0\0\x03\x82\x86\x84"
 H2_RESP3 = b"\0\0\x01\x01\x05\0\0\0\x03\x88"
+TLS_HELLO = b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + bytes(32)
+TLS_APPDATA = b"\x17\x03\x03\x00\x20" + bytes(32)
 
 
 def seeds(recdir):
@@ -87,6 +89,17 @@ def seeds(recdir):
         connect(1, SERVER), data(1, READ, SERVER, H1_GET), close(1),
         data(1, WRITE, UNKNOWN, H1_OK, flags=DATA_CLOSED),
         data(1, READ, SERVER, H1_GET), data(1, WRITE, SERVER, H1_OK)]
+    # TLS: the handshake's records on the socket, the plaintext through
+    # the library, the socket's close
+    yield "tls-server", [
+        connect(1, SERVER), data(1, READ, SERVER, TLS_HELLO),
+        data(1, READ, SERVER, H1_GET, tls=True),
+        data(1, WRITE, SERVER, H1_OK, tls=True),
+        data(1, WRITE, SERVER, TLS_APPDATA), close(1)]
+    yield "tls-h2-client", [
+        data(2, WRITE, CLIENT, H2_REQ3, tls=True),
+        data(2, READ, CLIENT, H2_RESP1, tls=True),
+        data(2, READ, CLIENT, H2_RESP3, tls=True), close(2)]
     yield "h2c-upgrade-client", [
         data(3, WRITE, CLIENT, UPGRADE), data(3, READ, CLIENT, SWITCH),
         data(3, READ, CLIENT, H2_RESP1), data(3, WRITE, CLIENT, H2_REQ3),

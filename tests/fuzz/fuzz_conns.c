@@ -11,7 +11,8 @@
  * n payload bytes.
  *   op & 7 = 0..2: a read or write of the payload (pid, socket and
  *     direction from op's other bits; from ctl: role % 3, flags in bits
- *     2-4, thousands of bytes past the capture in bits 5-7);
+ *     2-4, thousands of bytes past the capture in bits 5-7); 2: the
+ *     plaintext of a TLS library (SG_DATA_TLS) on that socket;
  *   3: connect, 4: close, 5: exec/fork/exit, 6: tick (ctl: how late);
  *   7: the payload as a raw event, unchecked.
  *
@@ -71,6 +72,14 @@ fz_send(struct sg_conns *t, const void *ev, size_t size)
 	free(copy);
 }
 
+/* One of four sockets, at aligned addresses as the kernel's are (an odd
+ * one is refused: the table keys TLS plaintext with that bit). */
+static uint64_t
+fz_sock(int op)
+{
+	return (uint64_t)(1 + ((op >> 3) & 3)) << 4;
+}
+
 static void
 fz_data(struct sg_conns *t, int op, int ctl, uint64_t ts, const uint8_t *p,
     size_t n)
@@ -81,10 +90,12 @@ fz_data(struct sg_conns *t, int op, int ctl, uint64_t ts, const uint8_t *p,
 	e.hdr.type = SG_EV_DATA;
 	e.hdr.pid = 100 + ((op >> 5) & 1);
 	e.hdr.ts_ns = ts;
-	e.conn.sock = 1 + ((op >> 3) & 3);
+	e.conn.sock = fz_sock(op);
 	e.dir = (op >> 6) & 1;
 	e.role = (uint8_t)(ctl % 3);
 	e.flags = (uint8_t)((ctl >> 2) & 7);	/* SG_DATA_* */
+	if ((op & 7) == 2)
+		e.flags |= SG_DATA_TLS;
 	e.len = (int64_t)n + (int64_t)(ctl >> 5) * 1000;
 	if (e.len == 0)
 		e.len = 1;
@@ -110,7 +121,7 @@ fz_other(struct sg_conns *t, int op, int ctl, uint64_t ts)
 		ce.hdr.type = SG_EV_CONN;
 		ce.hdr.pid = 100 + ((op >> 5) & 1);
 		ce.hdr.ts_ns = ts;
-		ce.conn.sock = 1 + ((op >> 3) & 3);
+		ce.conn.sock = fz_sock(op);
 		ce.conn.family = 2;
 		ce.conn.lport = (uint16_t)(ctl & 1 ? 8080 : 50051);
 		ce.role = (uint8_t)(ctl % 3);
@@ -120,7 +131,7 @@ fz_other(struct sg_conns *t, int op, int ctl, uint64_t ts)
 		cl.hdr.type = SG_EV_CLOSE;
 		cl.hdr.pid = 100 + ((op >> 5) & 1);
 		cl.hdr.ts_ns = ts;
-		cl.conn.sock = 1 + ((op >> 3) & 3);
+		cl.conn.sock = fz_sock(op);
 		fz_send(t, &cl, sizeof(cl));
 		break;
 	case 5:

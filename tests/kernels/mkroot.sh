@@ -69,7 +69,7 @@ CMDS="bash nginx curl h2load wrk ss bpftool capsh unshare mountpoint setpriv
 	awk mawk sed grep find xargs ps pgrep timeout mktemp stat date sort uniq
 	seq head tail tr cut wc cat cp mv rm ln ls mkdir rmdir chmod chown
 	mkfifo readlink basename dirname id sleep env printf tee touch kill
-	nproc uname hostname dd sync sha256sum od sysctl getconf"
+	nproc uname hostname dd sync sha256sum od sysctl getconf openssl"
 for c in $CMDS; do
 	p=$(type -P "$c") || { echo "mkroot: $c not found" >&2; exit 1; }
 	copy_elf "$(readlink -f "$p")"
@@ -93,6 +93,11 @@ tar -C "$pylib" --exclude='./test' --exclude='./config-*' --exclude='./idlelib' 
     --exclude='./tkinter' --exclude='./ensurepip' --exclude='./lib2to3' \
     --exclude='./pydoc_data' --exclude='./turtledemo' -cf - . | tar -C "$STAGE$pylib" -xf -
 for so in "$pylib"/lib-dynload/*.so; do copy_elf "$so"; done
+
+# openssl req (the TLS tests' certificate) reads its configuration
+mkdir -p "$STAGE/usr/lib/ssl" "$STAGE/etc/ssl"
+cp /etc/ssl/openssl.cnf "$STAGE/etc/ssl/openssl.cnf"
+ln -sf /etc/ssl/openssl.cnf "$STAGE/usr/lib/ssl/openssl.cnf"
 
 # users: the sensor drops to nobody (no spyglass user), nginx's workers
 # run as nobody:nogroup

@@ -1112,6 +1112,8 @@ struct crec {
 	uint64_t		sock[REC_MAX];
 	uint8_t			role[REC_MAX];
 	uint16_t		lport[REC_MAX];
+	uint8_t			tls[REC_MAX];
+	uint64_t		id_sock[REC_MAX];
 };
 
 static struct crec crec;
@@ -1127,6 +1129,8 @@ crec_emit(void *ctx, const struct sg_conn *c, const struct sg_exchange *ex)
 	r->sock[r->n] = c->sock;
 	r->role[r->n] = c->role;
 	r->lport[r->n] = c->id.lport;
+	r->tls[r->n] = c->tls;
+	r->id_sock[r->n] = c->id.sock;
 	r->n++;
 }
 
@@ -1432,6 +1436,64 @@ test_conns_io_after_close(void **state)
 	conns_free(t);
 }
 
+/*
+ * A TLS connection: its handshake's records on the socket are counted as
+ * TLS, not as unparsed bytes; its plaintext (SG_DATA_TLS) is parsed as a
+ * stream of its own, with the socket's addresses; the socket's close
+ * ends both; a key with the plaintext's bit is refused from the kernel.
+ */
+static void
+test_conns_tls(void **state)
+{
+	static const char hello[] = "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03";
+	static const char appdata[] = "\x17\x03\x03\x01\x14 application data";
+	struct sg_conns *t = new_table(64);
+	struct sg_conns_stats st;
+	size_t size;
+
+	(void)state;
+	memset(&crec, 0, sizeof(crec));
+	assert_int_equal(send_conn(t, 50, 0xb000, 10, SG_ROLE_SERVER, 443), 0);
+	size = mk_bytes(50, 0xb000, 20, R, SG_ROLE_SERVER, hello,
+	    sizeof(hello) - 1, SG_CAPTURE_MAX);
+	dev.len = 517;
+	assert_int_equal(conns_handle_event(t, &dev, size), 0);
+	/* the library's plaintext of that connection */
+	size = mk_data(50, 0xb000, 30, R, SG_ROLE_SERVER,
+	    "GET /secret HTTP/1.1\r\nHost: x\r\n\r\n");
+	dev.flags |= SG_DATA_TLS;
+	dev.conn.family = 2;
+	dev.conn.lport = 443;
+	assert_int_equal(conns_handle_event(t, &dev, size), 0);
+	size = mk_data(50, 0xb000, 40, W, SG_ROLE_SERVER,
+	    "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+	dev.flags |= SG_DATA_TLS;
+	dev.conn.family = 2;
+	dev.conn.lport = 443;
+	assert_int_equal(conns_handle_event(t, &dev, size), 0);
+	assert_int_equal(crec.n, 1);
+	assert_string_equal(crec.ex[0].target, "/secret");
+	assert_int_equal(crec.tls[0], SG_CONN_TLS_PLAINTEXT);
+	assert_int_equal(crec.sock[0], 0xb000 | SG_CONN_KEY_TLS);
+	assert_int_equal(crec.id_sock[0], 0xb000);
+	assert_int_equal(crec.lport[0], 443);
+	/* more records on the socket (a library not hooked) stay TLS */
+	assert_int_equal(send_data(t, 50, 0xb000, 45, W, SG_ROLE_SERVER,
+	    appdata), 0);
+	st = stats_of(t);
+	assert_int_equal(st.tls_records, 517 + sizeof(appdata) - 1);
+	assert_int_equal(st.unparsed, 0);
+	assert_int_equal(st.active, 2);
+	/* the socket's close ends its plaintext too */
+	assert_int_equal(send_close(t, 50, 0xb000, 50), 0);
+	assert_int_equal(stats_of(t).active, 0);
+	/* the kernel never reports an odd socket address */
+	size = mk_data(50, 0xb001, 60, R, SG_ROLE_SERVER, "GET / HTTP/1.1\r\n\r\n");
+	assert_int_equal(conns_handle_event(t, &dev, size), -1);
+	assert_int_equal(stats_of(t).bad_events, 1);
+	conns_free(t);
+}
+
 static unsigned ccount;
 static uint16_t clast_status;
 
@@ -1640,43 +1702,44 @@ test_conns_eviction(void **state)
 	uint64_t s;
 
 	(void)state;
-	/* four connections fill the table; 0x1 stays idle */
+	/* four connections fill the table; 0x10 stays idle (socket
+	 * addresses are aligned: 0x10 to 0x40) */
 	for (s = 1; s <= 4; s++)
-		assert_int_equal(send_conn(t, 1, s, s, SG_ROLE_SERVER, 80), 0);
+		assert_int_equal(send_conn(t, 1, s << 4, s, SG_ROLE_SERVER, 80), 0);
 	for (s = 2; s <= 4; s++)
-		assert_int_equal(send_data(t, 1, s, 10 + s, R, SG_ROLE_SERVER,
+		assert_int_equal(send_data(t, 1, s << 4, 10 + s, R, SG_ROLE_SERVER,
 		    "GET /p HTTP/1.1\r\n\r\n"), 0);
 	st = stats_of(t);
 	assert_int_equal(st.active, 4);
 	assert_int_equal(st.evicted, 0);
 
 	/* a fifth: the idle one gives way, which loses nothing */
-	assert_int_equal(send_conn(t, 1, 5, 20, SG_ROLE_SERVER, 80), 0);
+	assert_int_equal(send_conn(t, 1, 5 << 4, 20, SG_ROLE_SERVER, 80), 0);
 	st = stats_of(t);
 	assert_int_equal(st.active, 4);
 	assert_int_equal(st.evicted, 0);
 
 	/* a sixth: all busy except 5, which is idle */
-	assert_int_equal(send_data(t, 1, 5, 21, R, SG_ROLE_SERVER,
+	assert_int_equal(send_data(t, 1, 5 << 4, 21, R, SG_ROLE_SERVER,
 	    "GET /p HTTP/1.1\r\n\r\n"), 0);
-	assert_int_equal(send_conn(t, 1, 6, 30, SG_ROLE_SERVER, 80), 0);
+	assert_int_equal(send_conn(t, 1, 6 << 4, 30, SG_ROLE_SERVER, 80), 0);
 	st = stats_of(t);
 	assert_int_equal(st.active, 4);
 	assert_int_equal(st.evicted, 1);	/* 0x2: least recently used */
 
 	/* 0x2 lost its request: its response pairs with nothing; idle 0x6
 	 * gives way to it */
-	assert_int_equal(send_data(t, 1, 2, 40, W, SG_ROLE_SERVER,
+	assert_int_equal(send_data(t, 1, 2 << 4, 40, W, SG_ROLE_SERVER,
 	    "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"), 0);
 	assert_int_equal(crec.n, 0);
 	st = stats_of(t);
 	assert_int_equal(st.evicted, 1);
 	assert_int_equal(st.active, 4);
 	/* 0x4 kept its request */
-	assert_int_equal(send_data(t, 1, 4, 41, W, SG_ROLE_SERVER,
+	assert_int_equal(send_data(t, 1, 4 << 4, 41, W, SG_ROLE_SERVER,
 	    "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"), 0);
 	assert_int_equal(crec.n, 1);
-	assert_int_equal(crec.sock[0], 4);
+	assert_int_equal(crec.sock[0], 4 << 4);
 	assert_int_equal(crec.ex[0].start_ns, 14);
 	assert_int_equal(crec.ex[0].end_ns, 41);
 	conns_free(t);
@@ -1691,14 +1754,14 @@ test_conns_reuse(void **state)
 	struct sg_conns *t = new_table(16);
 
 	(void)state;
-	assert_int_equal(send_conn(t, 5, 0x99, 10, SG_ROLE_SERVER, 80), 0);
-	assert_int_equal(send_data(t, 5, 0x99, 20, R, SG_ROLE_SERVER,
+	assert_int_equal(send_conn(t, 5, 0x98, 10, SG_ROLE_SERVER, 80), 0);
+	assert_int_equal(send_data(t, 5, 0x98, 20, R, SG_ROLE_SERVER,
 	    "GET /old HTTP/1.1\r\n\r\n"), 0);
-	assert_int_equal(send_conn(t, 5, 0x99, 30, SG_ROLE_CLIENT, 41000), 0);
+	assert_int_equal(send_conn(t, 5, 0x98, 30, SG_ROLE_CLIENT, 41000), 0);
 	assert_int_equal(stats_of(t).timed_out, 1);
-	assert_int_equal(send_data(t, 5, 0x99, 40, W, SG_ROLE_CLIENT,
+	assert_int_equal(send_data(t, 5, 0x98, 40, W, SG_ROLE_CLIENT,
 	    "GET /new HTTP/1.1\r\n\r\n"), 0);
-	assert_int_equal(send_data(t, 5, 0x99, 50, R, SG_ROLE_CLIENT,
+	assert_int_equal(send_data(t, 5, 0x98, 50, R, SG_ROLE_CLIENT,
 	    "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"), 0);
 	assert_int_equal(crec.n, 1);
 	assert_int_equal(crec.role[0], SG_ROLE_CLIENT);
@@ -1855,6 +1918,7 @@ main(void)
 		cmocka_unit_test(test_conns_flow),
 		cmocka_unit_test(test_conns_h2c_upgrade),
 		cmocka_unit_test(test_conns_io_after_close),
+		cmocka_unit_test(test_conns_tls),
 		cmocka_unit_test(test_conns_states_follow_exchanges),
 		cmocka_unit_test(test_conns_timeout_not_emitted),
 		cmocka_unit_test(test_conns_exit_forgets_pid),

@@ -1047,6 +1047,14 @@ test_spans_server(void **state)
 	spans_build(&s2, &c, &ex, &p, 1000000, true);
 	assert_memory_not_equal(s.trace_id, s2.trace_id, 16);
 	assert_memory_not_equal(s.span_id, s2.span_id, 8);
+
+	/* the plaintext of a TLS connection, from the library's hooks */
+	c.tls = SG_CONN_TLS_PLAINTEXT;
+	spans_build(&s, &c, &ex, &p, 1000000, true);
+	assert_string_equal(s.scheme, "https");
+	c.tls = SG_CONN_TLS_RECORDS;
+	spans_build(&s, &c, &ex, &p, 1000000, true);
+	assert_string_equal(s.scheme, "http");
 }
 
 static void
