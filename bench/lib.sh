@@ -24,6 +24,7 @@ CLK_TCK=$(getconf CLK_TCK)
 NGINX_PORT=${NGINX_PORT:-18490}
 PY_PORT=${PY_PORT:-18491}
 H2_PORT=${H2_PORT:-18492}           # nginx speaking h2c (scenario h2)
+HTTPS_PORT=${HTTPS_PORT:-18493}     # nginx with TLS (scenario https)
 UNUSED_PORT=${UNUSED_PORT:-18499}   # what the "idle" sensor selects
 PROM_PORT=${PROM_PORT:-19490}
 
@@ -108,11 +109,17 @@ bench_cleanup() {
 
 # nginx_start PORT [LISTEN-OPTIONS]: 1 worker, access_log off, /ok returns
 # "ok\n"; room for a few thousand connections; "http2" for h2c with prior
-# knowledge.  Sets NGINX_PID (master), NGINX_WORKER.
+# knowledge, "ssl" for TLS (a self-signed certificate made here).  Sets
+# NGINX_PID (master), NGINX_WORKER.
 nginx_start() {
-	local port=$1 opts=${2:-} d=$T/nginx-$1 n
+	local port=$1 opts=${2:-} d=$T/nginx-$1 n tls=
 	port_in_use "$port" && die "port $port is in use"
 	mkdir -p "$d/tmp"
+	if [[ " $opts " == *" ssl "* ]]; then
+		openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost \
+		    -keyout "$d/key.pem" -out "$d/cert.pem" 2>/dev/null || die "openssl req"
+		tls="ssl_certificate $d/cert.pem; ssl_certificate_key $d/key.pem;"
+	fi
 	cat > "$d/nginx.conf" <<EOF
 worker_processes 1;
 worker_rlimit_nofile 8192;
@@ -132,6 +139,7 @@ http {
     keepalive_timeout 60s;
     server {
         listen 127.0.0.1:$port backlog=4096 $opts;
+        $tls
         location = /ok { return 200 "ok\n"; }
     }
 }

@@ -5,7 +5,7 @@
 #
 #   sudo bench/run.sh [-r ROUNDS] [-d SECONDS] [-o OUTDIR] [SCENARIO...]
 #
-# Scenarios: sat rate python conns burst h2 (default: all).
+# Scenarios: sat rate python conns burst h2 https (default: all).
 #   bench/run.sh -S OUTDIR/records.tsv   prints the table of a past run again
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -26,7 +26,7 @@ while getopts r:d:o:S:h opt; do
 done
 shift $((OPTIND - 1))
 SCENARIOS=("$@")
-[ ${#SCENARIOS[@]} -gt 0 ] || SCENARIOS=(sat rate python conns burst h2)
+[ ${#SCENARIOS[@]} -gt 0 ] || SCENARIOS=(sat rate python conns burst h2 https)
 # Modes: off = no sensor; on = sensor selecting the application's port;
 # idle = sensor running but selecting nothing (an unused port);
 # on-raw, idle-raw, on-tp, idle-tp: the same with [ebpf] syscall_hooks =
@@ -38,6 +38,7 @@ MODES_python=${MODES_python:-"off on"}
 MODES_conns=${MODES_conns:-"off on"}
 MODES_burst=${MODES_burst:-"off on"}
 MODES_h2=${MODES_h2:-"off on"}
+MODES_https=${MODES_https:-"off on"}
 
 if [ -n "$SUMMARY_ONLY" ]; then   # -S RECORDS: print the table again
 	REC=$SUMMARY_ONLY
@@ -93,6 +94,9 @@ load_rate()   { run_h2load 8 $((RATE * $1)) "http://127.0.0.1:$NGINX_PORT/ok" --
 load_burst()  { run_h2load 16 50000 "http://127.0.0.1:$NGINX_PORT/ok" --h1; }
 # h2c with prior knowledge, 10 streams at once on each of 16 connections
 load_h2()     { run_h2load 16 $((30000 * $1)) "http://127.0.0.1:$H2_PORT/ok" -m 10; }
+# TLS, keep-alive: wrk maps the same libssl, so its calls trap into the
+# uprobes too (and return at once: it is not selected)
+load_https()  { run_wrk 16 "https://127.0.0.1:$HTTPS_PORT/ok" "$1"; }
 
 # ---------------------------------------------------------------- one timed run
 
@@ -164,9 +168,10 @@ run_scenario() {
 	eval "modes=\$MODES_$scen"
 	case $scen in
 	python) pyserver_start "$PY_PORT"; APP_PID=$PY_PID; APP_PORT=$PY_PORT ;;
-	h2)     local plain=${NGINX_PID:-} plain_worker=${NGINX_WORKER:-}
-	        nginx_start "$H2_PORT" http2
-	        APP_PID=$NGINX_WORKER; APP_PORT=$H2_PORT; H2_NGINX=$NGINX_PID
+	h2|https) local plain=${NGINX_PID:-} plain_worker=${NGINX_WORKER:-}
+	        if [ "$scen" = h2 ]; then APP_PORT=$H2_PORT; nginx_start "$H2_PORT" http2
+	        else APP_PORT=$HTTPS_PORT; nginx_start "$HTTPS_PORT" ssl; fi
+	        APP_PID=$NGINX_WORKER; OTHER_NGINX=$NGINX_PID
 	        NGINX_PID=$plain; NGINX_WORKER=$plain_worker ;;
 	*)      [ -n "${NGINX_PID:-}" ] || nginx_start "$NGINX_PORT"
 	        APP_PID=$NGINX_WORKER; APP_PORT=$NGINX_PORT ;;
@@ -179,7 +184,7 @@ run_scenario() {
 		for m in $list; do measure "$scen" "$m" "$r"; done
 	done
 	if [ "$scen" = python ]; then kill_pid "$PY_PID"; fi
-	if [ "$scen" = h2 ]; then kill_pid "$H2_NGINX"; fi
+	case $scen in h2|https) kill_pid "$OTHER_NGINX" ;; esac
 }
 
 summary() {
@@ -245,7 +250,7 @@ START=$(date -u '+%Y-%m-%d %H:%M:%S UTC')
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 say "bench: started $START; load: $(cut -d' ' -f1-3 /proc/loadavg)"
 for s in "${SCENARIOS[@]}"; do
-	case $s in sat|rate|python|conns|burst|h2) ;; *) die "unknown scenario $s" ;; esac
+	case $s in sat|rate|python|conns|burst|h2|https) ;; *) die "unknown scenario $s" ;; esac
 	run_scenario "$s"
 done
 END=$(date -u '+%Y-%m-%d %H:%M:%S UTC')

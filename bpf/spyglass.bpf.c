@@ -264,11 +264,29 @@ sg_pidbit_clear(__u32 tgid)
 		__sync_fetch_and_and(&sg_pidbits[w], ~(1ULL << (tgid % 64)));
 }
 
+/* The process's entry in sg_pids (SG_PID_* flags), or NULL when it is
+ * not selected. */
+static __always_inline __u32 *
+sg_selection(__u32 tgid)
+{
+	if (!sg_pidbit_test(tgid))
+		return NULL;
+	return bpf_map_lookup_elem(&sg_pids, &tgid);
+}
+
 static __always_inline bool
 sg_selected(__u32 tgid)
 {
-	return sg_pidbit_test(tgid) &&
-	    bpf_map_lookup_elem(&sg_pids, &tgid) != NULL;
+	return sg_selection(tgid) != NULL;
+}
+
+/* Whether the process was seen in a TLS library's call: only then may
+ * its socket I/O be a TLS library's (checked per thread, a lookup that
+ * other processes are spared). */
+static __always_inline bool
+sg_sel_tls(const __u32 *sel)
+{
+	return tls_on && sel != NULL && (*sel & SG_PID_TLS);
 }
 
 /* Ask for a wakeup only once wakeup_bytes are waiting; the loader also
@@ -601,12 +619,12 @@ sg_capture(struct sg_scratch *s, const struct sg_args *a, __s64 ret,
  * (header and connection already filled) and write it out. */
 static __always_inline void
 sg_emit_payload(struct sg_scratch *s, const struct sg_args *a, __s64 ret,
-    __u8 dir, struct sg_sock_info *info, bool closed)
+    __u8 dir, struct sg_sock_info *info, bool closed, bool tls)
 {
 	struct sg_data_event *e = &s->ev;
 	bool wide = info != NULL && info->wide;
 
-	if (tls_on && sg_tls_ciphertext(&e->conn, info))
+	if (tls && sg_tls_ciphertext(&e->conn, info))
 		return;
 	e->len = ret;
 	e->dir = dir;
@@ -640,7 +658,7 @@ sg_op_dir(__u32 op)
 }
 
 static __always_inline void
-sg_emit_data(const struct sg_args *a, __s64 ret)
+sg_emit_data(const struct sg_args *a, __s64 ret, bool tls)
 {
 	struct sg_scratch *s;
 	struct sock *sk;
@@ -657,7 +675,7 @@ sg_emit_data(const struct sg_args *a, __s64 ret)
 		return;
 	sg_emit_payload(s, a, ret, sg_op_dir(a->op),
 	    sg_sock_claim(s->ev.conn.sock, s->ev.hdr.pid),
-	    BPF_CORE_READ(sk, __sk_common.skc_state) == TCP_CLOSE);
+	    BPF_CORE_READ(sk, __sk_common.skc_state) == TCP_CLOSE, tls);
 }
 
 static __always_inline void
@@ -694,8 +712,9 @@ sg_on_enter(__u32 op, __u64 a0, __u64 a1, __u64 a2)
 	return 0;
 }
 
+/* tls: the process may be in a TLS library's call (sg_sel_tls). */
 static __always_inline int
-sg_on_exit(__s64 ret)
+sg_on_exit(__s64 ret, bool tls)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	struct sg_args *a;
@@ -718,7 +737,7 @@ sg_on_exit(__s64 ret)
 		break;
 	default:
 		if (ret > 0)
-			sg_emit_data(&args, ret);
+			sg_emit_data(&args, ret, tls);
 		break;
 	}
 	return 0;
@@ -760,7 +779,8 @@ int tp_enter_##name(struct trace_event_raw_sys_enter *ctx)		\
 SEC("tracepoint/syscalls/sys_exit_" #name)				\
 int tp_exit_##name(struct trace_event_raw_sys_exit *ctx)		\
 {									\
-	return sg_on_exit(ctx->ret);					\
+	return sg_on_exit(ctx->ret, sg_sel_tls(sg_selection(		\
+	    bpf_get_current_pid_tgid() >> 32)));			\
 }
 #define SG_TP_ENTER(name, op) SG_TP_ENTER_FLAGS(name, op, 0)
 
@@ -862,9 +882,11 @@ int raw_sys_enter(struct bpf_raw_tracepoint_args *ctx)
 SEC("raw_tracepoint/sys_exit")
 int raw_sys_exit(struct bpf_raw_tracepoint_args *ctx)
 {
-	if (!sg_selected(bpf_get_current_pid_tgid() >> 32))
+	__u32 *sel = sg_selection(bpf_get_current_pid_tgid() >> 32);
+
+	if (sel == NULL)
 		return 0;
-	return sg_on_exit((__s64)ctx->args[1]);
+	return sg_on_exit((__s64)ctx->args[1], sg_sel_tls(sel));
 }
 
 /* ---- socket tracepoints, BTF-typed (6.3+): no syscall hooks at all ---- */
@@ -959,10 +981,12 @@ sg_on_sock_io(const struct sock *sk, int ret, int flags, __u8 dir)
 	struct sg_sock_info *info;
 	struct sg_args a = {};
 	struct sg_scratch *s;
-	__u32 zero = 0;
+	__u32 zero = 0, *sel;
+	bool tls;
 
-	if (ret <= 0 || !sg_selected(id >> 32))
+	if (ret <= 0 || (sel = sg_selection(id >> 32)) == NULL)
 		return 0;
+	tls = sg_sel_tls(sel);
 	if (sk->sk_protocol != IPPROTO_TCP || sk->sk_type != SOCK_STREAM)
 		return 0;
 	if (!sg_sock_io_op(&a, flags, dir))
@@ -978,7 +1002,7 @@ sg_on_sock_io(const struct sock *sk, int ret, int flags, __u8 dir)
 	if (info != NULL && info->owner == 0)
 		info->owner = id >> 32;
 	sg_emit_payload(s, &a, ret, dir, info,
-	    sk->__sk_common.skc_state == TCP_CLOSE);
+	    sk->__sk_common.skc_state == TCP_CLOSE, tls);
 	return 0;
 }
 
@@ -1052,10 +1076,12 @@ sg_kprobe_return(long ret, __u8 dir)
 	struct sg_scratch *s;
 	struct sg_args *p, a = {};
 	struct sock *sk;
-	__u32 zero = 0;
+	__u32 zero = 0, *sel;
+	bool tls;
 
-	if (!sg_selected(id >> 32))
+	if ((sel = sg_selection(id >> 32)) == NULL)
 		return 0;
+	tls = sg_sel_tls(sel);
 	p = bpf_map_lookup_elem(&sg_args, &id);
 	if (p == NULL)
 		return 0;
@@ -1074,7 +1100,7 @@ sg_kprobe_return(long ret, __u8 dir)
 		return 0;
 	sg_emit_payload(s, &a, ret, dir,
 	    sg_sock_claim(s->ev.conn.sock, s->ev.hdr.pid),
-	    BPF_CORE_READ(sk, __sk_common.skc_state) == TCP_CLOSE);
+	    BPF_CORE_READ(sk, __sk_common.skc_state) == TCP_CLOSE, tls);
 	return 0;
 }
 
@@ -1319,9 +1345,15 @@ sg_ssl_enter(__u8 op, __u64 ssl, __u64 buf, __u64 lenp)
 	__u64 id = bpf_get_current_pid_tgid();
 	struct sg_ssl_call c = { .ssl = ssl, .buf = buf, .lenp = lenp,
 	    .op = op, .in_call = 1 };
+	__u32 *sel = sg_selection(id >> 32);
 
-	if (!sg_selected(id >> 32))
+	if (sel == NULL)
 		return 0;
+	/* From now on its socket I/O may be a TLS library's.  Not atomic:
+	 * only this bit is ever set here, and the loader's rewrite of the
+	 * value (a new selection) is followed by the next call's. */
+	if (!(*sel & SG_PID_TLS))
+		*sel |= SG_PID_TLS;
 	bpf_map_update_elem(&sg_ssl_calls, &id, &c, BPF_ANY);
 	return 0;
 }

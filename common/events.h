@@ -124,6 +124,7 @@ enum sg_bpf_stat {
  * (then removed, and its events dropped by the loader). */
 #define SG_PID_SELECTED 1
 #define SG_PID_PENDING  2
+#define SG_PID_TLS      4   /* set by BPF: seen in a TLS library's call */
 /* PID_MAX_LIMIT on 64-bit Linux: the size of the sg_pidbits bitmap. */
 #define SG_PID_LIMIT    (4 * 1024 * 1024)
 

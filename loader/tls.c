@@ -6,8 +6,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <gelf.h>
-#include <libelf.h>
 #include <limits.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -19,21 +17,11 @@
 #include <bpf/libbpf.h>
 
 #include "log.h"
+#include "tls_elf.h"
 
 #define TLS_FILES_MAX  256   /* files looked at (with or without OpenSSL) */
 #define TLS_PID_FILES  8     /* candidate files one process maps */
 #define TLS_PIDS_MAX   8192  /* as many as the BPF pid map holds */
-
-/* The functions, by index into a file's offsets. */
-enum tls_func {
-	TLS_SSL_READ, TLS_SSL_WRITE, TLS_SSL_READ_EX, TLS_SSL_WRITE_EX,
-	TLS_SSL_DO_HANDSHAKE, TLS_SSL_FREE, TLS_FUNCS
-};
-
-static const char *const tls_func_names[TLS_FUNCS] = {
-	"SSL_read", "SSL_write", "SSL_read_ex", "SSL_write_ex",
-	"SSL_do_handshake", "SSL_free",
-};
 
 /* Each uprobe: a function, the BPF program, entry or return.  SSL_read
  * and SSL_write make a file OpenSSL; the others are attached where the
@@ -89,115 +77,6 @@ struct tls_map {
 	ino_t ino;
 	char  path[256];
 };
-
-/* ---- ELF: where the functions are ---- */
-
-/* Symbols of one table (SHT_DYNSYM or SHT_SYMTAB) into off[] (file
- * offsets; 0 where not found). */
-static void
-tls_elf_table(Elf *e, Elf_Scn *scn, const GElf_Shdr *sh, size_t off[TLS_FUNCS])
-{
-	Elf_Data *d = elf_getdata(scn, NULL);
-	size_t n;
-
-	if (d == NULL || sh->sh_entsize == 0)
-		return;
-	n = sh->sh_size / sh->sh_entsize;
-	for (size_t i = 0; i < n; i++) {
-		GElf_Sym sym;
-		GElf_Shdr tsh;
-		Elf_Scn *text;
-		const char *name;
-
-		if (gelf_getsym(d, (int)i, &sym) == NULL ||
-		    GELF_ST_TYPE(sym.st_info) != STT_FUNC ||
-		    sym.st_shndx == SHN_UNDEF || sym.st_shndx >= SHN_LORESERVE ||
-		    sym.st_value == 0)
-			continue;
-		name = elf_strptr(e, sh->sh_link, sym.st_name);
-		if (name == NULL || name[0] != 'S' || name[1] != 'S')
-			continue;
-		for (int f = 0; f < TLS_FUNCS; f++) {
-			if (off[f] != 0 || strcmp(name, tls_func_names[f]) != 0)
-				continue;
-			/* The uprobe takes a file offset: the symbol's address
-			 * within its section, from the section's offset. */
-			if ((text = elf_getscn(e, sym.st_shndx)) == NULL ||
-			    gelf_getshdr(text, &tsh) == NULL ||
-			    sym.st_value < tsh.sh_addr ||
-			    sym.st_value - tsh.sh_addr >= tsh.sh_size)
-				break;
-			off[f] = sym.st_value - tsh.sh_addr + tsh.sh_offset;
-			break;
-		}
-	}
-}
-
-/* The file offsets of OpenSSL's functions in path; true when it holds
- * SSL_read and SSL_write.  The exported symbols first, then the full
- * table of an executable that was not stripped. */
-static bool
-tls_elf_offsets(const char *path, size_t off[TLS_FUNCS])
-{
-	static const Elf64_Word tables[] = { SHT_DYNSYM, SHT_SYMTAB };
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	Elf *e;
-
-	memset(off, 0, TLS_FUNCS * sizeof(off[0]));
-	if (fd < 0)
-		return false;
-	(void)elf_version(EV_CURRENT);
-	e = elf_begin(fd, ELF_C_READ_MMAP, NULL);
-	if (e != NULL && elf_kind(e) == ELF_K_ELF) {
-		for (size_t t = 0; t < 2; t++) {
-			Elf_Scn *scn = NULL;
-			GElf_Shdr sh;
-
-			if (off[TLS_SSL_READ] != 0 && off[TLS_SSL_WRITE] != 0)
-				break;
-			while ((scn = elf_nextscn(e, scn)) != NULL)
-				if (gelf_getshdr(scn, &sh) != NULL &&
-				    sh.sh_type == tables[t])
-					tls_elf_table(e, scn, &sh, off);
-		}
-	}
-	if (e != NULL)
-		elf_end(e);
-	close(fd);
-	return off[TLS_SSL_READ] != 0 && off[TLS_SSL_WRITE] != 0;
-}
-
-/* Whether an ELF file has a section of that name (Go's .go.buildinfo). */
-static bool
-tls_elf_has_section(const char *path, const char *want)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	bool found = false;
-	Elf_Scn *scn = NULL;
-	size_t shstrndx;
-	GElf_Shdr sh;
-	Elf *e;
-
-	if (fd < 0)
-		return false;
-	(void)elf_version(EV_CURRENT);
-	e = elf_begin(fd, ELF_C_READ_MMAP, NULL);
-	if (e != NULL && elf_kind(e) == ELF_K_ELF &&
-	    elf_getshdrstrndx(e, &shstrndx) == 0) {
-		while (!found && (scn = elf_nextscn(e, scn)) != NULL) {
-			const char *name;
-
-			if (gelf_getshdr(scn, &sh) == NULL)
-				continue;
-			name = elf_strptr(e, shstrndx, sh.sh_name);
-			found = name != NULL && strcmp(name, want) == 0;
-		}
-	}
-	if (e != NULL)
-		elf_end(e);
-	close(fd);
-	return found;
-}
 
 /* ---- /proc/PID/maps ---- */
 
@@ -289,15 +168,58 @@ tls_detach(struct tls *t, struct tls_file *fl)
 	fl->openssl = false;
 }
 
-/* Attach every uprobe whose function fl's file (opened as path) has. */
+/*
+ * The file at path, open for reading when the loader may trust its bytes:
+ * a regular file owned by root that no one else may write (system
+ * libraries and programs, in a container's image too).  A file a user
+ * could have crafted is not parsed by the privileged loader.  -1 (why
+ * says why) otherwise.
+ */
+static int
+tls_open_trusted(const char *path, const char **why)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	struct stat st;
+
+	*why = NULL;
+	if (fd < 0) {
+		*why = strerror(errno);
+		return -1;
+	}
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
+		*why = "not a regular file";
+	else if (st.st_uid != 0 || (st.st_mode & (S_IWGRP | S_IWOTH)))
+		*why = "not owned by root, or writable by others: not read by "
+		    "the privileged loader";
+	if (*why != NULL) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Attach every uprobe whose function fl's file (opened as path) has,
+ * through the descriptor read: the file checked is the file hooked. */
 static void
 tls_attach(struct tls *t, struct tls_file *fl, const char *path)
 {
 	size_t off[TLS_FUNCS];
+	char self[64];
+	const char *why;
 	unsigned n = 0;
+	int fd = tls_open_trusted(path, &why);
 
-	if (!tls_elf_offsets(path, off))
+	if (fd < 0) {
+		if (tls_is_libssl(fl->path))
+			sg_log(SG_LOG_WARN, "tls: %s: %s: TLS through it is not "
+			    "seen", fl->path, why);
 		return;
+	}
+	if (!tls_elf_offsets(fd, off)) {
+		close(fd);
+		return;
+	}
+	snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
 	for (size_t i = 0; i < TLS_PROBES; i++) {
 		const struct tls_probe *p = &tls_probes[i];
 		LIBBPF_OPTS(bpf_uprobe_opts, o, .retprobe = p->ret);
@@ -311,17 +233,19 @@ tls_attach(struct tls *t, struct tls_file *fl, const char *path)
 		}
 		/* -1: every process mapping the file; the programs
 		 * filter by the pid map. */
-		fl->links[i] = bpf_program__attach_uprobe_opts(prog, -1, path,
+		fl->links[i] = bpf_program__attach_uprobe_opts(prog, -1, self,
 		    off[p->func], &o);
 		if (fl->links[i] == NULL) {
 			sg_log(SG_LOG_WARN, "tls: uprobe on %s in %s: %s: TLS "
 			    "through it is not seen", tls_func_names[p->func],
 			    fl->path, strerror(errno));
 			tls_destroy_links(fl);
+			close(fd);
 			return;
 		}
 		n++;
 	}
+	close(fd);
 	fl->openssl = true;
 	t->attached++;
 	sg_log(SG_LOG_INFO, "tls: %u uprobes on OpenSSL in %s", n, fl->path);
@@ -553,12 +477,31 @@ tls_describe_pid(FILE *f, pid_t pid)
 
 	snprintf(root, sizeof(root), "/proc/%d/root", (int)pid);
 	for (int i = 0; i < n; i++) {
-		const char *base = strrchr(maps[i].path, '/');
+		const char *base = strrchr(maps[i].path, '/'), *why;
+		bool seen;
+		int fd;
 
 		base = base != NULL ? base + 1 : maps[i].path;
 		snprintf(path, sizeof(path), "%s%s", root, maps[i].path);
-		if ((tls_is_libssl(maps[i].path) || i == 0) &&
-		    tls_elf_offsets(path, off)) {
+		if (!tls_is_libssl(maps[i].path) && i != 0 &&
+		    strncmp(base, "libgnutls.so", 12) != 0 &&
+		    strncmp(base, "libnss3.so", 10) != 0 &&
+		    strncmp(base, "libjvm.so", 9) != 0)
+			continue;
+		if ((fd = tls_open_trusted(path, &why)) < 0) {
+			if (tls_is_libssl(maps[i].path)) {
+				fprintf(f, "TLS not seen: %s: %s", maps[i].path,
+				    why);
+				return;
+			}
+			continue;
+		}
+		seen = (tls_is_libssl(maps[i].path) || i == 0) &&
+		    tls_elf_offsets(fd, off);
+		if (!seen && i == 0 && tls_elf_has_section(fd, ".go.buildinfo"))
+			other = "a Go program: crypto/tls is not covered";
+		close(fd);
+		if (seen) {
 			fprintf(f, "TLS seen: OpenSSL in %s", maps[i].path);
 			return;
 		}
@@ -568,8 +511,6 @@ tls_describe_pid(FILE *f, pid_t pid)
 			other = "NSS (libnss3), not covered";
 		else if (strncmp(base, "libjvm.so", 9) == 0)
 			other = "Java's TLS (JSSE), not covered";
-		else if (i == 0 && tls_elf_has_section(path, ".go.buildinfo"))
-			other = "a Go program: crypto/tls is not covered";
 	}
 	if (n < 0)
 		fprintf(f, "TLS: process gone");

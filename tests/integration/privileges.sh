@@ -1,7 +1,10 @@
 #!/bin/bash
 # Privilege separation as seen in /proc/PID/status:
 #   loader:   unprivileged uid, CapEff = cap_bpf,cap_perfmon,cap_sys_ptrace,
-#             cap_dac_read_search (000000c000080004), CapBnd 0
+#             cap_dac_read_search (000000c000080004), plus cap_sys_admin
+#             (000000c000280004) where the kernel asks it for the TLS
+#             uprobes, as `spyglass check` says; with ebpf.tls = false
+#             never; CapBnd 0
 #   children: unprivileged uid, no capabilities at all, NoNewPrivs 1,
 #             Seccomp 2 (filter)
 # and the sandbox self-test: spyglass-collector -T socket dies with SIGSYS
@@ -41,13 +44,30 @@ check_uid_not_root() {   # WHAT PID
 	esac
 }
 
+BASE_CAPS=000000c000080004
+ADMIN_CAPS=000000c000280004
+check=$("$SPYGLASS" -o discovery.open_port="$PORT" check 2>&1)
+if printf '%s\n' "$check" | grep -q 'asks cap_sys_admin (kept)'; then
+	WANT_CAPS=$ADMIN_CAPS
+	log "this kernel asks cap_sys_admin for uprobes: the loader keeps it"
+else
+	WANT_CAPS=$BASE_CAPS
+fi
+
+# TLS off: never cap_sys_admin
+start_sensor -o discovery.open_port="$PORT" -o ebpf.tls=false
+wait_ready 0 || exit 1
+assert_eq "loader CapEff with ebpf.tls = false" $BASE_CAPS \
+    "$(status_field "$SENSOR_PID" CapEff)"
+stop_sensor
+
 start_sensor -o discovery.open_port="$PORT"
 wait_ready 0 || exit 1
 wait_children || fail "collector and exporter not both running"
 
 L=$SENSOR_PID
 check_uid_not_root "loader" "$L"
-assert_eq "loader CapEff" 000000c000080004 "$(status_field "$L" CapEff)"
+assert_eq "loader CapEff" $WANT_CAPS "$(status_field "$L" CapEff)"
 assert_eq "loader CapBnd" 0000000000000000 "$(status_field "$L" CapBnd)"
 assert_eq "loader CapAmb" 0000000000000000 "$(status_field "$L" CapAmb)"
 assert_eq "loader CapInh" 0000000000000000 "$(status_field "$L" CapInh)"
