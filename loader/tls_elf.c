@@ -4,6 +4,7 @@
 #include "tls_elf.h"
 
 #include <gelf.h>
+#include <stdint.h>
 #include <libelf.h>
 #include <string.h>
 #include <sys/stat.h>

@@ -54,6 +54,20 @@ else
 	WANT_CAPS=$BASE_CAPS
 fi
 
+# Without the capability the kernel asks for uprobes (here: no
+# cap_sys_admin in the bounding set), TLS is off with a warning, or with
+# enforce_sys_caps the sensor refuses to start.
+if [ "$WANT_CAPS" = "$ADMIN_CAPS" ] && command -v capsh > /dev/null; then
+	out=$(capsh --drop=cap_sys_admin -- -c "'$SPYGLASS' -o discovery.open_port=$PORT check" 2>&1)
+	assert_contains "check without cap_sys_admin: TLS off, a warning" "$out" \
+	    "warning TLS plaintext will not be seen"
+	capsh --drop=cap_sys_admin -- -c "'$SPYGLASS' -o discovery.open_port=$PORT -o enforce_sys_caps=true check" \
+	    > "$T/enforce.out" 2>&1
+	rc=$?
+	assert_eq "check without cap_sys_admin, enforce_sys_caps = true: exit status" 3 "$rc"
+	assert_contains "... names TLS" "$(cat "$T/enforce.out")" "error   TLS:"
+fi
+
 # TLS off: never cap_sys_admin
 start_sensor -o discovery.open_port="$PORT" -o ebpf.tls=false
 wait_ready 0 || exit 1
