@@ -164,10 +164,10 @@ struct sg_ssl_key {
 };
 
 struct sg_ssl_conn {
-	struct sg_conn_id conn;
-	__u8  role;    /* enum sg_role, as the socket's hooks knew it */
-	__u8  wide;    /* HTTP/2 frames seen in its plaintext */
-	__u8  _pad[6];
+	struct sg_conn_id    conn;
+	/* role: as the socket's hooks knew it; wide: HTTP/2 frames seen
+	 * in the plaintext */
+	struct sg_sock_info  info;
 };
 
 struct {
@@ -566,11 +566,11 @@ sg_tls_ciphertext(const struct sg_conn_id *conn, struct sg_sock_info *info)
 	k.ssl = call->ssl;
 	b = bpf_map_lookup_elem(&sg_ssl_conns, &k);
 	if (b == NULL || b->conn.sock != conn->sock) {
-		struct sg_ssl_conn n = { .conn = *conn, .role = role };
+		struct sg_ssl_conn n = { .conn = *conn, .info.role = role };
 
 		bpf_map_update_elem(&sg_ssl_conns, &k, &n, BPF_ANY);
-	} else if (b->role == SG_ROLE_UNKNOWN) {
-		b->role = role;
+	} else if (b->info.role == SG_ROLE_UNKNOWN) {
+		b->info.role = role;
 	}
 	if (!call->in_call)
 		bpf_map_delete_elem(&sg_ssl_calls, &id);
@@ -615,11 +615,13 @@ sg_capture(struct sg_scratch *s, const struct sg_args *a, __s64 ret,
 	}
 }
 
-/* Fill the payload part of the event in s from the syscall's buffers a
- * (header and connection already filled) and write it out. */
+/* Fill the payload part of the event in s from the buffers of a (header
+ * and connection already filled), with flags (SG_DATA_*) added, and write
+ * it out.  tls: the process may be in a TLS library's call, whose
+ * ciphertext is not reported. */
 static __always_inline void
 sg_emit_payload(struct sg_scratch *s, const struct sg_args *a, __s64 ret,
-    __u8 dir, struct sg_sock_info *info, bool closed, bool tls)
+    __u8 dir, struct sg_sock_info *info, __u8 flags, bool tls)
 {
 	struct sg_data_event *e = &s->ev;
 	bool wide = info != NULL && info->wide;
@@ -639,11 +641,17 @@ sg_emit_payload(struct sg_scratch *s, const struct sg_args *a, __s64 ret,
 		if (reread_wide && ret > e->captured)
 			sg_capture(s, a, ret, http2_capture_size);
 	}
-	if (closed)
-		e->flags |= SG_DATA_CLOSED;
+	e->flags |= flags;
 	if (e->captured > SG_CAPTURE_MAX)
 		return;
 	sg_output(e, SG_DATA_EVENT_HDR_SIZE + e->captured);
+}
+
+/* SG_DATA_CLOSED when the socket has closed: its last I/O. */
+static __always_inline __u8
+sg_closed_flag(int state)
+{
+	return state == TCP_CLOSE ? SG_DATA_CLOSED : 0;
 }
 
 /* Direction of an I/O op; SG_DIR_NONE for the others. */
@@ -675,7 +683,7 @@ sg_emit_data(const struct sg_args *a, __s64 ret, bool tls)
 		return;
 	sg_emit_payload(s, a, ret, sg_op_dir(a->op),
 	    sg_sock_claim(s->ev.conn.sock, s->ev.hdr.pid),
-	    BPF_CORE_READ(sk, __sk_common.skc_state) == TCP_CLOSE, tls);
+	    sg_closed_flag(BPF_CORE_READ(sk, __sk_common.skc_state)), tls);
 }
 
 static __always_inline void
@@ -1002,7 +1010,7 @@ sg_on_sock_io(const struct sock *sk, int ret, int flags, __u8 dir)
 	if (info != NULL && info->owner == 0)
 		info->owner = id >> 32;
 	sg_emit_payload(s, &a, ret, dir, info,
-	    sk->__sk_common.skc_state == TCP_CLOSE, tls);
+	    sg_closed_flag(sk->__sk_common.skc_state), tls);
 	return 0;
 }
 
@@ -1100,7 +1108,7 @@ sg_kprobe_return(long ret, __u8 dir)
 		return 0;
 	sg_emit_payload(s, &a, ret, dir,
 	    sg_sock_claim(s->ev.conn.sock, s->ev.hdr.pid),
-	    BPF_CORE_READ(sk, __sk_common.skc_state) == TCP_CLOSE, tls);
+	    sg_closed_flag(BPF_CORE_READ(sk, __sk_common.skc_state)), tls);
 	return 0;
 }
 
@@ -1381,39 +1389,23 @@ sg_ssl_moved(const struct sg_ssl_call *c, long rax)
 	return 0;
 }
 
+/* The plaintext of call c, as the data of the connection b. */
 static __always_inline void
 sg_ssl_emit(const struct sg_ssl_call *c, struct sg_ssl_conn *b, __s64 len)
 {
+	bool read = c->op == SG_SSL_READ || c->op == SG_SSL_READ_EX;
+	struct sg_args a = { .op = read ? SG_OP_READ : SG_OP_WRITE,
+	    .buf = c->buf };
 	struct sg_scratch *s;
-	struct sg_data_event *e;
 	__u32 zero = 0;
 
 	s = bpf_map_lookup_elem(&sg_scratch, &zero);
 	if (s == NULL)
 		return;
-	e = &s->ev;
-	sg_fill_hdr(&e->hdr, SG_EV_DATA);
-	e->conn = b->conn;
-	e->len = len;
-	e->dir = c->op == SG_SSL_READ || c->op == SG_SSL_READ_EX ?
-	    SG_DIR_READ : SG_DIR_WRITE;
-	e->role = b->role;
-	e->flags = 0;
-	__builtin_memset(e->tail, 0, sizeof(e->tail));
-	sg_capture_buf(e, c->buf, len, b->wide ? http2_capture_size :
-	    capture_size);
-	if (!b->wide && http2_capture_size > capture_size &&
-	    sg_looks_http2(e)) {
-		b->wide = 1;
-		if (reread_wide && len > e->captured) {
-			e->flags = 0;
-			sg_capture_buf(e, c->buf, len, http2_capture_size);
-		}
-	}
-	e->flags |= SG_DATA_TLS;
-	if (e->captured > SG_CAPTURE_MAX)
-		return;
-	sg_output(e, SG_DATA_EVENT_HDR_SIZE + e->captured);
+	sg_fill_hdr(&s->ev.hdr, SG_EV_DATA);
+	s->ev.conn = b->conn;
+	sg_emit_payload(s, &a, len, read ? SG_DIR_READ : SG_DIR_WRITE,
+	    &b->info, SG_DATA_TLS, false);
 }
 
 static __always_inline int

@@ -138,27 +138,15 @@ node "$T/sgtest_grpc_$$.js" client "$PYPORT" $CALLS > "$T/node_client.out" 2>&1 
 want=$(printf 'Count OK 4\nSay NOT_FOUND 5\nSay OK 20\nSay UNAVAILABLE 3')
 assert_eq "node client's calls" "$want" "$(cat "$T/node_client.out")"
 assert_eq "python client's calls" "$want" "$(cat "$T/py_client.out")"
-check_side() {   # METRIC SERVICE: the 32 calls, by method and status
-	local m=$1 svc=$2
-	assert_count "$m{$svc} Say OK" 20 \
-	    "$(wait_metric 20 "$m" service_name="$svc" rpc_method=$SAY rpc_grpc_status_code=0)"
-	scrape
-	assert_count "$m{$svc} Say NOT_FOUND" 5 \
-	    "$(metric_value "$m" service_name="$svc" rpc_method=$SAY rpc_grpc_status_code=5)"
-	assert_count "$m{$svc} Say UNAVAILABLE" 3 \
-	    "$(metric_value "$m" service_name="$svc" rpc_method=$SAY rpc_grpc_status_code=14)"
-	assert_count "$m{$svc} Count OK (server streaming)" 4 \
-	    "$(metric_value "$m" service_name="$svc" rpc_method=$COUNT rpc_grpc_status_code=0)"
-}
-check_side $RSRV "$PYSVC"
-check_side $RCLI node
+grpc_check_side $RSRV "$PYSVC"
+grpc_check_side $RCLI node
 # the node server and the python client also carry the early channel's 34
 n=$(wait_metric 66 $RSRV service_name=node)
 assert_count "$RSRV{node} in all (34 early + 32)" 66 "$n"
 scrape
-check_side $RSRV node
+grpc_check_side $RSRV node
 assert_count "$RCLI{$PYSVC} in all (34 early + 32)" 66 "$(metric_value $RCLI service_name="$PYSVC")"
-check_side $RCLI "$PYSVC"
+grpc_check_side $RCLI "$PYSVC"
 assert_eq "gRPC spans: python server, Say, NOT_FOUND" 5 \
     "$(count_spans "$SENSOR_OUT" kind=server protocol=grpc target=$SAY status=5 service_name="$PYSVC")"
 assert_eq "no gRPC call counted as HTTP (python, node)" "0 0" \

@@ -297,6 +297,22 @@ tls_cert() {
 	TLS_NGINX="ssl_certificate $T/cert.pem; ssl_certificate_key $T/key.pem;"
 }
 
+# grpc_check_side METRIC SERVICE: the calls of grpc_peer's CALLS
+# "Say:hi:20 Say:missing:5 Say:down:3 Count:3:4", by method and status
+# (SAY and COUNT: the methods' paths).
+grpc_check_side() {
+	local m=$1 svc=$2
+	assert_count "$m{$svc} Say OK" 20 \
+	    "$(wait_metric 20 "$m" service_name="$svc" rpc_method="$SAY" rpc_grpc_status_code=0)"
+	scrape
+	assert_count "$m{$svc} Say NOT_FOUND" 5 \
+	    "$(metric_value "$m" service_name="$svc" rpc_method="$SAY" rpc_grpc_status_code=5)"
+	assert_count "$m{$svc} Say UNAVAILABLE" 3 \
+	    "$(metric_value "$m" service_name="$svc" rpc_method="$SAY" rpc_grpc_status_code=14)"
+	assert_count "$m{$svc} Count OK (server streaming)" 4 \
+	    "$(metric_value "$m" service_name="$svc" rpc_method="$COUNT" rpc_grpc_status_code=0)"
+}
+
 # python_server_start PORT DIR: sets PYSERVER_PID.
 python_server_start() {
 	local port=$1 dir=$2

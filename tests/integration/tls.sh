@@ -116,18 +116,18 @@ log "server requests counted after wait: $v (want $total)"
 v=$(wait_metric "$total" $MC)
 log "client requests counted after wait: $v (want $total)"
 settle
-for k in "${!srv[@]}"; do
-	IFS=/ read -r svc m s <<< "$k"
-	assert_eq "$MS{service_name=$svc,method=$m,status=$s}" "${srv[$k]}" \
-	    "$(metric_value $MS service_name="$svc" http_request_method="$m" http_response_status_code="$s")"
-done
-assert_count "server requests" "$total" "$(metric_value $MS)"
-for k in "${!cli[@]}"; do
-	IFS=/ read -r svc m s <<< "$k"
-	assert_eq "$MC{service_name=$svc,method=$m,status=$s}" "${cli[$k]}" \
-	    "$(metric_value $MC service_name="$svc" http_request_method="$m" http_response_status_code="$s")"
-done
-assert_count "client requests" "$total" "$(metric_value $MC)"
+check_counts() {   # METRIC ARRAY-NAME: SERVICE/METHOD/STATUS -> count
+	local m=$1 k svc meth st
+	local -n want=$2
+	for k in "${!want[@]}"; do
+		IFS=/ read -r svc meth st <<< "$k"
+		assert_eq "$m{service_name=$svc,method=$meth,status=$st}" "${want[$k]}" \
+		    "$(metric_value "$m" service_name="$svc" http_request_method="$meth" http_response_status_code="$st")"
+	done
+	assert_count "$m in all" "$total" "$(metric_value "$m")"
+}
+check_counts $MS srv
+check_counts $MC cli
 assert_eq "$MC to the node server's port" 20 "$(metric_value $MC server_port="$P3")"
 assert_eq "$MC to nginx h2 (curl 10, node 20, h2load 200)" 230 "$(metric_value $MC server_port="$P2")"
 # node's server reads a connection's ClientHello itself, before any SSL

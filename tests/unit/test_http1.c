@@ -1436,6 +1436,20 @@ test_conns_io_after_close(void **state)
 	conns_free(t);
 }
 
+/* Plaintext a TLS library read or wrote on pid 50's socket 0xb000 (port
+ * 443), as the uprobes report it. */
+static int
+send_tls_plaintext(struct sg_conns *t, uint64_t ts, uint8_t dir,
+    const char *s)
+{
+	size_t size = mk_data(50, 0xb000, ts, dir, SG_ROLE_SERVER, s);
+
+	dev.flags |= SG_DATA_TLS;
+	dev.conn.family = 2;
+	dev.conn.lport = 443;
+	return conns_handle_event(t, &dev, size);
+}
+
 /*
  * A TLS connection: its handshake's records on the socket are counted as
  * TLS, not as unparsed bytes; its plaintext (SG_DATA_TLS) is parsed as a
@@ -1459,18 +1473,10 @@ test_conns_tls(void **state)
 	dev.len = 517;
 	assert_int_equal(conns_handle_event(t, &dev, size), 0);
 	/* the library's plaintext of that connection */
-	size = mk_data(50, 0xb000, 30, R, SG_ROLE_SERVER,
-	    "GET /secret HTTP/1.1\r\nHost: x\r\n\r\n");
-	dev.flags |= SG_DATA_TLS;
-	dev.conn.family = 2;
-	dev.conn.lport = 443;
-	assert_int_equal(conns_handle_event(t, &dev, size), 0);
-	size = mk_data(50, 0xb000, 40, W, SG_ROLE_SERVER,
-	    "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
-	dev.flags |= SG_DATA_TLS;
-	dev.conn.family = 2;
-	dev.conn.lport = 443;
-	assert_int_equal(conns_handle_event(t, &dev, size), 0);
+	assert_int_equal(send_tls_plaintext(t, 30, R,
+	    "GET /secret HTTP/1.1\r\nHost: x\r\n\r\n"), 0);
+	assert_int_equal(send_tls_plaintext(t, 40, W,
+	    "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"), 0);
 	assert_int_equal(crec.n, 1);
 	assert_string_equal(crec.ex[0].target, "/secret");
 	assert_int_equal(crec.tls[0], SG_CONN_TLS_PLAINTEXT);

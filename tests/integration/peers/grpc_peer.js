@@ -3,7 +3,10 @@
 // messages as raw bytes, so the two interoperate:
 //   node grpc_peer.js server PORT
 //   node grpc_peer.js client PORT CALLS...   CALL = Say:WORD:N or Count:K:N
+// With SG_GRPC_TLS_CERT (and, for the server, SG_GRPC_TLS_KEY) set: over
+// TLS with that certificate (the client trusts it).
 'use strict';
+const fs = require('fs');
 const path = require('path');
 // SG_GRPC_JS: where @grpc/grpc-js is, for a copy of this script elsewhere
 const grpc = require(process.env.SG_GRPC_JS ||
@@ -39,7 +42,11 @@ function serve(port) {
       call.end();
     },
   });
-  server.bindAsync(`127.0.0.1:${port}`, grpc.ServerCredentials.createInsecure(), (err) => {
+  const creds = process.env.SG_GRPC_TLS_CERT ? grpc.ServerCredentials.createSsl(null, [{
+    cert_chain: fs.readFileSync(process.env.SG_GRPC_TLS_CERT),
+    private_key: fs.readFileSync(process.env.SG_GRPC_TLS_KEY),
+  }]) : grpc.ServerCredentials.createInsecure();
+  server.bindAsync(`127.0.0.1:${port}`, creds, (err) => {
     if (err) { console.error(err.message); process.exit(1); }
     console.log('listening');
   });
@@ -65,7 +72,10 @@ function one(client, method, arg) {
 }
 
 async function callAll(port, calls) {
-  const client = new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+  const creds = process.env.SG_GRPC_TLS_CERT ?
+    grpc.credentials.createSsl(fs.readFileSync(process.env.SG_GRPC_TLS_CERT)) :
+    grpc.credentials.createInsecure();
+  const client = new grpc.Client(`127.0.0.1:${port}`, creds);
   const results = new Map();
   for (const spec of calls) {
     const [method, arg, n] = spec.split(':');

@@ -13,7 +13,11 @@ grpc-status trailers).  Service spyglass.test.Echo:
       (N calls over one channel); prints "METHOD STATUS COUNT" lines.
       A CALL "wait" prints "waiting" and reads a line from standard
       input before going on (a channel opened before the sensor starts).
+
+With SG_GRPC_TLS_CERT (and, for the server, SG_GRPC_TLS_KEY) set in the
+environment: over TLS with that certificate (the client trusts it).
 """
+import os
 import sys
 import time
 from concurrent import futures
@@ -44,7 +48,14 @@ def serve(port):
     }
     server.add_generic_rpc_handlers(
         (grpc.method_handlers_generic_handler(SERVICE, handlers),))
-    server.add_insecure_port("127.0.0.1:%d" % port)
+    cert = os.environ.get("SG_GRPC_TLS_CERT")
+    if cert:
+        creds = grpc.ssl_server_credentials([(
+            open(os.environ["SG_GRPC_TLS_KEY"], "rb").read(),
+            open(cert, "rb").read())])
+        server.add_secure_port("127.0.0.1:%d" % port, creds)
+    else:
+        server.add_insecure_port("127.0.0.1:%d" % port)
     server.start()
     print("listening", flush=True)
     server.wait_for_termination()
@@ -64,9 +75,17 @@ def call(channel, method, arg):
         return e.code().name
 
 
+def open_channel(port):
+    cert = os.environ.get("SG_GRPC_TLS_CERT")
+    if cert:
+        creds = grpc.ssl_channel_credentials(open(cert, "rb").read())
+        return grpc.secure_channel("127.0.0.1:%d" % port, creds)
+    return grpc.insecure_channel("127.0.0.1:%d" % port)
+
+
 def client(port, calls):
     results = {}
-    with grpc.insecure_channel("127.0.0.1:%d" % port) as channel:
+    with open_channel(port) as channel:
         for spec in calls:
             if spec == "wait":
                 print("waiting", flush=True)
