@@ -1417,6 +1417,10 @@ sg_ssl_return(long ret)
 	struct sg_ssl_conn *b;
 	__s64 len;
 
+	/* Every process mapping the library returns through here: most
+	 * are not selected, and the bitmap says so for less than a lookup. */
+	if (!sg_pidbit_test(id >> 32))
+		return 0;
 	p = bpf_map_lookup_elem(&sg_ssl_calls, &id);
 	if (p == NULL)
 		return 0;
