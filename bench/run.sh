@@ -5,7 +5,7 @@
 #
 #   sudo bench/run.sh [-r ROUNDS] [-d SECONDS] [-o OUTDIR] [SCENARIO...]
 #
-# Scenarios: sat rate python conns burst h2 https (default: all).
+# Scenarios: sat rate python conns burst h2 https https_own (default: all).
 #   bench/run.sh -S OUTDIR/records.tsv   prints the table of a past run again
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -26,7 +26,7 @@ while getopts r:d:o:S:h opt; do
 done
 shift $((OPTIND - 1))
 SCENARIOS=("$@")
-[ ${#SCENARIOS[@]} -gt 0 ] || SCENARIOS=(sat rate python conns burst h2 https)
+[ ${#SCENARIOS[@]} -gt 0 ] || SCENARIOS=(sat rate python conns burst h2 https https_own)
 # Modes: off = no sensor; on = sensor selecting the application's port;
 # idle = sensor running but selecting nothing (an unused port);
 # on-raw, idle-raw, on-tp, idle-tp: the same with [ebpf] syscall_hooks =
@@ -39,6 +39,7 @@ MODES_conns=${MODES_conns:-"off on"}
 MODES_burst=${MODES_burst:-"off on"}
 MODES_h2=${MODES_h2:-"off on"}
 MODES_https=${MODES_https:-"off on"}
+MODES_https_own=${MODES_https_own:-"off on"}
 
 if [ -n "$SUMMARY_ONLY" ]; then   # -S RECORDS: print the table again
 	REC=$SUMMARY_ONLY
@@ -61,7 +62,7 @@ to_ms() {   # wrk's "123.45us" / "1.23ms" / "1.00s" -> ms
 
 run_wrk() {   # CONNS URL SECONDS
 	local c=$1 url=$2 d=$3 out rps reqs p50 p99 err
-	out=$(wrk -t2 -c"$c" -d"${d}s" --latency "$url" 2>&1)
+	out=$(${WRK_ENV:-} wrk -t2 -c"$c" -d"${d}s" --latency "$url" 2>&1)
 	printf '%s\n' "$out" >> "$T/load.log"
 	reqs=$(printf '%s\n' "$out" | awk '/ requests in / { print $1 }')
 	rps=$(printf '%s\n' "$out" | awk '/^Requests\/sec:/ { print $2 }')
@@ -97,6 +98,9 @@ load_h2()     { run_h2load 16 $((30000 * $1)) "http://127.0.0.1:$H2_PORT/ok" -m 
 # TLS, keep-alive: wrk maps the same libssl, so its calls trap into the
 # uprobes too (and return at once: it is not selected)
 load_https()  { run_wrk 16 "https://127.0.0.1:$HTTPS_PORT/ok" "$1"; }
+# the same with wrk on its own copy of libssl (another file: not hooked),
+# as a client on another host would be: the server's cost alone
+load_https_own() { WRK_ENV="env LD_LIBRARY_PATH=$T/ownssl" run_wrk 16 "https://127.0.0.1:$HTTPS_PORT/ok" "$1"; }
 
 # ---------------------------------------------------------------- one timed run
 
@@ -168,9 +172,14 @@ run_scenario() {
 	eval "modes=\$MODES_$scen"
 	case $scen in
 	python) pyserver_start "$PY_PORT"; APP_PID=$PY_PID; APP_PORT=$PY_PORT ;;
-	h2|https) local plain=${NGINX_PID:-} plain_worker=${NGINX_WORKER:-}
+	h2|https|https_own) local plain=${NGINX_PID:-} plain_worker=${NGINX_WORKER:-}
 	        if [ "$scen" = h2 ]; then APP_PORT=$H2_PORT; nginx_start "$H2_PORT" http2
 	        else APP_PORT=$HTTPS_PORT; nginx_start "$HTTPS_PORT" ssl; fi
+	        if [ "$scen" = https_own ]; then
+	                mkdir -p "$T/ownssl"
+	                cp "$(ldd "$(command -v wrk)" | awk '/libssl/ { print $3 }')" \
+	                    "$(ldd "$(command -v wrk)" | awk '/libcrypto/ { print $3 }')" "$T/ownssl/"
+	        fi
 	        APP_PID=$NGINX_WORKER; OTHER_NGINX=$NGINX_PID
 	        NGINX_PID=$plain; NGINX_WORKER=$plain_worker ;;
 	*)      [ -n "${NGINX_PID:-}" ] || nginx_start "$NGINX_PORT"
@@ -184,7 +193,7 @@ run_scenario() {
 		for m in $list; do measure "$scen" "$m" "$r"; done
 	done
 	if [ "$scen" = python ]; then kill_pid "$PY_PID"; fi
-	case $scen in h2|https) kill_pid "$OTHER_NGINX" ;; esac
+	case $scen in h2|https|https_own) kill_pid "$OTHER_NGINX" ;; esac
 }
 
 summary() {
@@ -250,7 +259,7 @@ START=$(date -u '+%Y-%m-%d %H:%M:%S UTC')
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 say "bench: started $START; load: $(cut -d' ' -f1-3 /proc/loadavg)"
 for s in "${SCENARIOS[@]}"; do
-	case $s in sat|rate|python|conns|burst|h2|https) ;; *) die "unknown scenario $s" ;; esac
+	case $s in sat|rate|python|conns|burst|h2|https|https_own) ;; *) die "unknown scenario $s" ;; esac
 	run_scenario "$s"
 done
 END=$(date -u '+%Y-%m-%d %H:%M:%S UTC')
