@@ -25,6 +25,8 @@
 #include "metrics.h"
 #include "msg.h"
 #include "procs.h"
+#include "routes.h"
+#include "select_conf.h"
 #include "sampler.h"
 #include "sandbox.h"
 #include "self.h"
@@ -40,6 +42,10 @@ static struct {
 	struct sg_config   cfg;
 	struct sg_conns   *conns;
 	struct sg_metrics *metrics;
+	struct sg_routes  *routes;
+	uint64_t           routes_ignored[2];   /* metrics, traces */
+	uint64_t           self_exported[2];    /* metrics, traces */
+	uint64_t           filtered;        /* [filter.application.*] */
 	uint64_t           series_ttl_ns;   /* idle series freed after */
 	nng_socket         in, out;
 	struct sg_ipc_peer loader;         /* the one peer of in */
@@ -106,12 +112,102 @@ sg_spans_add(const struct sg_span *s)
 	C.nspans++;
 }
 
+/* The route of span s ([routes]): for HTTP from its path, for gRPC its
+ * method.  Returns SG_ROUTE_* flags (ignored for metrics, traces). */
+static unsigned
+sg_route(struct sg_span *s)
+{
+	size_t n;
+
+	if (s->flags & SG_SPAN_TARGET_UNKNOWN)
+		return 0;
+	n = strnlen(s->target, sizeof(s->target));
+	if (s->app == SG_APP_GRPC) {
+		memcpy(s->route, s->target, n);
+		s->route[n] = '\0';
+		return 0;
+	}
+	/* low-cardinality: one trie per service */
+	return routes_find(C.routes, s->service_name, sizeof(s->service_name),
+	    s->target, n, s->route, sizeof(s->route));
+}
+
+/*
+ * exclude_otel_instrumented_services, as Beyla decides it: a process seen
+ * to send OTLP itself (a successful client call to /v1/traces or
+ * /v1/metrics, or to the OTLP gRPC services' Export) exports that signal
+ * on its own; from then on the sensor leaves that signal of it out.
+ * Returns PROCS_OTEL_* of the process.
+ */
+static unsigned
+sg_self_exported(const struct sg_span *s)
+{
+	static const struct {
+		uint8_t     app;
+		const char *target;
+		unsigned    kind;
+	} exports[] = {
+		{ SG_APP_HTTP, "/v1/traces", PROCS_OTEL_TRACES },
+		{ SG_APP_HTTP, "/v1/metrics", PROCS_OTEL_METRICS },
+		{ SG_APP_GRPC, "/opentelemetry.proto.collector.trace.v1."
+		  "TraceService/Export", PROCS_OTEL_TRACES },
+		{ SG_APP_GRPC, "/opentelemetry.proto.collector.metrics.v1."
+		  "MetricsService/Export", PROCS_OTEL_METRICS },
+	};
+	unsigned add = 0, had, now;
+
+	if (!C.cfg.discovery.exclude_otel_instrumented_services)
+		return 0;
+	if (s->kind == SG_SPAN_CLIENT && !(s->flags & (SG_SPAN_TARGET_UNKNOWN |
+	    SG_SPAN_STATUS_UNKNOWN)) && (s->app == SG_APP_GRPC ?
+	    s->status == 0 : s->status >= 200 && s->status < 300))
+		for (size_t i = 0; i < sizeof(exports) / sizeof(exports[0]); i++)
+			if (exports[i].app == s->app &&
+			    strncmp(s->target, exports[i].target,
+			    sizeof(s->target)) == 0)
+				add = exports[i].kind;
+	had = procs_otel(s->pid, 0);
+	if (add == 0 || (had & add))
+		return had;
+	now = procs_otel(s->pid, add);
+	sg_log(SG_LOG_INFO, "pid %u (%s) sends OpenTelemetry %s itself: the "
+	    "sensor leaves its %s out (exclude_otel_instrumented_services)",
+	    s->pid, s->service_name, add == PROCS_OTEL_TRACES ? "traces" :
+	    "metrics", add == PROCS_OTEL_TRACES ? "spans" : "metrics");
+	return now;
+}
+
+/* [filter.application.ATTR]: whether span s passes every filter.  A
+ * filter on an attribute the span does not have (url_path of a gRPC
+ * call) lets it pass. */
+static bool
+sg_filters_pass(const struct sg_span *s)
+{
+	char buf[16];
+
+	for (unsigned i = 0; i < C.cfg.attributes.nfilter; i++) {
+		const struct sg_attr_filter *f = &C.cfg.attributes.filter[i];
+		int a = sg_attr_find(f->attr);
+		const char *v = a >= 0 ? spans_attr(s, a, buf, sizeof(buf)) :
+		    NULL;
+
+		if (v == NULL)
+			continue;
+		if (f->match[0] != '\0' && !sg_globs_match(f->match, v))
+			return false;
+		if (f->not_match[0] != '\0' && sg_globs_match(f->not_match, v))
+			return false;
+	}
+	return true;
+}
+
 /* conns.c hands over each finished exchange. */
 static void
 sg_on_exchange(void *ctx, const struct sg_conn *conn,
     const struct sg_exchange *ex)
 {
 	struct sg_span s;
+	unsigned rf, otel;
 
 	(void)ctx;
 	/* A parser may carry an app not asked for (HTTP/2: HTTP and gRPC). */
@@ -119,10 +215,29 @@ sg_on_exchange(void *ctx, const struct sg_conn *conn,
 		return;
 	spans_build(&s, conn, ex, procs_find(conn->pid), C.clock_offset,
 	    C.want_spans);
-	metrics_record_span(C.metrics, &s);
+	rf = sg_route(&s);
+	otel = sg_self_exported(&s);
+	if (!sg_filters_pass(&s)) {
+		C.filtered++;
+		return;
+	}
+	if (rf & SG_ROUTE_NO_METRICS)
+		C.routes_ignored[0]++;
+	else if (otel & PROCS_OTEL_METRICS)
+		C.self_exported[0]++;
+	else
+		metrics_record_span(C.metrics, &s);
 	C.spans_total++;
 	if (!C.want_spans)
 		return;
+	if (rf & SG_ROUTE_NO_TRACES) {
+		C.routes_ignored[1]++;
+		return;
+	}
+	if (otel & PROCS_OTEL_TRACES) {
+		C.self_exported[1]++;
+		return;
+	}
 	if (!sampler_keep(C.cfg.traces.sampler, C.cfg.traces.sampler_arg,
 	    s.trace_id)) {
 		C.spans_unsampled++;
@@ -151,6 +266,21 @@ sg_apps_enabled(uint32_t instr)
 	if (instr & (1u << SG_INSTR_GRPC))
 		apps |= 1u << SG_APP_GRPC;
 	return apps;
+}
+
+/* The loader checked the patterns: a failure here is out of memory. */
+static void
+sg_apply_routes(const struct sg_config *c)
+{
+	char err[256];
+
+	routes_free(C.routes);
+	C.routes = routes_new(c->routes.patterns, c->routes.ignored_patterns,
+	    c->routes.unmatched, c->routes.ignore_mode,
+	    c->routes.wildcard_char[0], c->routes.max_path_segment_cardinality,
+	    err, sizeof(err));
+	if (C.routes == NULL)
+		sg_fatal("routes: %s", err);
 }
 
 static void
@@ -183,6 +313,11 @@ sg_apply_config(const struct sg_config *cfg)
 	    (uint64_t)nc.ebpf.grpc_request_timeout_ms * 1000000u);
 	C.apps = sg_apps_enabled(nc.instrumentations);
 	conns_set_protocols(C.conns, proto_for_apps(C.apps));
+	if (C.routes == NULL ||
+	    memcmp(&nc.routes, &C.cfg.routes, sizeof(nc.routes)) != 0)
+		sg_apply_routes(&nc);
+	metrics_set_host(C.metrics, nc.host_name);
+	metrics_select(C.metrics, &nc);
 	C.cfg = nc;
 	C.series_ttl_ns = (uint64_t)nc.series_ttl_ms * 1000000u;
 	C.want_spans = nc.export_spans;
@@ -312,6 +447,11 @@ sg_send_stats(void)
 	C.self[SG_SELF_CUT_OFF] = cs.cut_off;
 	C.self[SG_SELF_CONNS_ACTIVE] = cs.active;
 	C.self[SG_SELF_UNPARSED] = cs.unparsed;
+	C.self[SG_SELF_ROUTES_IGNORED_METRICS] = C.routes_ignored[0];
+	C.self[SG_SELF_ROUTES_IGNORED_TRACES] = C.routes_ignored[1];
+	C.self[SG_SELF_SELF_EXPORTED_METRICS] = C.self_exported[0];
+	C.self[SG_SELF_SELF_EXPORTED_TRACES] = C.self_exported[1];
+	C.self[SG_SELF_FILTERED] = C.filtered;
 	C.self[SG_SELF_TLS_CIPHERTEXT] = cs.tls_records;
 	C.self[SG_SELF_UNPAIRED] = cs.unpaired;
 	C.self[SG_SELF_REQ_DROPPED] = cs.dropped;

@@ -22,6 +22,8 @@
 
 #include "clock.h"
 #include "log.h"
+#include "select_conf.h"
+#include "spans.h"
 #include "semconv.h"
 #include "wire.h"
 
@@ -83,17 +85,22 @@ struct family {
 
 /* The span fields a span's labels are made of. */
 struct label_src {
+	uint32_t mask;                 /* the labels they were built with */
 	uint8_t  kind;                 /* 0: none kept */
 	uint8_t  app;
 	uint8_t  flags;
 	uint32_t status;
 	uint16_t peer_port;
+	uint16_t host_port;
 	char     op[SG_METHOD_MAX];
-	char     target[SG_PATH_MAX];  /* gRPC only: the method */
+	char     target[SG_PATH_MAX];  /* the method, or url_path */
+	char     route[SG_PATH_MAX];   /* HTTP only */
 	char     service_name[SG_NAME_MAX];
 	char     service_namespace[SG_NAME_MAX];
 	char     instance_id[SG_NAME_MAX];
 	char     peer_addr[SG_ADDR_MAX];
+	char     host_addr[SG_ADDR_MAX];
+	char     scheme[8];
 };
 
 struct sg_metrics {
@@ -108,6 +115,8 @@ struct sg_metrics {
 	char            hostname[SG_LABEL_MAX];
 	struct labels   scratch_labels;
 	struct sg_series scratch_series;
+	uint32_t        masks[FAM_NFIXED];   /* labels of each family */
+	struct labels   other_labels;  /* a family whose mask differs */
 	struct labels   last_labels;   /* of the last span they were built for */
 	struct label_src last_src;     /* what they were built from */
 	uint64_t        last_hash;
@@ -117,41 +126,55 @@ struct fam_def {
 	const char *prom, *otel, *unit, *help;
 	uint8_t     type;
 	int         size;        /* 1: size buckets, 0: duration buckets */
+	uint32_t    avail, def;  /* labels it may have, and has by default */
 };
+
+/* The label sets, Beyla's: [attributes.select.*] picks from avail. */
+#define B(a) SG_ATTR_BIT(SG_ATTR_ ## a)
+#define L_APP   (B(SERVICE_NAME) | B(SERVICE_NAMESPACE) | B(TARGET_INSTANCE))
+#define L_HTTP  (L_APP | B(HTTP_METHOD) | B(HTTP_STATUS) | B(HTTP_ROUTE) | \
+	B(URL_SCHEME) | B(SERVER_ADDRESS) | B(SERVER_PORT))
+#define L_RPC   (L_APP | B(RPC_METHOD) | B(RPC_SYSTEM) | B(RPC_STATUS) | \
+	B(SERVER_ADDRESS) | B(SERVER_PORT))
+#define A_HTTP  (L_HTTP | B(URL_PATH) | B(CLIENT_ADDRESS))
+#define A_RPC   (L_RPC | B(CLIENT_ADDRESS))
+#define HTTP_LABELS A_HTTP, L_HTTP
+#define RPC_SRV_LABELS A_RPC, L_RPC
+#define RPC_CLI_LABELS A_RPC, (L_RPC & ~B(SERVER_PORT))
 
 static const struct fam_def fam_defs[FAM_NFIXED] = {
 	[FAM_SRV_DUR] = { "http_server_request_duration_seconds",
 	    "http.server.request.duration", "s",
 	    "Duration of HTTP service calls from the server side, in seconds",
-	    SG_METRIC_HISTOGRAM, 0 },
+	    SG_METRIC_HISTOGRAM, 0, HTTP_LABELS },
 	[FAM_CLI_DUR] = { "http_client_request_duration_seconds",
 	    "http.client.request.duration", "s",
 	    "Duration of HTTP service calls from the client side, in seconds",
-	    SG_METRIC_HISTOGRAM, 0 },
+	    SG_METRIC_HISTOGRAM, 0, HTTP_LABELS },
 	[FAM_SRV_REQ] = { "http_server_request_body_size_bytes",
 	    "http.server.request.body.size", "By",
 	    "Size, in bytes, of the HTTP request body as received at the "
-	    "server side", SG_METRIC_HISTOGRAM, 1 },
+	    "server side", SG_METRIC_HISTOGRAM, 1, HTTP_LABELS },
 	[FAM_SRV_RESP] = { "http_server_response_body_size_bytes",
 	    "http.server.response.body.size", "By",
 	    "Size, in bytes, of the HTTP response body as sent from the "
-	    "server side", SG_METRIC_HISTOGRAM, 1 },
+	    "server side", SG_METRIC_HISTOGRAM, 1, HTTP_LABELS },
 	[FAM_CLI_REQ] = { "http_client_request_body_size_bytes",
 	    "http.client.request.body.size", "By",
 	    "Size, in bytes, of the HTTP request body as sent from the "
-	    "client side", SG_METRIC_HISTOGRAM, 1 },
+	    "client side", SG_METRIC_HISTOGRAM, 1, HTTP_LABELS },
 	[FAM_CLI_RESP] = { "http_client_response_body_size_bytes",
 	    "http.client.response.body.size", "By",
 	    "Size, in bytes, of the HTTP response body as received at the "
-	    "client side", SG_METRIC_HISTOGRAM, 1 },
+	    "client side", SG_METRIC_HISTOGRAM, 1, HTTP_LABELS },
 	[FAM_RPC_SRV_DUR] = { "rpc_server_duration_seconds",
 	    "rpc.server.duration", "s",
 	    "Duration of RPC service calls from the server side, in seconds",
-	    SG_METRIC_HISTOGRAM, 0 },
+	    SG_METRIC_HISTOGRAM, 0, RPC_SRV_LABELS },
 	[FAM_RPC_CLI_DUR] = { "rpc_client_duration_seconds",
 	    "rpc.client.duration", "s",
 	    "Duration of RPC service calls from the client side, in seconds",
-	    SG_METRIC_HISTOGRAM, 0 },
+	    SG_METRIC_HISTOGRAM, 0, RPC_CLI_LABELS },
 	[FAM_TARGET] = { "target_info", "target_info", "",
 	    "Target metadata", SG_METRIC_GAUGE, 0 },
 };
@@ -637,6 +660,7 @@ metrics_new(const struct sg_buckets *duration, const struct sg_buckets *size,
 
 		family_init(&m->fam[i], d->prom, d->otel, d->unit, d->help,
 		    d->type, d->size ? size : duration, max_series);
+		m->masks[i] = d->def;
 	}
 	m->nfam = FAM_NFIXED;
 	return m;
@@ -678,21 +702,6 @@ metrics_expire(struct sg_metrics *m, uint64_t ttl_ns)
 	return total;
 }
 
-/* Decimal without snprintf, which dominated the per-span cost. */
-static void
-u32_dec(char buf[11], uint32_t v)
-{
-	char tmp[11];
-	size_t n = 0, i = 0;
-
-	do {
-		tmp[n++] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v != 0);
-	while (n > 0)
-		buf[i++] = tmp[--n];
-	buf[i] = '\0';
-}
 
 static void
 observe(struct sg_metrics *m, struct family *f, const struct labels *l,
@@ -704,49 +713,43 @@ observe(struct sg_metrics *m, struct family *f, const struct labels *l,
 		histogram_observe(f, se, v);
 }
 
-/* A status the sensor could not read has no label: it is not guessed. */
+/* The labels of span s that mask selects, in a fixed order.  A status
+ * the sensor could not read has no label: it is not guessed. */
 static void
-labels_status(struct labels *l, const char *key, const struct sg_span *s)
+labels_build(struct labels *l, const struct sg_span *s, uint32_t mask)
 {
-	char status[11];
+	char num[16];
 
-	if (s->flags & SG_SPAN_STATUS_UNKNOWN)
-		return;
-	u32_dec(status, s->status);
-	labels_add(l, key, status);
-}
+	labels_reset(l);
+	for (int a = 0; a < SG_ATTR_MAX; a++) {
+		const char *v;
 
-static void
-labels_http(struct labels *l, const struct sg_span *s)
-{
-	const char *method = semconv_http_method(s->op, sizeof(s->op));
-
-	labels_add(l, "http_request_method", method != NULL ? method :
-	    "_OTHER");
-	labels_status(l, "http_response_status_code", s);
-}
-
-/* The RPC method names a method of the service's interface: bounded by
- * it, and by the family's series cap against a peer that invents them. */
-static void
-labels_grpc(struct labels *l, const struct sg_span *s)
-{
-	labels_addn(l, "rpc_method", s->flags & SG_SPAN_TARGET_UNKNOWN ? "" :
-	    s->target, sizeof(s->target));
-	labels_add(l, "rpc_system", "grpc");
-	labels_status(l, "rpc_grpc_status_code", s);
+		if (!(mask & SG_ATTR_BIT(a)) ||
+		    (v = spans_attr(s, a, num, sizeof(num))) == NULL)
+			continue;
+		labels_add(l, sg_attr_names[a], v);
+	}
 }
 
 /* Whether span s has the label sources of the last span whose labels
- * were built: then it has the same labels, and their hash. */
+ * were built with mask: then it has the same labels, and their hash.
+ * Only the addresses and ports the mask uses are compared (a server's
+ * clients come from ever new ports). */
 static bool
-label_src_same(const struct label_src *a, const struct sg_span *s)
+label_src_same(const struct label_src *a, const struct sg_span *s,
+    uint32_t mask)
 {
-	if (a->kind != s->kind || a->app != s->app || a->flags != s->flags ||
-	    a->status != s->status ||
+	bool server = s->kind == SG_SPAN_SERVER;
+
+	if (a->kind != s->kind || a->mask != mask || a->app != s->app ||
+	    a->flags != s->flags || a->status != s->status ||
 	    memcmp(a->op, s->op, sizeof(a->op)) != 0 ||
-	    (s->app == SG_APP_GRPC &&
+	    ((mask & SG_ATTR_BIT(s->app == SG_APP_GRPC ? SG_ATTR_RPC_METHOD :
+	    SG_ATTR_URL_PATH)) &&
 	    memcmp(a->target, s->target, sizeof(a->target)) != 0) ||
+	    (s->app != SG_APP_GRPC &&
+	    strncmp(a->route, s->route, sizeof(a->route)) != 0) ||
+	    strncmp(a->scheme, s->scheme, sizeof(a->scheme)) != 0 ||
 	    memcmp(a->service_name, s->service_name,
 	    sizeof(a->service_name)) != 0 ||
 	    memcmp(a->service_namespace, s->service_namespace,
@@ -754,66 +757,78 @@ label_src_same(const struct label_src *a, const struct sg_span *s)
 	    memcmp(a->instance_id, s->instance_id,
 	    sizeof(a->instance_id)) != 0)
 		return false;
-	return s->kind != SG_SPAN_CLIENT || (a->peer_port == s->peer_port &&
-	    memcmp(a->peer_addr, s->peer_addr, sizeof(a->peer_addr)) == 0);
+	if ((mask & SG_ATTR_BIT(SG_ATTR_SERVER_PORT)) &&
+	    (server ? a->host_port != s->host_port :
+	    a->peer_port != s->peer_port))
+		return false;
+	if ((mask & (SG_ATTR_BIT(SG_ATTR_SERVER_ADDRESS) |
+	    SG_ATTR_BIT(SG_ATTR_CLIENT_ADDRESS))) &&
+	    (strncmp(a->host_addr, s->host_addr, sizeof(a->host_addr)) != 0 ||
+	    strncmp(a->peer_addr, s->peer_addr, sizeof(a->peer_addr)) != 0))
+		return false;
+	return true;
 }
 
 static void
-label_src_keep(struct label_src *a, const struct sg_span *s)
+label_src_keep(struct label_src *a, const struct sg_span *s, uint32_t mask)
 {
+	a->mask = mask;
 	a->kind = s->kind;
 	a->app = s->app;
 	a->flags = s->flags;
 	a->status = s->status;
 	a->peer_port = s->peer_port;
+	a->host_port = s->host_port;
 	memcpy(a->op, s->op, sizeof(a->op));
-	if (s->app == SG_APP_GRPC)
-		memcpy(a->target, s->target, sizeof(a->target));
+	memcpy(a->target, s->target, sizeof(a->target));
+	memcpy(a->route, s->route, sizeof(a->route));
+	memcpy(a->scheme, s->scheme, sizeof(a->scheme));
 	memcpy(a->service_name, s->service_name, sizeof(a->service_name));
 	memcpy(a->service_namespace, s->service_namespace,
 	    sizeof(a->service_namespace));
 	memcpy(a->instance_id, s->instance_id, sizeof(a->instance_id));
 	memcpy(a->peer_addr, s->peer_addr, sizeof(a->peer_addr));
+	memcpy(a->host_addr, s->host_addr, sizeof(a->host_addr));
 }
 
-/* The labels of span s, and their hash (the three families of a side
- * share one label set).  Consecutive spans mostly have the same labels:
+/* The labels of span s for the families of mask, and their hash (the
+ * three families of a side share one label set unless the selection
+ * tells them apart).  Consecutive spans mostly have the same labels:
  * then the previous span's are used as they are, neither built again
  * nor hashed (building them and SipHash were the collector's top
  * symbols). */
 static const struct labels *
-span_labels(struct sg_metrics *m, const struct sg_span *s, uint64_t *h)
+span_labels(struct sg_metrics *m, const struct sg_span *s, uint32_t mask,
+    uint64_t *h)
 {
 	struct labels *l = &m->last_labels;
-	char port[11];
 
-	if (label_src_same(&m->last_src, s)) {
+	if (label_src_same(&m->last_src, s, mask)) {
 		*h = m->last_hash;
 		return l;
 	}
 	m->last_src.kind = 0;   /* no valid labels until built */
-	labels_reset(l);
-	if (s->app == SG_APP_GRPC)
-		labels_grpc(l, s);
-	else
-		labels_http(l, s);
-	labels_addn(l, "service_name", s->service_name,
-	    sizeof(s->service_name));
-	labels_addn(l, "service_namespace", s->service_namespace,
-	    sizeof(s->service_namespace));
-	labels_addn(l, "target_instance", s->instance_id,
-	    sizeof(s->instance_id));
-	if (s->kind == SG_SPAN_CLIENT) {
-		u32_dec(port, s->peer_port);
-		labels_addn(l, "server_address", s->peer_addr,
-		    sizeof(s->peer_addr));
-		labels_add(l, "server_port", port);
-	}
+	labels_build(l, s, mask);
 	*h = labels_hash(m, l);
 	m->last_hash = *h;
 	if (l->err == 0)
-		label_src_keep(&m->last_src, s);
+		label_src_keep(&m->last_src, s, mask);
 	return l;
+}
+
+/* A size family whose labels differ from its duration family's. */
+static void
+observe_other(struct sg_metrics *m, uint8_t fam, const struct sg_span *s,
+    const struct labels *l, uint64_t h, uint32_t mask, double v)
+{
+	if (fam == FAM_NONE)
+		return;
+	if (m->masks[fam] != mask) {
+		labels_build(&m->other_labels, s, m->masks[fam]);
+		l = &m->other_labels;
+		h = labels_hash(m, l);
+	}
+	observe(m, &m->fam[fam], l, h, v);
 }
 
 void
@@ -821,6 +836,7 @@ metrics_record_span(struct sg_metrics *m, const struct sg_span *s)
 {
 	const struct app_fams *fams;
 	const struct labels *l;
+	uint32_t mask;
 	double dur;
 	uint64_t h;
 	int client;
@@ -833,14 +849,13 @@ metrics_record_span(struct sg_metrics *m, const struct sg_span *s)
 		return;
 	client = s->kind == SG_SPAN_CLIENT;
 	fams = &app_families[s->app][client];
-	l = span_labels(m, s, &h);
+	mask = m->masks[fams->dur];
+	l = span_labels(m, s, mask, &h);
 	dur = s->end_ns > s->start_ns ?
 	    (double)(s->end_ns - s->start_ns) / 1e9 : 0.0;
 	observe(m, &m->fam[fams->dur], l, h, dur);
-	if (fams->req != FAM_NONE)
-		observe(m, &m->fam[fams->req], l, h, (double)s->req_size);
-	if (fams->resp != FAM_NONE)
-		observe(m, &m->fam[fams->resp], l, h, (double)s->resp_size);
+	observe_other(m, fams->req, s, l, h, mask, (double)s->req_size);
+	observe_other(m, fams->resp, s, l, h, mask, (double)s->resp_size);
 }
 
 void
@@ -894,6 +909,24 @@ metrics_service_seen(struct sg_metrics *m, const struct sg_proc_info *p)
 	se->pid = p->pid;
 	se->live = true;
 	se->value = 1;
+}
+
+void
+metrics_select(struct sg_metrics *m, const struct sg_config *c)
+{
+	if (m == NULL || c == NULL)
+		return;
+	for (size_t i = 0; i < FAM_NFIXED; i++)
+		m->masks[i] = sg_attr_mask(c, fam_defs[i].prom, fam_defs[i].otel,
+		    fam_defs[i].avail, fam_defs[i].def);
+	m->last_src.kind = 0;   /* the cached labels may be another set */
+}
+
+void
+metrics_set_host(struct sg_metrics *m, const char *name)
+{
+	if (m != NULL && name != NULL && name[0] != '\0')
+		snprintf(m->hostname, sizeof(m->hostname), "%s", name);
 }
 
 uint64_t

@@ -34,6 +34,10 @@ void metrics_record_span(struct sg_metrics *m, const struct sg_span *s);
 /* A service is being instrumented (p->present): keep its target_info
  * series while it runs.  Gone: the series ages from now. */
 void metrics_service_seen(struct sg_metrics *m, const struct sg_proc_info *p);
+/* The labels of each family, from [attributes.select.*]. */
+void metrics_select(struct sg_metrics *m, const struct sg_config *c);
+/* The host name of target_info (the loader's, see config.h host_name). */
+void metrics_set_host(struct sg_metrics *m, const char *name);
 /* Updates refused so far because a family was full. */
 uint64_t metrics_series_dropped(const struct sg_metrics *m);
 /* Encode the whole cumulative snapshot as an SG_MSG_METRICS payload,

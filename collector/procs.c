@@ -4,7 +4,11 @@
 
 /* Open addressing, linear probing, backward-shift deletion.  The table is
  * static: pages never touched cost no memory. */
-static struct sg_proc_info procs[SG_PROCS_MAX];
+struct procs_entry {
+	struct sg_proc_info info;
+	uint8_t             otel;   /* PROCS_OTEL_*: seen exporting itself */
+};
+static struct procs_entry procs[SG_PROCS_MAX];
 static size_t nprocs;
 
 static size_t
@@ -13,27 +17,28 @@ procs_home(uint32_t pid)
 	return (pid * 2654435761u) & (SG_PROCS_MAX - 1);
 }
 
-static struct sg_proc_info *
+static struct procs_entry *
 procs_slot(uint32_t pid)
 {
 	size_t h = procs_home(pid);
 
 	for (size_t i = 0; i < SG_PROCS_MAX; i++, h = (h + 1) & (SG_PROCS_MAX - 1))
-		if (procs[h].pid == pid || procs[h].pid == 0)
+		if (procs[h].info.pid == pid || procs[h].info.pid == 0)
 			return &procs[h];
 	return NULL;
 }
 
 static void
-procs_remove(struct sg_proc_info *e)
+procs_remove(struct procs_entry *e)
 {
 	size_t mask = SG_PROCS_MAX - 1, i = (size_t)(e - procs), j = i;
 
 	for (;;) {
 		j = (j + 1) & mask;
-		if (procs[j].pid == 0)
+		if (procs[j].info.pid == 0)
 			break;
-		if (((j - procs_home(procs[j].pid)) & mask) >= ((j - i) & mask)) {
+		if (((j - procs_home(procs[j].info.pid)) & mask) >=
+		    ((j - i) & mask)) {
 			procs[i] = procs[j];
 			i = j;
 		}
@@ -45,29 +50,43 @@ procs_remove(struct sg_proc_info *e)
 void
 procs_update(const struct sg_proc_info *p)
 {
-	struct sg_proc_info *e;
+	struct procs_entry *e;
 
 	if (p->pid == 0 || (e = procs_slot(p->pid)) == NULL)
 		return;
 	if (!p->present) {
-		if (e->pid == p->pid)
+		if (e->info.pid == p->pid)
 			procs_remove(e);
 		return;
 	}
-	if (e->pid == 0) {
+	if (e->info.pid == 0) {
 		if (nprocs == SG_PROCS_MAX - 1)
 			return;   /* keep one slot free so probes end */
 		nprocs++;
 	}
-	*e = *p;
+	/* A new program (exec) is looked at anew. */
+	if (strcmp(e->info.exe, p->exe) != 0)
+		e->otel = 0;
+	e->info = *p;
 }
 
 const struct sg_proc_info *
 procs_find(uint32_t pid)
 {
-	struct sg_proc_info *e = pid ? procs_slot(pid) : NULL;
+	struct procs_entry *e = pid ? procs_slot(pid) : NULL;
 
-	return e != NULL && e->pid == pid ? e : NULL;
+	return e != NULL && e->info.pid == pid ? &e->info : NULL;
+}
+
+unsigned
+procs_otel(uint32_t pid, unsigned add)
+{
+	struct procs_entry *e = pid ? procs_slot(pid) : NULL;
+
+	if (e == NULL || e->info.pid != pid)
+		return 0;
+	e->otel |= (uint8_t)add;
+	return e->otel;
 }
 
 
@@ -75,6 +94,6 @@ void
 procs_foreach(void (*fn)(const struct sg_proc_info *p, void *ctx), void *ctx)
 {
 	for (size_t i = 0; i < SG_PROCS_MAX; i++)
-		if (procs[i].pid != 0)
-			fn(&procs[i], ctx);
+		if (procs[i].info.pid != 0)
+			fn(&procs[i].info, ctx);
 }

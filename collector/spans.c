@@ -18,6 +18,8 @@
 
 #include "clock.h"
 #include "log.h"
+#include "select_conf.h"
+#include "semconv.h"
 
 static uint64_t spans_rng[4];
 static bool     spans_seeded;
@@ -272,7 +274,76 @@ spans_build(struct sg_span *out, const struct sg_conn *conn,
 		spans_random_id(out->trace_id, sizeof(out->trace_id));
 		spans_random_id(out->span_id, sizeof(out->span_id));
 	}
-	/* client metrics are labelled with the server's address */
-	if (exported || out->kind == SG_SPAN_CLIENT)
-		spans_add_addrs(out, conn);
+	/* the metrics' server_address (and, when selected,
+	 * client_address) labels */
+	spans_add_addrs(out, conn);
+}
+
+/* Decimal without snprintf, which dominated the per-span cost. */
+static void
+u32_dec(char buf[11], uint32_t v)
+{
+	char tmp[11];
+	size_t n = 0, i = 0;
+
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	while (n > 0)
+		buf[i++] = tmp[--n];
+	buf[i] = '\0';
+}
+
+const char *
+spans_attr(const struct sg_span *s, int a, char *buf, size_t sz)
+{
+	bool server = s->kind == SG_SPAN_SERVER, grpc = s->app == SG_APP_GRPC;
+	const char *m;
+
+	switch (a) {
+	case SG_ATTR_HTTP_METHOD:
+		if (grpc)
+			return NULL;
+		m = semconv_http_method(s->op, sizeof(s->op));
+		return m != NULL ? m : "_OTHER";
+	case SG_ATTR_HTTP_STATUS:
+	case SG_ATTR_RPC_STATUS:
+		if (grpc != (a == SG_ATTR_RPC_STATUS) ||
+		    (s->flags & SG_SPAN_STATUS_UNKNOWN))
+			return NULL;
+		if (sz < 11)
+			return NULL;
+		u32_dec(buf, s->status);
+		return buf;
+	case SG_ATTR_HTTP_ROUTE:
+		return grpc || s->route[0] == '\0' ? NULL : s->route;
+	case SG_ATTR_URL_SCHEME:
+		return grpc ? NULL : s->scheme;
+	case SG_ATTR_URL_PATH:
+		return grpc || (s->flags & SG_SPAN_TARGET_UNKNOWN) ? NULL :
+		    s->target;
+	case SG_ATTR_RPC_METHOD:
+		if (!grpc)
+			return NULL;
+		return s->flags & SG_SPAN_TARGET_UNKNOWN ? "" : s->target;
+	case SG_ATTR_RPC_SYSTEM:
+		return grpc ? "grpc" : NULL;
+	case SG_ATTR_SERVICE_NAME:
+		return s->service_name;
+	case SG_ATTR_SERVICE_NAMESPACE:
+		return s->service_namespace;
+	case SG_ATTR_TARGET_INSTANCE:
+		return s->instance_id;
+	case SG_ATTR_SERVER_ADDRESS:
+		return server ? s->host_addr : s->peer_addr;
+	case SG_ATTR_SERVER_PORT:
+		if (sz < 11)
+			return NULL;
+		u32_dec(buf, server ? s->host_port : s->peer_port);
+		return buf;
+	case SG_ATTR_CLIENT_ADDRESS:
+		return server ? s->peer_addr : s->host_addr;
+	}
+	return NULL;
 }

@@ -19,11 +19,15 @@ void spans_init(void);
 int64_t spans_clock_offset(void);
 /* proc may be NULL (metadata not yet known): service falls back to
  * "unknown_service:<pid>"-style names as OpenTelemetry does.  Only a
- * span to be exported gets trace and span ids and textual addresses; the
- * metrics need neither, except the server's address of a client span. */
+ * span to be exported gets trace and span ids. */
 void spans_build(struct sg_span *out, const struct sg_conn *conn,
     const struct sg_exchange *ex, const struct sg_proc_info *proc,
     int64_t clock_offset_ns, bool exported);
+/* The value of attribute a of span s (select_conf.h), as a metric label
+ * or a filter sees it; buf (sz bytes) holds numbers.  NULL when the
+ * attribute is not one of this kind of span's, or the sensor could not
+ * read it. */
+const char *spans_attr(const struct sg_span *s, int a, char *buf, size_t sz);
 /* Render a textual address for a family/16-byte address. */
 void spans_format_addr(char *buf, size_t sz, uint16_t family,
     const uint8_t addr[16]);

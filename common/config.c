@@ -11,10 +11,14 @@
 
 #include <ini.h>
 
+#include "routes.h"
+#include "select_conf.h"
+#include "services_conf.h"
+
 enum sg_key_type {
 	SG_T_BOOL, SG_T_UINT, SG_T_DURATION, SG_T_SIZE, SG_T_STRING,
 	SG_T_REGEX, SG_T_ENUM, SG_T_PORTS, SG_T_BUCKETS, SG_T_LOGLEVEL,
-	SG_T_RATIO, SG_T_URL, SG_T_FLAGS,
+	SG_T_RATIO, SG_T_URL, SG_T_FLAGS, SG_T_PATTERNS, SG_T_FEATURES,
 };
 
 struct sg_key {
@@ -34,20 +38,29 @@ struct sg_key {
 
 #define OFF(f) offsetof(struct sg_config, f), sizeof(((struct sg_config *)0)->f)
 
-static const char *const printer_names[] = { "disabled", "text", "json", NULL };
+static const char *const printer_names[] = { "disabled", "text", "json",
+	"counter", "json_indent", NULL };
 const char *const sg_hooks_names[] = { "auto", "tracepoint", "raw",
 	"socket", "fentry", "kprobe", NULL };
 static const char *const otlp_protocol_names[] = { "", "auto",
-	"http/protobuf", "grpc", NULL };
+	"http/protobuf", "grpc", "http/json", NULL };
 static const char *const otlp_top_protocol_names[] = { "auto", "auto",
-	"http/protobuf", "grpc", NULL };
+	"http/protobuf", "grpc", "http/json", NULL };
 static const char *const otlp_compression_names[] = { "", "none", "gzip",
 	NULL };
 static const char *const otlp_top_compression_names[] = { "none", "none",
 	"gzip", NULL };
+/* [metrics] features, by bit (enum sg_feature) */
+static const char *const sg_feature_names[] = { "application",
+	"application_span", "application_service_graph",
+	"application_process", "network", NULL };
 /* [metrics] instrumentations, by bit (enum sg_instr) */
 const char *const sg_instr_names[] = { "http", "grpc", "sql", "redis",
 	"kafka", "memcached", NULL };
+static const char *const route_unmatched_names[] = { "heuristic", "path",
+	"unset", "wildcard", "low-cardinality", NULL };
+static const char *const route_ignore_names[] = { "all", "metrics",
+	"traces", NULL };
 static const char *const sampler_names[] = { "always_on", "always_off",
 	"traceidratio", "parentbased_always_on", "parentbased_always_off",
 	"parentbased_traceidratio", NULL };
@@ -58,7 +71,9 @@ static const struct sg_key sg_keys[] = {
 	  "debug, info, warn or error" },
 	{ "", "trace_printer", SG_T_ENUM, OFF(trace_printer), 0, 0, "disabled",
 	  { "BEYLA_TRACE_PRINTER" }, printer_names, false,
-	  "print each span on standard output: disabled, text or json" },
+	  "print spans on standard output: disabled; text (a line each); "
+	  "json (an object a line); json_indent (each object indented over "
+	  "several lines); counter (a line per batch: how many)" },
 	{ "", "enforce_sys_caps", SG_T_BOOL, OFF(enforce_sys_caps), 0, 0, "false",
 	  { "BEYLA_ENFORCE_SYS_CAPS" }, NULL, false,
 	  "abort at start when a needed capability is missing" },
@@ -126,8 +141,11 @@ static const struct sg_key sg_keys[] = {
 	  "never instrument executables matching this (default_exclude_services)" },
 	{ "discovery", "exclude_otel_instrumented_services", SG_T_BOOL,
 	  OFF(discovery.exclude_otel_instrumented_services), 0, 0, "true",
-	  { "BEYLA_EXCLUDE_OTEL_INSTRUMENTED_SERVICES" }, NULL, true,
-	  "skip services that already export OpenTelemetry data" },
+	  { "BEYLA_EXCLUDE_OTEL_INSTRUMENTED_SERVICES" }, NULL, false,
+	  "a process seen sending OTLP itself (a successful call to "
+	  "/v1/traces, /v1/metrics or the OTLP gRPC Export methods) is left "
+	  "out of the signal it sends: its spans, or its metrics; logged "
+	  "and counted in spyglass_otel_instrumented_skipped_total" },
 	{ "discovery", "skip_go_specific_tracers", SG_T_BOOL,
 	  OFF(discovery.skip_go_specific_tracers), 0, 0, "false",
 	  { "BEYLA_SKIP_GO_SPECIFIC_TRACERS" }, NULL, true,
@@ -159,11 +177,60 @@ static const struct sg_key sg_keys[] = {
 	  "a series not updated for this long is left out (the series of an "
 	  "exited process, target_info too, go this long after its exit)" },
 
+	{ "metrics", "features", SG_T_FEATURES, OFF(features), 0, 0,
+	  "application", { "BEYLA_OTEL_METRICS_FEATURES",
+	  "BEYLA_PROMETHEUS_FEATURES" }, sg_feature_names, false,
+	  "the metric groups to produce: application (the RED metrics of "
+	  "HTTP and gRPC); application_span, application_service_graph, "
+	  "application_process and network are Beyla's, not built yet, and "
+	  "refused" },
 	{ "metrics", "instrumentations", SG_T_FLAGS, OFF(instrumentations),
 	  0, 0, "*", { NULL }, sg_instr_names, false,
 	  "what is parsed, counted and traced: * or a list of http (HTTP/1 "
 	  "and HTTP/2), grpc, sql, redis, kafka, memcached (the last four "
 	  "not parsed yet)" },
+
+	{ "attributes.instance_id", "dns", SG_T_BOOL, OFF(attributes.dns), 0,
+	  0, "true", { "BEYLA_HOSTNAME_DNS_RESOLUTION" }, NULL, false,
+	  "the host part of instance ids (host:pid) and the host name of "
+	  "target_info and resources: the host's fully qualified name, "
+	  "looked up (in /etc/hosts or DNS) at start; false: its name as "
+	  "gethostname() gives it" },
+	{ "attributes.instance_id", "override_hostname", SG_T_STRING,
+	  OFF(attributes.override_hostname), 0, 0, "",
+	  { "BEYLA_HOSTNAME" }, NULL, false,
+	  "use this name for the host instead" },
+	{ "routes", "patterns", SG_T_PATTERNS, OFF(routes.patterns), 0, 0, "",
+	  { NULL }, NULL, false,
+	  "URL path patterns naming the http_route of the requests they "
+	  "match, separated by commas or spaces: /users/{id} or /users/:id "
+	  "(a parameter stands for one path segment); the first that matches "
+	  "wins, and its text is the route" },
+	{ "routes", "ignored_patterns", SG_T_PATTERNS,
+	  OFF(routes.ignored_patterns), 0, 0, "", { NULL }, NULL, false,
+	  "patterns of requests left out of metrics, traces or both "
+	  "(ignore_mode); counted in spyglass_routes_ignored_total" },
+	{ "routes", "ignore_mode", SG_T_ENUM, OFF(routes.ignore_mode), 0, 0,
+	  "all", { NULL }, route_ignore_names, false,
+	  "what an ignored request is left out of: all (metrics and traces), "
+	  "metrics, traces" },
+	{ "routes", "unmatched", SG_T_ENUM, OFF(routes.unmatched), 0, 0,
+	  "heuristic", { NULL }, route_unmatched_names, false,
+	  "the route of a request no pattern matches. heuristic: the path with "
+	  "its segments that look like identifiers (numbers, UUIDs, hex "
+	  "tokens, strings that are no word) replaced by wildcard_char; "
+	  "low-cardinality: the heuristic, and no more than "
+	  "max_path_segment_cardinality distinct segments after one prefix "
+	  "per service, the others replaced by wildcard_char; path: the path "
+	  "itself (unbounded); wildcard: /**; unset: no route" },
+	{ "routes", "wildcard_char", SG_T_STRING, OFF(routes.wildcard_char), 0,
+	  0, "*", { NULL }, NULL, false,
+	  "the character that stands for the segments the heuristic replaces" },
+	{ "routes", "max_path_segment_cardinality", SG_T_UINT,
+	  OFF(routes.max_path_segment_cardinality), 0, 100000, "10",
+	  { NULL }, NULL, false,
+	  "low-cardinality: distinct segments kept after one prefix, per "
+	  "service; 0: no cap" },
 
 	{ "ebpf", "wakeup_len", SG_T_UINT, OFF(ebpf.wakeup_len), 0, 100000, "4096",
 	  { "BEYLA_BPF_WAKEUP_LEN" }, NULL, false,
@@ -308,6 +375,7 @@ static const struct sg_key sg_keys[] = {
 static const char *const sg_key_type_names[] = {
 	"bool", "integer", "duration", "size", "string", "regex", "enum",
 	"port list", "number list", "log level", "ratio", "URL", "list",
+	"pattern list", "list",
 };
 
 /* All the bits names has. */
@@ -545,6 +613,18 @@ sg_store_uint(void *field, size_t size, uint64_t v)
 		*(uint32_t *)field = (uint32_t)v;
 }
 
+/* A string value into its field, when it fits. */
+static int
+sg_config_copy(void *field, const struct sg_key *k, const char *value,
+    const char *origin, char *err, size_t errsz)
+{
+	if (strlen(value) >= k->size)
+		return sg_config_error(err, errsz, origin, k, NULL, NULL,
+		    "value longer than %zu bytes", k->size - 1);
+	memcpy(field, value, strlen(value) + 1);
+	return 0;
+}
+
 static int
 sg_config_apply(struct sg_config *c, const struct sg_key *k, const char *value,
     const char *origin, char *err, size_t errsz)
@@ -626,6 +706,12 @@ sg_config_apply(struct sg_config *c, const struct sg_key *k, const char *value,
 			    "%s", why);
 		return 0;
 	case SG_T_URL:
+		/* "tempo:4317": a host and port without a scheme, which
+		 * Beyla refuses too (it must know http from https) */
+		if (*value != '\0' && strstr(value, "://") == NULL)
+			return sg_config_error(err, errsz, origin, k, NULL, NULL,
+			    "\"%s\" has no scheme: write http://%s (or https://)",
+			    value, value);
 		if (*value != '\0' && strncasecmp(value, "http://", 7) != 0 &&
 		    strncasecmp(value, "https://", 8) != 0)
 			return sg_config_error(err, errsz, origin, k, NULL, NULL,
@@ -635,11 +721,15 @@ sg_config_apply(struct sg_config *c, const struct sg_key *k, const char *value,
 			    "\"%s\" has no host", value);
 		/* FALLTHROUGH */
 	case SG_T_STRING:
-		if (strlen(value) >= k->size)
+		return sg_config_copy(field, k, value, origin, err, errsz);
+	case SG_T_PATTERNS: {
+		char why[256];
+
+		if (routes_check(value, why, sizeof(why)) < 0)
 			return sg_config_error(err, errsz, origin, k, NULL, NULL,
-			    "value longer than %zu bytes", k->size - 1);
-		memcpy(field, value, strlen(value) + 1);
-		return 0;
+			    "%s", why);
+		return sg_config_copy(field, k, value, origin, err, errsz);
+	}
 	case SG_T_RATIO: {
 		char *end;
 		double d;
@@ -657,6 +747,19 @@ sg_config_apply(struct sg_config *c, const struct sg_key *k, const char *value,
 			return sg_config_error(err, errsz, origin, k, NULL, NULL,
 			    "%s", why);
 		return 0;
+	case SG_T_FEATURES: {
+		uint32_t v, missing;
+
+		if (sg_parse_flags(value, k->names, &v, why, sizeof(why)) < 0)
+			return sg_config_error(err, errsz, origin, k, NULL, NULL,
+			    "%s", why);
+		if ((missing = v & ~SG_FEATURES_BUILT) != 0)
+			return sg_config_error(err, errsz, origin, k, NULL, NULL,
+			    "\"%s\" is not built yet (only application is)",
+			    k->names[__builtin_ctz(missing)]);
+		*(uint32_t *)field = v;
+		return 0;
+	}
 	case SG_T_BUCKETS:
 		if (sg_parse_buckets(value, field, why, sizeof(why)) < 0)
 			return sg_config_error(err, errsz, origin, k, NULL, NULL,
@@ -670,9 +773,15 @@ int
 sg_config_set(struct sg_config *c, const char *section, const char *key,
     const char *value, const char *origin, char *err, size_t errsz)
 {
-	const struct sg_key *k = sg_config_find(section, key);
+	const struct sg_key *k;
+	int rc = sg_services_set(c, section, key, value, origin, err, errsz);
 
-	if (k == NULL)
+	if (rc <= 0)
+		return rc;   /* a service block's */
+	if ((rc = sg_select_set(c, section, key, value, origin, err,
+	    errsz)) <= 0)
+		return rc;   /* an attribute selection or filter block's */
+	if ((k = sg_config_find(section, key)) == NULL)
 		return sg_config_error(err, errsz, origin, NULL, section, key,
 		    "unknown key");
 	return sg_config_apply(c, k, value, origin, err, errsz);
@@ -878,7 +987,8 @@ sg_config_env_name(const struct sg_key *k, char *buf, size_t sz)
 	else
 		snprintf(buf, sz, "SPYGLASS_%s", k->key);
 	for (n = 0; buf[n]; n++)
-		buf[n] = (char)toupper((unsigned char)buf[n]);
+		buf[n] = buf[n] == '.' ? '_' :
+		    (char)toupper((unsigned char)buf[n]);
 }
 
 int
@@ -923,7 +1033,7 @@ int
 sg_config_set_arg(struct sg_config *c, const char *arg, char *err,
     size_t errsz)
 {
-	char section[64] = "", key[128];
+	char section[128] = "", key[128];
 	const char *eq = strchr(arg, '='), *dot;
 	size_t n;
 
@@ -932,7 +1042,9 @@ sg_config_set_arg(struct sg_config *c, const char *arg, char *err,
 		    "[section.]key=value", arg);
 		return -1;
 	}
-	dot = memchr(arg, '.', (size_t)(eq - arg));
+	/* The last dot: sections may have dots (service.web,
+	 * attributes.select.http_*), keys never do. */
+	dot = memrchr(arg, '.', (size_t)(eq - arg));
 	if (dot != NULL) {
 		n = (size_t)(dot - arg);
 		if (n >= sizeof(section))
@@ -973,6 +1085,7 @@ sg_config_format(const struct sg_config *c, const struct sg_key *k,
 		    (unsigned long long)u);
 		break;
 	case SG_T_STRING:
+	case SG_T_PATTERNS:
 	case SG_T_URL:
 	case SG_T_REGEX:
 		snprintf(buf, sz, "%s", (const char *)field);
@@ -991,6 +1104,7 @@ sg_config_format(const struct sg_config *c, const struct sg_key *k,
 		snprintf(buf, sz, "%.17g", *(const double *)field);
 		break;
 	case SG_T_FLAGS:
+	case SG_T_FEATURES:
 		sg_format_flags(*(const uint32_t *)field, k->names, buf, sz);
 		break;
 	case SG_T_BUCKETS: {
@@ -1039,6 +1153,9 @@ sg_key_audience(const struct sg_key *k)
 		{ "ebpf", "http_request_timeout", SG_TO_COLLECTOR },
 		{ "ebpf", "grpc_request_timeout", SG_TO_COLLECTOR },
 		{ "metrics", "instrumentations", SG_TO_COLLECTOR },
+		{ "routes", "", SG_TO_COLLECTOR },
+		{ "discovery", "exclude_otel_instrumented_services",
+		  SG_TO_COLLECTOR },
 		{ "otel_traces_export", "sampler", SG_TO_COLLECTOR },
 		{ "otel_traces_export", "", SG_TO_EXPORTER },
 		{ "otel_metrics_export", "", SG_TO_EXPORTER },
@@ -1054,6 +1171,7 @@ sg_key_audience(const struct sg_key *k)
 
 #define SG_EXPORT_SPANS_KEY "_export_spans"
 #define SG_SERIES_TTL_KEY   "_series_ttl_ms"
+#define SG_HOST_NAME_KEY    "_host_name"
 
 void
 sg_config_encode(const struct sg_config *c, struct wire_w *w, unsigned to)
@@ -1063,7 +1181,11 @@ sg_config_encode(const struct sg_config *c, struct wire_w *w, unsigned to)
 
 	for (size_t i = 0; i < SG_NKEYS; i++)
 		n += (sg_key_audience(&sg_keys[i]) & to) != 0;
-	wire_put_u16(w, (uint16_t)(n + 2 * ((to & SG_TO_COLLECTOR) != 0)));
+	if (to & SG_TO_COLLECTOR)
+		n += 2 + sg_select_count(c);
+	if (to & (SG_TO_COLLECTOR | SG_TO_EXPORTER))
+		n++;
+	wire_put_u16(w, n);
 	for (size_t i = 0; i < SG_NKEYS; i++) {
 		if ((sg_key_audience(&sg_keys[i]) & to) == 0)
 			continue;
@@ -1080,6 +1202,12 @@ sg_config_encode(const struct sg_config *c, struct wire_w *w, unsigned to)
 		wire_put_str(w, "");
 		wire_put_str(w, SG_SERIES_TTL_KEY);
 		wire_put_str(w, val);
+		sg_select_encode(c, w);
+	}
+	if (to & (SG_TO_COLLECTOR | SG_TO_EXPORTER)) {
+		wire_put_str(w, "");
+		wire_put_str(w, SG_HOST_NAME_KEY);
+		wire_put_str(w, c->host_name);
 	}
 }
 
@@ -1087,7 +1215,7 @@ int
 sg_config_decode(struct sg_config *c, const void *buf, size_t len,
     const char *origin, char *err, size_t errsz)
 {
-	char section[64], key[64], val[1024];
+	char section[128], key[64], val[1024];
 	struct wire_r r;
 	uint16_t n;
 
@@ -1105,6 +1233,13 @@ sg_config_decode(struct sg_config *c, const void *buf, size_t len,
 		}
 		if (section[0] == '\0' && strcmp(key, SG_SERIES_TTL_KEY) == 0) {
 			c->series_ttl_ms = (uint32_t)strtoul(val, NULL, 10);
+			continue;
+		}
+		if (section[0] == '\0' && strcmp(key, SG_HOST_NAME_KEY) == 0) {
+			size_t hn = strnlen(val, sizeof(c->host_name) - 1);
+
+			memcpy(c->host_name, val, hn);
+			c->host_name[hn] = '\0';
 			continue;
 		}
 		if (sg_config_set(c, section, key, val, origin, err,
@@ -1136,6 +1271,8 @@ sg_config_dump(const struct sg_config *c, FILE *f)
 		sg_config_format(c, k, val, sizeof(val));
 		fprintf(f, "%s = %s\n", k->key, val);
 	}
+	sg_services_dump(c, f);
+	sg_select_dump(c, f);
 }
 
 
@@ -1155,6 +1292,52 @@ sg_config_describe(FILE *f)
 			fprintf(f, ",%s", k->env[j]);
 		fprintf(f, "\t%s%s\n", k->help, k->inert ? " (no effect yet)" : "");
 	}
+}
+
+/* Whether name is an environment variable some key reads. */
+static bool
+sg_config_env_known(const char *name, size_t len)
+{
+	char own[128];
+
+	for (size_t i = 0; i < SG_NKEYS; i++) {
+		const struct sg_key *k = &sg_keys[i];
+
+		for (size_t j = 0; j < 3 && k->env[j] != NULL; j++)
+			if (strlen(k->env[j]) == len &&
+			    strncmp(k->env[j], name, len) == 0)
+				return true;
+		sg_config_env_name(k, own, sizeof(own));
+		if (strlen(own) == len && strncmp(own, name, len) == 0)
+			return true;
+	}
+	return false;
+}
+
+int
+sg_config_report_unknown_env(FILE *f)
+{
+	static const char *const prefixes[] = { "BEYLA_", "OTEL_",
+		"SPYGLASS_" };
+	extern char **environ;
+	int n = 0;
+
+	for (char **e = environ; e != NULL && *e != NULL; e++) {
+		size_t len = strcspn(*e, "=");
+
+		for (size_t p = 0; p < 3; p++) {
+			if (strncmp(*e, prefixes[p], strlen(prefixes[p])) != 0)
+				continue;
+			if (!sg_config_env_known(*e, len)) {
+				fprintf(f, "environment variable %.*s is not a "
+				    "setting spyglass knows: ignored\n",
+				    (int)(len > 100 ? 100 : len), *e);
+				n++;
+			}
+			break;
+		}
+	}
+	return n;
 }
 
 int

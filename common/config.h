@@ -23,7 +23,7 @@
 #define SG_CAPTURE_MAX_BYTES SG_CAPTURE_MAX
 
 enum sg_trace_printer { SG_PRINTER_DISABLED = 0, SG_PRINTER_TEXT,
-	SG_PRINTER_JSON };
+	SG_PRINTER_JSON, SG_PRINTER_COUNTER, SG_PRINTER_JSON_INDENT };
 /* The kernel hooks that observe socket I/O (loader/hooks.h). */
 enum sg_hooks { SG_HOOKS_AUTO = 0, SG_HOOKS_TRACEPOINT, SG_HOOKS_RAW,
 	SG_HOOKS_SOCKET, SG_HOOKS_FENTRY, SG_HOOKS_KPROBE };
@@ -32,12 +32,52 @@ extern const char *const sg_hooks_names[];
 /* OTLP protocol and compression: INHERIT takes the top-level otlp_* key;
  * AUTO infers the protocol from the port (4317 gRPC, else HTTP). */
 enum sg_otlp_protocol { SG_OTLP_INHERIT = 0, SG_OTLP_AUTO, SG_OTLP_HTTP,
-	SG_OTLP_GRPC };
+	SG_OTLP_GRPC, SG_OTLP_HTTP_JSON };
 enum sg_otlp_compression { SG_OTLP_COMP_INHERIT = 0, SG_OTLP_COMP_NONE,
 	SG_OTLP_COMP_GZIP };
 enum sg_sampler { SG_SAMPLER_ALWAYS_ON = 0, SG_SAMPLER_ALWAYS_OFF,
 	SG_SAMPLER_TRACEIDRATIO, SG_SAMPLER_PB_ALWAYS_ON,
 	SG_SAMPLER_PB_ALWAYS_OFF, SG_SAMPLER_PB_TRACEIDRATIO };
+
+/* [routes] (common/routes.h) */
+enum sg_route_unmatched {
+	SG_UNMATCHED_HEURISTIC = 0, SG_UNMATCHED_PATH, SG_UNMATCHED_UNSET,
+	SG_UNMATCHED_WILDCARD, SG_UNMATCHED_LOW_CARDINALITY,
+};
+enum sg_route_ignore {
+	SG_IGNORE_ALL = 0, SG_IGNORE_METRICS, SG_IGNORE_TRACES,
+};
+#define SG_ROUTES_LIST_MAX 1024
+
+/* A [service.LABEL] block (or [exclude_service.LABEL]): a process
+ * matches it when it matches every selector the block sets. */
+#define SG_SERVICES_MAX 16
+#define SG_SERVICE_LABEL_MAX 48
+struct sg_service_sel {
+	char              label[SG_SERVICE_LABEL_MAX];
+	bool              exclude;
+	char              name[SG_NAME_MAX];        /* "": the usual sources */
+	char              namespace_[SG_NAME_MAX];
+	struct sg_portset open_ports;
+	char              exe_path[SG_REGEX_MAX];
+};
+
+/* [attributes.select.FAMILY] (FAMILY may hold * globs): which labels
+ * a metric family has; [filter.application.ATTRIBUTE]: which requests
+ * count at all (select_conf.h). */
+#define SG_SELECTS_MAX 16
+#define SG_GLOBS_MAX   256
+struct sg_attr_select {
+	char family[64];
+	char include[SG_GLOBS_MAX];   /* "": the defaults */
+	char exclude[SG_GLOBS_MAX];
+};
+#define SG_FILTERS_MAX 16
+struct sg_attr_filter {
+	char attr[64];
+	char match[SG_GLOBS_MAX];     /* "": anything */
+	char not_match[SG_GLOBS_MAX];
+};
 
 #define SG_URL_MAX     512
 #define SG_HEADERS_MAX 1024
@@ -53,6 +93,15 @@ struct sg_otlp_signal {
 };
 
 /* [metrics] instrumentations: what is parsed, counted and traced. */
+/* [metrics] features, Beyla's; only application (the RED metrics) is
+ * built so far: asking for another is an error, not a silent no. */
+enum sg_feature {
+	SG_FEATURE_APPLICATION = 0, SG_FEATURE_APPLICATION_SPAN,
+	SG_FEATURE_APPLICATION_SERVICE_GRAPH, SG_FEATURE_APPLICATION_PROCESS,
+	SG_FEATURE_NETWORK,
+};
+#define SG_FEATURES_BUILT (1u << SG_FEATURE_APPLICATION)
+
 enum sg_instr {
 	SG_INSTR_HTTP = 0, SG_INSTR_GRPC, SG_INSTR_SQL, SG_INSTR_REDIS,
 	SG_INSTR_KAFKA, SG_INSTR_MEMCACHED,
@@ -79,6 +128,10 @@ struct sg_config {
 	struct {
 		struct sg_portset open_port;
 		char     executable_name[SG_REGEX_MAX];
+		/* [service.LABEL] and [exclude_service.LABEL] blocks
+		 * (services_conf.h), in the order first seen */
+		struct sg_service_sel services[SG_SERVICES_MAX];
+		unsigned nservices;
 		char     exclude_exe[SG_REGEX_MAX];
 		bool     exclude_otel_instrumented_services;
 		bool     skip_go_specific_tracers;
@@ -95,6 +148,25 @@ struct sg_config {
 	} prom;
 
 	uint32_t              instrumentations;   /* 1 << enum sg_instr */
+	uint32_t              features;           /* 1 << enum sg_feature */
+
+	struct {
+		struct sg_attr_select select[SG_SELECTS_MAX];
+		unsigned              nselect;
+		struct sg_attr_filter filter[SG_FILTERS_MAX];
+		unsigned              nfilter;
+		bool                  dns;
+		char                  override_hostname[64];
+	} attributes;
+
+	struct {
+		char                    patterns[SG_ROUTES_LIST_MAX];
+		char                    ignored_patterns[SG_ROUTES_LIST_MAX];
+		enum sg_route_ignore    ignore_mode;
+		enum sg_route_unmatched unmatched;
+		char                    wildcard_char[2];
+		uint32_t                max_path_segment_cardinality;
+	} routes;
 
 	struct {
 		uint32_t      wakeup_len;
@@ -139,6 +211,10 @@ struct sg_config {
 	 * endpoint), and how long its idle series are kept. */
 	bool                     export_spans;
 	uint32_t                 series_ttl_ms;
+	/* The host part of instance ids and the host name of target_info
+	 * and resources ([attributes.instance_id]): resolved by the loader,
+	 * whose children may not look it up. */
+	char                     host_name[64];
 };
 
 #define SG_CONFIG_ERR_MAX 512
@@ -179,6 +255,10 @@ void sg_config_dump(const struct sg_config *c, FILE *f);
 void sg_config_describe(FILE *f);
 /* Keys accepted for compatibility that have no effect yet: writes their
  * names to f when set to a non-default value.  Returns how many. */
+/* One line per BEYLA_*, OTEL_* or SPYGLASS_* variable in the
+ * environment that no key reads (a typo, or a Beyla setting spyglass
+ * does not have); how many. */
+int  sg_config_report_unknown_env(FILE *f);
 int  sg_config_report_inert(const struct sg_config *c, FILE *f);
 
 #endif

@@ -87,6 +87,7 @@ sg_otlp_dest(const struct sg_config *c, enum sg_otlp_sig sig,
 	if (proto == SG_OTLP_AUTO || proto == SG_OTLP_INHERIT)
 		proto = d->port % 10000 == 4317 ? SG_OTLP_GRPC : SG_OTLP_HTTP;
 	d->grpc = proto == SG_OTLP_GRPC;
+	d->json = proto == SG_OTLP_HTTP_JSON;
 	if (s->endpoint[0] != '\0' || d->grpc) {
 		snprintf(d->url, sizeof(d->url), "%s",
 		    s->endpoint[0] ? s->endpoint : c->otlp_endpoint);

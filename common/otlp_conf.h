@@ -18,6 +18,7 @@ struct sg_otlp_dest {
 	bool     enabled;
 	char     url[SG_URL_MAX + 16];
 	bool     grpc;
+	bool     json;               /* http/json rather than http/protobuf */
 	bool     gzip;
 	char     headers[2 * SG_HEADERS_MAX + 2];
 	char     host[256];          /* from the URL */

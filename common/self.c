@@ -74,6 +74,20 @@ const struct sg_self_def sg_self[SG_SELF_MAX] = {
 	    "Spans produced" },
 	[SG_SELF_SPANS_UNSAMPLED] = { "spyglass_spans_unsampled_total", "", C, O,
 	    "Spans left out by the trace sampler" },
+	[SG_SELF_ROUTES_IGNORED_METRICS] = { "spyglass_routes_ignored_total",
+	    "signal=\"metrics\"", C, O, "Requests left out by [routes] "
+	    "ignored_patterns, by signal" },
+	[SG_SELF_ROUTES_IGNORED_TRACES] = { "spyglass_routes_ignored_total",
+	    "signal=\"traces\"", C, O, "" },
+	[SG_SELF_SELF_EXPORTED_METRICS] = { "spyglass_otel_instrumented_skipped_total",
+	    "signal=\"metrics\"", C, O, "Requests of processes that export "
+	    "that signal over OTLP themselves, left out of it "
+	    "(exclude_otel_instrumented_services)" },
+	[SG_SELF_SELF_EXPORTED_TRACES] = { "spyglass_otel_instrumented_skipped_total",
+	    "signal=\"traces\"", C, O, "" },
+	[SG_SELF_FILTERED] = { "spyglass_requests_filtered_total", "", C, O,
+	    "Requests dropped by [filter.application.*] before they were "
+	    "counted or traced" },
 	[SG_SELF_SERIES_DROPPED] = { "spyglass_metric_series_dropped_total", "",
 	    C, O, "Updates refused because a family reached its series cap" },
 	[SG_SELF_OTLP_SENT_TRACES] = { "spyglass_otlp_sent_items_total",

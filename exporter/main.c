@@ -148,6 +148,7 @@ sg_on_spans(const struct sg_msg *m, void *ctx)
 	}
 	if (!wire_r_done(&r))
 		sg_fatal("span batch: trailing bytes");
+	printer_batch(stdout, E.cfg.trace_printer, n);
 	return 0;
 }
 

@@ -41,6 +41,7 @@ otlp_target_of(const struct sg_config *c, const struct sg_otlp_dest *d,
 	memset(t, 0, sizeof(*t));
 	snprintf(t->url, sizeof(t->url), "%s", d->url);
 	t->protocol = d->grpc ? OTLP_PROTO_GRPC : OTLP_PROTO_HTTP;
+	t->json = d->json;
 	snprintf(t->headers, sizeof(t->headers), "%s", d->headers);
 	t->gzip = d->gzip;
 	snprintf(t->ca_file, sizeof(t->ca_file), "%s", c->otlp_ca_file);
@@ -94,7 +95,8 @@ otlp_configure_signal(const struct sg_config *c, enum sg_otlp_sig sig)
 	    OTLP_METRICS, &t);
 	sg_log(SG_LOG_INFO, "OTLP %s to %s (%s%s)",
 	    sig == SG_OTLP_TRACES ? "traces" : "metrics", t.url,
-	    t.protocol == OTLP_PROTO_GRPC ? "grpc" : "http/protobuf",
+	    t.protocol == OTLP_PROTO_GRPC ? "grpc" : t.json ? "http/json" :
+	    "http/protobuf",
 	    t.gzip ? ", gzip" : "");
 }
 
@@ -109,7 +111,11 @@ otlp_configure(const struct sg_config *c)
 		sg_log(SG_LOG_ERR, "resource_attributes: %s", err);
 		O.extra.n = 0;
 	}
-	gethostname(O.extra.host_name, sizeof(O.extra.host_name) - 1);
+	if (c->host_name[0] != '\0')
+		snprintf(O.extra.host_name, sizeof(O.extra.host_name), "%s",
+		    c->host_name);
+	else
+		gethostname(O.extra.host_name, sizeof(O.extra.host_name) - 1);
 	otlp_configure_signal(c, SG_OTLP_TRACES);
 	otlp_configure_signal(c, SG_OTLP_METRICS);
 	if (c->traces.batch_size != O.batch_size) {
@@ -141,7 +147,8 @@ otlp_flush_spans(void)
 	O.batch_deadline = 0;
 	if (O.nbatch == 0)
 		return;
-	if (otlp_encode_traces(O.batch, O.nbatch, &O.extra, &buf, &len) < 0)
+	if (otlp_encode_traces(O.batch, O.nbatch, &O.extra, st->target.json,
+	    &buf, &len) < 0)
 		st->encode_errors += O.nbatch;
 	else
 		otlp_sender_enqueue(st->sender, buf, len, O.nbatch);
@@ -185,8 +192,8 @@ otlp_send_metrics(void)
 
 	if (st->sender == NULL || O.snap == NULL)
 		return;
-	if (otlp_encode_metrics(O.snap, O.snaplen, &O.extra, O.ttl_ns, &buf,
-	    &len) < 0)
+	if (otlp_encode_metrics(O.snap, O.snaplen, &O.extra, O.ttl_ns,
+	    st->target.json, &buf, &len) < 0)
 		st->encode_errors++;
 	else
 		otlp_sender_enqueue(st->sender, buf, len, 1);

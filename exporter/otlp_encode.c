@@ -10,6 +10,7 @@
  * request over one bad byte, so ill-formed bytes become U+FFFD here.
  */
 #include "otlp_encode.h"
+#include "otlp_json.h"
 
 #include <sys/types.h>
 
@@ -524,14 +525,17 @@ scope_build(struct arena *a)
 	return s->name == NULL || s->version == NULL ? NULL : s;
 }
 
-/* The packed message in one malloc'd buffer. */
+/* The packed message in one malloc'd buffer: protobuf, or OTLP JSON. */
 static int
-pack(const ProtobufCMessage *m, uint8_t **out, size_t *outlen)
+pack(const ProtobufCMessage *m, bool json, uint8_t **out, size_t *outlen)
 {
-	size_t n = protobuf_c_message_get_packed_size(m);
-	uint8_t *buf = malloc(n > 0 ? n : 1);
+	size_t n;
+	uint8_t *buf;
 
-	if (buf == NULL)
+	if (json)
+		return otlp_json_pack(m, out, outlen);
+	n = protobuf_c_message_get_packed_size(m);
+	if ((buf = malloc(n > 0 ? n : 1)) == NULL)
 		return -1;
 	if (protobuf_c_message_pack(m, buf) != n) {
 		free(buf);
@@ -856,7 +860,8 @@ traces_build(struct arena *a, const struct sg_span *spans, size_t n,
 
 int
 otlp_encode_traces(const struct sg_span *spans, size_t n,
-    const struct otlp_resource_extra *x, uint8_t **out, size_t *outlen)
+    const struct otlp_resource_extra *x, bool json, uint8_t **out,
+    size_t *outlen)
 {
 	pb_trace_req req =
 	    OPENTELEMETRY__PROTO__COLLECTOR__TRACE__V1__EXPORT_TRACE_SERVICE_REQUEST__INIT;
@@ -866,7 +871,7 @@ otlp_encode_traces(const struct sg_span *spans, size_t n,
 	if (out == NULL || outlen == NULL || (spans == NULL && n > 0))
 		return -1;
 	if (traces_build(&a, spans, n, x, &req) == 0)
-		rc = pack(&req.base, out, outlen);
+		rc = pack(&req.base, json, out, outlen);
 	arena_free(&a);
 	return rc;
 }
@@ -1229,8 +1234,8 @@ metrics_build(struct arena *a, const uint8_t *snap, size_t len,
 
 int
 otlp_encode_metrics(const uint8_t *snap, size_t len,
-    const struct otlp_resource_extra *x, uint64_t ttl_ns, uint8_t **out,
-    size_t *outlen)
+    const struct otlp_resource_extra *x, uint64_t ttl_ns, bool json,
+    uint8_t **out, size_t *outlen)
 {
 	pb_metrics_req req =
 	    OPENTELEMETRY__PROTO__COLLECTOR__METRICS__V1__EXPORT_METRICS_SERVICE_REQUEST__INIT;
@@ -1240,7 +1245,7 @@ otlp_encode_metrics(const uint8_t *snap, size_t len,
 	if (snap == NULL || out == NULL || outlen == NULL)
 		return -1;
 	if (metrics_build(&a, snap, len, x, ttl_ns, &req) == 0)
-		rc = pack(&req.base, out, outlen);
+		rc = pack(&req.base, json, out, outlen);
 	arena_free(&a);
 	return rc;
 }

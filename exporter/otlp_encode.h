@@ -7,6 +7,7 @@
 #ifndef SG_OTLP_ENCODE_H
 #define SG_OTLP_ENCODE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -30,9 +31,11 @@ struct otlp_resource_extra {
 int otlp_resource_extra_parse(struct otlp_resource_extra *x, const char *s,
     char *err, size_t errsz);
 
-/* Encode n spans.  *out is malloc'd (caller frees).  Returns 0 or -1. */
+/* Encode n spans, as protobuf or (json) OTLP JSON.  *out is malloc'd
+ * (caller frees).  Returns 0 or -1. */
 int otlp_encode_traces(const struct sg_span *spans, size_t n,
-    const struct otlp_resource_extra *x, uint8_t **out, size_t *outlen);
+    const struct otlp_resource_extra *x, bool json, uint8_t **out,
+    size_t *outlen);
 
 /* Encode an SG_MSG_METRICS payload, without the series idle for longer
  * than ttl_ns: histograms as OTLP Histogram with
@@ -45,7 +48,7 @@ int otlp_encode_traces(const struct sg_span *spans, size_t n,
  * http_response_status_code -> http.response.status_code (int), ...).
  * Returns 0 or -1 (malformed snapshot). */
 int otlp_encode_metrics(const uint8_t *snap, size_t len,
-    const struct otlp_resource_extra *x, uint64_t ttl_ns, uint8_t **out,
-    size_t *outlen);
+    const struct otlp_resource_extra *x, uint64_t ttl_ns, bool json,
+    uint8_t **out, size_t *outlen);
 
 #endif

@@ -389,7 +389,8 @@ otlp_headers(const struct otlp_target *t)
 		    otlp_add_header(&l, "grpc-encoding: gzip") < 0))
 			goto fail;
 	} else {
-		if (otlp_add_header(&l,
+		if (otlp_add_header(&l, t->json ?
+		    "Content-Type: application/json" :
 		    "Content-Type: application/x-protobuf") < 0 ||
 		    (t->gzip &&
 		    otlp_add_header(&l, "Content-Encoding: gzip") < 0) ||

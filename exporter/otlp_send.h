@@ -24,6 +24,7 @@ struct otlp_target {
 	 * method (/opentelemetry.proto.collector.trace.v1.TraceService/Export). */
 	char     url[544];
 	enum otlp_protocol protocol;
+	bool     json;              /* HTTP: OTLP JSON, not protobuf */
 	char     headers[2064];     /* "k1=v1,k2=v2" (percent-decoded) */
 	bool     gzip;
 	char     ca_file[256];      /* "" : system CAs */

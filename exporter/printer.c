@@ -298,9 +298,69 @@ print_json(struct line *l, const struct sg_span *s)
 	put_str(l, "}\n");
 }
 
+/*
+ * The JSON object in l again, indented: a line per member.  Strings are
+ * copied as they are (they were escaped when written, so a quote inside
+ * one is preceded by a backslash).
+ */
+static void
+indent_json(const struct line *in, struct line *out)
+{
+	bool str = false;
+
+	out->len = 0;
+	out->overflow = in->overflow;
+	for (size_t i = 0; i < in->len; i++) {
+		char c = in->buf[i];
+
+		if (str) {
+			put_bytes(out, &c, 1);
+			if (c == '\\' && i + 1 < in->len)
+				put_bytes(out, &in->buf[++i], 1);
+			else if (c == '"')
+				str = false;
+			continue;
+		}
+		switch (c) {
+		case '"':
+			str = true;
+			put_bytes(out, &c, 1);
+			break;
+		case '{':
+			put_str(out, "{\n  ");
+			break;
+		case ',':
+			put_str(out, ",\n  ");
+			break;
+		case ':':
+			put_str(out, ": ");
+			break;
+		case '}':
+			put_str(out, "\n}");
+			break;
+		default:
+			put_bytes(out, &c, 1);
+			break;
+		}
+	}
+}
+
+void
+printer_batch(FILE *f, enum sg_trace_printer mode, uint32_t n)
+{
+	static uint64_t total;
+
+	if (f == NULL || mode != SG_PRINTER_COUNTER || n == 0)
+		return;
+	total += n;
+	fprintf(f, "spans: %" PRIu32 " more, %" PRIu64 " in all\n", n, total);
+	fflush(f);
+}
+
 void
 printer_span(FILE *f, enum sg_trace_printer mode, const struct sg_span *s)
 {
+	static struct line pretty;
 	struct line l;
 
 	if (f == NULL || s == NULL)
@@ -313,6 +373,11 @@ printer_span(FILE *f, enum sg_trace_printer mode, const struct sg_span *s)
 		break;
 	case SG_PRINTER_JSON:
 		print_json(&l, s);
+		break;
+	case SG_PRINTER_JSON_INDENT:
+		print_json(&l, s);
+		indent_json(&l, &pretty);
+		l = pretty;
 		break;
 	default:
 		return;

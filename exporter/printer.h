@@ -8,5 +8,7 @@
 #include "msg.h"
 
 void printer_span(FILE *f, enum sg_trace_printer mode, const struct sg_span *s);
+/* After a batch of n spans: the counter mode's line. */
+void printer_batch(FILE *f, enum sg_trace_printer mode, uint32_t n);
 
 #endif

@@ -1,3 +1,4 @@
+#include "hash.h"
 #include "snapshot.h"
 
 #include <inttypes.h>
@@ -49,13 +50,12 @@ static struct {
 
 #define NSLOTS (2 * BASE_MAX)
 
+/* 0 marks an empty slot */
 static uint64_t
 fnv1a(const char *s, size_t n)
 {
-	uint64_t h = 1469598103934665603ULL;
+	uint64_t h = sg_fnv1a(s, n);
 
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ (uint8_t)s[i]) * 1099511628211ULL;
 	return h ? h : 1;
 }
 

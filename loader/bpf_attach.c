@@ -14,6 +14,7 @@
 #include "events.h"
 #include "hooks.h"
 #include "log.h"
+#include "services_conf.h"
 #include "spyglass.skel.h"
 
 /* libbpf's messages, verifier logs included, go to stderr unabridged. */
@@ -56,7 +57,7 @@ sg_bpf_try(struct sg_bpf *b, const struct sg_config *c, enum sg_hooks h,
 	b->hooks = h;
 	skel->rodata->capture_size = c->ebpf.capture_size;
 	skel->rodata->http2_capture_size = c->ebpf.http2_capture_size;
-	skel->rodata->want_exec = c->discovery.executable_name[0] != '\0';
+	skel->rodata->want_exec = sg_config_selects_by_exe(c);
 	skel->rodata->roles_in_map = h == SG_HOOKS_KPROBE;
 	skel->rodata->pidbits = p->atomics;
 	skel->rodata->max_iov = p->loop_helper ? SG_MAX_IOV : SG_MAX_IOV_OLD;

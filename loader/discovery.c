@@ -45,10 +45,23 @@
 #define DISC_CMDLINE_MAX (64 * 1024) /* java class paths are long */
 #define DISC_ENVIRON_MAX (256 * 1024)
 
+/* What selected a process: a [service.LABEL] block (its index), or the
+ * global open_port and executable_name. */
+#define DISC_BY_NONE   (-1)
+#define DISC_BY_GLOBAL (-2)
+
 struct disc_proc {
 	struct sg_proc_info info;
 	bool                inherited;  /* selected through its parent */
+	int                 by;         /* DISC_BY_GLOBAL or a block */
 	uint32_t            gen;        /* last scan that kept it */
+};
+
+/* A [service.LABEL] or [exclude_service.LABEL] block. */
+struct disc_block {
+	struct sg_service_sel sel;
+	regex_t               re;
+	bool                  has_re;
 };
 
 struct disc_netns {
@@ -63,7 +76,9 @@ struct disc_u64set {
 };
 
 struct discovery {
-	struct sg_portset  ports;
+	struct sg_portset  ports;       /* the global open_port */
+	struct disc_block  blocks[SG_SERVICES_MAX];
+	unsigned           nblocks;
 	char               service_name[SG_NAME_MAX];
 	char               service_namespace[SG_NAME_MAX];
 	regex_t            exe_re, excl_re;
@@ -250,6 +265,19 @@ disc_ignored(const struct discovery *d, pid_t pid)
 
 /* ---- the selected set */
 
+/* What a selection was made by, for the log and `spyglass check`. */
+static const char *
+disc_by_name(const struct discovery *d, int by)
+{
+	static char buf[SG_SERVICE_LABEL_MAX + 32];
+
+	if (by < 0 || (unsigned)by >= d->nblocks)
+		return "[discovery] open_port/executable_name";
+	snprintf(buf, sizeof(buf), "[%sservice.%s]",
+	    d->blocks[by].sel.exclude ? "exclude_" : "", d->blocks[by].sel.label);
+	return buf;
+}
+
 static ssize_t
 disc_find(const struct discovery *d, pid_t pid)
 {
@@ -270,7 +298,7 @@ disc_find(const struct discovery *d, pid_t pid)
 
 static int
 disc_insert(struct discovery *d, const struct sg_proc_info *info,
-    bool inherited)
+    bool inherited, int by)
 {
 	struct disc_proc *p;
 	size_t at = 0;
@@ -299,11 +327,12 @@ disc_insert(struct discovery *d, const struct sg_proc_info *info,
 	d->procs[at].info = *info;
 	d->procs[at].info.present = 1;
 	d->procs[at].inherited = inherited;
+	d->procs[at].by = by;
 	d->procs[at].gen = d->gen;
 	d->nprocs++;
-	sg_log(SG_LOG_DEBUG, "discovery: selected pid %u (%s, %s)%s",
-	    info->pid, info->service_name, info->exe,
-	    inherited ? " through its parent" : "");
+	sg_log(SG_LOG_DEBUG, "discovery: selected pid %u (%s, %s) by %s%s",
+	    info->pid, info->service_name, info->exe, disc_by_name(d, by),
+	    inherited ? ", through its parent" : "");
 	d->fn(d->ctx, &d->procs[at].info);
 	return 0;
 }
@@ -381,6 +410,46 @@ disc_u64set_rotate(struct disc_u64set *cur, struct disc_u64set *prev)
 	cur->n = 0;
 }
 
+/* Whether any selection (global or a block) names port. */
+static bool
+disc_port_wanted(const struct discovery *d, uint16_t port)
+{
+	if (sg_portset_contains(&d->ports, port))
+		return true;
+	for (unsigned i = 0; i < d->nblocks; i++)
+		if (sg_portset_contains(&d->blocks[i].sel.open_ports, port))
+			return true;
+	return false;
+}
+
+/* A listening socket as the inode sets keep it: its inode and port. */
+static uint64_t
+disc_listener_key(uint64_t ino, uint16_t port)
+{
+	return ino << 16 | port;
+}
+
+/* The port of listening socket ino of this scan, or -1. */
+static int
+disc_inode_port(const struct discovery *d, uint64_t ino)
+{
+	const struct disc_u64set *s = &d->inodes;
+	size_t lo = 0, hi = s->n;
+	uint64_t want = ino << 16;
+
+	while (lo < hi) {   /* the first key >= want */
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (s->v[mid] < want)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < s->n && s->v[lo] >> 16 == ino)
+		return (int)(s->v[lo] & 0xffff);
+	return -1;
+}
+
 /*
  * Listening sockets of /proc/PID/net/tcp or tcp6 on our ports.  A line
  * is "sl local rem st tx:rx tr:when retrnsmt uid timeout inode ...",
@@ -407,11 +476,12 @@ disc_parse_tcp(struct discovery *d, const char *path, size_t *fresh)
 		if ((colon = strrchr(local, ':')) == NULL)
 			continue;
 		port = strtoul(colon + 1, NULL, 16);
-		if (port > 65535 || !sg_portset_contains(&d->ports,
-		    (uint16_t)port))
+		if (port > 65535 || !disc_port_wanted(d, (uint16_t)port))
 			continue;
-		disc_u64set_add(&d->inodes, ino, DISC_MAX_INODES);
-		*fresh += !disc_u64set_has(&d->prev_inodes, ino);
+		disc_u64set_add(&d->inodes, disc_listener_key(ino,
+		    (uint16_t)port), DISC_MAX_INODES);
+		*fresh += !disc_u64set_has(&d->prev_inodes,
+		    disc_listener_key(ino, (uint16_t)port));
 		added++;
 	}
 	fclose(f);
@@ -464,13 +534,14 @@ disc_diag_listeners(struct discovery *d, int family, size_t *added,
 			    h->nlmsg_len < NLMSG_LENGTH(sizeof(*m)))
 				goto out;
 			if (m->idiag_state != TCP_LISTEN || m->idiag_inode == 0 ||
-			    !sg_portset_contains(&d->ports,
-			    ntohs(m->id.idiag_sport)))
+			    !disc_port_wanted(d, ntohs(m->id.idiag_sport)))
 				continue;
-			disc_u64set_add(&d->inodes, m->idiag_inode,
+			disc_u64set_add(&d->inodes, disc_listener_key(
+			    m->idiag_inode, ntohs(m->id.idiag_sport)),
 			    DISC_MAX_INODES);
 			*fresh += !disc_u64set_has(&d->prev_inodes,
-			    m->idiag_inode);
+			    disc_listener_key(m->idiag_inode,
+			    ntohs(m->id.idiag_sport)));
 			(*added)++;
 		}
 	}
@@ -537,10 +608,11 @@ disc_netns_of(struct discovery *d, pid_t pid)
 }
 
 
-/* Does pid hold one of the listening sockets (e.g. nginx master and
- * workers all do)? */
+/* Does pid hold one of the listening sockets on one of ports (e.g.
+ * nginx master and workers all do)? */
 static bool
-disc_owns_listener(const struct discovery *d, pid_t pid)
+disc_owns_listener(const struct discovery *d, pid_t pid,
+    const struct sg_portset *ports)
 {
 	char path[64], link[64];
 	struct dirent *de;
@@ -549,6 +621,7 @@ disc_owns_listener(const struct discovery *d, pid_t pid)
 	bool found = false;
 	ssize_t n;
 	DIR *dir;
+	int port;
 
 	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
 	if ((dir = opendir(path)) == NULL) {
@@ -565,7 +638,8 @@ disc_owns_listener(const struct discovery *d, pid_t pid)
 			continue;
 		link[n] = '\0';
 		ino = strtoull(link + 8, NULL, 10);
-		found = disc_u64set_has(&d->inodes, ino);
+		port = disc_inode_port(d, ino);
+		found = port >= 0 && sg_portset_contains(ports, (uint16_t)port);
 	}
 	closedir(dir);
 	return found;
@@ -593,30 +667,81 @@ disc_eligible(const struct discovery *d, struct disc_cand *c)
 	return true;
 }
 
+/* Whether a service block selects by executable. */
+static bool
+disc_has_block_re(const struct discovery *d)
+{
+	for (unsigned i = 0; i < d->nblocks; i++)
+		if (d->blocks[i].has_re)
+			return true;
+	return false;
+}
+
+/* Whether re matches c's executable path or its command line. */
+static bool
+disc_matches_re(struct discovery *d, struct disc_cand *c, const regex_t *re)
+{
+	if (regexec(re, c->exe, 0, NULL, 0) == 0)
+		return true;
+	return disc_cmdline(d, c) > 0 &&
+	    regexec(re, d->cmdline, 0, NULL, 0) == 0;
+}
+
 static bool
 disc_matches_name(struct discovery *d, struct disc_cand *c)
 {
-	if (!d->has_exe_re)
-		return false;
-	if (regexec(&d->exe_re, c->exe, 0, NULL, 0) == 0)
-		return true;
-	return disc_cmdline(d, c) > 0 &&
-	    regexec(&d->exe_re, d->cmdline, 0, NULL, 0) == 0;
+	return d->has_exe_re && disc_matches_re(d, c, &d->exe_re);
 }
 
-/* selected: pid is selected now (is it still holding a listener?). */
+/* Whether c holds a listener on one of ports.  selected: pid is selected
+ * now (is it still holding one?). */
 static bool
-disc_matches_port(struct discovery *d, struct disc_cand *c, bool selected)
+disc_listens_on(struct discovery *d, struct disc_cand *c,
+    const struct sg_portset *ports, bool selected)
 {
 	const struct disc_netns *ns;
 
-	if (d->ports.n == 0 || (ns = disc_netns_of(d, c->pid)) == NULL ||
+	if (ports->n == 0 || (ns = disc_netns_of(d, c->pid)) == NULL ||
 	    !ns->listens)
 		return false;
 	if (!selected && !ns->fresh && !d->full_fd_scan &&
 	    disc_u64set_has(&d->prev_pids, (uint64_t)c->pid))
 		return false;  /* see struct discovery */
-	return disc_owns_listener(d, c->pid);
+	return disc_owns_listener(d, c->pid, ports);
+}
+
+/* Every selector the block sets matches c (exe_path first: no fd table
+ * to read). */
+static bool
+disc_block_matches(struct discovery *d, struct disc_cand *c,
+    const struct disc_block *b, bool selected)
+{
+	if (b->has_re && !disc_matches_re(d, c, &b->re))
+		return false;
+	return b->sel.open_ports.n == 0 ||
+	    disc_listens_on(d, c, &b->sel.open_ports, selected);
+}
+
+/*
+ * What selects c: an exclude block says no; else the first service block
+ * that matches, else the global open_port/executable_name (OR-ed, as
+ * they always were).  DISC_BY_NONE when nothing does.
+ */
+static int
+disc_choose(struct discovery *d, struct disc_cand *c, bool selected)
+{
+	for (unsigned i = 0; i < d->nblocks; i++)
+		if (d->blocks[i].sel.exclude &&
+		    disc_block_matches(d, c, &d->blocks[i], selected))
+			return DISC_BY_NONE;
+	for (unsigned i = 0; i < d->nblocks; i++)
+		if (!d->blocks[i].sel.exclude &&
+		    disc_block_matches(d, c, &d->blocks[i], selected))
+			return (int)i;
+	if (disc_matches_name(d, c) || disc_listens_on(d, c, &d->ports,
+	    selected))
+		return DISC_BY_GLOBAL;
+	return DISC_BY_NONE;
 }
 
 static const char *
@@ -694,12 +819,17 @@ disc_environ(pid_t pid, struct sg_proc_info *info)
 		memcpy(info->service_namespace, ra_ns, sizeof(ra_ns));
 }
 
-/* Fill info for pid whose executable path is exe ("" when unknown).
- * A process already gone is described from exe alone when gone_ok. */
+/* Fill info for pid whose executable path is exe ("" when unknown),
+ * selected by by.  A process already gone is described from exe alone
+ * when gone_ok.  A block's name and namespace win over the process's
+ * environment: they are the user's word for this very process. */
 static int
 disc_fill(const struct discovery *d, pid_t pid, const char *exe,
-    bool gone_ok, struct sg_proc_info *info)
+    bool gone_ok, int by, struct sg_proc_info *info)
 {
+	const struct sg_service_sel *b = by >= 0 && (unsigned)by < d->nblocks ?
+	    &d->blocks[by].sel : NULL;
+
 	char comm[64] = "";
 
 	memset(info, 0, sizeof(*info));
@@ -712,6 +842,11 @@ disc_fill(const struct discovery *d, pid_t pid, const char *exe,
 	snprintf(info->instance_id, sizeof(info->instance_id), "%s:%d",
 	    d->host, (int)pid);
 	disc_environ(pid, info);
+	if (b != NULL && b->name[0] != '\0')
+		memcpy(info->service_name, b->name, sizeof(info->service_name));
+	if (b != NULL && b->namespace_[0] != '\0')
+		memcpy(info->service_namespace, b->namespace_,
+		    sizeof(info->service_namespace));
 	if (info->service_name[0] == '\0') {
 		const char *name = d->service_name[0] ? d->service_name :
 		    exe[0] ? disc_basename(exe) : comm;
@@ -726,16 +861,16 @@ disc_fill(const struct discovery *d, pid_t pid, const char *exe,
 }
 
 static void
-disc_select(struct discovery *d, struct disc_cand *c)
+disc_select(struct discovery *d, struct disc_cand *c, int by)
 {
 	struct sg_proc_info info;
 
 	/* Kernel threads and exiting processes have an empty command line. */
 	if (disc_cmdline(d, c) == 0)
 		return;
-	if (disc_fill(d, c->pid, c->exe, c->gone, &info) < 0)
+	if (disc_fill(d, c->pid, c->exe, c->gone, by, &info) < 0)
 		return;
-	disc_insert(d, &info, false);
+	disc_insert(d, &info, false, by);
 }
 
 /* One /proc entry during a scan. */
@@ -745,6 +880,7 @@ disc_scan_pid(struct discovery *d, pid_t pid)
 	struct disc_cand c = { .pid = pid, .cmdlen = -1 };
 	ssize_t at = disc_find(d, pid);
 	uint64_t start;
+	int by;
 
 	if (disc_ignored(d, pid))
 		return;
@@ -763,12 +899,12 @@ disc_scan_pid(struct discovery *d, pid_t pid)
 	}
 	if (!disc_eligible(d, &c))
 		return;
-	if (!disc_matches_name(d, &c) && !disc_matches_port(d, &c, at >= 0))
+	if ((by = disc_choose(d, &c, at >= 0)) == DISC_BY_NONE)
 		return;
 	if (at >= 0)
 		d->procs[at].gen = d->gen;
 	else
-		disc_select(d, &c);
+		disc_select(d, &c, by);
 }
 
 /* ---- interface */
@@ -806,7 +942,9 @@ discovery_new(const struct sg_config *c, discovery_fn fn, void *ctx)
 	d->ctx = ctx;
 	d->self = getpid();
 	d->self_netns = disc_netns_ino(0);
-	if (gethostname(d->host, sizeof(d->host)) < 0)
+	if (c->host_name[0] != '\0')
+		snprintf(d->host, sizeof(d->host), "%s", c->host_name);
+	else if (gethostname(d->host, sizeof(d->host)) < 0)
 		snprintf(d->host, sizeof(d->host), "localhost");
 	d->host[sizeof(d->host) - 1] = '\0';
 	if (c->discovery.executable_name[0]) {
@@ -820,6 +958,17 @@ discovery_new(const struct sg_config *c, discovery_fn fn, void *ctx)
 		    "exclude_exe") < 0)
 			goto fail;
 		d->has_excl_re = true;
+	}
+	for (unsigned i = 0; i < c->discovery.nservices; i++) {
+		struct disc_block *b = &d->blocks[d->nblocks++];
+
+		b->sel = c->discovery.services[i];
+		if (b->sel.exe_path[0] != '\0') {
+			if (disc_regcomp(&b->re, b->sel.exe_path,
+			    disc_by_name(d, (int)i)) < 0)
+				goto fail;
+			b->has_re = true;
+		}
 	}
 	return d;
 fail:
@@ -836,6 +985,9 @@ discovery_free(struct discovery *d)
 		regfree(&d->exe_re);
 	if (d->has_excl_re)
 		regfree(&d->excl_re);
+	for (unsigned i = 0; i < d->nblocks; i++)
+		if (d->blocks[i].has_re)
+			regfree(&d->blocks[i].re);
 	free(d->procs);
 	free(d->inodes.v);
 	free(d->prev_inodes.v);
@@ -922,7 +1074,7 @@ discovery_on_exec(struct discovery *d, pid_t pid, const char *exe,
 	ssize_t at = disc_find(d, pid);
 	struct sg_proc_info info;
 	uint64_t start;
-	bool match;
+	int by;
 
 	/* A missed exit event: the pid now belongs to someone else. */
 	if (at >= 0 && disc_stat(pid, &start, NULL, 0) == 0 &&
@@ -931,24 +1083,26 @@ discovery_on_exec(struct discovery *d, pid_t pid, const char *exe,
 		at = -1;
 	}
 	/* Most exec'd processes are not ours: without a regex only a
-	 * selected process needs a look (is it still what we want?). */
-	if (at < 0 && !d->has_exe_re)
+	 * selected process needs a look (is it still what we want?).  A
+	 * new one holds no listener yet: only a regex can select it. */
+	if (at < 0 && !d->has_exe_re && !disc_has_block_re(d))
 		return;
-	match = disc_eligible(d, &c) && (disc_matches_name(d, &c) ||
-	    (at >= 0 && disc_matches_port(d, &c, true)));
-	if (!match) {
+	by = disc_eligible(d, &c) ? disc_choose(d, &c, at >= 0) :
+	    DISC_BY_NONE;
+	if (by == DISC_BY_NONE) {
 		if (at >= 0)
 			disc_remove(d, (size_t)at);
 		return;
 	}
 	if (at < 0) {
-		disc_select(d, &c);
+		disc_select(d, &c, by);
 		return;
 	}
 	/* Still selected, now as itself; its names may have changed.
 	 * exec keeps the start time. */
 	d->procs[at].inherited = false;
-	if (disc_fill(d, pid, c.exe, true, &info) < 0)
+	d->procs[at].by = by;
+	if (disc_fill(d, pid, c.exe, true, by, &info) < 0)
 		return;
 	if (info.start_time == 0)
 		info.start_time = d->procs[at].info.start_time;
@@ -975,7 +1129,7 @@ discovery_on_fork(struct discovery *d, pid_t parent, pid_t child)
 		return;  /* already gone and reaped */
 	snprintf(info.instance_id, sizeof(info.instance_id), "%s:%d",
 	    d->host, (int)child);
-	disc_insert(d, &info, true);
+	disc_insert(d, &info, true, d->procs[at].by);
 }
 
 void
@@ -1001,5 +1155,37 @@ discovery_describe(const struct discovery *d, pid_t pid,
 
 	if (disc_exe(pid, exe, sizeof(exe)) < 0)
 		exe[0] = '\0';
-	return disc_fill(d, pid, exe, false, info);
+	return disc_fill(d, pid, exe, false, DISC_BY_GLOBAL, info);
+}
+
+bool
+discovery_configures_otlp(pid_t pid)
+{
+	static const char *const vars[] = { "OTEL_EXPORTER_OTLP_ENDPOINT=",
+		"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=",
+		"OTEL_EXPORTER_OTLP_METRICS_ENDPOINT=", "OTEL_TRACES_EXPORTER=otlp",
+		"OTEL_METRICS_EXPORTER=otlp" };
+	char path[64], *buf;
+	bool found = false;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/environ", (int)pid);
+	if ((buf = malloc(DISC_ENVIRON_MAX + 1)) == NULL)
+		return false;
+	if ((n = disc_read(path, buf, DISC_ENVIRON_MAX)) > 0) {
+		buf[n] = '\0';
+		for (char *p = buf; !found && p < buf + n; p += strlen(p) + 1)
+			for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
+				found |= strncmp(p, vars[i], strlen(vars[i])) == 0;
+	}
+	free(buf);
+	return found;
+}
+
+const char *
+discovery_selector(const struct discovery *d, pid_t pid)
+{
+	ssize_t at = disc_find(d, pid);
+
+	return at >= 0 ? disc_by_name(d, d->procs[at].by) : NULL;
 }

@@ -39,6 +39,12 @@ void   discovery_on_fork(struct discovery *d, pid_t parent, pid_t child);
 /* A selected process exited. */
 void   discovery_on_exit(struct discovery *d, pid_t pid);
 size_t discovery_count(const struct discovery *d);
+/* Whether pid's initial environment sets up an OTLP exporter (then it
+ * is likely to send OTLP itself: exclude_otel_instrumented_services). */
+bool discovery_configures_otlp(pid_t pid);
+/* What selected pid ("[service.LABEL]", or the global keys), or NULL
+ * when it is not selected. */
+const char *discovery_selector(const struct discovery *d, pid_t pid);
 /* Fill info for pid (service name from OTEL_SERVICE_NAME in its
  * environment when readable, else the configured name, else the
  * executable's base name).  Returns 0 or -1 if the process is gone. */

@@ -36,6 +36,7 @@
 #include "privs.h"
 #include "resolve.h"
 #include "self.h"
+#include "services_conf.h"
 #include "tls.h"
 
 #define SG_EXIT_RUNTIME   1
@@ -115,9 +116,11 @@ sg_load_config(struct sg_config *c, const struct sg_sources *src)
 		if (sg_config_set_arg(c, src->overrides[i], err,
 		    sizeof(err)) < 0)
 			goto fail;
-	if (resolve_check_otlp(c, err, sizeof(err)) < 0)
+	if (resolve_check_otlp(c, err, sizeof(err)) < 0 ||
+	    sg_services_check(c, err, sizeof(err)) < 0)
 		goto fail;
 	sg_config_derive(c);
+	resolve_host_name(c);
 	return 0;
 fail:
 	sg_log(SG_LOG_ERR, "%s", err);
@@ -382,8 +385,7 @@ sg_tls_start(const struct sg_preflight *pf)
 		    "is not seen", pf->hooks.uprobes_why);
 		return 0;
 	}
-	L.tls = tls_new(sg_bpf_object(&L.bpf),
-	    L.cfg.discovery.executable_name[0] != '\0');
+	L.tls = tls_new(sg_bpf_object(&L.bpf), sg_config_selects_by_exe(&L.cfg));
 	return L.tls != NULL ? 0 : -1;
 }
 
@@ -753,10 +755,10 @@ sg_run(void)
 		preflight_print(stderr, &L.cfg, &pf);
 		return SG_EXIT_PREFLIGHT;
 	}
-	if (L.cfg.discovery.open_port.n == 0 &&
-	    L.cfg.discovery.executable_name[0] == '\0')
-		sg_log(SG_LOG_WARN, "neither [discovery] open_port nor "
-		    "executable_name is set: nothing will be instrumented");
+	if (!sg_config_selects(&L.cfg))
+		sg_log(SG_LOG_WARN, "neither [discovery] open_port, "
+		    "executable_name nor a [service.NAME] block is set: nothing "
+		    "will be instrumented");
 	if (privs_resolve_user(&L.cfg, &uid, &gid, user, sizeof(user), err,
 	    sizeof(err)) < 0) {
 		sg_log(SG_LOG_ERR, "%s", err);
@@ -835,25 +837,34 @@ fail:
 	return SG_EXIT_RUNTIME;
 }
 
-/* check: a process the configuration selects, and how its TLS would
- * be seen. */
+/* check: a process the configuration selects, by what, and how its TLS
+ * would be seen. */
 static void
 sg_check_process(void *ctx, const struct sg_proc_info *info)
 {
-	(void)ctx;
+	const struct discovery *d = *(struct discovery *const *)ctx;
+	const char *by = d != NULL ? discovery_selector(d, (pid_t)info->pid) :
+	    NULL;
+
 	if (!info->present)
 		return;
-	printf("process %u (%s) selected as %s; ", info->pid, info->exe,
-	    info->service_name);
+	printf("process %u (%s) selected by %s as %s; ", info->pid, info->exe,
+	    by != NULL ? by : "?", info->service_name);
 	tls_describe_pid(stdout, (pid_t)info->pid);
+	if (L.cfg.discovery.exclude_otel_instrumented_services &&
+	    discovery_configures_otlp((pid_t)info->pid))
+		printf("; its environment sets up an OTLP exporter: once it is "
+		    "seen sending OTLP, the sensor leaves that signal of it out "
+		    "(exclude_otel_instrumented_services)");
 	putchar('\n');
 }
 
 static void
 sg_check_processes(void)
 {
-	struct discovery *d = discovery_new(&L.cfg, sg_check_process, NULL);
+	static struct discovery *d;
 
+	d = discovery_new(&L.cfg, sg_check_process, &d);
 	printf("\n# processes selected now\n");
 	if (d == NULL)
 		return;

@@ -144,7 +144,8 @@ pf_read_int(const char *path)
 	return v;
 }
 
-/* The inert-key report as text (malloc'd), or NULL. */
+/* The report of keys set without effect, and of environment variables
+ * no key reads, as text (malloc'd), or NULL. */
 static char *
 pf_inert_text(const struct sg_config *c, int *n)
 {
@@ -156,6 +157,7 @@ pf_inert_text(const struct sg_config *c, int *n)
 	if (f == NULL)
 		return NULL;
 	*n = sg_config_report_inert(c, f);
+	*n += sg_config_report_unknown_env(f);
 	fclose(f);
 	return text;
 }

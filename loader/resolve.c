@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "otlp_conf.h"
@@ -57,4 +58,27 @@ resolve_otlp(struct sg_config *c)
 	    sizeof(c->traces.s.resolve));
 	resolve_one(c, SG_OTLP_METRICS, c->metrics.s.resolve,
 	    sizeof(c->metrics.s.resolve));
+}
+
+void
+resolve_host_name(struct sg_config *c)
+{
+	struct addrinfo hints = { .ai_flags = AI_CANONNAME }, *ai = NULL;
+	char host[sizeof(c->host_name)] = "";
+
+	if (c->attributes.override_hostname[0] != '\0') {
+		snprintf(c->host_name, sizeof(c->host_name), "%s",
+		    c->attributes.override_hostname);
+		return;
+	}
+	if (gethostname(host, sizeof(host) - 1) != 0)
+		snprintf(host, sizeof(host), "localhost");
+	snprintf(c->host_name, sizeof(c->host_name), "%s", host);
+	if (c->attributes.dns && getaddrinfo(host, NULL, &hints, &ai) == 0) {
+		if (ai != NULL && ai->ai_canonname != NULL &&
+		    ai->ai_canonname[0] != '\0')
+			snprintf(c->host_name, sizeof(c->host_name), "%s",
+			    ai->ai_canonname);
+		freeaddrinfo(ai);
+	}
 }

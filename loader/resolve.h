@@ -13,5 +13,9 @@ int  resolve_check_otlp(const struct sg_config *c, char *err, size_t errsz);
 /* Fill the resolve keys left empty by the user (failures are logged and
  * leave the key empty: the exporter then reports connection errors). */
 void resolve_otlp(struct sg_config *c);
+/* c->host_name from [attributes.instance_id]: override_hostname, else
+ * the host's canonical name when dns is on and it resolves, else
+ * gethostname(). */
+void resolve_host_name(struct sg_config *c);
 
 #endif

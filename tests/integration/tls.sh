@@ -58,9 +58,9 @@ wait_ready 3 || exit 1
 # ---- spyglass check: how each selected process's TLS is seen
 check=$("$SPYGLASS" -c "$SENSOR_INI" -o discovery.open_port="$P1,$P2,$P3" check 2>&1)
 assert_contains "check: nginx's TLS through the shared libssl" "$check" \
-    "selected as nginx; TLS seen: OpenSSL in /usr/lib/x86_64-linux-gnu/libssl.so.3"
+    "as nginx; TLS seen: OpenSSL in /usr/lib/x86_64-linux-gnu/libssl.so.3"
 assert_contains "check: node's TLS through its own OpenSSL" "$check" \
-    "selected as node; TLS seen: OpenSSL in /usr/bin/node"
+    "as node; TLS seen: OpenSSL in /usr/bin/node"
 assert_contains "check: the TLS finding" "$check" "TLS: uprobes on OpenSSL"
 
 # ---- traffic; each client checks what it did

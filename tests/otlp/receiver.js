@@ -7,7 +7,7 @@
 //                    [--fail-for SECONDS] [--fail-code 503|14]
 //
 // One JSON line per accepted request is appended to FILE:
-//   {"signal":"traces"|"metrics","transport":"http"|"grpc",
+//   {"signal":"traces"|"metrics","transport":"http"|"http/json"|"grpc",
 //    "headers":{...},"body":<message.toJSON(): longs as strings>}
 // For --fail-for seconds after start, requests are refused and not
 // recorded: HTTP with --fail-code when it is an HTTP status (default 503),
@@ -75,6 +75,27 @@ function record(signal, transport, headers, msg) {
 
 // ---- OTLP/HTTP
 
+// OTLP/JSON: the protobuf JSON mapping, but trace and span ids in hex;
+// refused (400) when it is not valid JSON or an id is not hex.
+function fromOtlpJson(type, body) {
+  const obj = JSON.parse(body.toString('utf8'));
+  const ids = (o) => {
+    if (Array.isArray(o)) { o.forEach(ids); return; }
+    if (o === null || typeof o !== 'object') return;
+    for (const k of Object.keys(o)) {
+      if (['traceId', 'spanId', 'parentSpanId'].includes(k)) {
+        if (!/^([0-9a-f]{2})*$/.test(o[k]))
+          throw new Error(`${k} is not hex: ${o[k]}`);
+        o[k] = Buffer.from(o[k], 'hex').toString('base64');
+      } else {
+        ids(o[k]);
+      }
+    }
+  };
+  ids(obj);
+  return type.fromObject(obj);
+}
+
 function answer(res, status, type, body) {
   res.writeHead(status, { 'content-type': type,
     'content-length': body.length });
@@ -96,14 +117,18 @@ function onHttpRequest(req, res) {
     }
     let body = Buffer.concat(chunks);
     let msg;
+    const json = /application\/json/i.test(req.headers['content-type'] || '');
     try {
       if (/gzip/i.test(req.headers['content-encoding'] || ''))
         body = zlib.gunzipSync(body);
-      msg = SIGNALS[sig].req.decode(body);
+      msg = json ? fromOtlpJson(SIGNALS[sig].req, body) :
+        SIGNALS[sig].req.decode(body);
     } catch (e) {
       return answer(res, 400, 'text/plain', Buffer.from(`${e.message}\n`));
     }
-    record(sig, 'http', req.headers, msg);
+    record(sig, json ? 'http/json' : 'http', req.headers, msg);
+    if (json)
+      return answer(res, 200, 'application/json', Buffer.from('{}'));
     const out = SIGNALS[sig].resp.encode({}).finish();
     answer(res, 200, 'application/x-protobuf', Buffer.from(out));
   });

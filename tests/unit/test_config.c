@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "config.h"
+#include "select_conf.h"
 
 extern char **environ;
 
@@ -221,7 +222,7 @@ test_describe_matches_defaults(void **state)
 		/* The SPYGLASS_ name is always listed first. */
 		assert_int_equal(strncmp(env, "SPYGLASS_", 9), 0);
 		d = c;
-		if ((dot = strchr(name, '.')) != NULL) {
+		if ((dot = strrchr(name, '.')) != NULL) {
 			*dot = '\0';
 			assert_int_equal(sg_config_set(&d, name, dot + 1, def,
 			    "describe", err, sizeof(err)), 0);
@@ -1015,15 +1016,110 @@ test_report_inert(void **state)
 	set_ok(&c, "ebpf", "track_request_headers", "false");
 	set_ok(&c, "discovery", "exclude_otel_instrumented_services", "false");
 	set_ok(&c, "ebpf", "heuristic_sql_detect", "true");
+	set_ok(&c, "ebpf", "enable_context_propagation", "true");
 	assert_non_null(f = open_memstream(&text, &len));
 	assert_int_equal(sg_config_report_inert(&c, f), 2);
 	assert_int_equal(fclose(f), 0);
 	assert_string_equal(text,
-	    "[discovery] exclude_otel_instrumented_services = false is "
-	    "accepted but has no effect yet\n"
+	    "[ebpf] enable_context_propagation = true is accepted but has no "
+	    "effect yet\n"
 	    "[ebpf] heuristic_sql_detect = true is accepted but has no "
 	    "effect yet\n");
 	free(text);
+}
+
+/* BEYLA_*, OTEL_* and SPYGLASS_* variables no key reads are named. */
+static void
+test_report_unknown_env(void **state)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	(void)state;
+	setenv("BEYLA_NO_SUCH_SETTING", "1", 1);
+	setenv("SPYGLASS_ROUTES_PATERNS", "/a", 1);
+	setenv("OTEL_SERVICE_NAME", "known", 1);
+	setenv("BEYLA_OPEN_PORT", "80", 1);
+	assert_non_null(f = open_memstream(&text, &len));
+	assert_int_equal(sg_config_report_unknown_env(f), 2);
+	assert_int_equal(fclose(f), 0);
+	assert_non_null(strstr(text, "environment variable BEYLA_NO_SUCH_SETTING "
+	    "is not a setting spyglass knows: ignored\n"));
+	assert_non_null(strstr(text, "SPYGLASS_ROUTES_PATERNS"));
+	assert_null(strstr(text, "OTEL_SERVICE_NAME"));
+	free(text);
+	unsetenv("BEYLA_NO_SUCH_SETTING");
+	unsetenv("SPYGLASS_ROUTES_PATERNS");
+	unsetenv("OTEL_SERVICE_NAME");
+	unsetenv("BEYLA_OPEN_PORT");
+}
+
+/* [metrics] features: application; Beyla's others are refused, named. */
+static void
+test_features(void **state)
+{
+	char err[SG_CONFIG_ERR_MAX];
+	struct sg_config c;
+
+	(void)state;
+	sg_config_defaults(&c);
+	assert_int_equal(c.features, 1u << SG_FEATURE_APPLICATION);
+	assert_int_equal(sg_config_set(&c, "metrics", "features",
+	    "application,application_span", "f.ini:2", err, sizeof(err)), -1);
+	assert_string_equal(err, "f.ini:2: [metrics] features: "
+	    "\"application_span\" is not built yet (only application is)");
+	assert_int_equal(sg_config_set(&c, "metrics", "features", "frobs",
+	    "f.ini:3", err, sizeof(err)), -1);
+	assert_int_equal(sg_config_set(&c, "", "otlp_endpoint", "tempo:4317",
+	    "f.ini:4", err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "has no scheme: write http://tempo:4317"));
+}
+
+/* [attributes.select.*] and [filter.application.*]: parsed, checked,
+ * sent to the collector; [filter.network.*] refused. */
+static void
+test_select_filter_blocks(void **state)
+{
+	char err[SG_CONFIG_ERR_MAX];
+	static uint8_t buf[64 << 10];
+	struct sg_config c, d;
+	struct wire_w w;
+
+	(void)state;
+	sg_config_defaults(&c);
+	assert_int_equal(sg_config_set_arg(&c,
+	    "attributes.select.http_*.exclude=server_port", err, sizeof(err)), 0);
+	assert_int_equal(sg_config_set(&c, "filter.application.url_path",
+	    "not_match", "/health*", "f.ini:9", err, sizeof(err)), 0);
+	assert_int_equal(sg_config_set(&c, "filter.application.colour",
+	    "match", "red", "f.ini:10", err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "f.ini:10: [filter.application.colour]: "
+	    "no such attribute"));
+	assert_int_equal(sg_config_set(&c, "filter.network.src_port",
+	    "match", "80", "f.ini:11", err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "network metrics are not built"));
+	assert_int_equal(sg_config_set(&c, "attributes.select.x", "colour",
+	    "red", "f.ini:12", err, sizeof(err)), -1);
+	assert_int_equal(sg_config_set_arg(&c,
+	    "attributes.instance_id.override_hostname=web7", err,
+	    sizeof(err)), 0);
+	assert_string_equal(c.attributes.override_hostname, "web7");
+
+	wire_w_init(&w, buf, sizeof(buf));
+	sg_config_encode(&c, &w, SG_TO_COLLECTOR);
+	assert_false(w.err);
+	sg_config_defaults(&d);
+	assert_int_equal(sg_config_decode(&d, buf, w.len, "loader", err,
+	    sizeof(err)), 0);
+	assert_int_equal(d.attributes.nselect, 1);
+	assert_string_equal(d.attributes.select[0].family, "http_*");
+	assert_string_equal(d.attributes.select[0].exclude, "server_port");
+	assert_int_equal(d.attributes.nfilter, 1);
+	assert_string_equal(d.attributes.filter[0].not_match, "/health*");
+	assert_true(sg_globs_match("/health*, /ready", "/healthz"));
+	assert_false(sg_globs_match("/health*, /ready", "/api"));
+	assert_true(sg_globs_match("http.route", "http_route"));
 }
 
 /* ---- main */
@@ -1138,6 +1234,9 @@ main(void)
 		cmocka_unit_test(test_dump_round_trip),
 		cmocka_unit_test(test_dump_shape),
 		cmocka_unit_test(test_report_inert),
+		cmocka_unit_test(test_report_unknown_env),
+		cmocka_unit_test(test_features),
+		cmocka_unit_test(test_select_filter_blocks),
 		cmocka_unit_test(test_encode_per_child),
 	};
 

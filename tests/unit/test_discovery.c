@@ -30,6 +30,7 @@
 
 #include "config.h"
 #include "discovery.h"
+#include "services_conf.h"
 
 #define MAX_EVENTS 256
 
@@ -1104,6 +1105,119 @@ teardown_all(void **state)
 	return 0;
 }
 
+/* Set one key of a service block, "service.LABEL" or
+ * "exclude_service.LABEL". */
+static void
+block(struct sg_config *c, const char *section, const char *key,
+    const char *value)
+{
+	char err[SG_CONFIG_ERR_MAX];
+
+	if (sg_config_set(c, section, key, value, "test", err,
+	    sizeof(err)) < 0)
+		fail_msg("%s", err);
+}
+
+/* The selectors of one block are AND-ed: a process that matches only
+ * one of them is not selected; blocks are OR-ed, and the first that
+ * matches names the service. */
+static void
+test_service_blocks(void **state)
+{
+	struct listener l = { 0 };
+	struct sg_config c;
+	struct discovery *d;
+	const struct sg_proc_info *e;
+	char port[16];
+	pid_t pid;
+
+	(void)state;
+	assert_int_equal(spawn_listener(&l, "none", NULL, NULL), 0);
+	pid = spawn_sleep(sleep_path(), "sleep", uarg(47));
+	wait_exe(pid, sleep_path());
+	snprintf(port, sizeof(port), "%u", l.port);
+
+	/* the port, but not the executable: nothing */
+	config(&c, NULL, NULL, NULL);
+	block(&c, "service.a", "open_ports", port);
+	block(&c, "service.a", "exe_path", "no-such-program$");
+	d = new_discovery(&c);
+	assert_int_equal(discovery_scan(d), 0);
+	assert_int_equal(discovery_count(d), 0);
+
+	/* both: selected, named and namespaced by the block, which wins
+	 * over the global service_name */
+	config(&c, NULL, NULL, NULL);
+	block(&c, "service.a", "open_ports", port);
+	block(&c, "service.a", "exe_path", self_name);
+	block(&c, "service.a", "name", "alpha");
+	block(&c, "service.a", "namespace", "shop");
+	block(&c, "service.b", "exe_path", ure("sleep", 47));
+	block(&c, "service.b", "name", "beta");
+	/* a later block that matches the listener too names nothing */
+	block(&c, "service.c", "open_ports", port);
+	block(&c, "service.c", "name", "gamma");
+	block(&c, "", "service_name", "global");
+	d = new_discovery(&c);
+	assert_int_equal(discovery_scan(d), 0);
+	assert_int_equal(discovery_count(d), 2);
+	assert_non_null(e = event_for(l.pid, 1));
+	assert_string_equal(e->service_name, "alpha");
+	assert_string_equal(e->service_namespace, "shop");
+	assert_string_equal(discovery_selector(d, l.pid), "[service.a]");
+	assert_non_null(e = event_for(pid, 1));
+	assert_string_equal(e->service_name, "beta");
+	assert_string_equal(discovery_selector(d, pid), "[service.b]");
+
+	/* an exclude block wins over them all */
+	block(&c, "exclude_service.x", "exe_path", ure("sleep", 47));
+	d = new_discovery(&c);
+	assert_int_equal(discovery_scan(d), 0);
+	assert_int_equal(discovery_count(d), 1);
+	assert_null(event_for(pid, 1));
+	assert_null(discovery_selector(d, pid));
+
+	/* the global keys still select, OR-ed, after the blocks */
+	config(&c, port, NULL, NULL);
+	block(&c, "service.b", "exe_path", ure("sleep", 47));
+	d = new_discovery(&c);
+	assert_int_equal(discovery_scan(d), 0);
+	assert_int_equal(discovery_count(d), 2);
+	assert_string_equal(discovery_selector(d, l.pid),
+	    "[discovery] open_port/executable_name");
+	discovery_free(d);
+	cur = NULL;
+	reap(pid);
+	stop_listener(&l);
+}
+
+/* Malformed blocks are refused with where they are. */
+static void
+test_service_block_errors(void **state)
+{
+	char err[SG_CONFIG_ERR_MAX];
+	struct sg_config c;
+
+	(void)state;
+	sg_config_defaults(&c);
+	assert_int_equal(sg_config_set(&c, "service.a", "open_ports", "99999",
+	    "f.ini:3", err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "f.ini:3: [service.a] open_ports"));
+	assert_int_equal(sg_config_set(&c, "service.a", "exe_path", "(",
+	    "f.ini:4", err, sizeof(err)), -1);
+	assert_int_equal(sg_config_set(&c, "service.a", "colour", "red",
+	    "f.ini:5", err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "unknown key"));
+	assert_int_equal(sg_config_set(&c, "service.a b", "name", "x",
+	    "f.ini:6", err, sizeof(err)), -1);
+	/* from the command line: -o service.web.open_ports=8080 */
+	assert_int_equal(sg_config_set_arg(&c, "service.web.open_ports=8080",
+	    err, sizeof(err)), 0);
+	assert_int_equal(c.discovery.nservices, 2);
+	assert_int_equal(sg_services_check(&c, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "[service.a]: no selector"));
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1119,6 +1233,8 @@ main(int argc, char **argv)
 		cmocka_unit_test_teardown(test_executable_name_path, teardown),
 		cmocka_unit_test_teardown(test_port_or_name, teardown),
 		cmocka_unit_test_teardown(test_exclude, teardown),
+		cmocka_unit_test_teardown(test_service_blocks, teardown),
+		cmocka_unit_test(test_service_block_errors),
 		cmocka_unit_test_teardown(test_ignore_and_self, teardown),
 		cmocka_unit_test_teardown(test_on_exec, teardown),
 		cmocka_unit_test_teardown(test_on_exec_deselects, teardown),

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "config.h"
 #include "metrics.h"
 #include "spans.h"
 #include "wire.h"
@@ -234,9 +235,11 @@ test_server_histograms(void **state)
 	struct dsnap d;
 	struct dfam *f;
 	struct sg_series *get, *post;
+	/* Beyla's default set for HTTP server metrics */
 	static const char *const keys[] = { "http_request_method",
-	    "http_response_status_code", "service_name", "service_namespace",
-	    "target_instance" };
+	    "http_response_status_code", "url_scheme", "service_name",
+	    "service_namespace", "target_instance", "server_address",
+	    "server_port" };
 	uint64_t want_get[16] = { 0 }, want_post[16] = { 0 };
 
 	(void)state;
@@ -257,8 +260,8 @@ test_server_histograms(void **state)
 	assert_int_equal(f->hdr.nseries, 2);
 	/* Labels in the documented order. */
 	for (uint32_t i = 0; i < 2; i++) {
-		assert_int_equal(f->series[i].nlabels, 5);
-		for (size_t k = 0; k < 5; k++)
+		assert_int_equal(f->series[i].nlabels, 8);
+		for (size_t k = 0; k < 8; k++)
 			assert_string_equal(f->series[i].key[k], keys[k]);
 	}
 	get = find_series(f, "http_request_method", "GET",
@@ -338,13 +341,13 @@ test_client_labels(void **state)
 	f = dfam(&d, "http_client_request_duration_seconds");
 	assert_int_equal(f->hdr.nseries, 2);
 	se = &f->series[0];
-	assert_int_equal(se->nlabels, 7);
-	assert_string_equal(se->key[5], "server_address");
-	assert_string_equal(se->key[6], "server_port");
+	assert_int_equal(se->nlabels, 8);
+	assert_string_equal(se->key[6], "server_address");
+	assert_string_equal(se->key[7], "server_port");
 	assert_string_equal(se->value[0], "PUT");
 	assert_string_equal(se->value[1], "201");
-	assert_string_equal(se->value[5], "10.0.0.2");
-	assert_string_equal(se->value[6], "8080");
+	assert_string_equal(se->value[6], "10.0.0.2");
+	assert_string_equal(se->value[7], "8080");
 	assert_int_equal(se->count, 2);
 	assert_int_equal(se->buckets[4], 2);       /* 30ms: le 0.05 */
 	se = find_series(f, "server_address", "::1", "server_port", "443",
@@ -1013,12 +1016,13 @@ test_spans_server(void **state)
 	(void)state;
 	spans_init();
 	spans_init();
-	/* not exported: neither ids nor addresses, metrics need none */
+	/* not exported: no ids; addresses, for the metrics' server_address
+	 * (and client_address when selected) */
 	spans_build(&s, &c, &ex, &p, 1000000, false);
 	assert_true(is_zero(s.trace_id, 16));
 	assert_true(is_zero(s.span_id, 8));
-	assert_string_equal(s.host_addr, "");
-	assert_string_equal(s.peer_addr, "");
+	assert_string_equal(s.host_addr, "127.0.0.1");
+	assert_string_equal(s.peer_addr, "192.168.1.20");
 	assert_string_equal(s.service_name, "shop");
 	spans_build(&s, &c, &ex, &p, 1000000, true);
 	assert_int_equal(s.kind, SG_SPAN_SERVER);
@@ -1150,6 +1154,63 @@ test_spans_clock(void **state)
 	assert_true(llabs(off - want) < 50000000LL);     /* 50ms */
 }
 
+/* [attributes.select.*]: an include list replaces the defaults, an
+ * exclude list takes away, a family glob picks the families; the size
+ * families of a side may then differ from its duration family. */
+static void
+test_attribute_select(void **state)
+{
+	struct sg_metrics *m = metrics_new(&dur_b, &size_b, 10);
+	char err[SG_CONFIG_ERR_MAX];
+	struct sg_config c;
+	struct sg_span s;
+	struct dsnap d;
+	struct dfam *f;
+
+	(void)state;
+	sg_config_defaults(&c);
+	assert_int_equal(sg_config_set(&c, "attributes.select.http_server_*",
+	    "include", "*", "t", err, sizeof(err)), 0);
+	assert_int_equal(sg_config_set(&c, "attributes.select.http_server_*",
+	    "exclude", "server.*, target_instance", "t", err, sizeof(err)), 0);
+	assert_int_equal(sg_config_set(&c,
+	    "attributes.select.http_server_request_body_size", "include",
+	    "http_request_method", "t", err, sizeof(err)), 0);
+	metrics_select(m, &c);
+	s = span(SG_SPAN_SERVER, "GET", 200, 1000000, 0, 10);
+	snprintf(s.target, sizeof(s.target), "/users/42");
+	snprintf(s.route, sizeof(s.route), "/users/{id}");
+	snprintf(s.scheme, sizeof(s.scheme), "https");
+	metrics_record_span(m, &s);
+	metrics_record_span(m, &s);
+	s = span(SG_SPAN_CLIENT, "GET", 200, 1000000, 0, 10);
+	metrics_record_span(m, &s);
+	dsnap_take(m, &d);
+
+	f = dfam(&d, "http_server_request_duration_seconds");
+	assert_int_equal(f->hdr.nseries, 1);
+	assert_non_null(find_series(f, "http_request_method", "GET",
+	    "http_response_status_code", "200", "http_route", "/users/{id}",
+	    "url_scheme", "https", "url_path", "/users/42", "service_name",
+	    "svc", "service_namespace", "ns", "client_address", "10.0.0.2",
+	    NULL));
+	assert_int_equal(f->series[0].nlabels, 8);
+	assert_int_equal(f->series[0].count, 2);
+	/* the later, narrower block for the request size */
+	f = dfam(&d, "http_server_request_body_size_bytes");
+	assert_int_equal(f->series[0].nlabels, 1);
+	assert_int_equal(f->series[0].count, 2);
+	f = dfam(&d, "http_server_response_body_size_bytes");
+	assert_int_equal(f->series[0].nlabels, 8);
+	/* the client side keeps the defaults */
+	f = dfam(&d, "http_client_request_duration_seconds");
+	assert_int_equal(f->series[0].nlabels, 8);
+	assert_non_null(find_series(f, "server_address", "10.0.0.2",
+	    "server_port", "8080", NULL));
+	dsnap_free(&d);
+	metrics_free(m);
+}
+
 int
 main(void)
 {
@@ -1158,6 +1219,7 @@ main(void)
 		cmocka_unit_test(test_empty_families),
 		cmocka_unit_test(test_server_histograms),
 		cmocka_unit_test(test_client_labels),
+		cmocka_unit_test(test_attribute_select),
 		cmocka_unit_test(test_grpc_labels),
 		cmocka_unit_test(test_method_status),
 		cmocka_unit_test(test_label_hash_reuse),

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "otlp_trace_service.pb-c.h"
 #include "otlp_metrics_service.pb-c.h"
@@ -128,7 +129,7 @@ encode_decode_traces(const struct sg_span *s, size_t n,
 	uint8_t *buf = NULL;
 	size_t len = 0;
 
-	assert_int_equal(otlp_encode_traces(s, n, x, &buf, &len), 0);
+	assert_int_equal(otlp_encode_traces(s, n, x, false, &buf, &len), 0);
 	assert_non_null(buf);
 	req = opentelemetry__proto__collector__trace__v1__export_trace_service_request__unpack(
 	    NULL, len, buf);
@@ -145,7 +146,7 @@ encode_decode_metrics(const uint8_t *snap, size_t n,
 	uint8_t *buf = NULL;
 	size_t len = 0;
 
-	assert_int_equal(otlp_encode_metrics(snap, n, x, ttl_ns, &buf, &len),
+	assert_int_equal(otlp_encode_metrics(snap, n, x, ttl_ns, false, &buf, &len),
 	    0);
 	assert_non_null(buf);
 	req = opentelemetry__proto__collector__metrics__v1__export_metrics_service_request__unpack(
@@ -442,7 +443,7 @@ test_traces_odd_input(void **state)
 
 	(void)state;
 	/* Nothing to send: an empty request, still a valid one. */
-	assert_int_equal(otlp_encode_traces(NULL, 0, NULL, &buf, &len), 0);
+	assert_int_equal(otlp_encode_traces(NULL, 0, NULL, false, &buf, &len), 0);
 	assert_int_equal(len, 0);
 	free(buf);
 
@@ -609,9 +610,12 @@ test_metrics_fields(void **state)
 	assert_int_equal(hp->bucket_counts[1], 1);
 	assert_int_equal(hp->bucket_counts[2], 0);
 	assert_int_equal(hp->bucket_counts[3], 1);
-	assert_int_equal(hp->n_attributes, 2);
+	/* Beyla's default set: service.* and target.instance go to the
+	 * resource; url.scheme, server.address and server.port stay */
+	assert_int_equal(hp->n_attributes, 5);
 	assert_str_attr(hp->attributes, hp->n_attributes,
 	    "http.request.method", "GET");
+	assert_int_attr(hp->attributes, hp->n_attributes, "server.port", 8080);
 	assert_int_attr(hp->attributes, hp->n_attributes,
 	    "http.response.status_code", 200);
 
@@ -633,7 +637,7 @@ test_metrics_fields(void **state)
 	assert_non_null(mt);
 	hp = mt->histogram->data_points[0];
 	assert_int_equal(hp->count, 1);
-	assert_int_equal(hp->n_attributes, 4);
+	assert_int_equal(hp->n_attributes, 5);
 	assert_str_attr(hp->attributes, hp->n_attributes, "server.address",
 	    "backend");
 	assert_int_attr(hp->attributes, hp->n_attributes, "server.port", 9000);
@@ -744,20 +748,20 @@ test_metrics_malformed(void **state)
 
 	/* Cut anywhere: refused, never a partial request. */
 	for (size_t cut = 0; cut < len; cut += cut < 64 ? 1 : 37) {
-		assert_int_equal(otlp_encode_metrics(snap, cut, NULL, NO_TTL,
+		assert_int_equal(otlp_encode_metrics(snap, cut, NULL, NO_TTL, false,
 		    &buf, &outlen), -1);
 		assert_null(buf);
 	}
 	/* A byte too many. */
 	snap[len] = 0;
-	assert_int_equal(otlp_encode_metrics(snap, len + 1, NULL, NO_TTL,
+	assert_int_equal(otlp_encode_metrics(snap, len + 1, NULL, NO_TTL, false,
 	    &buf, &outlen), -1);
 	/* A family of an unknown type (the byte after its strings). */
 	snap[28 + 2 + strlen("http_server_request_duration_seconds") + 2 +
 	    strlen("http.server.request.duration") + 2 + 1 + 2 +
 	    strlen("Duration of HTTP service calls from the server side, "
 	    "in seconds")] = 9;
-	assert_int_equal(otlp_encode_metrics(snap, len, NULL, NO_TTL, &buf,
+	assert_int_equal(otlp_encode_metrics(snap, len, NULL, NO_TTL, false, &buf,
 	    &outlen), -1);
 	assert_null(buf);
 
@@ -784,7 +788,7 @@ test_metrics_malformed(void **state)
 	    &(struct sg_snapshot_hdr){ .now_ns = 2, .nfamilies = 1 });
 		msg_put_family(&w, &f);
 		assert_int_equal(w.err, 0);
-		assert_int_equal(otlp_encode_metrics(b, w.len, NULL, NO_TTL,
+		assert_int_equal(otlp_encode_metrics(b, w.len, NULL, NO_TTL, false,
 		    &buf, &outlen), -1);
 	}
 	/* A series that starts after the snapshot's time. */
@@ -805,7 +809,7 @@ test_metrics_malformed(void **state)
 		msg_put_family(&w, &f);
 		msg_put_series(&w, &f, &se);
 		assert_int_equal(w.err, 0);
-		assert_int_equal(otlp_encode_metrics(b, w.len, NULL, NO_TTL,
+		assert_int_equal(otlp_encode_metrics(b, w.len, NULL, NO_TTL, false,
 		    &buf, &outlen), -1);
 		se.start_ns = 2;
 		wire_w_init(&w, b, sizeof(b));
@@ -962,11 +966,57 @@ test_extra_parse(void **state)
 	assert_int_equal(x.n, 0);
 }
 
+static const void *
+has(const uint8_t *buf, size_t len, const char *s)
+{
+	return memmem(buf, len, s, strlen(s));
+}
+
+/* http/json: the same request as OTLP JSON, checked by python's json
+ * module and by the fields OTLP/JSON mandates: ids in hex, 64-bit
+ * integers as strings, lowerCamelCase names, values as AnyValue. */
+static void
+test_traces_json(void **state)
+{
+	struct sg_span s = mkspan(SG_SPAN_SERVER, "shop", 42, "GET",
+	    "/users/{id}", 200);
+	char path[] = "/tmp/test_otlp_json_XXXXXX", cmd[1024];
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	int fd;
+
+	(void)state;
+	assert_int_equal(otlp_encode_traces(&s, 1, NULL, true, &buf, &len), 0);
+	assert_non_null(buf);
+	assert_true(len > 2 && buf[0] == '{' && buf[len - 1] == '}');
+	assert_non_null(has(buf, len, "\"traceId\":\""));
+	assert_non_null(has(buf, len, "\"spanId\":\"00f067aa0ba902b7\""));
+	assert_non_null(has(buf, len, "\"startTimeUnixNano\":\"1700000000123456789\""));
+	assert_non_null(has(buf, len, "\"name\":\"GET /users/{id}\""));
+	assert_non_null(has(buf, len, "\"stringValue\":\"shop\""));
+	assert_null(has(buf, len, "trace_id"));
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, buf, len), (ssize_t)len);
+	close(fd);
+	if (access("/usr/bin/python3", X_OK) == 0) {
+		snprintf(cmd, sizeof(cmd), "/usr/bin/python3 -c 'import json,sys; "
+		    "d=json.load(open(sys.argv[1])); "
+		    "sp=d[\"resourceSpans\"][0][\"scopeSpans\"][0][\"spans\"][0]; "
+		    "assert sp[\"kind\"]==2, sp[\"kind\"]; "
+		    "assert len(sp[\"traceId\"])==32' %s", path);
+		assert_int_equal(system(cmd), 0);
+	}
+	unlink(path);
+	free(buf);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_traces_fields),
+		cmocka_unit_test(test_traces_json),
 		cmocka_unit_test(test_traces_status),
 		cmocka_unit_test(test_traces_grpc),
 		cmocka_unit_test(test_traces_resources),

@@ -120,48 +120,48 @@ test_render_exact(void **state)
 	static const char fmt[] =
 "# HELP http_server_request_duration_seconds Duration of HTTP service calls from the server side, in seconds\n"
 "# TYPE http_server_request_duration_seconds histogram\n"
-"http_server_request_duration_seconds_bucket{http_request_method=\"GET\",http_response_status_code=\"200\",service_name=\"svc\",service_namespace=\"\",target_instance=\"h:7\",le=\"0.005\"} 1\n"
-"http_server_request_duration_seconds_bucket{http_request_method=\"GET\",http_response_status_code=\"200\",service_name=\"svc\",service_namespace=\"\",target_instance=\"h:7\",le=\"1\"} 1\n"
-"http_server_request_duration_seconds_bucket{http_request_method=\"GET\",http_response_status_code=\"200\",service_name=\"svc\",service_namespace=\"\",target_instance=\"h:7\",le=\"2.5\"} 2\n"
-"http_server_request_duration_seconds_bucket{http_request_method=\"GET\",http_response_status_code=\"200\",service_name=\"svc\",service_namespace=\"\",target_instance=\"h:7\",le=\"+Inf\"} 3\n"
-"http_server_request_duration_seconds_sum{http_request_method=\"GET\",http_response_status_code=\"200\",service_name=\"svc\",service_namespace=\"\",target_instance=\"h:7\"} 12.001\n"
-"http_server_request_duration_seconds_count{http_request_method=\"GET\",http_response_status_code=\"200\",service_name=\"svc\",service_namespace=\"\",target_instance=\"h:7\"} 3\n"
+"http_server_request_duration_seconds_bucket{http_request_method=\"GET\",http_response_status_code=\"200\",url_scheme=\"\",service_name=\"svc\",service_namespace=\"\",target_instance=\"h:7\",server_address=\"\",server_port=\"0\",le=\"0.005\"} 1\n"
+"http_server_request_duration_seconds_bucket{http_request_method=\"GET\",http_response_status_code=\"200\",url_scheme=\"\",service_name=\"svc\",service_namespace=\"\",target_instance=\"h:7\",server_address=\"\",server_port=\"0\",le=\"1\"} 1\n"
+"http_server_request_duration_seconds_bucket{http_request_method=\"GET\",http_response_status_code=\"200\",url_scheme=\"\",service_name=\"svc\",service_namespace=\"\",target_instance=\"h:7\",server_address=\"\",server_port=\"0\",le=\"2.5\"} 2\n"
+"http_server_request_duration_seconds_bucket{http_request_method=\"GET\",http_response_status_code=\"200\",url_scheme=\"\",service_name=\"svc\",service_namespace=\"\",target_instance=\"h:7\",server_address=\"\",server_port=\"0\",le=\"+Inf\"} 3\n"
+"http_server_request_duration_seconds_sum{http_request_method=\"GET\",http_response_status_code=\"200\",url_scheme=\"\",service_name=\"svc\",service_namespace=\"\",target_instance=\"h:7\",server_address=\"\",server_port=\"0\"} 12.001\n"
+"http_server_request_duration_seconds_count{http_request_method=\"GET\",http_response_status_code=\"200\",url_scheme=\"\",service_name=\"svc\",service_namespace=\"\",target_instance=\"h:7\",server_address=\"\",server_port=\"0\"} 3\n"
 "# HELP http_client_request_duration_seconds Duration of HTTP service calls from the client side, in seconds\n"
 "# TYPE http_client_request_duration_seconds histogram\n"
-"http_client_request_duration_seconds_bucket{http_request_method=\"POST\",http_response_status_code=\"503\",service_name=\"svc\",service_namespace=\"\",target_instance=\"h:7\",server_address=\"10.0.0.2\",server_port=\"8080\",le=\"0.005\"} 0\n"
-"http_client_request_duration_seconds_bucket{http_request_method=\"POST\",http_response_status_code=\"503\",service_name=\"svc\",service_namespace=\"\",target_instance=\"h:7\",server_address=\"10.0.0.2\",server_port=\"8080\",le=\"1\"} 1\n"
-"http_client_request_duration_seconds_bucket{http_request_method=\"POST\",http_response_status_code=\"503\",service_name=\"svc\",service_namespace=\"\",target_instance=\"h:7\",server_address=\"10.0.0.2\",server_port=\"8080\",le=\"2.5\"} 1\n"
-"http_client_request_duration_seconds_bucket{http_request_method=\"POST\",http_response_status_code=\"503\",service_name=\"svc\",service_namespace=\"\",target_instance=\"h:7\",server_address=\"10.0.0.2\",server_port=\"8080\",le=\"+Inf\"} 1\n"
-"http_client_request_duration_seconds_sum{http_request_method=\"POST\",http_response_status_code=\"503\",service_name=\"svc\",service_namespace=\"\",target_instance=\"h:7\",server_address=\"10.0.0.2\",server_port=\"8080\"} 0.25\n"
-"http_client_request_duration_seconds_count{http_request_method=\"POST\",http_response_status_code=\"503\",service_name=\"svc\",service_namespace=\"\",target_instance=\"h:7\",server_address=\"10.0.0.2\",server_port=\"8080\"} 1\n"
+"http_client_request_duration_seconds_bucket{http_request_method=\"POST\",http_response_status_code=\"503\",url_scheme=\"\",service_name=\"svc\",service_namespace=\"\",target_instance=\"h:7\",server_address=\"10.0.0.2\",server_port=\"8080\",le=\"0.005\"} 0\n"
+"http_client_request_duration_seconds_bucket{http_request_method=\"POST\",http_response_status_code=\"503\",url_scheme=\"\",service_name=\"svc\",service_namespace=\"\",target_instance=\"h:7\",server_address=\"10.0.0.2\",server_port=\"8080\",le=\"1\"} 1\n"
+"http_client_request_duration_seconds_bucket{http_request_method=\"POST\",http_response_status_code=\"503\",url_scheme=\"\",service_name=\"svc\",service_namespace=\"\",target_instance=\"h:7\",server_address=\"10.0.0.2\",server_port=\"8080\",le=\"2.5\"} 1\n"
+"http_client_request_duration_seconds_bucket{http_request_method=\"POST\",http_response_status_code=\"503\",url_scheme=\"\",service_name=\"svc\",service_namespace=\"\",target_instance=\"h:7\",server_address=\"10.0.0.2\",server_port=\"8080\",le=\"+Inf\"} 1\n"
+"http_client_request_duration_seconds_sum{http_request_method=\"POST\",http_response_status_code=\"503\",url_scheme=\"\",service_name=\"svc\",service_namespace=\"\",target_instance=\"h:7\",server_address=\"10.0.0.2\",server_port=\"8080\"} 0.25\n"
+"http_client_request_duration_seconds_count{http_request_method=\"POST\",http_response_status_code=\"503\",url_scheme=\"\",service_name=\"svc\",service_namespace=\"\",target_instance=\"h:7\",server_address=\"10.0.0.2\",server_port=\"8080\"} 1\n"
 "# HELP http_server_request_body_size_bytes Size, in bytes, of the HTTP request body as received at the server side\n"
 "# TYPE http_server_request_body_size_bytes histogram\n"
-"http_server_request_body_size_bytes_bucket{http_request_method=\"GET\",http_response_status_code=\"200\",service_name=\"svc\",service_namespace=\"\",target_instance=\"h:7\",le=\"0\"} 3\n"
-"http_server_request_body_size_bytes_bucket{http_request_method=\"GET\",http_response_status_code=\"200\",service_name=\"svc\",service_namespace=\"\",target_instance=\"h:7\",le=\"1024\"} 3\n"
-"http_server_request_body_size_bytes_bucket{http_request_method=\"GET\",http_response_status_code=\"200\",service_name=\"svc\",service_namespace=\"\",target_instance=\"h:7\",le=\"+Inf\"} 3\n"
-"http_server_request_body_size_bytes_sum{http_request_method=\"GET\",http_response_status_code=\"200\",service_name=\"svc\",service_namespace=\"\",target_instance=\"h:7\"} 0\n"
-"http_server_request_body_size_bytes_count{http_request_method=\"GET\",http_response_status_code=\"200\",service_name=\"svc\",service_namespace=\"\",target_instance=\"h:7\"} 3\n"
+"http_server_request_body_size_bytes_bucket{http_request_method=\"GET\",http_response_status_code=\"200\",url_scheme=\"\",service_name=\"svc\",service_namespace=\"\",target_instance=\"h:7\",server_address=\"\",server_port=\"0\",le=\"0\"} 3\n"
+"http_server_request_body_size_bytes_bucket{http_request_method=\"GET\",http_response_status_code=\"200\",url_scheme=\"\",service_name=\"svc\",service_namespace=\"\",target_instance=\"h:7\",server_address=\"\",server_port=\"0\",le=\"1024\"} 3\n"
+"http_server_request_body_size_bytes_bucket{http_request_method=\"GET\",http_response_status_code=\"200\",url_scheme=\"\",service_name=\"svc\",service_namespace=\"\",target_instance=\"h:7\",server_address=\"\",server_port=\"0\",le=\"+Inf\"} 3\n"
+"http_server_request_body_size_bytes_sum{http_request_method=\"GET\",http_response_status_code=\"200\",url_scheme=\"\",service_name=\"svc\",service_namespace=\"\",target_instance=\"h:7\",server_address=\"\",server_port=\"0\"} 0\n"
+"http_server_request_body_size_bytes_count{http_request_method=\"GET\",http_response_status_code=\"200\",url_scheme=\"\",service_name=\"svc\",service_namespace=\"\",target_instance=\"h:7\",server_address=\"\",server_port=\"0\"} 3\n"
 "# HELP http_server_response_body_size_bytes Size, in bytes, of the HTTP response body as sent from the server side\n"
 "# TYPE http_server_response_body_size_bytes histogram\n"
-"http_server_response_body_size_bytes_bucket{http_request_method=\"GET\",http_response_status_code=\"200\",service_name=\"svc\",service_namespace=\"\",target_instance=\"h:7\",le=\"0\"} 0\n"
-"http_server_response_body_size_bytes_bucket{http_request_method=\"GET\",http_response_status_code=\"200\",service_name=\"svc\",service_namespace=\"\",target_instance=\"h:7\",le=\"1024\"} 2\n"
-"http_server_response_body_size_bytes_bucket{http_request_method=\"GET\",http_response_status_code=\"200\",service_name=\"svc\",service_namespace=\"\",target_instance=\"h:7\",le=\"+Inf\"} 3\n"
-"http_server_response_body_size_bytes_sum{http_request_method=\"GET\",http_response_status_code=\"200\",service_name=\"svc\",service_namespace=\"\",target_instance=\"h:7\"} 3073\n"
-"http_server_response_body_size_bytes_count{http_request_method=\"GET\",http_response_status_code=\"200\",service_name=\"svc\",service_namespace=\"\",target_instance=\"h:7\"} 3\n"
+"http_server_response_body_size_bytes_bucket{http_request_method=\"GET\",http_response_status_code=\"200\",url_scheme=\"\",service_name=\"svc\",service_namespace=\"\",target_instance=\"h:7\",server_address=\"\",server_port=\"0\",le=\"0\"} 0\n"
+"http_server_response_body_size_bytes_bucket{http_request_method=\"GET\",http_response_status_code=\"200\",url_scheme=\"\",service_name=\"svc\",service_namespace=\"\",target_instance=\"h:7\",server_address=\"\",server_port=\"0\",le=\"1024\"} 2\n"
+"http_server_response_body_size_bytes_bucket{http_request_method=\"GET\",http_response_status_code=\"200\",url_scheme=\"\",service_name=\"svc\",service_namespace=\"\",target_instance=\"h:7\",server_address=\"\",server_port=\"0\",le=\"+Inf\"} 3\n"
+"http_server_response_body_size_bytes_sum{http_request_method=\"GET\",http_response_status_code=\"200\",url_scheme=\"\",service_name=\"svc\",service_namespace=\"\",target_instance=\"h:7\",server_address=\"\",server_port=\"0\"} 3073\n"
+"http_server_response_body_size_bytes_count{http_request_method=\"GET\",http_response_status_code=\"200\",url_scheme=\"\",service_name=\"svc\",service_namespace=\"\",target_instance=\"h:7\",server_address=\"\",server_port=\"0\"} 3\n"
 "# HELP http_client_request_body_size_bytes Size, in bytes, of the HTTP request body as sent from the client side\n"
 "# TYPE http_client_request_body_size_bytes histogram\n"
-"http_client_request_body_size_bytes_bucket{http_request_method=\"POST\",http_response_status_code=\"503\",service_name=\"svc\",service_namespace=\"\",target_instance=\"h:7\",server_address=\"10.0.0.2\",server_port=\"8080\",le=\"0\"} 0\n"
-"http_client_request_body_size_bytes_bucket{http_request_method=\"POST\",http_response_status_code=\"503\",service_name=\"svc\",service_namespace=\"\",target_instance=\"h:7\",server_address=\"10.0.0.2\",server_port=\"8080\",le=\"1024\"} 0\n"
-"http_client_request_body_size_bytes_bucket{http_request_method=\"POST\",http_response_status_code=\"503\",service_name=\"svc\",service_namespace=\"\",target_instance=\"h:7\",server_address=\"10.0.0.2\",server_port=\"8080\",le=\"+Inf\"} 1\n"
-"http_client_request_body_size_bytes_sum{http_request_method=\"POST\",http_response_status_code=\"503\",service_name=\"svc\",service_namespace=\"\",target_instance=\"h:7\",server_address=\"10.0.0.2\",server_port=\"8080\"} 5000000\n"
-"http_client_request_body_size_bytes_count{http_request_method=\"POST\",http_response_status_code=\"503\",service_name=\"svc\",service_namespace=\"\",target_instance=\"h:7\",server_address=\"10.0.0.2\",server_port=\"8080\"} 1\n"
+"http_client_request_body_size_bytes_bucket{http_request_method=\"POST\",http_response_status_code=\"503\",url_scheme=\"\",service_name=\"svc\",service_namespace=\"\",target_instance=\"h:7\",server_address=\"10.0.0.2\",server_port=\"8080\",le=\"0\"} 0\n"
+"http_client_request_body_size_bytes_bucket{http_request_method=\"POST\",http_response_status_code=\"503\",url_scheme=\"\",service_name=\"svc\",service_namespace=\"\",target_instance=\"h:7\",server_address=\"10.0.0.2\",server_port=\"8080\",le=\"1024\"} 0\n"
+"http_client_request_body_size_bytes_bucket{http_request_method=\"POST\",http_response_status_code=\"503\",url_scheme=\"\",service_name=\"svc\",service_namespace=\"\",target_instance=\"h:7\",server_address=\"10.0.0.2\",server_port=\"8080\",le=\"+Inf\"} 1\n"
+"http_client_request_body_size_bytes_sum{http_request_method=\"POST\",http_response_status_code=\"503\",url_scheme=\"\",service_name=\"svc\",service_namespace=\"\",target_instance=\"h:7\",server_address=\"10.0.0.2\",server_port=\"8080\"} 5000000\n"
+"http_client_request_body_size_bytes_count{http_request_method=\"POST\",http_response_status_code=\"503\",url_scheme=\"\",service_name=\"svc\",service_namespace=\"\",target_instance=\"h:7\",server_address=\"10.0.0.2\",server_port=\"8080\"} 1\n"
 "# HELP http_client_response_body_size_bytes Size, in bytes, of the HTTP response body as received at the client side\n"
 "# TYPE http_client_response_body_size_bytes histogram\n"
-"http_client_response_body_size_bytes_bucket{http_request_method=\"POST\",http_response_status_code=\"503\",service_name=\"svc\",service_namespace=\"\",target_instance=\"h:7\",server_address=\"10.0.0.2\",server_port=\"8080\",le=\"0\"} 0\n"
-"http_client_response_body_size_bytes_bucket{http_request_method=\"POST\",http_response_status_code=\"503\",service_name=\"svc\",service_namespace=\"\",target_instance=\"h:7\",server_address=\"10.0.0.2\",server_port=\"8080\",le=\"1024\"} 1\n"
-"http_client_response_body_size_bytes_bucket{http_request_method=\"POST\",http_response_status_code=\"503\",service_name=\"svc\",service_namespace=\"\",target_instance=\"h:7\",server_address=\"10.0.0.2\",server_port=\"8080\",le=\"+Inf\"} 1\n"
-"http_client_response_body_size_bytes_sum{http_request_method=\"POST\",http_response_status_code=\"503\",service_name=\"svc\",service_namespace=\"\",target_instance=\"h:7\",server_address=\"10.0.0.2\",server_port=\"8080\"} 17\n"
-"http_client_response_body_size_bytes_count{http_request_method=\"POST\",http_response_status_code=\"503\",service_name=\"svc\",service_namespace=\"\",target_instance=\"h:7\",server_address=\"10.0.0.2\",server_port=\"8080\"} 1\n"
+"http_client_response_body_size_bytes_bucket{http_request_method=\"POST\",http_response_status_code=\"503\",url_scheme=\"\",service_name=\"svc\",service_namespace=\"\",target_instance=\"h:7\",server_address=\"10.0.0.2\",server_port=\"8080\",le=\"0\"} 0\n"
+"http_client_response_body_size_bytes_bucket{http_request_method=\"POST\",http_response_status_code=\"503\",url_scheme=\"\",service_name=\"svc\",service_namespace=\"\",target_instance=\"h:7\",server_address=\"10.0.0.2\",server_port=\"8080\",le=\"1024\"} 1\n"
+"http_client_response_body_size_bytes_bucket{http_request_method=\"POST\",http_response_status_code=\"503\",url_scheme=\"\",service_name=\"svc\",service_namespace=\"\",target_instance=\"h:7\",server_address=\"10.0.0.2\",server_port=\"8080\",le=\"+Inf\"} 1\n"
+"http_client_response_body_size_bytes_sum{http_request_method=\"POST\",http_response_status_code=\"503\",url_scheme=\"\",service_name=\"svc\",service_namespace=\"\",target_instance=\"h:7\",server_address=\"10.0.0.2\",server_port=\"8080\"} 17\n"
+"http_client_response_body_size_bytes_count{http_request_method=\"POST\",http_response_status_code=\"503\",url_scheme=\"\",service_name=\"svc\",service_namespace=\"\",target_instance=\"h:7\",server_address=\"10.0.0.2\",server_port=\"8080\"} 1\n"
 "# HELP rpc_server_duration_seconds Duration of RPC service calls from the server side, in seconds\n"
 "# TYPE rpc_server_duration_seconds histogram\n"
 "# HELP rpc_client_duration_seconds Duration of RPC service calls from the client side, in seconds\n"
@@ -1072,6 +1072,39 @@ test_printer_json(void **state)
 	free(out);
 }
 
+/* json_indent: the same object over several lines, valid JSON, strings
+ * untouched; counter: a line per batch. */
+static void
+test_printer_json_indent_counter(void **state)
+{
+	struct sg_span s = print_span();
+	char *flat, *out, *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	(void)state;
+	snprintf(s.target, sizeof(s.target), "/a,b:{c}\"d");
+	flat = print_to_string(SG_PRINTER_JSON, &s);
+	out = print_to_string(SG_PRINTER_JSON_INDENT, &s);
+	assert_memory_equal(out, "{\n  \"kind\": \"server\",\n  ", 24);
+	assert_non_null(strstr(out, "\"target\": \"/a,b:{c}\\\"d\",\n"));
+	assert_true(strlen(out) > strlen(flat));
+	json_valid(out);
+	free(flat);
+	free(out);
+
+	f = open_memstream(&buf, &len);
+	assert_non_null(f);
+	printer_span(f, SG_PRINTER_COUNTER, &s);
+	printer_batch(f, SG_PRINTER_COUNTER, 3);
+	printer_batch(f, SG_PRINTER_COUNTER, 0);
+	printer_batch(f, SG_PRINTER_COUNTER, 2);
+	printer_batch(f, SG_PRINTER_JSON, 2);
+	fclose(f);
+	assert_string_equal(buf, "spans: 3 more, 3 in all\nspans: 2 more, 5 in all\n");
+	free(buf);
+}
+
 int
 main(void)
 {
@@ -1091,6 +1124,7 @@ main(void)
 		cmocka_unit_test(test_http_idle),
 		cmocka_unit_test(test_printer_text),
 		cmocka_unit_test(test_printer_json),
+		cmocka_unit_test(test_printer_json_indent_counter),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

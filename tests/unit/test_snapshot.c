@@ -93,8 +93,9 @@ assert_has(const char *text, const char *line)
 }
 
 #define CNT "http_server_request_duration_seconds_count{http_request_method=\"GET\"," \
-	"http_response_status_code=\"%s\",service_name=\"%s\",service_namespace=\"\"," \
-	"target_instance=\"h:1\"} %d\n"
+	"http_response_status_code=\"%s\",url_scheme=\"\",service_name=\"%s\"," \
+	"service_namespace=\"\",target_instance=\"h:1\",server_address=\"\"," \
+	"server_port=\"0\"} %d\n"
 
 static void
 assert_count(const char *text, const char *status, const char *svc, int n)
