@@ -1158,6 +1158,31 @@ discovery_describe(const struct discovery *d, pid_t pid,
 	return disc_fill(d, pid, exe, false, DISC_BY_GLOBAL, info);
 }
 
+const char *
+discovery_explain(struct discovery *d, pid_t pid, char *exe, size_t exesz)
+{
+	static char why[SG_SERVICE_LABEL_MAX + 64];
+	struct disc_cand c = { .pid = pid, .cmdlen = -1 };
+
+	if (disc_exe(pid, c.exe, sizeof(c.exe)) < 0)
+		return NULL;   /* a kernel thread, or gone */
+	snprintf(exe, exesz, "%s", c.exe);
+	if (disc_find(d, pid) >= 0)
+		return "selected";
+	if (disc_ignored(d, pid))
+		return "not selected: spyglass itself";
+	if (d->has_excl_re && regexec(&d->excl_re, c.exe, 0, NULL, 0) == 0)
+		return "not selected: excluded by [discovery] exclude_exe";
+	for (unsigned i = 0; i < d->nblocks; i++)
+		if (d->blocks[i].sel.exclude &&
+		    disc_block_matches(d, &c, &d->blocks[i], false)) {
+			snprintf(why, sizeof(why), "not selected: excluded by %s",
+			    disc_by_name(d, (int)i));
+			return why;
+		}
+	return "not selected";
+}
+
 bool
 discovery_configures_otlp(pid_t pid)
 {

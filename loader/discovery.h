@@ -39,6 +39,11 @@ void   discovery_on_fork(struct discovery *d, pid_t parent, pid_t child);
 /* A selected process exited. */
 void   discovery_on_exit(struct discovery *d, pid_t pid);
 size_t discovery_count(const struct discovery *d);
+/* For `spyglass check`, after a scan: whether pid is selected, and if
+ * not why ("not selected: excluded by [exclude_service.x]"); its
+ * executable into exe.  NULL for kernel threads and processes gone. */
+const char *discovery_explain(struct discovery *d, pid_t pid, char *exe,
+    size_t exesz);
 /* Whether pid's initial environment sets up an OTLP exporter (then it
  * is likely to send OTLP itself: exclude_otel_instrumented_services). */
 bool discovery_configures_otlp(pid_t pid);

@@ -4,6 +4,7 @@
  * children, drops to the service user, loads BPF, selects processes and
  * drains the ring buffer towards the collector.  It never parses payload.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -859,6 +860,30 @@ sg_check_process(void *ctx, const struct sg_proc_info *info)
 	putchar('\n');
 }
 
+/* check: every other running process, and why it is not selected. */
+static void
+sg_check_others(struct discovery *d)
+{
+	char exe[PATH_MAX];
+	struct dirent *de;
+	DIR *dir = opendir("/proc");
+
+	printf("\n# other processes\n");
+	while (dir != NULL && (de = readdir(dir)) != NULL) {
+		const char *why;
+		char *end;
+		long pid = strtol(de->d_name, &end, 10);
+
+		if (*end != '\0' || pid <= 0 || pid > INT_MAX)
+			continue;
+		why = discovery_explain(d, (pid_t)pid, exe, sizeof(exe));
+		if (why != NULL && strcmp(why, "selected") != 0)
+			printf("process %ld (%s): %s\n", pid, exe, why);
+	}
+	if (dir != NULL)
+		closedir(dir);
+}
+
 static void
 sg_check_processes(void)
 {
@@ -870,6 +895,7 @@ sg_check_processes(void)
 		return;
 	discovery_ignore(d, getpid());
 	(void)discovery_scan(d);
+	sg_check_others(d);
 	discovery_free(d);
 }
 

@@ -18,6 +18,7 @@ P3=$(free_port $((P2 + 1)))
 PROM_PORT=$(free_port 19480)
 nginx_start "$P1" "$T/front"
 nginx_start "$P2" "$T/back"
+BACK=$NGINX_PID
 nginx_start "$P3" "$T/third"
 THIRD=$NGINX_PID
 M=http_server_request_duration_seconds_count
@@ -51,7 +52,8 @@ check=$("$SPYGLASS" -c "$SENSOR_INI" check 2>&1)
 assert_contains "check: front's nginx" "$check" "selected by [service.front] as front;"
 assert_contains "check: back's nginx" "$check" "selected by [service.back] as back;"
 assert_not_contains "check: the partial block" "$check" "as partial;"
-assert_not_contains "check: the third nginx" "$check" "process $THIRD "
+assert_contains "check: the third nginx, not selected" "$check" \
+    "process $THIRD (/usr/sbin/nginx): not selected"
 assert_contains "check dumps the blocks" "$check" "[service.partial]"
 
 assert_eq "client: 20 GET front /ok" "200 20" "$(http_many 20 "http://127.0.0.1:$P1/ok")"
@@ -79,6 +81,8 @@ start_sensor
 wait_ready 4 || exit 1
 check=$("$SPYGLASS" -c "$SENSOR_INI" check 2>&1)
 assert_contains "check: the third nginx, by exe_path" "$check" "process $THIRD (/usr/sbin/nginx) selected by [service.any]"
+assert_contains "check: back's nginx, excluded" "$check" \
+    "process $BACK (/usr/sbin/nginx): not selected: excluded by [exclude_service.back]"
 assert_eq "client: 5 GET back /ok" "200 5" "$(http_many 5 "http://127.0.0.1:$P2/ok")"
 assert_eq "client: 6 GET third /ok" "200 6" "$(http_many 6 "http://127.0.0.1:$P3/ok")"
 v=$(wait_metric 6 $M)
