@@ -282,27 +282,47 @@ routes_heuristic(const char *path, size_t len, char wildcard, char *out,
 /* ---- low cardinality: a trie per service, capped per node ---- */
 
 
+/* The child of node at whose segment hashes to h; 0 when none. */
+static uint32_t
+rt_find_child(const struct sg_routes *r, uint32_t at, uint64_t h)
+{
+	for (uint32_t c = r->nodes[at].child; c != 0; c = r->nodes[c].next)
+		if (r->nodes[c].hash == h)
+			return c;
+	return 0;
+}
+
+/* A new child of node at, segment hash h; 0 when the trie is full. */
+static uint32_t
+rt_add_child(struct sg_routes *r, uint32_t at, uint64_t h)
+{
+	uint32_t c;
+
+	if (r->nnodes >= RT_TRIE_NODES)
+		return 0;
+	c = r->nnodes++;
+	memset(&r->nodes[c], 0, sizeof(r->nodes[c]));
+	r->nodes[c].hash = h;
+	r->nodes[c].next = r->nodes[at].child;
+	r->nodes[at].child = c;
+	return c;
+}
+
 /* The child of node at for a segment of hash h, made if there is room
  * under the cap; 0 when the node is (now) collapsed or the trie full. */
 static uint32_t
 rt_child(struct sg_routes *r, uint32_t at, uint64_t h)
 {
 	struct rt_node *p = &r->nodes[at];
-	uint32_t c;
+	uint32_t c = rt_find_child(r, at, h);
 
-	for (c = p->child; c != 0; c = r->nodes[c].next)
-		if (r->nodes[c].hash == h)
-			return c;
+	if (c != 0)
+		return c;
 	if (p->collapsed || p->nchildren >= r->max_card ||
-	    r->nnodes >= RT_TRIE_NODES) {
+	    (c = rt_add_child(r, at, h)) == 0) {
 		p->collapsed = true;
 		return 0;
 	}
-	c = r->nnodes++;
-	memset(&r->nodes[c], 0, sizeof(r->nodes[c]));
-	r->nodes[c].hash = h;
-	r->nodes[c].next = p->child;
-	p->child = c;
 	p->nchildren++;
 	return c;
 }
@@ -313,20 +333,9 @@ static uint32_t
 rt_child_wild(struct sg_routes *r, uint32_t at)
 {
 	uint64_t h = sg_fnv1a(&r->wildcard, 1);
-	struct rt_node *p = &r->nodes[at];
-	uint32_t c;
+	uint32_t c = rt_find_child(r, at, h);
 
-	for (c = p->child; c != 0; c = r->nodes[c].next)
-		if (r->nodes[c].hash == h)
-			return c;
-	if (r->nnodes >= RT_TRIE_NODES)
-		return 0;
-	c = r->nnodes++;
-	memset(&r->nodes[c], 0, sizeof(r->nodes[c]));
-	r->nodes[c].hash = h;
-	r->nodes[c].next = p->child;
-	p->child = c;
-	return c;
+	return c != 0 ? c : rt_add_child(r, at, h);
 }
 
 /* route (the heuristic's, in place) with the segments past each node's
