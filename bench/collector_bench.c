@@ -23,6 +23,7 @@
 #include "events.h"
 #include "metrics.h"
 #include "procs.h"
+#include "routes.h"
 #include "spans.h"
 
 #define BENCH_CONNS_CAPACITY 16384   /* as in collector/main.c */
@@ -39,6 +40,7 @@ static const char bench_response[] =
 
 struct bench {
 	struct sg_metrics *metrics;
+	struct sg_routes  *routes;
 	uint64_t           exchanges;
 };
 
@@ -49,8 +51,12 @@ bench_on_exchange(void *ctx, const struct sg_conn *conn,
 	struct bench *b = ctx;
 	struct sg_span s;
 
-	/* as collector/main.c does with no span export configured */
+	/* as collector/main.c does with no span export configured: the
+	 * route by the default heuristic, then the metrics */
 	spans_build(&s, conn, ex, procs_find(conn->pid), 0, false);
+	(void)routes_find(b->routes, s.service_name, sizeof(s.service_name),
+	    s.target, strnlen(s.target, sizeof(s.target)), s.route,
+	    sizeof(s.route));
 	metrics_record_span(b->metrics, &s);
 	b->exchanges++;
 }
@@ -117,6 +123,10 @@ main(int argc, char **argv)
 	bench_proc();
 	b.metrics = metrics_new(&cfg.prom.duration_histogram,
 	    &cfg.prom.size_histogram, BENCH_MAX_SERIES);
+	b.routes = routes_new(cfg.routes.patterns, cfg.routes.ignored_patterns,
+	    cfg.routes.unmatched, cfg.routes.ignore_mode,
+	    cfg.routes.wildcard_char[0],
+	    cfg.routes.max_path_segment_cardinality, NULL, 0);
 	t = conns_new(BENCH_CONNS_CAPACITY,
 	    (uint64_t)cfg.ebpf.http_request_timeout_ms * 1000000u,
 	    bench_on_exchange, &b);
@@ -159,6 +169,7 @@ main(int argc, char **argv)
 	    "(2 events)\n", n, nconn, (double)(t1 - t0) / (double)n);
 	conns_free(t);
 	metrics_free(b.metrics);
+	routes_free(b.routes);
 	free(req);
 	free(resp);
 	return 0;
