@@ -176,7 +176,7 @@ static const struct fam_def fam_defs[FAM_NFIXED] = {
 	    "Duration of RPC service calls from the client side, in seconds",
 	    SG_METRIC_HISTOGRAM, 0, RPC_CLI_LABELS },
 	[FAM_TARGET] = { "target_info", "target_info", "",
-	    "Target metadata", SG_METRIC_GAUGE, 0 },
+	    "Target metadata", SG_METRIC_GAUGE, 0, 0, 0 },
 };
 
 /* The families a span of each app counts in: [app][client]. */
