@@ -12,6 +12,20 @@ static const struct sg_proto_ops *const proto_table[SG_PROTO_MAX] = {
 	[SG_PROTO_HTTP2] = &http2_ops,
 };
 
+static bool proto_sql_any_port;
+
+void
+proto_set_sql_heuristic(bool on)
+{
+	proto_sql_any_port = on;
+}
+
+bool
+proto_sql_heuristic(void)
+{
+	return proto_sql_any_port;
+}
+
 const struct sg_proto_ops *
 proto_ops(uint8_t id)
 {

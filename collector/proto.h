@@ -22,6 +22,11 @@ enum sg_proto {
 	SG_PROTO_NONE = 0,	/* not known yet, or none matched */
 	SG_PROTO_HTTP1,
 	SG_PROTO_HTTP2,
+	SG_PROTO_POSTGRES,
+	SG_PROTO_MYSQL,
+	SG_PROTO_KAFKA,
+	SG_PROTO_REDIS,
+	SG_PROTO_MEMCACHED,
 	SG_PROTO_MAX
 };
 
@@ -36,6 +41,15 @@ enum sg_proto {
 					 * reference the sensor could not
 					 * resolve */
 
+/*
+ * Databases and messaging use the same fields:
+ *   op       the operation: "SELECT", "GET", "set"; Kafka: "publish"
+ *            (Produce) or "process" (Fetch)
+ *   target   SQL: the statement's text as sent (the collector replaces
+ *            its literals); Redis, memcached: the command and its key,
+ *            other arguments as "?"; Kafka: the topic
+ *   status   0; an error is error[], the flags say what is unknown
+ */
 struct sg_exchange {
 	uint8_t  app;			/* enum sg_app (msg.h) */
 	uint8_t  role;			/* SG_ROLE_SERVER or SG_ROLE_CLIENT */
@@ -52,6 +66,15 @@ struct sg_exchange {
 	uint32_t status;
 	uint64_t req_size;		/* body (HTTP) or message (gRPC) bytes */
 	uint64_t resp_size;
+	/* Databases: the table the statement names ("" none or unknown). */
+	char     collection[SG_COLLECTION_MAX];
+	/* Databases: the database, when the connection's start told it. */
+	char     db_namespace[SG_DBNAME_MAX];
+	/* Databases and messaging: "" success; else what failed: the
+	 * SQLSTATE ("42P01"), MySQL's error number ("1064"), the Redis
+	 * error's first word ("ERR", "WRONGTYPE"), memcached's "ERROR",
+	 * "CLIENT_ERROR" or "SERVER_ERROR", Kafka's error code ("3"). */
+	char     error[SG_ERROR_MAX];
 };
 
 typedef void (*sg_emit_fn)(void *ctx, const struct sg_exchange *ex);
@@ -134,6 +157,13 @@ struct sg_proto_ops {
 	/* Optional: take a connection over, after init(). */
 	void     (*adopt)(void *st, uint8_t role, const struct sg_handoff *h);
 };
+
+/* [ebpf] heuristic_sql_detect: whether the SQL protocols are detected on
+ * any port (their framing and a statement keyword), or only on the known
+ * ones (5432, 3306) and on connections whose start was seen.  Sniffers
+ * ask; the collector sets it with its configuration. */
+void proto_set_sql_heuristic(bool on);
+bool proto_sql_heuristic(void);
 
 /* The parser for id, or NULL. */
 const struct sg_proto_ops *proto_ops(uint8_t id);

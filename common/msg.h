@@ -44,8 +44,19 @@ enum sg_span_kind { SG_SPAN_SERVER = 1, SG_SPAN_CLIENT = 2 };
 enum sg_app {
 	SG_APP_HTTP = 1,
 	SG_APP_GRPC,
+	SG_APP_POSTGRESQL,	/* db.system.name postgresql */
+	SG_APP_MYSQL,		/* mysql (MariaDB speaks it too) */
+	SG_APP_REDIS,
+	SG_APP_MEMCACHED,
+	SG_APP_KAFKA,		/* messaging.system kafka */
 	SG_APP_MAX
 };
+
+/* Fields of database and messaging exchanges and spans. */
+#define SG_COLLECTION_MAX 64	/* db.collection.name, a table */
+#define SG_DBNAME_MAX     64	/* db.namespace: the database */
+#define SG_ERROR_MAX      24	/* error.type: SQLSTATE, error code or
+				 * Redis error prefix */
 
 /* sg_span.flags: what the sensor could not read is said, never guessed. */
 #define SG_SPAN_STATUS_UNKNOWN	0x01
