@@ -943,17 +943,31 @@ kf_request_dir(uint8_t role)
 	return role == SG_ROLE_SERVER ? SG_DIR_READ : SG_DIR_WRITE;
 }
 
-/* A connection that predates the sensor: the side that reads a request
- * is the server. */
-static bool
+/*
+ * A connection that predates the sensor.  A response can read as a
+ * request header (its correlation id as api_key and version), so a
+ * request is believed only once the other direction answers it: a
+ * buffer starting with a size and the request's correlation id.  Both
+ * streams then pick up at the next buffer that starts a message.
+ */
+static void
 kf_learn_role(struct kafka_conn *c, uint8_t dir, const struct kf_io *io)
 {
-	if (kf_request_start(io->data, io->cap) != KP_YES) {
-		c->unparsed += io->len;
-		return false;
+	c->unparsed += io->len;
+	if (c->cand_valid && dir != c->cand_dir && io->cap >= 8 &&
+	    kf_size_ok(kf_be32(io->data), KF_RESP_MIN) &&
+	    (int32_t)kf_be32(io->data + 4) == c->cand_corr) {
+		c->role = c->cand_dir == SG_DIR_WRITE ? SG_ROLE_CLIENT :
+		    SG_ROLE_SERVER;
+		c->req.phase = KS_LOST;
+		c->resp.phase = KS_LOST;
+		return;
 	}
-	c->role = dir == SG_DIR_READ ? SG_ROLE_SERVER : SG_ROLE_CLIENT;
-	return true;
+	if (kf_request_start(io->data, io->cap) == KP_YES) {
+		c->cand_valid = 1;
+		c->cand_dir = dir;
+		c->cand_corr = (int32_t)kf_be32(io->data + 8);
+	}
 }
 
 void
@@ -984,9 +998,10 @@ kafka_on_data(struct kafka_conn *c, uint8_t dir, uint64_t ts_ns,
 	io.emit = emit;
 	io.ctx = ctx;
 	c->last_ns = ts_ns;
-	if (c->role != SG_ROLE_SERVER && c->role != SG_ROLE_CLIENT &&
-	    !kf_learn_role(c, dir, &io))
+	if (c->role != SG_ROLE_SERVER && c->role != SG_ROLE_CLIENT) {
+		kf_learn_role(c, dir, &io);
 		return;
+	}
 	kf_feed(c, dir == kf_request_dir(c->role) ? &c->req : &c->resp, &io);
 }
 

@@ -93,6 +93,9 @@ struct kafka_conn {
 	uint8_t  ans_flags;		/* SG_EX_* learnt from the response */
 	uint8_t  ans_report;		/* a Fetch that delivered something */
 	uint8_t  req_ok;		/* req_cur holds the request read */
+	uint8_t  cand_valid;		/* role unknown: a request seen ... */
+	uint8_t  cand_dir;		/* ... in this direction ... */
+	int32_t  cand_corr;		/* ... with this correlation id */
 	char     ans_error[SG_ERROR_MAX];
 	uint32_t dropped_unanswered;	/* dropped requests still to be
 					 * answered (not unpaired then) */
