@@ -44,6 +44,8 @@ main(int argc, char **argv)
 		i = 3;
 	}
 	conf = rd_kafka_conf_new();
+	/* no warning that this handle has no bootstrap.servers of its own */
+	rd_kafka_conf_set(conf, "log_level", "3", errstr, sizeof(errstr));
 	rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
 	if (rk == NULL) {
 		fprintf(stderr, "kafka_mock: %s\n", errstr);
