@@ -65,13 +65,15 @@ log "process counted after wait: $v"
 settle
 sel=(messaging_system=kafka service_name=sgtest-kcat)
 assert_eq "$PUB{orders}" $((N + 1)) \
-    "$(metric_value $PUB "${sel[@]}" messaging_destination_name=orders error_type=)"
+    "$(metric_value $PUB "${sel[@]}" messaging_destination_name=orders)"
 assert_eq "$PUB{denied, 29}" 1 \
     "$(metric_value $PUB "${sel[@]}" messaging_destination_name=denied error_type=29)"
 assert_eq "$PROC{orders}" $((N + 1)) \
-    "$(metric_value $PROC "${sel[@]}" messaging_destination_name=orders error_type=)"
+    "$(metric_value $PROC "${sel[@]}" messaging_destination_name=orders)"
 assert_eq "publish, all" $((N + 2)) "$(metric_value $PUB)"
 assert_eq "process, all" $((N + 1)) "$(metric_value $PROC)"
+assert_eq "error_type labels (publish)" 29 "$(label_values $PUB error_type)"
+assert_eq "error_type labels (process)" "" "$(label_values $PROC error_type)"
 assert_eq "server_port label" "$BPORT" "$(label_values $PUB server_port)"
 assert_eq "spyglass_unparsed_bytes_total" 0 "$(metric_value spyglass_unparsed_bytes_total)"
 assert_eq "spyglass_events_lost_total" 0 "$(metric_value spyglass_events_lost_total)"
