@@ -25,6 +25,7 @@ NGINX_PORT=${NGINX_PORT:-18490}
 PY_PORT=${PY_PORT:-18491}
 H2_PORT=${H2_PORT:-18492}           # nginx speaking h2c (scenario h2)
 HTTPS_PORT=${HTTPS_PORT:-18493}     # nginx with TLS (scenario https)
+REDIS_PORT=${REDIS_PORT:-18494}     # redis-server (scenarios redis, redis_p16)
 UNUSED_PORT=${UNUSED_PORT:-18499}   # what the "idle" sensor selects
 PROM_PORT=${PROM_PORT:-19490}
 
@@ -172,6 +173,17 @@ pyserver_start() {
 	wait_port "$port" 10 || die "python http.server did not listen on $port"
 }
 
+redis_start() {
+	local port=$1
+	port_in_use "$port" && die "port $port is in use"
+	mkdir -p "$T/redis"
+	redis-server --bind 127.0.0.1 --port "$port" --save '' --appendonly no \
+	    --dir "$T/redis" > "$T/redis.log" 2>&1 &
+	REDIS_PID=$!
+	BG_PIDS+=("$REDIS_PID")
+	wait_port "$port" 10 || die "redis-server did not listen on $port"
+}
+
 # ---------------------------------------------------------------- the sensor
 
 # sensor_start SELECT_PORT [-o K=V]...: the sensor selecting the
@@ -270,7 +282,8 @@ metric_value() {
 
 # sensor_wait_count MIN: poll /metrics until the server request count is
 # >= MIN and has not moved for one collector snapshot period (max 15 s).
-# Sets SCRAPE to the last scrape.
+# Sets SCRAPE to the last scrape.  REQ_METRIC: the count of the scenario's
+# protocol (db_server_operation_duration_seconds_count for Redis).
 REQ_METRIC=http_server_request_duration_seconds_count
 sensor_wait_count() {
 	local min=$1 n last=-1 v

@@ -5,7 +5,8 @@
 #
 #   sudo bench/run.sh [-r ROUNDS] [-d SECONDS] [-o OUTDIR] [SCENARIO...]
 #
-# Scenarios: sat rate python conns burst h2 https https_own (default: all).
+# Scenarios: sat rate python conns burst h2 https https_own redis redis_p16
+# (default: all).
 #   bench/run.sh -S OUTDIR/records.tsv   prints the table of a past run again
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -26,7 +27,7 @@ while getopts r:d:o:S:h opt; do
 done
 shift $((OPTIND - 1))
 SCENARIOS=("$@")
-[ ${#SCENARIOS[@]} -gt 0 ] || SCENARIOS=(sat rate python conns burst h2 https https_own)
+[ ${#SCENARIOS[@]} -gt 0 ] || SCENARIOS=(sat rate python conns burst h2 https https_own redis redis_p16)
 # Modes: off = no sensor; on = sensor selecting the application's port;
 # idle = sensor running but selecting nothing (an unused port);
 # on-raw, idle-raw, on-tp, idle-tp: the same with [ebpf] syscall_hooks =
@@ -40,6 +41,13 @@ MODES_burst=${MODES_burst:-"off on"}
 MODES_h2=${MODES_h2:-"off on"}
 MODES_https=${MODES_https:-"off on"}
 MODES_https_own=${MODES_https_own:-"off on"}
+MODES_redis=${MODES_redis:-"off on"}
+MODES_redis_p16=${MODES_redis_p16:-"off on"}
+# redis-benchmark is told a number of commands, not a duration: this many
+# per second of DUR and per test (SET, GET), about what the uninstrumented
+# server does on two CPUs
+REDIS_RATE=${REDIS_RATE:-40000}
+REDIS_P16_RATE=${REDIS_P16_RATE:-200000}
 
 if [ -n "$SUMMARY_ONLY" ]; then   # -S RECORDS: print the table again
 	REC=$SUMMARY_ONLY
@@ -88,6 +96,25 @@ run_h2load() {   # CONNS N URL [extra args]
 	echo "${rps:-NA} $pcts ${done_:-0} $err $c"
 }
 
+# redis-benchmark -t set,get: req/s over both tests (their total over the
+# sum of their durations), p50 their mean, p99 the larger.  Each run also
+# opens a connection for two CONFIG GETs, counted by the sensor.
+run_redis_benchmark() {   # CONNS N [extra args]
+	local c=$1 n=$2 out
+	shift 2
+	out=$(redis-benchmark -h 127.0.0.1 -p "$REDIS_PORT" -c "$c" -n "$n" \
+	    -t set,get --csv "$@" 2>&1)
+	printf '%s\n' "$out" >> "$T/load.log"
+	printf '%s\n' "$out" | awk -F'"' -v n="$n" -v c="$c" '
+		$2 == "SET" || $2 == "GET" {
+			k++; t += n / $4; p50 += $10; if ($14 > p99) p99 = $14 }
+		END {
+			if (k != 2) { print "NA NA NA NA 0 1 " c; exit }
+			printf "%.2f %.3f %.3f NA %d 0 %d\n", 2 * n / t, p50 / 2, p99, 2 * n, c }'
+}
+
+load_redis()     { run_redis_benchmark 16 $((REDIS_RATE * $1)); }
+load_redis_p16() { run_redis_benchmark 16 $((REDIS_P16_RATE * $1)) -P 16; }
 load_sat()    { run_wrk 16 "http://127.0.0.1:$NGINX_PORT/ok" "$1"; }
 load_conns()  { run_wrk 1000 "http://127.0.0.1:$NGINX_PORT/ok" "$1"; }
 load_python() { run_wrk 8 "http://127.0.0.1:$PY_PORT/ok" "$1"; }
@@ -170,8 +197,12 @@ measure() {
 run_scenario() {
 	local scen=$1 modes r m list
 	eval "modes=\$MODES_$scen"
+	REQ_METRIC=http_server_request_duration_seconds_count
 	case $scen in
 	python) pyserver_start "$PY_PORT"; APP_PID=$PY_PID; APP_PORT=$PY_PORT ;;
+	redis|redis_p16) redis_start "$REDIS_PORT"; APP_PID=$REDIS_PID
+	        APP_PORT=$REDIS_PORT
+	        REQ_METRIC=db_server_operation_duration_seconds_count ;;
 	h2|https|https_own) local plain=${NGINX_PID:-} plain_worker=${NGINX_WORKER:-}
 	        if [ "$scen" = h2 ]; then APP_PORT=$H2_PORT; nginx_start "$H2_PORT" http2
 	        else APP_PORT=$HTTPS_PORT; nginx_start "$HTTPS_PORT" ssl; fi
@@ -193,6 +224,7 @@ run_scenario() {
 		for m in $list; do measure "$scen" "$m" "$r"; done
 	done
 	if [ "$scen" = python ]; then kill_pid "$PY_PID"; fi
+	case $scen in redis|redis_p16) kill_pid "$REDIS_PID" ;; esac
 	case $scen in h2|https|https_own) kill_pid "$OTHER_NGINX" ;; esac
 }
 
@@ -259,7 +291,8 @@ START=$(date -u '+%Y-%m-%d %H:%M:%S UTC')
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 say "bench: started $START; load: $(cut -d' ' -f1-3 /proc/loadavg)"
 for s in "${SCENARIOS[@]}"; do
-	case $s in sat|rate|python|conns|burst|h2|https|https_own) ;; *) die "unknown scenario $s" ;; esac
+	case $s in sat|rate|python|conns|burst|h2|https|https_own|redis|redis_p16) ;; *) die "unknown scenario $s" ;; esac
+	case $s in redis*) require redis-server redis-benchmark ;; esac
 	run_scenario "$s"
 done
 END=$(date -u '+%Y-%m-%d %H:%M:%S UTC')

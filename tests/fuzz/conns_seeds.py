@@ -70,6 +70,11 @@ H2_REQ3 = H2_PREFACE + b"\0\0\x03\x01\x05\0\0\0\x03\x82\x86\x84"
 H2_RESP3 = b"\0\0\x01\x01\x05\0\0\0\x03\x88"
 TLS_HELLO = b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + bytes(32)
 TLS_APPDATA = b"\x17\x03\x03\x00\x20" + bytes(32)
+REDIS_SET = b"*3\r\n$3\r\nSET\r\n$3\r\nfoo\r\n$3\r\nbar\r\n"
+REDIS_GET = b"*2\r\n$3\r\nGET\r\n$3\r\nfoo\r\n"
+REDIS_OK_BAR = b"+OK\r\n$3\r\nbar\r\n"
+MC_REQ = b"set k 0 0 5\r\nhello\r\nget k j\r\nbogus\r\n"
+MC_RESP = b"STORED\r\nVALUE k 0 5\r\nhello\r\nEND\r\nERROR\r\n"
 
 
 def seeds(recdir):
@@ -104,6 +109,17 @@ def seeds(recdir):
         data(3, WRITE, CLIENT, UPGRADE), data(3, READ, CLIENT, SWITCH),
         data(3, READ, CLIENT, H2_RESP1), data(3, WRITE, CLIENT, H2_REQ3),
         data(3, READ, CLIENT, H2_RESP3), close(3)]
+    yield "redis-client", [connect(1, CLIENT),
+                           data(1, WRITE, CLIENT, REDIS_SET + REDIS_GET),
+                           data(1, READ, CLIENT, REDIS_OK_BAR), close(1)]
+    yield "redis-server-unknown", [data(2, READ, UNKNOWN, REDIS_GET),
+                                   data(2, WRITE, UNKNOWN, b"$3\r\nbar\r\n"),
+                                   data(2, READ, UNKNOWN, REDIS_SET),
+                                   data(2, WRITE, UNKNOWN, b"+OK\r\n"),
+                                   tick(40)]
+    yield "memcached-client", [connect(3, CLIENT),
+                               data(3, WRITE, CLIENT, MC_REQ),
+                               data(3, READ, CLIENT, MC_RESP), close(3)]
     for name in sorted(os.listdir(recdir)):
         if not name.endswith(".rec"):
             continue

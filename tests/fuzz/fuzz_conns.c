@@ -33,8 +33,8 @@ fz_conns_emit(void *ctx, const struct sg_conn *c,
 {
 	(void)ctx;
 	fz_check(c != NULL && c->sock != 0, "emit conn");
-	fz_check(c->proto == SG_PROTO_HTTP1 || c->proto == SG_PROTO_HTTP2,
-	    "emit from no parser");
+	fz_check(c->proto > SG_PROTO_NONE && c->proto < SG_PROTO_MAX &&
+	    proto_ops(c->proto) != NULL, "emit from no parser");
 	/* exchanges end while a parser state is attached */
 	fz_check(c->state != NULL, "emit without parser state");
 	fz_check(!(ex->flags & SG_EX_TIMED_OUT), "timed out exchange emitted");
@@ -52,8 +52,11 @@ fz_conns_emit(void *ctx, const struct sg_conn *c,
 		    "HTTP/1 status");
 		fz_check(ex->version[0] == '1' && ex->version[1] == '.',
 		    "HTTP/1 version");
-	} else
+	} else if (c->proto == SG_PROTO_HTTP2)
 		fz_check(strcmp(ex->version, "2") == 0, "HTTP/2 version");
+	else
+		fz_check((proto_ops(c->proto)->apps & (1u << ex->app)) != 0,
+		    "app of its parser");
 	if (ex->app == SG_APP_GRPC)
 		fz_check(ex->op[0] == '\0', "gRPC op");
 }
