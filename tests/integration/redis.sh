@@ -8,7 +8,8 @@
 # sixteen commands go in one write and their replies come in one read
 # (a RESP array widens the capture to 1 KiB: the 720 bytes of 16 SETs are
 # all seen).  redis-cli sends its one command per run: INCR on a list is
-# answered WRONGTYPE, an unknown command ERR.
+# answered WRONGTYPE, an unknown command ERR; with -3 it says HELLO 3
+# first and gets RESP3 replies (maps).
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -46,9 +47,12 @@ assert_eq "SET" OK "$("${R[@]}" SET str s)"
 assert_eq "RPUSH" 1 "$("${R[@]}" RPUSH lst a)"
 assert_contains "INCR on a list" "$("${R[@]}" INCR lst 2>&1)" WRONGTYPE
 assert_contains "unknown command" "$("${R[@]}" NOSUCHCMD a b 2>&1)" "unknown command"
+# RESP3: HELLO 3 (a map), then the command (a map too)
+assert_eq "HSET" 1 "$("${R[@]}" HSET h f v)"
+assert_eq "HGETALL over RESP3" "f v" "$("${R[@]}" -3 HGETALL h | tr '\n' ' ' | sed 's/ $//')"
 
 M=db_client_operation_duration_seconds_count
-TOTAL=$((2 * NP + 2 * N + 4 + 4))
+TOTAL=$((2 * NP + 2 * N + 4 + 7))
 v=$(wait_metric $TOTAL $M)
 log "operations counted after wait: $v"
 settle
@@ -66,6 +70,8 @@ assert_eq "$M{INCR, WRONGTYPE}" 1 \
     "$(metric_value $M "${sel[@]}" db_operation_name=INCR error_type=WRONGTYPE)"
 assert_eq "$M{NOSUCHCMD, ERR}" 1 \
     "$(metric_value $M "${sel[@]}" db_operation_name=NOSUCHCMD error_type=ERR)"
+assert_eq "$M{HELLO} (cli -3)" 1 "$(metric_value $M "${sel[@]}" db_operation_name=HELLO)"
+assert_eq "$M{HGETALL} (cli -3)" 1 "$(metric_value $M "${sel[@]}" db_operation_name=HGETALL)"
 assert_eq "operations, all" $TOTAL "$(metric_value $M)"
 assert_eq "error_type labels" "ERR WRONGTYPE" "$(label_values $M error_type)"
 assert_eq "server_port label" "$PORT" "$(label_values $M server_port)"
