@@ -167,6 +167,31 @@ test_resp3(void **state)
 	expect_counters(0, 0, 0);
 }
 
+/* RESP3 as the specification writes it: a blob error, a push between a
+ * command and its reply (client tracking), empty and null aggregates. */
+static void
+test_resp3_spec(void **state)
+{
+	(void)state;
+	start(SG_ROLE_CLIENT);
+	feed(W, 1, GET_REQ);
+	feed(R, 2, "!21\r\nSYNTAX invalid syntax\r\n");
+	expect_ex(0, "GET", "GET foo", "SYNTAX", 0, 1, 2);
+	feed(W, 3, GET_REQ);
+	feed(R, 4, ">2\r\n$10\r\ninvalidate\r\n*1\r\n$3\r\nfoo\r\n");
+	assert_int_equal(rec.n, 1);
+	feed(R, 5, "$3\r\nbar\r\n");
+	expect_ex(1, "GET", "GET foo", "", 0, 3, 5);
+	feed(W, 6, LRANGE_REQ);
+	feed(W, 6, LRANGE_REQ);
+	feed(W, 6, HGETALL_REQ);
+	feed(W, 6, GET_REQ);
+	feed(R, 7, "*0\r\n*-1\r\n%0\r\n|1\r\n+a\r\n+b\r\n_\r\n");
+	assert_int_equal(rec.n, 6);
+	expect_ex(5, "GET", "GET foo", "", 0, 6, 7);
+	expect_counters(0, 0, 0);
+}
+
 /* The attribute alone is not a reply: the reply follows in a later read. */
 static void
 test_attribute_split(void **state)
@@ -500,6 +525,7 @@ main(void)
 		cmocka_unit_test(test_set_get),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_resp3),
+		cmocka_unit_test(test_resp3_spec),
 		cmocka_unit_test(test_attribute_split),
 		cmocka_unit_test(test_byte_by_byte),
 		cmocka_unit_test(test_multi_exec),
