@@ -305,15 +305,14 @@ rd_name_ok(const char *op)
 	return true;
 }
 
-/* Queue a command whose name is word (len known), key in key[]. */
+/* Queue a command: its name, its first argument, how many others. */
 static void
-rd_commit(struct redis_conn *c, struct rd_io *io, const char *op,
+rd_commit(struct redis_conn *c, const char *op,
     uint8_t op_cut, const char *key, bool has_key, uint8_t key_cut,
     uint32_t nargs, uint64_t start_ns, uint64_t size)
 {
 	struct redis_pending *p;
 
-	(void)io;
 	if (c->npending == REDIS_MAX_PENDING) {
 		c->dropped++;
 		return;
@@ -408,7 +407,8 @@ rd_next_line(struct redis_stream *s, struct rd_io *io, const uint8_t **p,
 	return RD_LN_FULL;
 }
 
-static bool rd_is_req(const struct redis_conn *c, const struct redis_stream *s)
+static bool
+rd_is_req(const struct redis_conn *c, const struct redis_stream *s)
 {
 	return s == &c->req;
 }
@@ -473,12 +473,11 @@ rd_reply_done(struct redis_conn *c, struct redis_stream *s, struct rd_io *io)
 }
 
 static void
-rd_request_done(struct redis_conn *c, struct redis_stream *s,
-    struct rd_io *io)
+rd_request_done(struct redis_conn *c, struct redis_stream *s)
 {
 	if (s->nelems == 0)
 		return;		/* "*0": the server skips it */
-	rd_commit(c, io, s->word, s->cut & RD_CUT_WORD, s->key,
+	rd_commit(c, s->word, s->cut & RD_CUT_WORD, s->key,
 	    s->nelems > 1, s->cut & RD_CUT_KEY,
 	    s->nelems > 2 ? s->nelems - 2 : 0, s->start_ns, s->size);
 }
@@ -488,7 +487,7 @@ rd_message_done(struct redis_conn *c, struct redis_stream *s,
     struct rd_io *io)
 {
 	if (rd_is_req(c, s))
-		rd_request_done(c, s, io);
+		rd_request_done(c, s);
 	else
 		rd_reply_done(c, s, io);
 	rd_stream_reset(s);
@@ -628,7 +627,7 @@ rd_inline(struct redis_conn *c, struct redis_stream *s, struct rd_io *io,
 		k1--;
 	}
 	rd_copy_word(key, sizeof(key), p + k0, k1 - k0, false);
-	rd_commit(c, io, op, op_cut, key, words > 0,
+	rd_commit(c, op, op_cut, key, words > 0,
 	    words > 0 && cut && k1 == n, words > 1 ? words - 1 : 0,
 	    s->start_ns, s->size);
 	rd_stream_reset(s);
@@ -705,7 +704,7 @@ rd_blind(struct redis_conn *c, struct redis_stream *s, struct rd_io *io)
 				s->cut |= RD_CUT_WORD;
 			if (s->index <= 1)
 				s->cut |= RD_CUT_KEY;
-			rd_request_done(c, s, io);
+			rd_request_done(c, s);
 		}
 	} else if (s->in_msg && s->top != 0 && s->top != '>' &&
 	    s->top != '|' && c->npending > 0) {
