@@ -839,15 +839,48 @@ my_query_text(const struct mysql_conn *c, const struct my_pkt *k,
 	return *n > 0 || k->len <= at;
 }
 
+static bool
+my_is_name_char(char ch)
+{
+	return (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
+	    (ch >= '0' && ch <= '9') || ch == '_' || ch == '$' || ch == '.' ||
+	    ch == '`' || ch == '"' || (unsigned char)ch >= 0x80;
+}
+
+/* Whether text cut after n bytes ends inside its first word: "SEL"
+ * could be SELECT or SELF-something. */
+static bool
+my_first_word_cut(const char *t, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n && (t[i] == ' ' || t[i] == '\t' || t[i] == '\n' ||
+	    t[i] == '\r'))
+		i++;
+	while (i < n && ((t[i] >= 'A' && t[i] <= 'Z') ||
+	    (t[i] >= 'a' && t[i] <= 'z')))
+		i++;
+	return i == n;
+}
+
+/* The statement q (n bytes visible, cut when the capture ended it). */
 static void
-my_describe(struct mysql_pending *p, const uint8_t *q, size_t n)
+my_describe(struct mysql_pending *p, const uint8_t *q, size_t n, bool cut)
 {
 	char table[SG_COLLECTION_MAX] = "";
+	size_t tlen;
 
 	my_copy_text(p->target, sizeof(p->target), q, n);
-	sql_describe(p->target, strlen(p->target), p->op, sizeof(p->op),
-	    table, sizeof(table));
-	memcpy(p->collection, table, sizeof(p->collection));
+	tlen = strlen(p->target);
+	sql_describe(p->target, tlen, p->op, sizeof(p->op), table,
+	    sizeof(table));
+	/* cut by the capture, or by the target's size (not by a NUL) */
+	cut = cut || (tlen == sizeof(p->target) - 1 && n > tlen);
+	if (cut && my_first_word_cut(p->target, tlen))
+		p->op[0] = '\0';
+	/* a name the cut ends could be longer: not told */
+	if (!cut || tlen == 0 || !my_is_name_char(p->target[tlen - 1]))
+		memcpy(p->collection, table, sizeof(p->collection));
 	if (p->op[0] == '\0')
 		p->flags |= SG_EX_OP_UNKNOWN;
 }
@@ -884,7 +917,7 @@ my_command_fill(struct mysql_conn *c, struct mysql_pending *p,
 	case COM_QUERY:
 	case COM_STMT_PREPARE:
 		if (my_query_text(c, k, &q, &n))
-			my_describe(p, q, n);
+			my_describe(p, q, n, n < k->len - (size_t)(q - k->p));
 		else
 			p->flags |= SG_EX_OP_UNKNOWN | SG_EX_TARGET_UNKNOWN;
 		break;
@@ -896,7 +929,8 @@ my_command_fill(struct mysql_conn *c, struct mysql_pending *p,
 			text = my_exec_text(c, p->stmt_id);
 		}
 		if (text != NULL) {
-			my_describe(p, (const uint8_t *)text, strlen(text));
+			my_describe(p, (const uint8_t *)text, strlen(text),
+			    strlen(text) == SG_PATH_MAX - 1);
 		} else {
 			p->flags |= SG_EX_OP_UNKNOWN | SG_EX_TARGET_UNKNOWN;
 			c->unknown++;

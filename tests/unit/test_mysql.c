@@ -224,14 +224,24 @@ test_text_truncated(void **state)
 	    4 * STEP, 5 * STEP);
 	expect_ex(1, SG_ROLE_CLIENT, "SELECT", "SELECT DATA", "", "", "",
 	    6 * STEP, 7 * STEP);
-	/* COM_INIT_DB's name was cut: the OK's session state (past 16
-	 * bytes) cannot tell it either */
-	expect_ex(2, SG_ROLE_CLIENT, "CREATE", "CREATE TABL", "", "", "",
+	/* COM_INIT_DB (9 bytes) fits */
+	expect_ex(2, SG_ROLE_CLIENT, "CREATE", "CREATE TABL", "", "shop", "",
 	    10 * STEP, 11 * STEP);
-	expect_ex(4, SG_ROLE_CLIENT, "SELECT", "SELECT id, ", "", "", "",
+	expect_ex(4, SG_ROLE_CLIENT, "SELECT", "SELECT id, ", "", "shop", "",
 	    14 * STEP, 15 * STEP);
-	expect_ex(5, SG_ROLE_CLIENT, "SELECT", "SELECT * FR", "", "", "1146",
-	    16 * STEP, 17 * STEP);
+	expect_ex(5, SG_ROLE_CLIENT, "SELECT", "SELECT * FR", "", "shop",
+	    "1146", 16 * STEP, 17 * STEP);
+	expect_counters(0, 0, 0, 0);
+
+	/* 8 bytes: COM_INIT_DB's name is cut, not guessed */
+	start(SG_ROLE_CLIENT);
+	replay(cap_text, 0, NREC(cap_text), SG_ROLE_CLIENT, 8);
+	assert_int_equal(rec.n, 6);
+	expect_ex(2, SG_ROLE_CLIENT, "", "CRE", "", "", "", 10 * STEP,
+	    11 * STEP);
+	expect_ex(5, SG_ROLE_CLIENT, "", "SEL", "", "", "1146", 16 * STEP,
+	    17 * STEP);
+	assert_int_equal(rec.ex[5].flags, SG_EX_OP_UNKNOWN);
 	assert_int_equal(mysql_pending(&conn), 0);
 }
 
