@@ -1090,7 +1090,7 @@ my_stream_payload(struct mysql_conn *c, struct mysql_stream *s, bool req,
 	uint64_t vis = io->off < io->cap ? my_min(k, io->cap - io->off) : 0;
 	size_t room = MYSQL_KEEP - s->keep_len;
 
-	if (!s->gap && !s->handled) {
+	if (!s->gap && !s->handled && vis > 0) {
 		size_t take = (size_t)my_min(vis, room);
 
 		memcpy(s->keep + s->keep_len, io->data + io->off, take);
