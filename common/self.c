@@ -40,9 +40,11 @@ const struct sg_self_def sg_self[SG_SELF_MAX] = {
 	    "process=\"collector\"", C, O, "" },
 	[SG_SELF_IPC_REJECTED_EXPORTER] = { "spyglass_ipc_peers_rejected_total",
 	    "process=\"exporter\"", C, E, "" },
-	[SG_SELF_TIMED_OUT] = { "spyglass_http_requests_timed_out_total", "",
-	    C, O, "Requests without a response within http_request_timeout" },
-	[SG_SELF_CUT_OFF] = { "spyglass_http_requests_cut_off_total", "", C, O,
+	[SG_SELF_TIMED_OUT] = { "spyglass_requests_timed_out_total", "",
+	    C, O, "Requests without a response within their protocol's timeout "
+	    "(http_request_timeout, grpc_request_timeout), or ended by their "
+	    "connection's close" },
+	[SG_SELF_CUT_OFF] = { "spyglass_requests_cut_off_total", "", C, O,
 	    "Requests still waiting for their response when the sensor "
 	    "stopped" },
 	[SG_SELF_EVICTED] = { "spyglass_connections_evicted_total", "", C, O,
@@ -60,12 +62,12 @@ const struct sg_self_def sg_self[SG_SELF_MAX] = {
 	[SG_SELF_TLS_FILES] = { "spyglass_tls_files_hooked", "", G, L,
 	    "Files (libssl, or executables linking OpenSSL) with uprobes "
 	    "attached" },
-	[SG_SELF_UNPAIRED] = { "spyglass_http_responses_unpaired_total", "",
-	    C, O, "HTTP responses to requests the sensor did not see (past "
-	    "the capture, or timed out)" },
-	[SG_SELF_REQ_DROPPED] = { "spyglass_http_requests_dropped_total", "",
-	    C, O, "HTTP requests seen while their connection had as many "
-	    "awaiting responses as the sensor keeps" },
+	[SG_SELF_UNPAIRED] = { "spyglass_responses_unpaired_total", "",
+	    C, O, "Responses to requests the sensor did not see (past the "
+	    "capture, or timed out), in every protocol" },
+	[SG_SELF_REQ_DROPPED] = { "spyglass_requests_dropped_total", "",
+	    C, O, "Requests seen while their connection had as many awaiting "
+	    "responses as the sensor keeps, in every protocol" },
 	[SG_SELF_UNKNOWN_FIELDS] = { "spyglass_fields_unknown_total", "", C, O,
 	    "Methods, paths and statuses the sensor could not read (HTTP/2 "
 	    "header references to table entries it never saw): reported as "

@@ -99,8 +99,8 @@ assert_eq "no 101 counted" "0 0" \
 assert_eq "nothing else counted (server)" 18 "$(metric_value $SRV)"
 assert_eq "nothing else counted (client)" 18 "$(metric_value $CLI)"
 assert_eq "spyglass_unparsed_bytes_total" 0 "$(metric_value spyglass_unparsed_bytes_total)"
-assert_eq "spyglass_http_responses_unpaired_total" 0 \
-    "$(metric_value spyglass_http_responses_unpaired_total)"
+assert_eq "spyglass_responses_unpaired_total" 0 \
+    "$(metric_value spyglass_responses_unpaired_total)"
 assert_eq "spyglass_events_lost_total" 0 "$(metric_value spyglass_events_lost_total)"
 
 wait_spans 36 > /dev/null

@@ -152,7 +152,7 @@ assert_eq "gRPC spans: python server, Say, NOT_FOUND" 5 \
 assert_eq "no gRPC call counted as HTTP (python, node)" "0 0" \
     "$(metric_value $SRV service_name="$PYSVC") $(metric_value $SRV service_name=node)"
 settle
-assert_eq "spyglass_http_requests_dropped_total" 0 "$(metric_value spyglass_http_requests_dropped_total)"
-log "unparsed bytes $(metric_value spyglass_unparsed_bytes_total), unpaired $(metric_value spyglass_http_responses_unpaired_total), unknown fields $(metric_value spyglass_fields_unknown_total)"
+assert_eq "spyglass_requests_dropped_total" 0 "$(metric_value spyglass_requests_dropped_total)"
+log "unparsed bytes $(metric_value spyglass_unparsed_bytes_total), unpaired $(metric_value spyglass_responses_unpaired_total), unknown fields $(metric_value spyglass_fields_unknown_total)"
 stop_sensor
 test_done

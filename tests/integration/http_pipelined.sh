@@ -2,7 +2,7 @@
 # HTTP/1.1 requests pipelined, ten and fifty in one write, to nginx
 # (issue 9: only the requests in the capture were counted, and nothing said
 # that the others were missed).  Every response nginx writes must end up
-# either in the server metrics or in spyglass_http_responses_unpaired_total.
+# either in the server metrics or in spyglass_responses_unpaired_total.
 #
 # With capture_size = 1024 every read of nginx is captured whole (it reads
 # pipelined requests at most 1 KiB at a time): all requests are counted.
@@ -61,7 +61,7 @@ print(" ".join("%d:%d" % kv for kv in sorted(statuses.items())))
 PY
 
 M=http_server_request_duration_seconds_count
-U=spyglass_http_responses_unpaired_total
+U=spyglass_responses_unpaired_total
 
 # run_phase WHAT TOTAL PER WANT_COUNTED WANT_UNPAIRED: both cumulative
 run_phase() {
@@ -79,8 +79,8 @@ run_phase() {
 
 check_losses() {
 	local m
-	for m in spyglass_http_requests_dropped_total spyglass_unparsed_bytes_total \
-	    spyglass_http_requests_timed_out_total spyglass_bad_events_total \
+	for m in spyglass_requests_dropped_total spyglass_unparsed_bytes_total \
+	    spyglass_requests_timed_out_total spyglass_bad_events_total \
 	    spyglass_events_lost_total; do
 		assert_eq "$1: $m" 0 "$(metric_value $m)"
 	done

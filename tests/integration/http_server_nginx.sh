@@ -79,11 +79,11 @@ assert_eq "spyglass_events_lost_total (all stages)" 0 "$(metric_value spyglass_e
 assert_eq "spyglass_spans_total" "$total" "$(metric_value spyglass_spans_total)"
 for m in spyglass_bad_events_total spyglass_unparsed_bytes_total \
     spyglass_process_messages_lost_total spyglass_metric_series_dropped_total \
-    spyglass_connections_evicted_total spyglass_http_responses_unpaired_total \
-    spyglass_http_requests_dropped_total; do
+    spyglass_connections_evicted_total spyglass_responses_unpaired_total \
+    spyglass_requests_dropped_total; do
 	assert_eq "$m" 0 "$(metric_value $m)"
 done
-assert_eq "spyglass_http_requests_timed_out_total" 0 "$(metric_value spyglass_http_requests_timed_out_total)"
+assert_eq "spyglass_requests_timed_out_total" 0 "$(metric_value spyglass_requests_timed_out_total)"
 assert_ge "target_info{service_name=nginx}" 1 "$(metric_value target_info service_name=nginx)"
 
 # ---- spans on stdout: printed as they come (line by line), checked in

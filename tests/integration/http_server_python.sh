@@ -80,7 +80,7 @@ assert_eq "$M{GET,200,sgtest-named} (OTEL_SERVICE_NAME)" 12 \
 assert_eq "$M{GET,200,sgtest-peek} (MSG_PEEK counted once)" 15 \
     "$(metric_value $M http_request_method=GET http_response_status_code=200 service_name=sgtest-peek)"
 assert_eq "$M total" 227 "$(metric_value $M)"
-assert_eq "spyglass_http_requests_timed_out_total" 0 "$(metric_value spyglass_http_requests_timed_out_total)"
+assert_eq "spyglass_requests_timed_out_total" 0 "$(metric_value spyglass_requests_timed_out_total)"
 assert_eq "spyglass_unparsed_bytes_total" 0 "$(metric_value spyglass_unparsed_bytes_total)"
 assert_eq "http_server_response_body_size_bytes_sum{GET,200}" $((150 * 20)) \
     "$(metric_value http_server_response_body_size_bytes_sum http_request_method=GET http_response_status_code=200 service_name="$PYSVC")"

@@ -101,7 +101,7 @@ scrapes || fail "/metrics does not answer"
 base_series=$(client_series)
 base_ti=$(metric_series target_info)
 base_spans=$(metric_value spyglass_spans_total)
-base_noresp=$(metric_value spyglass_http_requests_timed_out_total)
+base_noresp=$(metric_value spyglass_requests_timed_out_total)
 base_rss=$(rss_kb "$EXP")
 base_col_rss=$(rss_kb "$COL")
 log "before: $base_series http_client_* series, $base_ti target_info," \
@@ -163,7 +163,7 @@ n=50
 while :; do
 	scrape || fail "/metrics does not answer"
 	counted=$(( $(metric_value spyglass_spans_total) - base_spans ))
-	noresp=$(( $(metric_value spyglass_http_requests_timed_out_total) - base_noresp ))
+	noresp=$(( $(metric_value spyglass_requests_timed_out_total) - base_noresp ))
 	[ $((counted + noresp)) -ge "$N" ] && break
 	n=$((n - 1))
 	[ "$n" -gt 0 ] || break

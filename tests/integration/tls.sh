@@ -140,7 +140,7 @@ else
 fi
 for m in spyglass_unparsed_bytes_total \
     spyglass_tls_unbound_calls_total spyglass_events_lost_total \
-    spyglass_http_responses_unpaired_total spyglass_http_requests_timed_out_total; do
+    spyglass_responses_unpaired_total spyglass_requests_timed_out_total; do
 	assert_eq "$m" 0 "$(metric_value $m)"
 done
 assert_ge "spyglass_tls_files_hooked (libssl, node)" 2 "$(metric_value spyglass_tls_files_hooked)"

@@ -61,7 +61,7 @@ check_side $RSRV node
 check_side $RCLI "$PYSVC"
 settle
 for m in spyglass_unparsed_bytes_total spyglass_tls_unbound_calls_total \
-    spyglass_fields_unknown_total spyglass_http_responses_unpaired_total; do
+    spyglass_fields_unknown_total spyglass_responses_unpaired_total; do
 	assert_eq "$m" 0 "$(metric_value $m)"
 done
 n=$(wait_spans 128)
