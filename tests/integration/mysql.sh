@@ -26,9 +26,9 @@ mariadb-install-db --no-defaults --user=mysql --datadir="$DB/data" \
     > "$T/install.log" 2>&1 || die "mariadb-install-db: $(tail -5 "$T/install.log")"
 mariadbd --no-defaults --user=mysql --datadir="$DB/data" \
     --bind-address=127.0.0.1 --port="$PORT" --socket="$DB/run/s.sock" \
-    --skip-name-resolve --log-error="$T/mariadbd.log" &
+    --skip-name-resolve --log-error="$DB/run/mariadbd.log" &
 track $!
-wait_port "$PORT" 30 || die "mariadbd did not listen on $PORT: $(tail -5 "$T/mariadbd.log")"
+wait_port "$PORT" 30 || die "mariadbd did not listen on $PORT: $(tail -5 "$DB/run/mariadbd.log")"
 mariadb -h127.0.0.1 -P"$PORT" -uroot -e "CREATE DATABASE itest" ||
     die "CREATE DATABASE failed"
 
@@ -56,9 +56,9 @@ executable_name = sgtest-mariadb
 start_sensor -o trace_printer=json
 wait_ready 0 || exit 1
 
-"$CLIENT" -h127.0.0.1 -P"$PORT" -uroot -D itest --force < "$SCRIPT" \
+"$CLIENT" -h127.0.0.1 -P"$PORT" -uroot -D itest -N --force < "$SCRIPT" \
     > "$T/client.out" 2> "$T/client.err"
-assert_eq "client's rows" "$(printf 'name\nitem 1\nitem 2\nitem 3\nitem 4')" \
+assert_eq "client's rows" "$(printf 'item 1\nitem 2\nitem 3\nitem 4')" \
     "$(cat "$T/client.out")"
 assert_contains "client's error" "$(cat "$T/client.err")" "ERROR 1146"
 
