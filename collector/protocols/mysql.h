@@ -53,6 +53,8 @@
  * statement's text as long as a target, a greeting, a handshake
  * response with its database. */
 #define MYSQL_KEEP        320
+/* All told, struct mysql_conn is about 6.5 kB, kept as long as its
+ * connection (keep_state: the statements outlive exchanges). */
 
 /* The parser as the connection table sees it (proto.h). */
 extern const struct sg_proto_ops mysql_ops;
