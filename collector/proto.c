@@ -6,10 +6,12 @@
 
 #include "http1.h"
 #include "http2.h"
+#include "postgres.h"
 
 static const struct sg_proto_ops *const proto_table[SG_PROTO_MAX] = {
 	[SG_PROTO_HTTP1] = &http1_ops,
 	[SG_PROTO_HTTP2] = &http2_ops,
+	[SG_PROTO_POSTGRES] = &postgres_ops,
 };
 
 static bool proto_sql_any_port;
