@@ -51,8 +51,9 @@ char LICENSE[] SEC("license") = "GPL";
 
 /* Settings written by the loader before load (libbpf-tools habit). */
 const volatile __u32 capture_size = SG_CAPTURE_DEFAULT;
-/* On a connection seen to carry HTTP/2 frames: a write holds the
- * header blocks of several streams between their data frames. */
+/* On a connection seen to carry HTTP/2 frames or Redis command arrays:
+ * a write holds the header blocks of several streams between their data
+ * frames, or a pipeline of commands. */
 const volatile __u32 http2_capture_size = SG_CAPTURE_MAX;
 /* What the verifier must walk: kernels before 5.17 (no bpf_loop) walk
  * the capture far less efficiently, and 5.10 was seen to lock up under
@@ -107,7 +108,7 @@ struct {
 struct sg_sock_info {
 	__u32 owner;   /* tgid of the first reported I/O; 0 before */
 	__u8  role;    /* enum sg_role */
-	__u8  wide;    /* HTTP/2 frames seen: capture http2_capture_size */
+	__u8  wide;    /* HTTP/2 or RESP seen: capture http2_capture_size */
 	__u8  tls;     /* a TLS library's: its plaintext is reported, not
 	                * its bytes */
 	__u8  _pad;
@@ -529,19 +530,23 @@ sg_sock_claim(__u64 sk, __u32 tgid)
 }
 
 /*
- * Whether captured bytes start with the HTTP/2 client preface or a frame
- * header (a length below 64 KiB, a known type, the reserved bit clear).
- * Text protocols never do; a binary one sometimes may, and is then only
+ * Whether captured bytes start with what may pack many requests into one
+ * write: the HTTP/2 client preface or a frame header (a length below
+ * 64 KiB, a known type, the reserved bit clear), or a Redis command
+ * array ("*3\r\n$3\r\nSET...", pipelined by the dozen).  Other text
+ * protocols never do; a binary one sometimes may, and is then only
  * captured wider.
  */
 static __always_inline bool
-sg_looks_http2(const struct sg_data_event *e)
+sg_looks_wide(const struct sg_data_event *e)
 {
 	const __u8 *d = e->data;
 
 	if (e->captured < 9)
 		return false;
 	if (d[0] == 'P' && d[1] == 'R' && d[2] == 'I' && d[3] == ' ')
+		return true;
+	if (d[0] == '*' && d[1] >= '1' && d[1] <= '9')
 		return true;
 	return d[0] == 0 && d[3] <= 9 && (d[5] & 0x80) == 0;
 }
@@ -634,7 +639,7 @@ sg_emit_payload(struct sg_scratch *s, const struct sg_args *a, __s64 ret,
 	__builtin_memset(e->tail, 0, sizeof(e->tail));
 	sg_capture(s, a, ret, wide ? http2_capture_size : capture_size);
 	if (info != NULL && !wide && http2_capture_size > capture_size &&
-	    sg_looks_http2(e)) {
+	    sg_looks_wide(e)) {
 		info->wide = 1;
 		/* This very write may hold several streams' header blocks
 		 * (a client's first burst of requests): read it again. */

@@ -127,6 +127,8 @@ sg_route(struct sg_span *s)
 		s->route[n] = '\0';
 		return 0;
 	}
+	if (s->app != SG_APP_HTTP)
+		return 0;
 	/* low-cardinality: one trie per service */
 	return routes_find(C.routes, s->service_name, sizeof(s->service_name),
 	    s->target, n, s->route, sizeof(s->route));
@@ -265,6 +267,14 @@ sg_apps_enabled(uint32_t instr)
 		apps |= 1u << SG_APP_HTTP;
 	if (instr & (1u << SG_INSTR_GRPC))
 		apps |= 1u << SG_APP_GRPC;
+	if (instr & (1u << SG_INSTR_SQL))
+		apps |= 1u << SG_APP_POSTGRESQL | 1u << SG_APP_MYSQL;
+	if (instr & (1u << SG_INSTR_REDIS))
+		apps |= 1u << SG_APP_REDIS;
+	if (instr & (1u << SG_INSTR_MEMCACHED))
+		apps |= 1u << SG_APP_MEMCACHED;
+	if (instr & (1u << SG_INSTR_KAFKA))
+		apps |= 1u << SG_APP_KAFKA;
 	return apps;
 }
 
@@ -312,6 +322,7 @@ sg_apply_config(const struct sg_config *cfg)
 	conns_set_timeout(C.conns, SG_APP_GRPC,
 	    (uint64_t)nc.ebpf.grpc_request_timeout_ms * 1000000u);
 	C.apps = sg_apps_enabled(nc.instrumentations);
+	proto_set_sql_heuristic(nc.ebpf.heuristic_sql_detect);
 	conns_set_protocols(C.conns, proto_for_apps(C.apps));
 	if (C.routes == NULL ||
 	    memcmp(&nc.routes, &C.cfg.routes, sizeof(nc.routes)) != 0)

@@ -43,6 +43,10 @@ enum fam_index {
 	FAM_CLI_RESP,
 	FAM_RPC_SRV_DUR,
 	FAM_RPC_CLI_DUR,
+	FAM_DB_CLI_DUR,
+	FAM_DB_SRV_DUR,
+	FAM_MSG_PUB_DUR,
+	FAM_MSG_PROC_DUR,
 	FAM_TARGET,
 	FAM_NFIXED,
 	FAM_NONE = FAM_NFIXED
@@ -101,6 +105,9 @@ struct label_src {
 	char     peer_addr[SG_ADDR_MAX];
 	char     host_addr[SG_ADDR_MAX];
 	char     scheme[8];
+	char     collection[SG_COLLECTION_MAX];
+	char     db_namespace[SG_DBNAME_MAX];
+	char     error[SG_ERROR_MAX];
 };
 
 struct sg_metrics {
@@ -138,6 +145,12 @@ struct fam_def {
 	B(SERVER_ADDRESS) | B(SERVER_PORT))
 #define A_HTTP  (L_HTTP | B(URL_PATH) | B(CLIENT_ADDRESS))
 #define A_RPC   (L_RPC | B(CLIENT_ADDRESS))
+#define L_DB    (L_APP | B(DB_OPERATION) | B(DB_SYSTEM) | B(DB_COLLECTION) | \
+	B(ERROR_TYPE) | B(SERVER_ADDRESS) | B(SERVER_PORT))
+#define L_MSG   (L_APP | B(MESSAGING_SYSTEM) | B(MESSAGING_DESTINATION) | \
+	B(ERROR_TYPE) | B(SERVER_ADDRESS) | B(SERVER_PORT))
+#define DB_LABELS (L_DB | B(DB_NAMESPACE) | B(CLIENT_ADDRESS)), L_DB
+#define MSG_LABELS (L_MSG | B(CLIENT_ADDRESS)), L_MSG
 #define HTTP_LABELS A_HTTP, L_HTTP
 #define RPC_SRV_LABELS A_RPC, L_RPC
 #define RPC_CLI_LABELS A_RPC, (L_RPC & ~B(SERVER_PORT))
@@ -175,6 +188,24 @@ static const struct fam_def fam_defs[FAM_NFIXED] = {
 	    "rpc.client.duration", "s",
 	    "Duration of RPC service calls from the client side, in seconds",
 	    SG_METRIC_HISTOGRAM, 0, RPC_CLI_LABELS },
+	[FAM_DB_CLI_DUR] = { "db_client_operation_duration_seconds",
+	    "db.client.operation.duration", "s",
+	    "Duration of database client operations, in seconds",
+	    SG_METRIC_HISTOGRAM, 0, DB_LABELS },
+	/* Not in the conventions: a selected database server's side of
+	 * the same operations, kept apart from its clients'. */
+	[FAM_DB_SRV_DUR] = { "db_server_operation_duration_seconds",
+	    "db.server.operation.duration", "s",
+	    "Duration of database operations from the server side, in seconds",
+	    SG_METRIC_HISTOGRAM, 0, DB_LABELS },
+	[FAM_MSG_PUB_DUR] = { "messaging_publish_duration_seconds",
+	    "messaging.publish.duration", "s",
+	    "Duration of messaging publish operations, in seconds",
+	    SG_METRIC_HISTOGRAM, 0, MSG_LABELS },
+	[FAM_MSG_PROC_DUR] = { "messaging_process_duration_seconds",
+	    "messaging.process.duration", "s",
+	    "Duration of messaging process operations, in seconds",
+	    SG_METRIC_HISTOGRAM, 0, MSG_LABELS },
 	[FAM_TARGET] = { "target_info", "target_info", "",
 	    "Target metadata", SG_METRIC_GAUGE, 0, 0, 0 },
 };
@@ -193,7 +224,28 @@ static const struct app_fams app_families[SG_APP_MAX][2] = {
 		{ FAM_RPC_SRV_DUR, FAM_NONE, FAM_NONE },
 		{ FAM_RPC_CLI_DUR, FAM_NONE, FAM_NONE },
 	},
+#define DB_FAMS { { FAM_DB_SRV_DUR, FAM_NONE, FAM_NONE }, \
+		{ FAM_DB_CLI_DUR, FAM_NONE, FAM_NONE } }
+	[SG_APP_POSTGRESQL] = DB_FAMS,
+	[SG_APP_MYSQL] = DB_FAMS,
+	[SG_APP_REDIS] = DB_FAMS,
+	[SG_APP_MEMCACHED] = DB_FAMS,
+#undef DB_FAMS
+	/* Publishing or processing, told by the operation (msg_family). */
+	[SG_APP_KAFKA] = {
+		{ FAM_NONE, FAM_NONE, FAM_NONE },
+		{ FAM_MSG_PUB_DUR, FAM_NONE, FAM_NONE },
+	},
 };
+
+/* A consumer's Fetch is processing; a broker's side is not counted. */
+static void
+msg_family(struct app_fams *f, const struct sg_span *s)
+{
+	if (s->kind == SG_SPAN_CLIENT &&
+	    strncmp(s->op, "process", sizeof(s->op)) == 0)
+		f->dur = FAM_MSG_PROC_DUR;
+}
 
 /* ---- SipHash-2-4, written from the paper's description. */
 
@@ -735,6 +787,20 @@ labels_build(struct labels *l, const struct sg_span *s, uint32_t mask)
  * were built with mask: then it has the same labels, and their hash.
  * Only the addresses and ports the mask uses are compared (a server's
  * clients come from ever new ports). */
+/* The attribute a span's target is, when a label. */
+static int
+target_attr(uint8_t app)
+{
+	switch (app) {
+	case SG_APP_GRPC:
+		return SG_ATTR_RPC_METHOD;
+	case SG_APP_KAFKA:
+		return SG_ATTR_MESSAGING_DESTINATION;
+	default:
+		return SG_ATTR_URL_PATH;
+	}
+}
+
 static bool
 label_src_same(const struct label_src *a, const struct sg_span *s,
     uint32_t mask)
@@ -744,9 +810,12 @@ label_src_same(const struct label_src *a, const struct sg_span *s,
 	if (a->kind != s->kind || a->mask != mask || a->app != s->app ||
 	    a->flags != s->flags || a->status != s->status ||
 	    memcmp(a->op, s->op, sizeof(a->op)) != 0 ||
-	    ((mask & SG_ATTR_BIT(s->app == SG_APP_GRPC ? SG_ATTR_RPC_METHOD :
-	    SG_ATTR_URL_PATH)) &&
+	    ((mask & SG_ATTR_BIT(target_attr(s->app))) &&
 	    memcmp(a->target, s->target, sizeof(a->target)) != 0) ||
+	    strncmp(a->collection, s->collection, sizeof(a->collection)) != 0 ||
+	    strncmp(a->db_namespace, s->db_namespace,
+	    sizeof(a->db_namespace)) != 0 ||
+	    strncmp(a->error, s->error, sizeof(a->error)) != 0 ||
 	    (s->app != SG_APP_GRPC &&
 	    strncmp(a->route, s->route, sizeof(a->route)) != 0) ||
 	    strncmp(a->scheme, s->scheme, sizeof(a->scheme)) != 0 ||
@@ -789,6 +858,9 @@ label_src_keep(struct label_src *a, const struct sg_span *s, uint32_t mask)
 	memcpy(a->instance_id, s->instance_id, sizeof(a->instance_id));
 	memcpy(a->peer_addr, s->peer_addr, sizeof(a->peer_addr));
 	memcpy(a->host_addr, s->host_addr, sizeof(a->host_addr));
+	memcpy(a->collection, s->collection, sizeof(a->collection));
+	memcpy(a->db_namespace, s->db_namespace, sizeof(a->db_namespace));
+	memcpy(a->error, s->error, sizeof(a->error));
 }
 
 /* The labels of span s for the families of mask, and their hash (the
@@ -834,7 +906,7 @@ observe_other(struct sg_metrics *m, uint8_t fam, const struct sg_span *s,
 void
 metrics_record_span(struct sg_metrics *m, const struct sg_span *s)
 {
-	const struct app_fams *fams;
+	struct app_fams fams;
 	const struct labels *l;
 	uint32_t mask;
 	double dur;
@@ -848,14 +920,18 @@ metrics_record_span(struct sg_metrics *m, const struct sg_span *s)
 	if (s->app == 0 || s->app >= SG_APP_MAX)
 		return;
 	client = s->kind == SG_SPAN_CLIENT;
-	fams = &app_families[s->app][client];
-	mask = m->masks[fams->dur];
+	fams = app_families[s->app][client];
+	if (semconv_messaging_system(s->app) != NULL)
+		msg_family(&fams, s);
+	if (fams.dur == FAM_NONE)
+		return;
+	mask = m->masks[fams.dur];
 	l = span_labels(m, s, mask, &h);
 	dur = s->end_ns > s->start_ns ?
 	    (double)(s->end_ns - s->start_ns) / 1e9 : 0.0;
-	observe(m, &m->fam[fams->dur], l, h, dur);
-	observe_other(m, fams->req, s, l, h, mask, (double)s->req_size);
-	observe_other(m, fams->resp, s, l, h, mask, (double)s->resp_size);
+	observe(m, &m->fam[fams.dur], l, h, dur);
+	observe_other(m, fams.req, s, l, h, mask, (double)s->req_size);
+	observe_other(m, fams.resp, s, l, h, mask, (double)s->resp_size);
 }
 
 void

@@ -20,6 +20,7 @@
 #include "log.h"
 #include "select_conf.h"
 #include "semconv.h"
+#include "sql.h"
 
 static uint64_t spans_rng[4];
 static bool     spans_seeded;
@@ -229,6 +230,41 @@ span_flags(uint8_t ex_flags)
 	    (ex_flags & SG_EX_TARGET_UNKNOWN ? SG_SPAN_TARGET_UNKNOWN : 0);
 }
 
+static void
+spans_http_fields(struct sg_span *out, const struct sg_conn *conn,
+    const struct sg_exchange *ex)
+{
+	copy_str(out->target, sizeof(out->target), ex->target,
+	    sizeof(ex->target));
+	if (conn->tls == SG_CONN_TLS_PLAINTEXT)
+		memcpy(out->scheme, "https", sizeof("https"));
+	else
+		memcpy(out->scheme, "http", sizeof("http"));
+	if (ex->version[0] != '\0')
+		copy_str(out->protocol_version, sizeof(out->protocol_version),
+		    ex->version, sizeof(ex->version));
+	else
+		memcpy(out->protocol_version, "1.1", sizeof("1.1"));
+}
+
+/* SQL text loses its literals here, once for every SQL protocol: they
+ * are the users' data (db.query.text's default in the conventions). */
+static void
+spans_db_fields(struct sg_span *out, const struct sg_exchange *ex)
+{
+	if (semconv_app_is_sql(ex->app))
+		sql_sanitize(ex->target, strnlen(ex->target,
+		    sizeof(ex->target)), out->target, sizeof(out->target));
+	else
+		copy_str(out->target, sizeof(out->target), ex->target,
+		    sizeof(ex->target));
+	copy_str(out->collection, sizeof(out->collection), ex->collection,
+	    sizeof(ex->collection));
+	copy_str(out->db_namespace, sizeof(out->db_namespace),
+	    ex->db_namespace, sizeof(ex->db_namespace));
+	copy_str(out->error, sizeof(out->error), ex->error, sizeof(ex->error));
+}
+
 void
 spans_build(struct sg_span *out, const struct sg_conn *conn,
     const struct sg_exchange *ex, const struct sg_proc_info *proc,
@@ -251,17 +287,11 @@ spans_build(struct sg_span *out, const struct sg_conn *conn,
 	out->app = ex->app;
 	out->flags = span_flags(ex->flags);
 	copy_str(out->op, sizeof(out->op), ex->op, sizeof(ex->op));
-	copy_str(out->target, sizeof(out->target), ex->target, sizeof(ex->target));
 	out->status = ex->status;
-	if (conn->tls == SG_CONN_TLS_PLAINTEXT)
-		memcpy(out->scheme, "https", sizeof("https"));
+	if (out->app == SG_APP_HTTP || out->app == SG_APP_GRPC)
+		spans_http_fields(out, conn, ex);
 	else
-		memcpy(out->scheme, "http", sizeof("http"));
-	if (ex->version[0] != '\0')
-		copy_str(out->protocol_version, sizeof(out->protocol_version),
-		    ex->version, sizeof(ex->version));
-	else
-		memcpy(out->protocol_version, "1.1", sizeof("1.1"));
+		spans_db_fields(out, ex);
 
 	/* Both kinds: host is this process's end, peer the other one
 	 * (the client of a server span, the server of a client span). */
@@ -298,18 +328,19 @@ u32_dec(char buf[11], uint32_t v)
 const char *
 spans_attr(const struct sg_span *s, int a, char *buf, size_t sz)
 {
-	bool server = s->kind == SG_SPAN_SERVER, grpc = s->app == SG_APP_GRPC;
+	bool server = s->kind == SG_SPAN_SERVER, grpc = s->app == SG_APP_GRPC,
+	    http = s->app == SG_APP_HTTP;
 	const char *m;
 
 	switch (a) {
 	case SG_ATTR_HTTP_METHOD:
-		if (grpc)
+		if (!http)
 			return NULL;
 		m = semconv_http_method(s->op, sizeof(s->op));
 		return m != NULL ? m : "_OTHER";
 	case SG_ATTR_HTTP_STATUS:
 	case SG_ATTR_RPC_STATUS:
-		if (grpc != (a == SG_ATTR_RPC_STATUS) ||
+		if ((a == SG_ATTR_RPC_STATUS ? !grpc : !http) ||
 		    (s->flags & SG_SPAN_STATUS_UNKNOWN))
 			return NULL;
 		if (sz < 11)
@@ -317,11 +348,11 @@ spans_attr(const struct sg_span *s, int a, char *buf, size_t sz)
 		u32_dec(buf, s->status);
 		return buf;
 	case SG_ATTR_HTTP_ROUTE:
-		return grpc || s->route[0] == '\0' ? NULL : s->route;
+		return !http || s->route[0] == '\0' ? NULL : s->route;
 	case SG_ATTR_URL_SCHEME:
-		return grpc ? NULL : s->scheme;
+		return http ? s->scheme : NULL;
 	case SG_ATTR_URL_PATH:
-		return grpc || (s->flags & SG_SPAN_TARGET_UNKNOWN) ? NULL :
+		return !http || (s->flags & SG_SPAN_TARGET_UNKNOWN) ? NULL :
 		    s->target;
 	case SG_ATTR_RPC_METHOD:
 		if (!grpc)
@@ -344,6 +375,30 @@ spans_attr(const struct sg_span *s, int a, char *buf, size_t sz)
 		return buf;
 	case SG_ATTR_CLIENT_ADDRESS:
 		return server ? s->peer_addr : s->host_addr;
+	case SG_ATTR_DB_OPERATION:
+		if (semconv_db_system(s->app) == NULL)
+			return NULL;
+		return s->flags & SG_SPAN_OP_UNKNOWN ? "" : s->op;
+	case SG_ATTR_DB_SYSTEM:
+		return semconv_db_system(s->app);
+	/* Absent rather than empty: no table, no database, no error. */
+	case SG_ATTR_DB_COLLECTION:
+		return semconv_db_system(s->app) == NULL ||
+		    s->collection[0] == '\0' ? NULL : s->collection;
+	case SG_ATTR_DB_NAMESPACE:
+		return semconv_db_system(s->app) == NULL ||
+		    s->db_namespace[0] == '\0' ? NULL : s->db_namespace;
+	case SG_ATTR_ERROR_TYPE:
+		if (s->app == SG_APP_HTTP || s->app == SG_APP_GRPC ||
+		    s->error[0] == '\0')
+			return NULL;
+		return s->error;
+	case SG_ATTR_MESSAGING_SYSTEM:
+		return semconv_messaging_system(s->app);
+	case SG_ATTR_MESSAGING_DESTINATION:
+		if (semconv_messaging_system(s->app) == NULL)
+			return NULL;
+		return s->flags & SG_SPAN_TARGET_UNKNOWN ? "" : s->target;
 	}
 	return NULL;
 }

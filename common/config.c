@@ -192,8 +192,8 @@ static const struct sg_key sg_keys[] = {
 	{ "metrics", "instrumentations", SG_T_FLAGS, OFF(instrumentations),
 	  0, 0, "*", { NULL }, sg_instr_names, false,
 	  "what is parsed, counted and traced: * or a list of http (HTTP/1 "
-	  "and HTTP/2), grpc, sql, redis, kafka, memcached (the last four "
-	  "not parsed yet)" },
+	  "and HTTP/2), grpc, sql (PostgreSQL and MySQL/MariaDB), redis, "
+	  "kafka, memcached" },
 
 	{ "attributes.instance_id", "dns", SG_T_BOOL, OFF(attributes.dns), 0,
 	  0, "true", { "BEYLA_HOSTNAME_DNS_RESOLUTION" }, NULL, false,
@@ -258,8 +258,9 @@ static const struct sg_key sg_keys[] = {
 	{ "ebpf", "http2_capture_size", SG_T_SIZE, OFF(ebpf.http2_capture_size),
 	  64, SG_CAPTURE_MAX_BYTES, "1k", { NULL }, NULL, false,
 	  "payload bytes copied per read or write on a connection once it "
-	  "was seen to carry HTTP/2 frames (its header blocks follow data "
-	  "frames within one write; 64-1024)" },
+	  "was seen to carry HTTP/2 frames or Redis command arrays (header "
+	  "blocks follow data frames within one write; pipelined commands "
+	  "share one; 64-1024)" },
 	{ "ebpf", "ringbuf_size", SG_T_SIZE, OFF(ebpf.ringbuf_size), 65536,
 	  1u << 30, "4M", { NULL }, NULL, false,
 	  "ring buffer size; rounded up to a power of two" },
@@ -297,8 +298,11 @@ static const struct sg_key sg_keys[] = {
 	  "send request information as soon as the response is seen" },
 	{ "ebpf", "heuristic_sql_detect", SG_T_BOOL,
 	  OFF(ebpf.heuristic_sql_detect), 0, 0, "false",
-	  { "BEYLA_HEURISTIC_SQL_DETECT" }, NULL, true,
-	  "recognise SQL by its text rather than by the database protocol" },
+	  { "BEYLA_HEURISTIC_SQL_DETECT" }, NULL, false,
+	  "recognise PostgreSQL and MySQL traffic on any port, by the "
+	  "framing of their messages and an SQL statement keyword; false: "
+	  "only on ports 5432 and 3306 and on connections whose start was "
+	  "seen" },
 
 	/* ---- OTLP traces */
 	{ "otel_traces_export", "endpoint", SG_T_URL, OFF(traces.s.endpoint),
@@ -1157,6 +1161,7 @@ sg_key_audience(const struct sg_key *k)
 		{ "prometheus_export", "", SG_TO_EXPORTER },
 		{ "ebpf", "http_request_timeout", SG_TO_COLLECTOR },
 		{ "ebpf", "grpc_request_timeout", SG_TO_COLLECTOR },
+		{ "ebpf", "heuristic_sql_detect", SG_TO_COLLECTOR },
 		{ "metrics", "instrumentations", SG_TO_COLLECTOR },
 		{ "routes", "", SG_TO_COLLECTOR },
 		{ "discovery", "exclude_otel_instrumented_services",

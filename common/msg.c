@@ -71,6 +71,9 @@ msg_put_span(struct wire_w *w, const struct sg_span *s)
 	wire_put_u16(w, s->host_port);
 	wire_put_u64(w, s->req_size);
 	wire_put_u64(w, s->resp_size);
+	wire_put_str(w, s->collection);
+	wire_put_str(w, s->db_namespace);
+	wire_put_str(w, s->error);
 }
 
 int
@@ -101,6 +104,9 @@ msg_get_span(struct wire_r *r, struct sg_span *s)
 	s->host_port = wire_get_u16(r);
 	s->req_size = wire_get_u64(r);
 	s->resp_size = wire_get_u64(r);
+	wire_get_str(r, s->collection, sizeof(s->collection));
+	wire_get_str(r, s->db_namespace, sizeof(s->db_namespace));
+	wire_get_str(r, s->error, sizeof(s->error));
 	if ((s->kind != SG_SPAN_SERVER && s->kind != SG_SPAN_CLIENT) ||
 	    s->app == 0 || s->app >= SG_APP_MAX || (s->flags & ~SG_SPAN_FLAGS))
 		return -1;

@@ -92,6 +92,11 @@ struct sg_span {
 	uint16_t host_port;
 	uint64_t req_size;                /* HTTP body, gRPC messages: bytes */
 	uint64_t resp_size;
+	/* Databases and messaging (proto.h's sg_exchange says what op and
+	 * target hold for them; target's literals are replaced by "?"). */
+	char     collection[SG_COLLECTION_MAX];
+	char     db_namespace[SG_DBNAME_MAX];
+	char     error[SG_ERROR_MAX];     /* "": no error */
 };
 void msg_put_span(struct wire_w *w, const struct sg_span *s);
 int  msg_get_span(struct wire_r *r, struct sg_span *s);

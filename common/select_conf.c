@@ -27,6 +27,13 @@ const char *const sg_attr_names[SG_ATTR_MAX] = {
 	[SG_ATTR_SERVER_ADDRESS] = "server_address",
 	[SG_ATTR_SERVER_PORT] = "server_port",
 	[SG_ATTR_CLIENT_ADDRESS] = "client_address",
+	[SG_ATTR_DB_OPERATION] = "db_operation_name",
+	[SG_ATTR_DB_SYSTEM] = "db_system_name",
+	[SG_ATTR_DB_COLLECTION] = "db_collection_name",
+	[SG_ATTR_DB_NAMESPACE] = "db_namespace",
+	[SG_ATTR_ERROR_TYPE] = "error_type",
+	[SG_ATTR_MESSAGING_SYSTEM] = "messaging_system",
+	[SG_ATTR_MESSAGING_DESTINATION] = "messaging_destination_name",
 };
 
 int

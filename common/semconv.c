@@ -2,6 +2,8 @@
 
 #include <string.h>
 
+#include "msg.h"
+
 const char *
 semconv_http_method(const char *m, size_t max)
 {
@@ -49,4 +51,33 @@ semconv_grpc_split(const char *target, size_t max, const char **service,
 	*method = slash + 1;
 	*method_len = (size_t)(target + n - slash - 1);
 	return true;
+}
+
+const char *
+semconv_db_system(uint8_t app)
+{
+	switch (app) {
+	case SG_APP_POSTGRESQL:
+		return "postgresql";
+	case SG_APP_MYSQL:
+		return "mysql";
+	case SG_APP_REDIS:
+		return "redis";
+	case SG_APP_MEMCACHED:
+		return "memcached";
+	default:
+		return NULL;
+	}
+}
+
+const char *
+semconv_messaging_system(uint8_t app)
+{
+	return app == SG_APP_KAFKA ? "kafka" : NULL;
+}
+
+bool
+semconv_app_is_sql(uint8_t app)
+{
+	return app == SG_APP_POSTGRESQL || app == SG_APP_MYSQL;
 }

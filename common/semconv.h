@@ -25,4 +25,12 @@ bool semconv_grpc_server_error(uint32_t code);
 bool semconv_grpc_split(const char *target, size_t max, const char **service,
     size_t *service_len, const char **method, size_t *method_len);
 
+/* db.system.name of a database app (enum sg_app): "postgresql",
+ * "mysql", "redis", "memcached"; NULL for the others. */
+const char *semconv_db_system(uint8_t app);
+/* messaging.system of a messaging app: "kafka"; NULL for the others. */
+const char *semconv_messaging_system(uint8_t app);
+/* Whether an app's statements are SQL (their text loses its literals). */
+bool semconv_app_is_sql(uint8_t app);
+
 #endif

@@ -704,6 +704,101 @@ grpc_error(const struct sg_span *s)
 	    semconv_grpc_server_error(s->status);
 }
 
+static int
+db_attrs(struct arena *a, struct attrs *l, const struct sg_span *s)
+{
+	int e = 0;
+
+	e |= attr_str(a, l, "db.system.name", semconv_db_system(s->app));
+	if (!(s->flags & SG_SPAN_OP_UNKNOWN))
+		e |= attr_text(a, l, "db.operation.name", s->op, sizeof(s->op));
+	e |= attr_text(a, l, "db.collection.name", s->collection,
+	    sizeof(s->collection));
+	e |= attr_text(a, l, "db.namespace", s->db_namespace,
+	    sizeof(s->db_namespace));
+	if (!(s->flags & SG_SPAN_TARGET_UNKNOWN))
+		e |= attr_text(a, l, "db.query.text", s->target,
+		    sizeof(s->target));
+	e |= attr_text(a, l, "db.response.status_code", s->error,
+	    sizeof(s->error));
+	e |= attr_text(a, l, "error.type", s->error, sizeof(s->error));
+	return e;
+}
+
+/* "SELECT users", the operation alone without a table, the system
+ * without an operation. */
+static char *
+db_name(struct arena *a, const struct sg_span *s)
+{
+	size_t on = strnlen(s->op, sizeof(s->op));
+	size_t cn = strnlen(s->collection, sizeof(s->collection));
+	char buf[SG_METHOD_MAX + 1 + SG_COLLECTION_MAX + 1];
+	size_t o;
+
+	if (on == 0 || (s->flags & SG_SPAN_OP_UNKNOWN))
+		return arena_str(a, semconv_db_system(s->app));
+	memcpy(buf, s->op, on);
+	o = on;
+	if (cn > 0) {
+		buf[o++] = ' ';
+		memcpy(buf + o, s->collection, cn);
+		o += cn;
+	}
+	buf[o] = '\0';
+	return arena_text(a, buf, o + 1);
+}
+
+static bool
+db_error(const struct sg_span *s)
+{
+	return s->error[0] != '\0';
+}
+
+static bool
+msg_publish(const struct sg_span *s)
+{
+	return strncmp(s->op, "publish", sizeof(s->op)) == 0;
+}
+
+static int
+msg_attrs(struct arena *a, struct attrs *l, const struct sg_span *s)
+{
+	int e = 0;
+
+	e |= attr_str(a, l, "messaging.system",
+	    semconv_messaging_system(s->app));
+	e |= attr_text(a, l, "messaging.operation.name", s->op, sizeof(s->op));
+	e |= attr_str(a, l, "messaging.operation.type",
+	    msg_publish(s) ? "send" : "process");
+	if (!(s->flags & SG_SPAN_TARGET_UNKNOWN))
+		e |= attr_text(a, l, "messaging.destination.name", s->target,
+		    sizeof(s->target));
+	e |= attr_text(a, l, "error.type", s->error, sizeof(s->error));
+	return e;
+}
+
+/* "publish orders"; the operation alone when the topic is unknown. */
+static char *
+msg_name(struct arena *a, const struct sg_span *s)
+{
+	size_t on = strnlen(s->op, sizeof(s->op));
+	size_t tn = strnlen(s->target, sizeof(s->target));
+	char buf[SG_METHOD_MAX + 1 + SG_PATH_MAX + 1];
+	size_t o;
+
+	if (on == 0)
+		return arena_str(a, semconv_messaging_system(s->app));
+	memcpy(buf, s->op, on);
+	o = on;
+	if (tn > 0 && !(s->flags & SG_SPAN_TARGET_UNKNOWN)) {
+		buf[o++] = ' ';
+		memcpy(buf + o, s->target, tn);
+		o += tn;
+	}
+	buf[o] = '\0';
+	return arena_text(a, buf, o + 1);
+}
+
 /* The semantic conventions of each app. */
 static const struct span_map {
 	char *(*name)(struct arena *, const struct sg_span *);
@@ -712,6 +807,11 @@ static const struct span_map {
 } span_maps[SG_APP_MAX] = {
 	[SG_APP_HTTP] = { http_name, http_attrs, http_error },
 	[SG_APP_GRPC] = { grpc_name, grpc_attrs, grpc_error },
+	[SG_APP_POSTGRESQL] = { db_name, db_attrs, db_error },
+	[SG_APP_MYSQL] = { db_name, db_attrs, db_error },
+	[SG_APP_REDIS] = { db_name, db_attrs, db_error },
+	[SG_APP_MEMCACHED] = { db_name, db_attrs, db_error },
+	[SG_APP_KAFKA] = { msg_name, msg_attrs, db_error },
 };
 
 static int
@@ -759,7 +859,12 @@ span_build(struct arena *a, const struct sg_span *s)
 		ps->kind = KIND(SERVER);
 		break;
 	case SG_SPAN_CLIENT:
-		ps->kind = KIND(CLIENT);
+		/* A Kafka client's calls are a producer's or a consumer's */
+		if (semconv_messaging_system(s->app) != NULL)
+			ps->kind = msg_publish(s) ? KIND(PRODUCER) :
+			    KIND(CONSUMER);
+		else
+			ps->kind = KIND(CLIENT);
 		break;
 	default:
 		ps->kind = KIND(UNSPECIFIED);

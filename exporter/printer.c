@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "semconv.h"
 #include "utf8.h"
 
 /* Large enough for the worst case: every string byte escaped as
@@ -172,6 +173,10 @@ app_name(uint8_t app)
 	case SG_APP_GRPC:
 		return "grpc";
 	default:
+		if (semconv_db_system(app) != NULL)
+			return semconv_db_system(app);
+		if (semconv_messaging_system(app) != NULL)
+			return semconv_messaging_system(app);
 		return "unknown";
 	}
 }
@@ -207,7 +212,14 @@ print_text(struct line *l, const struct sg_span *s)
 		put_unknown_or(l, s->flags & SG_SPAN_OP_UNKNOWN, FIELD(s->op));
 	put_bytes(l, " ", 1);
 	put_unknown_or(l, s->flags & SG_SPAN_TARGET_UNKNOWN, FIELD(s->target));
-	if (s->flags & SG_SPAN_STATUS_UNKNOWN)
+	if (s->app != SG_APP_HTTP && s->app != SG_APP_GRPC) {
+		/* databases and messaging: the error, or "ok" */
+		put_bytes(l, " ", 1);
+		if (s->error[0] != '\0')
+			put_text_str(l, FIELD(s->error));
+		else
+			put_str(l, "ok");
+	} else if (s->flags & SG_SPAN_STATUS_UNKNOWN)
 		put_str(l, " ?");
 	else
 		put_fmt(l, " %u", s->status);
@@ -295,6 +307,11 @@ print_json(struct line *l, const struct sg_span *s)
 	json_u64(l, "host_port", s->host_port);
 	json_u64(l, "request_size", s->req_size);
 	json_u64(l, "response_size", s->resp_size);
+	if (s->app != SG_APP_HTTP && s->app != SG_APP_GRPC) {
+		json_str(l, "collection", FIELD(s->collection));
+		json_str(l, "db_namespace", FIELD(s->db_namespace));
+		json_str(l, "error", FIELD(s->error));
+	}
 	put_str(l, "}\n");
 }
 

@@ -195,6 +195,14 @@ test_empty_families(void **state)
 		  SG_METRIC_HISTOGRAM, 0 },
 		{ "rpc_client_duration_seconds", "rpc.client.duration", "s",
 		  SG_METRIC_HISTOGRAM, 0 },
+		{ "db_client_operation_duration_seconds",
+		  "db.client.operation.duration", "s", SG_METRIC_HISTOGRAM, 0 },
+		{ "db_server_operation_duration_seconds",
+		  "db.server.operation.duration", "s", SG_METRIC_HISTOGRAM, 0 },
+		{ "messaging_publish_duration_seconds",
+		  "messaging.publish.duration", "s", SG_METRIC_HISTOGRAM, 0 },
+		{ "messaging_process_duration_seconds",
+		  "messaging.process.duration", "s", SG_METRIC_HISTOGRAM, 0 },
 		{ "target_info", "target_info", "", SG_METRIC_GAUGE, 0 },
 	};
 	struct sg_metrics *m = metrics_new(&dur_b, &size_b, 10);
@@ -1157,6 +1165,138 @@ test_spans_clock(void **state)
 /* [attributes.select.*]: an include list replaces the defaults, an
  * exclude list takes away, a family glob picks the families; the size
  * families of a side may then differ from its duration family. */
+/* Database operations: their own families, client and server apart,
+ * Beyla's labels, error_type only on errors. */
+static void
+test_db_labels(void **state)
+{
+	struct sg_metrics *m = metrics_new(&dur_b, &size_b, 10);
+	struct sg_span s;
+	struct dsnap d;
+	struct dfam *f;
+	struct sg_series *se;
+
+	(void)state;
+	s = span(SG_SPAN_CLIENT, "SELECT", 0, 2000000, 0, 0);
+	s.app = SG_APP_POSTGRESQL;
+	s.peer_port = 5432;
+	snprintf(s.collection, sizeof(s.collection), "users");
+	metrics_record_span(m, &s);
+	metrics_record_span(m, &s);
+	snprintf(s.error, sizeof(s.error), "42P01");
+	metrics_record_span(m, &s);
+	s = span(SG_SPAN_CLIENT, "GET", 0, 1000000, 0, 0);
+	s.app = SG_APP_REDIS;
+	metrics_record_span(m, &s);
+	s.kind = SG_SPAN_SERVER;
+	metrics_record_span(m, &s);
+	dsnap_take(m, &d);
+
+	f = dfam(&d, "db_client_operation_duration_seconds");
+	assert_int_equal(f->hdr.nseries, 3);
+	se = find_series(f, "db_system_name", "postgresql",
+	    "db_operation_name", "SELECT", "db_collection_name", "users",
+	    "server_port", "5432", NULL);
+	assert_non_null(se);
+	for (uint32_t i = 0; i < f->hdr.nseries; i++) {
+		se = &f->series[i];
+		if (label(se, "error_type") != NULL) {
+			assert_string_equal(label(se, "error_type"), "42P01");
+			assert_int_equal(se->count, 1);
+		} else if (strcmp(label(se, "db_system_name"), "postgresql") == 0)
+			assert_int_equal(se->count, 2);
+		else {
+			assert_string_equal(label(se, "db_system_name"), "redis");
+			assert_null(label(se, "db_collection_name"));
+			assert_int_equal(se->count, 1);
+		}
+		assert_null(label(se, "http_request_method"));
+		assert_null(label(se, "url_path"));
+	}
+	f = dfam(&d, "db_server_operation_duration_seconds");
+	assert_int_equal(f->hdr.nseries, 1);
+	assert_string_equal(label(&f->series[0], "db_operation_name"), "GET");
+	assert_int_equal(dfam(&d, "http_client_request_duration_seconds")
+	    ->hdr.nseries, 0);
+	dsnap_free(&d);
+	metrics_free(m);
+}
+
+/* Kafka: Produce is publishing, Fetch processing, by topic. */
+static void
+test_messaging_labels(void **state)
+{
+	struct sg_metrics *m = metrics_new(&dur_b, &size_b, 10);
+	struct sg_span s;
+	struct dsnap d;
+	struct dfam *f;
+	struct sg_series *se;
+
+	(void)state;
+	s = span(SG_SPAN_CLIENT, "publish", 0, 2000000, 0, 0);
+	s.app = SG_APP_KAFKA;
+	snprintf(s.target, sizeof(s.target), "orders");
+	metrics_record_span(m, &s);
+	metrics_record_span(m, &s);
+	snprintf(s.target, sizeof(s.target), "audit");
+	metrics_record_span(m, &s);
+	snprintf(s.op, sizeof(s.op), "process");
+	metrics_record_span(m, &s);
+	s.kind = SG_SPAN_SERVER;   /* a broker's side: not counted */
+	metrics_record_span(m, &s);
+	dsnap_take(m, &d);
+
+	f = dfam(&d, "messaging_publish_duration_seconds");
+	assert_int_equal(f->hdr.nseries, 2);
+	se = find_series(f, "messaging_destination_name", "orders",
+	    "messaging_system", "kafka", NULL);
+	assert_non_null(se);
+	assert_int_equal(se->count, 2);
+	se = find_series(f, "messaging_destination_name", "audit", NULL);
+	assert_non_null(se);
+	assert_int_equal(se->count, 1);
+	f = dfam(&d, "messaging_process_duration_seconds");
+	assert_int_equal(f->hdr.nseries, 1);
+	se = find_series(f, "messaging_destination_name", "audit", NULL);
+	assert_non_null(se);
+	assert_int_equal(se->count, 1);
+	assert_int_equal(dfam(&d, "db_client_operation_duration_seconds")
+	    ->hdr.nseries, 0);
+	dsnap_free(&d);
+	metrics_free(m);
+}
+
+/* An SQL statement loses its literals in the span; the database fields
+ * are copied, the HTTP ones stay empty. */
+static void
+test_spans_sql(void **state)
+{
+	struct sg_conn c = conn4();
+	struct sg_exchange ex = exchange(SG_ROLE_CLIENT);
+	struct sg_span s;
+
+	(void)state;
+	ex.app = SG_APP_POSTGRESQL;
+	snprintf(ex.op, sizeof(ex.op), "SELECT");
+	snprintf(ex.target, sizeof(ex.target),
+	    "SELECT * FROM users WHERE name = 'bob' AND id = 42");
+	snprintf(ex.collection, sizeof(ex.collection), "users");
+	snprintf(ex.db_namespace, sizeof(ex.db_namespace), "shop");
+	snprintf(ex.error, sizeof(ex.error), "42P01");
+	ex.status = 0;
+	spans_build(&s, &c, &ex, NULL, 0, false);
+	assert_int_equal(s.kind, SG_SPAN_CLIENT);
+	assert_int_equal(s.app, SG_APP_POSTGRESQL);
+	assert_null(strstr(s.target, "bob"));
+	assert_null(strstr(s.target, "42"));
+	assert_non_null(strstr(s.target, "users"));
+	assert_string_equal(s.collection, "users");
+	assert_string_equal(s.db_namespace, "shop");
+	assert_string_equal(s.error, "42P01");
+	assert_string_equal(s.scheme, "");
+	assert_string_equal(s.protocol_version, "");
+}
+
 static void
 test_attribute_select(void **state)
 {
@@ -1221,6 +1361,9 @@ main(void)
 		cmocka_unit_test(test_client_labels),
 		cmocka_unit_test(test_attribute_select),
 		cmocka_unit_test(test_grpc_labels),
+		cmocka_unit_test(test_db_labels),
+		cmocka_unit_test(test_messaging_labels),
+		cmocka_unit_test(test_spans_sql),
 		cmocka_unit_test(test_method_status),
 		cmocka_unit_test(test_label_hash_reuse),
 		cmocka_unit_test(test_series_limit),

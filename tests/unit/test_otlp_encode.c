@@ -43,6 +43,8 @@ typedef Opentelemetry__Proto__Metrics__V1__NumberDataPoint ndp_t;
 #define INT_VALUE    OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_INT_VALUE
 #define KIND_SERVER  OPENTELEMETRY__PROTO__TRACE__V1__SPAN__SPAN_KIND__SPAN_KIND_SERVER
 #define KIND_CLIENT  OPENTELEMETRY__PROTO__TRACE__V1__SPAN__SPAN_KIND__SPAN_KIND_CLIENT
+#define KIND_PRODUCER OPENTELEMETRY__PROTO__TRACE__V1__SPAN__SPAN_KIND__SPAN_KIND_PRODUCER
+#define KIND_CONSUMER OPENTELEMETRY__PROTO__TRACE__V1__SPAN__SPAN_KIND__SPAN_KIND_CONSUMER
 #define STATUS_UNSET OPENTELEMETRY__PROTO__TRACE__V1__STATUS__STATUS_CODE__STATUS_CODE_UNSET
 #define STATUS_ERROR OPENTELEMETRY__PROTO__TRACE__V1__STATUS__STATUS_CODE__STATUS_CODE_ERROR
 #define CUMULATIVE   OPENTELEMETRY__PROTO__METRICS__V1__AGGREGATION_TEMPORALITY__AGGREGATION_TEMPORALITY_CUMULATIVE
@@ -381,6 +383,77 @@ test_traces_grpc(void **state)
 		assert_null(find_kv(sp->attributes, sp->n_attributes,
 		    "rpc.method"));
 	}
+	free_traces(req);
+}
+
+/* Database and messaging spans: their conventions' names, attributes,
+ * kinds and error status. */
+static void
+test_traces_db(void **state)
+{
+	struct sg_span s[4];
+	trace_req_t *req;
+	span_t *sp;
+
+	(void)state;
+	for (size_t i = 0; i < 4; i++) {
+		s[i] = mkspan(SG_SPAN_CLIENT, "svc", 1, "SELECT", "", 0);
+		s[i].scheme[0] = s[i].protocol_version[0] = '\0';
+	}
+	s[0].app = SG_APP_POSTGRESQL;
+	snprintf(s[0].target, sizeof(s[0].target),
+	    "SELECT * FROM users WHERE id = ?");
+	snprintf(s[0].collection, sizeof(s[0].collection), "users");
+	snprintf(s[0].db_namespace, sizeof(s[0].db_namespace), "shop");
+	s[1] = s[0];
+	snprintf(s[1].error, sizeof(s[1].error), "42P01");
+	s[2].app = SG_APP_KAFKA;
+	snprintf(s[2].op, sizeof(s[2].op), "publish");
+	snprintf(s[2].target, sizeof(s[2].target), "orders");
+	s[3] = s[2];
+	snprintf(s[3].op, sizeof(s[3].op), "process");
+	req = encode_decode_traces(s, 4, NULL);
+
+	sp = req->resource_spans[0]->scope_spans[0]->spans[0];
+	assert_string_equal(sp->name, "SELECT users");
+	assert_int_equal(sp->kind, KIND_CLIENT);
+	assert_int_equal(sp->status->code, STATUS_UNSET);
+	assert_str_attr(sp->attributes, sp->n_attributes, "db.system.name",
+	    "postgresql");
+	assert_str_attr(sp->attributes, sp->n_attributes,
+	    "db.operation.name", "SELECT");
+	assert_str_attr(sp->attributes, sp->n_attributes,
+	    "db.collection.name", "users");
+	assert_str_attr(sp->attributes, sp->n_attributes, "db.namespace",
+	    "shop");
+	assert_str_attr(sp->attributes, sp->n_attributes, "db.query.text",
+	    "SELECT * FROM users WHERE id = ?");
+	assert_str_attr(sp->attributes, sp->n_attributes, "server.address",
+	    "10.0.0.2");
+	assert_null(find_kv(sp->attributes, sp->n_attributes, "error.type"));
+	assert_null(find_kv(sp->attributes, sp->n_attributes,
+	    "http.request.method"));
+	assert_null(find_kv(sp->attributes, sp->n_attributes, "url.scheme"));
+
+	sp = req->resource_spans[0]->scope_spans[0]->spans[1];
+	assert_int_equal(sp->status->code, STATUS_ERROR);
+	assert_str_attr(sp->attributes, sp->n_attributes, "error.type",
+	    "42P01");
+	assert_str_attr(sp->attributes, sp->n_attributes,
+	    "db.response.status_code", "42P01");
+
+	sp = req->resource_spans[0]->scope_spans[0]->spans[2];
+	assert_string_equal(sp->name, "publish orders");
+	assert_int_equal(sp->kind, KIND_PRODUCER);
+	assert_str_attr(sp->attributes, sp->n_attributes, "messaging.system",
+	    "kafka");
+	assert_str_attr(sp->attributes, sp->n_attributes,
+	    "messaging.destination.name", "orders");
+	assert_str_attr(sp->attributes, sp->n_attributes,
+	    "messaging.operation.type", "send");
+	sp = req->resource_spans[0]->scope_spans[0]->spans[3];
+	assert_string_equal(sp->name, "process orders");
+	assert_int_equal(sp->kind, KIND_CONSUMER);
 	free_traces(req);
 }
 
@@ -1019,6 +1092,7 @@ main(void)
 		cmocka_unit_test(test_traces_json),
 		cmocka_unit_test(test_traces_status),
 		cmocka_unit_test(test_traces_grpc),
+		cmocka_unit_test(test_traces_db),
 		cmocka_unit_test(test_traces_resources),
 		cmocka_unit_test(test_traces_odd_input),
 		cmocka_unit_test(test_metrics_fields),

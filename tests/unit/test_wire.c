@@ -318,6 +318,9 @@ fill_span(struct sg_span *s)
 	s->host_port = 8080;
 	s->req_size = 17;
 	s->resp_size = UINT64_C(1) << 40;
+	strcpy(s->collection, "orders");
+	strcpy(s->db_namespace, "shop");
+	strcpy(s->error, "42P01");
 }
 
 static void
