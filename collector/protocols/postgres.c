@@ -817,6 +817,7 @@ pg_lose(struct postgres_conn *c, bool req, struct pg_io *io)
 			s->phase = PS_HDR;
 			s->type = 'Z';
 			s->body_len = 1;
+			s->body_seen = 1;
 			s->keep_len = 0;
 			c->resp_lost = c->npending > 0;
 			pg_ready(c, io);

@@ -278,9 +278,12 @@ sql_word_is(const struct sql_lex *lx, enum sql_tok t, const char *kw)
 static void
 sql_lex_init(struct sql_lex *lx, const char *q, size_t n)
 {
+	const char *z = q != NULL ? memchr(q, '\0', n) : NULL;
+
 	memset(lx, 0, sizeof(*lx));
 	lx->q = q;
-	lx->n = q != NULL ? n : 0;
+	/* a terminator ends the text: what follows is no statement's */
+	lx->n = q == NULL ? 0 : z != NULL ? (size_t)(z - q) : n;
 }
 
 /* Appends the identifier token to out (quotes taken off, "" undoubled);
