@@ -5,7 +5,8 @@
 # name (so each is a service of its own).  The server (not selected) is
 # on a test port: the connections are told by their start-up packet.
 # db_client_operation_duration_seconds_count per operation and table,
-# the SQLSTATE of the failure, and the client spans must be exact.
+# the SQLSTATE of the failure, and the client spans must be exact.  Then
+# the server selected by its port: db_server_* and server spans.
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -149,5 +150,32 @@ assert_eq "peer_port of the spans" "$PORT" \
     "$(span_field_values "$SENSOR_OUT" peer_port "${S[@]}")"
 assert_eq "spans with an unknown operation" 0 \
     "$(count_spans "$SENSOR_OUT" "${S[@]}" operation_known=False)"
+
+# ---- the server side: postgres selected by its port, psql not
+start_sensor -o discovery.open_port="$PORT" -o trace_printer=json
+wait_ready 1 || exit 1
+cat > "$T/script2.sql" <<'SQL'
+SELECT * FROM sgt_items WHERE id = 1;
+SELECT count(*) FROM sgt_items;
+UPDATE sgt_items SET name = 'x' WHERE id = 2;
+SELECT * FROM sgt_missing;
+SQL
+"${PSQL[@]}" -f "$T/script2.sql" sgtest > /dev/null 2>&1
+M=db_server_operation_duration_seconds_count
+v=$(wait_metric 4 $M db_system_name=postgresql)
+settle
+assert_count "$M{postgresql}" 4 "$(metric_value $M db_system_name=postgresql)"
+assert_count "$M{SELECT,sgt_items}" 2 \
+    "$(metric_value $M db_operation_name=SELECT db_collection_name=sgt_items)"
+assert_count "$M{UPDATE,sgt_items}" 1 \
+    "$(metric_value $M db_operation_name=UPDATE db_collection_name=sgt_items)"
+assert_count "$M{SELECT,sgt_missing,42P01}" 1 \
+    "$(metric_value $M db_operation_name=SELECT db_collection_name=sgt_missing error_type=42P01)"
+assert_eq "db_client_operation_duration_seconds_count (psql not selected)" 0 \
+    "$(metric_value db_client_operation_duration_seconds_count)"
+stop_sensor
+assert_eq "server spans" 4 "$(count_spans "$SENSOR_OUT" kind=server protocol=postgresql)"
+assert_eq "db_namespace of the server spans" sgtest \
+    "$(span_field_values "$SENSOR_OUT" db_namespace kind=server protocol=postgresql)"
 
 test_done
