@@ -12,9 +12,13 @@
 
 require_root
 require_cmd ss setpriv "$PYTHON"
-PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
-[ -n "$PGBIN" ] && [ -x "$PGBIN/postgres" ] && [ -x "$PGBIN/initdb" ] &&
-    [ -x "$PGBIN/psql" ] || skip "needs postgresql (initdb, postgres, psql)"
+PGBIN=
+for d in /usr/lib/postgresql/*/bin; do PGBIN=$d; done   # the last one
+
+if [ -z "$PGBIN" ] || [ ! -x "$PGBIN/postgres" ] || [ ! -x "$PGBIN/initdb" ] ||
+    [ ! -x "$PGBIN/psql" ]; then
+	skip "needs postgresql (initdb, postgres, psql)"
+fi
 [ -x "$PGBIN/pgbench" ] || skip "needs pgbench (postgresql-contrib)"
 id postgres >/dev/null 2>&1 || skip "needs the postgres user"
 require_bpf
