@@ -29,6 +29,7 @@ struct sql_lex {
 	size_t		 i;	/* next byte */
 	size_t		 at;	/* the token: q[at..i) */
 	bool		 blank;	/* blanks or comments before it */
+	bool		 mysql;	/* "..." is a string; backslash escapes */
 };
 
 static bool
@@ -221,8 +222,8 @@ sql_next(struct sql_lex *lx)
 	if (lx->i >= lx->n)
 		return TK_END;
 	c = q[lx->i];
-	if (c == '\'') {
-		sql_skip_quoted(lx, '\'', false);
+	if (c == '\'' || (c == '"' && lx->mysql)) {
+		sql_skip_quoted(lx, c, lx->mysql);
 		return TK_STRING;
 	}
 	if (c == '"' || c == '`') {
@@ -461,7 +462,8 @@ sql_out(char *out, size_t outsz, size_t *o, char c)
 }
 
 size_t
-sql_sanitize(const char *q, size_t n, char *out, size_t outsz)
+sql_sanitize(const char *q, size_t n, enum sql_dialect d, char *out,
+    size_t outsz)
 {
 	struct sql_lex lx;
 	enum sql_tok t;
@@ -471,6 +473,7 @@ sql_sanitize(const char *q, size_t n, char *out, size_t outsz)
 	if (outsz == 0)
 		return 0;
 	sql_lex_init(&lx, q, n);
+	lx.mysql = d == SQL_MYSQL;
 	while ((t = sql_next(&lx)) != TK_END) {
 		if (lx.blank && !first)
 			sql_out(out, outsz, &o, ' ');

@@ -88,12 +88,13 @@ fz_sql(const uint8_t *p, size_t n)
 	sql_describe((const char *)p, n, op, sizeof(op), table, sizeof(table));
 	fz_check(fz_terminated(op, sizeof(op)), "sql op end");
 	fz_check(fz_terminated(table, sizeof(table)), "sql table end");
-	k = sql_sanitize((const char *)p, n, out, sizeof(out));
+	k = sql_sanitize((const char *)p, n, n % 2 ? SQL_MYSQL : SQL_POSTGRES,
+	    out, sizeof(out));
 	fz_check(k < sizeof(out) && out[k] == '\0' && strlen(out) == k,
 	    "sanitize length");
 	(void)sql_looks_like((const char *)p, n);
 	/* a tiny output buffer */
-	k = sql_sanitize((const char *)p, n, out, 3);
+	k = sql_sanitize((const char *)p, n, SQL_POSTGRES, out, 3);
 	fz_check(k < 3 && out[k] == '\0', "sanitize small");
 }
 

@@ -121,14 +121,37 @@ test_describe_bounds(void **state)
 }
 
 static void
-check_sanitize(const char *q, const char *want)
+check_sanitize_in(enum sql_dialect d, const char *q, const char *want)
 {
 	char out[256];
-	size_t n = sql_sanitize(q, strlen(q), out, sizeof(out));
+	size_t n = sql_sanitize(q, strlen(q), d, out, sizeof(out));
 
 	assert_int_equal(n, strlen(out));
 	if (strcmp(out, want) != 0)
 		fail_msg("%s: got '%s', want '%s'", q, out, want);
+}
+
+static void
+check_sanitize(const char *q, const char *want)
+{
+	check_sanitize_in(SQL_POSTGRES, q, want);
+}
+
+/* MySQL: "..." is a string and '...' takes backslash escapes, so that
+ * neither leaks what follows an escaped quote. */
+static void
+test_sanitize_mysql(void **state)
+{
+	(void)state;
+	check_sanitize_in(SQL_MYSQL, "SELECT * FROM t WHERE a = \"bob\"",
+	    "SELECT * FROM t WHERE a = ?");
+	check_sanitize_in(SQL_MYSQL, "INSERT INTO t VALUES ('it\\'s secret', 7)",
+	    "INSERT INTO t VALUES (?, ?)");
+	check_sanitize_in(SQL_MYSQL, "SELECT `my col` FROM `db`.`t`",
+	    "SELECT `my col` FROM `db`.`t`");
+	/* the same text read as PostgreSQL keeps "bob", an identifier */
+	check_sanitize("SELECT * FROM t WHERE a = \"bob\"",
+	    "SELECT * FROM t WHERE a = \"bob\"");
 }
 
 static void
@@ -169,17 +192,18 @@ test_sanitize_bounds(void **state)
 	const char *q = "SELECT abcdefgh";
 
 	(void)state;
-	assert_int_equal(sql_sanitize(q, strlen(q), out, sizeof(out)), 7);
+	assert_int_equal(sql_sanitize(q, strlen(q), SQL_POSTGRES, out,
+	    sizeof(out)), 7);
 	assert_string_equal(out, "SELECT ");
-	assert_int_equal(sql_sanitize(q, strlen(q), out, 1), 0);
+	assert_int_equal(sql_sanitize(q, strlen(q), SQL_POSTGRES, out, 1), 0);
 	assert_string_equal(out, "");
-	assert_int_equal(sql_sanitize(q, strlen(q), out, 0), 0);
+	assert_int_equal(sql_sanitize(q, strlen(q), SQL_POSTGRES, out, 0), 0);
 	/* n bounds the reading, not a terminator */
 	{
 		char big[32];
 
-		assert_int_equal(sql_sanitize("SELECT 'x' FROM", 9, big,
-		    sizeof(big)), 8);
+		assert_int_equal(sql_sanitize("SELECT 'x' FROM", 9,
+		    SQL_POSTGRES, big, sizeof(big)), 8);
 		assert_string_equal(big, "SELECT ?");
 	}
 }
@@ -208,6 +232,7 @@ main(void)
 		cmocka_unit_test(test_describe_comments_and_quotes),
 		cmocka_unit_test(test_describe_bounds),
 		cmocka_unit_test(test_sanitize),
+		cmocka_unit_test(test_sanitize_mysql),
 		cmocka_unit_test(test_sanitize_bounds),
 		cmocka_unit_test(test_looks_like),
 	};
