@@ -1,12 +1,13 @@
 /*
  * The collector's hot path without IPC or BPF: data events laid out as
  * the BPF programs write them, through conns_handle_event (connection
- * table, HTTP/1 parser), span building and the RED metrics, as
+ * table, the parser), span building and the RED metrics, as
  * spyglass-collector does for every exchange.  Keep-alive exchanges of
- * wrk against nginx, spread over a number of connections.
+ * wrk against nginx (or pgbench's select, redis-benchmark's GET), spread
+ * over a number of connections.
  *
  *   make bench/collector_bench
- *   bench/collector_bench [EXCHANGES [CONNECTIONS]]
+ *   bench/collector_bench [-p http|postgresql|redis] [EXCHANGES [CONNECTIONS]]
  *   valgrind --tool=callgrind bench/collector_bench 100000 16
  *
  * Prints the time per exchange.  Under callgrind, instructions per
@@ -30,13 +31,40 @@
 #define BENCH_MAX_SERIES     4096
 #define BENCH_PID            4242
 
-static const char bench_request[] =
-    "GET /ok HTTP/1.1\r\nHost: 127.0.0.1:18490\r\n\r\n";
-static const char bench_response[] =
-    "HTTP/1.1 200 OK\r\nServer: nginx/1.22.1\r\n"
-    "Date: Sun, 22 Nov 2026 08:00:00 GMT\r\n"
-    "Content-Type: text/plain\r\nContent-Length: 3\r\n"
-    "Connection: keep-alive\r\n\r\nok\n";
+/* An exchange as a server reads its request and writes its response. */
+struct bench_proto {
+	const char *name;
+	uint16_t    port;
+	const char *req;
+	size_t      req_len;
+	const char *resp;
+	size_t      resp_len;
+};
+
+#define B(s) s, sizeof(s) - 1
+static const struct bench_proto bench_protos[] = {
+	{ "http", 18490,
+	  B("GET /ok HTTP/1.1\r\nHost: 127.0.0.1:18490\r\n\r\n"),
+	  B("HTTP/1.1 200 OK\r\nServer: nginx/1.22.1\r\n"
+	    "Date: Sun, 22 Nov 2026 08:00:00 GMT\r\n"
+	    "Content-Type: text/plain\r\nContent-Length: 3\r\n"
+	    "Connection: keep-alive\r\n\r\nok\n") },
+	/* pgbench's select, simple protocol: Query; RowDescription,
+	 * DataRow, CommandComplete, ReadyForQuery */
+	{ "postgresql", 5432,
+	  B("Q\0\0\0\x3aSELECT abalance FROM pgbench_accounts WHERE aid = "
+	    "42;\0"),
+	  B("T\0\0\0\x21\0\x01" "abalance\0\0\0\x40\x06\0\x03\0\0\0\x17"
+	    "\0\x04\xff\xff\xff\xff\0\0"
+	    "D\0\0\0\x0b\0\x01\0\0\0\x01" "0"
+	    "C\0\0\0\x0dSELECT 1\0"
+	    "Z\0\0\0\x05I") },
+	/* redis-benchmark's GET */
+	{ "redis", 6379,
+	  B("*2\r\n$3\r\nGET\r\n$16\r\nkey:__rand_int__\r\n"),
+	  B("$3\r\nxxx\r\n") },
+};
+#undef B
 
 struct bench {
 	struct sg_metrics *metrics;
@@ -63,10 +91,8 @@ bench_on_exchange(void *ctx, const struct sg_conn *conn,
 
 static size_t
 bench_event(struct sg_data_event *e, uint64_t sock, uint64_t ts,
-    uint8_t dir, const char *payload)
+    uint8_t dir, uint16_t port, const char *payload, size_t n)
 {
-	size_t n = strlen(payload);
-
 	memset(e, 0, SG_DATA_EVENT_HDR_SIZE);
 	e->hdr.type = SG_EV_DATA;
 	e->hdr.pid = BENCH_PID;
@@ -74,7 +100,7 @@ bench_event(struct sg_data_event *e, uint64_t sock, uint64_t ts,
 	e->hdr.ts_ns = ts;
 	e->conn.sock = sock;
 	e->conn.family = 2;
-	e->conn.lport = 18490;
+	e->conn.lport = port;
 	e->conn.rport = (uint16_t)(40000 + sock % 20000);
 	memcpy(e->conn.laddr, "\x7f\x00\x00\x01", 4);
 	memcpy(e->conn.raddr, "\x7f\x00\x00\x01", 4);
@@ -101,21 +127,40 @@ bench_proc(void)
 	procs_update(&p);
 }
 
+static const struct bench_proto *
+bench_proto_named(const char *name)
+{
+	for (size_t i = 0; i < sizeof(bench_protos) / sizeof(bench_protos[0]);
+	    i++)
+		if (strcmp(bench_protos[i].name, name) == 0)
+			return &bench_protos[i];
+	return NULL;
+}
+
 int
 main(int argc, char **argv)
 {
+	const struct bench_proto *bp = &bench_protos[0];
 	struct sg_data_event *req, *resp;
-	unsigned long n = argc > 1 ? strtoul(argv[1], NULL, 10) : 1000000;
-	unsigned long nconn = argc > 2 ? strtoul(argv[2], NULL, 10) : 16;
+	unsigned long n, nconn;
 	struct sg_config cfg;
 	struct sg_conns *t;
 	struct bench b = { 0 };
 	size_t req_size, resp_size;
 	uint64_t t0, t1;
 
-	if (n == 0 || nconn == 0 || nconn > BENCH_CONNS_CAPACITY / 2) {
-		fprintf(stderr, "usage: collector_bench [EXCHANGES [1..%d "
-		    "CONNECTIONS]]\n", BENCH_CONNS_CAPACITY / 2);
+	if (argc > 2 && strcmp(argv[1], "-p") == 0) {
+		bp = bench_proto_named(argv[2]);
+		argc -= 2;
+		argv += 2;
+	}
+	n = argc > 1 ? strtoul(argv[1], NULL, 10) : 1000000;
+	nconn = argc > 2 ? strtoul(argv[2], NULL, 10) : 16;
+	if (bp == NULL || n == 0 || nconn == 0 ||
+	    nconn > BENCH_CONNS_CAPACITY / 2) {
+		fprintf(stderr, "usage: collector_bench [-p http|postgresql|"
+		    "redis] [EXCHANGES [1..%d CONNECTIONS]]\n",
+		    BENCH_CONNS_CAPACITY / 2);
 		return 2;
 	}
 	sg_config_defaults(&cfg);
@@ -142,9 +187,9 @@ main(int argc, char **argv)
 		uint64_t sock = 0xffff888100000000ULL + c * 0x880;
 
 		req_size = bench_event(&req[c], sock, 0, SG_DIR_READ,
-		    bench_request);
+		    bp->port, bp->req, bp->req_len);
 		resp_size = bench_event(&resp[c], sock, 0, SG_DIR_WRITE,
-		    bench_response);
+		    bp->port, bp->resp, bp->resp_len);
 	}
 	t0 = sg_clock_ns(CLOCK_MONOTONIC);
 	for (unsigned long i = 0; i < n; i++) {
@@ -165,8 +210,8 @@ main(int argc, char **argv)
 		    (unsigned long long)b.exchanges, n);
 		return 1;
 	}
-	printf("%lu exchanges over %lu connections: %.0f ns per exchange "
-	    "(2 events)\n", n, nconn, (double)(t1 - t0) / (double)n);
+	printf("%s: %lu exchanges over %lu connections: %.0f ns per exchange "
+	    "(2 events)\n", bp->name, n, nconn, (double)(t1 - t0) / (double)n);
 	conns_free(t);
 	metrics_free(b.metrics);
 	routes_free(b.routes);

@@ -9,10 +9,14 @@
 #include "kafka.h"
 #include "memcached.h"
 #include "redis.h"
+#include "mysql.h"
+#include "postgres.h"
 
 static const struct sg_proto_ops *const proto_table[SG_PROTO_MAX] = {
 	[SG_PROTO_HTTP1] = &http1_ops,
 	[SG_PROTO_HTTP2] = &http2_ops,
+	[SG_PROTO_POSTGRES] = &postgres_ops,
+	[SG_PROTO_MYSQL] = &mysql_ops,
 	[SG_PROTO_KAFKA] = &kafka_ops,
 	[SG_PROTO_REDIS] = &redis_ops,
 	[SG_PROTO_MEMCACHED] = &memcached_ops,

@@ -254,7 +254,8 @@ spans_db_fields(struct sg_span *out, const struct sg_exchange *ex)
 {
 	if (semconv_app_is_sql(ex->app))
 		sql_sanitize(ex->target, strnlen(ex->target,
-		    sizeof(ex->target)), out->target, sizeof(out->target));
+		    sizeof(ex->target)), ex->app == SG_APP_MYSQL ? SQL_MYSQL :
+		    SQL_POSTGRES, out->target, sizeof(out->target));
 	else
 		copy_str(out->target, sizeof(out->target), ex->target,
 		    sizeof(ex->target));

@@ -22,13 +22,18 @@
 void sql_describe(const char *q, size_t n, char *op, size_t opsz,
     char *table, size_t tsz);
 
+/* Where the dialects differ for literals: MySQL's "..." is a string, not
+ * an identifier, and its '...' takes backslash escapes. */
+enum sql_dialect { SQL_POSTGRES = 0, SQL_MYSQL };
+
 /*
  * q (n bytes) with its literals replaced by "?": quoted strings,
  * numbers, and dollar-quoted strings; identifiers, keywords, operators
  * and $1-style parameters are kept, runs of blanks become one space.
  * Writes at most outsz - 1 bytes and a terminator; returns the length.
  */
-size_t sql_sanitize(const char *q, size_t n, char *out, size_t outsz);
+size_t sql_sanitize(const char *q, size_t n, enum sql_dialect d, char *out,
+    size_t outsz);
 
 /* Whether q (n bytes) starts, after blanks and comments, with a keyword
  * that begins an SQL statement (heuristic detection). */
