@@ -206,8 +206,16 @@ main(int argc, char **argv)
 	}
 	t1 = sg_clock_ns(CLOCK_MONOTONIC);
 	if (b.exchanges != n) {
-		fprintf(stderr, "collector_bench: %llu exchanges of %lu\n",
-		    (unsigned long long)b.exchanges, n);
+		struct sg_conns_stats st;
+
+		conns_stats(t, &st);
+		fprintf(stderr, "collector_bench: %llu exchanges of %lu "
+		    "(unparsed %llu, unpaired %llu, dropped %llu, timed out "
+		    "%llu)\n", (unsigned long long)b.exchanges, n,
+		    (unsigned long long)st.unparsed,
+		    (unsigned long long)st.unpaired,
+		    (unsigned long long)st.dropped,
+		    (unsigned long long)st.timed_out);
 		return 1;
 	}
 	printf("%s: %lu exchanges over %lu connections: %.0f ns per exchange "

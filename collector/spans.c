@@ -248,15 +248,19 @@ spans_http_fields(struct sg_span *out, const struct sg_conn *conn,
 }
 
 /* SQL text loses its literals here, once for every SQL protocol: they
- * are the users' data (db.query.text's default in the conventions). */
+ * are the users' data (db.query.text's default in the conventions).
+ * Only a span to be exported needs it: no label or filter reads it. */
 static void
-spans_db_fields(struct sg_span *out, const struct sg_exchange *ex)
+spans_db_fields(struct sg_span *out, const struct sg_exchange *ex,
+    bool exported)
 {
-	if (semconv_app_is_sql(ex->app))
-		sql_sanitize(ex->target, strnlen(ex->target,
-		    sizeof(ex->target)), ex->app == SG_APP_MYSQL ? SQL_MYSQL :
-		    SQL_POSTGRES, out->target, sizeof(out->target));
-	else
+	if (semconv_app_is_sql(ex->app)) {
+		if (exported)
+			sql_sanitize(ex->target, strnlen(ex->target,
+			    sizeof(ex->target)), ex->app == SG_APP_MYSQL ?
+			    SQL_MYSQL : SQL_POSTGRES, out->target,
+			    sizeof(out->target));
+	} else
 		copy_str(out->target, sizeof(out->target), ex->target,
 		    sizeof(ex->target));
 	copy_str(out->collection, sizeof(out->collection), ex->collection,
@@ -292,7 +296,7 @@ spans_build(struct sg_span *out, const struct sg_conn *conn,
 	if (out->app == SG_APP_HTTP || out->app == SG_APP_GRPC)
 		spans_http_fields(out, conn, ex);
 	else
-		spans_db_fields(out, ex);
+		spans_db_fields(out, ex, exported);
 
 	/* Both kinds: host is this process's end, peer the other one
 	 * (the client of a server span, the server of a client span). */

@@ -1284,7 +1284,11 @@ test_spans_sql(void **state)
 	snprintf(ex.db_namespace, sizeof(ex.db_namespace), "shop");
 	snprintf(ex.error, sizeof(ex.error), "42P01");
 	ex.status = 0;
+	/* not exported: the text is neither needed nor sanitized */
 	spans_build(&s, &c, &ex, NULL, 0, false);
+	assert_string_equal(s.target, "");
+	assert_string_equal(s.collection, "users");
+	spans_build(&s, &c, &ex, NULL, 0, true);
 	assert_int_equal(s.kind, SG_SPAN_CLIENT);
 	assert_int_equal(s.app, SG_APP_POSTGRESQL);
 	assert_null(strstr(s.target, "bob"));
