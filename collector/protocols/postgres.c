@@ -813,7 +813,11 @@ pg_lose(struct postgres_conn *c, bool req, struct pg_io *io)
 		z = io->tail + SG_TAIL_LEN - 6;
 		if (z[0] == 'Z' && pg_be32(z + 1) == 5 &&
 		    (z[5] == 'I' || z[5] == 'T' || z[5] == 'E')) {
-			c->unparsed += left - 6;
+			/* With nothing pending the bytes skipped are the
+			 * backend's own (the start-up's ParameterStatus run
+			 * past the capture): no exchange lost anything. */
+			if (c->npending > 0)
+				c->unparsed += left - 6;
 			s->phase = PS_HDR;
 			s->type = 'Z';
 			s->body_len = 1;
