@@ -60,6 +60,7 @@ static struct {
 	uint64_t           ev_first;     /* the events taken (msg.h) */
 	uint64_t           ev_next;
 	uint64_t           spans_unsampled;
+	uint64_t           tctx_invalid;    /* traceparent ignored */
 	bool               want_spans;      /* printer or OTLP traces on */
 	uint64_t           lost_ipc;        /* spans and snapshots not sent */
 	uint64_t           self[SG_SELF_MAX];
@@ -215,6 +216,8 @@ sg_on_exchange(void *ctx, const struct sg_conn *conn,
 	/* A parser may carry an app not asked for (HTTP/2: HTTP and gRPC). */
 	if (ex->app >= SG_APP_MAX || !(C.apps & (1u << ex->app)))
 		return;
+	if (ex->flags & SG_EX_TRACE_INVALID)
+		C.tctx_invalid++;
 	spans_build(&s, conn, ex, procs_find(conn->pid), C.clock_offset,
 	    C.want_spans);
 	rf = sg_route(&s);
@@ -241,7 +244,7 @@ sg_on_exchange(void *ctx, const struct sg_conn *conn,
 		return;
 	}
 	if (!sampler_keep(C.cfg.traces.sampler, C.cfg.traces.sampler_arg,
-	    s.trace_id)) {
+	    s.trace_id, spans_parent(conn, ex))) {
 		C.spans_unsampled++;
 		return;
 	}
@@ -469,6 +472,7 @@ sg_send_stats(void)
 	C.self[SG_SELF_UNKNOWN_FIELDS] = cs.unknown;
 	C.self[SG_SELF_SPANS] = C.spans_total;
 	C.self[SG_SELF_SPANS_UNSAMPLED] = C.spans_unsampled;
+	C.self[SG_SELF_TRACE_CONTEXT_INVALID] = C.tctx_invalid;
 	C.self[SG_SELF_LOST_COLLECTOR_IPC] = C.lost_ipc;
 	C.self[SG_SELF_SERIES_DROPPED] = metrics_series_dropped(C.metrics);
 	C.self[SG_SELF_IPC_REJECTED_COLLECTOR] =

@@ -40,6 +40,13 @@ enum sg_proto {
 					 * of a body, its content-type being a
 					 * reference the sensor could not
 					 * resolve */
+/* The request carried a valid W3C traceparent (collector/protocols/
+ * tracectx.h): trace_id and parent_span_id are the caller's, and
+ * SG_EX_TRACE_SAMPLED its sampled flag. */
+#define SG_EX_TRACE_CTX		0x20
+#define SG_EX_TRACE_SAMPLED	0x40
+#define SG_EX_TRACE_INVALID	0x80	/* a traceparent that was not valid
+					 * (or two of them): ignored */
 
 /*
  * Databases and messaging use the same fields:
@@ -75,6 +82,10 @@ struct sg_exchange {
 	 * error's first word ("ERR", "WRONGTYPE"), memcached's "ERROR",
 	 * "CLIENT_ERROR" or "SERVER_ERROR", Kafka's error code ("3"). */
 	char     error[SG_ERROR_MAX];
+	/* With SG_EX_TRACE_CTX: the trace the request belongs to, and the
+	 * span of the caller that sent it. */
+	uint8_t  trace_id[16];
+	uint8_t  parent_span_id[8];
 };
 
 typedef void (*sg_emit_fn)(void *ctx, const struct sg_exchange *ex);
@@ -107,6 +118,10 @@ struct sg_handoff {
 	uint64_t req_size;
 	char     op[SG_METHOD_MAX];	/* "": not known */
 	char     target[SG_PATH_MAX];
+	/* SG_EX_TRACE_* of the request, and its context */
+	uint8_t  trace_flags;
+	uint8_t  trace_id[16];
+	uint8_t  parent_span_id[8];
 };
 
 /* sniff() verdicts. */

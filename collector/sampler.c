@@ -22,9 +22,22 @@ sampler_ratio(double ratio, const uint8_t id[16])
 	return v < bound;
 }
 
-bool
-sampler_keep(enum sg_sampler sampler, double ratio, const uint8_t trace_id[16])
+static bool
+sampler_parent_based(enum sg_sampler sampler)
 {
+	return sampler == SG_SAMPLER_PB_ALWAYS_ON ||
+	    sampler == SG_SAMPLER_PB_ALWAYS_OFF ||
+	    sampler == SG_SAMPLER_PB_TRACEIDRATIO;
+}
+
+bool
+sampler_keep(enum sg_sampler sampler, double ratio, const uint8_t trace_id[16],
+    enum sg_parent parent)
+{
+	/* The caller decided for the whole trace: its verdict stands, so
+	 * that a trace is not left with holes. */
+	if (parent != SG_PARENT_NONE && sampler_parent_based(sampler))
+		return parent == SG_PARENT_SAMPLED;
 	switch (sampler) {
 	case SG_SAMPLER_ALWAYS_ON:
 	case SG_SAMPLER_PB_ALWAYS_ON:

@@ -1,7 +1,9 @@
 /*
  * Spans from exchanges.  Trace and span ids come from xoshiro256**
  * seeded once from getrandom(): ids must be unpredictable enough not to
- * collide across hosts, but a syscall per span would be too slow.
+ * collide across hosts, but a syscall per span would be too slow.  A
+ * server span whose request carried a valid traceparent continues the
+ * caller's trace instead: its trace id, and the caller's span as parent.
  */
 #include "spans.h"
 
@@ -270,6 +272,43 @@ spans_db_fields(struct sg_span *out, const struct sg_exchange *ex,
 	copy_str(out->error, sizeof(out->error), ex->error, sizeof(ex->error));
 }
 
+/* The role of the exchange, or of its connection when the parser could
+ * not tell. */
+static uint8_t
+spans_role(const struct sg_conn *conn, const struct sg_exchange *ex)
+{
+	return ex->role != SG_ROLE_UNKNOWN ? ex->role : conn->role;
+}
+
+/*
+ * Only a server span continues the trace of its request: the context
+ * came from its caller.  A client's own request carries the context of
+ * the client itself (its SDK, or a proxy passing its caller's on): that
+ * is not the parent of the sensor's client span, so it is not used.
+ */
+enum sg_parent
+spans_parent(const struct sg_conn *conn, const struct sg_exchange *ex)
+{
+	if (conn == NULL || ex == NULL || !(ex->flags & SG_EX_TRACE_CTX) ||
+	    spans_role(conn, ex) == SG_ROLE_CLIENT)
+		return SG_PARENT_NONE;
+	return ex->flags & SG_EX_TRACE_SAMPLED ? SG_PARENT_SAMPLED :
+	    SG_PARENT_NOT_SAMPLED;
+}
+
+static void
+spans_ids(struct sg_span *out, const struct sg_conn *conn,
+    const struct sg_exchange *ex)
+{
+	if (spans_parent(conn, ex) != SG_PARENT_NONE) {
+		memcpy(out->trace_id, ex->trace_id, sizeof(out->trace_id));
+		memcpy(out->parent_span_id, ex->parent_span_id,
+		    sizeof(out->parent_span_id));
+	} else
+		spans_random_id(out->trace_id, sizeof(out->trace_id));
+	spans_random_id(out->span_id, sizeof(out->span_id));
+}
+
 void
 spans_build(struct sg_span *out, const struct sg_conn *conn,
     const struct sg_exchange *ex, const struct sg_proc_info *proc,
@@ -281,7 +320,7 @@ spans_build(struct sg_span *out, const struct sg_conn *conn,
 	if (conn == NULL || ex == NULL)
 		return;
 
-	role = ex->role != SG_ROLE_UNKNOWN ? ex->role : conn->role;
+	role = spans_role(conn, ex);
 	out->kind = role == SG_ROLE_CLIENT ? SG_SPAN_CLIENT : SG_SPAN_SERVER;
 	out->start_ns = to_unix(ex->start_ns, clock_offset_ns);
 	out->end_ns = ex->end_ns >= ex->start_ns ?
@@ -305,10 +344,8 @@ spans_build(struct sg_span *out, const struct sg_conn *conn,
 
 	out->req_size = ex->req_size;
 	out->resp_size = ex->resp_size;
-	if (exported) {
-		spans_random_id(out->trace_id, sizeof(out->trace_id));
-		spans_random_id(out->span_id, sizeof(out->span_id));
-	}
+	if (exported)
+		spans_ids(out, conn, ex);
 	/* the metrics' server_address (and, when selected,
 	 * client_address) labels */
 	spans_add_addrs(out, conn);

@@ -76,6 +76,10 @@ const struct sg_self_def sg_self[SG_SELF_MAX] = {
 	    "Spans produced" },
 	[SG_SELF_SPANS_UNSAMPLED] = { "spyglass_spans_unsampled_total", "", C, O,
 	    "Spans left out by the trace sampler" },
+	[SG_SELF_TRACE_CONTEXT_INVALID] = {
+	    "spyglass_trace_context_invalid_total", "", C, O,
+	    "Requests whose W3C traceparent was not valid (or sent twice): "
+	    "ignored, their spans start traces of their own" },
 	[SG_SELF_ROUTES_IGNORED_METRICS] = { "spyglass_routes_ignored_total",
 	    "signal=\"metrics\"", C, O, "Requests left out by [routes] "
 	    "ignored_patterns, by signal" },

@@ -22,6 +22,8 @@
 
 #include <string.h>
 
+#include "tracectx.h"
+
 enum h1_phase {
 	PH_START = 0,	/* expecting a start line (a partial one in hdr) */
 	PH_HEADERS,	/* in the header block (a partial line in hdr) */
@@ -64,6 +66,8 @@ enum h1_scan {
 _Static_assert(HTTP1_MAX_PENDING > SG_CAPTURE_MAX / H1_MIN_REQUEST &&
     HTTP1_MAX_PENDING <= UINT8_MAX,
     "the requests of one capture fit the ring, counted in a byte");
+/* A trace context joins its request's names as TRACECTX_LEN bytes, fewer
+ * than its header line took in the capture: the bound below still holds. */
 _Static_assert(HTTP1_NAMES_LEN >= SG_CAPTURE_MAX &&
     HTTP1_NAMES_LEN <= UINT16_MAX,
     "the names of one capture fit, indexed by 16 bits");
@@ -482,10 +486,15 @@ h1_parse_length(const uint8_t *p, size_t n, uint64_t *out)
 	return true;
 }
 
-/* Returns false when the line cannot belong to a header block. */
+static void	h1_req_traceparent(struct http1_conn *, const uint8_t *,
+		    size_t);
+
+/* Returns false when the line cannot belong to a header block.  Besides
+ * the framing fields, a request's traceparent is read. */
 static bool
-h1_header_line(struct http1_msg_state *m, const uint8_t *p, size_t n)
+h1_header_line(struct http1_conn *c, bool req, const uint8_t *p, size_t n)
 {
+	struct http1_msg_state *m = req ? &c->req : &c->resp;
 	const uint8_t *colon, *v;
 	size_t namelen, vlen;
 	uint64_t length;
@@ -514,6 +523,8 @@ h1_header_line(struct http1_msg_state *m, const uint8_t *p, size_t n)
 			m->chunked = CH_SIZE;
 	} else if (h1_eq_nocase(p, namelen, "upgrade")) {
 		m->upgrade_h2c = h1_eq_nocase(v, vlen, "h2c");
+	} else if (req && h1_eq_nocase(p, namelen, "traceparent")) {
+		h1_req_traceparent(c, v, vlen);
 	}
 	return true;
 }
@@ -713,6 +724,8 @@ enum h1_req_flag {
 	RQ_KEPT		= 0x01,	/* had room: joins the ring when complete */
 	RQ_HEAD		= 0x02,	/* its response has no body */
 	RQ_CONNECT	= 0x04,	/* a 2xx response opens a tunnel */
+	RQ_TCTX		= 0x08,	/* a trace context follows its path */
+	RQ_TCTX_BAD	= 0x10,	/* a traceparent not valid, or two */
 };
 
 static struct http1_pending *
@@ -745,16 +758,51 @@ h1_names_put(struct http1_conn *c, uint16_t at, const uint8_t *src, size_t n)
 		memcpy(c->names, src + first, n - first);
 }
 
-/* n bytes from `at` as a string: dst holds at least n + 1. */
+/* n bytes from `at`, wrapping at the end of names[]. */
 static void
-h1_names_get(const struct http1_conn *c, uint16_t at, size_t n, char *dst)
+h1_names_copy(const struct http1_conn *c, uint16_t at, size_t n, void *dst)
 {
 	size_t first = (size_t)h1_min(n, HTTP1_NAMES_LEN - at);
 
 	memcpy(dst, c->names + at, first);
 	if (first < n)
-		memcpy(dst + first, c->names, n - first);
+		memcpy((char *)dst + first, c->names, n - first);
+}
+
+/* n bytes from `at` as a string: dst holds at least n + 1. */
+static void
+h1_names_get(const struct http1_conn *c, uint16_t at, size_t n, char *dst)
+{
+	h1_names_copy(c, at, n, dst);
 	dst[n] = '\0';
+}
+
+/* The request's trace context: SG_EX_TRACE_* flags, and the ids when it
+ * had a valid one. */
+static uint8_t
+h1_tctx_get(const struct http1_conn *c, const struct http1_pending *p,
+    uint8_t trace_id[16], uint8_t parent_id[8])
+{
+	struct tracectx t;
+
+	if (p->flags & RQ_TCTX_BAD)
+		return SG_EX_TRACE_INVALID;
+	if (!(p->flags & RQ_TCTX))
+		return 0;
+	h1_names_copy(c, h1_names_add(p->names_at,
+	    (size_t)p->method_len + p->path_len), TRACECTX_LEN, &t);
+	memcpy(trace_id, t.trace_id, sizeof(t.trace_id));
+	memcpy(parent_id, t.parent_id, sizeof(t.parent_id));
+	return SG_EX_TRACE_CTX |
+	    (t.flags & TRACECTX_SAMPLED ? SG_EX_TRACE_SAMPLED : 0);
+}
+
+/* Bytes of names[] the request holds: method, path, trace context. */
+static uint16_t
+h1_names_len(const struct http1_pending *p)
+{
+	return (uint16_t)(p->method_len + p->path_len +
+	    (p->flags & RQ_TCTX ? TRACECTX_LEN : 0));
 }
 
 /* Requests dropped before the oldest are given up with it: they are
@@ -764,7 +812,7 @@ h1_pop(struct http1_conn *c)
 {
 	const struct http1_pending *p = h1_oldest(c);
 
-	c->names_used -= (uint16_t)(p->method_len + p->path_len);
+	c->names_used -= h1_names_len(p);
 	c->head = (uint8_t)((c->head + 1) % HTTP1_MAX_PENDING);
 	c->npending--;
 }
@@ -788,6 +836,7 @@ h1_emit(struct http1_conn *c, struct h1_io *io, const struct http1_pending *p,
 	ex.version[2] = p->minor;
 	ex.status = status;
 	ex.flags = status == 0 ? SG_EX_TIMED_OUT : 0;
+	ex.flags |= h1_tctx_get(c, p, ex.trace_id, ex.parent_span_id);
 	ex.req_size = p->req_body;
 	ex.resp_size = resp_body;
 	if (io->emit != NULL)
@@ -810,7 +859,7 @@ h1_end_newest_timed_out(struct http1_conn *c, struct h1_io *io,
 	const struct http1_pending *p = h1_newest(c);
 
 	h1_emit(c, io, p, end_ns, 0, 0);
-	c->names_used -= (uint16_t)(p->method_len + p->path_len);
+	c->names_used -= h1_names_len(p);
 	c->names_end = p->names_at;
 	c->npending--;
 }
@@ -958,13 +1007,40 @@ h1_req_fill(struct http1_conn *c, struct h1_io *io,
 	h1_names_put(c, h1_names_add(p->names_at, rl->mlen), path, plen);
 }
 
+/*
+ * A traceparent field of the request being received.  A valid one joins
+ * its names (if there is room: else it is not known, and the span starts
+ * a trace of its own); one that is not valid, or a second one (two
+ * would make one invalid value if combined, as HTTP allows), leaves the
+ * request without a context, counted by the collector.
+ */
+static void
+h1_req_traceparent(struct http1_conn *c, const uint8_t *v, size_t n)
+{
+	struct http1_pending *p = &c->receiving;
+	struct tracectx t;
+	size_t names = (size_t)p->method_len + p->path_len;
+
+	if ((p->flags & (RQ_TCTX | RQ_TCTX_BAD)) ||
+	    !tracectx_parse((const char *)v, n, &t)) {
+		p->flags = (uint8_t)((p->flags & ~RQ_TCTX) | RQ_TCTX_BAD);
+		return;
+	}
+	if (!(p->flags & RQ_KEPT) ||
+	    c->names_used + names + TRACECTX_LEN > HTTP1_NAMES_LEN)
+		return;
+	h1_names_put(c, h1_names_add(p->names_at, names), (const uint8_t *)&t,
+	    TRACECTX_LEN);
+	p->flags |= RQ_TCTX;
+}
+
 /* The request joins the ring, or is dropped: counted once here, and its
  * response, when it comes, answers none of the pending ones. */
 static void
 h1_req_commit(struct http1_conn *c)
 {
 	struct http1_pending *p = &c->receiving;
-	uint16_t n = (uint16_t)(p->method_len + p->path_len);
+	uint16_t n = h1_names_len(p);
 
 	if (!(p->flags & RQ_KEPT)) {
 		c->dropped++;
@@ -1353,7 +1429,7 @@ h1_headers(struct http1_conn *c, bool req, struct h1_io *io)
 			h1_headers_done(c, req, io);
 			return;
 		}
-		if (!h1_header_line(m, p, n))
+		if (!h1_header_line(c, req, p, n))
 			break;
 		return;
 	case LN_LONG:
@@ -1756,6 +1832,7 @@ h1_ops_handoff(const void *st, struct sg_handoff *h)
 	h1_names_get(c, p->names_at, p->method_len, h->op);
 	h1_names_get(c, h1_names_add(p->names_at, p->method_len), p->path_len,
 	    h->target);
+	h->trace_flags = h1_tctx_get(c, p, h->trace_id, h->parent_span_id);
 	return true;
 }
 

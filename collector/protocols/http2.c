@@ -28,6 +28,8 @@
 
 #include <string.h>
 
+#include "tracectx.h"
+
 /* Frame types (RFC 9113 section 6). */
 enum h2_type {
 	FT_DATA = 0,
@@ -115,6 +117,16 @@ enum h2_phase {
 				 * not, its response may tell */
 #define SF_GRPC_INFERRED 0x0400	/* SF_APP_UNKNOWN, and gRPC told by its
 				 * body's framing (h2_data_is_grpc_message) */
+#define SF_TCTX		0x0800	/* its trace context follows its path in
+				 * names[] (TRACECTX_LEN bytes) */
+#define SF_TCTX_BAD	0x1000	/* a traceparent not valid, or two */
+
+/* h2_fields.tctx */
+enum h2_tctx {
+	TCTX_NONE = 0,
+	TCTX_VALID,	/* one valid traceparent, in tctx_val */
+	TCTX_BAD,	/* not valid, cut, or more than one */
+};
 
 /* http2_conn.conn_flags */
 #define CF_FRESH	0x01	/* seen from its start (role known at init,
@@ -137,6 +149,8 @@ _Static_assert(SG_PATH_MAX - 1 <= UINT8_MAX && SG_METHOD_MAX - 1 <= UINT8_MAX,
     "name lengths fit a byte");
 _Static_assert(HTTP2_NAMES_LEN >= SG_METHOD_MAX + SG_PATH_MAX,
     "any one request's names fit");
+_Static_assert(HTTP2_NAMES_LEN >= SG_METHOD_MAX + SG_PATH_MAX + TRACECTX_LEN,
+    "any one request's names and trace context fit");
 _Static_assert(sizeof(struct http2_conn) <= 16 * 1024,
     "the state is as small as stated");
 
@@ -153,6 +167,8 @@ struct h2_fields {
 	bool     bad_grpc_status;
 	bool     has_type;		/* content-type */
 	bool     grpc_type;		/* content-type application/grpc... */
+	uint8_t  tctx;			/* enum h2_tctx */
+	struct tracectx tctx_val;
 	uint16_t status;
 	uint16_t grpc_status;
 	uint8_t  method_len;
@@ -576,14 +592,20 @@ h2_stream_open(struct http2_conn *c, uint32_t id, uint64_t ts,
     const struct h2_fields *f)
 {
 	struct http2_stream *st;
-	size_t mlen = 0, plen = 0;
+	size_t mlen = 0, plen = 0, tlen = 0;
 
 	if (f != NULL)
 		h2_kept_names(f, &mlen, &plen);
+	if (f != NULL && f->tctx == TCTX_VALID)
+		tlen = TRACECTX_LEN;
 	/* streams that may have ended unseen give way to a new one */
-	while (!h2_room(c, mlen + plen) &&
+	while (!h2_room(c, mlen + plen + tlen) &&
 	    (st = h2_oldest_doubtful(c)) != NULL)
 		h2_stream_forget(c, st);
+	/* then its trace context, which is not counted lost: the request
+	 * is followed, as a trace of its own */
+	if (!h2_room(c, mlen + plen + tlen))
+		tlen = 0;
 	if (!h2_room(c, mlen + plen)) {
 		c->counters.dropped++;
 		h2_remember_dropped(c, id);
@@ -596,6 +618,10 @@ h2_stream_open(struct http2_conn *c, uint32_t id, uint64_t ts,
 	st->flags = h2_request_unknowns(f);
 	if (f != NULL && f->grpc_type)
 		st->flags |= SF_GRPC;
+	if (tlen > 0)
+		st->flags |= SF_TCTX;
+	else if (f != NULL && f->tctx == TCTX_BAD)
+		st->flags |= SF_TCTX_BAD;
 	st->names_at = c->names_used;
 	st->method_len = (uint8_t)mlen;
 	st->path_len = (uint8_t)plen;
@@ -603,7 +629,10 @@ h2_stream_open(struct http2_conn *c, uint32_t id, uint64_t ts,
 		memcpy(c->names + c->names_used, f->method, mlen);
 	if (plen > 0)
 		memcpy(c->names + c->names_used + mlen, f->path, plen);
-	c->names_used = (uint16_t)(c->names_used + mlen + plen);
+	if (tlen > 0)
+		memcpy(c->names + c->names_used + mlen + plen, &f->tctx_val,
+		    tlen);
+	c->names_used = (uint16_t)(c->names_used + mlen + plen + tlen);
 	return st;
 }
 
@@ -611,7 +640,8 @@ h2_stream_open(struct http2_conn *c, uint32_t id, uint64_t ts,
 static void
 h2_stream_remove(struct http2_conn *c, struct http2_stream *st)
 {
-	size_t at = st->names_at, n = st->method_len + st->path_len;
+	size_t at = st->names_at, n = st->method_len + st->path_len +
+	    (st->flags & SF_TCTX ? TRACECTX_LEN : 0);
 	unsigned i;
 
 	memmove(c->names + at, c->names + at + n, c->names_used - at - n);
@@ -696,6 +726,26 @@ h2_final_status(const struct http2_stream *st, uint32_t *status)
 	return false;
 }
 
+/* The stream's trace context: SG_EX_TRACE_* flags, and the ids when its
+ * request had a valid one. */
+static uint8_t
+h2_tctx_get(const struct http2_conn *c, const struct http2_stream *st,
+    uint8_t trace_id[16], uint8_t parent_id[8])
+{
+	struct tracectx t;
+
+	if (st->flags & SF_TCTX_BAD)
+		return SG_EX_TRACE_INVALID;
+	if (!(st->flags & SF_TCTX))
+		return 0;
+	memcpy(&t, c->names + st->names_at + st->method_len + st->path_len,
+	    TRACECTX_LEN);
+	memcpy(trace_id, t.trace_id, sizeof(t.trace_id));
+	memcpy(parent_id, t.parent_id, sizeof(t.parent_id));
+	return SG_EX_TRACE_CTX |
+	    (t.flags & TRACECTX_SAMPLED ? SG_EX_TRACE_SAMPLED : 0);
+}
+
 /*
  * The stream's exchange ends.  Without a response (how != END_RESPONSE)
  * it is SG_EX_TIMED_OUT with status 0, save a gRPC stream reset or
@@ -729,6 +779,7 @@ h2_stream_end(struct http2_conn *c, struct http2_stream *st, uint64_t ts,
 	    st->path_len);
 	if (st->flags & SF_TARGET_UNKNOWN)
 		ex.flags |= SG_EX_TARGET_UNKNOWN;
+	ex.flags |= h2_tctx_get(c, st, ex.trace_id, ex.parent_span_id);
 	switch (how) {
 	case END_RESPONSE:
 		if (!h2_final_status(st, &status))
@@ -861,6 +912,19 @@ h2_field_path(struct h2_fields *f, const char *v, size_t n)
 	f->path_query = (uint8_t)(q != NULL ? (size_t)(q - f->path) : keep);
 }
 
+/* W3C traceparent (request headers, gRPC metadata alike).  One cut short
+ * by the decoder, or a second one, is not valid: never half-believed. */
+static void
+h2_field_traceparent(struct h2_fields *f, const char *v, size_t n,
+    unsigned flags)
+{
+	if (f->tctx != TCTX_NONE || (flags & HPACK_FIELD_VALUE_TRUNCATED) ||
+	    !tracectx_parse(v, n, &f->tctx_val))
+		f->tctx = TCTX_BAD;
+	else
+		f->tctx = TCTX_VALID;
+}
+
 static void
 h2_field(void *ctx, const char *name, size_t nlen, const char *value,
     size_t vlen, unsigned flags)
@@ -896,6 +960,8 @@ h2_field(void *ctx, const char *name, size_t nlen, const char *value,
 		f->has_grpc_status = true;
 		f->bad_grpc_status = !h2_parse_number(value, vlen, 5,
 		    &f->grpc_status);
+	} else if (H2_NAME_IS(name, nlen, "traceparent")) {
+		h2_field_traceparent(f, value, vlen, flags);
 	}
 }
 
@@ -1816,6 +1882,24 @@ h2_counters(const void *st, struct sg_proto_counters *out)
 
 /* Upgraded from HTTP/1.1: the request that asked is stream 1, its
  * response to come in HTTP/2. */
+/* The trace context of the HTTP/1.1 request that asked for h2c. */
+static void
+h2_adopt_tctx(struct h2_fields *f, const struct sg_handoff *h)
+{
+	if (h->trace_flags & SG_EX_TRACE_INVALID) {
+		f->tctx = TCTX_BAD;
+		return;
+	}
+	if (!(h->trace_flags & SG_EX_TRACE_CTX))
+		return;
+	f->tctx = TCTX_VALID;
+	memcpy(f->tctx_val.trace_id, h->trace_id, sizeof(h->trace_id));
+	memcpy(f->tctx_val.parent_id, h->parent_span_id,
+	    sizeof(h->parent_span_id));
+	f->tctx_val.flags = h->trace_flags & SG_EX_TRACE_SAMPLED ?
+	    TRACECTX_SAMPLED : 0;
+}
+
 static void
 h2_adopt(void *st, uint8_t role, const struct sg_handoff *h)
 {
@@ -1833,6 +1917,7 @@ h2_adopt(void *st, uint8_t role, const struct sg_handoff *h)
 	h2_field_path(&f, h->target, strnlen(h->target, sizeof(h->target)));
 	if (h->op[0] == '\0' || h->target[0] == '\0')
 		f.unknown = 1;
+	h2_adopt_tctx(&f, h);
 	if ((s = h2_stream_open(c, 1, h->start_ns, &f)) != NULL) {
 		s->flags |= SF_REQ_END;
 		s->req_size = h->req_size;

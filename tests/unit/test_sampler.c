@@ -29,12 +29,12 @@ test_fixed(void **state)
 
 	(void)state;
 	random_id(&seed, id);
-	assert_true(sampler_keep(SG_SAMPLER_ALWAYS_ON, 0, id));
-	assert_true(sampler_keep(SG_SAMPLER_PB_ALWAYS_ON, 0, id));
-	assert_false(sampler_keep(SG_SAMPLER_ALWAYS_OFF, 1, id));
-	assert_false(sampler_keep(SG_SAMPLER_PB_ALWAYS_OFF, 1, id));
-	assert_true(sampler_keep(SG_SAMPLER_TRACEIDRATIO, 1, id));
-	assert_false(sampler_keep(SG_SAMPLER_TRACEIDRATIO, 0, id));
+	assert_true(sampler_keep(SG_SAMPLER_ALWAYS_ON, 0, id, SG_PARENT_NONE));
+	assert_true(sampler_keep(SG_SAMPLER_PB_ALWAYS_ON, 0, id, SG_PARENT_NONE));
+	assert_false(sampler_keep(SG_SAMPLER_ALWAYS_OFF, 1, id, SG_PARENT_NONE));
+	assert_false(sampler_keep(SG_SAMPLER_PB_ALWAYS_OFF, 1, id, SG_PARENT_NONE));
+	assert_true(sampler_keep(SG_SAMPLER_TRACEIDRATIO, 1, id, SG_PARENT_NONE));
+	assert_false(sampler_keep(SG_SAMPLER_TRACEIDRATIO, 0, id, SG_PARENT_NONE));
 }
 
 static unsigned
@@ -46,7 +46,7 @@ count_kept(enum sg_sampler s, double ratio, unsigned n)
 
 	for (unsigned i = 0; i < n; i++) {
 		random_id(&seed, id);
-		kept += sampler_keep(s, ratio, id);
+		kept += sampler_keep(s, ratio, id, SG_PARENT_NONE);
 	}
 	return kept;
 }
@@ -73,11 +73,11 @@ test_deterministic(void **state)
 	memset(id, 0, sizeof(id));
 	id[8] = 0x3f;            /* just under 0.25 * 2^64 */
 	memset(id + 9, 0xff, 7);
-	assert_true(sampler_keep(SG_SAMPLER_TRACEIDRATIO, 0.25, id));
-	assert_true(sampler_keep(SG_SAMPLER_TRACEIDRATIO, 0.25, id));
+	assert_true(sampler_keep(SG_SAMPLER_TRACEIDRATIO, 0.25, id, SG_PARENT_NONE));
+	assert_true(sampler_keep(SG_SAMPLER_TRACEIDRATIO, 0.25, id, SG_PARENT_NONE));
 	id[8] = 0x40;            /* exactly 0.25 * 2^64: out */
 	memset(id + 9, 0, 7);
-	assert_false(sampler_keep(SG_SAMPLER_TRACEIDRATIO, 0.25, id));
+	assert_false(sampler_keep(SG_SAMPLER_TRACEIDRATIO, 0.25, id, SG_PARENT_NONE));
 }
 
 int
