@@ -4,6 +4,7 @@
  */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -674,6 +675,257 @@ test_upgrade(void **state)
 	assert_int_equal(rec.n, 1);
 	assert_int_equal(conn.garbage, 0);
 	assert_false(http1_idle(&conn));
+}
+
+/*
+ * W3C traceparent.
+ */
+#define TP_TRACE	"4bf92f3577b34da6a3ce929d0e0e4736"
+#define TP_PARENT	"00f067aa0ba902b7"
+
+static const uint8_t tp_trace[16] = { 0x4b, 0xf9, 0x2f, 0x35, 0x77, 0xb3,
+    0x4d, 0xa6, 0xa3, 0xce, 0x92, 0x9d, 0x0e, 0x0e, 0x47, 0x36 };
+static const uint8_t tp_parent[8] = { 0x00, 0xf0, 0x67, 0xaa, 0x0b, 0xa9,
+    0x02, 0xb7 };
+
+/* Exchange i has the test's context, sampled or not. */
+static void
+expect_tctx(int i, bool sampled)
+{
+	const struct sg_exchange *ex;
+
+	assert_true(i < rec.n);
+	ex = &rec.ex[i];
+	assert_int_equal(ex->flags & (SG_EX_TRACE_CTX | SG_EX_TRACE_INVALID),
+	    SG_EX_TRACE_CTX);
+	assert_int_equal((ex->flags & SG_EX_TRACE_SAMPLED) != 0, sampled);
+	assert_memory_equal(ex->trace_id, tp_trace, 16);
+	assert_memory_equal(ex->parent_span_id, tp_parent, 8);
+}
+
+/* Exchange i has no context: none sent (invalid false) or one ignored. */
+static void
+expect_no_tctx(int i, bool invalid)
+{
+	static const uint8_t zero[16];
+	const struct sg_exchange *ex;
+
+	assert_true(i < rec.n);
+	ex = &rec.ex[i];
+	assert_int_equal(ex->flags & (SG_EX_TRACE_CTX | SG_EX_TRACE_SAMPLED),
+	    0);
+	assert_int_equal((ex->flags & SG_EX_TRACE_INVALID) != 0, invalid);
+	assert_memory_equal(ex->trace_id, zero, 16);
+	assert_memory_equal(ex->parent_span_id, zero, 8);
+}
+
+/* One request with the given header lines, and its response. */
+static void
+tp_exchange(const char *fields)
+{
+	char buf[1024];
+
+	snprintf(buf, sizeof(buf), "GET /t HTTP/1.1\r\nHost: h\r\n%s\r\n",
+	    fields);
+	feed(R, 10, buf);
+	feed(W, 20, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+}
+
+static void
+test_traceparent_valid(void **state)
+{
+	(void)state;
+	start(SG_ROLE_SERVER);
+	tp_exchange("traceparent: 00-" TP_TRACE "-" TP_PARENT "-01\r\n");
+	expect_tctx(0, true);
+	/* not sampled; other flags ignored; any case of the name; OWS */
+	tp_exchange("TraceParent:\t00-" TP_TRACE "-" TP_PARENT "-00  \r\n");
+	expect_tctx(1, false);
+	tp_exchange("TRACEPARENT:00-" TP_TRACE "-" TP_PARENT "-03\r\n");
+	expect_tctx(2, true);
+	/* a later version: its first fields, more after a '-' */
+	tp_exchange("traceparent: cc-" TP_TRACE "-" TP_PARENT
+	    "-01-what-the-future-will-be-like\r\n");
+	expect_tctx(3, true);
+	tp_exchange("traceparent: 01-" TP_TRACE "-" TP_PARENT "-00\r\n");
+	expect_tctx(4, false);
+	/* tracestate is not kept, and changes nothing */
+	tp_exchange("tracestate: congo=t61rcWkgMzE\r\n"
+	    "traceparent: 00-" TP_TRACE "-" TP_PARENT "-01\r\n");
+	expect_tctx(5, true);
+	/* none */
+	tp_exchange("");
+	expect_no_tctx(6, false);
+	/* in a response it is no context of the request */
+	feed(R, 30, "GET /r HTTP/1.1\r\n\r\n");
+	feed(W, 40, "HTTP/1.1 200 OK\r\ntraceparent: 00-" TP_TRACE "-"
+	    TP_PARENT "-01\r\nContent-Length: 0\r\n\r\n");
+	expect_no_tctx(7, false);
+	assert_int_equal(rec.n, 8);
+	assert_int_equal(conn.names_used, 0);
+	assert_int_equal(conn.garbage, 0);
+}
+
+static void
+test_traceparent_invalid(void **state)
+{
+	static const char *bad[] = {
+		/* upper-case hex is not HEXDIGLC */
+		"00-4BF92F3577B34DA6A3CE929D0E0E4736-" TP_PARENT "-01",
+		"00-" TP_TRACE "-00F067AA0BA902B7-01",
+		"00-" TP_TRACE "-" TP_PARENT "-0A",
+		"0A-" TP_TRACE "-" TP_PARENT "-01",
+		/* version ff */
+		"ff-" TP_TRACE "-" TP_PARENT "-01",
+		/* all-zero ids */
+		"00-00000000000000000000000000000000-" TP_PARENT "-01",
+		"00-" TP_TRACE "-0000000000000000-01",
+		/* version 00 is exactly 55 bytes */
+		"00-" TP_TRACE "-" TP_PARENT "-01-extra",
+		"00-" TP_TRACE "-" TP_PARENT "-010",
+		"00-" TP_TRACE "-" TP_PARENT "-1",
+		"00-" TP_TRACE "1-" TP_PARENT "-01",
+		"00-" TP_TRACE "-" TP_PARENT "0-01",
+		/* a later version still needs '-' after its first fields */
+		"cc-" TP_TRACE "-" TP_PARENT "-01.what-the-future",
+		/* separators, characters */
+		"00_" TP_TRACE "-" TP_PARENT "-01",
+		"00-" TP_TRACE "_" TP_PARENT "-01",
+		"00-" TP_TRACE "-" TP_PARENT "_01",
+		"00-4bf92f3577b34da6a3ce929d0e0e473g-" TP_PARENT "-01",
+		"00-" TP_TRACE "-00f067aa0ba902bz-01",
+		"00-" TP_TRACE "-" TP_PARENT "-0g",
+		"00-" TP_TRACE "-" TP_PARENT "- 1",
+		"00 -" TP_TRACE "-" TP_PARENT "-01",
+		"",
+		"-",
+		"00",
+	};
+	char buf[256];
+	int i, n = (int)(sizeof(bad) / sizeof(bad[0]));
+
+	(void)state;
+	start(SG_ROLE_SERVER);
+	for (i = 0; i < n; i++) {
+		snprintf(buf, sizeof(buf), "traceparent: %s\r\n", bad[i]);
+		tp_exchange(buf);
+		assert_int_equal(rec.n, i + 1);
+		expect_no_tctx(i, true);
+	}
+	/* two, even both valid: as one combined value, not valid */
+	tp_exchange("traceparent: 00-" TP_TRACE "-" TP_PARENT "-01\r\n"
+	    "traceparent: 00-" TP_TRACE "-" TP_PARENT "-01\r\n");
+	expect_no_tctx(i++, true);
+	tp_exchange("traceparent: 00-" TP_TRACE "-" TP_PARENT "-01\r\n"
+	    "traceparent: x\r\n");
+	expect_no_tctx(i++, true);
+	/* the next request starts afresh */
+	tp_exchange("traceparent: 00-" TP_TRACE "-" TP_PARENT "-01\r\n");
+	expect_tctx(i, true);
+	assert_int_equal(conn.names_used, 0);
+	assert_int_equal(conn.garbage, 0);
+}
+
+/* The header line split across reads at every byte: joined, then read. */
+static void
+test_traceparent_split(void **state)
+{
+	const char *req = "GET /s HTTP/1.1\r\nHost: h\r\ntraceparent: 00-"
+	    TP_TRACE "-" TP_PARENT "-01\r\nAccept: */*\r\n\r\n";
+	size_t n = strlen(req);
+
+	(void)state;
+	start(SG_ROLE_SERVER);
+	for (size_t cut = 1; cut < n; cut++) {
+		http1_on_data(&conn, R, 10, cut, (const uint8_t *)req, cut,
+		    NULL, rec_emit, &rec);
+		http1_on_data(&conn, R, 11, n - cut,
+		    (const uint8_t *)req + cut, n - cut, NULL, rec_emit, &rec);
+		feed(W, 20, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+		assert_int_equal(rec.n, (int)cut);
+		expect_tctx((int)cut - 1, true);
+	}
+	assert_int_equal(conn.names_used, 0);
+	assert_int_equal(conn.garbage, 0);
+}
+
+/* Past the capture it is not known: no context, and nothing counted (it
+ * may not be there at all). */
+static void
+test_traceparent_past_capture(void **state)
+{
+	static uint8_t buf[1024];
+	const char *req = "GET /big HTTP/1.1\r\nHost: h\r\nCookie: ";
+	const char *tp = "\r\ntraceparent: 00-" TP_TRACE "-" TP_PARENT
+	    "-01\r\n\r\n";
+
+	(void)state;
+	start(SG_ROLE_SERVER);
+	fill(buf, sizeof(buf), 'k');
+	memcpy(buf, req, strlen(req));
+	memcpy(buf + 400, tp, strlen(tp));
+	feed_part(R, 10, buf, 256, 400 + strlen(tp), NULL);
+	feed(W, 20, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+	assert_int_equal(rec.n, 1);
+	expect_ex(0, SG_ROLE_SERVER, "GET", "/big", 200, 10, 20, 0, 0);
+	expect_no_tctx(0, false);
+	/* cut by the capture inside its value: not read either */
+	start(SG_ROLE_SERVER);
+	memcpy(buf, "GET /cut HTTP/1.1\r\ntraceparent: 00-" TP_TRACE "-"
+	    TP_PARENT "-01\r\n\r\n", 19 + 13 + 55 + 4);
+	feed_part(R, 10, buf, 19 + 13 + 40, 19 + 13 + 55 + 4, NULL);
+	feed(W, 20, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+	assert_int_equal(rec.n, 1);
+	expect_no_tctx(0, false);
+}
+
+/* Pipelined requests each keep their own context, in the ring of names;
+ * the ring is whole again when they are answered. */
+static void
+test_traceparent_pipelined(void **state)
+{
+	const char *req =
+	    "GET /a HTTP/1.1\r\ntraceparent: 00-" TP_TRACE "-" TP_PARENT
+	    "-01\r\n\r\n"
+	    "GET /b HTTP/1.1\r\n\r\n"
+	    "GET /c HTTP/1.1\r\ntraceparent: 00-" TP_TRACE "-" TP_PARENT
+	    "-00\r\n\r\n"
+	    "GET /d HTTP/1.1\r\ntraceparent: 00-bad\r\n\r\n";
+	const char *resp = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+
+	(void)state;
+	start(SG_ROLE_SERVER);
+	for (int round = 0; round < 40; round++) {
+		int base = rec.n;
+
+		feed(R, 10, req);
+		assert_int_equal(conn.npending, 4);
+		/* 4 methods, 4 paths, two contexts */
+		assert_int_equal(conn.names_used, 12 + 8 + 50);
+		for (int i = 0; i < 4; i++)
+			feed(W, 20, resp);
+		assert_int_equal(rec.n, base + 4);
+		expect_ex(base, SG_ROLE_SERVER, "GET", "/a", 200, 10, 20, 0, 0);
+		expect_tctx(base, true);
+		expect_ex(base + 1, SG_ROLE_SERVER, "GET", "/b", 200, 10, 20, 0,
+		    0);
+		expect_no_tctx(base + 1, false);
+		expect_ex(base + 2, SG_ROLE_SERVER, "GET", "/c", 200, 10, 20, 0,
+		    0);
+		expect_tctx(base + 2, false);
+		expect_ex(base + 3, SG_ROLE_SERVER, "GET", "/d", 200, 10, 20, 0,
+		    0);
+		expect_no_tctx(base + 3, true);
+		assert_int_equal(conn.names_used, 0);
+		if (rec.n > REC_MAX - 8)
+			rec.n = 0;
+	}
+	/* the newest ends unanswered (close): its context goes with it */
+	feed(R, 30, req);
+	http1_on_close(&conn, 40, rec_emit, &rec);
+	expect_tctx(rec.n - 4, true);
+	expect_tctx(rec.n - 2, false);
+	assert_int_equal(conn.garbage, 0);
 }
 
 /* Start and header lines longer than what is kept between reads, or
@@ -1911,6 +2163,11 @@ main(void)
 		cmocka_unit_test(test_headers_past_capture),
 		cmocka_unit_test(test_upgrade),
 		cmocka_unit_test(test_long_lines),
+		cmocka_unit_test(test_traceparent_valid),
+		cmocka_unit_test(test_traceparent_invalid),
+		cmocka_unit_test(test_traceparent_split),
+		cmocka_unit_test(test_traceparent_past_capture),
+		cmocka_unit_test(test_traceparent_pipelined),
 		cmocka_unit_test(test_chunked_hex_and_trailers),
 		cmocka_unit_test(test_pending_overflow),
 		cmocka_unit_test(test_pending_names),

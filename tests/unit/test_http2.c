@@ -500,7 +500,10 @@ ex_equal(const struct sg_exchange *a, const struct sg_exchange *b)
 	    a->end_ns == b->end_ns && strcmp(a->op, b->op) == 0 &&
 	    strcmp(a->target, b->target) == 0 &&
 	    strcmp(a->version, b->version) == 0 && a->status == b->status &&
-	    a->req_size == b->req_size && a->resp_size == b->resp_size;
+	    a->req_size == b->req_size && a->resp_size == b->resp_size &&
+	    memcmp(a->trace_id, b->trace_id, sizeof(a->trace_id)) == 0 &&
+	    memcmp(a->parent_span_id, b->parent_span_id,
+	    sizeof(a->parent_span_id)) == 0;
 }
 
 static void
@@ -1549,6 +1552,200 @@ test_lost_framing(void **state)
 	assert_int_equal(counters().unpaired, 1);
 }
 
+/*
+ * W3C traceparent in request headers and gRPC metadata.
+ */
+#define TP_TRACE	"4bf92f3577b34da6a3ce929d0e0e4736"
+#define TP_PARENT	"00f067aa0ba902b7"
+#define TP_V01		"00-" TP_TRACE "-" TP_PARENT "-01"
+#define TP_V00		"00-" TP_TRACE "-" TP_PARENT "-00"
+
+static const uint8_t tp_trace[16] = { 0x4b, 0xf9, 0x2f, 0x35, 0x77, 0xb3,
+    0x4d, 0xa6, 0xa3, 0xce, 0x92, 0x9d, 0x0e, 0x0e, 0x47, 0x36 };
+static const uint8_t tp_parent[8] = { 0x00, 0xf0, 0x67, 0xaa, 0x0b, 0xa9,
+    0x02, 0xb7 };
+
+/* Exchange i's SG_EX_TRACE_* flags are want; with a context, the test's. */
+static void
+expect_tctx(int i, uint8_t want)
+{
+	static const uint8_t zero[16];
+	const struct sg_exchange *ex;
+	const uint8_t mask = SG_EX_TRACE_CTX | SG_EX_TRACE_SAMPLED |
+	    SG_EX_TRACE_INVALID;
+
+	assert_true(i < rec.n);
+	ex = &rec.ex[i];
+	assert_int_equal(ex->flags & mask, want);
+	assert_memory_equal(ex->trace_id, want & SG_EX_TRACE_CTX ? tp_trace :
+	    zero, 16);
+	assert_memory_equal(ex->parent_span_id, want & SG_EX_TRACE_CTX ?
+	    tp_parent : zero, 8);
+}
+
+static void
+h2_tp_answer(struct wire *w, uint32_t stream)
+{
+	struct hb h = { 0 };
+
+	hb_indexed(&h, S_STATUS_200);
+	w_headers(w, stream, EH | ES, &h);
+}
+
+static void
+test_traceparent(void **state)
+{
+	struct wire w = { 0 };
+	struct hb h = { 0 };
+
+	(void)state;
+	sc_reset();
+	sc_prefaces();
+	/* a literal, Huffman-coded, indexed: dynamic entry 62 */
+	hb_request(&h, "GET", "/a", NULL);
+	hb_lit(&h, L_INDEXED, 0, "traceparent", TP_V01, true);
+	w_headers(&w, 1, EH | ES, &h);
+	sc_add(R, 1000, &w);
+	h2_tp_answer(&w, 1);
+	sc_add(W, 1100, &w);
+	/* its name by reference, another value: 62 now, the first 63 */
+	h.n = 0;
+	hb_request(&h, "GET", "/b", NULL);
+	hb_lit(&h, L_INDEXED, 62, NULL, TP_V00, false);
+	w_headers(&w, 3, EH | ES, &h);
+	sc_add(R, 2000, &w);
+	h2_tp_answer(&w, 3);
+	sc_add(W, 2100, &w);
+	/* the first one again, all by reference */
+	h.n = 0;
+	hb_request(&h, "GET", "/c", NULL);
+	hb_indexed(&h, 63);
+	w_headers(&w, 5, EH | ES, &h);
+	sc_add(R, 3000, &w);
+	h2_tp_answer(&w, 5);
+	sc_add(W, 3100, &w);
+	/* upper-case hex: not valid */
+	h.n = 0;
+	hb_request(&h, "GET", "/d", NULL);
+	hb_lit(&h, L_PLAIN, 0, "traceparent", "00-4BF92F3577B34DA6A3CE929D"
+	    "0E0E4736-" TP_PARENT "-01", false);
+	w_headers(&w, 7, EH | ES, &h);
+	sc_add(R, 4000, &w);
+	h2_tp_answer(&w, 7);
+	sc_add(W, 4100, &w);
+	/* twice: not valid */
+	h.n = 0;
+	hb_request(&h, "GET", "/e", NULL);
+	hb_indexed(&h, 63);
+	hb_indexed(&h, 63);
+	w_headers(&w, 9, EH | ES, &h);
+	sc_add(R, 5000, &w);
+	h2_tp_answer(&w, 9);
+	sc_add(W, 5100, &w);
+	/* gRPC metadata; and none in the response counts */
+	h.n = 0;
+	hb_indexed(&h, S_METHOD_POST);
+	hb_indexed(&h, S_SCHEME_HTTP);
+	hb_lit(&h, L_PLAIN, S_PATH_ROOT, NULL, "/helloworld.Greeter/SayHello",
+	    false);
+	hb_lit(&h, L_PLAIN, S_CONTENT_TYPE, NULL, "application/grpc", false);
+	hb_lit(&h, L_NEVER, 0, "traceparent", "cc-" TP_TRACE "-" TP_PARENT
+	    "-01-future", false);
+	w_headers(&w, 11, EH, &h);
+	w_grpc_message(&w, 11, ES, 7);
+	sc_add(R, 6000, &w);
+	grpc_response_headers(&w, 11);
+	w_grpc_message(&w, 11, 0, 13);
+	grpc_trailers(&w, 11, "0");
+	sc_add(W, 6100, &w);
+	/* none: and in a response it is nobody's context */
+	h.n = 0;
+	hb_request(&h, "GET", "/f", NULL);
+	w_headers(&w, 13, EH | ES, &h);
+	sc_add(R, 7000, &w);
+	h.n = 0;
+	hb_indexed(&h, S_STATUS_200);
+	hb_lit(&h, L_PLAIN, 0, "traceparent", TP_V01, false);
+	w_headers(&w, 13, EH | ES, &h);
+	sc_add(W, 7100, &w);
+
+	sc_check_splits(SG_ROLE_SERVER);
+	assert_int_equal(rec.n, 7);
+	expect_tctx(0, SG_EX_TRACE_CTX | SG_EX_TRACE_SAMPLED);
+	expect_tctx(1, SG_EX_TRACE_CTX);
+	expect_tctx(2, SG_EX_TRACE_CTX | SG_EX_TRACE_SAMPLED);
+	expect_tctx(3, SG_EX_TRACE_INVALID);
+	expect_tctx(4, SG_EX_TRACE_INVALID);
+	expect_grpc(5, SG_ROLE_SERVER, "/helloworld.Greeter/SayHello", 0,
+	    SG_EX_TRACE_CTX | SG_EX_TRACE_SAMPLED);
+	expect_tctx(5, SG_EX_TRACE_CTX | SG_EX_TRACE_SAMPLED);
+	expect_http(6, SG_ROLE_SERVER, "GET", "/f", 200, 7000, 7100, 0, 0);
+	assert_int_equal(conn.names_used, 0);
+	assert_int_equal(counters().unknown, 0);
+}
+
+/* Streams in flight keep their contexts apart, and give them back. */
+static void
+test_traceparent_concurrent(void **state)
+{
+	struct wire w = { 0 };
+	struct hb h = { 0 };
+	uint32_t id;
+
+	(void)state;
+	start(SG_ROLE_SERVER);
+	w_magic(&w);
+	w_settings(&w, 0);
+	for (id = 1; id < 2 * HTTP2_MAX_STREAMS; id += 2) {
+		h.n = 0;
+		hb_request(&h, "GET", "/x", NULL);
+		hb_lit(&h, L_PLAIN, 0, "traceparent", id % 4 == 1 ? TP_V01 :
+		    TP_V00, false);
+		w_headers(&w, id, EH | ES, &h);
+	}
+	feed(R, 10, &w);
+	assert_int_equal(http2_ops.pending(&conn), HTTP2_MAX_STREAMS);
+	/* answered newest first */
+	for (int i = 0; i < HTTP2_MAX_STREAMS; i++)
+		h2_tp_answer(&w, 2 * HTTP2_MAX_STREAMS - 1 - 2 * (uint32_t)i);
+	feed(W, 20, &w);
+	assert_int_equal(rec.n, HTTP2_MAX_STREAMS);
+	for (int i = 0; i < rec.n; i++) {
+		id = 2 * HTTP2_MAX_STREAMS - 1 - 2 * (uint32_t)i;
+		expect_tctx(i, SG_EX_TRACE_CTX |
+		    (id % 4 == 1 ? SG_EX_TRACE_SAMPLED : 0));
+	}
+	assert_int_equal(conn.names_used, 0);
+}
+
+/* The context of the HTTP/1.1 request that asked for h2c goes on. */
+static void
+test_traceparent_h2c(void **state)
+{
+	struct sg_handoff ho = { .proto = SG_PROTO_HTTP2, .start_ns = 100,
+	    .trace_flags = SG_EX_TRACE_CTX };
+	struct wire w = { 0 };
+
+	(void)state;
+	snprintf(ho.op, sizeof(ho.op), "GET");
+	snprintf(ho.target, sizeof(ho.target), "/up");
+	memcpy(ho.trace_id, tp_trace, 16);
+	memcpy(ho.parent_span_id, tp_parent, 8);
+	start(SG_ROLE_SERVER);
+	http2_ops.adopt(&conn, SG_ROLE_SERVER, &ho);
+	h2_tp_answer(&w, 1);
+	feed(W, 200, &w);
+	assert_int_equal(rec.n, 1);
+	expect_tctx(0, SG_EX_TRACE_CTX);
+	ho.trace_flags = SG_EX_TRACE_INVALID;
+	start(SG_ROLE_SERVER);
+	http2_ops.adopt(&conn, SG_ROLE_SERVER, &ho);
+	h2_tp_answer(&w, 1);
+	feed(W, 200, &w);
+	assert_int_equal(rec.n, 1);
+	expect_tctx(0, SG_EX_TRACE_INVALID);
+}
+
 /* What HTTP/1.1's parser hands over after Upgrade: h2c. */
 static void
 upgraded(uint8_t role, uint64_t start_ns, const char *method,
@@ -2285,6 +2482,9 @@ main(void)
 		cmocka_unit_test(test_joined_resync),
 		cmocka_unit_test(test_lost_framing),
 		cmocka_unit_test(test_h2c_upgrade),
+		cmocka_unit_test(test_traceparent),
+		cmocka_unit_test(test_traceparent_concurrent),
+		cmocka_unit_test(test_traceparent_h2c),
 		cmocka_unit_test(test_stream_ids),
 		cmocka_unit_test(test_push_promise),
 		cmocka_unit_test(test_informational),

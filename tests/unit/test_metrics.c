@@ -1111,6 +1111,68 @@ test_spans_client(void **state)
 	assert_string_equal(s.protocol_version, "1.1");
 }
 
+/* A valid incoming context: a server span continues the caller's trace;
+ * a client span, or one without a context, starts its own. */
+static void
+test_spans_trace_context(void **state)
+{
+	static const uint8_t trace[16] = { 0x4b, 0xf9, 0x2f, 0x35, 0x77, 0xb3,
+	    0x4d, 0xa6, 0xa3, 0xce, 0x92, 0x9d, 0x0e, 0x0e, 0x47, 0x36 };
+	static const uint8_t parent[8] = { 0x00, 0xf0, 0x67, 0xaa, 0x0b, 0xa9,
+	    0x02, 0xb7 };
+	struct sg_conn c = conn4();
+	struct sg_exchange ex = exchange(SG_ROLE_SERVER);
+	struct sg_span s, s2;
+
+	(void)state;
+	memcpy(ex.trace_id, trace, 16);
+	memcpy(ex.parent_span_id, parent, 8);
+	ex.flags = SG_EX_TRACE_CTX | SG_EX_TRACE_SAMPLED;
+	assert_int_equal(spans_parent(&c, &ex), SG_PARENT_SAMPLED);
+	spans_build(&s, &c, &ex, NULL, 0, true);
+	assert_memory_equal(s.trace_id, trace, 16);
+	assert_memory_equal(s.parent_span_id, parent, 8);
+	assert_false(is_zero(s.span_id, 8));
+	assert_memory_not_equal(s.span_id, parent, 8);
+	/* two requests with one caller's span: one trace, two spans */
+	spans_build(&s2, &c, &ex, NULL, 0, true);
+	assert_memory_equal(s2.trace_id, trace, 16);
+	assert_memory_not_equal(s.span_id, s2.span_id, 8);
+	/* not exported: no ids at all */
+	spans_build(&s, &c, &ex, NULL, 0, false);
+	assert_true(is_zero(s.trace_id, 16));
+	assert_true(is_zero(s.parent_span_id, 8));
+
+	ex.flags = SG_EX_TRACE_CTX;
+	assert_int_equal(spans_parent(&c, &ex), SG_PARENT_NOT_SAMPLED);
+	spans_build(&s, &c, &ex, NULL, 0, true);
+	assert_memory_equal(s.trace_id, trace, 16);
+	assert_memory_equal(s.parent_span_id, parent, 8);
+
+	/* the connection's role when the exchange has none */
+	ex.role = SG_ROLE_UNKNOWN;
+	assert_int_equal(spans_parent(&c, &ex), SG_PARENT_NOT_SAMPLED);
+	c.role = SG_ROLE_CLIENT;
+	assert_int_equal(spans_parent(&c, &ex), SG_PARENT_NONE);
+	/* a client's own request: its context is not the span's parent */
+	ex.role = SG_ROLE_CLIENT;
+	ex.flags = SG_EX_TRACE_CTX | SG_EX_TRACE_SAMPLED;
+	assert_int_equal(spans_parent(&c, &ex), SG_PARENT_NONE);
+	spans_build(&s, &c, &ex, NULL, 0, true);
+	assert_memory_not_equal(s.trace_id, trace, 16);
+	assert_true(is_zero(s.parent_span_id, 8));
+
+	/* an invalid one, or none: a trace of its own */
+	c.role = SG_ROLE_SERVER;
+	ex = exchange(SG_ROLE_SERVER);
+	ex.flags = SG_EX_TRACE_INVALID;
+	assert_int_equal(spans_parent(&c, &ex), SG_PARENT_NONE);
+	spans_build(&s, &c, &ex, NULL, 0, true);
+	assert_false(is_zero(s.trace_id, 16));
+	assert_true(is_zero(s.parent_span_id, 8));
+	assert_int_equal(spans_parent(NULL, &ex), SG_PARENT_NONE);
+}
+
 static void
 test_spans_addr(void **state)
 {
@@ -1379,6 +1441,7 @@ main(void)
 		cmocka_unit_test(test_snapshot_cap),
 		cmocka_unit_test(test_spans_server),
 		cmocka_unit_test(test_spans_client),
+		cmocka_unit_test(test_spans_trace_context),
 		cmocka_unit_test(test_spans_addr),
 		cmocka_unit_test(test_spans_clock),
 	};

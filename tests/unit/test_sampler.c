@@ -9,6 +9,10 @@
 
 #include "sampler.h"
 
+#define NONE		SG_PARENT_NONE
+#define SAMPLED		SG_PARENT_SAMPLED
+#define NOT_SAMPLED	SG_PARENT_NOT_SAMPLED
+
 static void
 random_id(uint64_t *state, uint8_t id[16])
 {
@@ -29,12 +33,12 @@ test_fixed(void **state)
 
 	(void)state;
 	random_id(&seed, id);
-	assert_true(sampler_keep(SG_SAMPLER_ALWAYS_ON, 0, id, SG_PARENT_NONE));
-	assert_true(sampler_keep(SG_SAMPLER_PB_ALWAYS_ON, 0, id, SG_PARENT_NONE));
-	assert_false(sampler_keep(SG_SAMPLER_ALWAYS_OFF, 1, id, SG_PARENT_NONE));
-	assert_false(sampler_keep(SG_SAMPLER_PB_ALWAYS_OFF, 1, id, SG_PARENT_NONE));
-	assert_true(sampler_keep(SG_SAMPLER_TRACEIDRATIO, 1, id, SG_PARENT_NONE));
-	assert_false(sampler_keep(SG_SAMPLER_TRACEIDRATIO, 0, id, SG_PARENT_NONE));
+	assert_true(sampler_keep(SG_SAMPLER_ALWAYS_ON, 0, id, NONE));
+	assert_true(sampler_keep(SG_SAMPLER_PB_ALWAYS_ON, 0, id, NONE));
+	assert_false(sampler_keep(SG_SAMPLER_ALWAYS_OFF, 1, id, NONE));
+	assert_false(sampler_keep(SG_SAMPLER_PB_ALWAYS_OFF, 1, id, NONE));
+	assert_true(sampler_keep(SG_SAMPLER_TRACEIDRATIO, 1, id, NONE));
+	assert_false(sampler_keep(SG_SAMPLER_TRACEIDRATIO, 0, id, NONE));
 }
 
 static unsigned
@@ -46,7 +50,7 @@ count_kept(enum sg_sampler s, double ratio, unsigned n)
 
 	for (unsigned i = 0; i < n; i++) {
 		random_id(&seed, id);
-		kept += sampler_keep(s, ratio, id, SG_PARENT_NONE);
+		kept += sampler_keep(s, ratio, id, NONE);
 	}
 	return kept;
 }
@@ -73,11 +77,43 @@ test_deterministic(void **state)
 	memset(id, 0, sizeof(id));
 	id[8] = 0x3f;            /* just under 0.25 * 2^64 */
 	memset(id + 9, 0xff, 7);
-	assert_true(sampler_keep(SG_SAMPLER_TRACEIDRATIO, 0.25, id, SG_PARENT_NONE));
-	assert_true(sampler_keep(SG_SAMPLER_TRACEIDRATIO, 0.25, id, SG_PARENT_NONE));
+	assert_true(sampler_keep(SG_SAMPLER_TRACEIDRATIO, 0.25, id, NONE));
+	assert_true(sampler_keep(SG_SAMPLER_TRACEIDRATIO, 0.25, id, NONE));
 	id[8] = 0x40;            /* exactly 0.25 * 2^64: out */
 	memset(id + 9, 0, 7);
-	assert_false(sampler_keep(SG_SAMPLER_TRACEIDRATIO, 0.25, id, SG_PARENT_NONE));
+	assert_false(sampler_keep(SG_SAMPLER_TRACEIDRATIO, 0.25, id, NONE));
+}
+
+/* A remote parent: parentbased_* follow its sampled flag whatever their
+ * root sampler says; the others do not look at it. */
+static void
+test_parent(void **state)
+{
+	uint8_t id[16];
+
+	(void)state;
+	memset(id, 0xff, sizeof(id));	/* traceidratio's "no" for < 1 */
+	assert_true(sampler_keep(SG_SAMPLER_PB_ALWAYS_ON, 0, id, SAMPLED));
+	assert_false(sampler_keep(SG_SAMPLER_PB_ALWAYS_ON, 0, id, NOT_SAMPLED));
+	assert_true(sampler_keep(SG_SAMPLER_PB_ALWAYS_OFF, 0, id, SAMPLED));
+	assert_false(sampler_keep(SG_SAMPLER_PB_ALWAYS_OFF, 0, id,
+	    NOT_SAMPLED));
+	assert_false(sampler_keep(SG_SAMPLER_PB_TRACEIDRATIO, 0.5, id, NONE));
+	assert_true(sampler_keep(SG_SAMPLER_PB_TRACEIDRATIO, 0.5, id, SAMPLED));
+	assert_false(sampler_keep(SG_SAMPLER_PB_TRACEIDRATIO, 0.5, id,
+	    NOT_SAMPLED));
+	memset(id, 0, sizeof(id));
+	id[15] = 1;			/* traceidratio's "yes" */
+	assert_true(sampler_keep(SG_SAMPLER_PB_TRACEIDRATIO, 0.5, id, NONE));
+	assert_false(sampler_keep(SG_SAMPLER_PB_TRACEIDRATIO, 0.5, id,
+	    NOT_SAMPLED));
+	/* not parent-based: the parent changes nothing */
+	assert_true(sampler_keep(SG_SAMPLER_ALWAYS_ON, 0, id, NOT_SAMPLED));
+	assert_false(sampler_keep(SG_SAMPLER_ALWAYS_OFF, 0, id, SAMPLED));
+	assert_true(sampler_keep(SG_SAMPLER_TRACEIDRATIO, 0.5, id,
+	    NOT_SAMPLED));
+	memset(id, 0xff, sizeof(id));
+	assert_false(sampler_keep(SG_SAMPLER_TRACEIDRATIO, 0.5, id, SAMPLED));
 }
 
 int
@@ -87,6 +123,7 @@ main(void)
 		cmocka_unit_test(test_fixed),
 		cmocka_unit_test(test_ratio),
 		cmocka_unit_test(test_deterministic),
+		cmocka_unit_test(test_parent),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
