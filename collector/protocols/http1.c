@@ -724,7 +724,7 @@ enum h1_req_flag {
 	RQ_KEPT		= 0x01,	/* had room: joins the ring when complete */
 	RQ_HEAD		= 0x02,	/* its response has no body */
 	RQ_CONNECT	= 0x04,	/* a 2xx response opens a tunnel */
-	RQ_TCTX		= 0x08,	/* a trace context follows its path */
+	RQ_TCTX		= HTTP1_PENDING_TCTX,
 	RQ_TCTX_BAD	= 0x10,	/* a traceparent not valid, or two */
 };
 

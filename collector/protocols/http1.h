@@ -49,6 +49,10 @@ struct http1_msg_state {
 	char     hdr[192];       /* start of a header block split across reads */
 };
 
+/* http1_pending.flags: its request's trace context (TRACECTX_LEN bytes)
+ * follows its method and path in names[]. */
+#define HTTP1_PENDING_TCTX	0x08
+
 struct http1_pending {
 	uint64_t start_ns;
 	uint64_t req_body;

@@ -117,8 +117,7 @@ enum h2_phase {
 				 * not, its response may tell */
 #define SF_GRPC_INFERRED 0x0400	/* SF_APP_UNKNOWN, and gRPC told by its
 				 * body's framing (h2_data_is_grpc_message) */
-#define SF_TCTX		0x0800	/* its trace context follows its path in
-				 * names[] (TRACECTX_LEN bytes) */
+#define SF_TCTX		HTTP2_STREAM_TCTX
 #define SF_TCTX_BAD	0x1000	/* a traceparent not valid, or two */
 
 /* h2_fields.tctx */
@@ -596,7 +595,9 @@ h2_stream_open(struct http2_conn *c, uint32_t id, uint64_t ts,
 
 	if (f != NULL)
 		h2_kept_names(f, &mlen, &plen);
-	if (f != NULL && f->tctx == TCTX_VALID)
+	/* A field not resolved may have been a second traceparent, which
+	 * would make this one not valid: then it is not believed. */
+	if (f != NULL && f->tctx == TCTX_VALID && f->unknown == 0)
 		tlen = TRACECTX_LEN;
 	/* streams that may have ended unseen give way to a new one */
 	while (!h2_room(c, mlen + plen + tlen) &&
@@ -912,14 +913,14 @@ h2_field_path(struct h2_fields *f, const char *v, size_t n)
 	f->path_query = (uint8_t)(q != NULL ? (size_t)(q - f->path) : keep);
 }
 
-/* W3C traceparent (request headers, gRPC metadata alike).  One cut short
- * by the decoder, or a second one, is not valid: never half-believed. */
+/* W3C traceparent (request headers, gRPC metadata alike).  A second one
+ * makes it not valid.  A value the decoder cut (HPACK_STRING_MAX octets
+ * kept) gets the verdict of the whole one: it rests on its first 56
+ * octets and on its being longer than 55 (tracectx_parse). */
 static void
-h2_field_traceparent(struct h2_fields *f, const char *v, size_t n,
-    unsigned flags)
+h2_field_traceparent(struct h2_fields *f, const char *v, size_t n)
 {
-	if (f->tctx != TCTX_NONE || (flags & HPACK_FIELD_VALUE_TRUNCATED) ||
-	    !tracectx_parse(v, n, &f->tctx_val))
+	if (f->tctx != TCTX_NONE || !tracectx_parse(v, n, &f->tctx_val))
 		f->tctx = TCTX_BAD;
 	else
 		f->tctx = TCTX_VALID;
@@ -961,7 +962,7 @@ h2_field(void *ctx, const char *name, size_t nlen, const char *value,
 		f->bad_grpc_status = !h2_parse_number(value, vlen, 5,
 		    &f->grpc_status);
 	} else if (H2_NAME_IS(name, nlen, "traceparent")) {
-		h2_field_traceparent(f, value, vlen, flags);
+		h2_field_traceparent(f, value, vlen);
 	}
 }
 

@@ -81,6 +81,10 @@
 #define HTTP2_PREFACE		"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 #define HTTP2_PREFACE_LEN	24
 
+/* http2_stream.flags: its request's trace context (TRACECTX_LEN bytes)
+ * follows its method and path in names[]. */
+#define HTTP2_STREAM_TCTX	0x0800
+
 struct http2_stream {
 	uint64_t start_ns;		/* request HEADERS seen */
 	uint64_t last_ns;		/* any frame of the stream */

@@ -51,12 +51,6 @@ tp_all_zero(const uint8_t *p, size_t n)
 	return true;
 }
 
-static bool
-tp_ows(char ch)
-{
-	return ch == ' ' || ch == '\t';
-}
-
 bool
 tracectx_parse(const char *v, size_t n, struct tracectx *out)
 {
@@ -65,20 +59,15 @@ tracectx_parse(const char *v, size_t n, struct tracectx *out)
 
 	if (v == NULL || out == NULL)
 		return false;
-	/* HTTP's optional whitespace is not part of the value */
-	while (n > 0 && tp_ows(v[0])) {
-		v++;
-		n--;
-	}
-	while (n > 0 && tp_ows(v[n - 1]))
-		n--;
 	if (n < TP_LEN || !tp_hex_bytes(v, 2, &version) || v[2] != '-' ||
 	    v[TP_PARENT - 1] != '-' || v[TP_FLAGS - 1] != '-')
 		return false;
 	if (version == 0xff)
 		return false;
 	/* Version 00 is exactly 55 bytes; a later one may carry more
-	 * fields, after a '-', that this parser cannot read. */
+	 * fields, after a '-', that this parser cannot read.  So the
+	 * verdict rests on the first 56 bytes and on whether there are
+	 * more than 55: a value cut anywhere after them gets the same. */
 	if (version == 0 ? n != TP_LEN : n > TP_LEN && v[TP_LEN] != '-')
 		return false;
 	if (!tp_hex_bytes(v + TP_TRACE, 32, t.trace_id) ||

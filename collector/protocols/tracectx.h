@@ -29,8 +29,8 @@ struct tracectx {
 _Static_assert(sizeof(struct tracectx) == 25, "no padding: kept as bytes");
 
 /*
- * Whether v (n bytes, optional whitespace around it) is a valid
- * traceparent; if so *out holds it.  Version 00: exactly
+ * Whether v (n bytes: the field value, without HTTP/1's optional
+ * whitespace around it) is a valid traceparent; if so *out holds it.  Version 00: exactly
  * "00-<32 hex>-<16 hex>-<2 hex>", lower-case hex, ids not all zero.
  * Version ff is invalid; a later version is read by its first 55 bytes
  * when what follows them starts with '-' (the specification's rule for

@@ -56,4 +56,46 @@ fz_terminated(const char *s, size_t size)
 	return memchr(s, '\0', size) != NULL;
 }
 
+#ifdef SG_PROTO_H
+static inline int
+fz_zero(const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i] != 0)
+			return 0;
+	return 1;
+}
+
+/* An exchange's trace context: valid (ids not zero, W3C), not valid, or
+ * none (ids zero); sampled only with one. */
+static inline void
+fz_check_tctx(const struct sg_exchange *ex)
+{
+	int ctx = (ex->flags & SG_EX_TRACE_CTX) != 0;
+
+	fz_check(!ctx || !(ex->flags & SG_EX_TRACE_INVALID),
+	    "trace context valid and not");
+	fz_check(ctx || !(ex->flags & SG_EX_TRACE_SAMPLED),
+	    "sampled without a trace context");
+	fz_check(ctx ? !fz_zero(ex->trace_id, sizeof(ex->trace_id)) &&
+	    !fz_zero(ex->parent_span_id, sizeof(ex->parent_span_id)) :
+	    fz_zero(ex->trace_id, sizeof(ex->trace_id)) &&
+	    fz_zero(ex->parent_span_id, sizeof(ex->parent_span_id)),
+	    "trace ids");
+}
+
+/* Two exchanges say the same of their trace context. */
+static inline int
+fz_same_tctx(const struct sg_exchange *a, const struct sg_exchange *b)
+{
+	const uint8_t m = SG_EX_TRACE_CTX | SG_EX_TRACE_SAMPLED |
+	    SG_EX_TRACE_INVALID;
+
+	return (a->flags & m) == (b->flags & m) &&
+	    memcmp(a->trace_id, b->trace_id, sizeof(a->trace_id)) == 0 &&
+	    memcmp(a->parent_span_id, b->parent_span_id,
+	    sizeof(a->parent_span_id)) == 0;
+}
+#endif
+
 #endif

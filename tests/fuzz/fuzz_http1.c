@@ -13,8 +13,9 @@
  * runs the files named on its command line.
  */
 #define FZ_NAME "fuzz_http1"
-#include "fuzz.h"
 #include "http1.h"
+#include "fuzz.h"
+#include "tracectx.h"
 
 #define FZ_STEP		1000
 
@@ -42,10 +43,13 @@ fz_check_exchange(const struct sg_exchange *ex)
 	fz_check(((ex->flags & SG_EX_TIMED_OUT) != 0) == (ex->status == 0),
 	    "timed_out");
 	fz_check(ex->end_ns >= ex->start_ns, "end before start");
+	fz_check((ex->flags & ~(SG_EX_TIMED_OUT | SG_EX_TRACE_CTX |
+	    SG_EX_TRACE_SAMPLED | SG_EX_TRACE_INVALID)) == 0, "flags");
+	fz_check_tctx(ex);
 }
 
-/* The pending requests' names are back to back in names[], oldest first,
- * ending at names_end. */
+/* The pending requests' names (and trace contexts) are back to back in
+ * names[], oldest first, ending at names_end. */
 static void
 fz_check_names(const struct http1_conn *c)
 {
@@ -62,7 +66,8 @@ fz_check_names(const struct http1_conn *c)
 		    "names order");
 		fz_check(p->method_len > 0 && p->method_len < SG_METHOD_MAX,
 		    "method_len");
-		used += p->method_len + p->path_len;
+		used += p->method_len + p->path_len +
+		    (p->flags & HTTP1_PENDING_TCTX ? TRACECTX_LEN : 0);
 	}
 	fz_check(used == c->names_used, "names used");
 }

@@ -33,8 +33,9 @@
 #include <string.h>
 
 #define FZ_NAME "fuzz_http2"
-#include "fuzz.h"
 #include "http2.h"
+#include "fuzz.h"
+#include "tracectx.h"
 
 #define FZ_EXCHANGES	4096
 #define FZ_STEP_NS	1000
@@ -84,8 +85,10 @@ fz_check_exchange(const struct sg_exchange *ex)
 	fz_check(ex->role == SG_ROLE_SERVER || ex->role == SG_ROLE_CLIENT,
 	    "role");
 	fz_check((ex->flags & ~(SG_EX_TIMED_OUT | SG_EX_STATUS_UNKNOWN |
-	    SG_EX_OP_UNKNOWN | SG_EX_TARGET_UNKNOWN | SG_EX_APP_INFERRED)) == 0,
+	    SG_EX_OP_UNKNOWN | SG_EX_TARGET_UNKNOWN | SG_EX_APP_INFERRED |
+	    SG_EX_TRACE_CTX | SG_EX_TRACE_SAMPLED | SG_EX_TRACE_INVALID)) == 0,
 	    "flags");
+	fz_check_tctx(ex);
 	fz_check(!(ex->flags & SG_EX_APP_INFERRED) || ex->app == SG_APP_GRPC,
 	    "inferred gRPC");
 	fz_check(!(ex->flags & SG_EX_TIMED_OUT) ||
@@ -135,7 +138,8 @@ fz_check_state(struct fz_run *r)
 	fz_check(c->role <= SG_ROLE_CLIENT, "conn role");
 	for (i = 0; i < c->nstreams; i++) {
 		const struct http2_stream *s = &c->streams[i];
-		size_t n = s->method_len + s->path_len;
+		size_t n = s->method_len + s->path_len +
+		    (s->flags & HTTP2_STREAM_TCTX ? TRACECTX_LEN : 0);
 
 		/* path_len is a byte: below SG_PATH_MAX by its type */
 		fz_check(s->method_len < SG_METHOD_MAX, "method length");
@@ -144,12 +148,13 @@ fz_check_state(struct fz_run *r)
 		names += n;
 		for (j = 0; j < i; j++) {
 			const struct http2_stream *t = &c->streams[j];
+			size_t tn = t->method_len + t->path_len +
+			    (t->flags & HTTP2_STREAM_TCTX ? TRACECTX_LEN : 0);
 
 			fz_check(t->id != s->id, "stream twice");
-			fz_check(n == 0 || t->method_len + t->path_len == 0 ||
+			fz_check(n == 0 || tn == 0 ||
 			    s->names_at + n <= t->names_at ||
-			    t->names_at + t->method_len + t->path_len <=
-			    s->names_at, "names overlap");
+			    t->names_at + tn <= s->names_at, "names overlap");
 		}
 	}
 	fz_check(names == c->names_used, "names packed");
@@ -328,7 +333,8 @@ fz_same_exchange(const struct sg_exchange *a, const struct sg_exchange *b)
 	    a->flags == b->flags && a->start_ns == b->start_ns &&
 	    a->end_ns == b->end_ns && strcmp(a->op, b->op) == 0 &&
 	    strcmp(a->target, b->target) == 0 && a->status == b->status &&
-	    a->req_size == b->req_size && a->resp_size == b->resp_size;
+	    a->req_size == b->req_size && a->resp_size == b->resp_size &&
+	    fz_same_tctx(a, b);
 }
 
 /* Read boundaries do not matter. */
@@ -363,6 +369,10 @@ fz_agrees(const struct sg_exchange *c, const struct sg_exchange *a)
 	if (!(c->flags & SG_EX_TARGET_UNKNOWN) &&
 	    ((a->flags & SG_EX_TARGET_UNKNOWN) ||
 	    strcmp(c->target, a->target) != 0))
+		return 0;
+	/* a trace context, valid or not, is one A read the same */
+	if ((c->flags & (SG_EX_TRACE_CTX | SG_EX_TRACE_INVALID)) &&
+	    !fz_same_tctx(c, a))
 		return 0;
 	if (c->app != a->app)
 		/* C could not tell gRPC: it says no status; or it told
