@@ -286,8 +286,10 @@ static const struct sg_key sg_keys[] = {
 	  "false: no uprobes, and cap_sys_admin is not kept" },
 	{ "ebpf", "track_request_headers", SG_T_BOOL,
 	  OFF(ebpf.track_request_headers), 0, 0, "false",
-	  { "BEYLA_BPF_TRACK_REQUEST_HEADERS" }, NULL, true,
-	  "read traceparent from incoming request headers" },
+	  { "BEYLA_BPF_TRACK_REQUEST_HEADERS" }, NULL, false,
+	  "accepted; true and false alike: the W3C traceparent of incoming "
+	  "HTTP/1.x and HTTP/2 requests (gRPC included) is always read "
+	  "where it is within the captured bytes, as it costs nothing" },
 	{ "ebpf", "enable_context_propagation", SG_T_BOOL,
 	  OFF(ebpf.enable_context_propagation), 0, 0, "false",
 	  { "BEYLA_BPF_ENABLE_CONTEXT_PROPAGATION" }, NULL, true,
