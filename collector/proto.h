@@ -45,8 +45,8 @@ enum sg_proto {
  * SG_EX_TRACE_SAMPLED its sampled flag. */
 #define SG_EX_TRACE_CTX		0x20
 #define SG_EX_TRACE_SAMPLED	0x40
-#define SG_EX_TRACE_INVALID	0x80	/* a traceparent that was not valid
-					 * (or two of them): ignored */
+/* A traceparent that was not valid (or two of them): ignored. */
+#define SG_EX_TRACE_INVALID	0x80
 
 /*
  * Databases and messaging use the same fields:

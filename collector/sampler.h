@@ -15,9 +15,9 @@
 #include "config.h"
 
 enum sg_parent {
-	SG_PARENT_NONE = 0,		/* a root span */
-	SG_PARENT_SAMPLED,		/* remote parent, sampled flag set */
-	SG_PARENT_NOT_SAMPLED,		/* remote parent, sampled flag clear */
+	SG_PARENT_NONE = 0,	/* a root span */
+	SG_PARENT_SAMPLED,	/* remote parent, sampled flag set */
+	SG_PARENT_NOT_SAMPLED,	/* remote parent, sampled flag clear */
 };
 
 bool sampler_keep(enum sg_sampler sampler, double ratio,

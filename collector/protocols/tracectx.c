@@ -9,7 +9,6 @@
  */
 #include "tracectx.h"
 
-#include <string.h>
 
 #define TP_LEN		55	/* "00-" 32 "-" 16 "-" 2 */
 #define TP_TRACE	3
@@ -78,22 +77,5 @@ tracectx_parse(const char *v, size_t n, struct tracectx *out)
 	    tp_all_zero(t.parent_id, sizeof(t.parent_id)))
 		return false;
 	*out = t;
-	return true;
-}
-
-bool
-tracectx_is_header(const char *name, size_t n)
-{
-	static const char lit[] = "traceparent";
-
-	if (n != sizeof(lit) - 1)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		char ch = name[i] >= 'A' && name[i] <= 'Z' ?
-		    (char)(name[i] - 'A' + 'a') : name[i];
-
-		if (ch != lit[i])
-			return false;
-	}
 	return true;
 }

@@ -14,14 +14,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define TRACECTX_SAMPLED	0x01	/* trace-flags: the caller records */
+/* trace-flags: the caller records the trace */
+#define TRACECTX_SAMPLED	0x01
 
 /* The caller's context, as the parsers keep it: bytes only, so that it
  * packs among a request's names (TRACECTX_LEN bytes). */
 struct tracectx {
 	uint8_t trace_id[16];
 	uint8_t parent_id[8];		/* the caller's span */
-	uint8_t flags;			/* trace-flags, TRACECTX_SAMPLED */
+	uint8_t flags;			/* trace-flags */
 };
 
 #define TRACECTX_LEN	sizeof(struct tracectx)
@@ -30,15 +31,13 @@ _Static_assert(sizeof(struct tracectx) == 25, "no padding: kept as bytes");
 
 /*
  * Whether v (n bytes: the field value, without HTTP/1's optional
- * whitespace around it) is a valid traceparent; if so *out holds it.  Version 00: exactly
- * "00-<32 hex>-<16 hex>-<2 hex>", lower-case hex, ids not all zero.
+ * whitespace around it) is a valid traceparent; if so *out holds it.
+ * Version 00: exactly "00-<32 hex>-<16 hex>-<2 hex>", lower-case hex,
+ * ids not all zero.
  * Version ff is invalid; a later version is read by its first 55 bytes
  * when what follows them starts with '-' (the specification's rule for
  * versions this parser does not know).
  */
 bool tracectx_parse(const char *v, size_t n, struct tracectx *out);
-
-/* Whether the header name (n bytes) is traceparent, in any case. */
-bool tracectx_is_header(const char *name, size_t n);
 
 #endif
