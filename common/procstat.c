@@ -31,7 +31,8 @@ ps_number(const char *text, size_t len, size_t *at, uint64_t *v)
 	return 0;
 }
 
-/* Past the field at *at and the one space after it; -1 at the end. */
+/* Past the field at *at and the one space after it; -1 at the end or
+ * for an empty field (two spaces would shift every field after). */
 static int
 ps_skip(const char *text, size_t len, size_t *at)
 {
@@ -39,7 +40,7 @@ ps_skip(const char *text, size_t len, size_t *at)
 
 	while (i < len && text[i] != ' ' && text[i] != '\n')
 		i++;
-	if (i >= len || text[i] != ' ')
+	if (i == *at || i >= len || text[i] != ' ')
 		return -1;
 	*at = i + 1;
 	return 0;
