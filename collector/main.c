@@ -413,6 +413,38 @@ sg_on_proc(const struct sg_msg *m, void *ctx)
 	return 0;
 }
 
+/*
+ * Resource use of selected processes (application_process), read from
+ * /proc by the loader.  A sample of a process we do not know as that
+ * process (not selected, or its pid reused since) is passed over: the
+ * process message that tells us comes first on the same channel.
+ */
+static int
+sg_on_pstats(const struct sg_msg *m, void *ctx)
+{
+	struct sg_pstats_hdr h;
+	struct sg_pstat ps;
+	struct wire_r r;
+
+	(void)ctx;
+	wire_r_init(&r, m->payload, m->size);
+	if (msg_get_pstats_hdr(&r, &h) < 0)
+		sg_fatal("malformed process samples");
+	for (uint32_t i = 0; i < h.n; i++) {
+		const struct sg_proc_info *p;
+
+		if (msg_get_pstat(&r, &ps) < 0)
+			sg_fatal("malformed process sample %u of %u", i, h.n);
+		if ((p = procs_find(ps.pid)) != NULL &&
+		    p->start_time == ps.start_time)
+			metrics_record_process(C.metrics, p, &ps, h.sample_ns,
+			    h.ncpu);
+	}
+	if (!wire_r_done(&r))
+		sg_fatal("process samples: trailing bytes");
+	return 0;
+}
+
 static void sg_send_snapshot(void);
 
 /*
@@ -443,6 +475,7 @@ static const struct sg_dispatch sg_collector_dispatch[] = {
 	{ SG_MSG_PROC,   1, sg_on_proc },
 	{ SG_MSG_PEER,   4, sg_on_peer },
 	{ SG_MSG_STOP,   4, sg_on_stop },
+	{ SG_MSG_PSTATS, 14, sg_on_pstats },
 };
 
 /* ---- periodic work ---- */

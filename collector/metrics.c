@@ -48,6 +48,12 @@ enum fam_index {
 	FAM_MSG_PUB_DUR,
 	FAM_MSG_PROC_DUR,
 	FAM_TARGET,
+	/* application_process: from the loader's /proc samples */
+	FAM_PROC_CPU_TIME,
+	FAM_PROC_CPU_UTIL,
+	FAM_PROC_MEM,
+	FAM_PROC_VIRT,
+	FAM_PROC_DISK,
 	FAM_NFIXED,
 	FAM_NONE = FAM_NFIXED
 };
@@ -70,9 +76,13 @@ struct series {
 	double    value;         /* counter/gauge */
 	uint64_t  start_ns;      /* CLOCK_MONOTONIC: counting since */
 	uint64_t  updated_ns;    /* CLOCK_MONOTONIC: last update */
-	uint32_t  pid;           /* target_info: the process it describes */
+	uint32_t  pid;           /* target_info, process metrics: the
+	                          * process it describes */
 	bool      live;          /* never idle: a running process's
 	                          * target_info, a self-metric */
+	uint64_t  pstart;        /* process metrics: its start time (ticks),
+	                          * telling a reused pid's process apart */
+	uint64_t  sample_ns;     /* ... the loader's time of the value */
 };
 
 struct family {
@@ -84,6 +94,7 @@ struct family {
 	uint32_t       *slots;   /* series index + 1; 0 is empty */
 	size_t          nslots;  /* power of two, at least 2 * n */
 	bool            full;    /* refusing series: an episode, logged */
+	bool            off;     /* its feature is off: not in snapshots */
 	uint64_t        refused; /* observations refused in the episode */
 };
 
@@ -134,6 +145,7 @@ struct fam_def {
 	uint8_t     type;
 	int         size;        /* 1: size buckets, 0: duration buckets */
 	uint32_t    avail, def;  /* labels it may have, and has by default */
+	uint8_t     flags;       /* SG_FAMILY_* */
 };
 
 /* The label sets, Beyla's: [attributes.select.*] picks from avail. */
@@ -159,56 +171,82 @@ static const struct fam_def fam_defs[FAM_NFIXED] = {
 	[FAM_SRV_DUR] = { "http_server_request_duration_seconds",
 	    "http.server.request.duration", "s",
 	    "Duration of HTTP service calls from the server side, in seconds",
-	    SG_METRIC_HISTOGRAM, 0, HTTP_LABELS },
+	    SG_METRIC_HISTOGRAM, 0, HTTP_LABELS, 0 },
 	[FAM_CLI_DUR] = { "http_client_request_duration_seconds",
 	    "http.client.request.duration", "s",
 	    "Duration of HTTP service calls from the client side, in seconds",
-	    SG_METRIC_HISTOGRAM, 0, HTTP_LABELS },
+	    SG_METRIC_HISTOGRAM, 0, HTTP_LABELS, 0 },
 	[FAM_SRV_REQ] = { "http_server_request_body_size_bytes",
 	    "http.server.request.body.size", "By",
 	    "Size, in bytes, of the HTTP request body as received at the "
-	    "server side", SG_METRIC_HISTOGRAM, 1, HTTP_LABELS },
+	    "server side", SG_METRIC_HISTOGRAM, 1, HTTP_LABELS, 0 },
 	[FAM_SRV_RESP] = { "http_server_response_body_size_bytes",
 	    "http.server.response.body.size", "By",
 	    "Size, in bytes, of the HTTP response body as sent from the "
-	    "server side", SG_METRIC_HISTOGRAM, 1, HTTP_LABELS },
+	    "server side", SG_METRIC_HISTOGRAM, 1, HTTP_LABELS, 0 },
 	[FAM_CLI_REQ] = { "http_client_request_body_size_bytes",
 	    "http.client.request.body.size", "By",
 	    "Size, in bytes, of the HTTP request body as sent from the "
-	    "client side", SG_METRIC_HISTOGRAM, 1, HTTP_LABELS },
+	    "client side", SG_METRIC_HISTOGRAM, 1, HTTP_LABELS, 0 },
 	[FAM_CLI_RESP] = { "http_client_response_body_size_bytes",
 	    "http.client.response.body.size", "By",
 	    "Size, in bytes, of the HTTP response body as received at the "
-	    "client side", SG_METRIC_HISTOGRAM, 1, HTTP_LABELS },
+	    "client side", SG_METRIC_HISTOGRAM, 1, HTTP_LABELS, 0 },
 	[FAM_RPC_SRV_DUR] = { "rpc_server_duration_seconds",
 	    "rpc.server.duration", "s",
 	    "Duration of RPC service calls from the server side, in seconds",
-	    SG_METRIC_HISTOGRAM, 0, RPC_SRV_LABELS },
+	    SG_METRIC_HISTOGRAM, 0, RPC_SRV_LABELS, 0 },
 	[FAM_RPC_CLI_DUR] = { "rpc_client_duration_seconds",
 	    "rpc.client.duration", "s",
 	    "Duration of RPC service calls from the client side, in seconds",
-	    SG_METRIC_HISTOGRAM, 0, RPC_CLI_LABELS },
+	    SG_METRIC_HISTOGRAM, 0, RPC_CLI_LABELS, 0 },
 	[FAM_DB_CLI_DUR] = { "db_client_operation_duration_seconds",
 	    "db.client.operation.duration", "s",
 	    "Duration of database client operations, in seconds",
-	    SG_METRIC_HISTOGRAM, 0, DB_LABELS },
+	    SG_METRIC_HISTOGRAM, 0, DB_LABELS, 0 },
 	/* Not in the conventions: a selected database server's side of
 	 * the same operations, kept apart from its clients'. */
 	[FAM_DB_SRV_DUR] = { "db_server_operation_duration_seconds",
 	    "db.server.operation.duration", "s",
 	    "Duration of database operations from the server side, in seconds",
-	    SG_METRIC_HISTOGRAM, 0, DB_LABELS },
+	    SG_METRIC_HISTOGRAM, 0, DB_LABELS, 0 },
 	[FAM_MSG_PUB_DUR] = { "messaging_publish_duration_seconds",
 	    "messaging.publish.duration", "s",
 	    "Duration of messaging publish operations, in seconds",
-	    SG_METRIC_HISTOGRAM, 0, MSG_LABELS },
+	    SG_METRIC_HISTOGRAM, 0, MSG_LABELS, 0 },
 	[FAM_MSG_PROC_DUR] = { "messaging_process_duration_seconds",
 	    "messaging.process.duration", "s",
 	    "Duration of messaging process operations, in seconds",
-	    SG_METRIC_HISTOGRAM, 0, MSG_LABELS },
+	    SG_METRIC_HISTOGRAM, 0, MSG_LABELS, 0 },
 	[FAM_TARGET] = { "target_info", "target_info", "",
-	    "Target metadata", SG_METRIC_GAUGE, 0, 0, 0 },
+	    "Target metadata", SG_METRIC_GAUGE, 0, 0, 0, 0 },
+	/* Beyla's names.  Their labels are fixed (proc_labels): the
+	 * selection of [attributes.select.*] does not reach them yet. */
+	[FAM_PROC_CPU_TIME] = { "process_cpu_time_seconds_total",
+	    "process.cpu.time", "s",
+	    "Total CPU seconds broken down by different states",
+	    SG_METRIC_COUNTER, 0, 0, 0, SG_FAMILY_OBSERVED },
+	[FAM_PROC_CPU_UTIL] = { "process_cpu_utilization_ratio",
+	    "process.cpu.utilization", "1",
+	    "Difference in process.cpu.time since the last measurement, "
+	    "divided by the elapsed time and number of CPUs available",
+	    SG_METRIC_GAUGE, 0, 0, 0, 0 },
+	[FAM_PROC_MEM] = { "process_memory_usage_bytes",
+	    "process.memory.usage", "By",
+	    "The amount of physical memory in use",
+	    SG_METRIC_GAUGE, 0, 0, 0, 0 },
+	[FAM_PROC_VIRT] = { "process_memory_virtual_bytes",
+	    "process.memory.virtual", "By",
+	    "The amount of committed virtual memory",
+	    SG_METRIC_GAUGE, 0, 0, 0, 0 },
+	[FAM_PROC_DISK] = { "process_disk_io_bytes_total",
+	    "process.disk.io", "By", "Disk bytes transferred",
+	    SG_METRIC_COUNTER, 0, 0, 0, SG_FAMILY_OBSERVED },
 };
+
+/* The families of [metrics] features = application_process. */
+static const uint8_t proc_fams[] = { FAM_PROC_CPU_TIME, FAM_PROC_CPU_UTIL,
+	FAM_PROC_MEM, FAM_PROC_VIRT, FAM_PROC_DISK };
 
 /* The families a span of each app counts in: [app][client]. */
 struct app_fams {
@@ -712,8 +750,12 @@ metrics_new(const struct sg_buckets *duration, const struct sg_buckets *size,
 
 		family_init(&m->fam[i], d->prom, d->otel, d->unit, d->help,
 		    d->type, d->size ? size : duration, max_series);
+		m->fam[i].hdr.flags = d->flags;
 		m->masks[i] = d->def;
 	}
+	/* Off until the configuration asks for them (metrics_select). */
+	for (size_t i = 0; i < sizeof(proc_fams); i++)
+		m->fam[proc_fams[i]].off = true;
 	m->nfam = FAM_NFIXED;
 	return m;
 }
@@ -934,16 +976,186 @@ metrics_record_span(struct sg_metrics *m, const struct sg_span *s)
 	observe_other(m, fams.resp, s, l, h, mask, (double)s->resp_size);
 }
 
+/* The labels that say which service and instance a series is of. */
+static void
+service_labels(struct labels *l, const struct sg_proc_info *p,
+    const char *pid)
+{
+	char inst[SG_NAME_MAX];
+
+	if (strnlen(p->instance_id, sizeof(p->instance_id)) > 0)
+		snprintf(inst, sizeof(inst), "%.*s",
+		    (int)sizeof(p->instance_id) - 1, p->instance_id);
+	else
+		snprintf(inst, sizeof(inst), "%s", pid);
+	labels_reset(l);
+	labels_addn(l, "service_name", p->service_name[0] != '\0' ?
+	    p->service_name : "unknown_service", sizeof(p->service_name));
+	labels_addn(l, "service_namespace", p->service_namespace,
+	    sizeof(p->service_namespace));
+	labels_add(l, "target_instance", inst);
+}
+
+/* ---- process metrics (application_process) */
+
+/* A process went away: its series age from now, as its target_info does,
+ * and leave with the ttl. */
+static void
+proc_series_gone(struct sg_metrics *m, uint32_t pid)
+{
+	for (size_t i = 0; i < sizeof(proc_fams); i++) {
+		struct family *f = &m->fam[proc_fams[i]];
+
+		for (size_t j = 0; j < f->n; j++) {
+			struct series *se = &f->series[j];
+
+			if (se->pid != pid || !se->live)
+				continue;
+			se->live = false;
+			se->updated_ns = m->now;
+		}
+	}
+}
+
+static const char *
+path_base(const char *path, size_t max)
+{
+	size_t n = strnlen(path, max);
+
+	while (n > 0 && path[n - 1] != '/')
+		n--;
+	return path + n;
+}
+
+/* The labels every series of process p has, Beyla's defaults among
+ * them.  The command (comm) is the process's own choice of name:
+ * the exporter makes it valid UTF-8 and escapes it. */
+static void
+proc_labels(struct labels *l, const struct sg_proc_info *p,
+    const struct sg_pstat *ps)
+{
+	char pid[16];
+
+	snprintf(pid, sizeof(pid), "%u", p->pid);
+	service_labels(l, p, pid);
+	labels_add(l, "process_pid", pid);
+	labels_addn(l, "process_executable_name", path_base(p->exe,
+	    sizeof(p->exe)), sizeof(p->exe));
+	labels_addn(l, "process_executable_path", p->exe, sizeof(p->exe));
+	labels_addn(l, "process_command", ps->comm, sizeof(ps->comm));
+}
+
+/*
+ * The series of family fam with labels base plus key=value, updated now
+ * for process ps.  A series that held another process of the same pid
+ * (a reused pid, within the ttl) starts again.  *prev, when not NULL, is
+ * the previous sample's value and its time, or prev[1] 0 for none.
+ */
+static struct series *
+proc_series(struct sg_metrics *m, int fam, const struct labels *base,
+    const char *key, const char *value, const struct sg_pstat *ps,
+    uint64_t sample_ns, double prev[2])
+{
+	struct labels *l = &m->other_labels;
+	struct series *se;
+
+	*l = *base;
+	if (key != NULL)
+		labels_add(l, key, value);
+	if ((se = family_get(m, &m->fam[fam], l)) == NULL)
+		return NULL;
+	if (se->pid != ps->pid || se->pstart != ps->start_time) {
+		/* Counting since the process started, when that is known
+		 * and not later than now. */
+		se->start_ns = ps->started_ns != 0 && ps->started_ns < m->now ?
+		    ps->started_ns : m->now;
+		se->sample_ns = 0;
+		se->value = 0;
+	}
+	if (prev != NULL) {
+		prev[0] = se->value;
+		prev[1] = se->sample_ns < sample_ns ?
+		    (double)(sample_ns - se->sample_ns) : 0;
+		if (se->sample_ns == 0)
+			prev[1] = 0;
+	}
+	se->pid = ps->pid;
+	se->pstart = ps->start_time;
+	se->sample_ns = sample_ns;
+	se->live = true;
+	return se;
+}
+
+static void
+proc_set(struct sg_metrics *m, int fam, const struct labels *base,
+    const char *key, const char *value, const struct sg_pstat *ps,
+    uint64_t sample_ns, double v)
+{
+	struct series *se = proc_series(m, fam, base, key, value, ps,
+	    sample_ns, NULL);
+
+	if (se != NULL)
+		se->value = v;
+}
+
+/* CPU time of one mode, and its utilisation since the previous sample:
+ * none until there is one (the first sample has nothing to compare). */
+static void
+proc_cpu(struct sg_metrics *m, const struct labels *base, const char *mode,
+    uint64_t us, const struct sg_pstat *ps, uint64_t sample_ns,
+    unsigned ncpu)
+{
+	double prev[2], secs = (double)us / 1e6;
+	struct series *se = proc_series(m, FAM_PROC_CPU_TIME, base, "cpu_mode",
+	    mode, ps, sample_ns, prev);
+
+	if (se == NULL)
+		return;
+	se->value = secs;
+	if (prev[1] <= 0 || secs < prev[0])
+		return;
+	proc_set(m, FAM_PROC_CPU_UTIL, base, "cpu_mode", mode, ps, sample_ns,
+	    (secs - prev[0]) / (prev[1] / 1e9 * ncpu));
+}
+
+void
+metrics_record_process(struct sg_metrics *m, const struct sg_proc_info *p,
+    const struct sg_pstat *ps, uint64_t sample_ns, unsigned ncpu)
+{
+	struct labels *base;
+
+	if (m == NULL || p == NULL || ps == NULL || ncpu == 0 ||
+	    m->fam[FAM_PROC_CPU_TIME].off)
+		return;
+	base = &m->scratch_labels;
+	proc_labels(base, p, ps);
+	proc_cpu(m, base, "user", ps->user_us, ps, sample_ns, ncpu);
+	proc_cpu(m, base, "system", ps->system_us, ps, sample_ns, ncpu);
+	proc_set(m, FAM_PROC_MEM, base, NULL, NULL, ps, sample_ns,
+	    (double)ps->rss_bytes);
+	proc_set(m, FAM_PROC_VIRT, base, NULL, NULL, ps, sample_ns,
+	    (double)ps->vm_bytes);
+	/* Unreadable /proc/PID/io: no disk series rather than zeroes. */
+	if (!(ps->flags & SG_PSTAT_IO))
+		return;
+	proc_set(m, FAM_PROC_DISK, base, "disk_io_direction", "read", ps,
+	    sample_ns, (double)ps->io_read);
+	proc_set(m, FAM_PROC_DISK, base, "disk_io_direction", "write", ps,
+	    sample_ns, (double)ps->io_write);
+}
+
 void
 metrics_service_seen(struct sg_metrics *m, const struct sg_proc_info *p)
 {
 	struct family *f;
 	struct labels *l;
 	struct series *se;
-	char pid[16], inst[SG_NAME_MAX];
+	char pid[16];
 
 	if (m == NULL || p == NULL)
 		return;
+	if (!p->present)
+		proc_series_gone(m, p->pid);
 	f = &m->fam[FAM_TARGET];
 	/* One target_info per process: a re-exec may rename it, an exit
 	 * lets it expire like the process's other series.  Both are rare,
@@ -965,18 +1177,8 @@ metrics_service_seen(struct sg_metrics *m, const struct sg_proc_info *p)
 		return;
 
 	snprintf(pid, sizeof(pid), "%u", p->pid);
-	if (strnlen(p->instance_id, sizeof(p->instance_id)) > 0)
-		snprintf(inst, sizeof(inst), "%.*s",
-		    (int)sizeof(p->instance_id) - 1, p->instance_id);
-	else
-		snprintf(inst, sizeof(inst), "%s", pid);
 	l = &m->scratch_labels;
-	labels_reset(l);
-	labels_addn(l, "service_name", p->service_name[0] != '\0' ?
-	    p->service_name : "unknown_service", sizeof(p->service_name));
-	labels_addn(l, "service_namespace", p->service_namespace,
-	    sizeof(p->service_namespace));
-	labels_add(l, "target_instance", inst);
+	service_labels(l, p, pid);
 	labels_add(l, "telemetry_sdk_name", "spyglass");
 	labels_add(l, "host_name", m->hostname);
 	labels_add(l, "process_pid", pid);
@@ -995,6 +1197,9 @@ metrics_select(struct sg_metrics *m, const struct sg_config *c)
 	for (size_t i = 0; i < FAM_NFIXED; i++)
 		m->masks[i] = sg_attr_mask(c, fam_defs[i].prom, fam_defs[i].otel,
 		    fam_defs[i].avail, fam_defs[i].def);
+	for (size_t i = 0; i < sizeof(proc_fams); i++)
+		m->fam[proc_fams[i]].off = !(c->features &
+		    (1u << SG_FEATURE_APPLICATION_PROCESS));
 	m->last_src.kind = 0;   /* the cached labels may be another set */
 }
 
@@ -1049,12 +1254,15 @@ metrics_snapshot(struct sg_metrics *m, uint8_t *buf, size_t cap,
 
 	if (m == NULL || buf == NULL)
 		return 0;
-	h.nfamilies = (uint16_t)m->nfam;
+	for (size_t i = 0; i < m->nfam; i++)
+		h.nfamilies += !m->fam[i].off;
 	wire_w_init(&w, buf, cap);
 	msg_put_snapshot_hdr(&w, &h);
 	for (size_t i = 0; i < m->nfam && !w.err; i++) {
 		struct family *f = &m->fam[i];
 
+		if (f->off)
+			continue;
 		f->hdr.nseries = (uint32_t)f->n;
 		msg_put_family(&w, &f->hdr);
 		for (size_t j = 0; j < f->n && !w.err; j++) {

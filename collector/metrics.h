@@ -34,7 +34,14 @@ void metrics_record_span(struct sg_metrics *m, const struct sg_span *s);
 /* A service is being instrumented (p->present): keep its target_info
  * series while it runs.  Gone: the series ages from now. */
 void metrics_service_seen(struct sg_metrics *m, const struct sg_proc_info *p);
-/* The labels of each family, from [attributes.select.*]. */
+/* application_process: process p's resource use, sampled by the loader
+ * at sample_ns (its CLOCK_MONOTONIC) on a machine of ncpu CPUs.  Its
+ * series live until metrics_service_seen says it is gone.  Nothing
+ * while the feature is off (metrics_select). */
+void metrics_record_process(struct sg_metrics *m, const struct sg_proc_info *p,
+    const struct sg_pstat *ps, uint64_t sample_ns, unsigned ncpu);
+/* The labels of each family, from [attributes.select.*], and the
+ * families of [metrics] features. */
 void metrics_select(struct sg_metrics *m, const struct sg_config *c);
 /* The host name of target_info (the loader's, see config.h host_name). */
 void metrics_set_host(struct sg_metrics *m, const char *name);

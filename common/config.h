@@ -93,14 +93,16 @@ struct sg_otlp_signal {
 };
 
 /* [metrics] instrumentations: what is parsed, counted and traced. */
-/* [metrics] features, Beyla's; only application (the RED metrics) is
- * built so far: asking for another is an error, not a silent no. */
+/* [metrics] features, Beyla's; application (the RED metrics) and
+ * application_process are built so far: asking for another is an error,
+ * not a silent no. */
 enum sg_feature {
 	SG_FEATURE_APPLICATION = 0, SG_FEATURE_APPLICATION_SPAN,
 	SG_FEATURE_APPLICATION_SERVICE_GRAPH, SG_FEATURE_APPLICATION_PROCESS,
 	SG_FEATURE_NETWORK,
 };
-#define SG_FEATURES_BUILT (1u << SG_FEATURE_APPLICATION)
+#define SG_FEATURES_BUILT (1u << SG_FEATURE_APPLICATION | \
+	1u << SG_FEATURE_APPLICATION_PROCESS)
 
 enum sg_instr {
 	SG_INSTR_HTTP = 0, SG_INSTR_GRPC, SG_INSTR_SQL, SG_INSTR_REDIS,

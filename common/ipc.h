@@ -5,7 +5,8 @@
  * receivers check magic, version, size and type before use, and a type
  * not permitted on the channel is fatal (the relayd/ntpd rule).
  *
- *   loader  --collector-PID.sock-->  collector  events, processes, config
+ *   loader  --collector-PID.sock-->  collector  events, processes, their
+ *                                               resource use, config
  *   loader  --exporter-PID.sock-->   exporter   its config, loader stats
  *   collector --spans-PID.sock-->    exporter   spans, snapshots, its stats
  *
@@ -35,7 +36,7 @@
 #include <nng/nng.h>
 
 #define SG_IPC_MAGIC    0x53474c53u  /* "SGLS" */
-#define SG_IPC_VERSION  4
+#define SG_IPC_VERSION  5
 #define SG_IPC_MAX_MSG  (4u << 20)   /* also the nng receive limit */
 /* Endpoints, as DIR/BASE-PID.sock (sg_ipc_path). */
 #define SG_IPC_COLLECTOR "collector"  /* the collector's, for the loader */
@@ -52,6 +53,8 @@ enum sg_msg_type {
 	SG_MSG_METRICS = 6,  /* cumulative metric snapshot (msg.h) */
 	SG_MSG_PEER    = 7,  /* loader: the pid of the other child (msg.h) */
 	SG_MSG_STOP    = 8,  /* finish and pass it on: { u32 ms left } */
+	SG_MSG_PSTATS  = 9,  /* loader: selected processes' resource use
+	                        from /proc (msg.h) */
 	SG_MSG_TYPE_MAX
 };
 

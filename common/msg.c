@@ -27,6 +27,64 @@ msg_get_proc(struct wire_r *r, struct sg_proc_info *p)
 	return r->err ? -1 : 0;
 }
 
+/* The fewest bytes a pstat takes on the wire (an empty comm). */
+#define SG_PSTAT_MIN_WIRE (4 + 8 + 1 + 7 * 8 + 2)
+
+void
+msg_put_pstats_hdr(struct wire_w *w, const struct sg_pstats_hdr *h)
+{
+	wire_put_u64(w, h->sample_ns);
+	wire_put_u16(w, h->ncpu);
+	wire_put_u32(w, h->n);
+}
+
+int
+msg_get_pstats_hdr(struct wire_r *r, struct sg_pstats_hdr *h)
+{
+	h->sample_ns = wire_get_u64(r);
+	h->ncpu = wire_get_u16(r);
+	h->n = wire_get_u32(r);
+	if (r->err || h->ncpu == 0 ||
+	    h->n > (r->len - r->off) / SG_PSTAT_MIN_WIRE)
+		r->err = 1;
+	return r->err ? -1 : 0;
+}
+
+void
+msg_put_pstat(struct wire_w *w, const struct sg_pstat *p)
+{
+	wire_put_u32(w, p->pid);
+	wire_put_u64(w, p->start_time);
+	wire_put_u8(w, p->flags);
+	wire_put_u64(w, p->started_ns);
+	wire_put_u64(w, p->user_us);
+	wire_put_u64(w, p->system_us);
+	wire_put_u64(w, p->rss_bytes);
+	wire_put_u64(w, p->vm_bytes);
+	wire_put_u64(w, p->io_read);
+	wire_put_u64(w, p->io_write);
+	wire_put_str(w, p->comm);
+}
+
+int
+msg_get_pstat(struct wire_r *r, struct sg_pstat *p)
+{
+	p->pid = wire_get_u32(r);
+	p->start_time = wire_get_u64(r);
+	p->flags = wire_get_u8(r);
+	p->started_ns = wire_get_u64(r);
+	p->user_us = wire_get_u64(r);
+	p->system_us = wire_get_u64(r);
+	p->rss_bytes = wire_get_u64(r);
+	p->vm_bytes = wire_get_u64(r);
+	p->io_read = wire_get_u64(r);
+	p->io_write = wire_get_u64(r);
+	wire_get_str(r, p->comm, sizeof(p->comm));
+	if (p->pid == 0 || (p->flags & ~SG_PSTAT_FLAGS))
+		r->err = 1;
+	return r->err ? -1 : 0;
+}
+
 void
 msg_put_peer(struct wire_w *w, uint32_t pid)
 {
@@ -147,6 +205,7 @@ msg_put_family(struct wire_w *w, const struct sg_family_hdr *f)
 	wire_put_str(w, f->unit);
 	wire_put_str(w, f->help);
 	wire_put_u8(w, f->type);
+	wire_put_u8(w, f->flags);
 	/* More bounds than the array holds would encode a count the
 	 * bounds do not follow; refuse rather than send a lie. */
 	if (f->nbounds > SG_MAX_BOUNDS)
@@ -165,8 +224,9 @@ msg_get_family(struct wire_r *r, struct sg_family_hdr *f)
 	wire_get_str(r, f->unit, sizeof(f->unit));
 	wire_get_str(r, f->help, sizeof(f->help));
 	f->type = wire_get_u8(r);
+	f->flags = wire_get_u8(r);
 	f->nbounds = wire_get_u16(r);
-	if (f->nbounds > SG_MAX_BOUNDS ||
+	if (f->nbounds > SG_MAX_BOUNDS || (f->flags & ~SG_FAMILY_FLAGS) ||
 	    f->type < SG_METRIC_COUNTER || f->type > SG_METRIC_HISTOGRAM) {
 		r->err = 1;
 		return -1;

@@ -29,6 +29,44 @@ struct sg_proc_info {
 void msg_put_proc(struct wire_w *w, const struct sg_proc_info *p);
 int  msg_get_proc(struct wire_r *r, struct sg_proc_info *p);
 
+/*
+ * SG_MSG_PSTATS: resource use of selected processes, sampled from /proc
+ * by the loader ([metrics] features = application_process):
+ *   u64 sample_ns (the loader's CLOCK_MONOTONIC); u16 ncpu; u32 n;
+ *   n x pstat
+ * ncpu is the CPUs online, by which utilisation is divided (as Beyla
+ * does).  What the loader could not read is flagged absent, not zero.
+ */
+#define SG_PSTAT_IO     0x01   /* io_read and io_write were readable */
+#define SG_PSTAT_FLAGS  0x01
+#define SG_PSTAT_COMM_MAX 64
+struct sg_pstat {
+	uint32_t pid;
+	uint64_t start_time;              /* as sg_proc_info's: a reused pid
+	                                   * is another process */
+	uint8_t  flags;                   /* SG_PSTAT_* */
+	uint64_t started_ns;              /* its start, on the loader's
+	                                   * CLOCK_MONOTONIC (0: before it) */
+	uint64_t user_us;                 /* CPU time in user mode */
+	uint64_t system_us;               /* ... in kernel mode */
+	uint64_t rss_bytes;               /* resident set */
+	uint64_t vm_bytes;                /* virtual size */
+	uint64_t io_read;                 /* storage bytes, read_bytes */
+	uint64_t io_write;                /* ... write_bytes */
+	char     comm[SG_PSTAT_COMM_MAX]; /* the process's own name */
+};
+struct sg_pstats_hdr {
+	uint64_t sample_ns;
+	uint16_t ncpu;
+	uint32_t n;
+};
+void msg_put_pstats_hdr(struct wire_w *w, const struct sg_pstats_hdr *h);
+/* Refuses ncpu 0 and a count the payload cannot hold. */
+int  msg_get_pstats_hdr(struct wire_r *r, struct sg_pstats_hdr *h);
+void msg_put_pstat(struct wire_w *w, const struct sg_pstat *p);
+/* Refuses pid 0 and unknown flags. */
+int  msg_get_pstat(struct wire_r *r, struct sg_pstat *p);
+
 /* SG_MSG_STATS: the sender's self-metrics (self.h). */
 
 /* SG_MSG_PEER: { u32 pid } of the other child, from the loader. */
@@ -106,7 +144,7 @@ int  msg_get_span(struct wire_r *r, struct sg_span *s);
  *   u16 version (SG_SNAPSHOT_VERSION); u64 time_unix_ns; u64 ev_first;
  *   u64 ev_next; u16 nfamilies;
  *   family: str prom_name; str otel_name; str unit; str help; u8 type;
- *           u16 nbounds; f64 bounds[nbounds]; u32 nseries;
+ *           u8 flags; u16 nbounds; f64 bounds[nbounds]; u32 nseries;
  *   series: u16 nlabels; nlabels x { str key; str value };
  *           u64 start_unix_ns; u64 idle_ns;
  *           counter/gauge: f64 value
@@ -120,12 +158,20 @@ int  msg_get_span(struct wire_r *r, struct sg_span *s);
  * (0 for those that never age): each export leaves out the series idle
  * for longer than its own ttl.
  */
-#define SG_SNAPSHOT_VERSION 3
+#define SG_SNAPSHOT_VERSION 4
 enum sg_metric_type { SG_METRIC_COUNTER = 1, SG_METRIC_GAUGE = 2,
 	SG_METRIC_HISTOGRAM = 3 };
 #define SG_MAX_BOUNDS  32
 #define SG_MAX_LABELS  12
 #define SG_LABEL_MAX   128
+
+/* sg_family_hdr.flags */
+#define SG_FAMILY_OBSERVED 0x01  /* counters read from the system whole
+                                  * (process CPU time), not counted by the
+                                  * collector: a restarted collector's
+                                  * successor reads them again, so nothing
+                                  * is carried over and added */
+#define SG_FAMILY_FLAGS    0x01
 
 struct sg_family_hdr {
 	char     prom_name[96];
@@ -133,6 +179,7 @@ struct sg_family_hdr {
 	char     unit[16];
 	char     help[160];
 	uint8_t  type;
+	uint8_t  flags;                   /* SG_FAMILY_* */
 	uint16_t nbounds;
 	double   bounds[SG_MAX_BOUNDS];
 	uint32_t nseries;

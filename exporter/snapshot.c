@@ -183,14 +183,16 @@ snapshot_walk(const uint8_t *p, size_t len,
 }
 
 /* A dead collector's counter or histogram series joins the base; gauges
- * (target_info, ...) describe the present and are not carried. */
+ * (target_info, ...) describe the present and are not carried, nor are
+ * counters its successor reads whole again (process CPU time). */
 static void
 base_absorb_series(const struct sg_family_hdr *f, const struct sg_series *se,
     uint64_t now_ns)
 {
 	int bf;
 
-	if (f->type != SG_METRIC_GAUGE && (bf = base_family(f)) >= 0)
+	if (f->type != SG_METRIC_GAUGE && !(f->flags & SG_FAMILY_OBSERVED) &&
+	    (bf = base_family(f)) >= 0)
 		base_add(bf, f, se, now_ns);
 }
 

@@ -35,6 +35,7 @@
 #include "otlp_conf.h"
 #include "preflight.h"
 #include "privs.h"
+#include "pstats.h"
 #include "resolve.h"
 #include "self.h"
 #include "services_conf.h"
@@ -48,6 +49,7 @@
 #define SG_STATS_TICK_MS  1000
 #define SG_SELECTED_MAX   4096   /* power of two */
 #define SG_MAX_OVERRIDES  64
+#define SG_PSTATS_MSG     (32u << 10)   /* one message of process samples */
 
 /* Where the configuration comes from, kept for SIGHUP. */
 struct sg_sources {
@@ -369,6 +371,82 @@ sg_send_stats(void)
 	self_put_stats(&w, SG_SELF_LOADER, L.self);
 	if (!w.err)
 		(void)sg_ipc_send(L.to_exporter, SG_MSG_STATS, buf, w.len);
+}
+
+/* A batch of process samples, as one SG_MSG_PSTATS. */
+struct sg_pstats_batch {
+	uint8_t              buf[SG_PSTATS_MSG];
+	struct wire_w        w;
+	struct sg_pstats_hdr h;
+};
+
+static void
+sg_pstats_begin(struct sg_pstats_batch *b, uint64_t now_ns, uint16_t ncpu)
+{
+	b->h.sample_ns = now_ns;
+	b->h.ncpu = ncpu;
+	b->h.n = 0;
+	wire_w_init(&b->w, b->buf, sizeof(b->buf));
+	msg_put_pstats_hdr(&b->w, &b->h);
+}
+
+static void
+sg_pstats_flush(struct sg_pstats_batch *b)
+{
+	struct wire_w hw;
+
+	if (b->h.n == 0)
+		return;
+	wire_w_init(&hw, b->buf, sizeof(b->buf));
+	msg_put_pstats_hdr(&hw, &b->h);   /* the count, now known */
+	if (sg_ipc_send(L.to_collector, SG_MSG_PSTATS, b->buf, b->w.len) != 0)
+		L.proc_msgs_lost++;
+	sg_pstats_begin(b, b->h.sample_ns, b->h.ncpu);
+}
+
+static void
+sg_pstats_add(struct sg_pstats_batch *b, const struct sg_pstat *p)
+{
+	size_t mark = b->w.len;
+
+	msg_put_pstat(&b->w, p);
+	if (!b->w.err) {
+		b->h.n++;
+		return;
+	}
+	b->w.err = 0;   /* full: send what fits, then this one */
+	b->w.len = mark;
+	sg_pstats_flush(b);
+	msg_put_pstat(&b->w, p);
+	if (!b->w.err)
+		b->h.n++;
+}
+
+/*
+ * [metrics] features = application_process: the resource use of every
+ * selected process, from /proc, which only the loader may read.  Once a
+ * second (the stats tick): utilisation is the CPU time between two
+ * samples over the time between them, so they carry the loader's clock.
+ */
+static void
+sg_send_pstats(void)
+{
+	static struct sg_pstats_batch b;
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (!(L.cfg.features & (1u << SG_FEATURE_APPLICATION_PROCESS)))
+		return;
+	sg_pstats_begin(&b, sg_clock_ns(CLOCK_MONOTONIC),
+	    (uint16_t)(ncpu > 0 && ncpu <= UINT16_MAX ? ncpu : 1));
+	for (size_t i = 0; i < SG_SELECTED_MAX; i++) {
+		struct sg_pstat p;
+
+		if (L.sel[i].pid == 0 || pstats_sample((pid_t)L.sel[i].pid,
+		    L.sel[i].info.start_time, &p) < 0)
+			continue;
+		sg_pstats_add(&b, &p);
+	}
+	sg_pstats_flush(&b);
 }
 
 /* ---- discovery ---- */
@@ -732,6 +810,7 @@ sg_main_loop(int sfd)
 		}
 		if (now >= next_stats) {
 			sg_send_stats();
+			sg_send_pstats();
 			next_stats = now + SG_STATS_TICK_MS;
 		}
 	}

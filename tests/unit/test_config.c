@@ -1053,7 +1053,8 @@ test_report_unknown_env(void **state)
 	unsetenv("BEYLA_OPEN_PORT");
 }
 
-/* [metrics] features: application; Beyla's others are refused, named. */
+/* [metrics] features: application and application_process; Beyla's
+ * others are refused, named. */
 static void
 test_features(void **state)
 {
@@ -1066,7 +1067,13 @@ test_features(void **state)
 	assert_int_equal(sg_config_set(&c, "metrics", "features",
 	    "application,application_span", "f.ini:2", err, sizeof(err)), -1);
 	assert_string_equal(err, "f.ini:2: [metrics] features: "
-	    "\"application_span\" is not built yet (only application is)");
+	    "\"application_span\" is not built yet (only application and "
+	    "application_process are)");
+	assert_int_equal(sg_config_set(&c, "metrics", "features",
+	    "application, application_process", "f.ini:2", err, sizeof(err)),
+	    0);
+	assert_int_equal(c.features, 1u << SG_FEATURE_APPLICATION |
+	    1u << SG_FEATURE_APPLICATION_PROCESS);
 	assert_int_equal(sg_config_set(&c, "metrics", "features", "frobs",
 	    "f.ini:3", err, sizeof(err)), -1);
 	assert_int_equal(sg_config_set(&c, "", "otlp_endpoint", "tempo:4317",

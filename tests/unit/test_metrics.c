@@ -1363,6 +1363,150 @@ test_spans_sql(void **state)
 	assert_string_equal(s.protocol_version, "");
 }
 
+static struct sg_pstat
+pstat(uint32_t pid, uint64_t start, uint64_t user_us, uint64_t sys_us)
+{
+	struct sg_pstat ps;
+
+	memset(&ps, 0, sizeof(ps));
+	ps.pid = pid;
+	ps.start_time = start;
+	ps.user_us = user_us;
+	ps.system_us = sys_us;
+	ps.rss_bytes = 10 << 20;
+	ps.vm_bytes = 100 << 20;
+	snprintf(ps.comm, sizeof(ps.comm), "busy) (x");
+	return ps;
+}
+
+/* application_process: families only with the feature; CPU time as
+ * read, utilisation over the last interval per CPU, memory, disk only
+ * when readable; an exit lets the series age out; a reused pid starts
+ * its series again. */
+static void
+test_process_metrics(void **state)
+{
+	struct sg_metrics *m = metrics_new(&dur_b, &size_b, 100);
+	char err[SG_CONFIG_ERR_MAX];
+	struct sg_proc_info p = proc(42, "busy", 1);
+	uint64_t t0 = sg_clock_ns(CLOCK_MONOTONIC);
+	struct sg_series *se;
+	struct sg_config c;
+	struct sg_pstat ps;
+	struct dsnap d;
+	struct dfam *f;
+
+	(void)state;
+	snprintf(p.exe, sizeof(p.exe), "/usr/local/bin/busy");
+	p.start_time = 777;
+	metrics_set_time(m, t0);
+	metrics_service_seen(m, &p);
+	ps = pstat(42, 777, 2000000, 500000);
+	/* Off by default: nothing recorded, no family. */
+	metrics_record_process(m, &p, &ps, 5 * SEC, 4);
+	dsnap_take(m, &d);
+	assert_null(dfam(&d, "process_cpu_time_seconds_total"));
+	assert_null(dfam(&d, "process_memory_usage_bytes"));
+	dsnap_free(&d);
+
+	sg_config_defaults(&c);
+	assert_int_equal(sg_config_set(&c, "metrics", "features",
+	    "application,application_process", "t", err, sizeof(err)), 0);
+	metrics_select(m, &c);
+	metrics_record_process(m, &p, &ps, 5 * SEC, 4);
+	dsnap_take(m, &d);
+	f = dfam(&d, "process_cpu_time_seconds_total");
+	assert_non_null(f);
+	assert_int_equal(f->hdr.type, SG_METRIC_COUNTER);
+	assert_int_equal(f->hdr.flags, SG_FAMILY_OBSERVED);
+	assert_string_equal(f->hdr.otel_name, "process.cpu.time");
+	assert_int_equal(f->hdr.nseries, 2);
+	se = find_series(f, "cpu_mode", "user", "service_name", "busy",
+	    "service_namespace", "prod", "target_instance", "h:42",
+	    "process_pid", "42", "process_executable_name", "busy",
+	    "process_executable_path", "/usr/local/bin/busy",
+	    "process_command", "busy) (x", NULL);
+	assert_non_null(se);
+	assert_true(se->value_f == 2.0);
+	assert_true(find_series(f, "cpu_mode", "system", NULL)->value_f == 0.5);
+	/* One sample: no utilisation yet. */
+	assert_int_equal(dfam(&d, "process_cpu_utilization_ratio")->hdr.nseries,
+	    0);
+	assert_true(dfam(&d, "process_memory_usage_bytes")->series[0].value_f ==
+	    10 << 20);
+	assert_true(dfam(&d, "process_memory_virtual_bytes")->series[0].value_f
+	    == 100 << 20);
+	assert_int_equal(dfam(&d, "process_disk_io_bytes_total")->hdr.nseries, 0);
+	dsnap_free(&d);
+
+	/* 2 s later, 1.5 s more user time and 0.1 s system, on 4 CPUs. */
+	ps = pstat(42, 777, 3500000, 600000);
+	ps.flags = SG_PSTAT_IO;
+	ps.io_read = 4096;
+	ps.io_write = 8192;
+	metrics_record_process(m, &p, &ps, 7 * SEC, 4);
+	dsnap_take(m, &d);
+	f = dfam(&d, "process_cpu_utilization_ratio");
+	assert_int_equal(f->hdr.type, SG_METRIC_GAUGE);
+	assert_int_equal(f->hdr.nseries, 2);
+	assert_true(fabs(find_series(f, "cpu_mode", "user", NULL)->value_f -
+	    1.5 / 2 / 4) < 1e-9);
+	assert_true(fabs(find_series(f, "cpu_mode", "system", NULL)->value_f -
+	    0.1 / 2 / 4) < 1e-9);
+	f = dfam(&d, "process_disk_io_bytes_total");
+	assert_int_equal(f->hdr.nseries, 2);
+	assert_true(find_series(f, "disk_io_direction", "read",
+	    NULL)->value_f == 4096);
+	assert_true(find_series(f, "disk_io_direction", "write",
+	    NULL)->value_f == 8192);
+	assert_true(find_series(f, "disk_io_direction", "write",
+	    NULL)->idle_ns == 0);
+	dsnap_free(&d);
+
+	/* It exits: its series age from then, as target_info does. */
+	p.present = 0;
+	metrics_service_seen(m, &p);
+	metrics_set_time(m, t0 + TTL);
+	metrics_expire(m, TTL);
+	dsnap_take(m, &d);
+	se = find_series(dfam(&d, "process_cpu_time_seconds_total"),
+	    "cpu_mode", "user", NULL);
+	assert_non_null(se);
+	assert_true(se->idle_ns == TTL);
+	dsnap_free(&d);
+
+	/* The pid comes back as another process: a series of its own,
+	 * counting from its own start, no utilisation across the two. */
+	p.present = 1;
+	p.start_time = 999;
+	metrics_service_seen(m, &p);
+	ps = pstat(42, 999, 100000, 0);
+	metrics_record_process(m, &p, &ps, 8 * SEC, 4);
+	dsnap_take(m, &d);
+	f = dfam(&d, "process_cpu_time_seconds_total");
+	se = find_series(f, "cpu_mode", "user", NULL);
+	assert_true(se->value_f == 0.1);
+	assert_true(se->idle_ns == 0);
+	dsnap_free(&d);
+	metrics_set_time(m, t0 + 2 * TTL + 1);
+	metrics_expire(m, TTL);
+	dsnap_take(m, &d);
+	/* Live: still there; the disk series of the first one expired. */
+	assert_int_equal(dfam(&d, "process_cpu_time_seconds_total")->hdr.nseries,
+	    2);
+	assert_int_equal(dfam(&d, "process_disk_io_bytes_total")->hdr.nseries, 0);
+	dsnap_free(&d);
+
+	/* Off again: the families leave the snapshot. */
+	sg_config_defaults(&c);
+	metrics_select(m, &c);
+	dsnap_take(m, &d);
+	assert_null(dfam(&d, "process_cpu_time_seconds_total"));
+	assert_non_null(dfam(&d, "target_info"));
+	dsnap_free(&d);
+	metrics_free(m);
+}
+
 static void
 test_attribute_select(void **state)
 {
@@ -1444,6 +1588,7 @@ main(void)
 		cmocka_unit_test(test_spans_trace_context),
 		cmocka_unit_test(test_spans_addr),
 		cmocka_unit_test(test_spans_clock),
+		cmocka_unit_test(test_process_metrics),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

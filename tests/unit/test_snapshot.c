@@ -15,6 +15,7 @@
 
 #include <cmocka.h>
 
+#include "config.h"
 #include "metrics.h"
 #include "msg.h"
 #include "prom.h"
@@ -161,6 +162,55 @@ test_restart_continues(void **state)
 	snapshot_free();
 }
 
+/* Process CPU time is read whole from /proc by each collector: a
+ * successor's figure already holds its predecessor's, nothing is added,
+ * and the series of a process gone before the restart is not kept. */
+static void
+test_restart_observed(void **state)
+{
+	struct sg_metrics *m1 = metrics_new(&dur_b, &size_b, 100), *m2;
+	char err[SG_CONFIG_ERR_MAX];
+	struct sg_proc_info p;
+	struct sg_config c;
+	struct sg_pstat ps;
+	char *text;
+
+	(void)state;
+	sg_config_defaults(&c);
+	assert_int_equal(sg_config_set(&c, "metrics", "features",
+	    "application,application_process", "t", err, sizeof(err)), 0);
+	memset(&p, 0, sizeof(p));
+	p.pid = 7;
+	p.present = 1;
+	snprintf(p.service_name, sizeof(p.service_name), "busy");
+	snprintf(p.instance_id, sizeof(p.instance_id), "h:7");
+	memset(&ps, 0, sizeof(ps));
+	ps.pid = 7;
+	ps.user_us = 3000000;
+	metrics_select(m1, &c);
+	metrics_record_process(m1, &p, &ps, 1, 1);
+	p.pid = ps.pid = 8;
+	snprintf(p.instance_id, sizeof(p.instance_id), "h:8");
+	metrics_record_process(m1, &p, &ps, 1, 1);
+	take(m1);
+	snapshot_collector_gone(self);
+	m2 = metrics_new(&dur_b, &size_b, 100);
+	metrics_select(m2, &c);
+	ps.user_us = 5000000;
+	metrics_record_process(m2, &p, &ps, 2, 1);
+	take(m2);
+	text = served();
+	assert_has(text, "process_cpu_time_seconds_total{service_name=\"busy\","
+	    "service_namespace=\"\",target_instance=\"h:8\",process_pid=\"8\","
+	    "process_executable_name=\"\",process_executable_path=\"\","
+	    "process_command=\"\",cpu_mode=\"user\"} 5\n");
+	assert_null(strstr(text, "process_pid=\"7\""));
+	free(text);
+	metrics_free(m1);
+	metrics_free(m2);
+	snapshot_free();
+}
+
 /* A dead collector's own counters carry on; the events it took but had
  * not counted in its last snapshot are lost, and said so once a
  * successor says where it began. */
@@ -235,6 +285,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_self_metrics_follow),
 		cmocka_unit_test(test_restart_continues),
+		cmocka_unit_test(test_restart_observed),
 		cmocka_unit_test(test_restart_self_and_lost),
 		cmocka_unit_test(test_malformed_refused),
 	};

@@ -288,6 +288,86 @@ test_proc_round_trip(void **state)
 	assert_int_equal(w.err, 1);
 }
 
+/* SG_MSG_PSTATS: the loader's /proc samples. */
+static void
+test_pstats_round_trip(void **state)
+{
+	struct sg_pstats_hdr h = { .sample_ns = 123456789, .ncpu = 8, .n = 2 },
+	    hb;
+	struct sg_pstat a, b;
+	uint8_t buf[1024];
+	struct wire_w w;
+	struct wire_r r;
+	size_t one;
+
+	(void)state;
+	memset(&a, 0, sizeof(a));
+	a.pid = 4242;
+	a.start_time = 777;
+	a.flags = SG_PSTAT_IO;
+	a.started_ns = 5;
+	a.user_us = 1;
+	a.system_us = 2;
+	a.rss_bytes = 3;
+	a.vm_bytes = 4;
+	a.io_read = 6;
+	a.io_write = UINT64_MAX;
+	strcpy(a.comm, "x) (y");
+	wire_w_init(&w, buf, sizeof(buf));
+	msg_put_pstats_hdr(&w, &h);
+	msg_put_pstat(&w, &a);
+	one = w.len;
+	msg_put_pstat(&w, &a);
+	assert_int_equal(w.err, 0);
+	wire_r_init(&r, buf, w.len);
+	assert_int_equal(msg_get_pstats_hdr(&r, &hb), 0);
+	assert_true(hb.sample_ns == h.sample_ns);
+	assert_int_equal(hb.ncpu, 8);
+	assert_int_equal(hb.n, 2);
+	for (int i = 0; i < 2; i++) {
+		memset(&b, 0x55, sizeof(b));
+		assert_int_equal(msg_get_pstat(&r, &b), 0);
+		assert_int_equal(b.pid, 4242);
+		assert_true(b.start_time == 777 && b.started_ns == 5);
+		assert_int_equal(b.flags, SG_PSTAT_IO);
+		assert_true(b.user_us == 1 && b.system_us == 2 &&
+		    b.rss_bytes == 3 && b.vm_bytes == 4 && b.io_read == 6 &&
+		    b.io_write == UINT64_MAX);
+		assert_string_equal(b.comm, "x) (y");
+	}
+	assert_true(wire_r_done(&r));
+
+	/* A count the payload cannot hold is refused up front. */
+	wire_r_init(&r, buf, one);
+	assert_int_equal(msg_get_pstats_hdr(&r, &hb), -1);
+	/* ncpu 0 (utilisation would divide by it). */
+	h.ncpu = 0;
+	h.n = 0;
+	wire_w_init(&w, buf, sizeof(buf));
+	msg_put_pstats_hdr(&w, &h);
+	wire_r_init(&r, buf, w.len);
+	assert_int_equal(msg_get_pstats_hdr(&r, &hb), -1);
+	/* Every shorter prefix of a sample fails; pid 0 and unknown flags
+	 * too. */
+	wire_w_init(&w, buf, sizeof(buf));
+	msg_put_pstat(&w, &a);
+	for (size_t len = 0; len < w.len; len++) {
+		wire_r_init(&r, buf, len);
+		assert_int_equal(msg_get_pstat(&r, &b), -1);
+	}
+	a.flags = 0x02;
+	wire_w_init(&w, buf, sizeof(buf));
+	msg_put_pstat(&w, &a);
+	wire_r_init(&r, buf, w.len);
+	assert_int_equal(msg_get_pstat(&r, &b), -1);
+	a.flags = 0;
+	a.pid = 0;
+	wire_w_init(&w, buf, sizeof(buf));
+	msg_put_pstat(&w, &a);
+	wire_r_init(&r, buf, w.len);
+	assert_int_equal(msg_get_pstat(&r, &b), -1);
+}
+
 static void
 fill_span(struct sg_span *s)
 {
@@ -677,6 +757,7 @@ test_malformed_family(void **state)
 	wire_put_str(&w, "");
 	wire_put_str(&w, "");
 	wire_put_u8(&w, SG_METRIC_HISTOGRAM);
+	wire_put_u8(&w, 0);
 	wire_put_u16(&w, SG_MAX_BOUNDS + 1);
 	for (int i = 0; i <= SG_MAX_BOUNDS; i++)
 		wire_put_f64(&w, i);
@@ -702,6 +783,20 @@ test_malformed_family(void **state)
 		assert_int_equal(msg_get_family(&r, &g), -1);
 	}
 	fill_family(&f, SG_METRIC_HISTOGRAM + 1, 1);
+	wire_w_init(&w, buf, sizeof(buf));
+	msg_put_family(&w, &f);
+	wire_r_init(&r, buf, w.len);
+	assert_int_equal(msg_get_family(&r, &g), -1);
+
+	/* Unknown family flags; the known one goes through. */
+	fill_family(&f, SG_METRIC_COUNTER, 0);
+	f.flags = SG_FAMILY_OBSERVED;
+	wire_w_init(&w, buf, sizeof(buf));
+	msg_put_family(&w, &f);
+	wire_r_init(&r, buf, w.len);
+	assert_int_equal(msg_get_family(&r, &g), 0);
+	assert_int_equal(g.flags, SG_FAMILY_OBSERVED);
+	f.flags = 0x80;
 	wire_w_init(&w, buf, sizeof(buf));
 	msg_put_family(&w, &f);
 	wire_r_init(&r, buf, w.len);
@@ -758,6 +853,7 @@ main(void)
 		cmocka_unit_test(test_little_endian),
 		cmocka_unit_test(test_round_trip_strings),
 		cmocka_unit_test(test_string_too_long_for_dst),
+		cmocka_unit_test(test_pstats_round_trip),
 		cmocka_unit_test(test_write_overflow),
 		cmocka_unit_test(test_truncated_read),
 		cmocka_unit_test(test_proc_round_trip),

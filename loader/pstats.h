@@ -1,0 +1,21 @@
+/*
+ * Resource use of the selected processes for the application_process
+ * metrics: the loader reads /proc/PID/stat and /proc/PID/io (the latter
+ * needs ptrace access: CAP_SYS_PTRACE, which discovery holds anyway) and
+ * the collector turns the samples into metric families.
+ */
+#ifndef SG_PSTATS_H
+#define SG_PSTATS_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "msg.h"
+
+/* Sample pid, which must still be the process that started at
+ * start_time (a reused pid is someone else).  /proc/PID/io unreadable:
+ * the sample has no SG_PSTAT_IO.  Returns 0, or -1 when the process is
+ * gone, another, or its stat unreadable. */
+int pstats_sample(pid_t pid, uint64_t start_time, struct sg_pstat *out);
+
+#endif
