@@ -6,6 +6,8 @@
  */
 #include "conns.h"
 
+#include <sys/socket.h>
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -24,6 +26,7 @@ struct conns_spare {
 
 struct sg_conns {
 	struct sg_conn		*slot;
+	uint32_t		*byaddr;	/* address index: slot + 1 */
 	struct conns_spare	*spare[SG_PROTO_MAX];	/* free lists */
 	size_t			 nstates;	/* allocated, in use or spare */
 	uint32_t		 enabled;	/* 1 << enum sg_proto */
@@ -55,6 +58,152 @@ static struct sg_conn *
 conns_at(struct sg_conns *t, size_t home, size_t i)
 {
 	return &t->slot[(home + i) & t->mask];
+}
+
+/* ---- The address index: both ends of a connection on this host are
+ * two entries of the table (two processes, two sockets); it finds one
+ * from the other by their mirrored addresses.  Same windows as the
+ * table; an entry whose window is full is left out and counted. */
+
+/* Addresses as the index compares them: IPv4 as IPv4-mapped IPv6, so
+ * that a dual-stack socket's end matches an AF_INET one. */
+struct conns_addrs {
+	uint8_t  a[16], b[16];
+	uint16_t aport, bport;
+};
+
+static void
+conns_addr16(uint8_t out[16], uint16_t family, const uint8_t addr[16])
+{
+	static const uint8_t v4mapped[12] = { [10] = 0xff, [11] = 0xff };
+
+	if (family == AF_INET) {
+		memcpy(out, v4mapped, sizeof(v4mapped));
+		memcpy(out + 12, addr, 4);
+	} else
+		memcpy(out, addr, 16);
+}
+
+/* c's own addresses (mirror false), or its peer's view of them. */
+static bool
+conns_addrs_of(const struct sg_conn *c, bool mirror, struct conns_addrs *k)
+{
+	const struct sg_conn_id *id = &c->id;
+
+	if (id->family != AF_INET && id->family != AF_INET6)
+		return false;
+	memset(k, 0, sizeof(*k));
+	conns_addr16(mirror ? k->b : k->a, id->family, id->laddr);
+	conns_addr16(mirror ? k->a : k->b, id->family, id->raddr);
+	k->aport = mirror ? id->rport : id->lport;
+	k->bport = mirror ? id->lport : id->rport;
+	return true;
+}
+
+static size_t
+conns_addrs_hash(const struct conns_addrs *k)
+{
+	uint64_t w[4], h = (uint64_t)k->aport << 16 | k->bport;
+
+	memcpy(w, k->a, 16);
+	memcpy(w + 2, k->b, 16);
+	for (size_t i = 0; i < 4; i++) {
+		h ^= w[i];
+		h *= 0x9e3779b97f4a7c15ULL;
+		h ^= h >> 29;
+	}
+	return conns_hash((uint32_t)h, h >> 7);
+}
+
+static bool
+conns_addrs_equal(const struct conns_addrs *x, const struct conns_addrs *y)
+{
+	return x->aport == y->aport && x->bport == y->bport &&
+	    memcmp(x->a, y->a, 16) == 0 && memcmp(x->b, y->b, 16) == 0;
+}
+
+static void
+conns_unindex(struct sg_conns *t, struct sg_conn *c)
+{
+	if (c->byaddr == 0)
+		return;
+	t->byaddr[c->byaddr - 1] = 0;
+	c->byaddr = 0;
+}
+
+static void
+conns_index(struct sg_conns *t, struct sg_conn *c)
+{
+	struct conns_addrs k;
+	size_t home, pos;
+
+	conns_unindex(t, c);
+	if (!conns_addrs_of(c, false, &k))
+		return;
+	home = conns_addrs_hash(&k);
+	for (size_t i = 0; i < t->window; i++) {
+		pos = (home + i) & t->mask;
+		if (t->byaddr[pos] != 0)
+			continue;
+		t->byaddr[pos] = (uint32_t)(c - t->slot) + 1;
+		c->byaddr = (uint32_t)pos + 1;
+		return;
+	}
+	t->st.unindexed++;
+}
+
+/* The addresses are those of the connection as last seen: the index
+ * follows when they change (a reused socket), and only then. */
+static void
+conns_set_id(struct sg_conns *t, struct sg_conn *c,
+    const struct sg_conn_id *id)
+{
+	bool same = c->id.family == id->family &&
+	    c->id.lport == id->lport && c->id.rport == id->rport &&
+	    memcmp(c->id.laddr, id->laddr, 16) == 0 &&
+	    memcmp(c->id.raddr, id->raddr, 16) == 0;
+
+	c->id = *id;
+	if (!same)
+		conns_index(t, c);
+}
+
+/* Of two candidates for the other end, the better one. */
+static bool
+conns_better_peer(const struct sg_conn *a, const struct sg_conn *b)
+{
+	if (b == NULL)
+		return true;
+	if ((a->tls == SG_CONN_TLS_RECORDS) != (b->tls == SG_CONN_TLS_RECORDS))
+		return b->tls == SG_CONN_TLS_RECORDS;
+	return a->last_ns > b->last_ns;
+}
+
+const struct sg_conn *
+conns_peer(const struct sg_conns *t, const struct sg_conn *c)
+{
+	const struct sg_conn *best = NULL, *p;
+	struct conns_addrs want, have;
+	size_t home;
+	uint32_t s;
+
+	if (t == NULL || c == NULL || !conns_addrs_of(c, true, &want))
+		return NULL;
+	home = conns_addrs_hash(&want);
+	for (size_t i = 0; i < t->window; i++) {
+		if ((s = t->byaddr[(home + i) & t->mask]) == 0)
+			continue;
+		p = &t->slot[s - 1];
+		/* a socket connected to itself is its own peer: not one */
+		if (p == c || p->sock == 0 || !conns_addrs_of(p, false, &have) ||
+		    !conns_addrs_equal(&have, &want) ||
+		    (p->pid == c->pid && (p->sock & ~(uint64_t)SG_CONN_KEY_TLS)
+		    == (c->sock & ~(uint64_t)SG_CONN_KEY_TLS)))
+			continue;
+		if (conns_better_peer(p, best))
+			best = p;
+	}
+	return best;
 }
 
 static bool
@@ -96,7 +245,10 @@ conns_new(size_t capacity, uint64_t request_timeout_ns, conns_emit_fn emit,
 		cap <<= 1;
 	if ((t = calloc(1, sizeof(*t))) == NULL)
 		return NULL;
-	if ((t->slot = calloc(cap, sizeof(*t->slot))) == NULL) {
+	if (cap > UINT32_MAX ||
+	    (t->slot = calloc(cap, sizeof(*t->slot))) == NULL ||
+	    (t->byaddr = calloc(cap, sizeof(*t->byaddr))) == NULL) {
+		free(t->slot);
 		free(t);
 		return NULL;
 	}
@@ -125,6 +277,7 @@ conns_free(struct sg_conns *t)
 			t->spare[p] = s->next;
 			free(s);
 		}
+	free(t->byaddr);
 	free(t->slot);
 	free(t);
 }
@@ -250,6 +403,7 @@ conns_free_slot(struct sg_conns *t, size_t home)
 	if (!conns_idle(victim))
 		t->st.evicted++;
 	conns_detach(t, victim);
+	conns_unindex(t, victim);
 	t->st.active--;
 	return victim;
 }
@@ -287,6 +441,7 @@ static void
 conns_remove(struct sg_conns *t, struct sg_conn *c)
 {
 	conns_detach(t, c);
+	conns_unindex(t, c);
 	c->sock = 0;
 	c->pid = 0;
 	t->st.active--;
@@ -490,7 +645,7 @@ conns_on_data(struct sg_conns *t, const uint8_t *ev, size_t size)
 	c = conns_get(t, d.hdr.pid, d.flags & SG_DATA_TLS ?
 	    d.conn.sock | SG_CONN_KEY_TLS : d.conn.sock, d.role, d.hdr.ts_ns);
 	if (d.conn.family != 0)
-		c->id = d.conn;
+		conns_set_id(t, c, &d.conn);
 	conns_set_role(t, c, d.role, d.hdr.ts_ns);
 	c->last_ns = d.hdr.ts_ns;
 	if (c->tls == SG_CONN_TLS_RECORDS ||
@@ -524,7 +679,7 @@ conns_on_conn(struct sg_conns *t, const uint8_t *ev, size_t size)
 	    (e.conn.sock & SG_CONN_KEY_TLS))
 		return -1;
 	c = conns_get(t, e.hdr.pid, e.conn.sock, e.role, e.hdr.ts_ns);
-	c->id = e.conn;
+	conns_set_id(t, c, &e.conn);
 	conns_set_role(t, c, e.role, e.hdr.ts_ns);
 	c->last_ns = e.hdr.ts_ns;
 	return 0;

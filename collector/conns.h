@@ -44,6 +44,8 @@ struct sg_conn {
 	uint8_t           tls;      /* enum sg_conn_tls */
 	uint64_t          last_ns;
 	void             *state;    /* the parser's; NULL while idle */
+	uint32_t          byaddr;   /* its entry in the address index + 1;
+	                             * 0: not indexed */
 };
 
 struct sg_conns_stats {
@@ -60,6 +62,9 @@ struct sg_conns_stats {
 	uint64_t cut_off;           /* awaiting a response at conns_finish */
 	uint64_t states;            /* parser states allocated: the most
 	                             * connections mid-exchange at once */
+	uint64_t unindexed;         /* connections left out of the address
+	                             * index (its window full): their other
+	                             * end, if followed, is not found */
 };
 
 /* Called for each finished exchange with the connection it happened on. */
@@ -91,5 +96,11 @@ void conns_finish(struct sg_conns *t);
 /* Forget every connection of a process that went away. */
 void conns_forget_pid(struct sg_conns *t, uint32_t pid);
 void conns_stats(const struct sg_conns *t, struct sg_conns_stats *out);
+/* The other end of c when it is a connection of a process this table
+ * follows too (both ends on this host): the connection whose addresses
+ * mirror c's.  Of the two a TLS connection has, its plaintext; of
+ * processes sharing a socket, the one active last.  NULL otherwise. */
+const struct sg_conn *conns_peer(const struct sg_conns *t,
+    const struct sg_conn *c);
 
 #endif

@@ -2029,6 +2029,97 @@ test_conns_reuse(void **state)
 	conns_free(t);
 }
 
+/* ---- conns_peer: both ends of a connection on this host. */
+
+static const struct sg_conn *peer_last;
+
+static void
+peer_emit(void *ctx, const struct sg_conn *c, const struct sg_exchange *ex)
+{
+	(void)ctx;
+	(void)ex;
+	peer_last = c;
+}
+
+/* A connection event with its addresses: IPv4, or IPv4-mapped IPv6 as
+ * a dual-stack socket reports them. */
+static void
+send_conn_addrs(struct sg_conns *t, uint32_t pid, uint64_t sock,
+    uint8_t role, bool v6, uint16_t lport, uint16_t rport)
+{
+	static const uint8_t lo4[4] = { 127, 0, 0, 1 };
+	static const uint8_t lo6[16] = { [10] = 0xff, [11] = 0xff, [12] = 127,
+	    [15] = 1 };
+	struct sg_conn_event e;
+
+	memset(&e, 0, sizeof(e));
+	e.hdr.type = SG_EV_CONN;
+	e.hdr.pid = pid;
+	e.hdr.ts_ns = 100;
+	e.conn.sock = sock;
+	e.conn.family = v6 ? 10 : 2;
+	e.conn.lport = lport;
+	e.conn.rport = rport;
+	memcpy(e.conn.laddr, v6 ? lo6 : lo4, v6 ? 16 : 4);
+	memcpy(e.conn.raddr, v6 ? lo6 : lo4, v6 ? 16 : 4);
+	e.role = role;
+	assert_int_equal(conns_handle_event(t, &e, sizeof(e)), 0);
+}
+
+/* The connection of (pid, sock), found through an exchange on it. */
+static const struct sg_conn *
+conn_of(struct sg_conns *t, uint32_t pid, uint64_t sock, uint8_t role)
+{
+	uint8_t first = role == SG_ROLE_SERVER ? R : W;
+
+	peer_last = NULL;
+	assert_int_equal(send_data(t, pid, sock, 200, first, role,
+	    "GET /p HTTP/1.1\r\n\r\n"), 0);
+	assert_int_equal(send_data(t, pid, sock, 300, first == R ? W : R, role,
+	    "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"), 0);
+	assert_non_null(peer_last);
+	return peer_last;
+}
+
+static void
+test_conns_peer(void **state)
+{
+	struct sg_conns *t = conns_new(64, TIMEOUT, peer_emit, NULL);
+	const struct sg_conn *cli, *srv, *other, *self;
+
+	(void)state;
+	assert_non_null(t);
+	/* nginx's upstream connection, and the backend's end of it on a
+	 * dual-stack socket */
+	send_conn_addrs(t, 10, 0xa000, SG_ROLE_CLIENT, false, 40001, 8080);
+	send_conn_addrs(t, 20, 0xb000, SG_ROLE_SERVER, true, 8080, 40001);
+	/* another client of the same server, and a socket connected to
+	 * itself */
+	send_conn_addrs(t, 10, 0xc000, SG_ROLE_CLIENT, false, 40002, 8080);
+	send_conn_addrs(t, 30, 0xd000, SG_ROLE_CLIENT, false, 5000, 5000);
+	cli = conn_of(t, 10, 0xa000, SG_ROLE_CLIENT);
+	srv = conn_of(t, 20, 0xb000, SG_ROLE_SERVER);
+	other = conn_of(t, 10, 0xc000, SG_ROLE_CLIENT);
+	self = conn_of(t, 30, 0xd000, SG_ROLE_CLIENT);
+	assert_ptr_equal(conns_peer(t, cli), srv);
+	assert_ptr_equal(conns_peer(t, srv), cli);
+	assert_null(conns_peer(t, other));
+	assert_null(conns_peer(t, self));
+	/* the backend's end closes: no peer any more */
+	assert_int_equal(send_close(t, 20, 0xb000, 400), 0);
+	assert_null(conns_peer(t, cli));
+	/* a socket reused for another connection is found by its new
+	 * addresses only */
+	send_conn_addrs(t, 20, 0xb000, SG_ROLE_SERVER, false, 8080, 40002);
+	srv = conn_of(t, 20, 0xb000, SG_ROLE_SERVER);
+	assert_ptr_equal(conns_peer(t, other), srv);
+	assert_null(conns_peer(t, cli));
+	assert_int_equal(stats_of(t).unindexed, 0);
+	assert_null(conns_peer(NULL, cli));
+	assert_null(conns_peer(t, NULL));
+	conns_free(t);
+}
+
 /*
  * Requests pipelined in one write (issue 9: with ten or more, only the
  * ones in the capture were counted, the rest lost without a trace).
@@ -2188,6 +2279,7 @@ main(void)
 		cmocka_unit_test(test_conns_malformed),
 		cmocka_unit_test(test_conns_eviction),
 		cmocka_unit_test(test_conns_reuse),
+		cmocka_unit_test(test_conns_peer),
 		cmocka_unit_test(test_conns_pipelined_write),
 	};
 
