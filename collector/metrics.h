@@ -9,6 +9,7 @@
 #ifndef SG_METRICS_H
 #define SG_METRICS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -53,5 +54,44 @@ uint64_t metrics_series_dropped(const struct sg_metrics *m);
  * Returns the payload length, or 0 when it does not fit in cap. */
 size_t metrics_snapshot(struct sg_metrics *m, uint8_t *buf, size_t cap,
     uint64_t now_unix_ns, uint64_t ev_first, uint64_t ev_next);
+
+
+/* ---- Families of the modules that derive metrics of their own from
+ * spans (spanmetrics.h, servicegraph.h): beside the RED families, with
+ * the same series limit, expiry and snapshot.  Their labels are built
+ * by the module. */
+
+/* A label set: n x "key\0value\0", the form both hashed and compared. */
+#define METRICS_LABELS_MAX (SG_MAX_LABELS * (64 + SG_LABEL_MAX))
+struct metrics_labels {
+	uint16_t n;
+	size_t   len;
+	int      err;            /* did not fit: no series is made of it */
+	bool     hashed;         /* hash is the hash of buf */
+	uint64_t hash;
+	char     buf[METRICS_LABELS_MAX];
+};
+void metrics_labels_reset(struct metrics_labels *l);
+/* Append key=value; the value is read up to vmax bytes (fixed-size
+ * fields may lack a terminator) and cut at SG_LABEL_MAX - 1 bytes. */
+void metrics_labels_add(struct metrics_labels *l, const char *key,
+    const char *value, size_t vmax);
+
+/* At most this many families beside the RED ones. */
+#define METRICS_EXTRA_MAX 8
+struct metrics_family_def {
+	const char *prom, *otel, *unit, *help;
+	uint8_t     type;        /* SG_METRIC_COUNTER or _HISTOGRAM
+	                          * (duration buckets) */
+};
+/* A new family, off (not in snapshots) until metrics_family_enable;
+ * its id, or -1 when METRICS_EXTRA_MAX are there or d is invalid. */
+int  metrics_family_add(struct sg_metrics *m,
+    const struct metrics_family_def *d);
+void metrics_family_enable(struct sg_metrics *m, int id, bool on);
+/* The series of family id with labels l, created when missing (within
+ * the limit), updated now: a histogram observes v, a counter adds v. */
+void metrics_family_update(struct sg_metrics *m, int id,
+    struct metrics_labels *l, double v);
 
 #endif
