@@ -1053,27 +1053,48 @@ test_report_unknown_env(void **state)
 	unsetenv("BEYLA_OPEN_PORT");
 }
 
-/* [metrics] features: application and application_process; Beyla's
- * others are refused, named. */
+/* [metrics] features: all of Beyla's but network, which is refused,
+ * named; allow_service_graph_self_references, off by default, from
+ * either of Beyla's variables, reaches the collector. */
 static void
 test_features(void **state)
 {
 	char err[SG_CONFIG_ERR_MAX];
-	struct sg_config c;
+	static uint8_t buf[64 << 10];
+	struct sg_config c, d;
+	struct wire_w w;
 
 	(void)state;
 	sg_config_defaults(&c);
 	assert_int_equal(c.features, 1u << SG_FEATURE_APPLICATION);
+	assert_false(c.allow_service_graph_self_references);
 	assert_int_equal(sg_config_set(&c, "metrics", "features",
-	    "application,application_span", "f.ini:2", err, sizeof(err)), -1);
+	    "application,network", "f.ini:2", err, sizeof(err)), -1);
 	assert_string_equal(err, "f.ini:2: [metrics] features: "
-	    "\"application_span\" is not built yet (only application and "
-	    "application_process are)");
+	    "\"network\" is not built yet");
 	assert_int_equal(sg_config_set(&c, "metrics", "features",
 	    "application, application_process", "f.ini:2", err, sizeof(err)),
 	    0);
 	assert_int_equal(c.features, 1u << SG_FEATURE_APPLICATION |
 	    1u << SG_FEATURE_APPLICATION_PROCESS);
+	assert_int_equal(sg_config_set(&c, "metrics", "features",
+	    "application_span,application_service_graph", "f.ini:2", err,
+	    sizeof(err)), 0);
+	assert_int_equal(c.features, 1u << SG_FEATURE_APPLICATION_SPAN |
+	    1u << SG_FEATURE_APPLICATION_SERVICE_GRAPH);
+	setenv("BEYLA_PROMETHEUS_ALLOW_SERVICE_GRAPH_SELF_REFERENCES", "true",
+	    1);
+	assert_int_equal(sg_config_load_env(&c, err, sizeof(err)), 0);
+	unsetenv("BEYLA_PROMETHEUS_ALLOW_SERVICE_GRAPH_SELF_REFERENCES");
+	assert_true(c.allow_service_graph_self_references);
+	wire_w_init(&w, buf, sizeof(buf));
+	sg_config_encode(&c, &w, SG_TO_COLLECTOR);
+	assert_false(w.err);
+	sg_config_defaults(&d);
+	assert_int_equal(sg_config_decode(&d, buf, w.len, "loader", err,
+	    sizeof(err)), 0);
+	assert_true(d.allow_service_graph_self_references);
+	assert_int_equal(d.features, c.features);
 	assert_int_equal(sg_config_set(&c, "metrics", "features", "frobs",
 	    "f.ini:3", err, sizeof(err)), -1);
 	assert_int_equal(sg_config_set(&c, "", "otlp_endpoint", "tempo:4317",

@@ -1,0 +1,173 @@
+#include "servicegraph.h"
+
+#include <string.h>
+
+#include "semconv.h"
+#include "spans.h"
+#include "spansem.h"
+
+#define SERVICEGRAPH_SOURCE "spyglass"
+/* As spans name a process whose metadata is missing. */
+#define UNKNOWN_SERVICE "unknown_service"
+
+static const struct metrics_family_def servicegraph_defs[SERVICEGRAPH_NFAM] = {
+	[SERVICEGRAPH_TOTAL] = { "traces_service_graph_request_total",
+	    "traces_service_graph_request_total", "",
+	    "Number of requests between two nodes, in trace service graph "
+	    "metrics format", SG_METRIC_COUNTER },
+	[SERVICEGRAPH_FAILED] = { "traces_service_graph_request_failed_total",
+	    "traces_service_graph_request_failed_total", "",
+	    "Number of failed requests between two nodes, in trace service "
+	    "graph metrics format", SG_METRIC_COUNTER },
+	[SERVICEGRAPH_SERVER] = { "traces_service_graph_request_server_seconds",
+	    "traces_service_graph_request_server", "s",
+	    "Duration of requests between two nodes as seen from the "
+	    "server, in seconds, in trace service graph metrics format",
+	    SG_METRIC_HISTOGRAM },
+	[SERVICEGRAPH_CLIENT] = { "traces_service_graph_request_client_seconds",
+	    "traces_service_graph_request_client", "s",
+	    "Duration of requests between two nodes as seen from the "
+	    "client, in seconds, in trace service graph metrics format",
+	    SG_METRIC_HISTOGRAM },
+};
+
+void
+servicegraph_attach(struct servicegraph *g, struct sg_metrics *m)
+{
+	if (g == NULL)
+		return;
+	g->m = m;
+	g->on = false;
+	for (int i = 0; i < SERVICEGRAPH_NFAM; i++)
+		g->fam[i] = metrics_family_add(m, &servicegraph_defs[i]);
+}
+
+void
+servicegraph_select(struct servicegraph *g, const struct sg_config *c)
+{
+	if (g == NULL || c == NULL)
+		return;
+	g->on = (c->features &
+	    (1u << SG_FEATURE_APPLICATION_SERVICE_GRAPH)) != 0;
+	g->self_refs = c->allow_service_graph_self_references;
+	for (int i = 0; i < SERVICEGRAPH_NFAM; i++)
+		metrics_family_enable(g->m, g->fam[i], g->on);
+}
+
+bool
+servicegraph_on(const struct servicegraph *g)
+{
+	return g != NULL && g->on;
+}
+
+static struct servicegraph_text
+text(const char *s, size_t max)
+{
+	return (struct servicegraph_text){ s, max };
+}
+
+/* The other end: its service when followed, else its address. */
+static void
+peer_node(const struct sg_span *s, const struct servicegraph_peer *p,
+    struct servicegraph_text *name, struct servicegraph_text *ns)
+{
+	if (p == NULL || !p->followed) {
+		*name = text(s->peer_addr, sizeof(s->peer_addr));
+		*ns = text("", 1);
+	} else if (p->proc == NULL || p->proc->service_name[0] == '\0') {
+		*name = text(UNKNOWN_SERVICE, sizeof(UNKNOWN_SERVICE));
+		*ns = text(p->proc != NULL ? p->proc->service_namespace : "",
+		    SG_NAME_MAX);
+	} else {
+		*name = text(p->proc->service_name,
+		    sizeof(p->proc->service_name));
+		*ns = text(p->proc->service_namespace,
+		    sizeof(p->proc->service_namespace));
+	}
+}
+
+static bool
+text_eq(struct servicegraph_text a, struct servicegraph_text b)
+{
+	size_t an = strnlen(a.s, a.max), bn = strnlen(b.s, b.max);
+
+	return an == bn && memcmp(a.s, b.s, an) == 0;
+}
+
+/* Tempo's: a database, a messaging system, or a node the sensor does
+ * not follow (a virtual node); unset between two followed services. */
+static const char *
+connection_type(const struct sg_span *s, const struct servicegraph_peer *p)
+{
+	if (s->kind == SG_SPAN_CLIENT && semconv_db_system(s->app) != NULL)
+		return "database";
+	if (semconv_messaging_system(s->app) != NULL)
+		return "messaging_system";
+	return p == NULL || !p->followed ? "virtual_node" : NULL;
+}
+
+bool
+servicegraph_edge(const struct sg_span *s,
+    const struct servicegraph_peer *p, struct servicegraph_edge *e)
+{
+	struct servicegraph_text own = text(s->service_name,
+	    sizeof(s->service_name)), own_ns = text(s->service_namespace,
+	    sizeof(s->service_namespace)), other, other_ns;
+	bool client = s->kind == SG_SPAN_CLIENT;
+
+	if (s->kind != SG_SPAN_CLIENT && s->kind != SG_SPAN_SERVER)
+		return false;
+	memset(e, 0, sizeof(*e));
+	peer_node(s, p, &other, &other_ns);
+	e->client = client ? own : other;
+	e->client_ns = client ? own_ns : other_ns;
+	e->server = client ? other : own;
+	e->server_ns = client ? other_ns : own_ns;
+	e->connection_type = connection_type(s, p);
+	/* both ends followed: the client's span counts the request */
+	e->counted = client || p == NULL || !p->followed;
+	e->failed = spansem_error(s);
+	/* as Beyla: an unknown namespace of the other end matches */
+	e->self = text_eq(own, other) && (text_eq(own_ns, other_ns) ||
+	    other_ns.s[0] == '\0');
+	return true;
+}
+
+void
+servicegraph_labels(struct metrics_labels *l,
+    const struct servicegraph_edge *e)
+{
+	metrics_labels_reset(l);
+	metrics_labels_add(l, "client", e->client.s, e->client.max);
+	metrics_labels_add(l, "client_service_namespace", e->client_ns.s,
+	    e->client_ns.max);
+	metrics_labels_add(l, "server", e->server.s, e->server.max);
+	metrics_labels_add(l, "server_service_namespace", e->server_ns.s,
+	    e->server_ns.max);
+	/* Unset is no label: Prometheus does not tell empty from absent. */
+	if (e->connection_type != NULL)
+		metrics_labels_add(l, "connection_type", e->connection_type,
+		    SG_LABEL_MAX);
+	metrics_labels_add(l, "source", SERVICEGRAPH_SOURCE, SG_LABEL_MAX);
+}
+
+void
+servicegraph_record(struct servicegraph *g, const struct sg_span *s,
+    const struct servicegraph_peer *peer)
+{
+	struct servicegraph_edge e;
+
+	if (!servicegraph_on(g) || s == NULL ||
+	    !servicegraph_edge(s, peer, &e) || (e.self && !g->self_refs))
+		return;
+	servicegraph_labels(&g->l, &e);
+	metrics_family_update(g->m, g->fam[s->kind == SG_SPAN_CLIENT ?
+	    SERVICEGRAPH_CLIENT : SERVICEGRAPH_SERVER], &g->l,
+	    spans_seconds(s));
+	if (!e.counted)
+		return;
+	metrics_family_update(g->m, g->fam[SERVICEGRAPH_TOTAL], &g->l, 1);
+	if (e.failed)
+		metrics_family_update(g->m, g->fam[SERVICEGRAPH_FAILED], &g->l,
+		    1);
+}

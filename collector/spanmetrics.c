@@ -1,0 +1,104 @@
+#include "spanmetrics.h"
+
+#include <string.h>
+
+#include "spans.h"
+#include "spansem.h"
+
+/* What the metrics say made them: Beyla says "beyla". */
+#define SPANMETRICS_SOURCE "spyglass"
+/* namespace, '/', name, NUL */
+#define JOB_MAX (2 * SG_NAME_MAX + 2)
+
+static const struct metrics_family_def spanmetrics_defs[SPANMETRICS_NFAM] = {
+	[SPANMETRICS_LATENCY] = { "traces_spanmetrics_latency",
+	    "traces_spanmetrics_latency", "s",
+	    "Duration of service calls (client and server), in seconds, "
+	    "in trace span metrics format", SG_METRIC_HISTOGRAM },
+	[SPANMETRICS_CALLS] = { "traces_spanmetrics_calls_total",
+	    "traces_spanmetrics_calls_total", "",
+	    "Number of service calls in trace span metrics format",
+	    SG_METRIC_COUNTER },
+	[SPANMETRICS_SIZE] = { "traces_spanmetrics_size_total",
+	    "traces_spanmetrics_size_total", "By",
+	    "Size of service calls' requests, in bytes, in trace span "
+	    "metrics format", SG_METRIC_COUNTER },
+};
+
+void
+spanmetrics_attach(struct spanmetrics *sm, struct sg_metrics *m)
+{
+	if (sm == NULL)
+		return;
+	sm->m = m;
+	sm->on = false;
+	for (int i = 0; i < SPANMETRICS_NFAM; i++)
+		sm->fam[i] = metrics_family_add(m, &spanmetrics_defs[i]);
+}
+
+void
+spanmetrics_select(struct spanmetrics *sm, const struct sg_config *c)
+{
+	if (sm == NULL || c == NULL)
+		return;
+	sm->on = (c->features & (1u << SG_FEATURE_APPLICATION_SPAN)) != 0;
+	for (int i = 0; i < SPANMETRICS_NFAM; i++)
+		metrics_family_enable(sm->m, sm->fam[i], sm->on);
+}
+
+/* Beyla's job: "namespace/name", or the name without a namespace.
+ * Without snprintf: this is done for every span. */
+static void
+spanmetrics_job(char job[JOB_MAX], const struct sg_span *s)
+{
+	size_t nn = strnlen(s->service_name, sizeof(s->service_name));
+	size_t ns = strnlen(s->service_namespace,
+	    sizeof(s->service_namespace));
+	size_t o = 0;
+
+	if (ns > 0) {
+		memcpy(job, s->service_namespace, ns);
+		job[ns] = '/';
+		o = ns + 1;
+	}
+	memcpy(job + o, s->service_name, nn);
+	job[o + nn] = '\0';
+}
+
+void
+spanmetrics_labels(struct metrics_labels *l, const struct sg_span *s)
+{
+	char name[SPANSEM_NAME_MAX], job[JOB_MAX];
+	bool error = spansem_error(s);
+
+	spansem_name(s, name, sizeof(name));
+	spanmetrics_job(job, s);
+	metrics_labels_reset(l);
+	metrics_labels_add(l, "service_name", s->service_name,
+	    sizeof(s->service_name));
+	metrics_labels_add(l, "service_namespace", s->service_namespace,
+	    sizeof(s->service_namespace));
+	metrics_labels_add(l, "span_name", name, sizeof(name));
+	metrics_labels_add(l, "span_kind",
+	    spansem_kind_name(spansem_kind(s)), SG_LABEL_MAX);
+	/* the exported span's status: an error, or not set (never OK) */
+	metrics_labels_add(l, "status_code", error ? "STATUS_CODE_ERROR" :
+	    "STATUS_CODE_UNSET", SG_LABEL_MAX);
+	metrics_labels_add(l, "instance", s->instance_id,
+	    sizeof(s->instance_id));
+	metrics_labels_add(l, "job", job, sizeof(job));
+	metrics_labels_add(l, "source", SPANMETRICS_SOURCE, SG_LABEL_MAX);
+}
+
+void
+spanmetrics_record(struct spanmetrics *sm, const struct sg_span *s)
+{
+	if (sm == NULL || s == NULL || !sm->on)
+		return;
+	spanmetrics_labels(&sm->l, s);
+	metrics_family_update(sm->m, sm->fam[SPANMETRICS_LATENCY], &sm->l,
+	    spans_seconds(s));
+	metrics_family_update(sm->m, sm->fam[SPANMETRICS_CALLS], &sm->l, 1);
+	metrics_family_update(sm->m, sm->fam[SPANMETRICS_SIZE], &sm->l,
+	    (double)s->req_size);
+}

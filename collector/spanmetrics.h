@@ -1,0 +1,41 @@
+/*
+ * [metrics] features = application_span: Beyla's span metrics, one
+ * series per service, span name, kind and status, counted from every
+ * span the RED metrics count (sampling does not thin them):
+ *   traces_spanmetrics_latency      histogram, seconds
+ *   traces_spanmetrics_calls_total  counter
+ *   traces_spanmetrics_size_total   counter, request bytes
+ * The name, kind and status are those the exported span carries
+ * (spansem.h).  Their families live in metrics.c (bounds, expiry,
+ * snapshot); this module decides their labels.
+ */
+#ifndef SG_SPANMETRICS_H
+#define SG_SPANMETRICS_H
+
+#include <stdbool.h>
+
+#include "config.h"
+#include "metrics.h"
+#include "msg.h"
+
+enum { SPANMETRICS_LATENCY = 0, SPANMETRICS_CALLS, SPANMETRICS_SIZE,
+	SPANMETRICS_NFAM };
+
+struct spanmetrics {
+	struct sg_metrics     *m;        /* not owned */
+	int                    fam[SPANMETRICS_NFAM];
+	bool                   on;
+	struct metrics_labels  l;        /* scratch, per span */
+};
+
+/* Add the families to m (off), which the following calls count in; again
+ * for each new metrics object. */
+void spanmetrics_attach(struct spanmetrics *sm, struct sg_metrics *m);
+/* On when c's features include application_span. */
+void spanmetrics_select(struct spanmetrics *sm, const struct sg_config *c);
+void spanmetrics_record(struct spanmetrics *sm, const struct sg_span *s);
+/* The labels of span s: service_name, service_namespace, span_name,
+ * span_kind, status_code, instance, job, source. */
+void spanmetrics_labels(struct metrics_labels *l, const struct sg_span *s);
+
+#endif
