@@ -7,8 +7,12 @@
  * over a number of connections.
  *
  *   make bench/collector_bench
- *   bench/collector_bench [-p http|postgresql|redis] [EXCHANGES [CONNECTIONS]]
+ *   bench/collector_bench [-p http|postgresql|redis] [-f FEATURES]
+ *       [EXCHANGES [CONNECTIONS]]
  *   valgrind --tool=callgrind bench/collector_bench 100000 16
+ *
+ * -f takes [metrics] features (application_span,application_service_graph
+ * add the span metrics and the service graph, with its peer lookup).
  *
  * Prints the time per exchange.  Under callgrind, instructions per
  * exchange do not depend on what else the machine is doing.
@@ -25,6 +29,8 @@
 #include "metrics.h"
 #include "procs.h"
 #include "routes.h"
+#include "servicegraph.h"
+#include "spanmetrics.h"
 #include "spans.h"
 
 #define BENCH_CONNS_CAPACITY 16384   /* as in collector/main.c */
@@ -67,10 +73,30 @@ static const struct bench_proto bench_protos[] = {
 #undef B
 
 struct bench {
-	struct sg_metrics *metrics;
-	struct sg_routes  *routes;
-	uint64_t           exchanges;
+	struct sg_metrics  *metrics;
+	struct spanmetrics  spanmetrics;
+	struct servicegraph graph;
+	struct sg_conns    *conns;
+	struct sg_routes   *routes;
+	uint64_t            exchanges;
 };
+
+/* As collector/main.c's sg_graph_record. */
+static void
+bench_graph(struct bench *b, const struct sg_conn *conn,
+    const struct sg_span *s)
+{
+	struct servicegraph_peer peer = { 0 };
+	const struct sg_conn *pc;
+
+	if (!servicegraph_on(&b->graph))
+		return;
+	if ((pc = conns_peer(b->conns, conn)) != NULL) {
+		peer.followed = true;
+		peer.proc = procs_find(pc->pid);
+	}
+	servicegraph_record(&b->graph, s, &peer);
+}
 
 static void
 bench_on_exchange(void *ctx, const struct sg_conn *conn,
@@ -86,6 +112,8 @@ bench_on_exchange(void *ctx, const struct sg_conn *conn,
 	    s.target, strnlen(s.target, sizeof(s.target)), s.route,
 	    sizeof(s.route));
 	metrics_record_span(b->metrics, &s);
+	spanmetrics_record(&b->spanmetrics, &s);
+	bench_graph(b, conn, &s);
 	b->exchanges++;
 }
 
@@ -149,8 +177,19 @@ main(int argc, char **argv)
 	size_t req_size, resp_size;
 	uint64_t t0, t1;
 
-	if (argc > 2 && strcmp(argv[1], "-p") == 0) {
-		bp = bench_proto_named(argv[2]);
+	char err[SG_CONFIG_ERR_MAX];
+
+	sg_config_defaults(&cfg);
+	while (argc > 2 && argv[1][0] == '-') {
+		if (strcmp(argv[1], "-p") == 0)
+			bp = bench_proto_named(argv[2]);
+		else if (strcmp(argv[1], "-f") != 0 ||
+		    sg_config_set(&cfg, "metrics", "features", argv[2],
+		    "-f", err, sizeof(err)) < 0) {
+			fprintf(stderr, "collector_bench: %s: %s\n", argv[1],
+			    strcmp(argv[1], "-f") == 0 ? err : "unknown");
+			return 2;
+		}
 		argc -= 2;
 		argv += 2;
 	}
@@ -159,11 +198,10 @@ main(int argc, char **argv)
 	if (bp == NULL || n == 0 || nconn == 0 ||
 	    nconn > BENCH_CONNS_CAPACITY / 2) {
 		fprintf(stderr, "usage: collector_bench [-p http|postgresql|"
-		    "redis] [EXCHANGES [1..%d CONNECTIONS]]\n",
+		    "redis] [-f FEATURES] [EXCHANGES [1..%d CONNECTIONS]]\n",
 		    BENCH_CONNS_CAPACITY / 2);
 		return 2;
 	}
-	sg_config_defaults(&cfg);
 	spans_init();
 	bench_proc();
 	b.metrics = metrics_new(&cfg.prom.duration_histogram,
@@ -172,9 +210,15 @@ main(int argc, char **argv)
 	    cfg.routes.unmatched, cfg.routes.ignore_mode,
 	    cfg.routes.wildcard_char[0],
 	    cfg.routes.max_path_segment_cardinality, NULL, 0);
+	metrics_select(b.metrics, &cfg);
+	spanmetrics_attach(&b.spanmetrics, b.metrics);
+	servicegraph_attach(&b.graph, b.metrics);
+	spanmetrics_select(&b.spanmetrics, &cfg);
+	servicegraph_select(&b.graph, &cfg);
 	t = conns_new(BENCH_CONNS_CAPACITY,
 	    (uint64_t)cfg.ebpf.http_request_timeout_ms * 1000000u,
 	    bench_on_exchange, &b);
+	b.conns = t;
 	req = calloc(nconn, sizeof(*req));
 	resp = calloc(nconn, sizeof(*resp));
 	if (b.metrics == NULL || t == NULL || req == NULL || resp == NULL) {

@@ -1216,6 +1216,24 @@ metrics_family_add(struct sg_metrics *m, const struct metrics_family_def *d)
 	return (int)m->nfam++;
 }
 
+/* Several families of a module share one label set, and consecutive
+ * spans mostly have the same: hashed once, and again only when they
+ * differ from the last set hashed with this key. */
+static void
+labels_hash_cached(const struct sg_metrics *m, struct metrics_labels *l)
+{
+	if (l->last_len != l->len || l->last_len == 0 ||
+	    memcmp(l->last_key, m->key, sizeof(m->key)) != 0 ||
+	    memcmp(l->last, l->buf, l->len) != 0) {
+		l->last_hash = labels_hash(m, l);
+		memcpy(l->last, l->buf, l->len);
+		l->last_len = l->len;
+		memcpy(l->last_key, m->key, sizeof(m->key));
+	}
+	l->hash = l->last_hash;
+	l->hashed = true;
+}
+
 static struct family *
 family_added(struct sg_metrics *m, int id)
 {
@@ -1242,11 +1260,8 @@ metrics_family_update(struct sg_metrics *m, int id, struct metrics_labels *l,
 
 	if (f == NULL || l == NULL || f->off)
 		return;
-	/* Several families of a module share one label set: hashed once. */
-	if (!l->hashed) {
-		l->hash = labels_hash(m, l);
-		l->hashed = true;
-	}
+	if (!l->hashed)
+		labels_hash_cached(m, l);
 	if ((se = family_get_h(m, f, l, l->hash)) == NULL)
 		return;
 	if (f->hdr.type == SG_METRIC_HISTOGRAM)

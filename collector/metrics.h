@@ -61,7 +61,10 @@ size_t metrics_snapshot(struct sg_metrics *m, uint8_t *buf, size_t cap,
  * the same series limit, expiry and snapshot.  Their labels are built
  * by the module. */
 
-/* A label set: n x "key\0value\0", the form both hashed and compared. */
+/* A label set: n x "key\0value\0", the form both hashed and compared.
+ * It remembers the last set it was hashed as (and with which key):
+ * consecutive spans mostly have the same labels, and comparing them is
+ * much cheaper than hashing them again. */
 #define METRICS_LABELS_MAX (SG_MAX_LABELS * (64 + SG_LABEL_MAX))
 struct metrics_labels {
 	uint16_t n;
@@ -70,7 +73,12 @@ struct metrics_labels {
 	bool     hashed;         /* hash is the hash of buf */
 	uint64_t hash;
 	char     buf[METRICS_LABELS_MAX];
+	size_t   last_len;       /* 0: none */
+	uint64_t last_key[2];
+	uint64_t last_hash;
+	char     last[METRICS_LABELS_MAX];
 };
+/* Empty, for a new set (what it last hashed is kept). */
 void metrics_labels_reset(struct metrics_labels *l);
 /* Append key=value; the value is read up to vmax bytes (fixed-size
  * fields may lack a terminator) and cut at SG_LABEL_MAX - 1 bytes. */

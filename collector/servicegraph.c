@@ -38,6 +38,9 @@ servicegraph_attach(struct servicegraph *g, struct sg_metrics *m)
 		return;
 	g->m = m;
 	g->on = false;
+	/* labels hashed with the old object's key are no use */
+	g->have_src = false;
+	metrics_labels_reset(&g->l);
 	for (int i = 0; i < SERVICEGRAPH_NFAM; i++)
 		g->fam[i] = metrics_family_add(m, &servicegraph_defs[i]);
 }
@@ -151,6 +154,51 @@ servicegraph_labels(struct metrics_labels *l,
 	metrics_labels_add(l, "source", SERVICEGRAPH_SOURCE, SG_LABEL_MAX);
 }
 
+static bool
+src_same(const struct servicegraph_src *a, const struct servicegraph_edge *e)
+{
+	return a->connection_type == e->connection_type &&
+	    text_eq(text(a->client, sizeof(a->client)), e->client) &&
+	    text_eq(text(a->server, sizeof(a->server)), e->server) &&
+	    text_eq(text(a->client_ns, sizeof(a->client_ns)), e->client_ns) &&
+	    text_eq(text(a->server_ns, sizeof(a->server_ns)), e->server_ns);
+}
+
+static void
+text_keep(char *dst, size_t sz, struct servicegraph_text t)
+{
+	size_t n = strnlen(t.s, t.max);
+
+	if (n >= sz)
+		n = sz - 1;
+	memcpy(dst, t.s, n);
+	dst[n] = '\0';
+}
+
+static void
+src_keep(struct servicegraph_src *a, const struct servicegraph_edge *e)
+{
+	text_keep(a->client, sizeof(a->client), e->client);
+	text_keep(a->client_ns, sizeof(a->client_ns), e->client_ns);
+	text_keep(a->server, sizeof(a->server), e->server);
+	text_keep(a->server_ns, sizeof(a->server_ns), e->server_ns);
+	a->connection_type = e->connection_type;
+}
+
+/* Consecutive spans mostly make the same edge: then the last span's
+ * labels are used as they are, built and hashed once. */
+static void
+servicegraph_labels_of(struct servicegraph *g,
+    const struct servicegraph_edge *e)
+{
+	if (g->have_src && src_same(&g->src, e))
+		return;
+	servicegraph_labels(&g->l, e);
+	g->have_src = !g->l.err;
+	if (g->have_src)
+		src_keep(&g->src, e);
+}
+
 void
 servicegraph_record(struct servicegraph *g, const struct sg_span *s,
     const struct servicegraph_peer *peer)
@@ -160,7 +208,7 @@ servicegraph_record(struct servicegraph *g, const struct sg_span *s,
 	if (!servicegraph_on(g) || s == NULL ||
 	    !servicegraph_edge(s, peer, &e) || (e.self && !g->self_refs))
 		return;
-	servicegraph_labels(&g->l, &e);
+	servicegraph_labels_of(g, &e);
 	metrics_family_update(g->m, g->fam[s->kind == SG_SPAN_CLIENT ?
 	    SERVICEGRAPH_CLIENT : SERVICEGRAPH_SERVER], &g->l,
 	    spans_seconds(s));

@@ -54,12 +54,21 @@ struct servicegraph_edge {
 	bool        self;              /* client and server are one service */
 };
 
+/* The edge the labels of the last span were built from. */
+struct servicegraph_src {
+	char        client[SG_NAME_MAX], client_ns[SG_NAME_MAX];
+	char        server[SG_NAME_MAX], server_ns[SG_NAME_MAX];
+	const char *connection_type;
+};
+
 struct servicegraph {
-	struct sg_metrics     *m;        /* not owned */
-	int                    fam[SERVICEGRAPH_NFAM];
-	bool                   on;
-	bool                   self_refs;
-	struct metrics_labels  l;        /* scratch, per span */
+	struct sg_metrics       *m;        /* not owned */
+	int                      fam[SERVICEGRAPH_NFAM];
+	bool                     on;
+	bool                     self_refs;
+	struct metrics_labels    l;        /* of the last span */
+	bool                     have_src; /* l was built from src */
+	struct servicegraph_src  src;
 };
 
 void servicegraph_attach(struct servicegraph *g, struct sg_metrics *m);

@@ -32,6 +32,9 @@ spanmetrics_attach(struct spanmetrics *sm, struct sg_metrics *m)
 		return;
 	sm->m = m;
 	sm->on = false;
+	/* labels hashed with the old object's key are no use */
+	sm->have_src = false;
+	metrics_labels_reset(&sm->l);
 	for (int i = 0; i < SPANMETRICS_NFAM; i++)
 		sm->fam[i] = metrics_family_add(m, &spanmetrics_defs[i]);
 }
@@ -90,12 +93,61 @@ spanmetrics_labels(struct metrics_labels *l, const struct sg_span *s)
 	metrics_labels_add(l, "source", SPANMETRICS_SOURCE, SG_LABEL_MAX);
 }
 
+#define SAME(f) (memcmp(a->f, s->f, sizeof(a->f)) == 0)
+#define KEEP(f) memcpy(a->f, s->f, sizeof(a->f))
+
+/* Spans arrive with zeroed fields (spans_build): bytes past a string's
+ * end compare too. */
+static bool
+src_same(const struct spanmetrics_src *a, const struct sg_span *s,
+    bool error)
+{
+	return a->kind == s->kind && a->app == s->app && a->flags == s->flags &&
+	    a->error == error && SAME(op) && SAME(route) && SAME(target) &&
+	    SAME(collection) && SAME(service_name) &&
+	    SAME(service_namespace) && SAME(instance_id);
+}
+
+static void
+src_keep(struct spanmetrics_src *a, const struct sg_span *s, bool error)
+{
+	a->kind = s->kind;
+	a->app = s->app;
+	a->flags = s->flags;
+	a->error = error;
+	KEEP(op);
+	KEEP(route);
+	KEEP(target);
+	KEEP(collection);
+	KEEP(service_name);
+	KEEP(service_namespace);
+	KEEP(instance_id);
+}
+
+#undef SAME
+#undef KEEP
+
+/* Consecutive spans mostly have the same labels: then the last span's
+ * are used as they are, built and hashed once. */
+static void
+spanmetrics_labels_of(struct spanmetrics *sm, const struct sg_span *s)
+{
+	bool error = spansem_error(s);
+
+	if (sm->have_src && src_same(&sm->src, s, error))
+		return;
+	spanmetrics_labels(&sm->l, s);
+	sm->have_src = !sm->l.err;
+	if (sm->have_src)
+		src_keep(&sm->src, s, error);
+}
+
 void
 spanmetrics_record(struct spanmetrics *sm, const struct sg_span *s)
 {
 	if (sm == NULL || s == NULL || !sm->on)
 		return;
-	spanmetrics_labels(&sm->l, s);
+	spanmetrics_labels_of(sm, s);
 	metrics_family_update(sm->m, sm->fam[SPANMETRICS_LATENCY], &sm->l,
 	    spans_seconds(s));
 	metrics_family_update(sm->m, sm->fam[SPANMETRICS_CALLS], &sm->l, 1);

@@ -21,11 +21,26 @@
 enum { SPANMETRICS_LATENCY = 0, SPANMETRICS_CALLS, SPANMETRICS_SIZE,
 	SPANMETRICS_NFAM };
 
+/* The span fields its labels are made of. */
+struct spanmetrics_src {
+	uint8_t kind, app, flags;
+	bool    error;
+	char    op[SG_METHOD_MAX];
+	char    route[SG_PATH_MAX];
+	char    target[SG_PATH_MAX];
+	char    collection[SG_COLLECTION_MAX];
+	char    service_name[SG_NAME_MAX];
+	char    service_namespace[SG_NAME_MAX];
+	char    instance_id[SG_NAME_MAX];
+};
+
 struct spanmetrics {
 	struct sg_metrics     *m;        /* not owned */
 	int                    fam[SPANMETRICS_NFAM];
 	bool                   on;
-	struct metrics_labels  l;        /* scratch, per span */
+	struct metrics_labels  l;        /* of the last span */
+	bool                   have_src; /* l was built from src */
+	struct spanmetrics_src src;
 };
 
 /* Add the families to m (off), which the following calls count in; again

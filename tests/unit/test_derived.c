@@ -441,6 +441,53 @@ test_servicegraph_self(void **state)
 	}
 }
 
+/* Consecutive spans share their labels' building and hashing: spans
+ * that differ still get series of their own, and a new metrics object
+ * (another hash key) is not misled by what the last one hashed. */
+static void
+test_derived_caches(void **state)
+{
+	static struct spanmetrics sm;
+	static struct servicegraph g;
+	struct sg_proc_info pa = mkproc("pa", ""), pb = mkproc("pb", "");
+	struct servicegraph_peer to_a = { true, &pa }, to_b = { true, &pb };
+	struct sg_span a = mkspan(SG_SPAN_CLIENT, SG_APP_HTTP, "c", "GET", 200),
+	    b = a, e = a;
+	struct sg_metrics *m;
+	struct dsnap d;
+	struct dfam *f;
+
+	(void)state;
+	snprintf(b.route, sizeof(b.route), "/b");
+	e.status = 502;
+	for (int round = 0; round < 2; round++) {
+		m = derived_new(&sm, &g, F_SPAN | F_GRAPH, false);
+		spanmetrics_record(&sm, &a);
+		spanmetrics_record(&sm, &a);
+		spanmetrics_record(&sm, &b);
+		spanmetrics_record(&sm, &e);
+		spanmetrics_record(&sm, &a);
+		servicegraph_record(&g, &a, &to_a);
+		servicegraph_record(&g, &a, &to_b);
+		servicegraph_record(&g, &a, &to_a);
+		dsnap_take(m, &d);
+		f = dfam(&d, "traces_spanmetrics_calls_total");
+		assert_int_equal(f->hdr.nseries, 3);
+		assert_true(find_series(f, "span_name", "GET", "status_code",
+		    "STATUS_CODE_UNSET", NULL)->value_f == 3);
+		assert_true(find_series(f, "span_name", "GET /b", NULL)->
+		    value_f == 1);
+		assert_true(find_series(f, "status_code", "STATUS_CODE_ERROR",
+		    NULL)->value_f == 1);
+		assert_true(counter_of(&d, "traces_service_graph_request_total",
+		    "c", "pa") == 2);
+		assert_true(counter_of(&d, "traces_service_graph_request_total",
+		    "c", "pb") == 1);
+		dsnap_free(&d);
+		metrics_free(m);
+	}
+}
+
 /* The families added count against the limit like the others. */
 static void
 test_family_add_bounds(void **state)
@@ -486,6 +533,7 @@ main(void)
 		cmocka_unit_test(test_servicegraph_edge),
 		cmocka_unit_test(test_servicegraph_once_per_edge),
 		cmocka_unit_test(test_servicegraph_self),
+		cmocka_unit_test(test_derived_caches),
 		cmocka_unit_test(test_family_add_bounds),
 	};
 
