@@ -1271,6 +1271,38 @@ metrics_family_update(struct sg_metrics *m, int id, struct metrics_labels *l,
 }
 
 void
+metrics_deriver_attach(struct metrics_deriver *d, struct sg_metrics *m,
+    const struct metrics_family_def *defs, size_t n)
+{
+	if (d == NULL)
+		return;
+	d->m = m;
+	d->on = false;
+	d->have_src = false;
+	metrics_labels_reset(&d->l);
+	d->nfam = n < METRICS_EXTRA_MAX ? n : METRICS_EXTRA_MAX;
+	for (size_t i = 0; i < d->nfam; i++)
+		d->fam[i] = metrics_family_add(m, &defs[i]);
+}
+
+void
+metrics_deriver_enable(struct metrics_deriver *d, bool on)
+{
+	if (d == NULL)
+		return;
+	d->on = on;
+	for (size_t i = 0; i < d->nfam; i++)
+		metrics_family_enable(d->m, d->fam[i], on);
+}
+
+void
+metrics_deriver_update(struct metrics_deriver *d, size_t i, double v)
+{
+	if (d != NULL && i < d->nfam)
+		metrics_family_update(d->m, d->fam[i], &d->l, v);
+}
+
+void
 metrics_set_host(struct sg_metrics *m, const char *name)
 {
 	if (m != NULL && name != NULL && name[0] != '\0')

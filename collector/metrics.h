@@ -102,4 +102,27 @@ void metrics_family_enable(struct sg_metrics *m, int id, bool on);
 void metrics_family_update(struct sg_metrics *m, int id,
     struct metrics_labels *l, double v);
 
+/* The source label of the derived metrics (Beyla's say "beyla"). */
+#define METRICS_SOURCE "spyglass"
+
+/* What a module deriving metrics from spans keeps: its families in one
+ * metrics object, whether they are on, and the labels of its last span
+ * (which the module rebuilds only when what they are made of changes). */
+struct metrics_deriver {
+	struct sg_metrics     *m;         /* not owned */
+	int                    fam[METRICS_EXTRA_MAX];
+	size_t                 nfam;
+	bool                   on;
+	bool                   have_src;  /* l is of the module's last
+	                                   * span: the module says when */
+	struct metrics_labels  l;
+};
+/* Add the n families of defs to m, off; again for each new metrics
+ * object (what was hashed with the last one's key is dropped). */
+void metrics_deriver_attach(struct metrics_deriver *d, struct sg_metrics *m,
+    const struct metrics_family_def *defs, size_t n);
+void metrics_deriver_enable(struct metrics_deriver *d, bool on);
+/* metrics_family_update of the module's family i with its labels l. */
+void metrics_deriver_update(struct metrics_deriver *d, size_t i, double v);
+
 #endif

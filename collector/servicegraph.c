@@ -6,7 +6,6 @@
 #include "spans.h"
 #include "spansem.h"
 
-#define SERVICEGRAPH_SOURCE "spyglass"
 /* As spans name a process whose metadata is missing. */
 #define UNKNOWN_SERVICE "unknown_service"
 
@@ -34,15 +33,9 @@ static const struct metrics_family_def servicegraph_defs[SERVICEGRAPH_NFAM] = {
 void
 servicegraph_attach(struct servicegraph *g, struct sg_metrics *m)
 {
-	if (g == NULL)
-		return;
-	g->m = m;
-	g->on = false;
-	/* labels hashed with the old object's key are no use */
-	g->have_src = false;
-	metrics_labels_reset(&g->l);
-	for (int i = 0; i < SERVICEGRAPH_NFAM; i++)
-		g->fam[i] = metrics_family_add(m, &servicegraph_defs[i]);
+	if (g != NULL)
+		metrics_deriver_attach(&g->d, m, servicegraph_defs,
+		    SERVICEGRAPH_NFAM);
 }
 
 void
@@ -50,17 +43,15 @@ servicegraph_select(struct servicegraph *g, const struct sg_config *c)
 {
 	if (g == NULL || c == NULL)
 		return;
-	g->on = (c->features &
-	    (1u << SG_FEATURE_APPLICATION_SERVICE_GRAPH)) != 0;
 	g->self_refs = c->allow_service_graph_self_references;
-	for (int i = 0; i < SERVICEGRAPH_NFAM; i++)
-		metrics_family_enable(g->m, g->fam[i], g->on);
+	metrics_deriver_enable(&g->d, (c->features &
+	    (1u << SG_FEATURE_APPLICATION_SERVICE_GRAPH)) != 0);
 }
 
 bool
 servicegraph_on(const struct servicegraph *g)
 {
-	return g != NULL && g->on;
+	return g != NULL && g->d.on;
 }
 
 static struct servicegraph_text
@@ -151,7 +142,7 @@ servicegraph_labels(struct metrics_labels *l,
 	if (e->connection_type != NULL)
 		metrics_labels_add(l, "connection_type", e->connection_type,
 		    SG_LABEL_MAX);
-	metrics_labels_add(l, "source", SERVICEGRAPH_SOURCE, SG_LABEL_MAX);
+	metrics_labels_add(l, "source", METRICS_SOURCE, SG_LABEL_MAX);
 }
 
 static bool
@@ -191,11 +182,11 @@ static void
 servicegraph_labels_of(struct servicegraph *g,
     const struct servicegraph_edge *e)
 {
-	if (g->have_src && src_same(&g->src, e))
+	if (g->d.have_src && src_same(&g->src, e))
 		return;
-	servicegraph_labels(&g->l, e);
-	g->have_src = !g->l.err;
-	if (g->have_src)
+	servicegraph_labels(&g->d.l, e);
+	g->d.have_src = !g->d.l.err;
+	if (g->d.have_src)
 		src_keep(&g->src, e);
 }
 
@@ -209,13 +200,11 @@ servicegraph_record(struct servicegraph *g, const struct sg_span *s,
 	    !servicegraph_edge(s, peer, &e) || (e.self && !g->self_refs))
 		return;
 	servicegraph_labels_of(g, &e);
-	metrics_family_update(g->m, g->fam[s->kind == SG_SPAN_CLIENT ?
-	    SERVICEGRAPH_CLIENT : SERVICEGRAPH_SERVER], &g->l,
-	    spans_seconds(s));
+	metrics_deriver_update(&g->d, s->kind == SG_SPAN_CLIENT ?
+	    SERVICEGRAPH_CLIENT : SERVICEGRAPH_SERVER, spans_seconds(s));
 	if (!e.counted)
 		return;
-	metrics_family_update(g->m, g->fam[SERVICEGRAPH_TOTAL], &g->l, 1);
+	metrics_deriver_update(&g->d, SERVICEGRAPH_TOTAL, 1);
 	if (e.failed)
-		metrics_family_update(g->m, g->fam[SERVICEGRAPH_FAILED], &g->l,
-		    1);
+		metrics_deriver_update(&g->d, SERVICEGRAPH_FAILED, 1);
 }

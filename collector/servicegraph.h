@@ -62,12 +62,8 @@ struct servicegraph_src {
 };
 
 struct servicegraph {
-	struct sg_metrics       *m;        /* not owned */
-	int                      fam[SERVICEGRAPH_NFAM];
-	bool                     on;
+	struct metrics_deriver   d;        /* d.l: built from src */
 	bool                     self_refs;
-	struct metrics_labels    l;        /* of the last span */
-	bool                     have_src; /* l was built from src */
 	struct servicegraph_src  src;
 };
 

@@ -5,8 +5,6 @@
 #include "spans.h"
 #include "spansem.h"
 
-/* What the metrics say made them: Beyla says "beyla". */
-#define SPANMETRICS_SOURCE "spyglass"
 /* namespace, '/', name, NUL */
 #define JOB_MAX (2 * SG_NAME_MAX + 2)
 
@@ -28,25 +26,17 @@ static const struct metrics_family_def spanmetrics_defs[SPANMETRICS_NFAM] = {
 void
 spanmetrics_attach(struct spanmetrics *sm, struct sg_metrics *m)
 {
-	if (sm == NULL)
-		return;
-	sm->m = m;
-	sm->on = false;
-	/* labels hashed with the old object's key are no use */
-	sm->have_src = false;
-	metrics_labels_reset(&sm->l);
-	for (int i = 0; i < SPANMETRICS_NFAM; i++)
-		sm->fam[i] = metrics_family_add(m, &spanmetrics_defs[i]);
+	if (sm != NULL)
+		metrics_deriver_attach(&sm->d, m, spanmetrics_defs,
+		    SPANMETRICS_NFAM);
 }
 
 void
 spanmetrics_select(struct spanmetrics *sm, const struct sg_config *c)
 {
-	if (sm == NULL || c == NULL)
-		return;
-	sm->on = (c->features & (1u << SG_FEATURE_APPLICATION_SPAN)) != 0;
-	for (int i = 0; i < SPANMETRICS_NFAM; i++)
-		metrics_family_enable(sm->m, sm->fam[i], sm->on);
+	if (sm != NULL && c != NULL)
+		metrics_deriver_enable(&sm->d,
+		    (c->features & (1u << SG_FEATURE_APPLICATION_SPAN)) != 0);
 }
 
 /* Beyla's job: "namespace/name", or the name without a namespace.
@@ -90,7 +80,7 @@ spanmetrics_labels(struct metrics_labels *l, const struct sg_span *s)
 	metrics_labels_add(l, "instance", s->instance_id,
 	    sizeof(s->instance_id));
 	metrics_labels_add(l, "job", job, sizeof(job));
-	metrics_labels_add(l, "source", SPANMETRICS_SOURCE, SG_LABEL_MAX);
+	metrics_labels_add(l, "source", METRICS_SOURCE, SG_LABEL_MAX);
 }
 
 #define SAME(f) (memcmp(a->f, s->f, sizeof(a->f)) == 0)
@@ -134,23 +124,21 @@ spanmetrics_labels_of(struct spanmetrics *sm, const struct sg_span *s)
 {
 	bool error = spansem_error(s);
 
-	if (sm->have_src && src_same(&sm->src, s, error))
+	if (sm->d.have_src && src_same(&sm->src, s, error))
 		return;
-	spanmetrics_labels(&sm->l, s);
-	sm->have_src = !sm->l.err;
-	if (sm->have_src)
+	spanmetrics_labels(&sm->d.l, s);
+	sm->d.have_src = !sm->d.l.err;
+	if (sm->d.have_src)
 		src_keep(&sm->src, s, error);
 }
 
 void
 spanmetrics_record(struct spanmetrics *sm, const struct sg_span *s)
 {
-	if (sm == NULL || s == NULL || !sm->on)
+	if (sm == NULL || s == NULL || !sm->d.on)
 		return;
 	spanmetrics_labels_of(sm, s);
-	metrics_family_update(sm->m, sm->fam[SPANMETRICS_LATENCY], &sm->l,
-	    spans_seconds(s));
-	metrics_family_update(sm->m, sm->fam[SPANMETRICS_CALLS], &sm->l, 1);
-	metrics_family_update(sm->m, sm->fam[SPANMETRICS_SIZE], &sm->l,
-	    (double)s->req_size);
+	metrics_deriver_update(&sm->d, SPANMETRICS_LATENCY, spans_seconds(s));
+	metrics_deriver_update(&sm->d, SPANMETRICS_CALLS, 1);
+	metrics_deriver_update(&sm->d, SPANMETRICS_SIZE, (double)s->req_size);
 }

@@ -35,11 +35,7 @@ struct spanmetrics_src {
 };
 
 struct spanmetrics {
-	struct sg_metrics     *m;        /* not owned */
-	int                    fam[SPANMETRICS_NFAM];
-	bool                   on;
-	struct metrics_labels  l;        /* of the last span */
-	bool                   have_src; /* l was built from src */
+	struct metrics_deriver d;        /* d.l: built from src */
 	struct spanmetrics_src src;
 };
 

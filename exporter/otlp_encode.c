@@ -713,18 +713,17 @@ span_name(struct arena *a, const struct sg_span *s)
 static int
 span_kind(const struct sg_span *s)
 {
-	switch (spansem_kind(s)) {
-	case SPANSEM_KIND_SERVER:
-		return KIND(SERVER);
-	case SPANSEM_KIND_CLIENT:
-		return KIND(CLIENT);
-	case SPANSEM_KIND_PRODUCER:
-		return KIND(PRODUCER);
-	case SPANSEM_KIND_CONSUMER:
-		return KIND(CONSUMER);
-	default:
-		return KIND(UNSPECIFIED);
-	}
+	static const int kinds[] = {
+		[SPANSEM_KIND_UNSPECIFIED] = KIND(UNSPECIFIED),
+		[SPANSEM_KIND_SERVER] = KIND(SERVER),
+		[SPANSEM_KIND_CLIENT] = KIND(CLIENT),
+		[SPANSEM_KIND_PRODUCER] = KIND(PRODUCER),
+		[SPANSEM_KIND_CONSUMER] = KIND(CONSUMER),
+	};
+	enum spansem_kind k = spansem_kind(s);
+
+	return (size_t)k < sizeof(kinds) / sizeof(kinds[0]) ? kinds[k] :
+	    KIND(UNSPECIFIED);
 }
 
 static int

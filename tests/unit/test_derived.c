@@ -202,6 +202,7 @@ test_derived_off(void **state)
 
 	(void)state;
 	assert_false(servicegraph_on(&g));
+	assert_false(sm.d.on);
 	spanmetrics_record(&sm, &s);
 	servicegraph_record(&g, &s, &p);
 	dsnap_take(m, &d);
@@ -326,13 +327,22 @@ test_servicegraph_edge(void **state)
 	assert_false(e.self);
 }
 
+/* The series of the edge from client to server in family fam. */
+static struct sg_series *
+edge(struct dsnap *d, const char *fam, const char *client,
+    const char *server)
+{
+	struct dfam *f = dfam(d, fam);
+
+	return f == NULL ? NULL : find_series(f, "client", client, "server",
+	    server, NULL);
+}
+
 static double
 counter_of(struct dsnap *d, const char *fam, const char *client,
     const char *server)
 {
-	struct dfam *f = dfam(d, fam);
-	struct sg_series *se = f == NULL ? NULL : find_series(f, "client",
-	    client, "server", server, NULL);
+	struct sg_series *se = edge(d, fam, client, server);
 
 	return se == NULL ? 0 : se->value_f;
 }
@@ -341,9 +351,7 @@ static uint64_t
 hist_count_of(struct dsnap *d, const char *fam, const char *client,
     const char *server)
 {
-	struct dfam *f = dfam(d, fam);
-	struct sg_series *se = f == NULL ? NULL : find_series(f, "client",
-	    client, "server", server, NULL);
+	struct sg_series *se = edge(d, fam, client, server);
 
 	return se == NULL ? 0 : se->count;
 }
