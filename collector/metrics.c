@@ -87,6 +87,7 @@ struct family {
 	bool            full;    /* refusing series: an episode, logged */
 	bool            off;     /* its feature is off: not in snapshots */
 	uint64_t        refused; /* observations refused in the episode */
+	uint64_t        moves;   /* removals: each may move a series */
 };
 
 /* The span fields a span's labels are made of. */
@@ -345,6 +346,7 @@ metrics_labels_reset(struct metrics_labels *l)
 	l->len = 0;
 	l->err = 0;
 	l->hashed = false;
+	l->version++;
 }
 
 void
@@ -354,6 +356,7 @@ metrics_labels_add(struct metrics_labels *l, const char *k, const char *v,
 	size_t kn = strlen(k), vn = strnlen(v, vmax);
 
 	l->hashed = false;
+	l->version++;
 	if (vn > SG_LABEL_MAX - 1)
 		vn = SG_LABEL_MAX - 1;
 	if (l->err || kn >= KEY_MAX || l->n >= SG_MAX_LABELS ||
@@ -620,6 +623,7 @@ family_remove(struct family *f, size_t idx)
 	size_t mask = f->nslots - 1, i, j, last = f->n - 1;
 	struct series *se = &f->series[idx];
 
+	f->moves++;
 	i = family_slot_of(f, idx);
 	f->slots[i] = 0;
 	for (j = (i + 1) & mask; f->slots[j] != 0; j = (j + 1) & mask) {
@@ -1216,24 +1220,6 @@ metrics_family_add(struct sg_metrics *m, const struct metrics_family_def *d)
 	return (int)m->nfam++;
 }
 
-/* Several families of a module share one label set, and consecutive
- * spans mostly have the same: hashed once, and again only when they
- * differ from the last set hashed with this key. */
-static void
-labels_hash_cached(const struct sg_metrics *m, struct metrics_labels *l)
-{
-	if (l->last_len != l->len || l->last_len == 0 ||
-	    memcmp(l->last_key, m->key, sizeof(m->key)) != 0 ||
-	    memcmp(l->last, l->buf, l->len) != 0) {
-		l->last_hash = labels_hash(m, l);
-		memcpy(l->last, l->buf, l->len);
-		l->last_len = l->len;
-		memcpy(l->last_key, m->key, sizeof(m->key));
-	}
-	l->hash = l->last_hash;
-	l->hashed = true;
-}
-
 static struct family *
 family_added(struct sg_metrics *m, int id)
 {
@@ -1251,19 +1237,40 @@ metrics_family_enable(struct sg_metrics *m, int id, bool on)
 		f->off = !on;
 }
 
+/* The series hit remembers, when it is still that of labels l. */
+static struct series *
+family_hit(struct family *f, const struct metrics_labels *l,
+    const struct metrics_hit *hit)
+{
+	if (hit == NULL || !hit->valid || hit->labels_version != l->version ||
+	    hit->family_moves != f->moves || hit->idx >= f->n)
+		return NULL;
+	return &f->series[hit->idx];
+}
+
 void
 metrics_family_update(struct sg_metrics *m, int id, struct metrics_labels *l,
-    double v)
+    double v, struct metrics_hit *hit)
 {
 	struct family *f = family_added(m, id);
 	struct series *se;
 
 	if (f == NULL || l == NULL || f->off)
 		return;
-	if (!l->hashed)
-		labels_hash_cached(m, l);
-	if ((se = family_get_h(m, f, l, l->hash)) == NULL)
-		return;
+	if ((se = family_hit(f, l, hit)) != NULL)
+		se->updated_ns = m->now;
+	else {
+		/* several families of a module share one label set */
+		if (!l->hashed) {
+			l->hash = labels_hash(m, l);
+			l->hashed = true;
+		}
+		if ((se = family_get_h(m, f, l, l->hash)) == NULL)
+			return;
+		if (hit != NULL)
+			*hit = (struct metrics_hit){ true, l->version, f->moves,
+			    (size_t)(se - f->series) };
+	}
 	if (f->hdr.type == SG_METRIC_HISTOGRAM)
 		histogram_observe(f, se, v);
 	else
@@ -1280,6 +1287,7 @@ metrics_deriver_attach(struct metrics_deriver *d, struct sg_metrics *m,
 	d->on = false;
 	d->have_src = false;
 	metrics_labels_reset(&d->l);
+	memset(d->hit, 0, sizeof(d->hit));
 	d->nfam = n < METRICS_EXTRA_MAX ? n : METRICS_EXTRA_MAX;
 	for (size_t i = 0; i < d->nfam; i++)
 		d->fam[i] = metrics_family_add(m, &defs[i]);
@@ -1299,7 +1307,7 @@ void
 metrics_deriver_update(struct metrics_deriver *d, size_t i, double v)
 {
 	if (d != NULL && i < d->nfam)
-		metrics_family_update(d->m, d->fam[i], &d->l, v);
+		metrics_family_update(d->m, d->fam[i], &d->l, v, &d->hit[i]);
 }
 
 void

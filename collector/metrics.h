@@ -61,10 +61,9 @@ size_t metrics_snapshot(struct sg_metrics *m, uint8_t *buf, size_t cap,
  * the same series limit, expiry and snapshot.  Their labels are built
  * by the module. */
 
-/* A label set: n x "key\0value\0", the form both hashed and compared.
- * It remembers the last set it was hashed as (and with which key):
- * consecutive spans mostly have the same labels, and comparing them is
- * much cheaper than hashing them again. */
+/* A label set: n x "key\0value\0", the form both hashed and compared;
+ * hashed once for all the families it is used in (with the key of the
+ * metrics object it was first used with). */
 #define METRICS_LABELS_MAX (SG_MAX_LABELS * (64 + SG_LABEL_MAX))
 struct metrics_labels {
 	uint16_t n;
@@ -72,13 +71,9 @@ struct metrics_labels {
 	int      err;            /* did not fit: no series is made of it */
 	bool     hashed;         /* hash is the hash of buf */
 	uint64_t hash;
+	uint64_t version;        /* changes with every change of buf */
 	char     buf[METRICS_LABELS_MAX];
-	size_t   last_len;       /* 0: none */
-	uint64_t last_key[2];
-	uint64_t last_hash;
-	char     last[METRICS_LABELS_MAX];
 };
-/* Empty, for a new set (what it last hashed is kept). */
 void metrics_labels_reset(struct metrics_labels *l);
 /* Append key=value; the value is read up to vmax bytes (fixed-size
  * fields may lack a terminator) and cut at SG_LABEL_MAX - 1 bytes. */
@@ -97,10 +92,20 @@ struct metrics_family_def {
 int  metrics_family_add(struct sg_metrics *m,
     const struct metrics_family_def *d);
 void metrics_family_enable(struct sg_metrics *m, int id, bool on);
+/* Where the series of the last labels updated in a family is: found
+ * again without a lookup while neither the labels nor the family's
+ * series have moved. */
+struct metrics_hit {
+	bool     valid;
+	uint64_t labels_version;
+	uint64_t family_moves;
+	size_t   idx;
+};
 /* The series of family id with labels l, created when missing (within
- * the limit), updated now: a histogram observes v, a counter adds v. */
+ * the limit), updated now: a histogram observes v, a counter adds v.
+ * hit, when not NULL, remembers where it was for the next update. */
 void metrics_family_update(struct sg_metrics *m, int id,
-    struct metrics_labels *l, double v);
+    struct metrics_labels *l, double v, struct metrics_hit *hit);
 
 /* The source label of the derived metrics (Beyla's say "beyla"). */
 #define METRICS_SOURCE "spyglass"
@@ -116,6 +121,7 @@ struct metrics_deriver {
 	bool                   have_src;  /* l is of the module's last
 	                                   * span: the module says when */
 	struct metrics_labels  l;
+	struct metrics_hit     hit[METRICS_EXTRA_MAX];
 };
 /* Add the n families of defs to m, off; again for each new metrics
  * object (what was hashed with the last one's key is dropped). */

@@ -18,6 +18,8 @@
 
 #include "dsnap.h"
 
+#define SEC 1000000000ULL
+
 static struct sg_buckets dur_b = { 3, { 0.01, 0.1, 1 } };
 static struct sg_buckets size_b = { 2, { 10, 100 } };
 
@@ -496,6 +498,48 @@ test_derived_caches(void **state)
 	}
 }
 
+/* A series found again without a lookup is still its labels' after
+ * expiry has freed others and moved it. */
+static void
+test_derived_expiry(void **state)
+{
+	static struct spanmetrics sm;
+	static struct servicegraph g;
+	struct sg_metrics *m = derived_new(&sm, &g, F_SPAN, false);
+	struct sg_span old = mkspan(SG_SPAN_SERVER, SG_APP_HTTP, "old", "GET",
+	    200), a = mkspan(SG_SPAN_SERVER, SG_APP_HTTP, "a", "GET", 200);
+	uint64_t t = 1000 * SEC;
+	struct dsnap d;
+	struct dfam *f;
+
+	(void)state;
+	metrics_set_time(m, t);
+	spanmetrics_record(&sm, &old);
+	metrics_set_time(m, t + 10 * SEC);
+	spanmetrics_record(&sm, &a);
+	assert_int_equal(metrics_expire(m, 5 * SEC), 3);  /* old's three */
+	spanmetrics_record(&sm, &a);
+	assert_int_equal(metrics_expire(m, 300 * SEC), 0);
+	metrics_set_time(m, t + 400 * SEC);
+	assert_int_equal(metrics_expire(m, 300 * SEC), 3);
+	spanmetrics_record(&sm, &a);     /* a new series again */
+	dsnap_take(m, &d);
+	f = dfam(&d, "traces_spanmetrics_calls_total");
+	assert_int_equal(f->hdr.nseries, 1);
+	assert_true(find_series(f, "service_name", "a", NULL)->value_f == 1);
+	dsnap_free(&d);
+	metrics_set_time(m, t + 401 * SEC);
+	spanmetrics_record(&sm, &old);
+	spanmetrics_record(&sm, &a);
+	dsnap_take(m, &d);
+	f = dfam(&d, "traces_spanmetrics_calls_total");
+	assert_int_equal(f->hdr.nseries, 2);
+	assert_true(find_series(f, "service_name", "a", NULL)->value_f == 2);
+	assert_true(find_series(f, "service_name", "old", NULL)->value_f == 1);
+	dsnap_free(&d);
+	metrics_free(m);
+}
+
 /* The families added count against the limit like the others. */
 static void
 test_family_add_bounds(void **state)
@@ -522,11 +566,11 @@ test_family_add_bounds(void **state)
 		snprintf(v, sizeof(v), "%d", i);
 		metrics_labels_reset(&l);
 		metrics_labels_add(&l, "k", v, sizeof(v));
-		metrics_family_update(m, id, &l, 1);
+		metrics_family_update(m, id, &l, 1, NULL);
 	}
 	assert_true(metrics_series_dropped(m) == 1);
-	metrics_family_update(m, -1, &l, 1);
-	metrics_family_update(m, 0, &l, 1);     /* a RED family: refused */
+	metrics_family_update(m, -1, &l, 1, NULL);
+	metrics_family_update(m, 0, &l, 1, NULL); /* a RED family: refused */
 	metrics_free(m);
 }
 
@@ -542,6 +586,7 @@ main(void)
 		cmocka_unit_test(test_servicegraph_once_per_edge),
 		cmocka_unit_test(test_servicegraph_self),
 		cmocka_unit_test(test_derived_caches),
+		cmocka_unit_test(test_derived_expiry),
 		cmocka_unit_test(test_family_add_bounds),
 	};
 
