@@ -86,8 +86,8 @@ spanmetrics_labels(struct metrics_labels *l, const struct sg_span *s)
 #define SAME(f) (memcmp(a->f, s->f, sizeof(a->f)) == 0)
 #define KEEP(f) memcpy(a->f, s->f, sizeof(a->f))
 
-/* Spans arrive with zeroed fields (spans_build): bytes past a string's
- * end compare too. */
+/* Whole fields compare, bytes past a string's end too: spans_build
+ * zeroes them, and where they differ the labels are only built again. */
 static bool
 src_same(const struct spanmetrics_src *a, const struct sg_span *s,
     bool error)
