@@ -88,8 +88,9 @@ text_eq(struct servicegraph_text a, struct servicegraph_text b)
 	return an == bn && memcmp(a.s, b.s, an) == 0;
 }
 
-/* Tempo's: a database, a messaging system, or a node the sensor does
- * not follow (a virtual node); unset between two followed services. */
+/* Tempo's: a database (followed or not), a messaging system, else a
+ * node the sensor does not follow (a virtual node); unset between two
+ * followed services. */
 static const char *
 connection_type(const struct sg_span *s, const struct servicegraph_peer *p)
 {
