@@ -13,7 +13,8 @@
 # (request_server_seconds).  Requests to /app/fail get a 500 from the
 # backend, passed on by nginx: failed on the first two edges (the
 # client's view of a 500 and the server's), not on the Redis one.  The
-# span metrics count every span by service, kind, name and status.
+# span metrics count every span by service, kind, name and status.  Then
+# a service calling itself, and the features off.
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -135,6 +136,37 @@ assert_eq "http_server_request_duration_seconds_count, all" $((2 * N)) \
 assert_eq "spyglass_unparsed_bytes_total" 0 "$(metric_value spyglass_unparsed_bytes_total)"
 assert_eq "spyglass_events_lost_total" 0 "$(metric_value spyglass_events_lost_total)"
 stop_sensor
+
+# A service calling itself: a second nginx (the same program, so the
+# same service) proxies /loop to the first one's /ok.  The edge
+# nginx -> nginx is left out unless allow_service_graph_self_references;
+# the request from curl counts either way.
+LPORT=$(free_port 18563)
+NGINX_SERVER_EXTRA="location = /loop { proxy_pass http://127.0.0.1:$NPORT/ok; }" \
+    nginx_start "$LPORT" "$T/nginx-loop"
+M=12
+SENSOR_INI_EXTRA=
+for allow in false true; do
+	start_sensor -o discovery.open_port="$NPORT,$LPORT" \
+	    -o metrics.features=application,application_service_graph \
+	    -o metrics.allow_service_graph_self_references=$allow
+	wait_ready 4 || exit 1
+	assert_eq "/loop status codes" "200 $M" \
+	    "$(http_many $M "http://127.0.0.1:$LPORT/loop" | tr '\n' ' ' | sed 's/ $//')"
+	wait_metric $M $G "${edge_nginx[@]}" > /dev/null
+	settle
+	self=0
+	[ $allow = true ] && self=$M
+	for f in $G $S $C; do
+		assert_eq "$f{nginx -> nginx}, self references allowed: $allow" \
+		    $self "$(metric_value "$f" client=nginx server=nginx)"
+	done
+	assert_eq "$G{curl -> nginx} (self references allowed: $allow)" $M \
+	    "$(metric_value $G "${edge_nginx[@]}")"
+	assert_eq "$G, all (self references allowed: $allow)" $((M + self)) \
+	    "$(metric_value $G)"
+	stop_sensor
+done
 
 # Off by default: none of these families.
 SENSOR_INI_EXTRA=
