@@ -7,16 +7,20 @@
  * over a number of connections.
  *
  *   make bench/collector_bench
- *   bench/collector_bench [-p http|postgresql|redis] [-f FEATURES]
+ *   bench/collector_bench [-p http|postgresql|redis] [-f FEATURES] [-x]
  *       [EXCHANGES [CONNECTIONS]]
  *   valgrind --tool=callgrind bench/collector_bench 100000 16
  *
  * -f takes [metrics] features (application_span,application_service_graph
  * add the span metrics and the service graph, with its peer lookup).
+ * -x: every other connection is the process's own call to an upstream
+ * (it writes the request and reads the response), as a proxy's: server
+ * and client spans alternate.
  *
  * Prints the time per exchange.  Under callgrind, instructions per
  * exchange do not depend on what else the machine is doing.
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,25 +121,29 @@ bench_on_exchange(void *ctx, const struct sg_conn *conn,
 	b->exchanges++;
 }
 
+/* A server's read or write on its port; a client's (role
+ * SG_ROLE_CLIENT) to the next port, its upstream. */
 static size_t
-bench_event(struct sg_data_event *e, uint64_t sock, uint64_t ts,
+bench_event(struct sg_data_event *e, uint64_t sock, uint8_t role,
     uint8_t dir, uint16_t port, const char *payload, size_t n)
 {
+	uint16_t ephemeral = (uint16_t)(40000 + sock % 20000);
+
 	memset(e, 0, SG_DATA_EVENT_HDR_SIZE);
 	e->hdr.type = SG_EV_DATA;
 	e->hdr.pid = BENCH_PID;
 	e->hdr.tid = BENCH_PID;
-	e->hdr.ts_ns = ts;
 	e->conn.sock = sock;
 	e->conn.family = 2;
-	e->conn.lport = port;
-	e->conn.rport = (uint16_t)(40000 + sock % 20000);
+	e->conn.lport = role == SG_ROLE_CLIENT ? ephemeral : port;
+	e->conn.rport = role == SG_ROLE_CLIENT ? (uint16_t)(port + 1) :
+	    ephemeral;
 	memcpy(e->conn.laddr, "\x7f\x00\x00\x01", 4);
 	memcpy(e->conn.raddr, "\x7f\x00\x00\x01", 4);
 	e->len = (int64_t)n;
 	e->captured = (uint16_t)n;
 	e->dir = dir;
-	e->role = SG_ROLE_SERVER;
+	e->role = role;
 	memcpy(e->data, payload, n);
 	return SG_DATA_EVENT_HDR_SIZE + n;
 }
@@ -178,9 +186,18 @@ main(int argc, char **argv)
 	uint64_t t0, t1;
 
 	char err[SG_CONFIG_ERR_MAX];
+	bool proxy = false;
 
 	sg_config_defaults(&cfg);
-	while (argc > 2 && argv[1][0] == '-') {
+	while (argc > 1 && argv[1][0] == '-') {
+		if (strcmp(argv[1], "-x") == 0) {
+			proxy = true;
+			argc--;
+			argv++;
+			continue;
+		}
+		if (argc < 3)
+			break;
 		if (strcmp(argv[1], "-p") == 0)
 			bp = bench_proto_named(argv[2]);
 		else if (strcmp(argv[1], "-f") != 0 ||
@@ -198,7 +215,7 @@ main(int argc, char **argv)
 	if (bp == NULL || n == 0 || nconn == 0 ||
 	    nconn > BENCH_CONNS_CAPACITY / 2) {
 		fprintf(stderr, "usage: collector_bench [-p http|postgresql|"
-		    "redis] [-f FEATURES] [EXCHANGES [1..%d CONNECTIONS]]\n",
+		    "redis] [-f FEATURES] [-x] [EXCHANGES [1..%d CONNECTIONS]]\n",
 		    BENCH_CONNS_CAPACITY / 2);
 		return 2;
 	}
@@ -229,11 +246,14 @@ main(int argc, char **argv)
 	for (unsigned long c = 0; c < nconn; c++) {
 		/* socket addresses as the kernel hands them out */
 		uint64_t sock = 0xffff888100000000ULL + c * 0x880;
+		bool client = proxy && c % 2 == 1;
+		uint8_t role = client ? SG_ROLE_CLIENT : SG_ROLE_SERVER;
 
-		req_size = bench_event(&req[c], sock, 0, SG_DIR_READ,
-		    bp->port, bp->req, bp->req_len);
-		resp_size = bench_event(&resp[c], sock, 0, SG_DIR_WRITE,
-		    bp->port, bp->resp, bp->resp_len);
+		req_size = bench_event(&req[c], sock, role, client ?
+		    SG_DIR_WRITE : SG_DIR_READ, bp->port, bp->req, bp->req_len);
+		resp_size = bench_event(&resp[c], sock, role, client ?
+		    SG_DIR_READ : SG_DIR_WRITE, bp->port, bp->resp,
+		    bp->resp_len);
 	}
 	t0 = sg_clock_ns(CLOCK_MONOTONIC);
 	for (unsigned long i = 0; i < n; i++) {

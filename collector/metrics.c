@@ -1285,9 +1285,14 @@ metrics_deriver_attach(struct metrics_deriver *d, struct sg_metrics *m,
 		return;
 	d->m = m;
 	d->on = false;
-	d->have_src = false;
-	metrics_labels_reset(&d->l);
-	memset(d->hit, 0, sizeof(d->hit));
+	d->next = 0;
+	for (size_t k = 0; k < METRICS_DERIVER_SLOTS; k++) {
+		struct metrics_deriver_slot *sl = &d->slot[k];
+
+		sl->valid = false;
+		metrics_labels_reset(&sl->l);
+		memset(sl->hit, 0, sizeof(sl->hit));
+	}
 	d->nfam = n < METRICS_EXTRA_MAX ? n : METRICS_EXTRA_MAX;
 	for (size_t i = 0; i < d->nfam; i++)
 		d->fam[i] = metrics_family_add(m, &defs[i]);
@@ -1303,11 +1308,26 @@ metrics_deriver_enable(struct metrics_deriver *d, bool on)
 		metrics_family_enable(d->m, d->fam[i], on);
 }
 
-void
-metrics_deriver_update(struct metrics_deriver *d, size_t i, double v)
+size_t
+metrics_deriver_claim(struct metrics_deriver *d)
 {
-	if (d != NULL && i < d->nfam)
-		metrics_family_update(d->m, d->fam[i], &d->l, v, &d->hit[i]);
+	size_t k = d->next;
+
+	d->next = (k + 1) % METRICS_DERIVER_SLOTS;
+	d->slot[k].valid = false;
+	return k;
+}
+
+void
+metrics_deriver_update(struct metrics_deriver *d, size_t k, size_t i,
+    double v)
+{
+	struct metrics_deriver_slot *sl;
+
+	if (d == NULL || k >= METRICS_DERIVER_SLOTS || i >= d->nfam)
+		return;
+	sl = &d->slot[k];
+	metrics_family_update(d->m, d->fam[i], &sl->l, v, &sl->hit[i]);
 }
 
 void

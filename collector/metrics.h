@@ -111,24 +111,35 @@ void metrics_family_update(struct sg_metrics *m, int id,
 #define METRICS_SOURCE "spyglass"
 
 /* What a module deriving metrics from spans keeps: its families in one
- * metrics object, whether they are on, and the labels of its last span
- * (which the module rebuilds only when what they are made of changes). */
+ * metrics object, whether they are on, and the label sets of its last
+ * spans, which it builds again only when what they are made of changes.
+ * Several: a proxy's server and client spans alternate. */
+#define METRICS_DERIVER_SLOTS 4
+struct metrics_deriver_slot {
+	bool                   valid;     /* l holds the labels of the
+	                                   * module's source of this slot */
+	struct metrics_labels  l;
+	struct metrics_hit     hit[METRICS_EXTRA_MAX];
+};
 struct metrics_deriver {
 	struct sg_metrics     *m;         /* not owned */
 	int                    fam[METRICS_EXTRA_MAX];
 	size_t                 nfam;
 	bool                   on;
-	bool                   have_src;  /* l is of the module's last
-	                                   * span: the module says when */
-	struct metrics_labels  l;
-	struct metrics_hit     hit[METRICS_EXTRA_MAX];
+	struct metrics_deriver_slot slot[METRICS_DERIVER_SLOTS];
+	size_t                 next;      /* the slot to reuse next */
 };
 /* Add the n families of defs to m, off; again for each new metrics
  * object (what was hashed with the last one's key is dropped). */
 void metrics_deriver_attach(struct metrics_deriver *d, struct sg_metrics *m,
     const struct metrics_family_def *defs, size_t n);
 void metrics_deriver_enable(struct metrics_deriver *d, bool on);
-/* metrics_family_update of the module's family i with its labels l. */
-void metrics_deriver_update(struct metrics_deriver *d, size_t i, double v);
+/* The slot whose labels to build anew (the oldest built), not valid
+ * until the module says so. */
+size_t metrics_deriver_claim(struct metrics_deriver *d);
+/* metrics_family_update of the module's family i with the labels of
+ * slot k. */
+void metrics_deriver_update(struct metrics_deriver *d, size_t k, size_t i,
+    double v);
 
 #endif

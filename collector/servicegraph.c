@@ -177,18 +177,23 @@ src_keep(struct servicegraph_src *a, const struct servicegraph_edge *e)
 	a->connection_type = e->connection_type;
 }
 
-/* Consecutive spans mostly make the same edge: then the last span's
- * labels are used as they are, built and hashed once. */
-static void
-servicegraph_labels_of(struct servicegraph *g,
-    const struct servicegraph_edge *e)
+/* The slot of edge e's labels: one of the last spans' that has them,
+ * else built anew in the oldest slot. */
+static size_t
+servicegraph_slot(struct servicegraph *g, const struct servicegraph_edge *e)
 {
-	if (g->d.have_src && src_same(&g->src, e))
-		return;
-	servicegraph_labels(&g->d.l, e);
-	g->d.have_src = !g->d.l.err;
-	if (g->d.have_src)
-		src_keep(&g->src, e);
+	size_t k;
+
+	for (k = 0; k < METRICS_DERIVER_SLOTS; k++)
+		if (g->d.slot[k].valid && src_same(&g->src[k], e))
+			return k;
+	k = metrics_deriver_claim(&g->d);
+	servicegraph_labels(&g->d.slot[k].l, e);
+	if (!g->d.slot[k].l.err) {
+		src_keep(&g->src[k], e);
+		g->d.slot[k].valid = true;
+	}
+	return k;
 }
 
 void
@@ -196,16 +201,17 @@ servicegraph_record(struct servicegraph *g, const struct sg_span *s,
     const struct servicegraph_peer *peer)
 {
 	struct servicegraph_edge e;
+	size_t k;
 
 	if (!servicegraph_on(g) || s == NULL ||
 	    !servicegraph_edge(s, peer, &e) || (e.self && !g->self_refs))
 		return;
-	servicegraph_labels_of(g, &e);
-	metrics_deriver_update(&g->d, s->kind == SG_SPAN_CLIENT ?
+	k = servicegraph_slot(g, &e);
+	metrics_deriver_update(&g->d, k, s->kind == SG_SPAN_CLIENT ?
 	    SERVICEGRAPH_CLIENT : SERVICEGRAPH_SERVER, spans_seconds(s));
 	if (!e.counted)
 		return;
-	metrics_deriver_update(&g->d, SERVICEGRAPH_TOTAL, 1);
+	metrics_deriver_update(&g->d, k, SERVICEGRAPH_TOTAL, 1);
 	if (e.failed)
-		metrics_deriver_update(&g->d, SERVICEGRAPH_FAILED, 1);
+		metrics_deriver_update(&g->d, k, SERVICEGRAPH_FAILED, 1);
 }

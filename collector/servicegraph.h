@@ -54,7 +54,7 @@ struct servicegraph_edge {
 	bool        self;              /* client and server are one service */
 };
 
-/* The edge the labels of the last span were built from. */
+/* An edge, as some slot's labels were built from it. */
 struct servicegraph_src {
 	char        client[SG_NAME_MAX], client_ns[SG_NAME_MAX];
 	char        server[SG_NAME_MAX], server_ns[SG_NAME_MAX];
@@ -62,9 +62,10 @@ struct servicegraph_src {
 };
 
 struct servicegraph {
-	struct metrics_deriver   d;        /* d.l: built from src */
+	struct metrics_deriver   d;
 	bool                     self_refs;
-	struct servicegraph_src  src;
+	/* the edges the labels of each of d's slots were built from */
+	struct servicegraph_src  src[METRICS_DERIVER_SLOTS];
 };
 
 void servicegraph_attach(struct servicegraph *g, struct sg_metrics *m);

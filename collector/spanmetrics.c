@@ -117,28 +117,37 @@ src_keep(struct spanmetrics_src *a, const struct sg_span *s, bool error)
 #undef SAME
 #undef KEEP
 
-/* Consecutive spans mostly have the same labels: then the last span's
- * are used as they are, built and hashed once. */
-static void
-spanmetrics_labels_of(struct spanmetrics *sm, const struct sg_span *s)
+/* The slot of span s's labels: one of the last spans' that has them,
+ * else built anew in the oldest slot. */
+static size_t
+spanmetrics_slot(struct spanmetrics *sm, const struct sg_span *s)
 {
 	bool error = spansem_error(s);
+	size_t k;
 
-	if (sm->d.have_src && src_same(&sm->src, s, error))
-		return;
-	spanmetrics_labels(&sm->d.l, s);
-	sm->d.have_src = !sm->d.l.err;
-	if (sm->d.have_src)
-		src_keep(&sm->src, s, error);
+	for (k = 0; k < METRICS_DERIVER_SLOTS; k++)
+		if (sm->d.slot[k].valid && src_same(&sm->src[k], s, error))
+			return k;
+	k = metrics_deriver_claim(&sm->d);
+	spanmetrics_labels(&sm->d.slot[k].l, s);
+	if (!sm->d.slot[k].l.err) {
+		src_keep(&sm->src[k], s, error);
+		sm->d.slot[k].valid = true;
+	}
+	return k;
 }
 
 void
 spanmetrics_record(struct spanmetrics *sm, const struct sg_span *s)
 {
+	size_t k;
+
 	if (sm == NULL || s == NULL || !sm->d.on)
 		return;
-	spanmetrics_labels_of(sm, s);
-	metrics_deriver_update(&sm->d, SPANMETRICS_LATENCY, spans_seconds(s));
-	metrics_deriver_update(&sm->d, SPANMETRICS_CALLS, 1);
-	metrics_deriver_update(&sm->d, SPANMETRICS_SIZE, (double)s->req_size);
+	k = spanmetrics_slot(sm, s);
+	metrics_deriver_update(&sm->d, k, SPANMETRICS_LATENCY,
+	    spans_seconds(s));
+	metrics_deriver_update(&sm->d, k, SPANMETRICS_CALLS, 1);
+	metrics_deriver_update(&sm->d, k, SPANMETRICS_SIZE,
+	    (double)s->req_size);
 }

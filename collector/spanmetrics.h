@@ -35,8 +35,9 @@ struct spanmetrics_src {
 };
 
 struct spanmetrics {
-	struct metrics_deriver d;        /* d.l: built from src */
-	struct spanmetrics_src src;
+	struct metrics_deriver d;
+	/* what the labels of each of d's slots were built from */
+	struct spanmetrics_src src[METRICS_DERIVER_SLOTS];
 };
 
 /* Add the families to m (off), which the following calls count in; again

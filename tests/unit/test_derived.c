@@ -498,6 +498,41 @@ test_derived_caches(void **state)
 	}
 }
 
+/* More label sets in turn than the deriver keeps: each still counts in
+ * its own series. */
+static void
+test_derived_slots(void **state)
+{
+	static struct spanmetrics sm;
+	static struct servicegraph g;
+	struct sg_metrics *m = derived_new(&sm, &g, F_SPAN, false);
+	const int nsets = METRICS_DERIVER_SLOTS + 2, rounds = 3;
+	struct sg_span s = mkspan(SG_SPAN_SERVER, SG_APP_HTTP, "a", "GET",
+	    200);
+	char want[16];
+	struct dsnap d;
+	struct dfam *f;
+
+	(void)state;
+	for (int r = 0; r < rounds; r++)
+		for (int i = 0; i < nsets; i++) {
+			snprintf(s.route, sizeof(s.route), "/r%d", i);
+			spanmetrics_record(&sm, &s);
+			if (i % 2 == 0)     /* and one found in its slot */
+				spanmetrics_record(&sm, &s);
+		}
+	dsnap_take(m, &d);
+	f = dfam(&d, "traces_spanmetrics_calls_total");
+	assert_int_equal(f->hdr.nseries, nsets);
+	for (int i = 0; i < nsets; i++) {
+		snprintf(want, sizeof(want), "GET /r%d", i);
+		assert_true(find_series(f, "span_name", want, NULL)->value_f ==
+		    rounds * (i % 2 == 0 ? 2 : 1));
+	}
+	dsnap_free(&d);
+	metrics_free(m);
+}
+
 /* A series found again without a lookup is still its labels' after
  * expiry has freed others and moved it. */
 static void
@@ -586,6 +621,7 @@ main(void)
 		cmocka_unit_test(test_servicegraph_once_per_edge),
 		cmocka_unit_test(test_servicegraph_self),
 		cmocka_unit_test(test_derived_caches),
+		cmocka_unit_test(test_derived_slots),
 		cmocka_unit_test(test_derived_expiry),
 		cmocka_unit_test(test_family_add_bounds),
 	};
