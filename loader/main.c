@@ -516,6 +516,13 @@ sg_reselect(void)
 	free(stale);
 }
 
+/* Nothing selected: the finding, and how to act on it.  The unit and
+ * README.Debian point here, so a boot before configuration explains itself
+ * in the journal. */
+#define SG_NOTHING_SELECTED "nothing selected: neither [discovery] " \
+	"open_port, executable_name nor a [service.NAME] block is set, so " \
+	"nothing would be instrumented"
+
 static void
 sg_reload(void)
 {
@@ -525,6 +532,13 @@ sg_reload(void)
 	if (sg_load_config(&nc, &L.src) < 0) {
 		sg_log(SG_LOG_ERR, "reload failed; keeping the running "
 		    "configuration");
+		return;
+	}
+	/* As at start: a sensor told to watch nothing is misconfigured, so
+	 * the running selection stays rather than silently going dark. */
+	if (!sg_config_selects(&nc)) {
+		sg_log(SG_LOG_ERR, "reload refused: %s; keeping the running "
+		    "configuration", SG_NOTHING_SELECTED);
 		return;
 	}
 	if (nc.ebpf.capture_size != L.cfg.ebpf.capture_size ||
@@ -826,13 +840,6 @@ sg_config_file_name(void)
 	return L.src.file != NULL ? L.src.file :
 	    SG_SYSCONFDIR "/spyglass/spyglass.ini";
 }
-
-/* Nothing selected: the finding, and how to act on it.  The unit and
- * README.Debian point here, so a boot before configuration explains itself
- * in the journal. */
-#define SG_NOTHING_SELECTED "nothing selected: neither [discovery] " \
-	"open_port, executable_name nor a [service.NAME] block is set, so " \
-	"nothing would be instrumented"
 
 static void
 sg_how_to_select(char *buf, size_t sz)
