@@ -895,7 +895,9 @@ kf_read_body(struct kafka_conn *c, struct kafka_stream *s, struct kf_io *io)
 
 	if (!s->parsed && s->head_len < want) {
 		take = kf_min(vis, want - s->head_len);
-		memcpy(s->head + s->head_len, io->data + io->off, (size_t)take);
+		if (take > 0)
+			memcpy(s->head + s->head_len, io->data + io->off,
+			    (size_t)take);
 		s->head_len += (uint16_t)take;
 		if (s->head_len < want && vis < k)
 			s->blind = 1;

@@ -428,9 +428,12 @@ mc_next_line(struct memcached_stream *s, struct mc_io *io, const uint8_t **p,
 	size_t avail, k;
 
 	avail = io->off < io->cap ? io->cap - (size_t)io->off : 0;
-	start = io->data + io->off;
-	lf = avail > 0 ? memchr(start, '\n', avail) : NULL;
 	*cut = false;
+	/* nothing visible: no pointer into data, which may be NULL */
+	if (avail == 0)
+		return io->off < io->len ? MC_LN_BLIND : MC_LN_MORE;
+	start = io->data + io->off;
+	lf = memchr(start, '\n', avail);
 	if (lf == NULL) {
 		mc_keep(s, start, avail);
 		io->off += avail;
@@ -677,7 +680,7 @@ mc_step_data(struct memcached_conn *c, struct memcached_stream *s,
 {
 	uint64_t step = mc_min(s->data_left, io->len - io->off);
 	uint64_t vis = io->off < io->cap ? mc_min(step, io->cap - io->off) : 0;
-	const uint8_t *p = io->data + io->off;
+	const uint8_t *p = vis > 0 ? io->data + io->off : NULL;
 	uint64_t i;
 
 	/* the CRLF after the block, where visible */

@@ -383,8 +383,11 @@ rd_next_line(struct redis_stream *s, struct rd_io *io, const uint8_t **p,
 	size_t avail, k;
 
 	avail = io->off < io->cap ? io->cap - (size_t)io->off : 0;
+	/* nothing visible: no pointer into data, which may be NULL */
+	if (avail == 0)
+		return io->off < io->len ? RD_LN_BLIND : RD_LN_MORE;
 	start = io->data + io->off;
-	lf = avail > 0 ? memchr(start, '\n', avail) : NULL;
+	lf = memchr(start, '\n', avail);
 	if (lf == NULL) {
 		rd_keep(s, start, avail);
 		io->off += avail;
@@ -763,7 +766,7 @@ rd_step_bulk(struct redis_conn *c, struct redis_stream *s, struct rd_io *io)
 	uint64_t payload = s->bulk_left > 2 ? s->bulk_left - 2 : 0;
 	uint64_t vis = io->off < io->cap ? rd_min(step, io->cap - io->off) : 0;
 	uint64_t take = rd_min(payload, vis);
-	const uint8_t *p = io->data + io->off;
+	const uint8_t *p = vis > 0 ? io->data + io->off : NULL;
 	char *dst = s->capture == RD_CAP_WORD ? s->word :
 	    s->capture == RD_CAP_KEY ? s->key : NULL;
 	uint8_t *dlen = s->capture == RD_CAP_WORD ? &s->word_len : &s->key_len;
