@@ -31,8 +31,10 @@
 #include "sandbox.h"
 #include "self.h"
 #include "spans.h"
+#include "tracelink.h"
 
 #define SG_CONNS_CAPACITY  16384
+#define SG_TRACE_THREADS   4096	/* threads serving requests at once */
 #define SG_MAX_SERIES      2000
 #define SG_SNAPSHOT_MS     1000
 #define SG_SPAN_BATCH      (64u << 10)
@@ -41,6 +43,7 @@
 static struct {
 	struct sg_config   cfg;
 	struct sg_conns   *conns;
+	struct tracelink  *tracelink;       /* with conns, for spans */
 	struct sg_metrics *metrics;
 	struct sg_routes  *routes;
 	uint64_t           routes_ignored[2];   /* metrics, traces */
@@ -316,12 +319,17 @@ sg_apply_config(const struct sg_config *cfg)
 	if (C.conns == NULL ||
 	    nc.ebpf.http_request_timeout_ms != C.cfg.ebpf.http_request_timeout_ms) {
 		conns_free(C.conns);
+		tracelink_free(C.tracelink);
 		C.conns = conns_new(SG_CONNS_CAPACITY,
 		    (uint64_t)nc.ebpf.http_request_timeout_ms * 1000000u,
 		    sg_on_exchange, NULL);
-		if (C.conns == NULL)
+		C.tracelink = tracelink_new(SG_TRACE_THREADS,
+		    (uint64_t)nc.ebpf.http_request_timeout_ms * 1000000u);
+		if (C.conns == NULL || C.tracelink == NULL)
 			sg_fatal("out of memory for connections");
 	}
+	/* Links cost a context per request: only for spans that go out. */
+	conns_set_tracelink(C.conns, nc.export_spans ? C.tracelink : NULL);
 	conns_set_timeout(C.conns, SG_APP_GRPC,
 	    (uint64_t)nc.ebpf.grpc_request_timeout_ms * 1000000u);
 	C.apps = sg_apps_enabled(nc.instrumentations);

@@ -171,6 +171,12 @@ struct sg_proto_ops {
 	bool     (*handoff)(const void *st, struct sg_handoff *h);
 	/* Optional: take a connection over, after init(). */
 	void     (*adopt)(void *st, uint8_t role, const struct sg_handoff *h);
+	/* Optional, servers: the traceparent of the newest request read
+	 * so far (SG_EX_TRACE_CTX with the ids, and SG_EX_TRACE_SAMPLED),
+	 * 0 when it had none, or none is in flight.  Asked after each
+	 * read, so that the request's context is fixed as it starts. */
+	uint8_t  (*trace_ctx)(const void *st, uint8_t trace_id[16],
+	    uint8_t parent_id[8]);
 };
 
 /* [ebpf] heuristic_sql_detect: whether the SQL protocols are detected on

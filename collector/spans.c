@@ -1,9 +1,10 @@
 /*
  * Spans from exchanges.  Trace and span ids come from xoshiro256**
  * seeded once from getrandom(): ids must be unpredictable enough not to
- * collide across hosts, but a syscall per span would be too slow.  A
- * server span whose request carried a valid traceparent continues the
- * caller's trace instead: its trace id, and the caller's span as parent.
+ * collide across hosts, but a syscall per span would be too slow.  Which
+ * trace a span belongs to, and its parent, tracelink.c decides: the
+ * caller's traceparent, the server span a client call was made for, the
+ * client span of a caller on this host, or a new trace.
  */
 #include "spans.h"
 
@@ -86,7 +87,7 @@ spans_init(void)
 }
 
 /* Random bytes, never all zero: a zero id means "absent" in OTLP. */
-static void
+void
 spans_random_id(uint8_t *id, size_t n)
 {
 	bool zero;
@@ -280,33 +281,26 @@ spans_role(const struct sg_conn *conn, const struct sg_exchange *ex)
 	return ex->role != SG_ROLE_UNKNOWN ? ex->role : conn->role;
 }
 
-/*
- * Only a server span continues the trace of its request: the context
- * came from its caller.  A client's own request carries the context of
- * the client itself (its SDK, or a proxy passing its caller's on): that
- * is not the parent of the sensor's client span, so it is not used.
- */
+/* Which span the span descends from: collector/tracelink.h. */
 enum sg_parent
 spans_parent(const struct sg_conn *conn, const struct sg_exchange *ex)
 {
-	if (conn == NULL || ex == NULL || !(ex->flags & SG_EX_TRACE_CTX) ||
-	    spans_role(conn, ex) == SG_ROLE_CLIENT)
+	if (conn == NULL || ex == NULL)
 		return SG_PARENT_NONE;
-	return ex->flags & SG_EX_TRACE_SAMPLED ? SG_PARENT_SAMPLED :
-	    SG_PARENT_NOT_SAMPLED;
+	return tracelink_parent(&conn->trace, spans_role(conn, ex), ex);
 }
 
 static void
 spans_ids(struct sg_span *out, const struct sg_conn *conn,
     const struct sg_exchange *ex)
 {
-	if (spans_parent(conn, ex) != SG_PARENT_NONE) {
-		memcpy(out->trace_id, ex->trace_id, sizeof(out->trace_id));
-		memcpy(out->parent_span_id, ex->parent_span_id,
-		    sizeof(out->parent_span_id));
-	} else
-		spans_random_id(out->trace_id, sizeof(out->trace_id));
-	spans_random_id(out->span_id, sizeof(out->span_id));
+	struct tracelink_ids ids;
+
+	tracelink_ids(&conn->trace, spans_role(conn, ex), ex, &ids);
+	memcpy(out->trace_id, ids.trace_id, sizeof(out->trace_id));
+	memcpy(out->span_id, ids.span_id, sizeof(out->span_id));
+	memcpy(out->parent_span_id, ids.parent_id,
+	    sizeof(out->parent_span_id));
 }
 
 void
