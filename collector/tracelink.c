@@ -1,6 +1,6 @@
 /*
  * Trace links: the contexts of requests in flight, and which thread
- * serves which.  The thread table is set-associative over a fixed array:
+ * serves which (tracelink.h says what they link).  The thread table is set-associative over a fixed array:
  * a thread lives in one of TRACELINK_WAYS slots by its hash, and a full
  * set gives up its least recently seen thread.
  */
@@ -199,6 +199,21 @@ tracelink_server_starts(const struct tracelink_ctx *ctx)
 	return ctx->state != TRACELINK_OPEN;
 }
 
+/*
+ * Whether the caller's client span on this host is a nearer parent than
+ * the request's traceparent: there is none, or it is of the same trace
+ * (a proxy passing its own caller's on unchanged, which the sensor saw
+ * come in: the client span descends from it).  A traceparent of another
+ * trace wins: the caller knows of a context the sensor does not.
+ */
+static bool
+tl_peer_fits(const struct tracelink_ctx *peer, bool hdr,
+    const uint8_t hdr_trace[16])
+{
+	return peer != NULL && peer->state == TRACELINK_OPEN &&
+	    (!hdr || memcmp(peer->trace_id, hdr_trace, 16) == 0);
+}
+
 void
 tracelink_server_read(struct tracelink *tl, struct tracelink_ctx *ctx,
     uint32_t pid, uint32_t tid, uint64_t ts_ns, uint8_t hdr_flags,
@@ -212,16 +227,18 @@ tracelink_server_read(struct tracelink *tl, struct tracelink_ctx *ctx,
 		return;
 	if (tracelink_server_starts(ctx)) {
 		spans_random_id(ctx->span_id, sizeof(ctx->span_id));
-		if (hdr)
-			tl_take_header(ctx, hdr_flags, hdr_trace, hdr_parent);
-		else if (peer != NULL && peer->state == TRACELINK_OPEN) {
+		if (tl_peer_fits(peer, hdr, hdr_trace)) {
 			tl_take_local(ctx, TRACELINK_PEER, peer->trace_id,
 			    peer->span_id, peer->parent);
 			tl->st.peer_links++;
-		} else
+		} else if (hdr)
+			tl_take_header(ctx, hdr_flags, hdr_trace, hdr_parent);
+		else
 			tl_take_root(ctx);
 		ctx->state = TRACELINK_OPEN;
-	} else if (hdr && !tl_same_header(ctx, hdr_trace, hdr_parent))
+	} else if (hdr && !tl_same_header(ctx, hdr_trace, hdr_parent) &&
+	    !(ctx->source == TRACELINK_PEER &&
+	    memcmp(ctx->trace_id, hdr_trace, 16) == 0))
 		/* the traceparent came in a later read than the request's
 		 * first, or belongs to a request pipelined behind it */
 		tl_take_header(ctx, hdr_flags, hdr_trace, hdr_parent);
@@ -274,19 +291,32 @@ enum tl_choice {
 				 * of its own (a client's pipelined calls) */
 };
 
-static enum tl_choice
-tl_server_choice(const struct tracelink_ctx *ctx, const struct sg_exchange *ex)
+/* Whether the server context is that of ex: one taken from a
+ * traceparent is only that request's; one from the caller on this host
+ * is not for a request with a traceparent of another trace; a new one
+ * not for a request that carried one. */
+static bool
+tl_server_fits(const struct tracelink_ctx *ctx, const struct sg_exchange *ex)
 {
 	bool hdr = ex->flags & SG_EX_TRACE_CTX;
 
-	/* A context taken from a traceparent is only that request's; one
-	 * of ours is not for a request that carried one. */
+	switch (ctx->source) {
+	case TRACELINK_HEADER:
+		return hdr && tl_same_header(ctx, ex->trace_id,
+		    ex->parent_span_id);
+	case TRACELINK_PEER:
+		return !hdr || memcmp(ctx->trace_id, ex->trace_id, 16) == 0;
+	}
+	return !hdr;
+}
+
+static enum tl_choice
+tl_server_choice(const struct tracelink_ctx *ctx, const struct sg_exchange *ex)
+{
 	if (ctx != NULL && ctx->state == TRACELINK_OPEN &&
-	    (ctx->source == TRACELINK_HEADER ?
-	    hdr && tl_same_header(ctx, ex->trace_id, ex->parent_span_id) :
-	    !hdr))
+	    tl_server_fits(ctx, ex))
 		return TL_CTX;
-	return hdr ? TL_HEADER : TL_RANDOM;
+	return ex->flags & SG_EX_TRACE_CTX ? TL_HEADER : TL_RANDOM;
 }
 
 /* A client's own traceparent (its SDK's, or a proxy passing its

@@ -12,7 +12,9 @@
  * - Same host: when both ends of a connection are followed, the callee's
  *   server span continues the caller's client span, whose context was
  *   fixed at its write, before the callee reads it.
- * An incoming traceparent wins over both.
+ * An incoming traceparent wins over both, but for one of the same trace
+ * as the caller's client span on this host: a proxy passing on its own
+ * caller's unchanged, whose client span is the nearer parent.
  *
  * One context per connection: the request in flight.  Pipelined server
  * requests after the first, and HTTP/2 streams beyond the newest, get

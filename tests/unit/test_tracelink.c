@@ -179,13 +179,34 @@ test_peer(void **state)
 	assert_int_equal(callee.source, TRACELINK_ROOT);
 	tracelink_spent(tl, &callee, PID + 1, SG_ROLE_SERVER, &sx);
 
-	/* traceparent first */
+	/* a traceparent of another trace first */
 	memset(&caller, 0, sizeof(caller));
 	tracelink_client_write(tl, &caller, PID, TID, MS);
 	tracelink_server_read(tl, &callee, PID + 1, TID + 1, MS, f, tr, par,
 	    &caller);
 	assert_int_equal(callee.source, TRACELINK_HEADER);
 	assert_memory_equal(callee.trace_id, tr, 16);
+	tracelink_spent(tl, &callee, PID + 1, SG_ROLE_SERVER, &sx);
+
+	/* one of the caller's own trace (a proxy passing on its caller's):
+	 * the caller's client span is the nearer parent, also when the
+	 * header shows up in a later read */
+	memcpy(tr, caller.trace_id, 16);
+	memset(&callee, 0, sizeof(callee));
+	tracelink_server_read(tl, &callee, PID + 1, TID + 1, MS, f, tr, par,
+	    &caller);
+	assert_int_equal(callee.source, TRACELINK_PEER);
+	memset(&callee, 0, sizeof(callee));
+	tracelink_server_read(tl, &callee, PID + 1, TID + 1, MS, 0, NULL, NULL,
+	    &caller);
+	tracelink_server_read(tl, &callee, PID + 1, TID + 1, MS, f, tr, par,
+	    NULL);
+	assert_int_equal(callee.source, TRACELINK_PEER);
+	sx.flags = f;
+	memcpy(sx.trace_id, tr, 16);
+	memcpy(sx.parent_span_id, par, 8);
+	ids_of(&callee, SG_ROLE_SERVER, &sx, &s);
+	assert_memory_equal(s.parent_id, caller.span_id, 8);
 	tracelink_free(tl);
 }
 
@@ -423,7 +444,8 @@ feed(struct sg_conns *t, uint32_t pid, uint32_t tid, uint64_t sock,
  * one before.
  */
 static void
-run_path(struct sg_conns *t, const char *req, struct rec *r)
+run_path(struct sg_conns *t, const char *req, const char *hop,
+    struct rec *r)
 {
 	uint64_t ts = 1000;
 
@@ -432,9 +454,9 @@ run_path(struct sg_conns *t, const char *req, struct rec *r)
 	    ts++, req);
 	/* proxy -> backend :9090, both ends */
 	feed(t, 1, 11, 0x2000, SG_ROLE_CLIENT, SG_DIR_WRITE, 50001, 9090,
-	    ts++, REQ);
+	    ts++, hop);
 	feed(t, 2, 22, 0x3000, SG_ROLE_SERVER, SG_DIR_READ, 9090, 50001,
-	    ts++, REQ);
+	    ts++, hop);
 	/* backend -> redis :6379 */
 	feed(t, 2, 22, 0x4000, SG_ROLE_CLIENT, SG_DIR_WRITE, 50002, 6379,
 	    ts++, "*2\r\n$3\r\nGET\r\n$1\r\nk\r\n");
@@ -470,7 +492,7 @@ test_conns_path(void **state)
 	(void)state;
 	assert_non_null(t);
 	conns_set_tracelink(t, tl);
-	run_path(t, REQ, &r);
+	run_path(t, REQ, REQ, &r);
 	assert_int_equal(redis->app, SG_APP_REDIS);
 	assert_int_equal(proxy->kind, SG_SPAN_SERVER);
 	assert_int_equal(pclient->kind, SG_SPAN_CLIENT);
@@ -482,15 +504,17 @@ test_conns_path(void **state)
 	/* the same again: a trace of its own */
 	memcpy(first, proxy->trace_id, 16);
 	r.n = 0;
-	run_path(t, REQ, &r);
+	run_path(t, REQ, REQ, &r);
 	assert_memory_not_equal(proxy->trace_id, first, 16);
 	assert_child(&r.span[2], &r.span[3]);
 	assert_child(&r.span[1], &r.span[2]);
 	assert_child(&r.span[0], &r.span[1]);
 
-	/* with a traceparent from outside: its trace, the proxy its child */
+	/* with a traceparent from outside: its trace, the proxy its child;
+	 * the proxy passes it on unchanged, the backend is still the child
+	 * of the proxy's client span */
 	r.n = 0;
-	run_path(t, TP_REQ, &r);
+	run_path(t, TP_REQ, TP_REQ, &r);
 	assert_memory_equal(proxy->trace_id, "\x0a\xf7\x65\x19\x16\xcd\x43"
 	    "\xdd\x84\x48\xeb\x21\x1c\x80\x31\x9c", 16);
 	assert_memory_equal(proxy->parent_span_id,
@@ -503,7 +527,7 @@ test_conns_path(void **state)
 	/* without links (no span export): each span a trace of its own */
 	conns_set_tracelink(t, NULL);
 	r.n = 0;
-	run_path(t, REQ, &r);
+	run_path(t, REQ, REQ, &r);
 	assert_memory_not_equal(pclient->trace_id, proxy->trace_id, 16);
 	assert_memory_equal(backend->parent_span_id, zero8, 8);
 	conns_free(t);
