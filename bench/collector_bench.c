@@ -7,7 +7,10 @@
  * over a number of connections.
  *
  *   make bench/collector_bench
- *   bench/collector_bench [-p http|postgresql|redis] [EXCHANGES [CONNECTIONS]]
+ *   bench/collector_bench [-s] [-p http|postgresql|redis] [EXCHANGES [CONNECTIONS]]
+ *
+ * -s: spans exported (a trace printer or OTLP on): their ids, and the
+ * trace links the collector then draws (tracelink.h), as main.c does.
  *   valgrind --tool=callgrind bench/collector_bench 100000 16
  *
  * Prints the time per exchange.  Under callgrind, instructions per
@@ -25,11 +28,14 @@
 #include "metrics.h"
 #include "procs.h"
 #include "routes.h"
+#include "sampler.h"
 #include "spans.h"
+#include "tracelink.h"
 
 #define BENCH_CONNS_CAPACITY 16384   /* as in collector/main.c */
 #define BENCH_MAX_SERIES     4096
 #define BENCH_PID            4242
+#define BENCH_TRACE_THREADS  4096    /* as in collector/main.c */
 
 /* An exchange as a server reads its request and writes its response. */
 struct bench_proto {
@@ -70,6 +76,8 @@ struct bench {
 	struct sg_metrics *metrics;
 	struct sg_routes  *routes;
 	uint64_t           exchanges;
+	bool               exported;	/* -s */
+	uint64_t           kept;	/* spans the sampler kept */
 };
 
 static void
@@ -79,13 +87,17 @@ bench_on_exchange(void *ctx, const struct sg_conn *conn,
 	struct bench *b = ctx;
 	struct sg_span s;
 
-	/* as collector/main.c does with no span export configured: the
-	 * route by the default heuristic, then the metrics */
-	spans_build(&s, conn, ex, procs_find(conn->pid), 0, false);
+	/* as collector/main.c does: the route by the default heuristic,
+	 * then the metrics, and with spans exported the sampler's verdict
+	 * (the default, parentbased_always_on) */
+	spans_build(&s, conn, ex, procs_find(conn->pid), 0, b->exported);
 	(void)routes_find(b->routes, s.service_name, sizeof(s.service_name),
 	    s.target, strnlen(s.target, sizeof(s.target)), s.route,
 	    sizeof(s.route));
 	metrics_record_span(b->metrics, &s);
+	if (b->exported && sampler_keep(SG_SAMPLER_PB_ALWAYS_ON, 1.0,
+	    s.trace_id, spans_parent(conn, ex)))
+		b->kept++;
 	b->exchanges++;
 }
 
@@ -146,9 +158,15 @@ main(int argc, char **argv)
 	struct sg_config cfg;
 	struct sg_conns *t;
 	struct bench b = { 0 };
+	struct tracelink *tl = NULL;
 	size_t req_size, resp_size;
 	uint64_t t0, t1;
 
+	if (argc > 1 && strcmp(argv[1], "-s") == 0) {
+		b.exported = true;
+		argc--;
+		argv++;
+	}
 	if (argc > 2 && strcmp(argv[1], "-p") == 0) {
 		bp = bench_proto_named(argv[2]);
 		argc -= 2;
@@ -158,8 +176,8 @@ main(int argc, char **argv)
 	nconn = argc > 2 ? strtoul(argv[2], NULL, 10) : 16;
 	if (bp == NULL || n == 0 || nconn == 0 ||
 	    nconn > BENCH_CONNS_CAPACITY / 2) {
-		fprintf(stderr, "usage: collector_bench [-p http|postgresql|"
-		    "redis] [EXCHANGES [1..%d CONNECTIONS]]\n",
+		fprintf(stderr, "usage: collector_bench [-s] [-p http|"
+		    "postgresql|redis] [EXCHANGES [1..%d CONNECTIONS]]\n",
 		    BENCH_CONNS_CAPACITY / 2);
 		return 2;
 	}
@@ -175,6 +193,15 @@ main(int argc, char **argv)
 	t = conns_new(BENCH_CONNS_CAPACITY,
 	    (uint64_t)cfg.ebpf.http_request_timeout_ms * 1000000u,
 	    bench_on_exchange, &b);
+	if (b.exported) {
+		tl = tracelink_new(BENCH_TRACE_THREADS,
+		    (uint64_t)cfg.ebpf.http_request_timeout_ms * 1000000u);
+		if (tl == NULL || t == NULL) {
+			fprintf(stderr, "collector_bench: out of memory\n");
+			return 1;
+		}
+		conns_set_tracelink(t, tl);
+	}
 	req = calloc(nconn, sizeof(*req));
 	resp = calloc(nconn, sizeof(*resp));
 	if (b.metrics == NULL || t == NULL || req == NULL || resp == NULL) {
@@ -219,8 +246,15 @@ main(int argc, char **argv)
 		return 1;
 	}
 	printf("%s: %lu exchanges over %lu connections: %.0f ns per exchange "
-	    "(2 events)\n", bp->name, n, nconn, (double)(t1 - t0) / (double)n);
+	    "(2 events)%s\n", bp->name, n, nconn, (double)(t1 - t0) / (double)n,
+	    b.exported ? ", spans exported" : "");
+	if (b.exported && b.kept != n) {
+		fprintf(stderr, "collector_bench: %llu spans kept of %lu\n",
+		    (unsigned long long)b.kept, n);
+		return 1;
+	}
 	conns_free(t);
+	tracelink_free(tl);
 	metrics_free(b.metrics);
 	routes_free(b.routes);
 	free(req);

@@ -614,9 +614,12 @@ conns_link_server(struct sg_conns *t, struct sg_conn *c, uint32_t tid,
 
 	if (c->state != NULL && ops->trace_ctx != NULL)
 		tf = ops->trace_ctx(c->state, trace_id, parent_id);
-	if (tracelink_server_starts(&c->trace) &&
-	    (peer = conns_peer(t, c)) != NULL && peer->role != SG_ROLE_CLIENT)
-		peer = NULL;
+	if (tracelink_server_starts(&c->trace) && !c->trace.no_peer) {
+		peer = conns_peer(t, c);
+		c->trace.no_peer = peer == NULL;
+		if (peer != NULL && peer->role != SG_ROLE_CLIENT)
+			peer = NULL;
+	}
 	tracelink_server_read(t->tl, &c->trace, c->pid, tid, ts, tf, trace_id,
 	    parent_id, peer != NULL ? &peer->trace : NULL);
 }

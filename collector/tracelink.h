@@ -57,6 +57,10 @@ struct tracelink_ctx {
 	uint8_t  state;		/* enum tracelink_state */
 	uint8_t  source;	/* enum tracelink_source */
 	uint8_t  parent;	/* enum sg_parent: what the sampler sees */
+	uint8_t  no_peer;	/* a server whose client end was not found
+				 * at its first request: not looked up again
+				 * (the client's end, when followed, is known
+				 * from its connect on) */
 };
 
 /* The ids of one span. */
