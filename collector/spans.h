@@ -6,7 +6,6 @@
 #define SG_SPANS_H
 
 #include <stdbool.h>
-#include <stddef.h>
 #include <stdint.h>
 
 #include "conns.h"
@@ -19,8 +18,6 @@ void spans_init(void);
 /* CLOCK_REALTIME - CLOCK_MONOTONIC in ns, refreshed by the caller now and
  * then so that BPF timestamps become unix times. */
 int64_t spans_clock_offset(void);
-/* n random bytes, never all zero (a zero id means "absent"). */
-void spans_random_id(uint8_t *id, size_t n);
 /* proc may be NULL (metadata not yet known): service falls back to
  * "unknown_service:<pid>"-style names as OpenTelemetry does.  Only a
  * span to be exported gets trace and span ids: those the connection's

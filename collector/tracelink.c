@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "spans.h"
+#include "ids.h"
 
 #define TRACELINK_WAYS	4
 
@@ -178,7 +178,7 @@ tl_take_local(struct tracelink_ctx *ctx, uint8_t source,
 static void
 tl_take_root(struct tracelink_ctx *ctx)
 {
-	spans_random_id(ctx->trace_id, sizeof(ctx->trace_id));
+	ids_random(ctx->trace_id, sizeof(ctx->trace_id));
 	memset(ctx->parent_id, 0, sizeof(ctx->parent_id));
 	ctx->source = TRACELINK_ROOT;
 	ctx->parent = SG_PARENT_NONE;
@@ -226,7 +226,7 @@ tracelink_server_read(struct tracelink *tl, struct tracelink_ctx *ctx,
 	if (tl == NULL || ctx == NULL)
 		return;
 	if (tracelink_server_starts(ctx)) {
-		spans_random_id(ctx->span_id, sizeof(ctx->span_id));
+		ids_random(ctx->span_id, sizeof(ctx->span_id));
 		if (tl_peer_fits(peer, hdr, hdr_trace)) {
 			tl_take_local(ctx, TRACELINK_PEER, peer->trace_id,
 			    peer->span_id, peer->parent);
@@ -271,7 +271,7 @@ tracelink_client_write(struct tracelink *tl, struct tracelink_ctx *ctx,
 	 * same caller: one context. */
 	if (ctx->state == TRACELINK_OPEN && tl_same_parent(ctx, th))
 		return;
-	spans_random_id(ctx->span_id, sizeof(ctx->span_id));
+	ids_random(ctx->span_id, sizeof(ctx->span_id));
 	if (th != NULL) {
 		tl_take_local(ctx, TRACELINK_THREAD, th->trace_id, th->span_id,
 		    th->parent);
@@ -368,14 +368,14 @@ tracelink_ids(const struct tracelink_ctx *ctx, uint8_t role,
 		return;
 	switch (tl_choice(ctx, role, ex)) {
 	case TL_RANDOM:
-		spans_random_id(out->trace_id, sizeof(out->trace_id));
-		spans_random_id(out->span_id, sizeof(out->span_id));
+		ids_random(out->trace_id, sizeof(out->trace_id));
+		ids_random(out->span_id, sizeof(out->span_id));
 		break;
 	case TL_HEADER:
 		memcpy(out->trace_id, ex->trace_id, sizeof(out->trace_id));
 		memcpy(out->parent_id, ex->parent_span_id,
 		    sizeof(out->parent_id));
-		spans_random_id(out->span_id, sizeof(out->span_id));
+		ids_random(out->span_id, sizeof(out->span_id));
 		break;
 	case TL_CTX:
 		memcpy(out->trace_id, ctx->trace_id, sizeof(out->trace_id));
@@ -385,7 +385,7 @@ tracelink_ids(const struct tracelink_ctx *ctx, uint8_t role,
 	case TL_CTX_NEW_SPAN:
 		memcpy(out->trace_id, ctx->trace_id, sizeof(out->trace_id));
 		memcpy(out->parent_id, ctx->parent_id, sizeof(out->parent_id));
-		spans_random_id(out->span_id, sizeof(out->span_id));
+		ids_random(out->span_id, sizeof(out->span_id));
 		break;
 	}
 }

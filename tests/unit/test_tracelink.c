@@ -16,6 +16,7 @@
 #include "config.h"
 #include "conns.h"
 #include "events.h"
+#include "ids.h"
 #include "sampler.h"
 #include "spans.h"
 #include "tracelink.h"
@@ -352,7 +353,7 @@ test_sampling_whole_traces(void **state)
 
 		if (i % 4 != 0) {
 			f = header(tr, par, i % 4 == 1);
-			spans_random_id(tr, 16);
+			ids_random(tr, 16);
 		}
 		sx.flags = f;
 		memcpy(sx.trace_id, tr, 16);
