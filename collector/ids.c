@@ -4,8 +4,9 @@
 
 #include <errno.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
+
+#include "clock.h"
 
 static uint64_t ids_rng[4];
 static bool     ids_seeded;
@@ -43,16 +44,6 @@ xoshiro_next(void)
 	return result;
 }
 
-static uint64_t
-ids_clock(clockid_t id)
-{
-	struct timespec ts;
-
-	if (clock_gettime(id, &ts) != 0)
-		return 0;
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 bool
 ids_seed(void)
 {
@@ -68,8 +59,8 @@ ids_seed(void)
 	/* Ids only need to be unlikely to collide, not secret: time and
 	 * pid are an acceptable last resort. */
 	if (!ids_strong)
-		seed = ids_clock(CLOCK_REALTIME) ^
-		    (ids_clock(CLOCK_MONOTONIC) << 21) ^ (uint64_t)getpid();
+		seed = sg_clock_ns(CLOCK_REALTIME) ^
+		    (sg_clock_ns(CLOCK_MONOTONIC) << 21) ^ (uint64_t)getpid();
 	/* splitmix64 expands one word into a state that is never all
 	 * zero, which xoshiro requires. */
 	for (int i = 0; i < 4; i++)
