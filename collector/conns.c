@@ -610,18 +610,20 @@ conns_link_server(struct sg_conns *t, struct sg_conn *c, uint32_t tid,
 {
 	const struct sg_proto_ops *ops = conns_ops(c);
 	const struct sg_conn *peer = NULL;
-	uint8_t trace_id[16], parent_id[8], tf = 0;
+	uint8_t trace_id[16], parent_id[8];
+	int tf = 0;
 
-	if (c->state != NULL && ops->trace_ctx != NULL)
-		tf = ops->trace_ctx(c->state, trace_id, parent_id);
+	if (c->state != NULL && ops->trace_ctx != NULL &&
+	    (tf = ops->trace_ctx(c->state, trace_id, parent_id)) < 0)
+		return;
 	if (tracelink_server_starts(&c->trace) && !c->trace.no_peer) {
 		peer = conns_peer(t, c);
 		c->trace.no_peer = peer == NULL;
 		if (peer != NULL && peer->role != SG_ROLE_CLIENT)
 			peer = NULL;
 	}
-	tracelink_server_read(t->tl, &c->trace, c->pid, tid, ts, tf, trace_id,
-	    parent_id, peer != NULL ? &peer->trace : NULL);
+	tracelink_server_read(t->tl, &c->trace, c->pid, tid, ts, (uint8_t)tf,
+	    trace_id, parent_id, peer != NULL ? &peer->trace : NULL);
 }
 
 /* A server's reads start its requests' contexts, a client's writes
@@ -633,7 +635,8 @@ conns_link(struct sg_conns *t, struct sg_conn *c, uint32_t tid, uint8_t dir,
 	if (c->role == SG_ROLE_SERVER && dir == SG_DIR_READ)
 		conns_link_server(t, c, tid, ts);
 	else if (c->role == SG_ROLE_CLIENT && dir == SG_DIR_WRITE)
-		tracelink_client_write(t->tl, &c->trace, c->pid, tid, ts);
+		tracelink_client_write(t->tl, &c->trace, c->pid, tid, ts,
+		    c->state != NULL ? conns_ops(c)->pending(c->state) : 0);
 }
 
 /*

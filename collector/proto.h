@@ -173,9 +173,11 @@ struct sg_proto_ops {
 	void     (*adopt)(void *st, uint8_t role, const struct sg_handoff *h);
 	/* Optional, servers: the traceparent of the newest request read
 	 * so far (SG_EX_TRACE_CTX with the ids, and SG_EX_TRACE_SAMPLED),
-	 * 0 when it had none, or none is in flight.  Asked after each
-	 * read, so that the request's context is fixed as it starts. */
-	uint8_t  (*trace_ctx)(const void *st, uint8_t trace_id[16],
+	 * 0 when it had none; -1 when no request is in flight (the read
+	 * was a control frame): no request starts.  Asked after each read,
+	 * so that the request's context is fixed as it starts.  Without
+	 * it, every read may start one. */
+	int      (*trace_ctx)(const void *st, uint8_t trace_id[16],
 	    uint8_t parent_id[8]);
 };
 

@@ -260,7 +260,7 @@ tl_same_parent(const struct tracelink_ctx *ctx,
 
 void
 tracelink_client_write(struct tracelink *tl, struct tracelink_ctx *ctx,
-    uint32_t pid, uint32_t tid, uint64_t ts_ns)
+    uint32_t pid, uint32_t tid, uint64_t ts_ns, unsigned in_flight)
 {
 	const struct tracelink_thread *th;
 
@@ -271,6 +271,13 @@ tracelink_client_write(struct tracelink *tl, struct tracelink_ctx *ctx,
 	 * same caller: one context. */
 	if (ctx->state == TRACELINK_OPEN && tl_same_parent(ctx, th))
 		return;
+	/* Another caller's request while one is still awaited: which
+	 * response is whose cannot be told from the context. */
+	if ((ctx->state == TRACELINK_OPEN || ctx->state == TRACELINK_MIXED) &&
+	    in_flight > 1) {
+		ctx->state = TRACELINK_MIXED;
+		return;
+	}
 	ids_random(ctx->span_id, sizeof(ctx->span_id));
 	if (th != NULL) {
 		tl_take_local(ctx, TRACELINK_THREAD, th->trace_id, th->span_id,

@@ -19,7 +19,10 @@
  * One context per connection: the request in flight.  Pipelined server
  * requests after the first, and HTTP/2 streams beyond the newest, get
  * traces of their own (or their traceparent's); a client's pipelined
- * requests share the parent of the first.  Memory: a context in each
+ * requests share the parent of the first, and those of two server
+ * requests in flight at once on one connection (a multiplexed channel
+ * shared by threads) are linked to neither: a wrong parent would be
+ * worse than none.  Memory: a context in each
  * connection slot, and a fixed table of threads; nothing per event.
  */
 #ifndef SG_TRACELINK_H
@@ -38,6 +41,8 @@ enum tracelink_state {
 	TRACELINK_OPEN,		/* fixed at its request's start; its span
 				 * has not gone out */
 	TRACELINK_USED,		/* its span went out */
+	TRACELINK_MIXED,	/* client: requests of two server requests
+				 * in flight at once: neither is linked */
 };
 
 /* tracelink_ctx.source: whose trace it continues */
@@ -93,10 +98,11 @@ void tracelink_server_read(struct tracelink *tl, struct tracelink_ctx *ctx,
 /* Whether a server read would start a request: only then is the peer
  * worth looking up. */
 bool tracelink_server_starts(const struct tracelink_ctx *ctx);
-/* A client connection's write by thread tid: the request's context is
- * fixed, as a child of what the thread serves. */
+/* A client connection's write by thread tid, after which in_flight
+ * requests await their responses (the parser's pending()): the
+ * request's context is fixed, as a child of what the thread serves. */
 void tracelink_client_write(struct tracelink *tl, struct tracelink_ctx *ctx,
-    uint32_t pid, uint32_t tid, uint64_t ts_ns);
+    uint32_t pid, uint32_t tid, uint64_t ts_ns, unsigned in_flight);
 /* The exchange ex of role (enum sg_role) ended on the connection (spans
  * out, or timed out): a context it used is spent, and the thread no
  * longer serves a server request that ended. */

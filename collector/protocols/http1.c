@@ -1838,7 +1838,7 @@ h1_ops_handoff(const void *st, struct sg_handoff *h)
 
 /* The newest request read: the one whose header block is being read,
  * else the newest awaiting its response. */
-static uint8_t
+static int
 h1_ops_trace_ctx(const void *st, uint8_t trace_id[16], uint8_t parent_id[8])
 {
 	const struct http1_conn *c = st;
@@ -1850,7 +1850,7 @@ h1_ops_trace_ctx(const void *st, uint8_t trace_id[16], uint8_t parent_id[8])
 		p = &c->pending[(c->head + c->npending - 1) %
 		    HTTP1_MAX_PENDING];
 	else
-		return 0;
+		return -1;
 	return h1_tctx_get(c, p, trace_id, parent_id) & (SG_EX_TRACE_CTX |
 	    SG_EX_TRACE_SAMPLED);
 }

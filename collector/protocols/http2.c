@@ -1929,7 +1929,7 @@ h2_adopt(void *st, uint8_t role, const struct sg_handoff *h)
 
 /* The newest request stream: the highest id (a client opens them in
  * increasing order). */
-static uint8_t
+static int
 h2_trace_ctx(const void *st, uint8_t trace_id[16], uint8_t parent_id[8])
 {
 	const struct http2_conn *c = st;
@@ -1939,7 +1939,7 @@ h2_trace_ctx(const void *st, uint8_t trace_id[16], uint8_t parent_id[8])
 		if (newest == NULL || c->streams[i].id > newest->id)
 			newest = &c->streams[i];
 	if (newest == NULL)
-		return 0;
+		return -1;
 	return h2_tctx_get(c, newest, trace_id, parent_id) &
 	    (SG_EX_TRACE_CTX | SG_EX_TRACE_SAMPLED);
 }

@@ -16,6 +16,8 @@
 #include "config.h"
 #include "conns.h"
 #include "events.h"
+#include "http1.h"
+#include "http2.h"
 #include "ids.h"
 #include "sampler.h"
 #include "spans.h"
@@ -74,7 +76,7 @@ test_thread_per_request(void **state)
 	tracelink_server_read(tl, &srv, PID, TID, 1 * MS, 0, NULL, NULL, NULL);
 	assert_int_equal(srv.state, TRACELINK_OPEN);
 	assert_int_equal(srv.source, TRACELINK_ROOT);
-	tracelink_client_write(tl, &cli, PID, TID, 2 * MS);
+	tracelink_client_write(tl, &cli, PID, TID, 2 * MS, 1);
 	assert_int_equal(cli.source, TRACELINK_THREAD);
 
 	ids_of(&cli, SG_ROLE_CLIENT, &cx, &c);
@@ -91,15 +93,15 @@ test_thread_per_request(void **state)
 	    SG_PARENT_NONE);
 
 	/* The request ended: a later call of the thread is a root. */
-	tracelink_client_write(tl, &cli, PID, TID, 3 * MS);
+	tracelink_client_write(tl, &cli, PID, TID, 3 * MS, 1);
 	assert_int_equal(cli.source, TRACELINK_ROOT);
 	/* another thread, another process: not children */
 	tracelink_server_read(tl, &srv, PID, TID, 4 * MS, 0, NULL, NULL, NULL);
 	memset(&cli, 0, sizeof(cli));
-	tracelink_client_write(tl, &cli, PID, TID + 1, 5 * MS);
+	tracelink_client_write(tl, &cli, PID, TID + 1, 5 * MS, 1);
 	assert_int_equal(cli.source, TRACELINK_ROOT);
 	memset(&cli, 0, sizeof(cli));
-	tracelink_client_write(tl, &cli, PID + 1, TID, 5 * MS);
+	tracelink_client_write(tl, &cli, PID + 1, TID, 5 * MS, 1);
 	assert_int_equal(cli.source, TRACELINK_ROOT);
 	tracelink_stats(tl, &st);
 	assert_int_equal(st.thread_links, 1);
@@ -120,7 +122,7 @@ test_header(void **state)
 
 	(void)state;
 	tracelink_server_read(tl, &srv, PID, TID, MS, f, tr, par, NULL);
-	tracelink_client_write(tl, &cli, PID, TID, MS);
+	tracelink_client_write(tl, &cli, PID, TID, MS, 1);
 	sx.flags = f;
 	memcpy(sx.trace_id, tr, 16);
 	memcpy(sx.parent_span_id, par, 8);
@@ -161,7 +163,7 @@ test_peer(void **state)
 	struct tracelink_stats st;
 
 	(void)state;
-	tracelink_client_write(tl, &caller, PID, TID, MS);
+	tracelink_client_write(tl, &caller, PID, TID, MS, 1);
 	tracelink_server_read(tl, &callee, PID + 1, TID + 1, MS, 0, NULL, NULL,
 	    &caller);
 	assert_int_equal(callee.source, TRACELINK_PEER);
@@ -182,7 +184,7 @@ test_peer(void **state)
 
 	/* a traceparent of another trace first */
 	memset(&caller, 0, sizeof(caller));
-	tracelink_client_write(tl, &caller, PID, TID, MS);
+	tracelink_client_write(tl, &caller, PID, TID, MS, 1);
 	tracelink_server_read(tl, &callee, PID + 1, TID + 1, MS, f, tr, par,
 	    &caller);
 	assert_int_equal(callee.source, TRACELINK_HEADER);
@@ -226,7 +228,7 @@ test_event_loop(void **state)
 	tracelink_server_read(tl, &a, PID, TID, MS, 0, NULL, NULL, NULL);
 	tracelink_server_read(tl, &b, PID, TID, 2 * MS, 0, NULL, NULL, NULL);
 	tracelink_spent(tl, &a, PID, SG_ROLE_SERVER, &sx);
-	tracelink_client_write(tl, &cli, PID, TID, 3 * MS);
+	tracelink_client_write(tl, &cli, PID, TID, 3 * MS, 1);
 	ids_of(&cli, SG_ROLE_CLIENT, &cx, &c);
 	assert_memory_equal(c.trace_id, b.trace_id, 16);
 	assert_memory_equal(c.parent_id, b.span_id, 8);
@@ -236,12 +238,32 @@ test_event_loop(void **state)
 	tracelink_spent(tl, &cli, PID, SG_ROLE_CLIENT, &cx);
 	memset(&a, 0, sizeof(a));
 	tracelink_server_read(tl, &a, PID, TID, 4 * MS, 0, NULL, NULL, NULL);
-	tracelink_client_write(tl, &cli, PID, TID, 5 * MS);
+	tracelink_client_write(tl, &cli, PID, TID, 5 * MS, 1);
 	assert_memory_equal(cli.parent_id, a.span_id, 8);
 	/* B read again before A's call is written: a call still open
 	 * with A as its parent moves to B (the latest read). */
 	tracelink_server_read(tl, &b, PID, TID, 6 * MS, 0, NULL, NULL, NULL);
-	tracelink_client_write(tl, &cli, PID, TID, 7 * MS);
+	tracelink_client_write(tl, &cli, PID, TID, 7 * MS, 1);
+	assert_memory_equal(cli.parent_id, b.span_id, 8);
+
+	/* A shared, multiplexed client connection: a call for A in flight
+	 * when the thread writes one for B: neither is linked. */
+	memset(&cli, 0, sizeof(cli));
+	tracelink_server_read(tl, &a, PID, TID, 8 * MS, 0, NULL, NULL, NULL);
+	tracelink_client_write(tl, &cli, PID, TID, 8 * MS, 1);
+	tracelink_server_read(tl, &b, PID, TID, 9 * MS, 0, NULL, NULL, NULL);
+	tracelink_client_write(tl, &cli, PID, TID, 9 * MS, 2);
+	assert_int_equal(cli.state, TRACELINK_MIXED);
+	ids_of(&cli, SG_ROLE_CLIENT, &cx, &c);
+	assert_memory_equal(c.parent_id, zero8, 8);
+	assert_int_equal(tracelink_parent(&cli, SG_ROLE_CLIENT, &cx),
+	    SG_PARENT_NONE);
+	tracelink_spent(tl, &cli, PID, SG_ROLE_CLIENT, &cx);
+	tracelink_client_write(tl, &cli, PID, TID, 10 * MS, 2);
+	assert_int_equal(cli.state, TRACELINK_MIXED);
+	/* all answered: the next call is linked again */
+	tracelink_client_write(tl, &cli, PID, TID, 11 * MS, 1);
+	assert_int_equal(cli.state, TRACELINK_OPEN);
 	assert_memory_equal(cli.parent_id, b.span_id, 8);
 	tracelink_free(tl);
 }
@@ -259,8 +281,8 @@ test_pipelined(void **state)
 
 	(void)state;
 	tracelink_server_read(tl, &srv, PID, TID, MS, 0, NULL, NULL, NULL);
-	tracelink_client_write(tl, &cli, PID, TID, MS);
-	tracelink_client_write(tl, &cli, PID, TID, MS);
+	tracelink_client_write(tl, &cli, PID, TID, MS, 1);
+	tracelink_client_write(tl, &cli, PID, TID, MS, 1);
 	ids_of(&cli, SG_ROLE_CLIENT, &cx, &c1);
 	tracelink_spent(tl, &cli, PID, SG_ROLE_CLIENT, &cx);
 	ids_of(&cli, SG_ROLE_CLIENT, &cx, &c2);
@@ -315,7 +337,7 @@ test_thread_table_bound(void **state)
 	/* the newest thread is remembered, the oldest forgotten */
 	for (uint32_t tid = 1; tid <= 1000; tid++) {
 		memset(&cli, 0, sizeof(cli));
-		tracelink_client_write(tl, &cli, PID, tid, 1000);
+		tracelink_client_write(tl, &cli, PID, tid, 1000, 1);
 		linked += cli.source == TRACELINK_THREAD;
 		if (tid == 1000)
 			assert_int_equal(cli.source, TRACELINK_THREAD);
@@ -323,7 +345,7 @@ test_thread_table_bound(void **state)
 	assert_int_equal(linked, 16);
 	/* older than max_age: not believed */
 	memset(&cli, 0, sizeof(cli));
-	tracelink_client_write(tl, &cli, PID, 1000, 1000 + 11 * MS);
+	tracelink_client_write(tl, &cli, PID, 1000, 1000 + 11 * MS, 1);
 	assert_int_equal(cli.source, TRACELINK_ROOT);
 	assert_null(tracelink_new(0, 0));
 	tracelink_free(NULL);
@@ -359,7 +381,7 @@ test_sampling_whole_traces(void **state)
 		memcpy(sx.trace_id, tr, 16);
 		memcpy(sx.parent_span_id, par, 8);
 		tracelink_server_read(tl, &srv, PID, TID, MS, f, tr, par, NULL);
-		tracelink_client_write(tl, &cli, PID, TID, MS);
+		tracelink_client_write(tl, &cli, PID, TID, MS, 1);
 		tracelink_server_read(tl, &callee, PID + 1, TID, MS, 0, NULL,
 		    NULL, &cli);
 		ids_of(&srv, SG_ROLE_SERVER, &sx, &s);
@@ -535,6 +557,44 @@ test_conns_path(void **state)
 	tracelink_free(tl);
 }
 
+static void
+noemit(void *ctx, const struct sg_exchange *ex)
+{
+	(void)ctx;
+	(void)ex;
+}
+
+/* The parsers' trace_ctx op: no request in flight (nothing read yet,
+ * or the response went out), a request without a traceparent, one
+ * with. */
+static void
+test_parser_trace_ctx(void **state)
+{
+	static struct http1_conn h1;
+	static struct http2_conn h2;
+	const struct sg_proto_ops *ops = &http1_ops;
+	uint8_t tr[16], par[8];
+
+	(void)state;
+	ops->init(&h1, SG_ROLE_SERVER);
+	assert_int_equal(ops->trace_ctx(&h1, tr, par), -1);
+	ops->on_data(&h1, SG_DIR_READ, 1, strlen(REQ), (const uint8_t *)REQ,
+	    strlen(REQ), NULL, noemit, NULL);
+	assert_int_equal(ops->trace_ctx(&h1, tr, par), 0);
+	ops->on_data(&h1, SG_DIR_WRITE, 2, strlen(RESP), (const uint8_t *)RESP,
+	    strlen(RESP), NULL, noemit, NULL);
+	assert_int_equal(ops->trace_ctx(&h1, tr, par), -1);
+	ops->on_data(&h1, SG_DIR_READ, 3, strlen(TP_REQ),
+	    (const uint8_t *)TP_REQ, strlen(TP_REQ), NULL, noemit, NULL);
+	assert_int_equal(ops->trace_ctx(&h1, tr, par),
+	    SG_EX_TRACE_CTX | SG_EX_TRACE_SAMPLED);
+	assert_memory_equal(par, "\xb7\xad\x6b\x71\x69\x20\x33\x31", 8);
+
+	ops = &http2_ops;
+	ops->init(&h2, SG_ROLE_SERVER);
+	assert_int_equal(ops->trace_ctx(&h2, tr, par), -1);
+}
+
 int
 main(void)
 {
@@ -547,6 +607,7 @@ main(void)
 		cmocka_unit_test(test_thread_table_bound),
 		cmocka_unit_test(test_sampling_whole_traces),
 		cmocka_unit_test(test_conns_path),
+		cmocka_unit_test(test_parser_trace_ctx),
 	};
 
 	spans_init();
