@@ -7,15 +7,23 @@
  * over a number of connections.
  *
  *   make bench/collector_bench
- *   bench/collector_bench [-s] [-p http|postgresql|redis] [EXCHANGES [CONNECTIONS]]
- *
- * -s: spans exported (a trace printer or OTLP on): their ids, and the
- * trace links the collector then draws (tracelink.h), as main.c does.
+ *   bench/collector_bench [-p http|postgresql|redis] [-f FEATURES] [-x] [-s]
+ *       [EXCHANGES [CONNECTIONS]]
  *   valgrind --tool=callgrind bench/collector_bench 100000 16
+ *
+ * -f takes [metrics] features (application_span,application_service_graph
+ * add the span metrics and the service graph, with its peer lookup).
+ * -x: every other connection is the process's own call to an upstream
+ * (it writes the request and reads the response), as a proxy's: server
+ * and client spans alternate.
+ * -s: spans exported (a trace printer or OTLP on): their ids, the
+ * sampler's verdict, and the trace links the collector then draws
+ * (tracelink.h), as main.c does.
  *
  * Prints the time per exchange.  Under callgrind, instructions per
  * exchange do not depend on what else the machine is doing.
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,8 +36,10 @@
 #include "metrics.h"
 #include "procs.h"
 #include "routes.h"
-#include "sampler.h"
+#include "servicegraph.h"
+#include "spanmetrics.h"
 #include "spans.h"
+#include "sampler.h"
 #include "tracelink.h"
 
 #define BENCH_CONNS_CAPACITY 16384   /* as in collector/main.c */
@@ -73,12 +83,32 @@ static const struct bench_proto bench_protos[] = {
 #undef B
 
 struct bench {
-	struct sg_metrics *metrics;
-	struct sg_routes  *routes;
-	uint64_t           exchanges;
-	bool               exported;	/* -s */
-	uint64_t           kept;	/* spans the sampler kept */
+	struct sg_metrics  *metrics;
+	struct spanmetrics  spanmetrics;
+	struct servicegraph graph;
+	struct sg_conns    *conns;
+	struct sg_routes   *routes;
+	uint64_t            exchanges;
+	bool                exported;	/* -s */
+	uint64_t            kept;	/* spans the sampler kept */
 };
+
+/* As collector/main.c's sg_graph_record. */
+static void
+bench_graph(struct bench *b, const struct sg_conn *conn,
+    const struct sg_span *s)
+{
+	struct servicegraph_peer peer = { 0 };
+	const struct sg_conn *pc;
+
+	if (!servicegraph_on(&b->graph))
+		return;
+	if ((pc = conns_peer(b->conns, conn)) != NULL) {
+		peer.followed = true;
+		peer.proc = procs_find(pc->pid);
+	}
+	servicegraph_record(&b->graph, s, &peer);
+}
 
 static void
 bench_on_exchange(void *ctx, const struct sg_conn *conn,
@@ -88,38 +118,44 @@ bench_on_exchange(void *ctx, const struct sg_conn *conn,
 	struct sg_span s;
 
 	/* as collector/main.c does: the route by the default heuristic,
-	 * then the metrics, and with spans exported the sampler's verdict
-	 * (the default, parentbased_always_on) */
+	 * the metrics, and with spans exported the sampler's verdict (the
+	 * default, parentbased_always_on) */
 	spans_build(&s, conn, ex, procs_find(conn->pid), 0, b->exported);
 	(void)routes_find(b->routes, s.service_name, sizeof(s.service_name),
 	    s.target, strnlen(s.target, sizeof(s.target)), s.route,
 	    sizeof(s.route));
 	metrics_record_span(b->metrics, &s);
+	spanmetrics_record(&b->spanmetrics, &s);
+	bench_graph(b, conn, &s);
 	if (b->exported && sampler_keep(SG_SAMPLER_PB_ALWAYS_ON, 1.0,
 	    s.trace_id, spans_parent(conn, ex)))
 		b->kept++;
 	b->exchanges++;
 }
 
+/* A server's read or write on its port; a client's (role
+ * SG_ROLE_CLIENT) to the next port, its upstream. */
 static size_t
-bench_event(struct sg_data_event *e, uint64_t sock, uint64_t ts,
+bench_event(struct sg_data_event *e, uint64_t sock, uint8_t role,
     uint8_t dir, uint16_t port, const char *payload, size_t n)
 {
+	uint16_t ephemeral = (uint16_t)(40000 + sock % 20000);
+
 	memset(e, 0, SG_DATA_EVENT_HDR_SIZE);
 	e->hdr.type = SG_EV_DATA;
 	e->hdr.pid = BENCH_PID;
 	e->hdr.tid = BENCH_PID;
-	e->hdr.ts_ns = ts;
 	e->conn.sock = sock;
 	e->conn.family = 2;
-	e->conn.lport = port;
-	e->conn.rport = (uint16_t)(40000 + sock % 20000);
+	e->conn.lport = role == SG_ROLE_CLIENT ? ephemeral : port;
+	e->conn.rport = role == SG_ROLE_CLIENT ? (uint16_t)(port + 1) :
+	    ephemeral;
 	memcpy(e->conn.laddr, "\x7f\x00\x00\x01", 4);
 	memcpy(e->conn.raddr, "\x7f\x00\x00\x01", 4);
 	e->len = (int64_t)n;
 	e->captured = (uint16_t)n;
 	e->dir = dir;
-	e->role = SG_ROLE_SERVER;
+	e->role = role;
 	memcpy(e->data, payload, n);
 	return SG_DATA_EVENT_HDR_SIZE + n;
 }
@@ -162,13 +198,31 @@ main(int argc, char **argv)
 	size_t req_size, resp_size;
 	uint64_t t0, t1;
 
-	if (argc > 1 && strcmp(argv[1], "-s") == 0) {
-		b.exported = true;
-		argc--;
-		argv++;
-	}
-	if (argc > 2 && strcmp(argv[1], "-p") == 0) {
-		bp = bench_proto_named(argv[2]);
+	char err[SG_CONFIG_ERR_MAX];
+	bool proxy = false;
+
+	sg_config_defaults(&cfg);
+	while (argc > 1 && argv[1][0] == '-') {
+		if (strcmp(argv[1], "-x") == 0 || strcmp(argv[1], "-s") == 0) {
+			if (argv[1][1] == 'x')
+				proxy = true;
+			else
+				b.exported = true;
+			argc--;
+			argv++;
+			continue;
+		}
+		if (argc < 3)
+			break;
+		if (strcmp(argv[1], "-p") == 0)
+			bp = bench_proto_named(argv[2]);
+		else if (strcmp(argv[1], "-f") != 0 ||
+		    sg_config_set(&cfg, "metrics", "features", argv[2],
+		    "-f", err, sizeof(err)) < 0) {
+			fprintf(stderr, "collector_bench: %s: %s\n", argv[1],
+			    strcmp(argv[1], "-f") == 0 ? err : "unknown");
+			return 2;
+		}
 		argc -= 2;
 		argv += 2;
 	}
@@ -176,12 +230,12 @@ main(int argc, char **argv)
 	nconn = argc > 2 ? strtoul(argv[2], NULL, 10) : 16;
 	if (bp == NULL || n == 0 || nconn == 0 ||
 	    nconn > BENCH_CONNS_CAPACITY / 2) {
-		fprintf(stderr, "usage: collector_bench [-s] [-p http|"
-		    "postgresql|redis] [EXCHANGES [1..%d CONNECTIONS]]\n",
+		fprintf(stderr, "usage: collector_bench [-p http|postgresql|"
+		    "redis] [-f FEATURES] [-x] [-s] [EXCHANGES [1..%d "
+		    "CONNECTIONS]]\n",
 		    BENCH_CONNS_CAPACITY / 2);
 		return 2;
 	}
-	sg_config_defaults(&cfg);
 	spans_init();
 	bench_proc();
 	b.metrics = metrics_new(&cfg.prom.duration_histogram,
@@ -190,9 +244,15 @@ main(int argc, char **argv)
 	    cfg.routes.unmatched, cfg.routes.ignore_mode,
 	    cfg.routes.wildcard_char[0],
 	    cfg.routes.max_path_segment_cardinality, NULL, 0);
+	metrics_select(b.metrics, &cfg);
+	spanmetrics_attach(&b.spanmetrics, b.metrics);
+	servicegraph_attach(&b.graph, b.metrics);
+	spanmetrics_select(&b.spanmetrics, &cfg);
+	servicegraph_select(&b.graph, &cfg);
 	t = conns_new(BENCH_CONNS_CAPACITY,
 	    (uint64_t)cfg.ebpf.http_request_timeout_ms * 1000000u,
 	    bench_on_exchange, &b);
+	b.conns = t;
 	if (b.exported) {
 		tl = tracelink_new(BENCH_TRACE_THREADS,
 		    (uint64_t)cfg.ebpf.http_request_timeout_ms * 1000000u);
@@ -212,11 +272,14 @@ main(int argc, char **argv)
 	for (unsigned long c = 0; c < nconn; c++) {
 		/* socket addresses as the kernel hands them out */
 		uint64_t sock = 0xffff888100000000ULL + c * 0x880;
+		bool client = proxy && c % 2 == 1;
+		uint8_t role = client ? SG_ROLE_CLIENT : SG_ROLE_SERVER;
 
-		req_size = bench_event(&req[c], sock, 0, SG_DIR_READ,
-		    bp->port, bp->req, bp->req_len);
-		resp_size = bench_event(&resp[c], sock, 0, SG_DIR_WRITE,
-		    bp->port, bp->resp, bp->resp_len);
+		req_size = bench_event(&req[c], sock, role, client ?
+		    SG_DIR_WRITE : SG_DIR_READ, bp->port, bp->req, bp->req_len);
+		resp_size = bench_event(&resp[c], sock, role, client ?
+		    SG_DIR_READ : SG_DIR_WRITE, bp->port, bp->resp,
+		    bp->resp_len);
 	}
 	t0 = sg_clock_ns(CLOCK_MONOTONIC);
 	for (unsigned long i = 0; i < n; i++) {

@@ -30,6 +30,8 @@
 #include "sampler.h"
 #include "sandbox.h"
 #include "self.h"
+#include "servicegraph.h"
+#include "spanmetrics.h"
 #include "spans.h"
 #include "tracelink.h"
 
@@ -45,6 +47,8 @@ static struct {
 	struct sg_conns   *conns;
 	struct tracelink  *tracelink;       /* with conns, for spans */
 	struct sg_metrics *metrics;
+	struct spanmetrics spanmetrics;     /* families in metrics */
+	struct servicegraph graph;          /* families in metrics */
 	struct sg_routes  *routes;
 	uint64_t           routes_ignored[2];   /* metrics, traces */
 	uint64_t           self_exported[2];    /* metrics, traces */
@@ -207,6 +211,32 @@ sg_filters_pass(const struct sg_span *s)
 	return true;
 }
 
+/* application_service_graph: the span's edge, its other end looked up
+ * in the connection table (a process the sensor follows too). */
+static void
+sg_graph_record(const struct sg_conn *conn, const struct sg_span *s)
+{
+	struct servicegraph_peer peer = { 0 };
+	const struct sg_conn *pc;
+
+	if (!servicegraph_on(&C.graph))
+		return;
+	if ((pc = conns_peer(C.conns, conn)) != NULL) {
+		peer.followed = true;
+		peer.proc = procs_find(pc->pid);
+	}
+	servicegraph_record(&C.graph, s, &peer);
+}
+
+/* Every metric a span makes: RED, span metrics, service graph. */
+static void
+sg_metrics_record(const struct sg_conn *conn, const struct sg_span *s)
+{
+	metrics_record_span(C.metrics, s);
+	spanmetrics_record(&C.spanmetrics, s);
+	sg_graph_record(conn, s);
+}
+
 /* conns.c hands over each finished exchange. */
 static void
 sg_on_exchange(void *ctx, const struct sg_conn *conn,
@@ -234,7 +264,7 @@ sg_on_exchange(void *ctx, const struct sg_conn *conn,
 	else if (otel & PROCS_OTEL_METRICS)
 		C.self_exported[0]++;
 	else
-		metrics_record_span(C.metrics, &s);
+		sg_metrics_record(conn, &s);
 	C.spans_total++;
 	if (!C.want_spans)
 		return;
@@ -314,6 +344,8 @@ sg_apply_config(const struct sg_config *cfg)
 		    &nc.prom.size_histogram, SG_MAX_SERIES);
 		if (C.metrics == NULL)
 			sg_fatal("out of memory for metrics");
+		spanmetrics_attach(&C.spanmetrics, C.metrics);
+		servicegraph_attach(&C.graph, C.metrics);
 		procs_foreach(sg_reseed_target_info, NULL);
 	}
 	if (C.conns == NULL ||
@@ -340,6 +372,8 @@ sg_apply_config(const struct sg_config *cfg)
 		sg_apply_routes(&nc);
 	metrics_set_host(C.metrics, nc.host_name);
 	metrics_select(C.metrics, &nc);
+	spanmetrics_select(&C.spanmetrics, &nc);
+	servicegraph_select(&C.graph, &nc);
 	C.cfg = nc;
 	C.series_ttl_ns = (uint64_t)nc.series_ttl_ms * 1000000u;
 	C.want_spans = nc.export_spans;

@@ -27,9 +27,6 @@
 #include "semconv.h"
 #include "wire.h"
 
-/* A label set: nlabels x "key\0value\0", the form both hashed and
- * compared.  Large enough for SG_MAX_LABELS of the longest pairs. */
-#define LABELS_MAX (SG_MAX_LABELS * (64 + SG_LABEL_MAX))
 #define KEY_MAX 64
 
 #define SERIES_MAX_LIMIT (1u << 20)
@@ -55,14 +52,8 @@ enum fam_index {
 	FAM_PROC_VIRT,
 	FAM_PROC_DISK,
 	FAM_NFIXED,
-	FAM_NONE = FAM_NFIXED
-};
-
-struct labels {
-	uint16_t n;
-	size_t   len;
-	int      err;
-	char     buf[LABELS_MAX];
+	FAM_NONE = FAM_NFIXED,
+	FAM_MAX = FAM_NFIXED + METRICS_EXTRA_MAX
 };
 
 struct series {
@@ -96,6 +87,7 @@ struct family {
 	bool            full;    /* refusing series: an episode, logged */
 	bool            off;     /* its feature is off: not in snapshots */
 	uint64_t        refused; /* observations refused in the episode */
+	uint64_t        moves;   /* removals: each may move a series */
 };
 
 /* The span fields a span's labels are made of. */
@@ -122,8 +114,9 @@ struct label_src {
 };
 
 struct sg_metrics {
-	struct family   fam[FAM_NFIXED];
-	size_t          nfam;
+	struct family   fam[FAM_MAX];
+	size_t          nfam;    /* the fixed ones, then those added */
+	struct sg_buckets duration;    /* of the histograms added */
 	size_t          max_series;
 	uint64_t        key[2];  /* SipHash key */
 	uint64_t        start_ns;      /* CLOCK_REALTIME at creation */
@@ -131,11 +124,12 @@ struct sg_metrics {
 	uint64_t        now;           /* CLOCK_MONOTONIC of updates */
 	uint64_t        dropped;
 	char            hostname[SG_LABEL_MAX];
-	struct labels   scratch_labels;
+	struct metrics_labels scratch_labels;
 	struct sg_series scratch_series;
 	uint32_t        masks[FAM_NFIXED];   /* labels of each family */
-	struct labels   other_labels;  /* a family whose mask differs */
-	struct labels   last_labels;   /* of the last span they were built for */
+	struct metrics_labels other_labels;  /* a family whose mask differs */
+	struct metrics_labels last_labels;  /* of the last span they were
+	                                     * built for */
 	struct label_src last_src;     /* what they were built from */
 	uint64_t        last_hash;
 };
@@ -345,21 +339,24 @@ siphash(const uint64_t key[2], const void *data, size_t len)
 
 /* ---- label sets */
 
-static void
-labels_reset(struct labels *l)
+void
+metrics_labels_reset(struct metrics_labels *l)
 {
 	l->n = 0;
 	l->len = 0;
 	l->err = 0;
+	l->hashed = false;
+	l->version++;
 }
 
-/* Append key=value; the value is cut at vmax bytes (fixed-size fields
- * may lack a terminator) and at SG_LABEL_MAX - 1 so it decodes. */
-static void
-labels_addn(struct labels *l, const char *k, const char *v, size_t vmax)
+void
+metrics_labels_add(struct metrics_labels *l, const char *k, const char *v,
+    size_t vmax)
 {
 	size_t kn = strlen(k), vn = strnlen(v, vmax);
 
+	l->hashed = false;
+	l->version++;
 	if (vn > SG_LABEL_MAX - 1)
 		vn = SG_LABEL_MAX - 1;
 	if (l->err || kn >= KEY_MAX || l->n >= SG_MAX_LABELS ||
@@ -376,9 +373,9 @@ labels_addn(struct labels *l, const char *k, const char *v, size_t vmax)
 }
 
 static void
-labels_add(struct labels *l, const char *k, const char *v)
+labels_add(struct metrics_labels *l, const char *k, const char *v)
 {
-	labels_addn(l, k, v, SG_LABEL_MAX - 1);
+	metrics_labels_add(l, k, v, SG_LABEL_MAX - 1);
 }
 
 /* ---- families and series */
@@ -413,7 +410,7 @@ family_free(struct family *f)
 }
 
 static struct series *
-family_find(struct family *f, uint64_t h, const struct labels *l)
+family_find(struct family *f, uint64_t h, const struct metrics_labels *l)
 {
 	size_t mask, i;
 
@@ -538,7 +535,7 @@ family_check_room(struct family *f)
 
 static struct series *
 family_add(struct sg_metrics *m, struct family *f, uint64_t h,
-    const struct labels *l)
+    const struct metrics_labels *l)
 {
 	struct series *se;
 	size_t nb = 0;
@@ -578,7 +575,7 @@ family_add(struct sg_metrics *m, struct family *f, uint64_t h,
 }
 
 static uint64_t
-labels_hash(const struct sg_metrics *m, const struct labels *l)
+labels_hash(const struct sg_metrics *m, const struct metrics_labels *l)
 {
 	return siphash(m->key, l->buf, l->len);
 }
@@ -586,8 +583,8 @@ labels_hash(const struct sg_metrics *m, const struct labels *l)
 /* The series for labels l (whose hash is h), created when missing,
  * updated now. */
 static struct series *
-family_get_h(struct sg_metrics *m, struct family *f, const struct labels *l,
-    uint64_t h)
+family_get_h(struct sg_metrics *m, struct family *f,
+    const struct metrics_labels *l, uint64_t h)
 {
 	struct series *se;
 
@@ -601,7 +598,8 @@ family_get_h(struct sg_metrics *m, struct family *f, const struct labels *l,
 }
 
 static struct series *
-family_get(struct sg_metrics *m, struct family *f, const struct labels *l)
+family_get(struct sg_metrics *m, struct family *f,
+    const struct metrics_labels *l)
 {
 	return family_get_h(m, f, l, labels_hash(m, l));
 }
@@ -625,6 +623,7 @@ family_remove(struct family *f, size_t idx)
 	size_t mask = f->nslots - 1, i, j, last = f->n - 1;
 	struct series *se = &f->series[idx];
 
+	f->moves++;
 	i = family_slot_of(f, idx);
 	f->slots[i] = 0;
 	for (j = (i + 1) & mask; f->slots[j] != 0; j = (j + 1) & mask) {
@@ -737,6 +736,7 @@ metrics_new(const struct sg_buckets *duration, const struct sg_buckets *size,
 	if ((m = calloc(1, sizeof(*m))) == NULL)
 		return NULL;
 	m->max_series = max_series;
+	m->duration = *duration;
 	metrics_seed(m);
 	m->start_ns = sg_clock_ns(CLOCK_REALTIME);
 	m->start_mono = sg_clock_ns(CLOCK_MONOTONIC);
@@ -798,7 +798,7 @@ metrics_expire(struct sg_metrics *m, uint64_t ttl_ns)
 
 
 static void
-observe(struct sg_metrics *m, struct family *f, const struct labels *l,
+observe(struct sg_metrics *m, struct family *f, const struct metrics_labels *l,
     uint64_t h, double v)
 {
 	struct series *se = family_get_h(m, f, l, h);
@@ -810,11 +810,11 @@ observe(struct sg_metrics *m, struct family *f, const struct labels *l,
 /* The labels of span s that mask selects, in a fixed order.  A status
  * the sensor could not read has no label: it is not guessed. */
 static void
-labels_build(struct labels *l, const struct sg_span *s, uint32_t mask)
+labels_build(struct metrics_labels *l, const struct sg_span *s, uint32_t mask)
 {
 	char num[16];
 
-	labels_reset(l);
+	metrics_labels_reset(l);
 	for (int a = 0; a < SG_ATTR_MAX; a++) {
 		const char *v;
 
@@ -911,11 +911,11 @@ label_src_keep(struct label_src *a, const struct sg_span *s, uint32_t mask)
  * then the previous span's are used as they are, neither built again
  * nor hashed (building them and SipHash were the collector's top
  * symbols). */
-static const struct labels *
+static const struct metrics_labels *
 span_labels(struct sg_metrics *m, const struct sg_span *s, uint32_t mask,
     uint64_t *h)
 {
-	struct labels *l = &m->last_labels;
+	struct metrics_labels *l = &m->last_labels;
 
 	if (label_src_same(&m->last_src, s, mask)) {
 		*h = m->last_hash;
@@ -933,7 +933,7 @@ span_labels(struct sg_metrics *m, const struct sg_span *s, uint32_t mask,
 /* A size family whose labels differ from its duration family's. */
 static void
 observe_other(struct sg_metrics *m, uint8_t fam, const struct sg_span *s,
-    const struct labels *l, uint64_t h, uint32_t mask, double v)
+    const struct metrics_labels *l, uint64_t h, uint32_t mask, double v)
 {
 	if (fam == FAM_NONE)
 		return;
@@ -949,7 +949,7 @@ void
 metrics_record_span(struct sg_metrics *m, const struct sg_span *s)
 {
 	struct app_fams fams;
-	const struct labels *l;
+	const struct metrics_labels *l;
 	uint32_t mask;
 	double dur;
 	uint64_t h;
@@ -969,8 +969,7 @@ metrics_record_span(struct sg_metrics *m, const struct sg_span *s)
 		return;
 	mask = m->masks[fams.dur];
 	l = span_labels(m, s, mask, &h);
-	dur = s->end_ns > s->start_ns ?
-	    (double)(s->end_ns - s->start_ns) / 1e9 : 0.0;
+	dur = spans_seconds(s);
 	observe(m, &m->fam[fams.dur], l, h, dur);
 	observe_other(m, fams.req, s, l, h, mask, (double)s->req_size);
 	observe_other(m, fams.resp, s, l, h, mask, (double)s->resp_size);
@@ -978,7 +977,7 @@ metrics_record_span(struct sg_metrics *m, const struct sg_span *s)
 
 /* The labels that say which service and instance a series is of. */
 static void
-service_labels(struct labels *l, const struct sg_proc_info *p,
+service_labels(struct metrics_labels *l, const struct sg_proc_info *p,
     const char *pid)
 {
 	char inst[SG_NAME_MAX];
@@ -988,10 +987,10 @@ service_labels(struct labels *l, const struct sg_proc_info *p,
 		    (int)sizeof(p->instance_id) - 1, p->instance_id);
 	else
 		snprintf(inst, sizeof(inst), "%s", pid);
-	labels_reset(l);
-	labels_addn(l, "service_name", p->service_name[0] != '\0' ?
+	metrics_labels_reset(l);
+	metrics_labels_add(l, "service_name", p->service_name[0] != '\0' ?
 	    p->service_name : "unknown_service", sizeof(p->service_name));
-	labels_addn(l, "service_namespace", p->service_namespace,
+	metrics_labels_add(l, "service_namespace", p->service_namespace,
 	    sizeof(p->service_namespace));
 	labels_add(l, "target_instance", inst);
 }
@@ -1031,7 +1030,7 @@ path_base(const char *path, size_t max)
  * them.  The command (comm) is the process's own choice of name:
  * the exporter makes it valid UTF-8 and escapes it. */
 static void
-proc_labels(struct labels *l, const struct sg_proc_info *p,
+proc_labels(struct metrics_labels *l, const struct sg_proc_info *p,
     const struct sg_pstat *ps)
 {
 	char pid[16];
@@ -1039,10 +1038,10 @@ proc_labels(struct labels *l, const struct sg_proc_info *p,
 	snprintf(pid, sizeof(pid), "%u", p->pid);
 	service_labels(l, p, pid);
 	labels_add(l, "process_pid", pid);
-	labels_addn(l, "process_executable_name", path_base(p->exe,
+	metrics_labels_add(l, "process_executable_name", path_base(p->exe,
 	    sizeof(p->exe)), sizeof(p->exe));
-	labels_addn(l, "process_executable_path", p->exe, sizeof(p->exe));
-	labels_addn(l, "process_command", ps->comm, sizeof(ps->comm));
+	metrics_labels_add(l, "process_executable_path", p->exe, sizeof(p->exe));
+	metrics_labels_add(l, "process_command", ps->comm, sizeof(ps->comm));
 }
 
 /*
@@ -1052,11 +1051,11 @@ proc_labels(struct labels *l, const struct sg_proc_info *p,
  * the previous sample's value and its time, or prev[1] 0 for none.
  */
 static struct series *
-proc_series(struct sg_metrics *m, int fam, const struct labels *base,
+proc_series(struct sg_metrics *m, int fam, const struct metrics_labels *base,
     const char *key, const char *value, const struct sg_pstat *ps,
     uint64_t sample_ns, double prev[2])
 {
-	struct labels *l = &m->other_labels;
+	struct metrics_labels *l = &m->other_labels;
 	struct series *se;
 
 	*l = *base;
@@ -1087,7 +1086,7 @@ proc_series(struct sg_metrics *m, int fam, const struct labels *base,
 }
 
 static void
-proc_set(struct sg_metrics *m, int fam, const struct labels *base,
+proc_set(struct sg_metrics *m, int fam, const struct metrics_labels *base,
     const char *key, const char *value, const struct sg_pstat *ps,
     uint64_t sample_ns, double v)
 {
@@ -1101,9 +1100,9 @@ proc_set(struct sg_metrics *m, int fam, const struct labels *base,
 /* CPU time of one mode, and its utilisation since the previous sample:
  * none until there is one (the first sample has nothing to compare). */
 static void
-proc_cpu(struct sg_metrics *m, const struct labels *base, const char *mode,
-    uint64_t us, const struct sg_pstat *ps, uint64_t sample_ns,
-    unsigned ncpu)
+proc_cpu(struct sg_metrics *m, const struct metrics_labels *base,
+    const char *mode, uint64_t us, const struct sg_pstat *ps,
+    uint64_t sample_ns, unsigned ncpu)
 {
 	double prev[2], secs = (double)us / 1e6;
 	struct series *se = proc_series(m, FAM_PROC_CPU_TIME, base, "cpu_mode",
@@ -1122,7 +1121,7 @@ void
 metrics_record_process(struct sg_metrics *m, const struct sg_proc_info *p,
     const struct sg_pstat *ps, uint64_t sample_ns, unsigned ncpu)
 {
-	struct labels *base;
+	struct metrics_labels *base;
 
 	if (m == NULL || p == NULL || ps == NULL || ncpu == 0 ||
 	    m->fam[FAM_PROC_CPU_TIME].off)
@@ -1148,7 +1147,7 @@ void
 metrics_service_seen(struct sg_metrics *m, const struct sg_proc_info *p)
 {
 	struct family *f;
-	struct labels *l;
+	struct metrics_labels *l;
 	struct series *se;
 	char pid[16];
 
@@ -1201,6 +1200,134 @@ metrics_select(struct sg_metrics *m, const struct sg_config *c)
 		m->fam[proc_fams[i]].off = !(c->features &
 		    (1u << SG_FEATURE_APPLICATION_PROCESS));
 	m->last_src.kind = 0;   /* the cached labels may be another set */
+}
+
+/* ---- families of other modules */
+
+int
+metrics_family_add(struct sg_metrics *m, const struct metrics_family_def *d)
+{
+	struct family *f;
+
+	if (m == NULL || d == NULL || d->prom == NULL || d->otel == NULL ||
+	    d->unit == NULL || d->help == NULL || m->nfam >= FAM_MAX ||
+	    (d->type != SG_METRIC_COUNTER && d->type != SG_METRIC_HISTOGRAM))
+		return -1;
+	f = &m->fam[m->nfam];
+	family_init(f, d->prom, d->otel, d->unit, d->help, d->type,
+	    &m->duration, m->max_series);
+	f->off = true;
+	return (int)m->nfam++;
+}
+
+static struct family *
+family_added(struct sg_metrics *m, int id)
+{
+	if (m == NULL || id < FAM_NFIXED || (size_t)id >= m->nfam)
+		return NULL;
+	return &m->fam[id];
+}
+
+void
+metrics_family_enable(struct sg_metrics *m, int id, bool on)
+{
+	struct family *f = family_added(m, id);
+
+	if (f != NULL)
+		f->off = !on;
+}
+
+/* The series hit remembers, when it is still that of labels l. */
+static struct series *
+family_hit(struct family *f, const struct metrics_labels *l,
+    const struct metrics_hit *hit)
+{
+	if (hit == NULL || !hit->valid || hit->labels_version != l->version ||
+	    hit->family_moves != f->moves || hit->idx >= f->n)
+		return NULL;
+	return &f->series[hit->idx];
+}
+
+void
+metrics_family_update(struct sg_metrics *m, int id, struct metrics_labels *l,
+    double v, struct metrics_hit *hit)
+{
+	struct family *f = family_added(m, id);
+	struct series *se;
+
+	if (f == NULL || l == NULL || f->off)
+		return;
+	if ((se = family_hit(f, l, hit)) != NULL)
+		se->updated_ns = m->now;
+	else {
+		/* several families of a module share one label set */
+		if (!l->hashed) {
+			l->hash = labels_hash(m, l);
+			l->hashed = true;
+		}
+		if ((se = family_get_h(m, f, l, l->hash)) == NULL)
+			return;
+		if (hit != NULL)
+			*hit = (struct metrics_hit){ true, l->version, f->moves,
+			    (size_t)(se - f->series) };
+	}
+	if (f->hdr.type == SG_METRIC_HISTOGRAM)
+		histogram_observe(f, se, v);
+	else
+		se->value += v;
+}
+
+void
+metrics_deriver_attach(struct metrics_deriver *d, struct sg_metrics *m,
+    const struct metrics_family_def *defs, size_t n)
+{
+	if (d == NULL)
+		return;
+	d->m = m;
+	d->on = false;
+	d->next = 0;
+	for (size_t k = 0; k < METRICS_DERIVER_SLOTS; k++) {
+		struct metrics_deriver_slot *sl = &d->slot[k];
+
+		sl->valid = false;
+		metrics_labels_reset(&sl->l);
+		memset(sl->hit, 0, sizeof(sl->hit));
+	}
+	d->nfam = n < METRICS_EXTRA_MAX ? n : METRICS_EXTRA_MAX;
+	for (size_t i = 0; i < d->nfam; i++)
+		d->fam[i] = metrics_family_add(m, &defs[i]);
+}
+
+void
+metrics_deriver_enable(struct metrics_deriver *d, bool on)
+{
+	if (d == NULL)
+		return;
+	d->on = on;
+	for (size_t i = 0; i < d->nfam; i++)
+		metrics_family_enable(d->m, d->fam[i], on);
+}
+
+size_t
+metrics_deriver_claim(struct metrics_deriver *d)
+{
+	size_t k = d->next;
+
+	d->next = (k + 1) % METRICS_DERIVER_SLOTS;
+	d->slot[k].valid = false;
+	return k;
+}
+
+void
+metrics_deriver_update(struct metrics_deriver *d, size_t k, size_t i,
+    double v)
+{
+	struct metrics_deriver_slot *sl;
+
+	if (d == NULL || k >= METRICS_DERIVER_SLOTS || i >= d->nfam)
+		return;
+	sl = &d->slot[k];
+	metrics_family_update(d->m, d->fam[i], &sl->l, v, &sl->hit[i]);
 }
 
 void

@@ -267,6 +267,13 @@ spans_build(struct sg_span *out, const struct sg_conn *conn,
 	spans_add_addrs(out, conn);
 }
 
+double
+spans_seconds(const struct sg_span *s)
+{
+	return s->end_ns > s->start_ns ?
+	    (double)(s->end_ns - s->start_ns) / 1e9 : 0.0;
+}
+
 /* Decimal without snprintf, which dominated the per-span cost. */
 static void
 u32_dec(char buf[11], uint32_t v)

@@ -35,6 +35,9 @@ enum sg_parent spans_parent(const struct sg_conn *conn,
  * attribute is not one of this kind of span's, or the sensor could not
  * read it. */
 const char *spans_attr(const struct sg_span *s, int a, char *buf, size_t sz);
+/* The span's duration in seconds (0 when its end is not after its
+ * start). */
+double spans_seconds(const struct sg_span *s);
 /* Render a textual address for a family/16-byte address. */
 void spans_format_addr(char *buf, size_t sz, uint16_t family,
     const uint8_t addr[16]);

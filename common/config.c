@@ -186,10 +186,18 @@ static const struct sg_key sg_keys[] = {
 	  "application", { "BEYLA_OTEL_METRICS_FEATURES",
 	  "BEYLA_PROMETHEUS_FEATURES" }, sg_feature_names, false,
 	  "the metric groups to produce: application (the RED metrics of "
-	  "HTTP and gRPC), application_process (CPU time and utilisation, "
-	  "memory and disk I/O of each instrumented process, from /proc); "
-	  "application_span, application_service_graph and network are "
-	  "Beyla's, not built yet, and refused" },
+	  "HTTP and gRPC), application_span (span metrics: "
+	  "traces_spanmetrics_*), application_service_graph (service graph "
+	  "metrics: traces_service_graph_*), application_process (CPU time "
+	  "and utilisation, memory and disk I/O of each instrumented "
+	  "process, from /proc); network is Beyla's, not built yet, and "
+	  "refused" },
+	{ "metrics", "allow_service_graph_self_references", SG_T_BOOL,
+	  OFF(allow_service_graph_self_references), 0, 0, "false",
+	  { "BEYLA_OTEL_ALLOW_SERVICE_GRAPH_SELF_REFERENCES",
+	  "BEYLA_PROMETHEUS_ALLOW_SERVICE_GRAPH_SELF_REFERENCES" }, NULL, false,
+	  "application_service_graph: count the edges from a service to "
+	  "itself too (they add series and tell little)" },
 	{ "metrics", "instrumentations", SG_T_FLAGS, OFF(instrumentations),
 	  0, 0, "*", { NULL }, sg_instr_names, false,
 	  "what is parsed, counted and traced: * or a list of http (HTTP/1 "
@@ -767,8 +775,7 @@ sg_config_apply(struct sg_config *c, const struct sg_key *k, const char *value,
 			    "%s", why);
 		if ((missing = v & ~SG_FEATURES_BUILT) != 0)
 			return sg_config_error(err, errsz, origin, k, NULL, NULL,
-			    "\"%s\" is not built yet (only application "
-			    "and application_process are)",
+			    "\"%s\" is not built yet",
 			    k->names[__builtin_ctz(missing)]);
 		*(uint32_t *)field = v;
 		return 0;
@@ -1168,6 +1175,8 @@ sg_key_audience(const struct sg_key *k)
 		{ "ebpf", "heuristic_sql_detect", SG_TO_COLLECTOR },
 		{ "metrics", "instrumentations", SG_TO_COLLECTOR },
 		{ "metrics", "features", SG_TO_COLLECTOR },
+		{ "metrics", "allow_service_graph_self_references",
+		  SG_TO_COLLECTOR },
 		{ "routes", "", SG_TO_COLLECTOR },
 		{ "discovery", "exclude_otel_instrumented_services",
 		  SG_TO_COLLECTOR },

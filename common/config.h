@@ -93,15 +93,16 @@ struct sg_otlp_signal {
 };
 
 /* [metrics] instrumentations: what is parsed, counted and traced. */
-/* [metrics] features, Beyla's; application (the RED metrics) and
- * application_process are built so far: asking for another is an error,
- * not a silent no. */
+/* [metrics] features, Beyla's; all but network are built: asking for it
+ * is an error, not a silent no. */
 enum sg_feature {
 	SG_FEATURE_APPLICATION = 0, SG_FEATURE_APPLICATION_SPAN,
 	SG_FEATURE_APPLICATION_SERVICE_GRAPH, SG_FEATURE_APPLICATION_PROCESS,
 	SG_FEATURE_NETWORK,
 };
 #define SG_FEATURES_BUILT (1u << SG_FEATURE_APPLICATION | \
+	1u << SG_FEATURE_APPLICATION_SPAN | \
+	1u << SG_FEATURE_APPLICATION_SERVICE_GRAPH | \
 	1u << SG_FEATURE_APPLICATION_PROCESS)
 
 enum sg_instr {
@@ -151,6 +152,7 @@ struct sg_config {
 
 	uint32_t              instrumentations;   /* 1 << enum sg_instr */
 	uint32_t              features;           /* 1 << enum sg_feature */
+	bool                  allow_service_graph_self_references;
 
 	struct {
 		struct sg_attr_select select[SG_SELECTS_MAX];

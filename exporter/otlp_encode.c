@@ -26,6 +26,7 @@
 
 #include "pct.h"
 #include "semconv.h"
+#include "spansem.h"
 #include "utf8.h"
 #include "wire.h"
 
@@ -626,40 +627,6 @@ http_attrs(struct arena *a, struct attrs *l, const struct sg_span *s)
 	return e;
 }
 
-/* Low-cardinality name: "GET /users/{id}", or just the method without a
- * route (never the path); "HTTP" for a method outside the known set. */
-static char *
-http_name(struct arena *a, const struct sg_span *s)
-{
-	const char *method = semconv_http_method(s->op, sizeof(s->op));
-	size_t rn = strnlen(s->route, sizeof(s->route));
-	char buf[SG_METHOD_MAX + 1 + SG_PATH_MAX + 1];
-	size_t o;
-
-	if (method == NULL)
-		method = "HTTP";
-	o = strlen(method);
-	memcpy(buf, method, o);
-	if (rn > 0) {
-		buf[o++] = ' ';
-		memcpy(buf + o, s->route, rn);
-		o += rn;
-	}
-	buf[o] = '\0';
-	return arena_str(a, buf);
-}
-
-/* HTTP: 4xx is the client's fault, so it marks only client spans as
- * failed. */
-static bool
-http_error(const struct sg_span *s)
-{
-	if (s->flags & SG_SPAN_STATUS_UNKNOWN)
-		return false;
-	return (s->kind == SG_SPAN_SERVER && s->status >= 500) ||
-	    (s->kind == SG_SPAN_CLIENT && s->status >= 400);
-}
-
 static int
 grpc_attrs(struct arena *a, struct attrs *l, const struct sg_span *s)
 {
@@ -679,29 +646,6 @@ grpc_attrs(struct arena *a, struct attrs *l, const struct sg_span *s)
 	e |= attr_text(a, l, "network.protocol.version", s->protocol_version,
 	    sizeof(s->protocol_version));
 	return e;
-}
-
-/* "package.Service/Method"; "grpc" when the method is not known. */
-static char *
-grpc_name(struct arena *a, const struct sg_span *s)
-{
-	char buf[SG_PATH_MAX];
-	size_t n = strnlen(s->target, sizeof(s->target));
-
-	if ((s->flags & SG_SPAN_TARGET_UNKNOWN) || n < 2 || s->target[0] != '/')
-		return arena_str(a, "grpc");
-	memcpy(buf, s->target + 1, n - 1);
-	buf[n - 1] = '\0';
-	return arena_str(a, buf);
-}
-
-static bool
-grpc_error(const struct sg_span *s)
-{
-	if (s->flags & SG_SPAN_STATUS_UNKNOWN)
-		return false;
-	return s->kind == SG_SPAN_CLIENT ? s->status != 0 :
-	    semconv_grpc_server_error(s->status);
 }
 
 static int
@@ -725,41 +669,6 @@ db_attrs(struct arena *a, struct attrs *l, const struct sg_span *s)
 	return e;
 }
 
-/* "SELECT users", the operation alone without a table, the system
- * without an operation. */
-static char *
-db_name(struct arena *a, const struct sg_span *s)
-{
-	size_t on = strnlen(s->op, sizeof(s->op));
-	size_t cn = strnlen(s->collection, sizeof(s->collection));
-	char buf[SG_METHOD_MAX + 1 + SG_COLLECTION_MAX + 1];
-	size_t o;
-
-	if (on == 0 || (s->flags & SG_SPAN_OP_UNKNOWN))
-		return arena_str(a, semconv_db_system(s->app));
-	memcpy(buf, s->op, on);
-	o = on;
-	if (cn > 0) {
-		buf[o++] = ' ';
-		memcpy(buf + o, s->collection, cn);
-		o += cn;
-	}
-	buf[o] = '\0';
-	return arena_text(a, buf, o + 1);
-}
-
-static bool
-db_error(const struct sg_span *s)
-{
-	return s->error[0] != '\0';
-}
-
-static bool
-msg_publish(const struct sg_span *s)
-{
-	return strncmp(s->op, "publish", sizeof(s->op)) == 0;
-}
-
 static int
 msg_attrs(struct arena *a, struct attrs *l, const struct sg_span *s)
 {
@@ -769,7 +678,7 @@ msg_attrs(struct arena *a, struct attrs *l, const struct sg_span *s)
 	    semconv_messaging_system(s->app));
 	e |= attr_text(a, l, "messaging.operation.name", s->op, sizeof(s->op));
 	e |= attr_str(a, l, "messaging.operation.type",
-	    msg_publish(s) ? "send" : "process");
+	    spansem_publishes(s) ? "send" : "process");
 	if (!(s->flags & SG_SPAN_TARGET_UNKNOWN))
 		e |= attr_text(a, l, "messaging.destination.name", s->target,
 		    sizeof(s->target));
@@ -777,42 +686,45 @@ msg_attrs(struct arena *a, struct attrs *l, const struct sg_span *s)
 	return e;
 }
 
-/* "publish orders"; the operation alone when the topic is unknown. */
-static char *
-msg_name(struct arena *a, const struct sg_span *s)
-{
-	size_t on = strnlen(s->op, sizeof(s->op));
-	size_t tn = strnlen(s->target, sizeof(s->target));
-	char buf[SG_METHOD_MAX + 1 + SG_PATH_MAX + 1];
-	size_t o;
+/* The attributes of each app's semantic conventions (its name, kind
+ * and status: spansem.h). */
+static const struct span_map {
+	int   (*attrs)(struct arena *, struct attrs *, const struct sg_span *);
+} span_maps[SG_APP_MAX] = {
+	[SG_APP_HTTP] = { http_attrs },
+	[SG_APP_GRPC] = { grpc_attrs },
+	[SG_APP_POSTGRESQL] = { db_attrs },
+	[SG_APP_MYSQL] = { db_attrs },
+	[SG_APP_REDIS] = { db_attrs },
+	[SG_APP_MEMCACHED] = { db_attrs },
+	[SG_APP_KAFKA] = { msg_attrs },
+};
 
-	if (on == 0)
-		return arena_str(a, semconv_messaging_system(s->app));
-	memcpy(buf, s->op, on);
-	o = on;
-	if (tn > 0 && !(s->flags & SG_SPAN_TARGET_UNKNOWN)) {
-		buf[o++] = ' ';
-		memcpy(buf + o, s->target, tn);
-		o += tn;
-	}
-	buf[o] = '\0';
-	return arena_text(a, buf, o + 1);
+/* Made valid UTF-8: routes and operations come off the network. */
+static char *
+span_name(struct arena *a, const struct sg_span *s)
+{
+	char buf[SPANSEM_NAME_MAX];
+	size_t n = spansem_name(s, buf, sizeof(buf));
+
+	return arena_text(a, buf, n + 1);
 }
 
-/* The semantic conventions of each app. */
-static const struct span_map {
-	char *(*name)(struct arena *, const struct sg_span *);
-	int   (*attrs)(struct arena *, struct attrs *, const struct sg_span *);
-	bool  (*error)(const struct sg_span *);
-} span_maps[SG_APP_MAX] = {
-	[SG_APP_HTTP] = { http_name, http_attrs, http_error },
-	[SG_APP_GRPC] = { grpc_name, grpc_attrs, grpc_error },
-	[SG_APP_POSTGRESQL] = { db_name, db_attrs, db_error },
-	[SG_APP_MYSQL] = { db_name, db_attrs, db_error },
-	[SG_APP_REDIS] = { db_name, db_attrs, db_error },
-	[SG_APP_MEMCACHED] = { db_name, db_attrs, db_error },
-	[SG_APP_KAFKA] = { msg_name, msg_attrs, db_error },
-};
+static int
+span_kind(const struct sg_span *s)
+{
+	static const int kinds[] = {
+		[SPANSEM_KIND_UNSPECIFIED] = KIND(UNSPECIFIED),
+		[SPANSEM_KIND_SERVER] = KIND(SERVER),
+		[SPANSEM_KIND_CLIENT] = KIND(CLIENT),
+		[SPANSEM_KIND_PRODUCER] = KIND(PRODUCER),
+		[SPANSEM_KIND_CONSUMER] = KIND(CONSUMER),
+	};
+	enum spansem_kind k = spansem_kind(s);
+
+	return (size_t)k < sizeof(kinds) / sizeof(kinds[0]) ? kinds[k] :
+	    KIND(UNSPECIFIED);
+}
 
 static int
 span_attrs(struct arena *a, pb_span *ps, const struct sg_span *s,
@@ -852,29 +764,14 @@ span_build(struct arena *a, const struct sg_span *s)
 	    span_bytes(a, &ps->parent_span_id, s->parent_span_id,
 	    sizeof(s->parent_span_id)) < 0)
 		return NULL;
-	if ((ps->name = map->name(a, s)) == NULL)
+	if ((ps->name = span_name(a, s)) == NULL)
 		return NULL;
-	switch (s->kind) {
-	case SG_SPAN_SERVER:
-		ps->kind = KIND(SERVER);
-		break;
-	case SG_SPAN_CLIENT:
-		/* A Kafka client's calls are a producer's or a consumer's */
-		if (semconv_messaging_system(s->app) != NULL)
-			ps->kind = msg_publish(s) ? KIND(PRODUCER) :
-			    KIND(CONSUMER);
-		else
-			ps->kind = KIND(CLIENT);
-		break;
-	default:
-		ps->kind = KIND(UNSPECIFIED);
-		break;
-	}
+	ps->kind = span_kind(s);
 	ps->start_time_unix_nano = s->start_ns;
 	ps->end_time_unix_nano = s->end_ns;
 	if (span_attrs(a, ps, s, map) != 0)
 		return NULL;
-	st->code = map->error(s) ? STATUS(ERROR) : STATUS(UNSET);
+	st->code = spansem_error(s) ? STATUS(ERROR) : STATUS(UNSET);
 	ps->status = st;
 	return ps;
 }
@@ -999,6 +896,10 @@ static const struct label_map {
 	{ "client_address", "client.address", false },
 	{ "url_scheme", "url.scheme", false },
 	{ "network_protocol_version", "network.protocol.version", false },
+	/* the service graph's, as Beyla names them over OTLP too */
+	{ "client_service_namespace", "client_service_namespace", false },
+	{ "server_service_namespace", "server_service_namespace", false },
+	{ "connection_type", "connection_type", false },
 };
 
 /* Decimal digits only, up to a u32; anything else stays a string. */
@@ -1069,6 +970,9 @@ series_split(struct arena *a, const struct sg_series *se, struct rkey *k,
 		for (j = 0; j < 3; j++)
 			if (strcmp(se->key[i], rlabels[j]) == 0)
 				break;
+		/* the span metrics call the instance as Beyla does */
+		if (j == 3 && strcmp(se->key[i], "instance") == 0)
+			j = 2;
 		if (j < 3) {
 			k->s[j] = se->value[i];
 			k->len[j] = strlen(se->value[i]);

@@ -516,6 +516,13 @@ sg_reselect(void)
 	free(stale);
 }
 
+/* Nothing selected: the finding, and how to act on it.  The unit and
+ * README.Debian point here, so a boot before configuration explains itself
+ * in the journal. */
+#define SG_NOTHING_SELECTED "nothing selected: neither [discovery] " \
+	"open_port, executable_name nor a [service.NAME] block is set, so " \
+	"nothing would be instrumented"
+
 static void
 sg_reload(void)
 {
@@ -525,6 +532,13 @@ sg_reload(void)
 	if (sg_load_config(&nc, &L.src) < 0) {
 		sg_log(SG_LOG_ERR, "reload failed; keeping the running "
 		    "configuration");
+		return;
+	}
+	/* As at start: a sensor told to watch nothing is misconfigured, so
+	 * the running selection stays rather than silently going dark. */
+	if (!sg_config_selects(&nc)) {
+		sg_log(SG_LOG_ERR, "reload refused: %s; keeping the running "
+		    "configuration", SG_NOTHING_SELECTED);
 		return;
 	}
 	if (nc.ebpf.capture_size != L.cfg.ebpf.capture_size ||
@@ -818,12 +832,32 @@ sg_main_loop(int sfd)
 	return 0;
 }
 
+/* The configuration file this run read, or the one it would have read:
+ * where an operator selects something. */
+static const char *
+sg_config_file_name(void)
+{
+	return L.src.file != NULL ? L.src.file :
+	    SG_SYSCONFDIR "/spyglass/spyglass.ini";
+}
+
+static void
+sg_how_to_select(char *buf, size_t sz)
+{
+	snprintf(buf, sz, "to select something, set [discovery] open_port = "
+	    "PORT or executable_name = REGEX, or add a [service.NAME] block, "
+	    "in %s (or set BEYLA_OPEN_PORT or BEYLA_EXECUTABLE_NAME in the "
+	    "environment, or pass -o discovery.open_port=PORT); under "
+	    "systemd, then run: systemctl restart spyglass",
+	    sg_config_file_name());
+}
+
 static int
 sg_run(void)
 {
 	struct sg_children_opts co = { 0 };
 	struct sg_preflight pf;
-	char user[64], err[256], helpers[PATH_MAX];
+	char user[64], err[256], helpers[PATH_MAX], how[512];
 	enum sg_hooks plan[SG_HOOKS_KINDS];
 	int nplan;
 	uid_t uid;
@@ -835,10 +869,15 @@ sg_run(void)
 		preflight_print(stderr, &L.cfg, &pf);
 		return SG_EXIT_PREFLIGHT;
 	}
-	if (!sg_config_selects(&L.cfg))
-		sg_log(SG_LOG_WARN, "neither [discovery] open_port, "
-		    "executable_name nor a [service.NAME] block is set: nothing "
-		    "will be instrumented");
+	if (!sg_config_selects(&L.cfg)) {
+		/* Like Beyla: a sensor that would watch nothing is a
+		 * configuration error, and status 2 stops systemd restarting
+		 * it (RestartPreventExitStatus=2). */
+		sg_how_to_select(how, sizeof(how));
+		sg_log(SG_LOG_ERR, "%s", SG_NOTHING_SELECTED);
+		sg_log(SG_LOG_ERR, "%s", how);
+		return SG_EXIT_CONFIG;
+	}
 	if (privs_resolve_user(&L.cfg, &uid, &gid, user, sizeof(user), err,
 	    sizeof(err)) < 0) {
 		sg_log(SG_LOG_ERR, "%s", err);
@@ -982,15 +1021,23 @@ static int
 sg_check(void)
 {
 	struct sg_preflight pf;
+	char how[512];
 
 	printf("# effective configuration\n");
 	sg_config_dump(&L.cfg, stdout);
 	printf("\n# findings\n");
 	preflight_run(&L.cfg, &pf, false);
 	preflight_print(stdout, &L.cfg, &pf);
+	if (!sg_config_selects(&L.cfg)) {
+		sg_how_to_select(how, sizeof(how));
+		printf("%-8s%s\n%-8s%s\n", "error", SG_NOTHING_SELECTED,
+		    "error", how);
+	}
 	sg_check_processes();
 	fflush(stdout);
-	return pf.errors > 0 ? SG_EXIT_PREFLIGHT : 0;
+	if (pf.errors > 0)
+		return SG_EXIT_PREFLIGHT;
+	return sg_config_selects(&L.cfg) ? 0 : SG_EXIT_CONFIG;
 }
 
 int

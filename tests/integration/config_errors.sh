@@ -2,7 +2,8 @@
 # `spyglass check`: configuration errors exit 2 and name FILE:LINE, the
 # section and the key (or the environment variable / the command line);
 # a good configuration exits 0 and prints the effective configuration,
-# with file < environment < command line precedence.
+# with file < environment < command line precedence; one that selects
+# nothing exits 2 and says how to select something.
 # Without root only the error cases run (preflight needs root).
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -129,6 +130,23 @@ out=$(check BEYLA_OPEN_PORT=18081 -- -c "$T/good.ini")
 assert_contains "environment overrides the file" "$out" "open_port = 18081"
 out=$(check BEYLA_OPEN_PORT=18081 -- -c "$T/good.ini" -o discovery.open_port=18082)
 assert_contains "command line overrides the environment" "$out" "open_port = 18082"
+# nothing selected: check and a start both exit 2 and say how to select
+cat > "$T/none.ini" <<INI
+runtime_dir = $T/run-none
+[prometheus_export]
+port = 19402
+INI
+out=$(check -- -c "$T/none.ini")
+assert_eq "nothing selected: check exit status" 2 $?
+assert_contains "nothing selected: check finding" "$out" "error   nothing selected"
+assert_contains "nothing selected: check says where" "$out" "in $T/none.ini"
+assert_contains "nothing selected: check says how" "$out" "systemctl restart spyglass"
+out=$(env -u BEYLA_OPEN_PORT -u BEYLA_EXECUTABLE_NAME timeout 20 "$SPYGLASS" -c "$T/none.ini" 2>&1)
+assert_eq "nothing selected: start exit status" 2 $?
+assert_contains "nothing selected: start message" "$out" "nothing selected"
+assert_contains "nothing selected: start says how" "$out" "BEYLA_OPEN_PORT"
+out=$(check BEYLA_OPEN_PORT=18083 -- -c "$T/none.ini")
+assert_eq "selected from the environment: check exit status" 0 $?
 # the printed configuration loads back
 check -- -c "$T/good.ini" | grep -E '^(\[[a-z_.*]+\]|[a-z_]+ = .*)$' > "$T/effective.ini"
 out=$(check -- -c "$T/effective.ini")

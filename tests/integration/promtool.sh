@@ -1,8 +1,9 @@
 #!/bin/bash
-# The /metrics exposition after real traffic: `promtool check metrics`
-# finds neither errors nor lint problems; histogram families are
-# consistent (+Inf bucket = _count, buckets non-decreasing); every family
-# has HELP and TYPE; no series appears twice.  Then a real Prometheus
+# The /metrics exposition after real traffic, span metrics and service
+# graph on too: `promtool check metrics` finds neither errors nor lint
+# problems; histogram families are consistent (+Inf bucket = _count,
+# buckets non-decreasing); every family has HELP and TYPE; no series
+# appears twice.  Then a real Prometheus
 # scrapes the endpoint and its query API returns the same count.
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -18,7 +19,8 @@ URL=http://127.0.0.1:$PORT
 M=http_server_request_duration_seconds_count
 nginx_start "$PORT"
 
-start_sensor -o discovery.open_port="$PORT"
+start_sensor -o discovery.open_port="$PORT" \
+    -o metrics.features=application,application_span,application_service_graph
 wait_ready 1 || exit 1
 http_many 120 "$URL/ok" >/dev/null
 http_many 15 "$URL/missing" >/dev/null
@@ -26,6 +28,10 @@ http_many 10 "$URL/post" -d a=b >/dev/null
 wait_metric 145 $M >/dev/null
 settle
 assert_eq "$M total" 145 "$(metric_value $M)"
+assert_eq "traces_spanmetrics_calls_total" 145 \
+    "$(metric_value traces_spanmetrics_calls_total)"
+assert_eq "traces_service_graph_request_total" 145 \
+    "$(metric_value traces_service_graph_request_total)"
 printf '%s\n' "$SCRAPE" > "$T/scrape.txt"
 
 out=$(promtool check metrics < "$T/scrape.txt" 2>&1)

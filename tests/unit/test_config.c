@@ -1053,27 +1053,57 @@ test_report_unknown_env(void **state)
 	unsetenv("BEYLA_OPEN_PORT");
 }
 
-/* [metrics] features: application and application_process; Beyla's
- * others are refused, named. */
+/* c as the collector gets it: encoded for it, decoded into d. */
+static void
+to_collector(const struct sg_config *c, struct sg_config *d)
+{
+	static uint8_t buf[64 << 10];
+	char err[SG_CONFIG_ERR_MAX];
+	struct wire_w w;
+
+	wire_w_init(&w, buf, sizeof(buf));
+	sg_config_encode(c, &w, SG_TO_COLLECTOR);
+	assert_false(w.err);
+	sg_config_defaults(d);
+	if (sg_config_decode(d, buf, w.len, "loader", err, sizeof(err)) != 0)
+		fail_msg("%s", err);
+}
+
+/* [metrics] features: all of Beyla's but network, which is refused,
+ * named; allow_service_graph_self_references, off by default, from
+ * either of Beyla's variables, reaches the collector. */
 static void
 test_features(void **state)
 {
 	char err[SG_CONFIG_ERR_MAX];
-	struct sg_config c;
+	struct sg_config c, d;
 
 	(void)state;
 	sg_config_defaults(&c);
 	assert_int_equal(c.features, 1u << SG_FEATURE_APPLICATION);
+	assert_false(c.allow_service_graph_self_references);
 	assert_int_equal(sg_config_set(&c, "metrics", "features",
-	    "application,application_span", "f.ini:2", err, sizeof(err)), -1);
+	    "application,network", "f.ini:2", err, sizeof(err)), -1);
 	assert_string_equal(err, "f.ini:2: [metrics] features: "
-	    "\"application_span\" is not built yet (only application and "
-	    "application_process are)");
+	    "\"network\" is not built yet");
 	assert_int_equal(sg_config_set(&c, "metrics", "features",
 	    "application, application_process", "f.ini:2", err, sizeof(err)),
 	    0);
 	assert_int_equal(c.features, 1u << SG_FEATURE_APPLICATION |
 	    1u << SG_FEATURE_APPLICATION_PROCESS);
+	assert_int_equal(sg_config_set(&c, "metrics", "features",
+	    "application_span,application_service_graph", "f.ini:2", err,
+	    sizeof(err)), 0);
+	assert_int_equal(c.features, 1u << SG_FEATURE_APPLICATION_SPAN |
+	    1u << SG_FEATURE_APPLICATION_SERVICE_GRAPH);
+	setenv("BEYLA_PROMETHEUS_ALLOW_SERVICE_GRAPH_SELF_REFERENCES", "true",
+	    1);
+	assert_int_equal(sg_config_load_env(&c, err, sizeof(err)), 0);
+	unsetenv("BEYLA_PROMETHEUS_ALLOW_SERVICE_GRAPH_SELF_REFERENCES");
+	assert_true(c.allow_service_graph_self_references);
+	to_collector(&c, &d);
+	assert_true(d.allow_service_graph_self_references);
+	assert_int_equal(d.features, c.features);
 	assert_int_equal(sg_config_set(&c, "metrics", "features", "frobs",
 	    "f.ini:3", err, sizeof(err)), -1);
 	assert_int_equal(sg_config_set(&c, "", "otlp_endpoint", "tempo:4317",
@@ -1087,9 +1117,7 @@ static void
 test_select_filter_blocks(void **state)
 {
 	char err[SG_CONFIG_ERR_MAX];
-	static uint8_t buf[64 << 10];
 	struct sg_config c, d;
-	struct wire_w w;
 
 	(void)state;
 	sg_config_defaults(&c);
@@ -1111,12 +1139,7 @@ test_select_filter_blocks(void **state)
 	    sizeof(err)), 0);
 	assert_string_equal(c.attributes.override_hostname, "web7");
 
-	wire_w_init(&w, buf, sizeof(buf));
-	sg_config_encode(&c, &w, SG_TO_COLLECTOR);
-	assert_false(w.err);
-	sg_config_defaults(&d);
-	assert_int_equal(sg_config_decode(&d, buf, w.len, "loader", err,
-	    sizeof(err)), 0);
+	to_collector(&c, &d);
 	assert_int_equal(d.attributes.nselect, 1);
 	assert_string_equal(d.attributes.select[0].family, "http_*");
 	assert_string_equal(d.attributes.select[0].exclude, "server_port");

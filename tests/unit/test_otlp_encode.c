@@ -19,6 +19,8 @@
 #include "metrics.h"
 #include "otlp_encode.h"
 #include "self.h"
+#include "servicegraph.h"
+#include "spanmetrics.h"
 #include "snapshot.h"
 #include "wire.h"
 
@@ -803,6 +805,87 @@ test_metrics_grouping(void **state)
 	metrics_free(m);
 }
 
+/* Span metrics go with their service's resource (Beyla's instance is
+ * its service.instance.id); the service graph's edges, which belong to
+ * no one service, with the sensor's own; their labels keep Beyla's
+ * OTLP names. */
+static void
+test_metrics_derived(void **state)
+{
+	static struct spanmetrics sm;
+	static struct servicegraph g;
+	struct servicegraph_peer none = { 0 };
+	struct sg_metrics *m;
+	struct sg_config c;
+	struct sg_span s;
+	metrics_req_t *req;
+	const rmetrics_t *rm;
+	const metric_t *mt;
+	uint8_t *snap;
+	size_t len;
+
+	(void)state;
+	m = test_metrics_new();
+	sg_config_defaults(&c);
+	c.features = 1u << SG_FEATURE_APPLICATION_SPAN |
+	    1u << SG_FEATURE_APPLICATION_SERVICE_GRAPH;
+	spanmetrics_attach(&sm, m);
+	servicegraph_attach(&g, m);
+	spanmetrics_select(&sm, &c);
+	servicegraph_select(&g, &c);
+	s = mkspan(SG_SPAN_SERVER, "api", 10, "GET", "/users/{id}", 200);
+	metrics_record_span(m, &s);
+	spanmetrics_record(&sm, &s);
+	servicegraph_record(&g, &s, &none);
+	len = snapshot(m, &snap);
+
+	req = encode_decode_metrics(snap, len, NULL, NO_TTL);
+	assert_int_equal(req->n_resource_metrics, 2);
+	rm = find_resource(req, "api");
+	assert_non_null(rm);
+	assert_str_attr(rm->resource->attributes, rm->resource->n_attributes,
+	    "service.instance.id", "host1:10");
+	mt = find_metric(rm, "traces_spanmetrics_calls_total");
+	assert_non_null(mt);
+	assert_int_equal(mt->sum->n_data_points, 1);
+	assert_true(mt->sum->data_points[0]->as_double == 1);
+	assert_str_attr(mt->sum->data_points[0]->attributes,
+	    mt->sum->data_points[0]->n_attributes, "span.name",
+	    "GET /users/{id}");
+	assert_str_attr(mt->sum->data_points[0]->attributes,
+	    mt->sum->data_points[0]->n_attributes, "span.kind",
+	    "SPAN_KIND_SERVER");
+	assert_str_attr(mt->sum->data_points[0]->attributes,
+	    mt->sum->data_points[0]->n_attributes, "status.code",
+	    "STATUS_CODE_UNSET");
+	assert_null(find_kv(mt->sum->data_points[0]->attributes,
+	    mt->sum->data_points[0]->n_attributes, "instance"));
+	assert_non_null(find_metric(rm, "traces_spanmetrics_latency"));
+	assert_null(find_metric(rm, "traces_service_graph_request_total"));
+	rm = req->resource_metrics[0] == rm ? req->resource_metrics[1] :
+	    req->resource_metrics[0];
+	mt = find_metric(rm, "traces_service_graph_request_total");
+	assert_non_null(mt);
+	assert_str_attr(mt->sum->data_points[0]->attributes,
+	    mt->sum->data_points[0]->n_attributes, "client", "10.0.0.2");
+	assert_str_attr(mt->sum->data_points[0]->attributes,
+	    mt->sum->data_points[0]->n_attributes, "server", "api");
+	assert_str_attr(mt->sum->data_points[0]->attributes,
+	    mt->sum->data_points[0]->n_attributes, "connection_type",
+	    "virtual_node");
+	/* empty: absent, as in Prometheus */
+	assert_null(find_kv(mt->sum->data_points[0]->attributes,
+	    mt->sum->data_points[0]->n_attributes,
+	    "client_service_namespace"));
+	mt = find_metric(rm, "traces_service_graph_request_server");
+	assert_non_null(mt);
+	assert_string_equal(mt->unit, "s");
+	assert_int_equal(mt->histogram->data_points[0]->count, 1);
+	free_metrics(req);
+	free(snap);
+	metrics_free(m);
+}
+
 static void
 test_metrics_malformed(void **state)
 {
@@ -1097,6 +1180,7 @@ main(void)
 		cmocka_unit_test(test_traces_odd_input),
 		cmocka_unit_test(test_metrics_fields),
 		cmocka_unit_test(test_metrics_grouping),
+		cmocka_unit_test(test_metrics_derived),
 		cmocka_unit_test(test_metrics_malformed),
 		cmocka_unit_test(test_metrics_ttl),
 		cmocka_unit_test(test_extra_parse),
