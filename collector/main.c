@@ -526,6 +526,7 @@ static void
 sg_send_stats(void)
 {
 	struct sg_conns_stats cs;
+	struct tracelink_stats ls;
 	uint8_t buf[1024];
 	struct wire_w w;
 
@@ -548,6 +549,10 @@ sg_send_stats(void)
 	C.self[SG_SELF_SPANS] = C.spans_total;
 	C.self[SG_SELF_SPANS_UNSAMPLED] = C.spans_unsampled;
 	C.self[SG_SELF_TRACE_CONTEXT_INVALID] = C.tctx_invalid;
+	tracelink_stats(C.tracelink, &ls);
+	C.self[SG_SELF_TRACE_LINKS_THREAD] = ls.thread_links;
+	C.self[SG_SELF_TRACE_LINKS_PEER] = ls.peer_links;
+	C.self[SG_SELF_TRACE_THREADS_FORGOTTEN] = ls.threads_evicted;
 	C.self[SG_SELF_LOST_COLLECTOR_IPC] = C.lost_ipc;
 	C.self[SG_SELF_SERIES_DROPPED] = metrics_series_dropped(C.metrics);
 	C.self[SG_SELF_IPC_REJECTED_COLLECTOR] =
