@@ -22,8 +22,8 @@
  * requests share the parent of the first, and those of two server
  * requests in flight at once on one connection (a multiplexed channel
  * shared by threads) are linked to neither: a wrong parent would be
- * worse than none.  Memory: a context in each
- * connection slot, and a fixed table of threads; nothing per event.
+ * worse than none.  Memory: a context in each connection slot, and a
+ * fixed table of threads; nothing per event.
  */
 #ifndef SG_TRACELINK_H
 #define SG_TRACELINK_H
