@@ -34,39 +34,9 @@ redis-server --bind 127.0.0.1 --port "$RPORT" --save '' --appendonly no \
 track $!
 wait_port "$RPORT" 10 || die "redis-server did not listen on $RPORT"
 
-cat > "$T/backend.py" <<'EOF'
-import socket, sys
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-RPORT = int(sys.argv[2])
-
-def redis_incr():
-    # python has no redis module here: RESP by hand, one connection per
-    # request, on the thread that serves it
-    with socket.create_connection(("127.0.0.1", RPORT)) as s:
-        s.sendall(b"*2\r\n$4\r\nINCR\r\n$4\r\nhits\r\n")
-        reply = b""
-        while not reply.endswith(b"\r\n"):
-            chunk = s.recv(64)
-            if not chunk:
-                break
-            reply += chunk
-    return reply
-
-class H(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    def do_GET(self):
-        body = redis_incr()
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-    def log_message(self, *a):
-        pass
-
-ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
-EOF
-"$PYTHON" "$T/backend.py" "$BPORT" "$RPORT" > "$T/backend.log" 2>&1 &
+# thread per request, one Redis SET per request over a raw socket
+"$PYTHON" "$top_srcdir/tests/integration/peers/graph_backend.py" "$BPORT" \
+    "$RPORT" > "$T/backend.log" 2>&1 &
 track $!
 wait_port "$BPORT" 10 || die "the backend did not listen on $BPORT"
 
