@@ -7,7 +7,7 @@
  * over a number of connections.
  *
  *   make bench/collector_bench
- *   bench/collector_bench [-p http|postgresql|redis] [-f FEATURES] [-x]
+ *   bench/collector_bench [-p http|postgresql|redis] [-f FEATURES] [-x] [-s]
  *       [EXCHANGES [CONNECTIONS]]
  *   valgrind --tool=callgrind bench/collector_bench 100000 16
  *
@@ -16,6 +16,9 @@
  * -x: every other connection is the process's own call to an upstream
  * (it writes the request and reads the response), as a proxy's: server
  * and client spans alternate.
+ * -s: spans exported (a trace printer or OTLP on): their ids, the
+ * sampler's verdict, and the trace links the collector then draws
+ * (tracelink.h), as main.c does.
  *
  * Prints the time per exchange.  Under callgrind, instructions per
  * exchange do not depend on what else the machine is doing.
@@ -36,10 +39,13 @@
 #include "servicegraph.h"
 #include "spanmetrics.h"
 #include "spans.h"
+#include "sampler.h"
+#include "tracelink.h"
 
 #define BENCH_CONNS_CAPACITY 16384   /* as in collector/main.c */
 #define BENCH_MAX_SERIES     4096
 #define BENCH_PID            4242
+#define BENCH_TRACE_THREADS  4096    /* as in collector/main.c */
 
 /* An exchange as a server reads its request and writes its response. */
 struct bench_proto {
@@ -83,6 +89,8 @@ struct bench {
 	struct sg_conns    *conns;
 	struct sg_routes   *routes;
 	uint64_t            exchanges;
+	bool                exported;	/* -s */
+	uint64_t            kept;	/* spans the sampler kept */
 };
 
 /* As collector/main.c's sg_graph_record. */
@@ -109,15 +117,19 @@ bench_on_exchange(void *ctx, const struct sg_conn *conn,
 	struct bench *b = ctx;
 	struct sg_span s;
 
-	/* as collector/main.c does with no span export configured: the
-	 * route by the default heuristic, then the metrics */
-	spans_build(&s, conn, ex, procs_find(conn->pid), 0, false);
+	/* as collector/main.c does: the route by the default heuristic,
+	 * the metrics, and with spans exported the sampler's verdict (the
+	 * default, parentbased_always_on) */
+	spans_build(&s, conn, ex, procs_find(conn->pid), 0, b->exported);
 	(void)routes_find(b->routes, s.service_name, sizeof(s.service_name),
 	    s.target, strnlen(s.target, sizeof(s.target)), s.route,
 	    sizeof(s.route));
 	metrics_record_span(b->metrics, &s);
 	spanmetrics_record(&b->spanmetrics, &s);
 	bench_graph(b, conn, &s);
+	if (b->exported && sampler_keep(SG_SAMPLER_PB_ALWAYS_ON, 1.0,
+	    s.trace_id, spans_parent(conn, ex)))
+		b->kept++;
 	b->exchanges++;
 }
 
@@ -182,6 +194,7 @@ main(int argc, char **argv)
 	struct sg_config cfg;
 	struct sg_conns *t;
 	struct bench b = { 0 };
+	struct tracelink *tl = NULL;
 	size_t req_size, resp_size;
 	uint64_t t0, t1;
 
@@ -190,8 +203,11 @@ main(int argc, char **argv)
 
 	sg_config_defaults(&cfg);
 	while (argc > 1 && argv[1][0] == '-') {
-		if (strcmp(argv[1], "-x") == 0) {
-			proxy = true;
+		if (strcmp(argv[1], "-x") == 0 || strcmp(argv[1], "-s") == 0) {
+			if (argv[1][1] == 'x')
+				proxy = true;
+			else
+				b.exported = true;
 			argc--;
 			argv++;
 			continue;
@@ -215,7 +231,8 @@ main(int argc, char **argv)
 	if (bp == NULL || n == 0 || nconn == 0 ||
 	    nconn > BENCH_CONNS_CAPACITY / 2) {
 		fprintf(stderr, "usage: collector_bench [-p http|postgresql|"
-		    "redis] [-f FEATURES] [-x] [EXCHANGES [1..%d CONNECTIONS]]\n",
+		    "redis] [-f FEATURES] [-x] [-s] [EXCHANGES [1..%d "
+		    "CONNECTIONS]]\n",
 		    BENCH_CONNS_CAPACITY / 2);
 		return 2;
 	}
@@ -236,6 +253,15 @@ main(int argc, char **argv)
 	    (uint64_t)cfg.ebpf.http_request_timeout_ms * 1000000u,
 	    bench_on_exchange, &b);
 	b.conns = t;
+	if (b.exported) {
+		tl = tracelink_new(BENCH_TRACE_THREADS,
+		    (uint64_t)cfg.ebpf.http_request_timeout_ms * 1000000u);
+		if (tl == NULL || t == NULL) {
+			fprintf(stderr, "collector_bench: out of memory\n");
+			return 1;
+		}
+		conns_set_tracelink(t, tl);
+	}
 	req = calloc(nconn, sizeof(*req));
 	resp = calloc(nconn, sizeof(*resp));
 	if (b.metrics == NULL || t == NULL || req == NULL || resp == NULL) {
@@ -283,8 +309,15 @@ main(int argc, char **argv)
 		return 1;
 	}
 	printf("%s: %lu exchanges over %lu connections: %.0f ns per exchange "
-	    "(2 events)\n", bp->name, n, nconn, (double)(t1 - t0) / (double)n);
+	    "(2 events)%s\n", bp->name, n, nconn, (double)(t1 - t0) / (double)n,
+	    b.exported ? ", spans exported" : "");
+	if (b.exported && b.kept != n) {
+		fprintf(stderr, "collector_bench: %llu spans kept of %lu\n",
+		    (unsigned long long)b.kept, n);
+		return 1;
+	}
 	conns_free(t);
+	tracelink_free(tl);
 	metrics_free(b.metrics);
 	routes_free(b.routes);
 	free(req);

@@ -37,6 +37,7 @@ struct sg_conns {
 	conns_emit_fn		 emit;
 	void			*ctx;
 	struct sg_conn		*cur;		/* whose exchanges are ending */
+	struct tracelink	*tl;		/* NULL: no trace links */
 	struct sg_conns_stats	 st;
 };
 
@@ -212,6 +213,15 @@ conns_older(uint64_t now_ns, uint64_t then_ns, uint64_t timeout_ns)
 	return now_ns > then_ns && now_ns - then_ns > timeout_ns;
 }
 
+/* The exchange ex of c ended: the trace context it took is spent. */
+static void
+conns_spent(struct sg_conns *t, struct sg_conn *c, const struct sg_exchange *ex)
+{
+	if (t->tl != NULL && c != NULL)
+		tracelink_spent(t->tl, &c->trace, c->pid,
+		    ex->role != SG_ROLE_UNKNOWN ? ex->role : c->role, ex);
+}
+
 /* Timed-out exchanges are only counted; the rest go to the caller. */
 static void
 conns_emit_exchange(void *arg, const struct sg_exchange *ex)
@@ -220,6 +230,7 @@ conns_emit_exchange(void *arg, const struct sg_exchange *ex)
 
 	if (ex->flags & SG_EX_TIMED_OUT) {
 		t->st.timed_out++;
+		conns_spent(t, t->cur, ex);
 		return;
 	}
 	if (t->cur == NULL)
@@ -230,6 +241,7 @@ conns_emit_exchange(void *arg, const struct sg_exchange *ex)
 		t->cur->role = ex->role;
 	if (t->emit != NULL)
 		t->emit(t->ctx, t->cur, ex);
+	conns_spent(t, t->cur, ex);
 }
 
 struct sg_conns *
@@ -287,6 +299,17 @@ conns_set_timeout(struct sg_conns *t, uint8_t app, uint64_t ns)
 {
 	if (t != NULL && app < SG_APP_MAX)
 		t->app_timeouts.ns[app] = ns;
+}
+
+/* Contexts drawn with another table (or none) mean nothing now. */
+void
+conns_set_tracelink(struct sg_conns *t, struct tracelink *tl)
+{
+	if (t == NULL || t->tl == tl)
+		return;
+	for (size_t i = 0; i <= t->mask; i++)
+		memset(&t->slot[i].trace, 0, sizeof(t->slot[i].trace));
+	t->tl = tl;
 }
 
 void
@@ -472,6 +495,7 @@ conns_set_role(struct sg_conns *t, struct sg_conn *c, uint8_t role,
 		conns_close(t, c, ts_ns);
 		conns_detach(t, c);
 		c->proto = SG_PROTO_NONE;
+		memset(&c->trace, 0, sizeof(c->trace));
 	}
 	c->role = role;
 	if (c->state != NULL)
@@ -576,6 +600,46 @@ conns_switch(struct sg_conns *t, struct sg_conn *c, const struct sg_handoff *h,
 }
 
 /*
+ * A server's read: the request in flight, with the traceparent its
+ * parser has read so far and, when it starts, the client end of the
+ * connection if this host follows it.
+ */
+static void
+conns_link_server(struct sg_conns *t, struct sg_conn *c, uint32_t tid,
+    uint64_t ts)
+{
+	const struct sg_proto_ops *ops = conns_ops(c);
+	const struct sg_conn *peer = NULL;
+	uint8_t trace_id[16], parent_id[8];
+	int tf = 0;
+
+	if (c->state != NULL && ops->trace_ctx != NULL &&
+	    (tf = ops->trace_ctx(c->state, trace_id, parent_id)) < 0)
+		return;
+	if (tracelink_server_starts(&c->trace) && !c->trace.no_peer) {
+		peer = conns_peer(t, c);
+		c->trace.no_peer = peer == NULL;
+		if (peer != NULL && peer->role != SG_ROLE_CLIENT)
+			peer = NULL;
+	}
+	tracelink_server_read(t->tl, &c->trace, c->pid, tid, ts, (uint8_t)tf,
+	    trace_id, parent_id, peer != NULL ? &peer->trace : NULL);
+}
+
+/* A server's reads start its requests' contexts, a client's writes
+ * theirs (tracelink.h). */
+static void
+conns_link(struct sg_conns *t, struct sg_conn *c, uint32_t tid, uint8_t dir,
+    uint64_t ts)
+{
+	if (c->role == SG_ROLE_SERVER && dir == SG_DIR_READ)
+		conns_link_server(t, c, tid, ts);
+	else if (c->role == SG_ROLE_CLIENT && dir == SG_DIR_WRITE)
+		tracelink_client_write(t->tl, &c->trace, c->pid, tid, ts,
+		    c->state != NULL ? conns_ops(c)->pending(c->state) : 0);
+}
+
+/*
  * I/O the kernel reported after the connection's close (a write that the
  * peer's reset ended: the close was reported during it): it ends here.
  * Kept, its address would stand for the next connection that reuses it.
@@ -661,6 +725,8 @@ conns_on_data(struct sg_conns *t, const uint8_t *ev, size_t size)
 	if (ops->handoff != NULL && ops->handoff(c->state, &h))
 		conns_switch(t, c, &h, d.dir, d.hdr.ts_ns, (uint64_t)d.len,
 		    data, captured, tail);
+	if (t->tl != NULL)
+		conns_link(t, c, d.hdr.tid, d.dir, d.hdr.ts_ns);
 	conns_maybe_detach(t, c);
 	conns_end_if_closed(t, c, &d);
 	return 0;

@@ -19,6 +19,7 @@
 
 #include "events.h"
 #include "proto.h"
+#include "tracelink.h"
 
 /* sg_conn.tls */
 enum sg_conn_tls {
@@ -46,6 +47,8 @@ struct sg_conn {
 	void             *state;    /* the parser's; NULL while idle */
 	uint32_t          byaddr;   /* its entry in the address index + 1;
 	                             * 0: not indexed */
+	struct tracelink_ctx trace; /* its request in flight, while trace
+	                             * links are drawn */
 };
 
 struct sg_conns_stats {
@@ -84,6 +87,9 @@ void conns_free(struct sg_conns *t);
 /* The parsers connections may be detected as: bit 1 << enum sg_proto
  * (all of them by default).  Connections already detected keep theirs. */
 void conns_set_protocols(struct sg_conns *t, uint32_t enabled);
+/* Draw trace links (tracelink.h) with tl, which the caller owns and
+ * keeps while t lives; NULL: none (spans are not exported). */
+void conns_set_tracelink(struct sg_conns *t, struct tracelink *tl);
 /* Validate and apply one raw event (bytes exactly as the BPF wrote it).
  * Returns 0, or -1 when the event is malformed (counted, ignored). */
 int  conns_handle_event(struct sg_conns *t, const void *ev, size_t size);

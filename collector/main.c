@@ -33,8 +33,10 @@
 #include "servicegraph.h"
 #include "spanmetrics.h"
 #include "spans.h"
+#include "tracelink.h"
 
 #define SG_CONNS_CAPACITY  16384
+#define SG_TRACE_THREADS   4096	/* threads serving requests at once */
 #define SG_MAX_SERIES      2000
 #define SG_SNAPSHOT_MS     1000
 #define SG_SPAN_BATCH      (64u << 10)
@@ -43,6 +45,7 @@
 static struct {
 	struct sg_config   cfg;
 	struct sg_conns   *conns;
+	struct tracelink  *tracelink;       /* with conns, for spans */
 	struct sg_metrics *metrics;
 	struct spanmetrics spanmetrics;     /* families in metrics */
 	struct servicegraph graph;          /* families in metrics */
@@ -348,12 +351,17 @@ sg_apply_config(const struct sg_config *cfg)
 	if (C.conns == NULL ||
 	    nc.ebpf.http_request_timeout_ms != C.cfg.ebpf.http_request_timeout_ms) {
 		conns_free(C.conns);
+		tracelink_free(C.tracelink);
 		C.conns = conns_new(SG_CONNS_CAPACITY,
 		    (uint64_t)nc.ebpf.http_request_timeout_ms * 1000000u,
 		    sg_on_exchange, NULL);
-		if (C.conns == NULL)
+		C.tracelink = tracelink_new(SG_TRACE_THREADS,
+		    (uint64_t)nc.ebpf.http_request_timeout_ms * 1000000u);
+		if (C.conns == NULL || C.tracelink == NULL)
 			sg_fatal("out of memory for connections");
 	}
+	/* Links cost a context per request: only for spans that go out. */
+	conns_set_tracelink(C.conns, nc.export_spans ? C.tracelink : NULL);
 	conns_set_timeout(C.conns, SG_APP_GRPC,
 	    (uint64_t)nc.ebpf.grpc_request_timeout_ms * 1000000u);
 	C.apps = sg_apps_enabled(nc.instrumentations);
@@ -518,6 +526,7 @@ static void
 sg_send_stats(void)
 {
 	struct sg_conns_stats cs;
+	struct tracelink_stats ls;
 	uint8_t buf[1024];
 	struct wire_w w;
 
@@ -540,6 +549,10 @@ sg_send_stats(void)
 	C.self[SG_SELF_SPANS] = C.spans_total;
 	C.self[SG_SELF_SPANS_UNSAMPLED] = C.spans_unsampled;
 	C.self[SG_SELF_TRACE_CONTEXT_INVALID] = C.tctx_invalid;
+	tracelink_stats(C.tracelink, &ls);
+	C.self[SG_SELF_TRACE_LINKS_THREAD] = ls.thread_links;
+	C.self[SG_SELF_TRACE_LINKS_PEER] = ls.peer_links;
+	C.self[SG_SELF_TRACE_THREADS_FORGOTTEN] = ls.threads_evicted;
 	C.self[SG_SELF_LOST_COLLECTOR_IPC] = C.lost_ipc;
 	C.self[SG_SELF_SERIES_DROPPED] = metrics_series_dropped(C.metrics);
 	C.self[SG_SELF_IPC_REJECTED_COLLECTOR] =

@@ -171,6 +171,14 @@ struct sg_proto_ops {
 	bool     (*handoff)(const void *st, struct sg_handoff *h);
 	/* Optional: take a connection over, after init(). */
 	void     (*adopt)(void *st, uint8_t role, const struct sg_handoff *h);
+	/* Optional, servers: the traceparent of the newest request read
+	 * so far (SG_EX_TRACE_CTX with the ids, and SG_EX_TRACE_SAMPLED),
+	 * 0 when it had none; -1 when no request is in flight (the read
+	 * was a control frame): no request starts.  Asked after each read,
+	 * so that the request's context is fixed as it starts.  Without
+	 * it, every read may start one. */
+	int      (*trace_ctx)(const void *st, uint8_t trace_id[16],
+	    uint8_t parent_id[8]);
 };
 
 /* [ebpf] heuristic_sql_detect: whether the SQL protocols are detected on

@@ -1,109 +1,32 @@
 /*
- * Spans from exchanges.  Trace and span ids come from xoshiro256**
- * seeded once from getrandom(): ids must be unpredictable enough not to
- * collide across hosts, but a syscall per span would be too slow.  A
- * server span whose request carried a valid traceparent continues the
- * caller's trace instead: its trace id, and the caller's span as parent.
+ * Spans from exchanges.  Trace and span ids come from ids.c.  Which
+ * trace a span belongs to, and its parent, tracelink.c decides: the
+ * caller's traceparent, the server span a client call was made for, the
+ * client span of a caller on this host, or a new trace.
  */
 #include "spans.h"
 
-#include <sys/random.h>
 #include <sys/socket.h>
 #include <arpa/inet.h>
 
-#include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "clock.h"
+#include "ids.h"
 #include "log.h"
 #include "select_conf.h"
 #include "semconv.h"
 #include "sql.h"
 
-static uint64_t spans_rng[4];
-static bool     spans_seeded;
-
-static uint64_t
-splitmix64(uint64_t *x)
-{
-	uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
-static uint64_t
-rotl64(uint64_t x, int k)
-{
-	return (x << k) | (x >> (64 - k));
-}
-
-static uint64_t
-xoshiro_next(void)
-{
-	uint64_t *s = spans_rng;
-	uint64_t result = rotl64(s[1] * 5, 7) * 9;
-	uint64_t t = s[1] << 17;
-
-	s[2] ^= s[0];
-	s[3] ^= s[1];
-	s[1] ^= s[2];
-	s[0] ^= s[3];
-	s[2] ^= t;
-	s[3] = rotl64(s[3], 45);
-	return result;
-}
-
 void
 spans_init(void)
 {
-	uint64_t seed = 0;
-	ssize_t n;
-
-	if (spans_seeded)
-		return;
-	do
-		n = getrandom(&seed, sizeof(seed), 0);
-	while (n < 0 && errno == EINTR);
-	if (n != (ssize_t)sizeof(seed)) {
-		/* Ids only need to be unlikely to collide, not secret:
-		 * time and pid are an acceptable last resort. */
+	if (!ids_seed())
 		sg_log(SG_LOG_WARN, "getrandom failed; seeding span ids "
 		    "from the clock");
-		seed = sg_clock_ns(CLOCK_REALTIME) ^
-		    (sg_clock_ns(CLOCK_MONOTONIC) << 21) ^ (uint64_t)getpid();
-	}
-	/* splitmix64 expands one word into a state that is never all
-	 * zero, which xoshiro requires. */
-	for (int i = 0; i < 4; i++)
-		spans_rng[i] = splitmix64(&seed);
-	spans_seeded = true;
-}
-
-/* Random bytes, never all zero: a zero id means "absent" in OTLP. */
-static void
-spans_random_id(uint8_t *id, size_t n)
-{
-	bool zero;
-
-	spans_init();
-	do {
-		zero = true;
-		for (size_t i = 0; i < n; i += 8) {
-			uint64_t r = xoshiro_next();
-			size_t k = n - i < 8 ? n - i : 8;
-
-			memcpy(id + i, &r, k);
-		}
-		for (size_t i = 0; i < n; i++)
-			if (id[i] != 0)
-				zero = false;
-	} while (zero);
 }
 
 int64_t
@@ -280,33 +203,26 @@ spans_role(const struct sg_conn *conn, const struct sg_exchange *ex)
 	return ex->role != SG_ROLE_UNKNOWN ? ex->role : conn->role;
 }
 
-/*
- * Only a server span continues the trace of its request: the context
- * came from its caller.  A client's own request carries the context of
- * the client itself (its SDK, or a proxy passing its caller's on): that
- * is not the parent of the sensor's client span, so it is not used.
- */
+/* Which span the span descends from: collector/tracelink.h. */
 enum sg_parent
 spans_parent(const struct sg_conn *conn, const struct sg_exchange *ex)
 {
-	if (conn == NULL || ex == NULL || !(ex->flags & SG_EX_TRACE_CTX) ||
-	    spans_role(conn, ex) == SG_ROLE_CLIENT)
+	if (conn == NULL || ex == NULL)
 		return SG_PARENT_NONE;
-	return ex->flags & SG_EX_TRACE_SAMPLED ? SG_PARENT_SAMPLED :
-	    SG_PARENT_NOT_SAMPLED;
+	return tracelink_parent(&conn->trace, spans_role(conn, ex), ex);
 }
 
 static void
 spans_ids(struct sg_span *out, const struct sg_conn *conn,
     const struct sg_exchange *ex)
 {
-	if (spans_parent(conn, ex) != SG_PARENT_NONE) {
-		memcpy(out->trace_id, ex->trace_id, sizeof(out->trace_id));
-		memcpy(out->parent_span_id, ex->parent_span_id,
-		    sizeof(out->parent_span_id));
-	} else
-		spans_random_id(out->trace_id, sizeof(out->trace_id));
-	spans_random_id(out->span_id, sizeof(out->span_id));
+	struct tracelink_ids ids;
+
+	tracelink_ids(&conn->trace, spans_role(conn, ex), ex, &ids);
+	memcpy(out->trace_id, ids.trace_id, sizeof(out->trace_id));
+	memcpy(out->span_id, ids.span_id, sizeof(out->span_id));
+	memcpy(out->parent_span_id, ids.parent_id,
+	    sizeof(out->parent_span_id));
 }
 
 void

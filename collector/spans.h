@@ -20,13 +20,14 @@ void spans_init(void);
 int64_t spans_clock_offset(void);
 /* proc may be NULL (metadata not yet known): service falls back to
  * "unknown_service:<pid>"-style names as OpenTelemetry does.  Only a
- * span to be exported gets trace and span ids: random, or for a server
- * span with the caller's context (SG_EX_TRACE_CTX) its trace id, and the
- * caller's span id as parent_span_id. */
+ * span to be exported gets trace and span ids: those the connection's
+ * trace context gives it (tracelink.h), else random, or for a server
+ * span with the caller's traceparent (SG_EX_TRACE_CTX) its trace id,
+ * and the caller's span id as parent_span_id. */
 void spans_build(struct sg_span *out, const struct sg_conn *conn,
     const struct sg_exchange *ex, const struct sg_proc_info *proc,
     int64_t clock_offset_ns, bool exported);
-/* Whether the span of ex has a remote parent, and its sampled flag. */
+/* What the span of ex descends from, as the sampler sees it. */
 enum sg_parent spans_parent(const struct sg_conn *conn,
     const struct sg_exchange *ex);
 /* The value of attribute a of span s (select_conf.h), as a metric label

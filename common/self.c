@@ -80,6 +80,17 @@ const struct sg_self_def sg_self[SG_SELF_MAX] = {
 	    "spyglass_trace_context_invalid_total", "", C, O,
 	    "Requests whose W3C traceparent was not valid (or sent twice): "
 	    "ignored, their spans start traces of their own" },
+	[SG_SELF_TRACE_LINKS_THREAD] = { "spyglass_trace_links_total",
+	    "via=\"thread\"", C, O, "Requests linked by the sensor, without a "
+	    "header: client calls to the server request their thread served "
+	    "(thread), servers to their caller's client span on this host "
+	    "(peer)" },
+	[SG_SELF_TRACE_LINKS_PEER] = { "spyglass_trace_links_total",
+	    "via=\"peer\"", C, O, "" },
+	[SG_SELF_TRACE_THREADS_FORGOTTEN] = {
+	    "spyglass_trace_threads_forgotten_total", "", C, O,
+	    "Threads serving a request forgotten for want of room: their "
+	    "client calls start traces of their own" },
 	[SG_SELF_ROUTES_IGNORED_METRICS] = { "spyglass_routes_ignored_total",
 	    "signal=\"metrics\"", C, O, "Requests left out by [routes] "
 	    "ignored_patterns, by signal" },

@@ -1836,6 +1836,25 @@ h1_ops_handoff(const void *st, struct sg_handoff *h)
 	return true;
 }
 
+/* The newest request read: the one whose header block is being read,
+ * else the newest awaiting its response. */
+static int
+h1_ops_trace_ctx(const void *st, uint8_t trace_id[16], uint8_t parent_id[8])
+{
+	const struct http1_conn *c = st;
+	const struct http1_pending *p;
+
+	if (c->req.phase == PH_HEADERS)
+		p = &c->receiving;
+	else if (c->npending > 0)
+		p = &c->pending[(c->head + c->npending - 1) %
+		    HTTP1_MAX_PENDING];
+	else
+		return -1;
+	return h1_tctx_get(c, p, trace_id, parent_id) & (SG_EX_TRACE_CTX |
+	    SG_EX_TRACE_SAMPLED);
+}
+
 const struct sg_proto_ops http1_ops = {
 	.name = "http1",
 	.id = SG_PROTO_HTTP1,
@@ -1852,4 +1871,5 @@ const struct sg_proto_ops http1_ops = {
 	.role = h1_ops_role,
 	.counters = h1_ops_counters,
 	.handoff = h1_ops_handoff,
+	.trace_ctx = h1_ops_trace_ctx,
 };

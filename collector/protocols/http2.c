@@ -1927,6 +1927,23 @@ h2_adopt(void *st, uint8_t role, const struct sg_handoff *h)
 		c->last_client_id = 1;
 }
 
+/* The newest request stream: the highest id (a client opens them in
+ * increasing order). */
+static int
+h2_trace_ctx(const void *st, uint8_t trace_id[16], uint8_t parent_id[8])
+{
+	const struct http2_conn *c = st;
+	const struct http2_stream *newest = NULL;
+
+	for (unsigned i = 0; i < c->nstreams; i++)
+		if (newest == NULL || c->streams[i].id > newest->id)
+			newest = &c->streams[i];
+	if (newest == NULL)
+		return -1;
+	return h2_tctx_get(c, newest, trace_id, parent_id) &
+	    (SG_EX_TRACE_CTX | SG_EX_TRACE_SAMPLED);
+}
+
 const struct sg_proto_ops http2_ops = {
 	.name = "http2",
 	.id = SG_PROTO_HTTP2,
@@ -1943,4 +1960,5 @@ const struct sg_proto_ops http2_ops = {
 	.role = h2_role,
 	.counters = h2_counters,
 	.adopt = h2_adopt,
+	.trace_ctx = h2_trace_ctx,
 };

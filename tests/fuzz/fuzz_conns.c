@@ -9,12 +9,15 @@
  *
  * An input is a script of records: op, ctl, n (two bytes, little-endian),
  * n payload bytes.
- *   op & 7 = 0..2: a read or write of the payload (pid, socket and
- *     direction from op's other bits; from ctl: role % 3, flags in bits
+ *   op & 7 = 0..2: a read or write of the payload (pid, socket,
+ *     direction and thread from op's other bits; from ctl: role % 3, flags in bits
  *     2-4, thousands of bytes past the capture in bits 5-7); 2: the
  *     plaintext of a TLS library (SG_DATA_TLS) on that socket;
  *   3: connect, 4: close, 5: exec/fork/exit, 6: tick (ctl: how late);
  *   7: the payload as a raw event, unchecked.
+ *
+ * Trace links are drawn (tracelink.h): every span gets a trace and a
+ * span id, and no span is its own parent.
  *
  * Build with -fsanitize=fuzzer, or with fuzz_main.c for a program that
  * runs the files named on its command line.
@@ -22,10 +25,34 @@
 #define FZ_NAME "fuzz_conns"
 #include "fuzz.h"
 #include "conns.h"
+#include "tracelink.h"
 
 #define FZ_TIMEOUT	5000
 #define FZ_STEP		1000
 #define FZ_CONNS	8
+
+static bool
+fz_zero(const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i] != 0)
+			return false;
+	return true;
+}
+
+static void
+fz_check_ids(const struct sg_conn *c, const struct sg_exchange *ex)
+{
+	struct tracelink_ids ids;
+
+	tracelink_ids(&c->trace, ex->role, ex, &ids);
+	fz_check(!fz_zero(ids.trace_id, 16) && !fz_zero(ids.span_id, 8),
+	    "span without ids");
+	fz_check(memcmp(ids.span_id, ids.parent_id, 8) != 0,
+	    "span its own parent");
+	fz_check(tracelink_parent(&c->trace, ex->role, ex) <=
+	    SG_PARENT_NOT_SAMPLED, "parent");
+}
 
 static void
 fz_conns_emit(void *ctx, const struct sg_conn *c,
@@ -59,6 +86,7 @@ fz_conns_emit(void *ctx, const struct sg_conn *c,
 		    "app of its parser");
 	if (ex->app == SG_APP_GRPC)
 		fz_check(ex->op[0] == '\0', "gRPC op");
+	fz_check_ids(c, ex);
 }
 
 /* Events are handed over in buffers of their exact size so that any read
@@ -92,6 +120,7 @@ fz_data(struct sg_conns *t, int op, int ctl, uint64_t ts, const uint8_t *p,
 	memset(&e, 0, sizeof(e));
 	e.hdr.type = SG_EV_DATA;
 	e.hdr.pid = 100 + ((op >> 5) & 1);
+	e.hdr.tid = e.hdr.pid + ((op >> 7) & 1);
 	e.hdr.ts_ns = ts;
 	e.conn.sock = fz_sock(op);
 	e.dir = (op >> 6) & 1;
@@ -154,6 +183,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct fz_in in = { data, size };
 	struct sg_conns *t;
+	struct tracelink *tl;
 	struct sg_conns_stats st;
 	const uint8_t *p;
 	uint64_t ts = FZ_STEP;
@@ -162,6 +192,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if ((t = conns_new(FZ_CONNS, FZ_TIMEOUT, fz_conns_emit, NULL)) == NULL)
 		return 0;
+	if ((tl = tracelink_new(4, FZ_TIMEOUT)) == NULL) {
+		conns_free(t);
+		return 0;
+	}
+	conns_set_tracelink(t, tl);
 	/* gRPC calls without a timeout, as by default */
 	conns_set_timeout(t, SG_APP_GRPC, 0);
 	while ((op = fz_byte(&in)) >= 0 && (ctl = fz_byte(&in)) >= 0 &&
@@ -190,5 +225,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	conns_stats(t, &st);
 	fz_check(st.active <= FZ_CONNS, "active at end");
 	conns_free(t);
+	tracelink_free(tl);
 	return 0;
 }
