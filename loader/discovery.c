@@ -1125,8 +1125,11 @@ discovery_on_fork(struct discovery *d, pid_t parent, pid_t child)
 		return;
 	info = d->procs[at].info;
 	info.pid = (uint32_t)child;
+	/* A child already gone and reaped (a short postgres session) is
+	 * still taken: its I/O events are queued behind this one and its
+	 * exit follows them; refused, they would be dropped unseen. */
 	if (disc_stat(child, &info.start_time, NULL, 0) < 0)
-		return;  /* already gone and reaped */
+		info.start_time = 0;
 	snprintf(info.instance_id, sizeof(info.instance_id), "%s:%d",
 	    d->host, (int)child);
 	disc_insert(d, &info, true, d->procs[at].by);

@@ -314,6 +314,20 @@ grpc_check_side() {
 }
 
 # python_server_start PORT DIR: sets PYSERVER_PID.
+# CMD as user postgres (the database tests' server and tools).
+as_postgres() {
+	setpriv --reuid=postgres --regid="$(id -g postgres)" --init-groups \
+	    --reset-env "$@"
+}
+
+# The same in place of the calling shell: started with &, $! is then the
+# server's own pid, which cleanup stops (a function's subshell would be
+# killed and the server left running).
+as_postgres_exec() {
+	exec setpriv --reuid=postgres --regid="$(id -g postgres)" \
+	    --init-groups --reset-env "$@"
+}
+
 python_server_start() {
 	local port=$1 dir=$2
 	"$PYTHON" -m http.server "$port" --bind 127.0.0.1 --directory "$dir" \

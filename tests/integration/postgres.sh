@@ -33,13 +33,9 @@ N_PREPARED=30
 PGD=$T/pg
 mkdir -p "$PGD"
 chown postgres "$PGD"
-as_postgres() {
-	setpriv --reuid=postgres --regid="$(id -g postgres)" --init-groups \
-	    --reset-env "$@"
-}
 as_postgres "$PGBIN/initdb" -D "$PGD/data" -A trust -U postgres \
     > "$T/initdb.log" 2>&1 || die "initdb: $(tail -n 5 "$T/initdb.log")"
-as_postgres "$PGBIN/postgres" -D "$PGD/data" -c listen_addresses=127.0.0.1 \
+as_postgres_exec "$PGBIN/postgres" -D "$PGD/data" -c listen_addresses=127.0.0.1 \
     -p "$PORT" -k "$PGD" -c fsync=off > "$T/postgres.log" 2>&1 &
 PG_PID=$!
 track "$PG_PID"

@@ -27,13 +27,9 @@ tls_cert
 cp "$T/cert.pem" "$T/key.pem" "$PGD/"
 chown -R postgres "$PGD"
 chmod 0600 "$PGD/key.pem"
-as_postgres() {
-	setpriv --reuid=postgres --regid="$(id -g postgres)" --init-groups \
-	    --reset-env "$@"
-}
 as_postgres "$PGBIN/initdb" -D "$PGD/data" -A trust -U postgres \
     > "$T/initdb.log" 2>&1 || die "initdb: $(tail -n 5 "$T/initdb.log")"
-as_postgres "$PGBIN/postgres" -D "$PGD/data" -c listen_addresses=127.0.0.1 \
+as_postgres_exec "$PGBIN/postgres" -D "$PGD/data" -c listen_addresses=127.0.0.1 \
     -p "$PORT" -k "$PGD" -c fsync=off -c ssl=on \
     -c ssl_cert_file="$PGD/cert.pem" -c ssl_key_file="$PGD/key.pem" \
     > "$T/postgres.log" 2>&1 &
