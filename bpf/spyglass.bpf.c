@@ -72,6 +72,9 @@ const volatile bool  pidbits = true;
 /* The loader attaches the TLS uprobes: the socket hooks look for SSL
  * calls in progress.  Off, they cost nothing. */
 const volatile bool  tls_on = false;
+/* [ebpf] context_propagation: SG_PROP_* bits; 0 leaves the I/O hooks as
+ * they are without it. */
+const volatile __u8  propagate = 0;
 
 /* Syscalls we follow, independent of the architecture's numbering. */
 enum sg_op {
@@ -111,7 +114,7 @@ struct sg_sock_info {
 	__u8  wide;    /* HTTP/2 or RESP seen: capture http2_capture_size */
 	__u8  tls;     /* a TLS library's: its plaintext is reported, not
 	                * its bytes */
-	__u8  _pad;
+	__u8  last;    /* propagating: the direction of its last I/O + 1 */
 };
 
 /* Kept here by the syscall hooks, keyed by socket address. */
@@ -620,6 +623,293 @@ sg_capture(struct sg_scratch *s, const struct sg_args *a, __s64 ret,
 	}
 }
 
+/* ---- trace context propagation ([ebpf] context_propagation) ----
+ *
+ * The kernel gives a server request's client calls their trace when they
+ * leave: a thread's server request (its last read on a server connection
+ * after a write there) fixes the trace id its client calls carry, the
+ * request's own traceparent's or one drawn here, until the thread writes
+ * its reply.  The sk_msg program writes a traceparent into the thread's
+ * outgoing HTTP/1 requests.  Each choice is reported (SG_EV_TRACE) before
+ * the data event of the I/O it came with, so that the collector's spans
+ * take the same ids as the wire (tracelink.c). */
+
+/* The trace a thread's client calls continue, and the server connection
+ * whose request it serves. */
+struct sg_tctx {
+	__u64 sock;
+	__u8  trace_id[16];
+	__u8  flags;      /* W3C trace flags */
+	__u8  _pad[7];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);    /* pid_tgid */
+	__type(value, struct sg_tctx);
+} sg_tctx SEC(".maps");
+
+/* The context a thread's client request took on the wire, from the
+ * sk_msg program to the hook that reports the same write. */
+struct sg_tsent {
+	__u8 trace_id[16];
+	__u8 span_id[8];
+	__u8 flags;
+	__u8 via;         /* SG_PROP_* */
+	__u8 _pad[6];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);    /* pid_tgid */
+	__type(value, struct sg_tsent);
+} sg_tsent SEC(".maps");
+
+/* The client connections of selected processes, whose writes the sk_msg
+ * program sees (put here by the sockops program at their handshake's
+ * end; the kernel takes a socket out when it closes). */
+struct {
+	__uint(type, BPF_MAP_TYPE_SOCKHASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64);    /* socket cookie */
+	__type(value, __u64);
+} sg_msg_socks SEC(".maps");
+
+#define SG_TP_NAME_LEN  12   /* "traceparent:" */
+#define SG_TP_VALUE_LEN 55   /* 00-<32 hex>-<16 hex>-<2 hex> */
+#define SG_TP_SCAN      256  /* bytes searched for a traceparent */
+
+static __always_inline void
+sg_random(__u8 *id, __u32 n)
+{
+	for (__u32 i = 0; i < n; i += 4) {
+		__u32 r = bpf_get_prandom_u32();
+
+		__builtin_memcpy(id + i, &r, 4);
+	}
+	id[0] |= 1;   /* never all zero: zero means absent */
+}
+
+/* Whether p holds "traceparent:" in any case. */
+static __always_inline bool
+sg_is_tp_name(const __u8 *p)
+{
+	static const char name[SG_TP_NAME_LEN] = "traceparent:";
+
+	for (int i = 0; i < SG_TP_NAME_LEN - 1; i++)
+		if ((p[i] | 0x20) != name[i])
+			return false;
+	return p[SG_TP_NAME_LEN - 1] == ':';
+}
+
+static __always_inline int
+sg_unhex(__u8 c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/* n bytes from 2n lower-case hex digits at p; false when one is not. */
+static __always_inline bool
+sg_hex_decode(__u8 *out, const __u8 *p, int n)
+{
+	for (int i = 0; i < n; i++) {
+		int hi = sg_unhex(p[2 * i]), lo = sg_unhex(p[2 * i + 1]);
+
+		if (hi < 0 || lo < 0)
+			return false;
+		out[i] = (__u8)(hi << 4 | lo);
+	}
+	return true;
+}
+
+/* Lower-case letters as upper-case ones and '\n' as '*': words compare
+ * then with one OR and one XOR (a '*' before a name matches too; the
+ * match is checked byte by byte after). */
+#define SG_CASE_FOLD 0x2020202020202020ULL
+
+/* Eight bytes at p, wherever p points: the verifier takes unaligned
+ * loads from map values; a byte copy would cost eight loads. */
+static __always_inline __u64
+sg_load64(const __u8 *p)
+{
+	return *(const __u64 *)p;
+}
+
+/*
+ * Where the first line of the first n bytes of d ends (the offset after
+ * its '\n', 0 when none does), and where the value of the first
+ * "traceparent:" header line begins (0 when there is none whose value
+ * fits in n bytes).  d holds SG_TP_SCAN + 64 readable bytes whatever n.
+ * No branch but the loop's: a branch per byte would multiply the paths
+ * the verifier walks past its limit.  Backwards, so that the first match
+ * is the one kept.
+ */
+static __always_inline void
+sg_scan_head(const __u8 *d, __u64 n, __u64 *line_end, __u64 *tp_at)
+{
+	/* "\ntracepa" and "rent:", folded as above, little-endian */
+	const __u64 w0 = 0x61706563617274ULL << 8 | 0x0a;
+	const __u64 w1 = 0x3a746e6572ULL, m1 = 0xffffffffffULL;
+	__u64 nl = 0, at = 0;
+
+	for (__u32 k = 0; k < SG_TP_SCAN; k++) {
+		__u64 i = SG_TP_SCAN - 1 - k;
+		__u64 need = i + 1 + SG_TP_NAME_LEN + 1 + SG_TP_VALUE_LEN;
+		__u64 diff, sel, lf;
+
+		asm volatile("" : "+r"(i));
+		i &= SG_TP_SCAN - 1;
+		diff = ((sg_load64(d + i) | SG_CASE_FOLD) ^
+		    (w0 | SG_CASE_FOLD)) |
+		    (((sg_load64(d + i + 8) | SG_CASE_FOLD) ^
+		    (w1 | SG_CASE_FOLD)) & m1);
+		/* all ones when diff is 0 and the value fits in n bytes */
+		sel = ((diff - 1) & ~(n - need)) >> 63;
+		lf = (((__u64)(d[i] ^ '\n') - 1) & ~(n - i - 1)) >> 63;
+		asm volatile("" : "+r"(sel), "+r"(lf));
+		sel = -sel;
+		lf = -lf;
+		at = (at & ~sel) | ((i + 1 + SG_TP_NAME_LEN) & sel);
+		nl = (nl & ~lf) | ((i + 1) & lf);
+	}
+	*line_end = nl;
+	*tp_at = at;
+}
+
+/* The trace id and flags of a traceparent whose value starts at d + at
+ * (sg_scan_head's tp_at; d as there, SG_TP_SCAN + 64 bytes past it). */
+static __always_inline bool
+sg_parse_traceparent(const __u8 *d, __u64 at, __u8 trace[16], __u8 *flags)
+{
+	__u8 f;
+
+	if (at == 0)
+		return false;
+	/* Bounds the verifier can see (at < SG_TP_SCAN + 13), and the
+	 * match checked byte by byte: the words folded '\n' into '*'. */
+	asm volatile("" : "+r"(at));
+	at &= 2 * SG_TP_SCAN - 1;
+	if (at < SG_TP_NAME_LEN + 1 || d[at - SG_TP_NAME_LEN - 1] != '\n' ||
+	    !sg_is_tp_name(d + at - SG_TP_NAME_LEN))
+		return false;
+	if (d[at] == ' ')
+		at++;
+	if (d[at] != '0' || d[at + 1] != '0' || d[at + 2] != '-' ||
+	    d[at + 35] != '-' || d[at + 52] != '-')
+		return false;
+	if (!sg_hex_decode(trace, d + at + 3, 16) ||
+	    !sg_hex_decode(&f, d + at + 53, 1))
+		return false;
+	*flags = f;
+	return true;
+}
+
+/* The context event, before the data event e it concerns. */
+static __always_inline void
+sg_emit_trace(const struct sg_data_event *e, __u8 kind, const __u8 *trace,
+    const __u8 *span, __u8 flags, __u8 via)
+{
+	struct sg_trace_event *t;
+
+	t = bpf_ringbuf_reserve(&sg_rb, sizeof(*t), 0);
+	if (t == NULL) {
+		sg_count(SG_STAT_RB_FULL);
+		return;
+	}
+	t->hdr = e->hdr;
+	t->hdr.type = SG_EV_TRACE;
+	t->conn = e->conn;
+	t->kind = kind;
+	t->flags = flags;
+	t->via = via;
+	t->data_flags = e->flags & SG_DATA_TLS;
+	__builtin_memset(t->_pad, 0, sizeof(t->_pad));
+	__builtin_memcpy(t->trace_id, trace, 16);
+	if (span != NULL)
+		__builtin_memcpy(t->span_id, span, 8);
+	else
+		__builtin_memset(t->span_id, 0, 8);
+	bpf_ringbuf_submit(t, sg_rb_flags());
+	sg_count(SG_STAT_EVENTS);
+}
+
+/*
+ * A server request starts in the event being built in this CPU's scratch:
+ * the thread serves it.  A global function, verified once on its own: the
+ * search, walked on every path of every I/O hook that leads here, would
+ * take the verifier past its limit.
+ */
+__noinline int
+sg_prop_server_start(__u64 id)
+{
+	struct sg_tctx c = { .flags = 1 };
+	struct sg_scratch *s;
+	__u64 nl, at;
+	__u32 zero = 0;
+
+	s = bpf_map_lookup_elem(&sg_scratch, &zero);
+	if (s == NULL)
+		return 0;
+	c.sock = s->ev.conn.sock;
+	sg_scan_head(s->ev.data, s->ev.captured, &nl, &at);
+	if (!sg_parse_traceparent(s->ev.data, at, c.trace_id, &c.flags))
+		sg_random(c.trace_id, sizeof(c.trace_id));
+	bpf_map_update_elem(&sg_tctx, &id, &c, BPF_ANY);
+	sg_emit_trace(&s->ev, SG_TRACE_SERVER, c.trace_id, NULL, c.flags, 0);
+	return 0;
+}
+
+/* The thread replies on e's connection: its request is served. */
+static __always_inline void
+sg_prop_server_reply(const struct sg_data_event *e, __u64 id)
+{
+	struct sg_tctx *c = bpf_map_lookup_elem(&sg_tctx, &id);
+
+	if (c != NULL && c->sock == e->conn.sock)
+		bpf_map_delete_elem(&sg_tctx, &id);
+}
+
+/* A client write: the context the sk_msg program gave it, if any. */
+static __always_inline void
+sg_prop_client_write(const struct sg_data_event *e, __u64 id)
+{
+	struct sg_tsent *t = bpf_map_lookup_elem(&sg_tsent, &id);
+
+	if (t == NULL)
+		return;
+	sg_emit_trace(e, SG_TRACE_CLIENT, t->trace_id, t->span_id, t->flags,
+	    t->via);
+	bpf_map_delete_elem(&sg_tsent, &id);
+}
+
+/* Propagation's share of an I/O event, before it goes out. */
+static __always_inline void
+sg_prop_on_io(const struct sg_data_event *e, struct sg_sock_info *info,
+    __u8 dir)
+{
+	__u64 id = (__u64)e->hdr.pid << 32 | e->hdr.tid;
+	__u8 last;
+
+	if (info == NULL)
+		return;
+	last = info->last;
+	info->last = dir + 1;
+	if (e->role == SG_ROLE_SERVER) {
+		if (dir == SG_DIR_READ && last != SG_DIR_READ + 1)
+			sg_prop_server_start(id);
+		else if (dir == SG_DIR_WRITE)
+			sg_prop_server_reply(e, id);
+	} else if (e->role == SG_ROLE_CLIENT && dir == SG_DIR_WRITE) {
+		sg_prop_client_write(e, id);
+	}
+}
+
 /* Fill the payload part of the event in s from the buffers of a (header
  * and connection already filled), with flags (SG_DATA_*) added, and write
  * it out.  tls: the process may be in a TLS library's call, whose
@@ -647,6 +937,8 @@ sg_emit_payload(struct sg_scratch *s, const struct sg_args *a, __s64 ret,
 			sg_capture(s, a, ret, http2_capture_size);
 	}
 	e->flags |= flags;
+	if (propagate != 0)
+		sg_prop_on_io(e, info, dir);
 	if (e->captured > SG_CAPTURE_MAX)
 		return;
 	sg_output(e, SG_DATA_EVENT_HDR_SIZE + e->captured);
@@ -1049,6 +1341,14 @@ sg_fexit_io(void *ctx, const struct sock *sk, __u8 dir)
 
 SEC("fexit/tcp_sendmsg")
 int BPF_PROG(fx_send, struct sock *sk)
+{
+	return sg_fexit_io(ctx, sk, SG_DIR_WRITE);
+}
+
+/* A socket in sg_msg_socks (header propagation) sends through the
+ * sockmap's tcp_bpf_sendmsg instead of tcp_sendmsg: loaded then. */
+SEC("fexit/tcp_bpf_sendmsg")
+int BPF_PROG(prop_fx_send, struct sock *sk)
 {
 	return sg_fexit_io(ctx, sk, SG_DIR_WRITE);
 }
@@ -1503,4 +1803,180 @@ int BPF_KPROBE(ssl_free_enter, void *ssl)
 		return 0;
 	bpf_map_delete_elem(&sg_ssl_conns, &k);
 	return 0;
+}
+
+/* ---- propagation programs: sockops on a cgroup, sk_msg on sg_msg_socks;
+ * loaded only when [ebpf] context_propagation asks ---- */
+
+#define SG_TP_HDR_LEN (SG_TP_NAME_LEN + 1 + SG_TP_VALUE_LEN + 2)
+
+/* Whether p starts an HTTP/1 request: a method and a space. */
+static __always_inline bool
+sg_http_method(const __u8 *p)
+{
+	__u32 w = (__u32)p[0] | (__u32)p[1] << 8 | (__u32)p[2] << 16 |
+	    (__u32)p[3] << 24;
+
+#define SG_W(a, b, c, d) ((__u32)(a) | (__u32)(b) << 8 | (__u32)(c) << 16 | \
+	(__u32)(d) << 24)
+	switch (w) {
+	case SG_W('G', 'E', 'T', ' '):
+	case SG_W('P', 'U', 'T', ' '):
+	case SG_W('P', 'O', 'S', 'T'):
+	case SG_W('H', 'E', 'A', 'D'):
+	case SG_W('D', 'E', 'L', 'E'):
+	case SG_W('P', 'A', 'T', 'C'):
+	case SG_W('O', 'P', 'T', 'I'):
+		return true;
+	}
+#undef SG_W
+	return false;
+}
+
+/* The head of a write, copied out of the message for sg_scan_head. */
+struct sg_msg_head {
+	__u8 b[SG_TP_SCAN + 64];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sg_msg_head);
+} sg_msg_head SEC(".maps");
+
+/*
+ * Where a traceparent goes in the write msg: after its request line.  0
+ * when the write starts no HTTP/1 request, or its headers (within the
+ * first SG_TP_SCAN bytes) carry a traceparent already.
+ */
+static __always_inline __u32
+sg_msg_tp_offset(struct sk_msg_md *msg)
+{
+	__u64 want = msg->size < SG_TP_SCAN ? msg->size : SG_TP_SCAN;
+	struct sg_msg_head *h;
+	__u64 nl, at;
+	__u32 zero = 0;
+
+	if (want < 16 || bpf_msg_pull_data(msg, 0, want, 0) != 0)
+		return 0;
+	h = bpf_map_lookup_elem(&sg_msg_head, &zero);
+	if (h == NULL)
+		return 0;
+	asm volatile("" : "+r"(want));
+	want &= 2 * SG_TP_SCAN - 1;
+	if (want > SG_TP_SCAN ||
+	    bpf_probe_read_kernel(h->b, want, msg->data) != 0)
+		return 0;
+	if (!sg_http_method(h->b))
+		return 0;
+	sg_scan_head(h->b, want, &nl, &at);
+	return at != 0 ? 0 : nl;
+}
+
+static __always_inline char
+sg_hexdigit(__u8 v)
+{
+	return "0123456789abcdef"[v & 15];
+}
+
+/* "traceparent: 00-<trace>-<span>-<flags>\r\n" */
+static __always_inline void
+sg_tp_format(char *h, const struct sg_tsent *t)
+{
+	__builtin_memcpy(h, "traceparent: 00-", 16);
+	for (int i = 0; i < 16; i++) {
+		h[16 + 2 * i] = sg_hexdigit(t->trace_id[i] >> 4);
+		h[17 + 2 * i] = sg_hexdigit(t->trace_id[i]);
+	}
+	h[48] = '-';
+	for (int i = 0; i < 8; i++) {
+		h[49 + 2 * i] = sg_hexdigit(t->span_id[i] >> 4);
+		h[50 + 2 * i] = sg_hexdigit(t->span_id[i]);
+	}
+	h[65] = '-';
+	h[66] = sg_hexdigit(t->flags >> 4);
+	h[67] = sg_hexdigit(t->flags);
+	h[68] = '\r';
+	h[69] = '\n';
+}
+
+/* The context a client request of thread id leaves with: a child of the
+ * server request the thread serves, else a trace of its own. */
+static __always_inline void
+sg_prop_client_ctx(struct sg_tsent *t, __u64 id, __u8 via)
+{
+	struct sg_tctx *c = bpf_map_lookup_elem(&sg_tctx, &id);
+
+	if (c != NULL) {
+		__builtin_memcpy(t->trace_id, c->trace_id, 16);
+		t->flags = c->flags;
+	} else {
+		sg_random(t->trace_id, 16);
+		t->flags = 1;
+	}
+	sg_random(t->span_id, 8);
+	t->via = via;
+}
+
+/* Header mode: a traceparent in each HTTP/1 request a selected process
+ * writes on its client connections. */
+SEC("sk_msg")
+int prop_msg(struct sk_msg_md *msg)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct sg_tsent t = {};
+	char h[SG_TP_HDR_LEN];
+	__u32 at;
+	__u8 *d;
+
+	if (!(propagate & SG_PROP_HEADERS) || !sg_selected(id >> 32))
+		return SK_PASS;
+	at = sg_msg_tp_offset(msg);
+	if (at == 0 || at > SG_TP_SCAN)
+		return SK_PASS;
+	sg_prop_client_ctx(&t, id, SG_PROP_HEADERS);
+	sg_tp_format(h, &t);
+	if (bpf_msg_push_data(msg, at, SG_TP_HDR_LEN, 0) != 0)
+		return SK_PASS;
+	/* The new bytes, linear and writable from msg->data on. */
+	if (bpf_msg_pull_data(msg, at, at + SG_TP_HDR_LEN, 0) != 0) {
+		bpf_msg_pop_data(msg, at, SG_TP_HDR_LEN, 0);
+		return SK_PASS;
+	}
+	d = msg->data;
+	if (d + SG_TP_HDR_LEN > (__u8 *)msg->data_end) {
+		bpf_msg_pop_data(msg, at, SG_TP_HDR_LEN, 0);
+		return SK_PASS;
+	}
+	__builtin_memcpy(d, h, SG_TP_HDR_LEN);
+	bpf_map_update_elem(&sg_tsent, &id, &t, BPF_ANY);
+	return SK_PASS;
+}
+
+/*
+ * sockops, on the cgroup the loader names: the client connections of
+ * selected processes (marked at their SYN by sk_state) join sg_msg_socks
+ * when established.  Other sockets are left as they are.
+ */
+SEC("sockops")
+int prop_sockops(struct bpf_sock_ops *skops)
+{
+	struct sg_sock_info *i;
+	struct bpf_sock *sk;
+	__u64 cookie;
+
+	if (skops->op != BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB)
+		return 1;
+	sk = skops->sk;
+	if (sk == NULL)
+		return 1;
+	i = bpf_sk_storage_get(&sg_sk, sk, NULL, 0);
+	if (i == NULL || i->role != SG_ROLE_CLIENT)
+		return 1;
+	if (propagate & SG_PROP_HEADERS) {
+		cookie = bpf_get_socket_cookie(skops);
+		bpf_sock_hash_update(skops, &sg_msg_socks, &cookie, BPF_NOEXIST);
+	}
+	return 1;
 }

@@ -38,7 +38,26 @@ struct sg_conns {
 	void			*ctx;
 	struct sg_conn		*cur;		/* whose exchanges are ending */
 	struct tracelink	*tl;		/* NULL: no trace links */
+	struct conns_kpending	*kpending;	/* propagation's; NULL until
+						 * the first comes */
 	struct sg_conns_stats	 st;
+};
+
+/*
+ * Kernel contexts (SG_EV_TRACE) awaiting the data event they came with.
+ * That event follows at once from the same CPU; other CPUs' events may
+ * come between, so a few are kept, by connection, the oldest replaced.
+ */
+#define CONNS_KPENDING 16
+
+struct conns_kpending {
+	struct {
+		uint32_t pid;		/* 0: free */
+		uint64_t sock;		/* conns key */
+		struct tracelink_kctx k;
+	} e[CONNS_KPENDING];
+	unsigned next;			/* the slot the next one takes */
+	unsigned used;			/* slots taken */
 };
 
 static size_t
@@ -284,6 +303,7 @@ conns_free(struct sg_conns *t)
 		return;
 	for (size_t i = 0; i <= t->mask; i++)
 		free(t->slot[i].state);
+	free(t->kpending);
 	for (size_t p = 0; p < SG_PROTO_MAX; p++)
 		while ((s = t->spare[p]) != NULL) {
 			t->spare[p] = s->next;
@@ -599,6 +619,65 @@ conns_switch(struct sg_conns *t, struct sg_conn *c, const struct sg_handoff *h,
 		    tail);
 }
 
+/* The kernel context that came with the connection's data event now,
+ * taken out of the pending ones; false when none did. */
+static bool
+conns_kctx_take(struct sg_conns *t, const struct sg_conn *c,
+    struct tracelink_kctx *out)
+{
+	struct conns_kpending *kp = t->kpending;
+
+	if (kp == NULL || kp->used == 0)
+		return false;
+	for (unsigned i = 0; i < CONNS_KPENDING; i++)
+		if (kp->e[i].pid == c->pid && kp->e[i].sock == c->sock) {
+			*out = kp->e[i].k;
+			kp->e[i].pid = 0;
+			kp->used--;
+			return true;
+		}
+	return false;
+}
+
+static int
+conns_on_trace(struct sg_conns *t, const uint8_t *ev, size_t size)
+{
+	struct conns_kpending *kp = t->kpending;
+	struct sg_trace_event e;
+	unsigned i;
+
+	if (size != sizeof(e))
+		return -1;
+	memcpy(&e, ev, sizeof(e));
+	if ((e.kind != SG_TRACE_SERVER && e.kind != SG_TRACE_CLIENT) ||
+	    e.conn.sock == 0 || (e.conn.sock & SG_CONN_KEY_TLS) ||
+	    e.hdr.pid == 0)
+		return -1;
+	if (e.kind == SG_TRACE_CLIENT && e.via == SG_PROP_HEADERS)
+		t->st.propagated[0]++;
+	else if (e.kind == SG_TRACE_CLIENT && e.via == SG_PROP_TCPOPT)
+		t->st.propagated[1]++;
+	if (t->tl == NULL)
+		return 0;   /* no spans: nothing to link */
+	if (kp == NULL && (kp = t->kpending = calloc(1, sizeof(*kp))) == NULL)
+		return 0;
+	i = kp->next;
+	kp->next = (i + 1) % CONNS_KPENDING;
+	if (kp->e[i].pid != 0)
+		t->st.kctx_unused++;
+	else
+		kp->used++;
+	kp->e[i].pid = e.hdr.pid;
+	kp->e[i].sock = e.conn.sock |
+	    (e.data_flags & SG_DATA_TLS ? SG_CONN_KEY_TLS : 0);
+	memcpy(kp->e[i].k.trace_id, e.trace_id, sizeof(e.trace_id));
+	memcpy(kp->e[i].k.span_id, e.span_id, sizeof(e.span_id));
+	kp->e[i].k.kind = e.kind;
+	kp->e[i].k.flags = e.flags;
+	kp->e[i].k.via = e.via;
+	return 0;
+}
+
 /*
  * A server's read: the request in flight, with the traceparent its
  * parser has read so far and, when it starts, the client end of the
@@ -606,7 +685,7 @@ conns_switch(struct sg_conns *t, struct sg_conn *c, const struct sg_handoff *h,
  */
 static void
 conns_link_server(struct sg_conns *t, struct sg_conn *c, uint32_t tid,
-    uint64_t ts)
+    uint64_t ts, const struct tracelink_kctx *k)
 {
 	const struct sg_proto_ops *ops = conns_ops(c);
 	const struct sg_conn *peer = NULL;
@@ -623,7 +702,7 @@ conns_link_server(struct sg_conns *t, struct sg_conn *c, uint32_t tid,
 			peer = NULL;
 	}
 	tracelink_server_read(t->tl, &c->trace, c->pid, tid, ts, (uint8_t)tf,
-	    trace_id, parent_id, peer != NULL ? &peer->trace : NULL);
+	    trace_id, parent_id, peer != NULL ? &peer->trace : NULL, k);
 }
 
 /* A server's reads start its requests' contexts, a client's writes
@@ -632,11 +711,15 @@ static void
 conns_link(struct sg_conns *t, struct sg_conn *c, uint32_t tid, uint8_t dir,
     uint64_t ts)
 {
+	struct tracelink_kctx kc;
+	const struct tracelink_kctx *k = conns_kctx_take(t, c, &kc) ? &kc :
+	    NULL;
+
 	if (c->role == SG_ROLE_SERVER && dir == SG_DIR_READ)
-		conns_link_server(t, c, tid, ts);
+		conns_link_server(t, c, tid, ts, k);
 	else if (c->role == SG_ROLE_CLIENT && dir == SG_DIR_WRITE)
 		tracelink_client_write(t->tl, &c->trace, c->pid, tid, ts,
-		    c->state != NULL ? conns_ops(c)->pending(c->state) : 0);
+		    c->state != NULL ? conns_ops(c)->pending(c->state) : 0, k);
 }
 
 /*
@@ -794,6 +877,9 @@ conns_handle_event(struct sg_conns *t, const void *ev, size_t size)
 		break;
 	case SG_EV_CLOSE:
 		rc = conns_on_close(t, ev, size);
+		break;
+	case SG_EV_TRACE:
+		rc = conns_on_trace(t, ev, size);
 		break;
 	default:
 		rc = -1;

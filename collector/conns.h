@@ -65,6 +65,11 @@ struct sg_conns_stats {
 	uint64_t cut_off;           /* awaiting a response at conns_finish */
 	uint64_t states;            /* parser states allocated: the most
 	                             * connections mid-exchange at once */
+	uint64_t propagated[2];     /* client requests the kernel gave a
+	                             * context: in a header, a TCP option */
+	uint64_t kctx_unused;       /* kernel contexts no data event took
+	                             * (their request's span took ids of its
+	                             * own) */
 	uint64_t unindexed;         /* connections left out of the address
 	                             * index (its window full): their other
 	                             * end, if followed, is not found */

@@ -553,6 +553,12 @@ sg_send_stats(void)
 	C.self[SG_SELF_TRACE_LINKS_THREAD] = ls.thread_links;
 	C.self[SG_SELF_TRACE_LINKS_PEER] = ls.peer_links;
 	C.self[SG_SELF_TRACE_THREADS_FORGOTTEN] = ls.threads_evicted;
+	C.self[SG_SELF_TRACE_LINKS_WIRE] = ls.wire_links;
+	C.self[SG_SELF_PROPAGATED_HEADER] = cs.propagated[0];
+	C.self[SG_SELF_PROPAGATED_TCPOPT] = cs.propagated[1];
+	C.self[SG_SELF_PROPAGATION_DIFFERS] = ls.kernel_differs;
+	C.self[SG_SELF_PROPAGATION_UNUSED] = cs.kctx_unused;
+	C.self[SG_SELF_CONNS_UNINDEXED] = cs.unindexed;
 	C.self[SG_SELF_LOST_COLLECTOR_IPC] = C.lost_ipc;
 	C.self[SG_SELF_SERIES_DROPPED] = metrics_series_dropped(C.metrics);
 	C.self[SG_SELF_IPC_REJECTED_COLLECTOR] =

@@ -214,30 +214,64 @@ tl_peer_fits(const struct tracelink_ctx *peer, bool hdr,
 	    (!hdr || memcmp(peer->trace_id, hdr_trace, 16) == 0);
 }
 
+/* A server context as the kernel fixed it: the caller's TCP option, or
+ * the trace its client calls carry (drawn there, or the traceparent it
+ * found, the same as hdr then). */
+static void
+tl_take_kernel(struct tracelink *tl, struct tracelink_ctx *ctx,
+    const struct tracelink_kctx *k, bool hdr, uint8_t hdr_flags,
+    const uint8_t hdr_trace[16], const uint8_t hdr_parent[8])
+{
+	static const uint8_t none[8];
+
+	if (memcmp(k->span_id, none, sizeof(none)) != 0) {
+		tl_take_header(ctx, (k->flags & 1) ? SG_EX_TRACE_SAMPLED : 0,
+		    k->trace_id, k->span_id);
+		ctx->source = TRACELINK_WIRE;
+		tl->st.wire_links++;
+		return;
+	}
+	if (hdr) {
+		tl_take_header(ctx, hdr_flags, hdr_trace, hdr_parent);
+		if (memcmp(hdr_trace, k->trace_id, 16) != 0)
+			tl->st.kernel_differs++;
+		return;
+	}
+	tl_take_root(ctx);
+	memcpy(ctx->trace_id, k->trace_id, sizeof(ctx->trace_id));
+}
+
 void
 tracelink_server_read(struct tracelink *tl, struct tracelink_ctx *ctx,
     uint32_t pid, uint32_t tid, uint64_t ts_ns, uint8_t hdr_flags,
     const uint8_t hdr_trace[16], const uint8_t hdr_parent[8],
-    const struct tracelink_ctx *peer)
+    const struct tracelink_ctx *peer, const struct tracelink_kctx *k)
 {
 	bool hdr = (hdr_flags & SG_EX_TRACE_CTX) && hdr_trace != NULL &&
 	    hdr_parent != NULL;
 
 	if (tl == NULL || ctx == NULL)
 		return;
+	if (k != NULL && k->kind != SG_TRACE_SERVER)
+		k = NULL;
 	if (tracelink_server_starts(ctx)) {
 		ids_random(ctx->span_id, sizeof(ctx->span_id));
-		if (tl_peer_fits(peer, hdr, hdr_trace)) {
+		if (tl_peer_fits(peer, hdr, hdr_trace) && (k == NULL ||
+		    memcmp(peer->trace_id, k->trace_id, 16) == 0)) {
 			tl_take_local(ctx, TRACELINK_PEER, peer->trace_id,
 			    peer->span_id, peer->parent);
 			tl->st.peer_links++;
-		} else if (hdr)
+		} else if (k != NULL)
+			tl_take_kernel(tl, ctx, k, hdr, hdr_flags, hdr_trace,
+			    hdr_parent);
+		else if (hdr)
 			tl_take_header(ctx, hdr_flags, hdr_trace, hdr_parent);
 		else
 			tl_take_root(ctx);
 		ctx->state = TRACELINK_OPEN;
 	} else if (hdr && !tl_same_header(ctx, hdr_trace, hdr_parent) &&
-	    !(ctx->source == TRACELINK_PEER &&
+	    !((ctx->source == TRACELINK_PEER ||
+	    ctx->source == TRACELINK_WIRE) &&
 	    memcmp(ctx->trace_id, hdr_trace, 16) == 0))
 		/* the traceparent came in a later read than the request's
 		 * first, or belongs to a request pipelined behind it */
@@ -258,15 +292,42 @@ tl_same_parent(const struct tracelink_ctx *ctx,
 	    memcmp(ctx->parent_id, th->span_id, sizeof(ctx->parent_id)) == 0;
 }
 
+/* A client request that left with the kernel's ids k: the child of what
+ * the thread serves when that is the trace it carries, else of nothing
+ * this host saw. */
+static void
+tl_client_kernel(struct tracelink *tl, struct tracelink_ctx *ctx,
+    const struct tracelink_thread *th, const struct tracelink_kctx *k)
+{
+	if (th != NULL && memcmp(th->trace_id, k->trace_id, 16) == 0) {
+		tl_take_local(ctx, TRACELINK_THREAD, th->trace_id, th->span_id,
+		    th->parent);
+		tl->st.thread_links++;
+	} else {
+		if (th != NULL)
+			tl->st.kernel_differs++;
+		tl_take_root(ctx);
+		memcpy(ctx->trace_id, k->trace_id, sizeof(ctx->trace_id));
+	}
+	memcpy(ctx->span_id, k->span_id, sizeof(ctx->span_id));
+}
+
 void
 tracelink_client_write(struct tracelink *tl, struct tracelink_ctx *ctx,
-    uint32_t pid, uint32_t tid, uint64_t ts_ns, unsigned in_flight)
+    uint32_t pid, uint32_t tid, uint64_t ts_ns, unsigned in_flight,
+    const struct tracelink_kctx *k)
 {
 	const struct tracelink_thread *th;
 
 	if (tl == NULL || ctx == NULL)
 		return;
 	th = tl_thread_serving(tl, pid, tid, ts_ns);
+	if (k != NULL && k->kind == SG_TRACE_CLIENT && in_flight <= 1) {
+		tl_client_kernel(tl, ctx, th, k);
+		ctx->tid = tid;
+		ctx->state = TRACELINK_OPEN;
+		return;
+	}
 	/* More of the same request, or one pipelined behind it by the
 	 * same caller: one context. */
 	if (ctx->state == TRACELINK_OPEN && tl_same_parent(ctx, th))
@@ -312,6 +373,7 @@ tl_server_fits(const struct tracelink_ctx *ctx, const struct sg_exchange *ex)
 		return hdr && tl_same_header(ctx, ex->trace_id,
 		    ex->parent_span_id);
 	case TRACELINK_PEER:
+	case TRACELINK_WIRE:
 		return !hdr || memcmp(ctx->trace_id, ex->trace_id, 16) == 0;
 	}
 	return !hdr;

@@ -12,6 +12,8 @@
  * - Same host: when both ends of a connection are followed, the callee's
  *   server span continues the caller's client span, whose context was
  *   fixed at its write, before the callee reads it.
+ * With context propagation, the ids the kernel put on the wire (struct
+ * tracelink_kctx) are the client spans' and their servers' traces.
  * An incoming traceparent wins over both, but for one of the same trace
  * as the caller's client span on this host: a proxy passing on its own
  * caller's unchanged, whose client span is the nearer parent.
@@ -51,6 +53,7 @@ enum tracelink_source {
 	TRACELINK_HEADER,	/* the request's traceparent */
 	TRACELINK_THREAD,	/* the server request its thread serves */
 	TRACELINK_PEER,		/* the client span of the other end */
+	TRACELINK_WIRE,		/* the caller's, from a TCP option */
 };
 
 /* The context of a connection's request in flight. */
@@ -66,6 +69,18 @@ struct tracelink_ctx {
 				 * at its first request: not looked up again
 				 * (the client's end, when followed, is known
 				 * from its connect on) */
+};
+
+/* The context the kernel gave a request on the wire (SG_EV_TRACE,
+ * [ebpf] context_propagation): the spans take the same ids, or the next
+ * hop's would descend from a span never exported. */
+struct tracelink_kctx {
+	uint8_t  trace_id[16];
+	uint8_t  span_id[8];	/* client: its span's; server: the caller's
+				 * (TCP option), or zero */
+	uint8_t  kind;		/* enum sg_trace_kind */
+	uint8_t  flags;		/* W3C trace flags */
+	uint8_t  via;		/* SG_PROP_* */
 };
 
 /* The ids of one span. */
@@ -94,7 +109,7 @@ void tracelink_free(struct tracelink *tl);
 void tracelink_server_read(struct tracelink *tl, struct tracelink_ctx *ctx,
     uint32_t pid, uint32_t tid, uint64_t ts_ns, uint8_t hdr_flags,
     const uint8_t hdr_trace[16], const uint8_t hdr_parent[8],
-    const struct tracelink_ctx *peer);
+    const struct tracelink_ctx *peer, const struct tracelink_kctx *k);
 /* Whether a server read would start a request: only then is the peer
  * worth looking up. */
 bool tracelink_server_starts(const struct tracelink_ctx *ctx);
@@ -102,7 +117,8 @@ bool tracelink_server_starts(const struct tracelink_ctx *ctx);
  * requests await their responses (the parser's pending()): the
  * request's context is fixed, as a child of what the thread serves. */
 void tracelink_client_write(struct tracelink *tl, struct tracelink_ctx *ctx,
-    uint32_t pid, uint32_t tid, uint64_t ts_ns, unsigned in_flight);
+    uint32_t pid, uint32_t tid, uint64_t ts_ns, unsigned in_flight,
+    const struct tracelink_kctx *k);
 /* The exchange ex of role (enum sg_role) ended on the connection (spans
  * out, or timed out): a context it used is spent, and the thread no
  * longer serves a server request that ended. */
@@ -124,6 +140,12 @@ struct tracelink_stats {
 	uint64_t thread_links;	/* client contexts taken from a thread */
 	uint64_t peer_links;	/* server contexts taken from a peer */
 	uint64_t threads_evicted; /* serving threads forgotten when full */
+	uint64_t wire_links;	/* contexts that came in a TCP option */
+	uint64_t kernel_differs; /* a request whose trace the kernel saw
+				  * otherwise (a traceparent it did not find
+				  * in its first bytes; a client call of a
+				  * thread whose request it did not see):
+				  * the wire's ids kept, its parent lost */
 };
 void tracelink_stats(const struct tracelink *tl, struct tracelink_stats *out);
 

@@ -61,6 +61,8 @@ static const char *const route_unmatched_names[] = { "heuristic", "path",
 	"unset", "wildcard", "low-cardinality", NULL };
 static const char *const route_ignore_names[] = { "all", "metrics",
 	"traces", NULL };
+static const char *const propagation_names[] = { "disabled", "all",
+	"headers", "ip", NULL };
 static const char *const sampler_names[] = { "always_on", "always_off",
 	"traceidratio", "parentbased_always_on", "parentbased_always_off",
 	"parentbased_traceidratio", NULL };
@@ -301,8 +303,27 @@ static const struct sg_key sg_keys[] = {
 	  "where it is within the captured bytes, as it costs nothing" },
 	{ "ebpf", "enable_context_propagation", SG_T_BOOL,
 	  OFF(ebpf.enable_context_propagation), 0, 0, "false",
-	  { "BEYLA_BPF_ENABLE_CONTEXT_PROPAGATION" }, NULL, true,
-	  "propagate trace context with traffic control programs" },
+	  { "BEYLA_BPF_ENABLE_CONTEXT_PROPAGATION" }, NULL, false,
+	  "true: context_propagation all, unless context_propagation "
+	  "names a mode" },
+	{ "ebpf", "context_propagation", SG_T_ENUM,
+	  OFF(ebpf.context_propagation), 0, 0, "disabled",
+	  { "BEYLA_BPF_CONTEXT_PROPAGATION" }, propagation_names, false,
+	  "make the next instrumented hop continue the trace. headers: a "
+	  "traceparent header in each HTTP/1 request selected processes "
+	  "write in plaintext (sk_msg); ip: the context in a TCP header "
+	  "option of their client connections' packets, read by a sensor "
+	  "on the other end (any protocol, TLS included; sockops); all: "
+	  "both; disabled. Needs cap_net_admin, cgroup v2 and the socket "
+	  "or fentry hooks" },
+	{ "ebpf", "propagation_cgroup", SG_T_STRING,
+	  OFF(ebpf.propagation_cgroup), 0, 0, "",
+	  { NULL }, NULL, false,
+	  "the cgroup v2 directory the sockops program is attached to: "
+	  "connections of selected processes below it are propagated "
+	  "(the program leaves all others as they are); empty: the cgroup "
+	  "v2 root, where it is mounted (/sys/fs/cgroup, or "
+	  "/sys/fs/cgroup/unified on a hybrid host)" },
 	{ "ebpf", "high_request_volume", SG_T_BOOL,
 	  OFF(ebpf.high_request_volume), 0, 0, "false",
 	  { "BEYLA_BPF_HIGH_REQUEST_VOLUME" }, NULL, true,
@@ -1386,4 +1407,13 @@ sg_config_report_inert(const struct sg_config *c, FILE *f)
 		n++;
 	}
 	return n;
+}
+
+enum sg_propagation
+sg_config_propagation(const struct sg_config *c)
+{
+	if (c->ebpf.context_propagation != SG_PROPAGATION_DISABLED)
+		return c->ebpf.context_propagation;
+	return c->ebpf.enable_context_propagation ? SG_PROPAGATION_ALL :
+	    SG_PROPAGATION_DISABLED;
 }

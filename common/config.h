@@ -25,6 +25,14 @@
 enum sg_trace_printer { SG_PRINTER_DISABLED = 0, SG_PRINTER_TEXT,
 	SG_PRINTER_JSON, SG_PRINTER_COUNTER, SG_PRINTER_JSON_INDENT };
 /* The kernel hooks that observe socket I/O (loader/hooks.h). */
+/* [ebpf] context_propagation: the modes Beyla names */
+enum sg_propagation {
+	SG_PROPAGATION_DISABLED = 0,
+	SG_PROPAGATION_ALL,       /* headers and ip */
+	SG_PROPAGATION_HEADERS,   /* traceparent in outgoing HTTP/1 requests */
+	SG_PROPAGATION_IP,        /* a TCP header option, any protocol */
+};
+
 enum sg_hooks { SG_HOOKS_AUTO = 0, SG_HOOKS_TRACEPOINT, SG_HOOKS_RAW,
 	SG_HOOKS_SOCKET, SG_HOOKS_FENTRY, SG_HOOKS_KPROBE };
 /* Their names in the configuration, by value. */
@@ -183,6 +191,8 @@ struct sg_config {
 		bool          tls;
 		bool          track_request_headers;
 		bool          enable_context_propagation;
+		enum sg_propagation context_propagation;
+		char          propagation_cgroup[256];
 		bool          high_request_volume;
 		bool          heuristic_sql_detect;
 	} ebpf;
@@ -264,5 +274,9 @@ void sg_config_describe(FILE *f);
  * does not have); how many. */
 int  sg_config_report_unknown_env(FILE *f);
 int  sg_config_report_inert(const struct sg_config *c, FILE *f);
+
+/* The propagation mode in effect: context_propagation, else all when
+ * enable_context_propagation is true. */
+enum sg_propagation sg_config_propagation(const struct sg_config *c);
 
 #endif

@@ -26,6 +26,8 @@ enum sg_event_type {
 	SG_EV_EXEC  = 4,  /* any process exec'd (discovery of new processes) */
 	SG_EV_EXIT  = 5,  /* a selected process exited */
 	SG_EV_FORK  = 6,  /* a selected process forked; the child is selected too */
+	SG_EV_TRACE = 7,  /* the trace context the kernel gave a request
+	                   * ([ebpf] context_propagation) */
 	SG_EV_TYPE_MAX
 };
 
@@ -85,6 +87,36 @@ struct sg_conn_event {
 	struct sg_conn_id conn;
 	__u8 role;        /* enum sg_role */
 	__u8 _pad[7];
+};
+
+/* Trace context propagation ([ebpf] context_propagation), by bit: the
+ * loader's choice, the BPF programs' rodata. */
+#define SG_PROP_HEADERS 0x01  /* traceparent written into HTTP/1 requests */
+#define SG_PROP_TCPOPT  0x02  /* the context in a TCP header option */
+
+/* sg_trace_event.kind */
+enum sg_trace_kind {
+	/* A server request started: its client calls go out in trace_id
+	 * (the request's traceparent, the caller's TCP option, or drawn
+	 * here).  span_id: the caller's client span when it came in a TCP
+	 * option, else zero. */
+	SG_TRACE_SERVER = 1,
+	/* A client request went out carrying trace_id and span_id (its
+	 * client span's) in a header or a TCP option (via). */
+	SG_TRACE_CLIENT = 2,
+};
+
+/* Written before the data event of the I/O it concerns. */
+struct sg_trace_event {
+	struct sg_event_hdr hdr;
+	struct sg_conn_id conn;
+	__u8 kind;        /* enum sg_trace_kind */
+	__u8 flags;       /* W3C trace flags (bit 0: sampled) */
+	__u8 via;         /* SG_PROP_* that carried it; 0: none */
+	__u8 data_flags;  /* the data event's SG_DATA_TLS */
+	__u8 _pad[4];
+	__u8 trace_id[16];
+	__u8 span_id[8];
 };
 
 struct sg_close_event {

@@ -87,6 +87,25 @@ const struct sg_self_def sg_self[SG_SELF_MAX] = {
 	    "(peer)" },
 	[SG_SELF_TRACE_LINKS_PEER] = { "spyglass_trace_links_total",
 	    "via=\"peer\"", C, O, "" },
+	[SG_SELF_TRACE_LINKS_WIRE] = { "spyglass_trace_links_total",
+	    "via=\"tcp_option\"", C, O, "" },
+	[SG_SELF_PROPAGATED_HEADER] = { "spyglass_trace_propagated_total",
+	    "via=\"header\"", C, O, "Client requests the sensor gave its "
+	    "trace context on the wire ([ebpf] context_propagation): a "
+	    "traceparent header, or a TCP option" },
+	[SG_SELF_PROPAGATED_TCPOPT] = { "spyglass_trace_propagated_total",
+	    "via=\"tcp_option\"", C, O, "" },
+	[SG_SELF_PROPAGATION_DIFFERS] = {
+	    "spyglass_trace_propagation_mismatch_total", "", C, O,
+	    "Requests whose trace the kernel saw otherwise than the collector "
+	    "(a traceparent past the first 256 bytes, or HTTP/2's): the ids on "
+	    "the wire are kept, the link to the parent is lost" },
+	[SG_SELF_PROPAGATION_UNUSED] = {
+	    "spyglass_trace_propagation_unmatched_total", "", C, O,
+	    "Trace contexts the kernel reported that no request took" },
+	[SG_SELF_CONNS_UNINDEXED] = { "spyglass_connections_unindexed_total",
+	    "", C, O, "Connections left out of the address index (its window "
+	    "full): their other end on this host, if followed, is not found" },
 	[SG_SELF_TRACE_THREADS_FORGOTTEN] = {
 	    "spyglass_trace_threads_forgotten_total", "", C, O,
 	    "Threads serving a request forgotten for want of room: their "

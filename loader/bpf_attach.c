@@ -1,6 +1,7 @@
 #include "bpf_attach.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <malloc.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -14,6 +15,7 @@
 #include "events.h"
 #include "hooks.h"
 #include "log.h"
+#include "preflight.h"
 #include "services_conf.h"
 #include "spyglass.skel.h"
 
@@ -37,6 +39,93 @@ sg_bpf_pow2(uint32_t v)
 	return p;
 }
 
+/*
+ * The propagation modes (SG_PROP_*) the object is built for with hooks h:
+ * the sockops program finds the client sockets of selected processes by
+ * the mark inet_sock_set_state leaves in their socket storage, which the
+ * socket and fentry kinds keep (the kprobe kind keeps a map instead).
+ */
+static unsigned
+sg_bpf_prop_bits(const struct sg_config *c, enum sg_hooks h)
+{
+	enum sg_propagation m = sg_config_propagation(c);
+	unsigned bits = 0;
+
+	if (m == SG_PROPAGATION_DISABLED)
+		return 0;
+	if (h != SG_HOOKS_SOCKET && h != SG_HOOKS_FENTRY) {
+		sg_log(SG_LOG_WARN, "context propagation needs the socket or "
+		    "fentry hooks: none with %s hooks", sg_hooks_name(h));
+		return 0;
+	}
+	if (m == SG_PROPAGATION_ALL || m == SG_PROPAGATION_HEADERS)
+		bits |= SG_PROP_HEADERS;
+	if (m == SG_PROPAGATION_ALL || m == SG_PROPAGATION_IP)
+		bits |= SG_PROP_TCPOPT;
+	return bits;
+}
+
+/* Whether program name is to be loaded with kind h, TLS and the
+ * propagation bits. */
+static bool
+sg_bpf_wanted(const char *name, enum sg_hooks h,
+    const struct sg_hooks_probe *p, bool tls, unsigned prop)
+{
+	if (strcmp(name, "prop_msg") == 0)
+		return prop & SG_PROP_HEADERS;
+	if (strcmp(name, "prop_fx_send") == 0)
+		return (prop & SG_PROP_HEADERS) && h == SG_HOOKS_FENTRY;
+	if (strncmp(name, "prop_", 5) == 0)
+		return prop != 0;
+	if (!tls && strncmp(name, "ssl_", 4) == 0)
+		return false;
+	return sg_hooks_program_wanted(name, h, p);
+}
+
+/* The propagation programs: sockops on the configured cgroup, sk_msg on
+ * the map of client sockets; 0 or -1. */
+static int
+sg_bpf_attach_propagation(struct sg_bpf *b, const struct sg_config *c)
+{
+	struct bpf_program *ops = b->skel->progs.prop_sockops;
+	struct bpf_link *link;
+	char path[256];
+	int cg;
+
+	if (!bpf_program__autoload(ops))
+		return 0;
+	if (bpf_program__autoload(b->skel->progs.prop_msg) &&
+	    bpf_prog_attach(bpf_program__fd(b->skel->progs.prop_msg),
+	    bpf_map__fd(b->skel->maps.sg_msg_socks), BPF_SK_MSG_VERDICT,
+	    0) != 0) {
+		sg_log(SG_LOG_ERR, "bpf: context propagation: attach sk_msg: "
+		    "%s", strerror(errno));
+		return -1;
+	}
+	if (preflight_cgroup2(c, path, sizeof(path)) != 0) {
+		sg_log(SG_LOG_ERR, "bpf: context propagation: no cgroup v2 "
+		    "mounted; set [ebpf] propagation_cgroup");
+		return -1;
+	}
+	cg = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (cg < 0) {
+		sg_log(SG_LOG_ERR, "bpf: context propagation: cgroup %s: %s",
+		    path, strerror(errno));
+		return -1;
+	}
+	link = bpf_program__attach_cgroup(ops, cg);
+	close(cg);
+	if (link == NULL || b->nattached == SG_BPF_MAX_LINKS) {
+		sg_log(SG_LOG_ERR, "bpf: context propagation: attach sockops "
+		    "to %s: %s", path,
+		    link == NULL ? strerror(errno) : "too many programs");
+		bpf_link__destroy(link);
+		return -1;
+	}
+	b->links[b->nattached++] = link;
+	return 0;
+}
+
 /* Load and attach the object with the I/O hooks of kind h; 0 or -1
  * (then nothing is left loaded). */
 static int
@@ -46,6 +135,7 @@ sg_bpf_try(struct sg_bpf *b, const struct sg_config *c, enum sg_hooks h,
 	struct spyglass_bpf *skel;
 	struct bpf_program *prog;
 	bool tls = c->ebpf.tls && p->uprobes;
+	unsigned prop = sg_bpf_prop_bits(c, h);
 	uint32_t rb_size;
 	int err;
 
@@ -63,6 +153,7 @@ sg_bpf_try(struct sg_bpf *b, const struct sg_config *c, enum sg_hooks h,
 	skel->rodata->max_iov = p->loop_helper ? SG_MAX_IOV : SG_MAX_IOV_OLD;
 	skel->rodata->reread_wide = p->loop_helper;
 	skel->rodata->tls_on = tls;
+	skel->rodata->propagate = (uint8_t)prop;
 	if (!p->loop_helper)
 		sg_log(SG_LOG_INFO, "bpf: a kernel before 5.17: %d iovecs read per "
 		    "call, and the write where HTTP/2 is first seen is not read "
@@ -76,9 +167,8 @@ sg_bpf_try(struct sg_bpf *b, const struct sg_config *c, enum sg_hooks h,
 	bpf_map__set_max_entries(skel->maps.sg_rb, rb_size);
 	/* Carry every kind; switch off the programs of the others. */
 	bpf_object__for_each_program(prog, skel->obj)
-		bpf_program__set_autoload(prog, sg_hooks_program_wanted(
-		    bpf_program__name(prog), h, p) && (tls ||
-		    strncmp(bpf_program__name(prog), "ssl_", 4) != 0));
+		bpf_program__set_autoload(prog, sg_bpf_wanted(
+		    bpf_program__name(prog), h, p, tls, prop));
 
 	if ((err = spyglass_bpf__load(skel)) != 0) {
 		sg_log(SG_LOG_ERR, "bpf: load with %s hooks: %s",
@@ -91,9 +181,12 @@ sg_bpf_try(struct sg_bpf *b, const struct sg_config *c, enum sg_hooks h,
 	bpf_object__for_each_program(prog, skel->obj) {
 		struct bpf_link *link;
 
-		/* The TLS uprobes go on files as processes map them. */
+		/* The TLS uprobes go on files as processes map them;
+		 * sockops and sk_msg on a cgroup and a map, below. */
 		if (!bpf_program__autoload(prog) ||
-		    strncmp(bpf_program__name(prog), "ssl_", 4) == 0)
+		    strncmp(bpf_program__name(prog), "ssl_", 4) == 0 ||
+		    bpf_program__type(prog) == BPF_PROG_TYPE_SOCK_OPS ||
+		    bpf_program__type(prog) == BPF_PROG_TYPE_SK_MSG)
 			continue;
 		if (b->nattached == SG_BPF_MAX_LINKS) {
 			sg_log(SG_LOG_ERR, "bpf: more than %d programs",
@@ -110,6 +203,12 @@ sg_bpf_try(struct sg_bpf *b, const struct sg_config *c, enum sg_hooks h,
 		 * failure names the program. */
 		b->links[b->nattached++] = link;
 	}
+	if (sg_bpf_attach_propagation(b, c) != 0)
+		goto fail;
+	if (prop != 0)
+		sg_log(SG_LOG_INFO, "bpf: context propagation:%s%s",
+		    prop & SG_PROP_HEADERS ? " traceparent in HTTP/1 requests" :
+		    "", prop & SG_PROP_TCPOPT ? " TCP header option" : "");
 	return 0;
 fail:
 	sg_bpf_close(b);

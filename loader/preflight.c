@@ -11,11 +11,13 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
 #include <linux/capability.h>
+#include <linux/magic.h>
 
 #include "hooks.h"
 #include "privs.h"
@@ -268,6 +270,76 @@ pf_report_hooks(struct pf_out *o, const struct sg_config *c,
 		    "processes up in the pid map, without the bitmap in front");
 }
 
+int
+preflight_cgroup2(const struct sg_config *c, char *out, size_t n)
+{
+	char dev[64], dir[256], type[32];
+	int found = -1;
+	FILE *f;
+
+	if (c->ebpf.propagation_cgroup[0] != '\0') {
+		snprintf(out, n, "%s", c->ebpf.propagation_cgroup);
+		return 0;
+	}
+	if ((f = fopen("/proc/self/mounts", "re")) == NULL)
+		return -1;
+	while (fscanf(f, "%63s %255s %31s %*[^\n]", dev, dir, type) == 3)
+		if (strcmp(type, "cgroup2") == 0) {
+			snprintf(out, n, "%s", dir);
+			found = 0;
+			break;
+		}
+	fclose(f);
+	return found;
+}
+
+/* What propagation asks of the kernel: a cgroup v2 directory for the
+ * sockops program, and the socket or fentry hooks, whose inet_sock_set_state
+ * program marks the client sockets of selected processes in their
+ * socket storage, where sockops reads it. */
+static void
+pf_report_propagation(struct pf_out *o, const struct sg_config *c,
+    const struct sg_preflight *p)
+{
+	enum sg_propagation m = sg_config_propagation(c);
+	enum sg_hooks plan[SG_HOOKS_KINDS];
+	char cg[256];
+	struct statfs fs;
+
+	if (m == SG_PROPAGATION_DISABLED) {
+		pf(o, "ok", "context propagation: disabled");
+		return;
+	}
+	if (preflight_cgroup2(c, cg, sizeof(cg)) != 0) {
+		pf(o, "error", "context propagation: no cgroup v2 mounted (see "
+		    "/proc/self/mounts); set [ebpf] propagation_cgroup");
+		return;
+	}
+	if (statfs(cg, &fs) != 0) {
+		pf(o, "error", "context propagation: cgroup %s: %s", cg,
+		    strerror(errno));
+		return;
+	}
+	if (fs.f_type != CGROUP2_SUPER_MAGIC) {
+		pf(o, "error", "context propagation: %s is not a cgroup v2 "
+		    "directory (propagation_cgroup)", cg);
+		return;
+	}
+	sg_hooks_plan(c->ebpf.syscall_hooks, &p->hooks, plan);
+	if (plan[0] != SG_HOOKS_SOCKET && plan[0] != SG_HOOKS_FENTRY)
+		pf(o, "warning", "context propagation: needs the socket or "
+		    "fentry hooks, and %s will be used: no context will be "
+		    "propagated", sg_hooks_name(plan[0]));
+	else
+		pf(o, "ok", "context propagation: %s%s%s; sockops on %s "
+		    "(cap_net_admin)",
+		    m != SG_PROPAGATION_IP ? "traceparent in HTTP/1 requests "
+		    "(sk_msg)" : "",
+		    m == SG_PROPAGATION_ALL ? ", " : "",
+		    m != SG_PROPAGATION_HEADERS ? "TCP header option "
+		    "(sockops)" : "", cg);
+}
+
 static void
 pf_report_caps(struct pf_out *o, const struct sg_config *c,
     const struct sg_preflight *p)
@@ -317,6 +389,7 @@ preflight_report(struct pf_out *o, const struct sg_config *c,
 {
 	pf_report_kernel(o, p);
 	pf_report_hooks(o, c, p);
+	pf_report_propagation(o, c, p);
 	pf_report_caps(o, c, p);
 	pf_report_config(o, c, p);
 }

@@ -41,4 +41,8 @@ void preflight_run(const struct sg_config *c, struct sg_preflight *p,
 void preflight_print(FILE *f, const struct sg_config *c,
     const struct sg_preflight *p);
 
+/* The cgroup v2 directory propagation attaches to: propagation_cgroup,
+ * else where cgroup2 is mounted (/proc/self/mounts).  -1 when none. */
+int  preflight_cgroup2(const struct sg_config *c, char *out, size_t n);
+
 #endif

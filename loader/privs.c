@@ -47,6 +47,9 @@ privs_needed(const struct sg_config *c, bool admin_uprobes)
 	 * long as the sensor runs. */
 	if (c->ebpf.tls && admin_uprobes)
 		caps |= SG_CAPBIT(CAP_SYS_ADMIN);
+	/* Propagation's programs (sockops, sk_msg) are networking ones. */
+	if (sg_config_propagation(c) != SG_PROPAGATION_DISABLED)
+		caps |= SG_CAPBIT(CAP_NET_ADMIN);
 	return caps;
 }
 

@@ -73,10 +73,10 @@ test_thread_per_request(void **state)
 
 	(void)state;
 	assert_non_null(tl);
-	tracelink_server_read(tl, &srv, PID, TID, 1 * MS, 0, NULL, NULL, NULL);
+	tracelink_server_read(tl, &srv, PID, TID, 1 * MS, 0, NULL, NULL, NULL, NULL);
 	assert_int_equal(srv.state, TRACELINK_OPEN);
 	assert_int_equal(srv.source, TRACELINK_ROOT);
-	tracelink_client_write(tl, &cli, PID, TID, 2 * MS, 1);
+	tracelink_client_write(tl, &cli, PID, TID, 2 * MS, 1, NULL);
 	assert_int_equal(cli.source, TRACELINK_THREAD);
 
 	ids_of(&cli, SG_ROLE_CLIENT, &cx, &c);
@@ -93,15 +93,15 @@ test_thread_per_request(void **state)
 	    SG_PARENT_NONE);
 
 	/* The request ended: a later call of the thread is a root. */
-	tracelink_client_write(tl, &cli, PID, TID, 3 * MS, 1);
+	tracelink_client_write(tl, &cli, PID, TID, 3 * MS, 1, NULL);
 	assert_int_equal(cli.source, TRACELINK_ROOT);
 	/* another thread, another process: not children */
-	tracelink_server_read(tl, &srv, PID, TID, 4 * MS, 0, NULL, NULL, NULL);
+	tracelink_server_read(tl, &srv, PID, TID, 4 * MS, 0, NULL, NULL, NULL, NULL);
 	memset(&cli, 0, sizeof(cli));
-	tracelink_client_write(tl, &cli, PID, TID + 1, 5 * MS, 1);
+	tracelink_client_write(tl, &cli, PID, TID + 1, 5 * MS, 1, NULL);
 	assert_int_equal(cli.source, TRACELINK_ROOT);
 	memset(&cli, 0, sizeof(cli));
-	tracelink_client_write(tl, &cli, PID + 1, TID, 5 * MS, 1);
+	tracelink_client_write(tl, &cli, PID + 1, TID, 5 * MS, 1, NULL);
 	assert_int_equal(cli.source, TRACELINK_ROOT);
 	tracelink_stats(tl, &st);
 	assert_int_equal(st.thread_links, 1);
@@ -121,8 +121,8 @@ test_header(void **state)
 	struct tracelink_ids s, c;
 
 	(void)state;
-	tracelink_server_read(tl, &srv, PID, TID, MS, f, tr, par, NULL);
-	tracelink_client_write(tl, &cli, PID, TID, MS, 1);
+	tracelink_server_read(tl, &srv, PID, TID, MS, f, tr, par, NULL, NULL);
+	tracelink_client_write(tl, &cli, PID, TID, MS, 1, NULL);
 	sx.flags = f;
 	memcpy(sx.trace_id, tr, 16);
 	memcpy(sx.parent_span_id, par, 8);
@@ -141,9 +141,9 @@ test_header(void **state)
 	/* The header came in a later read than the request's first: the
 	 * context takes it, its span id stays. */
 	memset(&srv, 0, sizeof(srv));
-	tracelink_server_read(tl, &srv, PID, TID, MS, 0, NULL, NULL, NULL);
+	tracelink_server_read(tl, &srv, PID, TID, MS, 0, NULL, NULL, NULL, NULL);
 	memcpy(s.span_id, srv.span_id, 8);
-	tracelink_server_read(tl, &srv, PID, TID, MS, f, tr, par, NULL);
+	tracelink_server_read(tl, &srv, PID, TID, MS, f, tr, par, NULL, NULL);
 	assert_int_equal(srv.source, TRACELINK_HEADER);
 	assert_memory_equal(srv.span_id, s.span_id, 8);
 	tracelink_free(tl);
@@ -163,9 +163,9 @@ test_peer(void **state)
 	struct tracelink_stats st;
 
 	(void)state;
-	tracelink_client_write(tl, &caller, PID, TID, MS, 1);
+	tracelink_client_write(tl, &caller, PID, TID, MS, 1, NULL);
 	tracelink_server_read(tl, &callee, PID + 1, TID + 1, MS, 0, NULL, NULL,
-	    &caller);
+	    &caller, NULL);
 	assert_int_equal(callee.source, TRACELINK_PEER);
 	ids_of(&callee, SG_ROLE_SERVER, &sx, &s);
 	ids_of(&caller, SG_ROLE_CLIENT, &cx, &c);
@@ -178,15 +178,15 @@ test_peer(void **state)
 	tracelink_spent(tl, &caller, PID, SG_ROLE_CLIENT, &cx);
 	tracelink_spent(tl, &callee, PID + 1, SG_ROLE_SERVER, &sx);
 	tracelink_server_read(tl, &callee, PID + 1, TID + 1, MS, 0, NULL, NULL,
-	    &caller);
+	    &caller, NULL);
 	assert_int_equal(callee.source, TRACELINK_ROOT);
 	tracelink_spent(tl, &callee, PID + 1, SG_ROLE_SERVER, &sx);
 
 	/* a traceparent of another trace first */
 	memset(&caller, 0, sizeof(caller));
-	tracelink_client_write(tl, &caller, PID, TID, MS, 1);
+	tracelink_client_write(tl, &caller, PID, TID, MS, 1, NULL);
 	tracelink_server_read(tl, &callee, PID + 1, TID + 1, MS, f, tr, par,
-	    &caller);
+	    &caller, NULL);
 	assert_int_equal(callee.source, TRACELINK_HEADER);
 	assert_memory_equal(callee.trace_id, tr, 16);
 	tracelink_spent(tl, &callee, PID + 1, SG_ROLE_SERVER, &sx);
@@ -197,13 +197,13 @@ test_peer(void **state)
 	memcpy(tr, caller.trace_id, 16);
 	memset(&callee, 0, sizeof(callee));
 	tracelink_server_read(tl, &callee, PID + 1, TID + 1, MS, f, tr, par,
-	    &caller);
+	    &caller, NULL);
 	assert_int_equal(callee.source, TRACELINK_PEER);
 	memset(&callee, 0, sizeof(callee));
 	tracelink_server_read(tl, &callee, PID + 1, TID + 1, MS, 0, NULL, NULL,
-	    &caller);
+	    &caller, NULL);
 	tracelink_server_read(tl, &callee, PID + 1, TID + 1, MS, f, tr, par,
-	    NULL);
+	    NULL, NULL);
 	assert_int_equal(callee.source, TRACELINK_PEER);
 	sx.flags = f;
 	memcpy(sx.trace_id, tr, 16);
@@ -225,10 +225,10 @@ test_event_loop(void **state)
 	struct tracelink_ids c;
 
 	(void)state;
-	tracelink_server_read(tl, &a, PID, TID, MS, 0, NULL, NULL, NULL);
-	tracelink_server_read(tl, &b, PID, TID, 2 * MS, 0, NULL, NULL, NULL);
+	tracelink_server_read(tl, &a, PID, TID, MS, 0, NULL, NULL, NULL, NULL);
+	tracelink_server_read(tl, &b, PID, TID, 2 * MS, 0, NULL, NULL, NULL, NULL);
 	tracelink_spent(tl, &a, PID, SG_ROLE_SERVER, &sx);
-	tracelink_client_write(tl, &cli, PID, TID, 3 * MS, 1);
+	tracelink_client_write(tl, &cli, PID, TID, 3 * MS, 1, NULL);
 	ids_of(&cli, SG_ROLE_CLIENT, &cx, &c);
 	assert_memory_equal(c.trace_id, b.trace_id, 16);
 	assert_memory_equal(c.parent_id, b.span_id, 8);
@@ -237,32 +237,32 @@ test_event_loop(void **state)
 	 * again: a new context, A's child. */
 	tracelink_spent(tl, &cli, PID, SG_ROLE_CLIENT, &cx);
 	memset(&a, 0, sizeof(a));
-	tracelink_server_read(tl, &a, PID, TID, 4 * MS, 0, NULL, NULL, NULL);
-	tracelink_client_write(tl, &cli, PID, TID, 5 * MS, 1);
+	tracelink_server_read(tl, &a, PID, TID, 4 * MS, 0, NULL, NULL, NULL, NULL);
+	tracelink_client_write(tl, &cli, PID, TID, 5 * MS, 1, NULL);
 	assert_memory_equal(cli.parent_id, a.span_id, 8);
 	/* B read again before A's call is written: a call still open
 	 * with A as its parent moves to B (the latest read). */
-	tracelink_server_read(tl, &b, PID, TID, 6 * MS, 0, NULL, NULL, NULL);
-	tracelink_client_write(tl, &cli, PID, TID, 7 * MS, 1);
+	tracelink_server_read(tl, &b, PID, TID, 6 * MS, 0, NULL, NULL, NULL, NULL);
+	tracelink_client_write(tl, &cli, PID, TID, 7 * MS, 1, NULL);
 	assert_memory_equal(cli.parent_id, b.span_id, 8);
 
 	/* A shared, multiplexed client connection: a call for A in flight
 	 * when the thread writes one for B: neither is linked. */
 	memset(&cli, 0, sizeof(cli));
-	tracelink_server_read(tl, &a, PID, TID, 8 * MS, 0, NULL, NULL, NULL);
-	tracelink_client_write(tl, &cli, PID, TID, 8 * MS, 1);
-	tracelink_server_read(tl, &b, PID, TID, 9 * MS, 0, NULL, NULL, NULL);
-	tracelink_client_write(tl, &cli, PID, TID, 9 * MS, 2);
+	tracelink_server_read(tl, &a, PID, TID, 8 * MS, 0, NULL, NULL, NULL, NULL);
+	tracelink_client_write(tl, &cli, PID, TID, 8 * MS, 1, NULL);
+	tracelink_server_read(tl, &b, PID, TID, 9 * MS, 0, NULL, NULL, NULL, NULL);
+	tracelink_client_write(tl, &cli, PID, TID, 9 * MS, 2, NULL);
 	assert_int_equal(cli.state, TRACELINK_MIXED);
 	ids_of(&cli, SG_ROLE_CLIENT, &cx, &c);
 	assert_memory_equal(c.parent_id, zero8, 8);
 	assert_int_equal(tracelink_parent(&cli, SG_ROLE_CLIENT, &cx),
 	    SG_PARENT_NONE);
 	tracelink_spent(tl, &cli, PID, SG_ROLE_CLIENT, &cx);
-	tracelink_client_write(tl, &cli, PID, TID, 10 * MS, 2);
+	tracelink_client_write(tl, &cli, PID, TID, 10 * MS, 2, NULL);
 	assert_int_equal(cli.state, TRACELINK_MIXED);
 	/* all answered: the next call is linked again */
-	tracelink_client_write(tl, &cli, PID, TID, 11 * MS, 1);
+	tracelink_client_write(tl, &cli, PID, TID, 11 * MS, 1, NULL);
 	assert_int_equal(cli.state, TRACELINK_OPEN);
 	assert_memory_equal(cli.parent_id, b.span_id, 8);
 	tracelink_free(tl);
@@ -280,9 +280,9 @@ test_pipelined(void **state)
 	struct tracelink_ids s1, s2, c1, c2;
 
 	(void)state;
-	tracelink_server_read(tl, &srv, PID, TID, MS, 0, NULL, NULL, NULL);
-	tracelink_client_write(tl, &cli, PID, TID, MS, 1);
-	tracelink_client_write(tl, &cli, PID, TID, MS, 1);
+	tracelink_server_read(tl, &srv, PID, TID, MS, 0, NULL, NULL, NULL, NULL);
+	tracelink_client_write(tl, &cli, PID, TID, MS, 1, NULL);
+	tracelink_client_write(tl, &cli, PID, TID, MS, 1, NULL);
 	ids_of(&cli, SG_ROLE_CLIENT, &cx, &c1);
 	tracelink_spent(tl, &cli, PID, SG_ROLE_CLIENT, &cx);
 	ids_of(&cli, SG_ROLE_CLIENT, &cx, &c2);
@@ -305,7 +305,7 @@ test_pipelined(void **state)
 	 * behind it, or another HTTP/2 stream): its own, the context
 	 * stays for the request it belongs to. */
 	memset(&srv, 0, sizeof(srv));
-	tracelink_server_read(tl, &srv, PID, TID, MS, 0, NULL, NULL, NULL);
+	tracelink_server_read(tl, &srv, PID, TID, MS, 0, NULL, NULL, NULL, NULL);
 	sx.flags = header(sx.trace_id, sx.parent_span_id, true);
 	ids_of(&srv, SG_ROLE_SERVER, &sx, &s1);
 	tracelink_spent(tl, &srv, PID, SG_ROLE_SERVER, &sx);
@@ -330,14 +330,14 @@ test_thread_table_bound(void **state)
 	for (uint32_t tid = 1; tid <= 1000; tid++) {
 		memset(&srv, 0, sizeof(srv));
 		tracelink_server_read(tl, &srv, PID, tid, tid, 0, NULL, NULL,
-		    NULL);
+		    NULL, NULL);
 	}
 	tracelink_stats(tl, &st);
 	assert_int_equal(st.threads_evicted, 1000 - 16);
 	/* the newest thread is remembered, the oldest forgotten */
 	for (uint32_t tid = 1; tid <= 1000; tid++) {
 		memset(&cli, 0, sizeof(cli));
-		tracelink_client_write(tl, &cli, PID, tid, 1000, 1);
+		tracelink_client_write(tl, &cli, PID, tid, 1000, 1, NULL);
 		linked += cli.source == TRACELINK_THREAD;
 		if (tid == 1000)
 			assert_int_equal(cli.source, TRACELINK_THREAD);
@@ -345,7 +345,7 @@ test_thread_table_bound(void **state)
 	assert_int_equal(linked, 16);
 	/* older than max_age: not believed */
 	memset(&cli, 0, sizeof(cli));
-	tracelink_client_write(tl, &cli, PID, 1000, 1000 + 11 * MS, 1);
+	tracelink_client_write(tl, &cli, PID, 1000, 1000 + 11 * MS, 1, NULL);
 	assert_int_equal(cli.source, TRACELINK_ROOT);
 	assert_null(tracelink_new(0, 0));
 	tracelink_free(NULL);
@@ -380,10 +380,10 @@ test_sampling_whole_traces(void **state)
 		sx.flags = f;
 		memcpy(sx.trace_id, tr, 16);
 		memcpy(sx.parent_span_id, par, 8);
-		tracelink_server_read(tl, &srv, PID, TID, MS, f, tr, par, NULL);
-		tracelink_client_write(tl, &cli, PID, TID, MS, 1);
+		tracelink_server_read(tl, &srv, PID, TID, MS, f, tr, par, NULL, NULL);
+		tracelink_client_write(tl, &cli, PID, TID, MS, 1, NULL);
 		tracelink_server_read(tl, &callee, PID + 1, TID, MS, 0, NULL,
-		    NULL, &cli);
+		    NULL, &cli, NULL);
 		ids_of(&srv, SG_ROLE_SERVER, &sx, &s);
 		ids_of(&cli, SG_ROLE_CLIENT, &cx, &c);
 		ids_of(&callee, SG_ROLE_SERVER, &cx, &e);
@@ -557,6 +557,126 @@ test_conns_path(void **state)
 	tracelink_free(tl);
 }
 
+
+/* A kernel context (SG_EV_TRACE) for the next data event of a socket. */
+static void
+feed_trace(struct sg_conns *t, uint32_t pid, uint32_t tid, uint64_t sock,
+    uint8_t kind, const char *trace, const char *span)
+{
+	struct sg_trace_event e;
+
+	memset(&e, 0, sizeof(e));
+	e.hdr.type = SG_EV_TRACE;
+	e.hdr.pid = pid;
+	e.hdr.tid = tid;
+	e.conn.sock = sock;
+	e.kind = kind;
+	e.flags = 1;
+	e.via = SG_PROP_HEADERS;
+	memcpy(e.trace_id, trace, 16);
+	if (span != NULL)
+		memcpy(e.span_id, span, 8);
+	assert_int_equal(conns_handle_event(t, &e, sizeof(e)), 0);
+}
+
+#define K_TRACE	"\x11\x22\x33\x44\x55\x66\x77\x88\x99\xaa\xbb\xcc\xdd\xee\xff\x01"
+#define K_SPAN	"\xc1\xc2\xc3\xc4\xc5\xc6\xc7\xc8"
+#define K_HOP	"GET /a HTTP/1.1\r\nHost: x\r\ntraceparent: 00-" \
+    "112233445566778899aabbccddeeff01-c1c2c3c4c5c6c7c8-01\r\n\r\n"
+
+/* Context propagation: the kernel drew the proxy request's trace and
+ * wrote its client call's ids into the hop's traceparent; the spans take
+ * the same, so that the next hop, on this host or not, is the client
+ * span's child.  Then a client call whose thread's request the kernel
+ * did not see as the collector did: the wire's ids kept, counted. */
+static void
+test_conns_kernel_ctx(void **state)
+{
+	struct tracelink *tl = tracelink_new(64, 0);
+	struct rec r = { 0 };
+	struct sg_conns *t = conns_new(256, 1000 * MS, rec_emit, &r);
+	const struct sg_span *backend = &r.span[0], *pclient = &r.span[1],
+	    *proxy = &r.span[2];
+	struct sg_conns_stats cs;
+	struct tracelink_stats ls;
+	uint64_t ts = 1000;
+
+	(void)state;
+	assert_non_null(t);
+	conns_set_tracelink(t, tl);
+	feed_trace(t, 1, 11, 0x1000, SG_TRACE_SERVER, K_TRACE, NULL);
+	feed(t, 1, 11, 0x1000, SG_ROLE_SERVER, SG_DIR_READ, 8080, 50000,
+	    ts++, REQ);
+	feed_trace(t, 1, 11, 0x2000, SG_TRACE_CLIENT, K_TRACE, K_SPAN);
+	feed(t, 1, 11, 0x2000, SG_ROLE_CLIENT, SG_DIR_WRITE, 50001, 9090,
+	    ts++, REQ);
+	/* the backend reads what went on the wire */
+	feed(t, 2, 22, 0x3000, SG_ROLE_SERVER, SG_DIR_READ, 9090, 50001,
+	    ts++, K_HOP);
+	feed(t, 2, 22, 0x3000, SG_ROLE_SERVER, SG_DIR_WRITE, 9090, 50001,
+	    ts++, RESP);
+	feed(t, 1, 11, 0x2000, SG_ROLE_CLIENT, SG_DIR_READ, 50001, 9090,
+	    ts++, RESP);
+	feed(t, 1, 11, 0x1000, SG_ROLE_SERVER, SG_DIR_WRITE, 8080, 50000,
+	    ts++, RESP);
+	assert_int_equal(r.n, 3);
+	assert_memory_equal(proxy->trace_id, K_TRACE, 16);
+	assert_memory_equal(proxy->parent_span_id, zero8, 8);
+	assert_memory_equal(pclient->span_id, K_SPAN, 8);
+	assert_child(pclient, proxy);
+	assert_child(backend, pclient);
+	conns_stats(t, &cs);
+	assert_int_equal(cs.propagated[0], 1);
+	assert_int_equal(cs.kctx_unused, 0);
+
+	/* a call of a thread serving nothing the kernel saw: a root with
+	 * the wire's ids */
+	r.n = 0;
+	feed(t, 1, 11, 0x1000, SG_ROLE_SERVER, SG_DIR_READ, 8080, 50000,
+	    ts++, REQ);
+	feed_trace(t, 1, 11, 0x2000, SG_TRACE_CLIENT, K_TRACE, K_SPAN);
+	feed(t, 1, 11, 0x2000, SG_ROLE_CLIENT, SG_DIR_WRITE, 50001, 9090,
+	    ts++, REQ);
+	feed(t, 1, 11, 0x2000, SG_ROLE_CLIENT, SG_DIR_READ, 50001, 9090,
+	    ts++, RESP);
+	assert_int_equal(r.n, 1);
+	assert_memory_equal(r.span[0].trace_id, K_TRACE, 16);
+	assert_memory_equal(r.span[0].span_id, K_SPAN, 8);
+	assert_memory_equal(r.span[0].parent_span_id, zero8, 8);
+	tracelink_stats(tl, &ls);
+	assert_int_equal(ls.kernel_differs, 1);
+	conns_free(t);
+	tracelink_free(tl);
+}
+
+/* A context from the caller's TCP option: the server span is the child
+ * of the caller's client span, which the sampler sees as remote. */
+static void
+test_wire_option(void **state)
+{
+	struct tracelink *tl = tracelink_new(64, 0);
+	struct tracelink_ctx srv = { 0 };
+	struct tracelink_kctx k = { .kind = SG_TRACE_SERVER, .flags = 1,
+	    .via = SG_PROP_TCPOPT };
+	struct sg_exchange sx = exchange(SG_ROLE_SERVER);
+	struct tracelink_ids s;
+	struct tracelink_stats st;
+
+	(void)state;
+	memcpy(k.trace_id, K_TRACE, 16);
+	memcpy(k.span_id, K_SPAN, 8);
+	tracelink_server_read(tl, &srv, PID, TID, MS, 0, NULL, NULL, NULL, &k);
+	assert_int_equal(srv.source, TRACELINK_WIRE);
+	ids_of(&srv, SG_ROLE_SERVER, &sx, &s);
+	assert_memory_equal(s.trace_id, K_TRACE, 16);
+	assert_memory_equal(s.parent_id, K_SPAN, 8);
+	assert_int_equal(tracelink_parent(&srv, SG_ROLE_SERVER, &sx),
+	    SG_PARENT_SAMPLED);
+	tracelink_stats(tl, &st);
+	assert_int_equal(st.wire_links, 1);
+	tracelink_free(tl);
+}
+
 static void
 noemit(void *ctx, const struct sg_exchange *ex)
 {
@@ -607,6 +727,8 @@ main(void)
 		cmocka_unit_test(test_thread_table_bound),
 		cmocka_unit_test(test_sampling_whole_traces),
 		cmocka_unit_test(test_conns_path),
+		cmocka_unit_test(test_conns_kernel_ctx),
+		cmocka_unit_test(test_wire_option),
 		cmocka_unit_test(test_parser_trace_ctx),
 	};
 

@@ -2,15 +2,19 @@
 thread per request, that sends one Redis SET per request to redis-server
 over a raw socket (RESP; no redis module), then answers 200, or 500 for
 a path ending in /fail.  Every answer has a Content-Length, so that its
-end is known before the connection closes.
+end is known before the connection closes.  With a third argument, each
+request's path and traceparent header ("-" when none) are appended to
+that file, a line each.
 
-    graph_backend.py PORT REDIS_PORT
+    graph_backend.py PORT REDIS_PORT [HEADER_LOG]
 """
+import os
 import socket
 import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 PORT, REDIS_PORT = int(sys.argv[1]), int(sys.argv[2])
+HEADER_LOG = sys.argv[3] if len(sys.argv) > 3 else None
 SET = b"*3\r\n$3\r\nSET\r\n$6\r\nsgtest\r\n$1\r\n1\r\n"
 
 
@@ -28,7 +32,18 @@ def redis_set():
 
 
 class Handler(BaseHTTPRequestHandler):
+    def log_traceparent(self):
+        """One line, written whole: threads append at once."""
+        line = "%s %s\n" % (self.path, self.headers.get("traceparent", "-"))
+        fd = os.open(HEADER_LOG, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+        try:
+            os.write(fd, line.encode())
+        finally:
+            os.close(fd)
+
     def do_GET(self):
+        if HEADER_LOG:
+            self.log_traceparent()
         ok = redis_set().startswith(b"+OK")
         status = 500 if self.path.endswith("/fail") else 200
         if not ok:
