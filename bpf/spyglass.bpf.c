@@ -75,6 +75,9 @@ const volatile bool  tls_on = false;
 /* [ebpf] context_propagation: SG_PROP_* bits; 0 leaves the I/O hooks as
  * they are without it. */
 const volatile __u8  propagate = 0;
+/* sockops may ask for the current thread (6.10+): a TCP option's trace
+ * is then its thread's server request's. */
+const volatile bool  sockops_pid = false;
 
 /* Syscalls we follow, independent of the architecture's numbering. */
 enum sg_op {
@@ -677,6 +680,52 @@ struct {
 	__type(value, __u64);
 } sg_msg_socks SEC(".maps");
 
+/* A connection by its addresses as one end sees them: what the data
+ * hooks (struct sg_conn_id) and the sockops and sk_msg programs (their
+ * contexts' fields) both know. */
+struct sg_tuple {
+	__u32 family;
+	__u16 lport;      /* host byte order */
+	__u16 rport;
+	__u32 laddr[4];   /* IPv4 in the first word */
+	__u32 raddr[4];
+};
+
+/* A context carried in a TCP option: sent (sg_opt_out, by the sender's
+ * end) or received (sg_opt_in, by the receiver's). */
+struct sg_optctx {
+	__u8 trace_id[16];
+	__u8 span_id[8];
+	__u8 fresh;       /* out: drawn for a write not reported yet;
+	                   * in: not taken by a request yet */
+	__u8 via;         /* out: SG_PROP_* bits it also went out by */
+	__u8 _pad[6];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct sg_tuple);
+	__type(value, struct sg_optctx);
+} sg_opt_out SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct sg_tuple);
+	__type(value, struct sg_optctx);
+} sg_opt_in SEC(".maps");
+
+static __always_inline void
+sg_tuple_of_conn(struct sg_tuple *t, const struct sg_conn_id *c)
+{
+	t->family = c->family;
+	t->lport = c->lport;
+	t->rport = c->rport;
+	__builtin_memcpy(t->laddr, c->laddr, 16);
+	__builtin_memcpy(t->raddr, c->raddr, 16);
+}
+
 #define SG_TP_NAME_LEN  12   /* "traceparent:" */
 #define SG_TP_VALUE_LEN 55   /* 00-<32 hex>-<16 hex>-<2 hex> */
 #define SG_TP_SCAN      256  /* bytes searched for a traceparent */
@@ -857,6 +906,22 @@ sg_prop_server_start(__u64 id)
 	if (s == NULL)
 		return 0;
 	c.sock = s->ev.conn.sock;
+	/* The caller's TCP option: its client span is the parent. */
+	if (propagate & SG_PROP_TCPOPT) {
+		struct sg_optctx *o;
+		struct sg_tuple k;
+
+		sg_tuple_of_conn(&k, &s->ev.conn);
+		o = bpf_map_lookup_elem(&sg_opt_in, &k);
+		if (o != NULL && o->fresh) {
+			o->fresh = 0;
+			__builtin_memcpy(c.trace_id, o->trace_id, 16);
+			bpf_map_update_elem(&sg_tctx, &id, &c, BPF_ANY);
+			sg_emit_trace(&s->ev, SG_TRACE_SERVER, c.trace_id,
+			    o->span_id, c.flags, SG_PROP_TCPOPT);
+			return 0;
+		}
+	}
 	sg_scan_head(s->ev.data, s->ev.captured, &nl, &at);
 	if (!sg_parse_traceparent(s->ev.data, at, c.trace_id, &c.flags))
 		sg_random(c.trace_id, sizeof(c.trace_id));
@@ -875,17 +940,31 @@ sg_prop_server_reply(const struct sg_data_event *e, __u64 id)
 		bpf_map_delete_elem(&sg_tctx, &id);
 }
 
-/* A client write: the context the sk_msg program gave it, if any. */
+/* A client write: the context the sk_msg program gave it (a header,
+ * and in all mode the TCP option too), else the one its TCP option took
+ * when its first packet left. */
 static __always_inline void
 sg_prop_client_write(const struct sg_data_event *e, __u64 id)
 {
 	struct sg_tsent *t = bpf_map_lookup_elem(&sg_tsent, &id);
+	struct sg_optctx *o;
+	struct sg_tuple k;
 
-	if (t == NULL)
+	if (t != NULL) {
+		sg_emit_trace(e, SG_TRACE_CLIENT, t->trace_id, t->span_id,
+		    t->flags, t->via);
+		bpf_map_delete_elem(&sg_tsent, &id);
+	}
+	if (!(propagate & SG_PROP_TCPOPT))
 		return;
-	sg_emit_trace(e, SG_TRACE_CLIENT, t->trace_id, t->span_id, t->flags,
-	    t->via);
-	bpf_map_delete_elem(&sg_tsent, &id);
+	sg_tuple_of_conn(&k, &e->conn);
+	o = bpf_map_lookup_elem(&sg_opt_out, &k);
+	if (o == NULL || !o->fresh)
+		return;
+	o->fresh = 0;
+	if (t == NULL)
+		sg_emit_trace(e, SG_TRACE_CLIENT, o->trace_id, o->span_id, 1,
+		    SG_PROP_TCPOPT);
 }
 
 /* Propagation's share of an I/O event, before it goes out. */
@@ -1845,33 +1924,43 @@ struct {
 	__type(value, struct sg_msg_head);
 } sg_msg_head SEC(".maps");
 
-/*
- * Where a traceparent goes in the write msg: after its request line.  0
- * when the write starts no HTTP/1 request, or its headers (within the
- * first SG_TP_SCAN bytes) carry a traceparent already.
- */
-static __always_inline __u32
-sg_msg_tp_offset(struct sk_msg_md *msg)
+/* Where a write's head says its traceparent goes (line_end: after the
+ * request line), or where the one it carries begins (tp_at); both 0 when
+ * the write starts no HTTP/1 request.  tp_trace: that one's trace id. */
+struct sg_msg_scan {
+	__u64 line_end;
+	__u64 tp_at;
+	__u8  tp_trace[16];
+	__u8  tp_flags;
+};
+
+static __always_inline void
+sg_msg_scan(struct sk_msg_md *msg, struct sg_msg_scan *r)
 {
 	__u64 want = msg->size < SG_TP_SCAN ? msg->size : SG_TP_SCAN;
 	struct sg_msg_head *h;
-	__u64 nl, at;
 	__u32 zero = 0;
 
+	r->line_end = r->tp_at = 0;
 	if (want < 16 || bpf_msg_pull_data(msg, 0, want, 0) != 0)
-		return 0;
+		return;
 	h = bpf_map_lookup_elem(&sg_msg_head, &zero);
 	if (h == NULL)
-		return 0;
+		return;
 	asm volatile("" : "+r"(want));
 	want &= 2 * SG_TP_SCAN - 1;
 	if (want > SG_TP_SCAN ||
 	    bpf_probe_read_kernel(h->b, want, msg->data) != 0)
-		return 0;
+		return;
 	if (!sg_http_method(h->b))
-		return 0;
-	sg_scan_head(h->b, want, &nl, &at);
-	return at != 0 ? 0 : nl;
+		return;
+	sg_scan_head(h->b, want, &r->line_end, &r->tp_at);
+	if (r->tp_at != 0 && !sg_parse_traceparent(h->b, r->tp_at,
+	    r->tp_trace, &r->tp_flags))
+		r->line_end = r->tp_at = 0;   /* one we cannot read: leave it */
+	/* its value, past the space sg_parse_traceparent skips */
+	if (r->tp_at != 0 && h->b[r->tp_at & (2 * SG_TP_SCAN - 1)] == ' ')
+		r->tp_at++;
 }
 
 static __always_inline char
@@ -1919,45 +2008,229 @@ sg_prop_client_ctx(struct sg_tsent *t, __u64 id, __u8 via)
 	t->via = via;
 }
 
-/* Header mode: a traceparent in each HTTP/1 request a selected process
- * writes on its client connections. */
+/* The tuple of the sk_msg or sockops context x (the same fields). */
+#define SG_TUPLE_OF_CTX(t, x) do {					\
+	__builtin_memset((t), 0, sizeof(*(t)));				\
+	(t)->family = (x)->family;					\
+	(t)->lport = (x)->local_port;					\
+	(t)->rport = bpf_ntohl((x)->remote_port) & 0xffff;		\
+	if ((x)->family == AF_INET) {					\
+		(t)->laddr[0] = (x)->local_ip4;				\
+		(t)->raddr[0] = (x)->remote_ip4;			\
+	} else {							\
+		/* one constant offset per field: the verifier takes	\
+		 * no other context access */				\
+		(t)->laddr[0] = (x)->local_ip6[0];			\
+		(t)->laddr[1] = (x)->local_ip6[1];			\
+		(t)->laddr[2] = (x)->local_ip6[2];			\
+		(t)->laddr[3] = (x)->local_ip6[3];			\
+		(t)->raddr[0] = (x)->remote_ip6[0];			\
+		(t)->raddr[1] = (x)->remote_ip6[1];			\
+		(t)->raddr[2] = (x)->remote_ip6[2];			\
+		(t)->raddr[3] = (x)->remote_ip6[3];			\
+	}								\
+} while (0)
+
+static __always_inline void
+sg_tuple_of_msg(struct sg_tuple *t, struct sk_msg_md *msg)
+{
+	SG_TUPLE_OF_CTX(t, msg);
+}
+
+static __always_inline void
+sg_tuple_of_ops(struct sg_tuple *t, struct bpf_sock_ops *skops)
+{
+	SG_TUPLE_OF_CTX(t, skops);
+}
+
+static __always_inline bool
+sg_same_trace(const __u8 *a, const __u8 *b)
+{
+	__u64 a0, a1, b0, b1;
+
+	__builtin_memcpy(&a0, a, 8);
+	__builtin_memcpy(&a1, a + 8, 8);
+	__builtin_memcpy(&b0, b, 8);
+	__builtin_memcpy(&b1, b + 8, 8);
+	return ((a0 ^ b0) | (a1 ^ b1)) == 0;
+}
+
+/* A new traceparent line after the request line (at). */
+static __always_inline bool
+sg_msg_insert_tp(struct sk_msg_md *msg, __u32 at, const struct sg_tsent *t)
+{
+	char h[SG_TP_HDR_LEN];
+	__u8 *d;
+
+	sg_tp_format(h, t);
+	if (bpf_msg_push_data(msg, at, SG_TP_HDR_LEN, 0) != 0)
+		return false;
+	/* The new bytes, linear and writable from msg->data on. */
+	if (bpf_msg_pull_data(msg, at, at + SG_TP_HDR_LEN, 0) != 0)
+		goto undo;
+	d = msg->data;
+	if (d + SG_TP_HDR_LEN > (__u8 *)msg->data_end)
+		goto undo;
+	__builtin_memcpy(d, h, SG_TP_HDR_LEN);
+	return true;
+undo:
+	bpf_msg_pop_data(msg, at, SG_TP_HDR_LEN, 0);
+	return false;
+}
+
+/* The parent id of the traceparent whose value begins at at: ours. */
+static __always_inline bool
+sg_msg_reparent_tp(struct sk_msg_md *msg, __u32 at, const struct sg_tsent *t)
+{
+	char h[SG_TP_HDR_LEN];
+	__u32 off = at + 36;   /* "00-" 32 hex "-" */
+	__u8 *d;
+
+	sg_tp_format(h, t);
+	if (bpf_msg_pull_data(msg, off, off + 16, 0) != 0)
+		return false;
+	d = msg->data;
+	if (d + 16 > (__u8 *)msg->data_end)
+		return false;
+	__builtin_memcpy(d, h + 49, 16);
+	return true;
+}
+
+/*
+ * Header mode: each HTTP/1 request a selected process writes on its
+ * client connections carries its client span as parent: a traceparent
+ * line added after the request line, or, in one the request carries of
+ * the same trace (a proxy passing its caller's on), the parent id
+ * replaced.  A traceparent of another trace is the application's own
+ * instrumentation's, left as it is.
+ */
 SEC("sk_msg")
 int prop_msg(struct sk_msg_md *msg)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	struct sg_tsent t = {};
-	char h[SG_TP_HDR_LEN];
-	__u32 at;
-	__u8 *d;
+	struct sg_msg_scan r;
+	bool done;
 
 	if (!(propagate & SG_PROP_HEADERS) || !sg_selected(id >> 32))
 		return SK_PASS;
-	at = sg_msg_tp_offset(msg);
-	if (at == 0 || at > SG_TP_SCAN)
+	sg_msg_scan(msg, &r);
+	if (r.line_end == 0 || r.line_end > SG_TP_SCAN ||
+	    r.tp_at > SG_TP_SCAN + SG_TP_NAME_LEN + 1)
 		return SK_PASS;
 	sg_prop_client_ctx(&t, id, SG_PROP_HEADERS);
-	sg_tp_format(h, &t);
-	if (bpf_msg_push_data(msg, at, SG_TP_HDR_LEN, 0) != 0)
+	if (r.tp_at == 0)
+		done = sg_msg_insert_tp(msg, r.line_end, &t);
+	else if (sg_same_trace(r.tp_trace, t.trace_id))
+		done = sg_msg_reparent_tp(msg, r.tp_at, &t);
+	else
+		done = false;
+	if (!done)
 		return SK_PASS;
-	/* The new bytes, linear and writable from msg->data on. */
-	if (bpf_msg_pull_data(msg, at, at + SG_TP_HDR_LEN, 0) != 0) {
-		bpf_msg_pop_data(msg, at, SG_TP_HDR_LEN, 0);
-		return SK_PASS;
+	if (propagate & SG_PROP_TCPOPT) {
+		struct sg_optctx o = { .fresh = 1,
+		    .via = SG_PROP_HEADERS | SG_PROP_TCPOPT };
+		struct sg_tuple k;
+
+		sg_tuple_of_msg(&k, msg);
+		__builtin_memcpy(o.trace_id, t.trace_id, 16);
+		__builtin_memcpy(o.span_id, t.span_id, 8);
+		bpf_map_update_elem(&sg_opt_out, &k, &o, BPF_ANY);
+		t.via |= SG_PROP_TCPOPT;
 	}
-	d = msg->data;
-	if (d + SG_TP_HDR_LEN > (__u8 *)msg->data_end) {
-		bpf_msg_pop_data(msg, at, SG_TP_HDR_LEN, 0);
-		return SK_PASS;
-	}
-	__builtin_memcpy(d, h, SG_TP_HDR_LEN);
 	bpf_map_update_elem(&sg_tsent, &id, &t, BPF_ANY);
 	return SK_PASS;
 }
 
+/* The TCP option: RFC 6994's experimental kind with our ExID, the
+ * trace id and the client span's id; 28 bytes, what a data segment has
+ * left beside timestamps. */
+#define SG_TCPOPT_KIND 253
+#define SG_TCPOPT_EXID 0x5347   /* "SG" */
+
+struct sg_tcpopt {
+	__u8  kind;
+	__u8  len;
+	__u16 exid;      /* network byte order */
+	__u8  trace_id[16];
+	__u8  span_id[8];
+} __attribute__((packed));
+
+/* The context this packet of a client connection carries: the current
+ * write's, drawn at its first packet (the thread writing it is the
+ * current one there, on 6.10+ where sockops may ask), or the one the
+ * sk_msg program drew for its header. */
+static __always_inline struct sg_optctx *
+sg_opt_current(struct bpf_sock_ops *skops)
+{
+	struct sg_optctx *o, n = { .fresh = 1, .via = SG_PROP_TCPOPT };
+	struct bpf_sock *sk = skops->sk;
+	struct sg_sock_info *i;
+	struct sg_tuple k;
+	struct sg_tsent t;
+
+	if (skops->skb_len == 0 || sk == NULL)
+		return NULL;   /* no payload: an ACK, a SYN, a FIN */
+	sg_tuple_of_ops(&k, skops);
+	o = bpf_map_lookup_elem(&sg_opt_out, &k);
+	i = bpf_sk_storage_get(&sg_sk, sk, NULL, 0);
+	/* the write in progress: its response not read yet */
+	if (o != NULL && (o->fresh || (i != NULL &&
+	    i->last == SG_DIR_WRITE + 1)))
+		return o;
+	sg_prop_client_ctx(&t, sockops_pid ? bpf_get_current_pid_tgid() : 0,
+	    SG_PROP_TCPOPT);
+	__builtin_memcpy(n.trace_id, t.trace_id, 16);
+	__builtin_memcpy(n.span_id, t.span_id, 8);
+	bpf_map_update_elem(&sg_opt_out, &k, &n, BPF_ANY);
+	return bpf_map_lookup_elem(&sg_opt_out, &k);
+}
+
+static __always_inline void
+sg_opt_write(struct bpf_sock_ops *skops)
+{
+	struct sg_tuple k;
+	struct sg_optctx *o;
+	struct sg_tcpopt opt = { .kind = SG_TCPOPT_KIND,
+	    .len = sizeof(struct sg_tcpopt),
+	    .exid = bpf_htons(SG_TCPOPT_EXID) };
+
+	if (skops->skb_len == 0)
+		return;
+	sg_tuple_of_ops(&k, skops);
+	o = bpf_map_lookup_elem(&sg_opt_out, &k);
+	if (o == NULL)
+		return;
+	__builtin_memcpy(opt.trace_id, o->trace_id, 16);
+	__builtin_memcpy(opt.span_id, o->span_id, 8);
+	bpf_store_hdr_opt(skops, &opt, sizeof(opt), 0);
+}
+
+/* A received packet's option: the context of the request it carries. */
+static __always_inline void
+sg_opt_parse(struct bpf_sock_ops *skops)
+{
+	struct sg_tcpopt opt = { .kind = SG_TCPOPT_KIND, .len = 4,
+	    .exid = bpf_htons(SG_TCPOPT_EXID) };
+	struct sg_optctx in = { .fresh = 1, .via = SG_PROP_TCPOPT };
+	struct sg_tuple k;
+
+	if (bpf_load_hdr_opt(skops, &opt, sizeof(opt), 0) !=
+	    sizeof(opt))
+		return;
+	__builtin_memcpy(in.trace_id, opt.trace_id, 16);
+	__builtin_memcpy(in.span_id, opt.span_id, 8);
+	sg_tuple_of_ops(&k, skops);
+	bpf_map_update_elem(&sg_opt_in, &k, &in, BPF_ANY);
+}
+
 /*
- * sockops, on the cgroup the loader names: the client connections of
- * selected processes (marked at their SYN by sk_state) join sg_msg_socks
- * when established.  Other sockets are left as they are.
+ * sockops, on the cgroup the loader names.  Header mode: the client
+ * connections of selected processes (marked at their SYN by sk_state)
+ * join sg_msg_socks when established.  TCP option mode: their data
+ * segments carry the option; every accepted connection asks to see
+ * unknown options (the kernel calls only for segments that have one).
+ * Other sockets are left as they are.
  */
 SEC("sockops")
 int prop_sockops(struct bpf_sock_ops *skops)
@@ -1966,17 +2239,42 @@ int prop_sockops(struct bpf_sock_ops *skops)
 	struct bpf_sock *sk;
 	__u64 cookie;
 
-	if (skops->op != BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB)
-		return 1;
-	sk = skops->sk;
-	if (sk == NULL)
-		return 1;
-	i = bpf_sk_storage_get(&sg_sk, sk, NULL, 0);
-	if (i == NULL || i->role != SG_ROLE_CLIENT)
-		return 1;
-	if (propagate & SG_PROP_HEADERS) {
-		cookie = bpf_get_socket_cookie(skops);
-		bpf_sock_hash_update(skops, &sg_msg_socks, &cookie, BPF_NOEXIST);
+	switch (skops->op) {
+	case BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB:
+		sk = skops->sk;
+		if (sk == NULL)
+			return 1;
+		i = bpf_sk_storage_get(&sg_sk, sk, NULL, 0);
+		if (i == NULL || i->role != SG_ROLE_CLIENT)
+			return 1;
+		if (propagate & SG_PROP_HEADERS) {
+			cookie = bpf_get_socket_cookie(skops);
+			bpf_sock_hash_update(skops, &sg_msg_socks, &cookie,
+			    BPF_NOEXIST);
+		}
+		if (propagate & SG_PROP_TCPOPT)
+			bpf_sock_ops_cb_flags_set(skops,
+			    skops->bpf_sock_ops_cb_flags |
+			    BPF_SOCK_OPS_WRITE_HDR_OPT_CB_FLAG);
+		break;
+	case BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB:
+		if (propagate & SG_PROP_TCPOPT)
+			bpf_sock_ops_cb_flags_set(skops,
+			    skops->bpf_sock_ops_cb_flags |
+			    BPF_SOCK_OPS_PARSE_UNKNOWN_HDR_OPT_CB_FLAG);
+		break;
+	case BPF_SOCK_OPS_HDR_OPT_LEN_CB:
+		if ((propagate & SG_PROP_TCPOPT) && sg_opt_current(skops))
+			bpf_reserve_hdr_opt(skops, sizeof(struct sg_tcpopt), 0);
+		break;
+	case BPF_SOCK_OPS_WRITE_HDR_OPT_CB:
+		if (propagate & SG_PROP_TCPOPT)
+			sg_opt_write(skops);
+		break;
+	case BPF_SOCK_OPS_PARSE_HDR_OPT_CB:
+		if (propagate & SG_PROP_TCPOPT)
+			sg_opt_parse(skops);
+		break;
 	}
 	return 1;
 }

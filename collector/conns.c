@@ -653,9 +653,10 @@ conns_on_trace(struct sg_conns *t, const uint8_t *ev, size_t size)
 	    e.conn.sock == 0 || (e.conn.sock & SG_CONN_KEY_TLS) ||
 	    e.hdr.pid == 0)
 		return -1;
-	if (e.kind == SG_TRACE_CLIENT && e.via == SG_PROP_HEADERS)
+	/* a request that took both is counted by its header */
+	if (e.kind == SG_TRACE_CLIENT && (e.via & SG_PROP_HEADERS))
 		t->st.propagated[0]++;
-	else if (e.kind == SG_TRACE_CLIENT && e.via == SG_PROP_TCPOPT)
+	else if (e.kind == SG_TRACE_CLIENT && (e.via & SG_PROP_TCPOPT))
 		t->st.propagated[1]++;
 	if (t->tl == NULL)
 		return 0;   /* no spans: nothing to link */

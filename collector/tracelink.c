@@ -214,6 +214,8 @@ tl_peer_fits(const struct tracelink_ctx *peer, bool hdr,
 	    (!hdr || memcmp(peer->trace_id, hdr_trace, 16) == 0);
 }
 
+static const uint8_t zero_span[8];
+
 /* A server context as the kernel fixed it: the caller's TCP option, or
  * the trace its client calls carry (drawn there, or the traceparent it
  * found, the same as hdr then). */
@@ -222,9 +224,7 @@ tl_take_kernel(struct tracelink *tl, struct tracelink_ctx *ctx,
     const struct tracelink_kctx *k, bool hdr, uint8_t hdr_flags,
     const uint8_t hdr_trace[16], const uint8_t hdr_parent[8])
 {
-	static const uint8_t none[8];
-
-	if (memcmp(k->span_id, none, sizeof(none)) != 0) {
+	if (memcmp(k->span_id, zero_span, sizeof(zero_span)) != 0) {
 		tl_take_header(ctx, (k->flags & 1) ? SG_EX_TRACE_SAMPLED : 0,
 		    k->trace_id, k->span_id);
 		ctx->source = TRACELINK_WIRE;
@@ -256,7 +256,11 @@ tracelink_server_read(struct tracelink *tl, struct tracelink_ctx *ctx,
 		k = NULL;
 	if (tracelink_server_starts(ctx)) {
 		ids_random(ctx->span_id, sizeof(ctx->span_id));
-		if (tl_peer_fits(peer, hdr, hdr_trace) && (k == NULL ||
+		/* the caller's own word on the wire first */
+		if (k != NULL && memcmp(k->span_id, zero_span, 8) != 0)
+			tl_take_kernel(tl, ctx, k, hdr, hdr_flags, hdr_trace,
+			    hdr_parent);
+		else if (tl_peer_fits(peer, hdr, hdr_trace) && (k == NULL ||
 		    memcmp(peer->trace_id, k->trace_id, 16) == 0)) {
 			tl_take_local(ctx, TRACELINK_PEER, peer->trace_id,
 			    peer->span_id, peer->parent);

@@ -154,6 +154,15 @@ sg_bpf_try(struct sg_bpf *b, const struct sg_config *c, enum sg_hooks h,
 	skel->rodata->reread_wide = p->loop_helper;
 	skel->rodata->tls_on = tls;
 	skel->rodata->propagate = (uint8_t)prop;
+	skel->rodata->sockops_pid = (prop & SG_PROP_TCPOPT) &&
+	    libbpf_probe_bpf_helper(BPF_PROG_TYPE_SOCK_OPS,
+	    BPF_FUNC_get_current_pid_tgid, NULL) == 1;
+	if ((prop & SG_PROP_TCPOPT) && !skel->rodata->sockops_pid)
+		sg_log(SG_LOG_WARN, "context propagation: this kernel does not "
+		    "tell sockops programs the thread of a write (6.10+): the "
+		    "TCP option of a server's client call carries a trace of "
+		    "its own, not its server request's (counted in "
+		    "spyglass_trace_propagation_mismatch_total)");
 	if (!p->loop_helper)
 		sg_log(SG_LOG_INFO, "bpf: a kernel before 5.17: %d iovecs read per "
 		    "call, and the write where HTTP/2 is first seen is not read "
@@ -206,9 +215,10 @@ sg_bpf_try(struct sg_bpf *b, const struct sg_config *c, enum sg_hooks h,
 	if (sg_bpf_attach_propagation(b, c) != 0)
 		goto fail;
 	if (prop != 0)
-		sg_log(SG_LOG_INFO, "bpf: context propagation:%s%s",
+		sg_log(SG_LOG_INFO, "bpf: context propagation:%s%s%s",
 		    prop & SG_PROP_HEADERS ? " traceparent in HTTP/1 requests" :
-		    "", prop & SG_PROP_TCPOPT ? " TCP header option" : "");
+		    "", prop == (SG_PROP_HEADERS | SG_PROP_TCPOPT) ? "," : "",
+		    prop & SG_PROP_TCPOPT ? " TCP header option" : "");
 	return 0;
 fail:
 	sg_bpf_close(b);

@@ -43,71 +43,13 @@ wait_port "$BPORT" 10 || die "the backend did not listen on $BPORT"
 NGINX_SERVER_EXTRA="location /p/ { proxy_pass http://127.0.0.1:$BPORT; }" \
     nginx_start "$PORT"
 
-# The spans of the path, grouped by trace: prints "traces N", then
-# "ok N" for the traces of exactly the 4 spans linked as they should be,
-# then one line per trace that is not (for the log).  With a file of
-# "trace_id parent_id" lines, only those traces, nginx's server span the
-# child of that parent.
+# The spans of the path by trace (peers/trace_paths.py): "traces N",
+# "ok N" (whole and linked), "bad ..." lines; with a file of "trace_id
+# parent_id" lines, only those traces, nginx's server span the child of
+# that parent.
 check_paths() {   # [EXPECTED_FILE]
-	"$PYTHON" - "$SENSOR_OUT" "$PORT" "$BPORT" "$RPORT" "${1:-}" <<'EOF'
-import json, sys
-path, port, bport, rport, want_file = sys.argv[1:6]
-port, bport, rport = int(port), int(bport), int(rport)
-want = {}
-if want_file:
-    for line in open(want_file):
-        t, p = line.split()
-        want[t] = p
-traces = {}
-for line in open(path, errors="replace"):
-    if not line.startswith("{"):
-        continue
-    o = json.loads(line)
-    traces.setdefault(o["trace_id"], []).append(o)
-
-def role(o):
-    if o["kind"] == "server" and o["host_port"] == port:
-        return "nginx"
-    if o["kind"] == "client" and o["peer_port"] == bport:
-        return "nginx_client"
-    if o["kind"] == "server" and o["host_port"] == bport:
-        return "backend"
-    if o["kind"] == "client" and o["peer_port"] == rport:
-        return "redis"
-    return "other"
-
-good, bad = 0, []
-for tid, spans in traces.items():
-    if want and tid not in want:
-        continue
-    by = {}
-    for s in spans:
-        by.setdefault(role(s), []).append(s)
-    shape = sorted((r, len(v)) for r, v in by.items())
-    ok = shape == [("backend", 1), ("nginx", 1), ("nginx_client", 1),
-                   ("redis", 1)]
-    if ok:
-        n, nc, b, r = by["nginx"][0], by["nginx_client"][0], \
-            by["backend"][0], by["redis"][0]
-        # a root's parent_span_id is ""
-        ok = n["parent_span_id"] == want.get(tid, "") and \
-            nc["parent_span_id"] == n["span_id"] and \
-            b["parent_span_id"] == nc["span_id"] and \
-            r["parent_span_id"] == b["span_id"] and \
-            r["protocol"] == "redis" and n["status"] == 200 and \
-            n["pid"] == nc["pid"] and b["pid"] == r["pid"] and \
-            n["pid"] != b["pid"]
-    if ok:
-        good += 1
-    else:
-        bad.append("%s: %s" % (tid, " ".join(
-            "%s(%s<-%s)" % (role(s), s["span_id"], s["parent_span_id"])
-            for s in spans)))
-print("traces", len(traces))
-print("ok", good)
-for b in bad[:10]:
-    print("bad", b)
-EOF
+	"$PYTHON" "$top_srcdir/tests/integration/peers/trace_paths.py" \
+	    "$SENSOR_OUT" "$PORT" "$BPORT" "$RPORT" ${1:+--want "$1"}
 }
 
 start_sensor -o discovery.open_port="$PORT,$BPORT" -o trace_printer=json
