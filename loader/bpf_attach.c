@@ -126,6 +126,21 @@ sg_bpf_attach_propagation(struct sg_bpf *b, const struct sg_config *c)
 	return 0;
 }
 
+/* Without propagation its maps are not created (a sockhash asks
+ * cap_net_admin on older kernels) or hold one entry: the I/O programs
+ * still refer to them, on paths the verifier sees are dead. */
+static void
+sg_bpf_size_propagation(struct spyglass_bpf *skel, unsigned prop)
+{
+	if (prop != 0)
+		return;
+	bpf_map__set_autocreate(skel->maps.sg_msg_socks, false);
+	bpf_map__set_max_entries(skel->maps.sg_tctx, 1);
+	bpf_map__set_max_entries(skel->maps.sg_tsent, 1);
+	bpf_map__set_max_entries(skel->maps.sg_opt_out, 1);
+	bpf_map__set_max_entries(skel->maps.sg_opt_in, 1);
+}
+
 /* Load and attach the object with the I/O hooks of kind h; 0 or -1
  * (then nothing is left loaded). */
 static int
@@ -174,6 +189,7 @@ sg_bpf_try(struct sg_bpf *b, const struct sg_config *c, enum sg_hooks h,
 	if (skel->rodata->wakeup_bytes > rb_size / 4)
 		skel->rodata->wakeup_bytes = rb_size / 4;
 	bpf_map__set_max_entries(skel->maps.sg_rb, rb_size);
+	sg_bpf_size_propagation(skel, prop);
 	/* Carry every kind; switch off the programs of the others. */
 	bpf_object__for_each_program(prog, skel->obj)
 		bpf_program__set_autoload(prog, sg_bpf_wanted(

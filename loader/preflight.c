@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 #include <linux/capability.h>
 #include <linux/magic.h>
 
@@ -330,7 +331,14 @@ pf_report_propagation(struct pf_out *o, const struct sg_config *c,
 		pf(o, "warning", "context propagation: needs the socket or "
 		    "fentry hooks, and %s will be used: no context will be "
 		    "propagated", sg_hooks_name(plan[0]));
-	else
+	else if (m != SG_PROPAGATION_HEADERS &&
+	    libbpf_probe_bpf_helper(BPF_PROG_TYPE_SOCK_OPS,
+	    BPF_FUNC_get_current_pid_tgid, NULL) != 1)
+		pf(o, "warning", "context propagation: sockops programs cannot "
+		    "tell the writing thread on this kernel (6.10+): the TCP "
+		    "option of a server's client call will carry a trace of its "
+		    "own, not its server request's");
+	if (plan[0] == SG_HOOKS_SOCKET || plan[0] == SG_HOOKS_FENTRY)
 		pf(o, "ok", "context propagation: %s%s%s; sockops on %s "
 		    "(cap_net_admin)",
 		    m != SG_PROPAGATION_IP ? "traceparent in HTTP/1 requests "

@@ -36,6 +36,14 @@ def close(sock, pid=0):
     return rec(4 | (sock - 1) << 3 | pid << 5, 0)
 
 
+def trace(sock, kind, pid=0, tid=0, span=True, via=1, tls=False):
+    """A kernel trace context (SG_EV_TRACE) for sock's next data event:
+    kind 1 server, 2 client; span: a caller's or client span id."""
+    op = 5 | (sock - 1) << 3 | pid << 5 | tid << 7
+    return rec(op, 0x80 | kind | 1 << 2 | via << 3 | (0x20 if tls else 0)
+               | (0x40 if span else 0))
+
+
 def tick(late):
     return rec(6, late)
 
@@ -117,6 +125,16 @@ def seeds(recdir):
                                    data(2, READ, UNKNOWN, REDIS_SET),
                                    data(2, WRITE, UNKNOWN, b"+OK\r\n"),
                                    tick(40)]
+    # context propagation: a proxy's request with the kernel's trace, its
+    # call with the kernel's ids, the callee's with a TCP option's
+    yield "propagation-proxy", [
+        connect(1, SERVER), connect(2, CLIENT),
+        trace(1, 1, span=False), data(1, READ, SERVER, H1_GET),
+        trace(2, 2, via=3), data(2, WRITE, CLIENT, H1_GET),
+        trace(3, 1, pid=1, via=2), data(3, READ, SERVER, H1_GET, pid=1),
+        data(3, WRITE, SERVER, H1_OK, pid=1),
+        data(2, READ, CLIENT, H1_OK), data(1, WRITE, SERVER, H1_OK),
+        trace(4, 2), trace(4, 2), tick(10)]
     yield "memcached-client", [connect(3, CLIENT),
                                data(3, WRITE, CLIENT, MC_REQ),
                                data(3, READ, CLIENT, MC_RESP), close(3)]

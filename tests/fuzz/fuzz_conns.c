@@ -13,7 +13,9 @@
  *     direction and thread from op's other bits; from ctl: role % 3, flags in bits
  *     2-4, thousands of bytes past the capture in bits 5-7); 2: the
  *     plaintext of a TLS library (SG_DATA_TLS) on that socket;
- *   3: connect, 4: close, 5: exec/fork/exit, 6: tick (ctl: how late);
+ *   3: connect, 4: close, 5: exec/fork/exit, or with ctl's bit 7 a
+ *     kernel trace context (SG_EV_TRACE; kind, flags and via from ctl's
+ *     other bits), 6: tick (ctl: how late);
  *   7: the payload as a raw event, unchecked.
  *
  * Trace links are drawn (tracelink.h): every span gets a trace and a
@@ -144,7 +146,9 @@ fz_other(struct sg_conns *t, int op, int ctl, uint64_t ts)
 	struct sg_conn_event ce;
 	struct sg_close_event cl;
 	struct sg_proc_event pe;
+	struct sg_trace_event te;
 
+	memset(&te, 0, sizeof(te));
 	memset(&ce, 0, sizeof(ce));
 	memset(&cl, 0, sizeof(cl));
 	memset(&pe, 0, sizeof(pe));
@@ -167,6 +171,23 @@ fz_other(struct sg_conns *t, int op, int ctl, uint64_t ts)
 		fz_send(t, &cl, sizeof(cl));
 		break;
 	case 5:
+		if (ctl & 0x80) {
+			te.hdr.type = SG_EV_TRACE;
+			te.hdr.pid = 100 + ((op >> 5) & 1);
+			te.hdr.tid = te.hdr.pid + ((op >> 7) & 1);
+			te.hdr.ts_ns = ts;
+			te.conn.sock = fz_sock(op);
+			te.kind = (uint8_t)(ctl & 3);
+			te.flags = (uint8_t)((ctl >> 2) & 1);
+			te.via = (uint8_t)((ctl >> 3) & 3);
+			te.data_flags = ctl & 0x20 ? SG_DATA_TLS : 0;
+			/* ids that differ with the thread and socket; the
+			 * span id zero or not */
+			memset(te.trace_id, 0x11 * (1 + (op & 0x38)), 16);
+			memset(te.span_id, ctl & 0x40 ? 0x22 : 0, 8);
+			fz_send(t, &te, sizeof(te));
+			break;
+		}
 		pe.hdr.type = SG_EV_EXEC + ctl % 3;
 		pe.hdr.pid = 100 + ((op >> 5) & 1);
 		pe.hdr.ts_ns = ts;

@@ -59,10 +59,31 @@ requests() {   # PREFIX N: N requests, half keep-alive; prints "200 N"
 	} | sort | uniq -c | awk '{ print $2, $1 }'
 }
 
+# ---- spyglass check
+out=$("$SPYGLASS" check -c /dev/null -o discovery.open_port="$PORT" \
+    -o ebpf.context_propagation=all 2>&1)
+if ! printf '%s\n' "$out" | grep -q "^ok *context propagation: "; then
+	log "$out"
+	printf '%s\n' "$out" | grep -q "context propagation: needs the socket or fentry" &&
+		skip "this kernel offers neither the socket nor the fentry hooks"
+	fail "check: no ok line for context propagation"
+fi
+assert_contains "check: what propagation uses" "$out" \
+    "traceparent in HTTP/1 requests (sk_msg), TCP header option (sockops); sockops on"
+assert_contains "check: the capability it needs" "$out" "cap_net_admin"
+out=$("$SPYGLASS" check -c /dev/null -o discovery.open_port="$PORT" \
+    -o ebpf.context_propagation=headers -o ebpf.propagation_cgroup="$T" 2>&1)
+assert_contains "check: a propagation_cgroup that is no cgroup" "$out" \
+    "error   context propagation: $T is not a cgroup v2 directory"
+
 # ---- headers
 start_sensor -o discovery.open_port="$PORT,$BPORT" -o trace_printer=json \
     -o ebpf.context_propagation=headers
 wait_ready 2 || exit 1
+if grep -q "context propagation needs the socket or fentry hooks" "$SENSOR_ERR"; then
+	stop_sensor
+	skip "this kernel offers neither the socket nor the fentry hooks"
+fi
 grep -q "context propagation: traceparent in HTTP/1 requests" "$SENSOR_ERR" ||
 	fail "the sensor did not say it propagates in headers"
 N=10

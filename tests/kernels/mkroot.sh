@@ -7,7 +7,7 @@
 # image, at the build's own prefix: the BPF object inside is CO-RE and
 # relocated against the guest kernel's BTF at load), the programs the
 # integration tests drive (bash, coreutils, nginx, curl, h2load, wrk, ss,
-# bpftool, capsh, Debian's python3) with the shared libraries ldd names,
+# bpftool, capsh, redis-server, Debian's python3) with the shared libraries ldd names,
 # the integration tests and the benchmarks, and tests/kernels/init as /init.
 # Nothing of the kernel is in it: one image serves every kernel.
 set -euo pipefail
@@ -69,7 +69,8 @@ CMDS="bash nginx curl h2load wrk ss bpftool capsh unshare mountpoint setpriv
 	awk mawk sed grep find xargs ps pgrep timeout mktemp stat date sort uniq
 	seq head tail tr cut wc cat cp mv rm ln ls mkdir rmdir chmod chown
 	mkfifo readlink basename dirname id sleep env printf tee touch kill
-	nproc uname hostname dd sync sha256sum od sysctl getconf openssl"
+	nproc uname hostname dd sync sha256sum od sysctl getconf openssl
+	redis-server"
 for c in $CMDS; do
 	p=$(type -P "$c") || { echo "mkroot: $c not found" >&2; exit 1; }
 	copy_elf "$(readlink -f "$p")"

@@ -185,6 +185,8 @@ test_defaults(void **state)
 	assert_int_equal(c.ebpf.syscall_hooks, SG_HOOKS_AUTO);
 	assert_false(c.ebpf.track_request_headers);
 	assert_false(c.ebpf.enable_context_propagation);
+	assert_int_equal(sg_config_propagation(&c), SG_PROPAGATION_DISABLED);
+	assert_string_equal(c.ebpf.propagation_cgroup, "");
 	assert_false(c.ebpf.high_request_volume);
 	assert_false(c.ebpf.heuristic_sql_detect);
 }
@@ -488,6 +490,8 @@ test_error_values(void **state)
 	    "[ebpf] track_request_headers", "\"maybe\" is not a boolean");
 	load_bad("enforce_sys_caps = 2\n", 1, "enforce_sys_caps",
 	    "is not a boolean");
+	load_bad("[ebpf]\ncontext_propagation = tc\n", 2,
+	    "[ebpf] context_propagation", "\"tc\" is not one of the allowed");
 	load_bad("[ebpf]\nwakeup_len = 12abc\n", 2, "[ebpf] wakeup_len",
 	    "\"12abc\" is not a valid integer");
 	load_bad("[ebpf]\nwakeup_len = -1\n", 2, "[ebpf] wakeup_len",
@@ -1017,13 +1021,34 @@ test_report_inert(void **state)
 	set_ok(&c, "discovery", "exclude_otel_instrumented_services", "false");
 	set_ok(&c, "ebpf", "heuristic_sql_detect", "true");
 	set_ok(&c, "ebpf", "enable_context_propagation", "true");
+	set_ok(&c, "ebpf", "high_request_volume", "true");
 	assert_non_null(f = open_memstream(&text, &len));
 	assert_int_equal(sg_config_report_inert(&c, f), 1);
 	assert_int_equal(fclose(f), 0);
 	assert_string_equal(text,
-	    "[ebpf] enable_context_propagation = true is accepted but has no "
+	    "[ebpf] high_request_volume = true is accepted but has no "
 	    "effect yet\n");
 	free(text);
+}
+
+/* context_propagation names the mode; enable_context_propagation alone
+ * means all (Beyla's boolean); the mode wins over it. */
+static void
+test_propagation_mode(void **state)
+{
+	struct sg_config c;
+
+	(void)state;
+	sg_config_defaults(&c);
+	set_ok(&c, "ebpf", "enable_context_propagation", "true");
+	assert_int_equal(sg_config_propagation(&c), SG_PROPAGATION_ALL);
+	set_ok(&c, "ebpf", "context_propagation", "headers");
+	assert_int_equal(sg_config_propagation(&c), SG_PROPAGATION_HEADERS);
+	set_ok(&c, "ebpf", "context_propagation", "ip");
+	assert_int_equal(sg_config_propagation(&c), SG_PROPAGATION_IP);
+	set_ok(&c, "ebpf", "enable_context_propagation", "false");
+	set_ok(&c, "ebpf", "context_propagation", "disabled");
+	assert_int_equal(sg_config_propagation(&c), SG_PROPAGATION_DISABLED);
 }
 
 /* BEYLA_*, OTEL_* and SPYGLASS_* variables no key reads are named. */
@@ -1262,6 +1287,7 @@ main(void)
 		cmocka_unit_test(test_dump_round_trip),
 		cmocka_unit_test(test_dump_shape),
 		cmocka_unit_test(test_report_inert),
+		cmocka_unit_test(test_propagation_mode),
 		cmocka_unit_test(test_report_unknown_env),
 		cmocka_unit_test(test_features),
 		cmocka_unit_test(test_select_filter_blocks),
