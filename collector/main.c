@@ -69,6 +69,8 @@ static struct {
 	uint64_t           spans_unsampled;
 	uint64_t           tctx_invalid;    /* traceparent ignored */
 	bool               want_spans;      /* printer or OTLP traces on */
+	bool               proc_net;        /* application_process: count
+	                                     * each process's socket bytes */
 	uint64_t           lost_ipc;        /* spans and snapshots not sent */
 	uint64_t           self[SG_SELF_MAX];
 	bool               stopping;        /* the last snapshot went */
@@ -372,6 +374,7 @@ sg_apply_config(const struct sg_config *cfg)
 		sg_apply_routes(&nc);
 	metrics_set_host(C.metrics, nc.host_name);
 	metrics_select(C.metrics, &nc);
+	C.proc_net = metrics_process_on(C.metrics);
 	spanmetrics_select(&C.spanmetrics, &nc);
 	servicegraph_select(&C.graph, &nc);
 	C.cfg = nc;
@@ -408,6 +411,20 @@ sg_on_peer(const struct sg_msg *m, void *ctx)
 	return 0;
 }
 
+/* application_process: a data event's bytes, to its process's network
+ * I/O (conns_handle_event checks the rest of the event). */
+static void
+sg_count_net(const uint8_t *ev, size_t sz)
+{
+	struct sg_data_event d;
+
+	if (sz < SG_DATA_EVENT_HDR_SIZE)
+		return;
+	memcpy(&d, ev, SG_DATA_EVENT_HDR_SIZE);
+	if (d.hdr.type == SG_EV_DATA && d.len > 0)
+		procs_net_add(d.hdr.pid, d.dir, (uint64_t)d.len);
+}
+
 static int
 sg_on_events(const struct sg_msg *m, void *ctx)
 {
@@ -431,6 +448,8 @@ sg_on_events(const struct sg_msg *m, void *ctx)
 		off += sizeof(sz);
 		if (sz > m->size - off)
 			sg_fatal("event batch: event of %u bytes overruns", sz);
+		if (C.proc_net)
+			sg_count_net(m->payload + off, sz);
 		conns_handle_event(C.conns, m->payload + off, sz);
 		C.ev_next++;
 		off += sz;
@@ -466,6 +485,7 @@ sg_on_pstats(const struct sg_msg *m, void *ctx)
 {
 	struct sg_pstats_hdr h;
 	struct sg_pstat ps;
+	uint64_t net[2];
 	struct wire_r r;
 
 	(void)ctx;
@@ -480,7 +500,8 @@ sg_on_pstats(const struct sg_msg *m, void *ctx)
 		if ((p = procs_find(ps.pid)) != NULL &&
 		    p->start_time == ps.start_time)
 			metrics_record_process(C.metrics, p, &ps, h.sample_ns,
-			    h.ncpu);
+			    h.ncpu, procs_net(ps.pid, &net[0], &net[1]) ? net :
+			    NULL);
 	}
 	if (!wire_r_done(&r))
 		sg_fatal("process samples: trailing bytes");

@@ -51,6 +51,7 @@ enum fam_index {
 	FAM_PROC_MEM,
 	FAM_PROC_VIRT,
 	FAM_PROC_DISK,
+	FAM_PROC_NET,
 	FAM_NFIXED,
 	FAM_NONE = FAM_NFIXED,
 	FAM_MAX = FAM_NFIXED + METRICS_EXTRA_MAX
@@ -236,11 +237,14 @@ static const struct fam_def fam_defs[FAM_NFIXED] = {
 	[FAM_PROC_DISK] = { "process_disk_io_bytes_total",
 	    "process.disk.io", "By", "Disk bytes transferred",
 	    SG_METRIC_COUNTER, 0, 0, 0, SG_FAMILY_OBSERVED },
+	[FAM_PROC_NET] = { "process_network_io_bytes_total",
+	    "process.network.io", "By", "Network bytes transferred",
+	    SG_METRIC_COUNTER, 0, 0, 0, SG_FAMILY_OBSERVED },
 };
 
 /* The families of [metrics] features = application_process. */
 static const uint8_t proc_fams[] = { FAM_PROC_CPU_TIME, FAM_PROC_CPU_UTIL,
-	FAM_PROC_MEM, FAM_PROC_VIRT, FAM_PROC_DISK };
+	FAM_PROC_MEM, FAM_PROC_VIRT, FAM_PROC_DISK, FAM_PROC_NET };
 
 /* The families a span of each app counts in: [app][client]. */
 struct app_fams {
@@ -1119,7 +1123,8 @@ proc_cpu(struct sg_metrics *m, const struct metrics_labels *base,
 
 void
 metrics_record_process(struct sg_metrics *m, const struct sg_proc_info *p,
-    const struct sg_pstat *ps, uint64_t sample_ns, unsigned ncpu)
+    const struct sg_pstat *ps, uint64_t sample_ns, unsigned ncpu,
+    const uint64_t net[2])
 {
 	struct metrics_labels *base;
 
@@ -1134,6 +1139,12 @@ metrics_record_process(struct sg_metrics *m, const struct sg_proc_info *p,
 	    (double)ps->rss_bytes);
 	proc_set(m, FAM_PROC_VIRT, base, NULL, NULL, ps, sample_ns,
 	    (double)ps->vm_bytes);
+	if (net != NULL) {
+		proc_set(m, FAM_PROC_NET, base, "network_io_direction",
+		    "receive", ps, sample_ns, (double)net[0]);
+		proc_set(m, FAM_PROC_NET, base, "network_io_direction",
+		    "transmit", ps, sample_ns, (double)net[1]);
+	}
 	/* Unreadable /proc/PID/io: no disk series rather than zeroes. */
 	if (!(ps->flags & SG_PSTAT_IO))
 		return;
@@ -1141,6 +1152,12 @@ metrics_record_process(struct sg_metrics *m, const struct sg_proc_info *p,
 	    sample_ns, (double)ps->io_read);
 	proc_set(m, FAM_PROC_DISK, base, "disk_io_direction", "write", ps,
 	    sample_ns, (double)ps->io_write);
+}
+
+bool
+metrics_process_on(const struct sg_metrics *m)
+{
+	return m != NULL && !m->fam[FAM_PROC_CPU_TIME].off;
 }
 
 void

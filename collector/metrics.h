@@ -36,11 +36,15 @@ void metrics_record_span(struct sg_metrics *m, const struct sg_span *s);
  * series while it runs.  Gone: the series ages from now. */
 void metrics_service_seen(struct sg_metrics *m, const struct sg_proc_info *p);
 /* application_process: process p's resource use, sampled by the loader
- * at sample_ns (its CLOCK_MONOTONIC) on a machine of ncpu CPUs.  Its
+ * at sample_ns (its CLOCK_MONOTONIC) on a machine of ncpu CPUs, and its
+ * network bytes received and transmitted (NULL: none known).  Its
  * series live until metrics_service_seen says it is gone.  Nothing
  * while the feature is off (metrics_select). */
 void metrics_record_process(struct sg_metrics *m, const struct sg_proc_info *p,
-    const struct sg_pstat *ps, uint64_t sample_ns, unsigned ncpu);
+    const struct sg_pstat *ps, uint64_t sample_ns, unsigned ncpu,
+    const uint64_t net[2]);
+/* Whether application_process is on: process metrics are counted. */
+bool metrics_process_on(const struct sg_metrics *m);
 /* The labels of each family, from [attributes.select.*], and the
  * families of [metrics] features. */
 void metrics_select(struct sg_metrics *m, const struct sg_config *c);

@@ -2,11 +2,14 @@
 
 #include <string.h>
 
+#include "events.h"
+
 /* Open addressing, linear probing, backward-shift deletion.  The table is
  * static: pages never touched cost no memory. */
 struct procs_entry {
 	struct sg_proc_info info;
 	uint8_t             otel;   /* PROCS_OTEL_*: seen exporting itself */
+	uint64_t            net[2]; /* bytes read, written (enum sg_dir) */
 };
 static struct procs_entry procs[SG_PROCS_MAX];
 static size_t nprocs;
@@ -64,9 +67,12 @@ procs_update(const struct sg_proc_info *p)
 			return;   /* keep one slot free so probes end */
 		nprocs++;
 	}
-	/* A new program (exec) is looked at anew. */
+	/* A new program (exec) is looked at anew; a new process (a pid
+	 * reused) counts from zero. */
 	if (strcmp(e->info.exe, p->exe) != 0)
 		e->otel = 0;
+	if (e->info.start_time != p->start_time)
+		e->net[0] = e->net[1] = 0;
 	e->info = *p;
 }
 
@@ -89,6 +95,26 @@ procs_otel(uint32_t pid, unsigned add)
 	return e->otel;
 }
 
+void
+procs_net_add(uint32_t pid, uint8_t dir, uint64_t len)
+{
+	struct procs_entry *e = pid ? procs_slot(pid) : NULL;
+
+	if (e != NULL && e->info.pid == pid && dir <= SG_DIR_WRITE)
+		e->net[dir] += len;
+}
+
+bool
+procs_net(uint32_t pid, uint64_t *rx, uint64_t *tx)
+{
+	struct procs_entry *e = pid ? procs_slot(pid) : NULL;
+
+	if (e == NULL || e->info.pid != pid)
+		return false;
+	*rx = e->net[SG_DIR_READ];
+	*tx = e->net[SG_DIR_WRITE];
+	return true;
+}
 
 void
 procs_foreach(void (*fn)(const struct sg_proc_info *p, void *ctx), void *ctx)

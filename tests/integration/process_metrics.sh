@@ -6,7 +6,8 @@
 # its CPU time (user + system) within 10 % of /proc/PID/stat's, resident
 # memory within 10 % of VmRSS, virtual within 10 % of VmSize; its
 # utilisation was above zero while it ran and is zero once stopped.  When
-# /proc/PID/io is readable, both disk directions are there.  After it
+# /proc/PID/io is readable, both disk directions are there.  Its network
+# bytes (one fetch of /metrics) are counted exactly.  After it
 # exits, its series go with the ttl (short here), as target_info does.
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -25,10 +26,28 @@ COMM=${SVC:0:15}
 TCK=$(getconf CLK_TCK)
 NCPU=$(getconf _NPROCESSORS_ONLN)
 
+# Once told (the file go), it fetches /metrics over one TCP connection
+# and notes the bytes it received and sent, then loops.
 "$BUSY" -c '
+import os, socket, sys, time
 m = b"x" * (64 << 20)
+while not os.path.exists(sys.argv[1] + "/go"):
+    time.sleep(0.05)
+req = b"GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n"
+s = socket.create_connection(("127.0.0.1", int(sys.argv[2])))
+s.sendall(req)
+n = 0
 while True:
-    pass' > "$T/busy.log" 2>&1 &
+    c = s.recv(65536)
+    if not c:
+        break
+    n += len(c)
+s.close()
+with open(sys.argv[1] + "/net.tmp", "w") as f:
+    f.write("%d %d\n" % (n, len(req)))
+os.rename(sys.argv[1] + "/net.tmp", sys.argv[1] + "/net")
+while True:
+    pass' "$T" "$PROM_PORT" > "$T/busy.log" 2>&1 &
 BUSY_PID=$!
 track "$BUSY_PID"
 
@@ -36,6 +55,19 @@ start_sensor -o discovery.executable_name="/$SVC\$" \
     -o metrics.features="application,application_process" \
     -o prometheus_export.ttl="${TTL}s"
 wait_ready 1 || exit 1
+
+# Its network bytes: the sensor's count of its socket I/O, exactly.
+touch "$T/go"
+for _ in $(seq 1 100); do [ -s "$T/net" ] && break; sleep 0.1; done
+read -r RX TX < "$T/net" || die "the busy process did not fetch /metrics"
+NET=process_network_io_bytes_total
+v=$(wait_metric "$RX" $NET process_pid="$BUSY_PID" network_io_direction=receive)
+log "$NET received after wait: $v"
+scrape || fail "/metrics does not answer"
+assert_eq "$NET{network_io_direction=receive}" "$RX" \
+    "$(metric_value $NET process_pid="$BUSY_PID" network_io_direction=receive)"
+assert_eq "$NET{network_io_direction=transmit}" "$TX" \
+    "$(metric_value $NET process_pid="$BUSY_PID" network_io_direction=transmit)"
 
 C=process_cpu_time_seconds_total
 U=process_cpu_utilization_ratio
@@ -84,8 +116,6 @@ if cat "/proc/$BUSY_PID/io" > /dev/null 2>&1; then
 else
 	log "/proc/$BUSY_PID/io unreadable here: no disk series expected"
 fi
-assert_eq "no process_network_io_bytes_total (not built)" 0 \
-    "$(metric_series process_network_io_bytes_total)"
 
 # It exits: its series leave with the ttl.
 kill -CONT "$BUSY_PID"

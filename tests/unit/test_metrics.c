@@ -1307,7 +1307,7 @@ test_process_metrics(void **state)
 	metrics_service_seen(m, &p);
 	ps = pstat(42, 777, 2000000, 500000);
 	/* Off by default: nothing recorded, no family. */
-	metrics_record_process(m, &p, &ps, 5 * SEC, 4);
+	metrics_record_process(m, &p, &ps, 5 * SEC, 4, NULL);
 	dsnap_take(m, &d);
 	assert_null(dfam(&d, "process_cpu_time_seconds_total"));
 	assert_null(dfam(&d, "process_memory_usage_bytes"));
@@ -1317,7 +1317,7 @@ test_process_metrics(void **state)
 	assert_int_equal(sg_config_set(&c, "metrics", "features",
 	    "application,application_process", "t", err, sizeof(err)), 0);
 	metrics_select(m, &c);
-	metrics_record_process(m, &p, &ps, 5 * SEC, 4);
+	metrics_record_process(m, &p, &ps, 5 * SEC, 4, NULL);
 	dsnap_take(m, &d);
 	f = dfam(&d, "process_cpu_time_seconds_total");
 	assert_non_null(f);
@@ -1348,7 +1348,8 @@ test_process_metrics(void **state)
 	ps.flags = SG_PSTAT_IO;
 	ps.io_read = 4096;
 	ps.io_write = 8192;
-	metrics_record_process(m, &p, &ps, 7 * SEC, 4);
+	metrics_record_process(m, &p, &ps, 7 * SEC, 4,
+	    (const uint64_t[2]){ 300, 1200 });
 	dsnap_take(m, &d);
 	f = dfam(&d, "process_cpu_utilization_ratio");
 	assert_int_equal(f->hdr.type, SG_METRIC_GAUGE);
@@ -1365,6 +1366,13 @@ test_process_metrics(void **state)
 	    NULL)->value_f == 8192);
 	assert_true(find_series(f, "disk_io_direction", "write",
 	    NULL)->idle_ns == 0);
+	f = dfam(&d, "process_network_io_bytes_total");
+	assert_int_equal(f->hdr.type, SG_METRIC_COUNTER);
+	assert_string_equal(f->hdr.otel_name, "process.network.io");
+	assert_true(find_series(f, "network_io_direction", "receive",
+	    NULL)->value_f == 300);
+	assert_true(find_series(f, "network_io_direction", "transmit",
+	    NULL)->value_f == 1200);
 	dsnap_free(&d);
 
 	/* It exits: its series age from then, as target_info does. */
@@ -1385,7 +1393,7 @@ test_process_metrics(void **state)
 	p.start_time = 999;
 	metrics_service_seen(m, &p);
 	ps = pstat(42, 999, 100000, 0);
-	metrics_record_process(m, &p, &ps, 8 * SEC, 4);
+	metrics_record_process(m, &p, &ps, 8 * SEC, 4, NULL);
 	dsnap_take(m, &d);
 	f = dfam(&d, "process_cpu_time_seconds_total");
 	se = find_series(f, "cpu_mode", "user", NULL);

@@ -188,16 +188,16 @@ test_restart_observed(void **state)
 	ps.pid = 7;
 	ps.user_us = 3000000;
 	metrics_select(m1, &c);
-	metrics_record_process(m1, &p, &ps, 1, 1);
+	metrics_record_process(m1, &p, &ps, 1, 1, NULL);
 	p.pid = ps.pid = 8;
 	snprintf(p.instance_id, sizeof(p.instance_id), "h:8");
-	metrics_record_process(m1, &p, &ps, 1, 1);
+	metrics_record_process(m1, &p, &ps, 1, 1, NULL);
 	take(m1);
 	snapshot_collector_gone(self);
 	m2 = metrics_new(&dur_b, &size_b, 100);
 	metrics_select(m2, &c);
 	ps.user_us = 5000000;
-	metrics_record_process(m2, &p, &ps, 2, 1);
+	metrics_record_process(m2, &p, &ps, 2, 1, NULL);
 	take(m2);
 	text = served();
 	assert_has(text, "process_cpu_time_seconds_total{service_name=\"busy\","
