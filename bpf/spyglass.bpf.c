@@ -699,7 +699,9 @@ struct sg_optctx {
 	__u8 fresh;       /* out: drawn for a write not reported yet;
 	                   * in: not taken by a request yet */
 	__u8 via;         /* out: SG_PROP_* bits it also went out by */
-	__u8 _pad[6];
+	__u8 answered;    /* out: a response was read since: the next
+	                   * write is a new request */
+	__u8 _pad[5];
 };
 
 struct {
@@ -986,6 +988,15 @@ sg_prop_on_io(const struct sg_data_event *e, struct sg_sock_info *info,
 			sg_prop_server_reply(e, id);
 	} else if (e->role == SG_ROLE_CLIENT && dir == SG_DIR_WRITE) {
 		sg_prop_client_write(e, id);
+	} else if (e->role == SG_ROLE_CLIENT && (propagate & SG_PROP_TCPOPT)) {
+		struct sg_optctx *o;
+		struct sg_tuple k;
+
+		/* a response: the next write starts another request */
+		sg_tuple_of_conn(&k, &e->conn);
+		o = bpf_map_lookup_elem(&sg_opt_out, &k);
+		if (o != NULL)
+			o->answered = 1;
 	}
 }
 
@@ -1912,9 +1923,11 @@ sg_http_method(const __u8 *p)
 	return false;
 }
 
-/* The head of a write, copied out of the message for sg_scan_head. */
+/* The head of a write, copied out of the message for sg_scan_head;
+ * room for every read at an offset masked to 2 * SG_TP_SCAN - 1 (what
+ * verifiers before 6.18 bound it by). */
 struct sg_msg_head {
-	__u8 b[SG_TP_SCAN + 64];
+	__u8 b[2 * SG_TP_SCAN + 64];
 };
 
 struct {
@@ -2097,6 +2110,31 @@ sg_msg_reparent_tp(struct sk_msg_md *msg, __u32 at, const struct sg_tsent *t)
 }
 
 /*
+ * The TCP option's context for a write without a header, where sockops
+ * cannot tell the writing thread (before 6.10): drawn here, where the
+ * thread is known, at the first write after a response was read (a new
+ * request), kept for the writes after it.
+ */
+static __always_inline void
+sg_msg_draw_opt(struct sk_msg_md *msg, __u64 id)
+{
+	struct sg_optctx *o, n = { .fresh = 1, .via = SG_PROP_TCPOPT };
+	struct sg_tuple k;
+	struct sg_tsent t;
+
+	if (!(propagate & SG_PROP_TCPOPT) || sockops_pid)
+		return;
+	sg_tuple_of_msg(&k, msg);
+	o = bpf_map_lookup_elem(&sg_opt_out, &k);
+	if (o != NULL && !o->answered)
+		return;
+	sg_prop_client_ctx(&t, id, SG_PROP_TCPOPT);
+	__builtin_memcpy(n.trace_id, t.trace_id, 16);
+	__builtin_memcpy(n.span_id, t.span_id, 8);
+	bpf_map_update_elem(&sg_opt_out, &k, &n, BPF_ANY);
+}
+
+/*
  * Header mode: each HTTP/1 request a selected process writes on its
  * client connections carries its client span as parent: a traceparent
  * line added after the request line, or, in one the request carries of
@@ -2112,21 +2150,28 @@ int prop_msg(struct sk_msg_md *msg)
 	struct sg_msg_scan r;
 	bool done;
 
-	if (!(propagate & SG_PROP_HEADERS) || !sg_selected(id >> 32))
+	if (!sg_selected(id >> 32))
 		return SK_PASS;
+	if (!(propagate & SG_PROP_HEADERS)) {
+		sg_msg_draw_opt(msg, id);
+		return SK_PASS;
+	}
 	sg_msg_scan(msg, &r);
-	if (r.line_end == 0 || r.line_end > SG_TP_SCAN ||
-	    r.tp_at > SG_TP_SCAN + SG_TP_NAME_LEN + 1)
+	done = r.line_end != 0 && r.line_end <= SG_TP_SCAN &&
+	    r.tp_at <= SG_TP_SCAN + SG_TP_NAME_LEN + 1;
+	if (done) {
+		sg_prop_client_ctx(&t, id, SG_PROP_HEADERS);
+		if (r.tp_at == 0)
+			done = sg_msg_insert_tp(msg, r.line_end, &t);
+		else if (sg_same_trace(r.tp_trace, t.trace_id))
+			done = sg_msg_reparent_tp(msg, r.tp_at, &t);
+		else
+			done = false;
+	}
+	if (!done) {
+		sg_msg_draw_opt(msg, id);
 		return SK_PASS;
-	sg_prop_client_ctx(&t, id, SG_PROP_HEADERS);
-	if (r.tp_at == 0)
-		done = sg_msg_insert_tp(msg, r.line_end, &t);
-	else if (sg_same_trace(r.tp_trace, t.trace_id))
-		done = sg_msg_reparent_tp(msg, r.tp_at, &t);
-	else
-		done = false;
-	if (!done)
-		return SK_PASS;
+	}
 	if (propagate & SG_PROP_TCPOPT) {
 		struct sg_optctx o = { .fresh = 1,
 		    .via = SG_PROP_HEADERS | SG_PROP_TCPOPT };
@@ -2164,22 +2209,21 @@ static __always_inline struct sg_optctx *
 sg_opt_current(struct bpf_sock_ops *skops)
 {
 	struct sg_optctx *o, n = { .fresh = 1, .via = SG_PROP_TCPOPT };
-	struct bpf_sock *sk = skops->sk;
-	struct sg_sock_info *i;
 	struct sg_tuple k;
 	struct sg_tsent t;
 
-	if (skops->skb_len == 0 || sk == NULL)
+	if (skops->skb_len == 0)
 		return NULL;   /* no payload: an ACK, a SYN, a FIN */
 	sg_tuple_of_ops(&k, skops);
 	o = bpf_map_lookup_elem(&sg_opt_out, &k);
-	i = bpf_sk_storage_get(&sg_sk, sk, NULL, 0);
-	/* the write in progress: its response not read yet */
-	if (o != NULL && (o->fresh || (i != NULL &&
-	    i->last == SG_DIR_WRITE + 1)))
+	/* the write in progress (drawn here, or by sk_msg before it left),
+	 * its response not read yet */
+	if (o != NULL && !o->answered)
 		return o;
-	sg_prop_client_ctx(&t, sockops_pid ? bpf_get_current_pid_tgid() : 0,
-	    SG_PROP_TCPOPT);
+	/* Where sockops cannot tell the thread, sk_msg draws for it. */
+	if (!sockops_pid)
+		return NULL;
+	sg_prop_client_ctx(&t, bpf_get_current_pid_tgid(), SG_PROP_TCPOPT);
 	__builtin_memcpy(n.trace_id, t.trace_id, 16);
 	__builtin_memcpy(n.span_id, t.span_id, 8);
 	bpf_map_update_elem(&sg_opt_out, &k, &n, BPF_ANY);
@@ -2247,7 +2291,8 @@ int prop_sockops(struct bpf_sock_ops *skops)
 		i = bpf_sk_storage_get(&sg_sk, sk, NULL, 0);
 		if (i == NULL || i->role != SG_ROLE_CLIENT)
 			return 1;
-		if (propagate & SG_PROP_HEADERS) {
+		if ((propagate & SG_PROP_HEADERS) ||
+		    ((propagate & SG_PROP_TCPOPT) && !sockops_pid)) {
 			cookie = bpf_get_socket_cookie(skops);
 			bpf_sock_hash_update(skops, &sg_msg_socks, &cookie,
 			    BPF_NOEXIST);

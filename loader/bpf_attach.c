@@ -69,12 +69,12 @@ sg_bpf_prop_bits(const struct sg_config *c, enum sg_hooks h)
  * propagation bits. */
 static bool
 sg_bpf_wanted(const char *name, enum sg_hooks h,
-    const struct sg_hooks_probe *p, bool tls, unsigned prop)
+    const struct sg_hooks_probe *p, bool tls, unsigned prop, bool msg)
 {
 	if (strcmp(name, "prop_msg") == 0)
-		return prop & SG_PROP_HEADERS;
+		return msg;
 	if (strcmp(name, "prop_fx_send") == 0)
-		return (prop & SG_PROP_HEADERS) && h == SG_HOOKS_FENTRY;
+		return msg && h == SG_HOOKS_FENTRY;
 	if (strncmp(name, "prop_", 5) == 0)
 		return prop != 0;
 	if (!tls && strncmp(name, "ssl_", 4) == 0)
@@ -152,6 +152,7 @@ sg_bpf_try(struct sg_bpf *b, const struct sg_config *c, enum sg_hooks h,
 	bool tls = c->ebpf.tls && p->uprobes;
 	unsigned prop = sg_bpf_prop_bits(c, h);
 	uint32_t rb_size;
+	bool msg;
 	int err;
 
 	if ((skel = spyglass_bpf__open()) == NULL) {
@@ -172,12 +173,15 @@ sg_bpf_try(struct sg_bpf *b, const struct sg_config *c, enum sg_hooks h,
 	skel->rodata->sockops_pid = (prop & SG_PROP_TCPOPT) &&
 	    libbpf_probe_bpf_helper(BPF_PROG_TYPE_SOCK_OPS,
 	    BPF_FUNC_get_current_pid_tgid, NULL) == 1;
+	/* Where sockops cannot tell the writing thread (before 6.10), the
+	 * sk_msg program draws the TCP option's context too. */
+	msg = (prop & SG_PROP_HEADERS) ||
+	    ((prop & SG_PROP_TCPOPT) && !skel->rodata->sockops_pid);
 	if ((prop & SG_PROP_TCPOPT) && !skel->rodata->sockops_pid)
-		sg_log(SG_LOG_WARN, "context propagation: this kernel does not "
-		    "tell sockops programs the thread of a write (6.10+): the "
-		    "TCP option of a server's client call carries a trace of "
-		    "its own, not its server request's (counted in "
-		    "spyglass_trace_propagation_mismatch_total)");
+		sg_log(SG_LOG_INFO, "context propagation: sockops cannot tell "
+		    "the writing thread on this kernel (6.10+): sk_msg draws "
+		    "the TCP option's context (the client connections go "
+		    "through the sockmap's send path)");
 	if (!p->loop_helper)
 		sg_log(SG_LOG_INFO, "bpf: a kernel before 5.17: %d iovecs read per "
 		    "call, and the write where HTTP/2 is first seen is not read "
@@ -193,7 +197,7 @@ sg_bpf_try(struct sg_bpf *b, const struct sg_config *c, enum sg_hooks h,
 	/* Carry every kind; switch off the programs of the others. */
 	bpf_object__for_each_program(prog, skel->obj)
 		bpf_program__set_autoload(prog, sg_bpf_wanted(
-		    bpf_program__name(prog), h, p, tls, prop));
+		    bpf_program__name(prog), h, p, tls, prop, msg));
 
 	if ((err = spyglass_bpf__load(skel)) != 0) {
 		sg_log(SG_LOG_ERR, "bpf: load with %s hooks: %s",

@@ -334,10 +334,10 @@ pf_report_propagation(struct pf_out *o, const struct sg_config *c,
 	else if (m != SG_PROPAGATION_HEADERS &&
 	    libbpf_probe_bpf_helper(BPF_PROG_TYPE_SOCK_OPS,
 	    BPF_FUNC_get_current_pid_tgid, NULL) != 1)
-		pf(o, "warning", "context propagation: sockops programs cannot "
-		    "tell the writing thread on this kernel (6.10+): the TCP "
-		    "option of a server's client call will carry a trace of its "
-		    "own, not its server request's");
+		pf(o, "info", "context propagation: sockops programs cannot "
+		    "tell the writing thread on this kernel (6.10+): an sk_msg "
+		    "program will draw the TCP option's context (the client "
+		    "connections then go through the sockmap's send path)");
 	if (plan[0] == SG_HOOKS_SOCKET || plan[0] == SG_HOOKS_FENTRY)
 		pf(o, "ok", "context propagation: %s%s%s; sockops on %s "
 		    "(cap_net_admin)",

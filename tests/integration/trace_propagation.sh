@@ -82,6 +82,13 @@ start_sensor -o discovery.open_port="$PORT,$BPORT" -o trace_printer=json \
 wait_ready 2 || exit 1
 if grep -q "context propagation needs the socket or fentry hooks" "$SENSOR_ERR"; then
 	stop_sensor
+	# a kind that failed to load says why first
+	if grep -q "hooks failed: trying" "$SENSOR_ERR"; then
+		grep -v "^libbpf: \(sec\|prog\|map\|elf\|CO-RE\)" "$SENSOR_ERR" |
+		    grep -B40 "hooks failed: trying" | tail -60
+		fail "the propagation programs did not load with hooks that can carry them"
+		test_done
+	fi
 	skip "this kernel offers neither the socket nor the fentry hooks"
 fi
 grep -q "context propagation: traceparent in HTTP/1 requests" "$SENSOR_ERR" ||
