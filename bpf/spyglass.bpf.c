@@ -802,18 +802,31 @@ sg_load64(const __u8 *p)
  * is the one kept.
  */
 static __always_inline void
-sg_scan_head(const __u8 *d, __u64 n, __u64 *line_end, __u64 *tp_at)
+sg_scan_head(const __u8 *d, __u64 n, __u64 *line_end, __u64 *tp_at,
+    bool tp_only)
 {
 	/* "\ntracepa" and "rent:", folded as above, little-endian */
 	const __u64 w0 = 0x61706563617274ULL << 8 | 0x0a;
 	const __u64 w1 = 0x3a746e6572ULL, m1 = 0xffffffffffULL;
-	__u64 nl = 0, at = 0;
+	const __u64 tp_len = 1 + SG_TP_NAME_LEN + 1 + SG_TP_VALUE_LEN;
+	__u64 nl = 0, at = 0, limit;
 
+	/* The positions worth looking at: the loop ends there, so a short
+	 * request costs a few iterations, not SG_TP_SCAN. */
+	if (n > SG_TP_SCAN + tp_len)
+		n = SG_TP_SCAN + tp_len;
+	limit = n < SG_TP_SCAN ? n : SG_TP_SCAN;
+	if (tp_only)
+		limit = n > tp_len ? n - tp_len + 1 : 0;
+	if (limit > SG_TP_SCAN)
+		limit = SG_TP_SCAN;
 	for (__u32 k = 0; k < SG_TP_SCAN; k++) {
-		__u64 i = SG_TP_SCAN - 1 - k;
-		__u64 need = i + 1 + SG_TP_NAME_LEN + 1 + SG_TP_VALUE_LEN;
+		__u64 i = limit - 1 - k;
+		__u64 need = i + tp_len;
 		__u64 diff, sel, lf;
 
+		if (k >= limit)
+			break;
 		asm volatile("" : "+r"(i));
 		i &= SG_TP_SCAN - 1;
 		diff = ((sg_load64(d + i) | SG_CASE_FOLD) ^
@@ -924,7 +937,7 @@ sg_prop_server_start(__u64 id)
 			return 0;
 		}
 	}
-	sg_scan_head(s->ev.data, s->ev.captured, &nl, &at);
+	sg_scan_head(s->ev.data, s->ev.captured, &nl, &at, true);
 	if (!sg_parse_traceparent(s->ev.data, at, c.trace_id, &c.flags))
 		sg_random(c.trace_id, sizeof(c.trace_id));
 	bpf_map_update_elem(&sg_tctx, &id, &c, BPF_ANY);
@@ -1967,7 +1980,7 @@ sg_msg_scan(struct sk_msg_md *msg, struct sg_msg_scan *r)
 		return;
 	if (!sg_http_method(h->b))
 		return;
-	sg_scan_head(h->b, want, &r->line_end, &r->tp_at);
+	sg_scan_head(h->b, want, &r->line_end, &r->tp_at, false);
 	if (r->tp_at != 0 && !sg_parse_traceparent(h->b, r->tp_at,
 	    r->tp_trace, &r->tp_flags))
 		r->line_end = r->tp_at = 0;   /* one we cannot read: leave it */
