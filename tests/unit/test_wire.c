@@ -568,6 +568,19 @@ test_stats_round_trip(void **state)
 
 /* The families rendered from the table: one per name, the labels split
  * out of "key=\"value\"". */
+/* A family's series are adjacent in the table, or the exporter would
+ * render a second TYPE line for it. */
+static void
+test_self_adjacent(void **state)
+{
+	(void)state;
+	for (int i = 0; i < SG_SELF_MAX; i++)
+		for (int j = i + 2; j < SG_SELF_MAX; j++)
+			if (strcmp(sg_self[i].name, sg_self[j].name) == 0)
+				assert_string_equal(sg_self[j - 1].name,
+				    sg_self[i].name);
+}
+
 static void
 test_self_families(void **state)
 {
@@ -860,6 +873,7 @@ main(void)
 		cmocka_unit_test(test_span_round_trip),
 		cmocka_unit_test(test_span_field_too_long),
 		cmocka_unit_test(test_stats_round_trip),
+		cmocka_unit_test(test_self_adjacent),
 		cmocka_unit_test(test_self_families),
 		cmocka_unit_test(test_snapshot_round_trip),
 		cmocka_unit_test(test_malformed_family),
