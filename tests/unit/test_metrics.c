@@ -1054,6 +1054,26 @@ test_spans_client(void **state)
 	spans_build(&s, &c, &ex, NULL, 0, true);
 	assert_int_equal(s.kind, SG_SPAN_CLIENT);
 	assert_string_equal(s.protocol_version, "1.1");
+
+	/* Addresses are formatted again when they change (the last ones
+	 * are kept), shorter ones leaving nothing of the longer behind. */
+	c.id.family = AF_INET;
+	memset(c.id.laddr, 0, 16);
+	memset(c.id.raddr, 0, 16);
+	memcpy(c.id.laddr, (uint8_t[]){ 192, 168, 100, 200 }, 4);
+	memcpy(c.id.raddr, (uint8_t[]){ 1, 2, 3, 4 }, 4);
+	spans_build(&s, &c, &ex, NULL, 0, false);
+	assert_string_equal(s.host_addr, "192.168.100.200");
+	assert_string_equal(s.peer_addr, "1.2.3.4");
+	memcpy(c.id.laddr, (uint8_t[]){ 9, 9, 9, 9 }, 4);
+	spans_build(&s, &c, &ex, NULL, 0, false);
+	assert_string_equal(s.host_addr, "9.9.9.9");
+	assert_int_equal(s.host_addr[sizeof(s.host_addr) - 1], 0);
+	assert_int_equal(s.host_addr[10], 0);
+	assert_string_equal(s.peer_addr, "1.2.3.4");
+	c.id.family = AF_INET6;   /* the same bytes, another family */
+	spans_build(&s, &c, &ex, NULL, 0, false);
+	assert_string_equal(s.peer_addr, "102:304::");
 }
 
 /* A valid incoming context: a server span continues the caller's trace;
