@@ -137,13 +137,38 @@ to_unix(uint64_t mono, int64_t offset)
 	return mono + (uint64_t)offset;
 }
 
+/* An address as last formatted: a server's own address is the same in
+ * every span, and its clients' mostly repeat; formatting both was 250
+ * instructions per span (the collector is single-threaded). */
+struct addr_memo {
+	bool     valid;
+	uint16_t family;
+	uint8_t  addr[16];
+	char     text[SG_ADDR_MAX];   /* zero past the string, as spans are */
+};
+
+static void
+spans_addr_memo(struct addr_memo *m, char out[SG_ADDR_MAX], uint16_t family,
+    const uint8_t addr[16])
+{
+	if (!m->valid || m->family != family ||
+	    memcmp(m->addr, addr, sizeof(m->addr)) != 0) {
+		memset(m->text, 0, sizeof(m->text));
+		spans_format_addr(m->text, sizeof(m->text), family, addr);
+		m->family = family;
+		memcpy(m->addr, addr, sizeof(m->addr));
+		m->valid = true;
+	}
+	memcpy(out, m->text, SG_ADDR_MAX);
+}
+
 static void
 spans_add_addrs(struct sg_span *s, const struct sg_conn *conn)
 {
-	spans_format_addr(s->host_addr, sizeof(s->host_addr),
-	    conn->id.family, conn->id.laddr);
-	spans_format_addr(s->peer_addr, sizeof(s->peer_addr),
-	    conn->id.family, conn->id.raddr);
+	static struct addr_memo host, peer;
+
+	spans_addr_memo(&host, s->host_addr, conn->id.family, conn->id.laddr);
+	spans_addr_memo(&peer, s->peer_addr, conn->id.family, conn->id.raddr);
 }
 
 /* What the parser could not read, as the span says it. */

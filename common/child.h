@@ -6,6 +6,12 @@
 
 #include "log.h"
 
+/* The children's malloc threshold: larger blocks are mappings of their
+ * own, faulted in page by page when used and unmapped when freed. */
+#define SG_CHILD_MMAP_THRESHOLD (128u << 10)
+/* Free room at the heap's top kept rather than given back. */
+#define SG_CHILD_TRIM_THRESHOLD (1u << 20)
+
 struct sg_child_args {
 	const char       *runtime_dir;  /* -r: where the IPC sockets are */
 	enum sg_log_level level;        /* -l: until the configuration arrives */

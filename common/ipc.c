@@ -156,25 +156,40 @@ sg_ipc_redial(nng_socket s, nng_dialer *d, const char *dir, const char *base,
 	return 0;
 }
 
-int
-sg_ipc_send(nng_socket s, uint16_t type, const void *payload, size_t len)
+nng_msg *
+sg_ipc_msg_new(size_t cap)
 {
+	nng_msg *m;
+
+	if (cap > SG_IPC_MAX_MSG ||
+	    nng_msg_alloc(&m, sizeof(struct sg_msg_hdr) + cap) != 0)
+		return NULL;
+	return m;
+}
+
+uint8_t *
+sg_ipc_msg_payload(nng_msg *m)
+{
+	return (uint8_t *)nng_msg_body(m) + sizeof(struct sg_msg_hdr);
+}
+
+int
+sg_ipc_send_msg(nng_socket s, uint16_t type, nng_msg *m, size_t len)
+{
+	size_t have = nng_msg_len(m) - sizeof(struct sg_msg_hdr);
 	struct sg_msg_hdr h = {
 		.magic = SG_IPC_MAGIC, .version = SG_IPC_VERSION,
 		.type = type, .size = (uint32_t)len, .seq = ++sg_ipc_seq,
 	};
-	nng_msg *m;
 	int rv;
 
-	if (len > SG_IPC_MAX_MSG) {
+	if (len > have) {
 		sg_log(SG_LOG_ERR, "ipc: message type %u too large (%zu)", type, len);
+		nng_msg_free(m);
 		return -1;
 	}
-	if (nng_msg_alloc(&m, sizeof(h) + len) != 0)
-		return -1;
+	nng_msg_chop(m, have - len);
 	memcpy(nng_msg_body(m), &h, sizeof(h));
-	if (len > 0)
-		memcpy((uint8_t *)nng_msg_body(m) + sizeof(h), payload, len);
 	rv = nng_sendmsg(s, m, NNG_FLAG_NONBLOCK);
 	if (rv == 0)
 		return 0;
@@ -183,6 +198,22 @@ sg_ipc_send(nng_socket s, uint16_t type, const void *payload, size_t len)
 		return SG_IPC_FULL;
 	sg_log(SG_LOG_ERR, "ipc: send: %s", nng_strerror(rv));
 	return -1;
+}
+
+int
+sg_ipc_send(nng_socket s, uint16_t type, const void *payload, size_t len)
+{
+	nng_msg *m;
+
+	if (len > SG_IPC_MAX_MSG) {
+		sg_log(SG_LOG_ERR, "ipc: message type %u too large (%zu)", type, len);
+		return -1;
+	}
+	if ((m = sg_ipc_msg_new(len)) == NULL)
+		return -1;
+	if (len > 0)
+		memcpy(sg_ipc_msg_payload(m), payload, len);
+	return sg_ipc_send_msg(s, type, m, len);
 }
 
 int

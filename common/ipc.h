@@ -117,6 +117,13 @@ int  sg_ipc_redial(nng_socket s, nng_dialer *d, const char *dir,
  * or -1 on other errors. */
 #define SG_IPC_FULL 1
 int  sg_ipc_send(nng_socket s, uint16_t type, const void *payload, size_t len);
+/* A message to fill in place, sent without a copy: room for cap payload
+ * bytes (at most SG_IPC_MAX_MSG) at sg_ipc_msg_payload(), or NULL. */
+nng_msg *sg_ipc_msg_new(size_t cap);
+uint8_t *sg_ipc_msg_payload(nng_msg *m);
+/* Send the first len payload bytes of m (from sg_ipc_msg_new) as
+ * sg_ipc_send does; m is consumed, sent or not. */
+int  sg_ipc_send_msg(nng_socket s, uint16_t type, nng_msg *m, size_t len);
 /* Receive one message if one is waiting, without blocking: callers poll
  * NNG_OPT_RECVFD (a receive timeout would wake nng's timer thread, 1 % of
  * a CPU when idle).  Returns 0,

@@ -413,6 +413,47 @@ test_label_hash_reuse(void **state)
 	metrics_free(m);
 }
 
+/* A proxy's server and client spans alternating, and a cycle of more
+ * label sets than the cache keeps: every span is counted in its own
+ * series, whichever slot its labels were found in or built anew. */
+static void
+test_label_cache_slots(void **state)
+{
+	static const char *const methods[] = { "GET", "POST", "PUT", "DELETE",
+		"PATCH", "HEAD" };
+	struct sg_metrics *m = metrics_new(&dur_b, &size_b, 20);
+	struct sg_span s;
+	struct dsnap d;
+	struct dfam *f;
+
+	(void)state;
+	for (int round = 0; round < 3; round++)
+		for (size_t i = 0; i < 6; i++) {
+			s = span(SG_SPAN_SERVER, methods[i], 200, 1, 0, 0);
+			metrics_record_span(m, &s);
+			s = span(SG_SPAN_CLIENT, methods[i], 200, 1, 0, 0);
+			metrics_record_span(m, &s);
+			if (i % 2 == 0) {   /* and the server span again */
+				s = span(SG_SPAN_SERVER, methods[i], 200, 1,
+				    0, 0);
+				metrics_record_span(m, &s);
+			}
+		}
+	dsnap_take(m, &d);
+	f = dfam(&d, "http_server_request_duration_seconds");
+	assert_int_equal(f->hdr.nseries, 6);
+	for (size_t i = 0; i < 6; i++)
+		assert_int_equal(find_series(f, "http_request_method",
+		    methods[i], NULL)->count, i % 2 == 0 ? 6 : 3);
+	f = dfam(&d, "http_client_request_duration_seconds");
+	assert_int_equal(f->hdr.nseries, 6);
+	for (size_t i = 0; i < 6; i++)
+		assert_int_equal(find_series(f, "http_request_method",
+		    methods[i], NULL)->count, 3);
+	dsnap_free(&d);
+	metrics_free(m);
+}
+
 static void
 test_series_limit(void **state)
 {
@@ -1013,6 +1054,26 @@ test_spans_client(void **state)
 	spans_build(&s, &c, &ex, NULL, 0, true);
 	assert_int_equal(s.kind, SG_SPAN_CLIENT);
 	assert_string_equal(s.protocol_version, "1.1");
+
+	/* Addresses are formatted again when they change (the last ones
+	 * are kept), shorter ones leaving nothing of the longer behind. */
+	c.id.family = AF_INET;
+	memset(c.id.laddr, 0, 16);
+	memset(c.id.raddr, 0, 16);
+	memcpy(c.id.laddr, (uint8_t[]){ 192, 168, 100, 200 }, 4);
+	memcpy(c.id.raddr, (uint8_t[]){ 1, 2, 3, 4 }, 4);
+	spans_build(&s, &c, &ex, NULL, 0, false);
+	assert_string_equal(s.host_addr, "192.168.100.200");
+	assert_string_equal(s.peer_addr, "1.2.3.4");
+	memcpy(c.id.laddr, (uint8_t[]){ 9, 9, 9, 9 }, 4);
+	spans_build(&s, &c, &ex, NULL, 0, false);
+	assert_string_equal(s.host_addr, "9.9.9.9");
+	assert_int_equal(s.host_addr[sizeof(s.host_addr) - 1], 0);
+	assert_int_equal(s.host_addr[10], 0);
+	assert_string_equal(s.peer_addr, "1.2.3.4");
+	c.id.family = AF_INET6;   /* the same bytes, another family */
+	spans_build(&s, &c, &ex, NULL, 0, false);
+	assert_string_equal(s.peer_addr, "102:304::");
 }
 
 /* A valid incoming context: a server span continues the caller's trace;
@@ -1488,6 +1549,7 @@ main(void)
 		cmocka_unit_test(test_spans_sql),
 		cmocka_unit_test(test_method_status),
 		cmocka_unit_test(test_label_hash_reuse),
+		cmocka_unit_test(test_label_cache_slots),
 		cmocka_unit_test(test_series_limit),
 		cmocka_unit_test(test_many_series),
 		cmocka_unit_test(test_target_info),
