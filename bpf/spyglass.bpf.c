@@ -313,8 +313,6 @@ sg_output(void *ev, __u64 size)
 {
 	if (bpf_ringbuf_output(&sg_rb, ev, size, sg_rb_flags()) != 0)
 		sg_count(SG_STAT_RB_FULL);
-	else
-		sg_count(SG_STAT_EVENTS);
 }
 
 static __always_inline void
@@ -900,7 +898,6 @@ sg_emit_trace(const struct sg_data_event *e, __u8 kind, const __u8 *trace,
 	else
 		__builtin_memset(t->span_id, 0, 8);
 	bpf_ringbuf_submit(t, sg_rb_flags());
-	sg_count(SG_STAT_EVENTS);
 }
 
 /*

@@ -143,7 +143,6 @@ struct sg_proc_event {
 /* Indexes of the per-CPU drop counters in the `sg_stats` map. */
 enum sg_bpf_stat {
 	SG_STAT_RB_FULL = 0,    /* ring buffer had no room: event lost */
-	SG_STAT_EVENTS,         /* events written */
 	SG_STAT_TLS_UNBOUND,    /* TLS plaintext of a connection not known
 	                         * yet (a call before the first socket I/O
 	                         * the library did for it): not reported */
