@@ -900,6 +900,19 @@ sg_emit_trace(const struct sg_data_event *e, __u8 kind, const __u8 *trace,
 	bpf_ringbuf_submit(t, sg_rb_flags());
 }
 
+/* The thread's entry, rewritten in place when it has one: a hash
+ * update costs more than a lookup (and an LRU one more still). */
+static __always_inline void
+sg_tctx_set(__u64 id, const struct sg_tctx *c)
+{
+	struct sg_tctx *old = bpf_map_lookup_elem(&sg_tctx, &id);
+
+	if (old != NULL)
+		*old = *c;
+	else
+		bpf_map_update_elem(&sg_tctx, &id, c, BPF_ANY);
+}
+
 /*
  * A server request starts in the event being built in this CPU's scratch:
  * the thread serves it.  A global function, verified once on its own: the
@@ -928,7 +941,7 @@ sg_prop_server_start(__u64 id)
 		if (o != NULL && o->fresh) {
 			o->fresh = 0;
 			__builtin_memcpy(c.trace_id, o->trace_id, 16);
-			bpf_map_update_elem(&sg_tctx, &id, &c, BPF_ANY);
+			sg_tctx_set(id, &c);
 			sg_emit_trace(&s->ev, SG_TRACE_SERVER, c.trace_id,
 			    o->span_id, c.flags, SG_PROP_TCPOPT);
 			return 0;
@@ -937,19 +950,21 @@ sg_prop_server_start(__u64 id)
 	sg_scan_head(s->ev.data, s->ev.captured, &nl, &at, true);
 	if (!sg_parse_traceparent(s->ev.data, at, c.trace_id, &c.flags))
 		sg_random(c.trace_id, sizeof(c.trace_id));
-	bpf_map_update_elem(&sg_tctx, &id, &c, BPF_ANY);
+	sg_tctx_set(id, &c);
 	sg_emit_trace(&s->ev, SG_TRACE_SERVER, c.trace_id, NULL, c.flags, 0);
 	return 0;
 }
 
-/* The thread replies on e's connection: its request is served. */
+/* The thread replies on e's connection: its request is served (the
+ * entry stays for the thread's next one, marked empty: a delete costs
+ * more than the lookup). */
 static __always_inline void
 sg_prop_server_reply(const struct sg_data_event *e, __u64 id)
 {
 	struct sg_tctx *c = bpf_map_lookup_elem(&sg_tctx, &id);
 
 	if (c != NULL && c->sock == e->conn.sock)
-		bpf_map_delete_elem(&sg_tctx, &id);
+		c->sock = 0;
 }
 
 /* A client write: the context the sk_msg program gave it (a header,
@@ -2020,7 +2035,7 @@ sg_prop_client_ctx(struct sg_tsent *t, __u64 id, __u8 via)
 {
 	struct sg_tctx *c = bpf_map_lookup_elem(&sg_tctx, &id);
 
-	if (c != NULL) {
+	if (c != NULL && c->sock != 0) {
 		__builtin_memcpy(t->trace_id, c->trace_id, 16);
 		t->flags = c->flags;
 	} else {
