@@ -703,3 +703,20 @@ sensor_links() {
 	cat "/proc/$SENSOR_PID"/fdinfo/* 2>/dev/null |
 	    awk -v t="$1" '$1 == "link_type:" && $2 == t { n++ } END { print n + 0 }'
 }
+
+# curl_traceparents URL_PREFIX M WANT_FILE: M requests on one keep-alive
+# connection, the i-th to URL_PREFIXi with a traceparent of its own (trace
+# feed..., parent span c0de...); writes "trace_id parent_id" lines to
+# WANT_FILE and prints "200 M" when all were answered 200.
+curl_traceparents() {
+	local prefix=$1 m=$2 want=$3 urls=() i tr sp
+	: > "$want"
+	for ((i = 1; i <= m; i++)); do
+		tr=$(printf 'feed%012x%016x' "$i" $((0x7ace0000 + i)))
+		sp=$(printf '%016x' $((0xc0de0000 + i)))
+		echo "$tr $sp" >> "$want"
+		[ "$i" = 1 ] || urls+=(--next)
+		urls+=(-s -o /dev/null -w '%{http_code}\n' -H "traceparent: 00-$tr-$sp-01" "$prefix$i")
+	done
+	curl --max-time 60 "${urls[@]}" | sort | uniq -c | awk '{ print $2, $1 }'
+}

@@ -83,18 +83,9 @@ assert_eq "spyglass_trace_links_total{via=peer}" "$N" \
     "$(metric_value spyglass_trace_links_total via=peer)"
 
 # With curl's traceparent: its trace, nginx's server span its child.
-: > "$T/want"
 M=10
-urls=()
-for ((i = 1; i <= M; i++)); do
-	tr=$(printf 'feed%012x%016x' "$i" $((0x7ace0000 + i)))
-	sp=$(printf '%016x' $((0xc0de0000 + i)))
-	echo "$tr $sp" >> "$T/want"
-	[ "$i" = 1 ] || urls+=(--next)
-	urls+=(-s -o /dev/null -w '%{http_code}\n' -H "traceparent: 00-$tr-$sp-01" "$URL/p/tp$i")
-done
 assert_eq "with traceparent: $M answered" "200 $M" \
-    "$(curl --max-time 60 "${urls[@]}" | sort | uniq -c | awk '{ print $2, $1 }')"
+    "$(curl_traceparents "$URL/p/tp" "$M" "$T/want")"
 v=$(wait_spans $((4 * (N + M))))
 log "spans after wait: $v"
 settle
