@@ -216,29 +216,23 @@ tl_peer_fits(const struct tracelink_ctx *peer, bool hdr,
 
 static const uint8_t zero_span[8];
 
-/* A server context as the kernel fixed it: the caller's TCP option, or
- * the trace its client calls carry (drawn there, or the traceparent it
- * found, the same as hdr then). */
-static void
-tl_take_kernel(struct tracelink *tl, struct tracelink_ctx *ctx,
-    const struct tracelink_kctx *k, bool hdr, uint8_t hdr_flags,
-    const uint8_t hdr_trace[16], const uint8_t hdr_parent[8])
+/* Whether the kernel's context came in the caller's TCP option: it names
+ * the caller's client span. */
+static bool
+tl_kctx_wire(const struct tracelink_kctx *k)
 {
-	if (memcmp(k->span_id, zero_span, sizeof(zero_span)) != 0) {
-		tl_take_header(ctx, (k->flags & 1) ? SG_EX_TRACE_SAMPLED : 0,
-		    k->trace_id, k->span_id);
-		ctx->source = TRACELINK_WIRE;
-		tl->st.wire_links++;
-		return;
-	}
-	if (hdr) {
-		tl_take_header(ctx, hdr_flags, hdr_trace, hdr_parent);
-		if (memcmp(hdr_trace, k->trace_id, 16) != 0)
-			tl->st.kernel_differs++;
-		return;
-	}
-	tl_take_root(ctx);
-	memcpy(ctx->trace_id, k->trace_id, sizeof(ctx->trace_id));
+	return k != NULL && memcmp(k->span_id, zero_span, 8) != 0;
+}
+
+/* The caller's client span, from its TCP option, as the parent. */
+static void
+tl_take_wire(struct tracelink *tl, struct tracelink_ctx *ctx,
+    const struct tracelink_kctx *k)
+{
+	tl_take_header(ctx, (k->flags & 1) ? SG_EX_TRACE_SAMPLED : 0,
+	    k->trace_id, k->span_id);
+	ctx->source = TRACELINK_WIRE;
+	tl->st.wire_links++;
 }
 
 void
@@ -256,22 +250,26 @@ tracelink_server_read(struct tracelink *tl, struct tracelink_ctx *ctx,
 		k = NULL;
 	if (tracelink_server_starts(ctx)) {
 		ids_random(ctx->span_id, sizeof(ctx->span_id));
-		/* the caller's own word on the wire first */
-		if (k != NULL && memcmp(k->span_id, zero_span, 8) != 0)
-			tl_take_kernel(tl, ctx, k, hdr, hdr_flags, hdr_trace,
-			    hdr_parent);
+		/* the caller's own word on the wire first; then the kernel's
+		 * trace (the traceparent it found, or one it drew) is what
+		 * this request's calls carry */
+		if (tl_kctx_wire(k))
+			tl_take_wire(tl, ctx, k);
 		else if (tl_peer_fits(peer, hdr, hdr_trace) && (k == NULL ||
 		    memcmp(peer->trace_id, k->trace_id, 16) == 0)) {
 			tl_take_local(ctx, TRACELINK_PEER, peer->trace_id,
 			    peer->span_id, peer->parent);
 			tl->st.peer_links++;
-		} else if (k != NULL)
-			tl_take_kernel(tl, ctx, k, hdr, hdr_flags, hdr_trace,
-			    hdr_parent);
-		else if (hdr)
+		} else if (hdr) {
 			tl_take_header(ctx, hdr_flags, hdr_trace, hdr_parent);
-		else
+			if (k != NULL && memcmp(hdr_trace, k->trace_id, 16) != 0)
+				tl->st.kernel_differs++;
+		} else {
 			tl_take_root(ctx);
+			if (k != NULL)
+				memcpy(ctx->trace_id, k->trace_id,
+				    sizeof(ctx->trace_id));
+		}
 		ctx->state = TRACELINK_OPEN;
 	} else if (hdr && !tl_same_header(ctx, hdr_trace, hdr_parent) &&
 	    !((ctx->source == TRACELINK_PEER ||

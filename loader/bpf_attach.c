@@ -53,7 +53,7 @@ sg_bpf_prop_bits(const struct sg_config *c, enum sg_hooks h)
 
 	if (m == SG_PROPAGATION_DISABLED)
 		return 0;
-	if (h != SG_HOOKS_SOCKET && h != SG_HOOKS_FENTRY) {
+	if (!sg_hooks_propagate(h)) {
 		sg_log(SG_LOG_WARN, "context propagation needs the socket or "
 		    "fentry hooks: none with %s hooks", sg_hooks_name(h));
 		return 0;
@@ -171,8 +171,7 @@ sg_bpf_try(struct sg_bpf *b, const struct sg_config *c, enum sg_hooks h,
 	skel->rodata->tls_on = tls;
 	skel->rodata->propagate = (uint8_t)prop;
 	skel->rodata->sockops_pid = (prop & SG_PROP_TCPOPT) &&
-	    libbpf_probe_bpf_helper(BPF_PROG_TYPE_SOCK_OPS,
-	    BPF_FUNC_get_current_pid_tgid, NULL) == 1;
+	    sg_hooks_sockops_thread();
 	/* Where sockops cannot tell the writing thread (before 6.10), the
 	 * sk_msg program draws the TCP option's context too. */
 	msg = (prop & SG_PROP_HEADERS) ||

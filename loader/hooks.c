@@ -42,6 +42,19 @@ static const struct {
 	{ "kp_",      K(SG_HOOKS_KPROBE) },
 };
 
+bool
+sg_hooks_propagate(enum sg_hooks h)
+{
+	return h == SG_HOOKS_SOCKET || h == SG_HOOKS_FENTRY;
+}
+
+bool
+sg_hooks_sockops_thread(void)
+{
+	return libbpf_probe_bpf_helper(BPF_PROG_TYPE_SOCK_OPS,
+	    BPF_FUNC_get_current_pid_tgid, NULL) == 1;
+}
+
 const char *
 sg_hooks_name(enum sg_hooks h)
 {

@@ -50,6 +50,12 @@ int sg_hooks_plan(enum sg_hooks configured, const struct sg_hooks_probe *p,
 const char *sg_hooks_name(enum sg_hooks h);
 /* What it hooks, for messages. */
 const char *sg_hooks_describe(enum sg_hooks h);
+/* Whether kind h can carry trace context propagation: its
+ * inet_sock_set_state program marks client sockets in the socket storage
+ * the sockops program reads (socket and fentry kinds). */
+bool sg_hooks_propagate(enum sg_hooks h);
+/* Whether sockops programs may ask for the current thread (6.10+). */
+bool sg_hooks_sockops_thread(void);
 /* Whether the BPF program of that name belongs to kind h here. */
 bool sg_hooks_program_wanted(const char *prog, enum sg_hooks h,
     const struct sg_hooks_probe *p);

@@ -16,7 +16,6 @@
 #include <unistd.h>
 
 #include <bpf/bpf.h>
-#include <bpf/libbpf.h>
 #include <linux/capability.h>
 #include <linux/magic.h>
 
@@ -327,18 +326,16 @@ pf_report_propagation(struct pf_out *o, const struct sg_config *c,
 		return;
 	}
 	sg_hooks_plan(c->ebpf.syscall_hooks, &p->hooks, plan);
-	if (plan[0] != SG_HOOKS_SOCKET && plan[0] != SG_HOOKS_FENTRY)
+	if (!sg_hooks_propagate(plan[0]))
 		pf(o, "warning", "context propagation: needs the socket or "
 		    "fentry hooks, and %s will be used: no context will be "
 		    "propagated", sg_hooks_name(plan[0]));
-	else if (m != SG_PROPAGATION_HEADERS &&
-	    libbpf_probe_bpf_helper(BPF_PROG_TYPE_SOCK_OPS,
-	    BPF_FUNC_get_current_pid_tgid, NULL) != 1)
+	else if (m != SG_PROPAGATION_HEADERS && !sg_hooks_sockops_thread())
 		pf(o, "info", "context propagation: sockops programs cannot "
 		    "tell the writing thread on this kernel (6.10+): an sk_msg "
 		    "program will draw the TCP option's context (the client "
 		    "connections then go through the sockmap's send path)");
-	if (plan[0] == SG_HOOKS_SOCKET || plan[0] == SG_HOOKS_FENTRY)
+	if (sg_hooks_propagate(plan[0]))
 		pf(o, "ok", "context propagation: %s%s%s; sockops on %s "
 		    "(cap_net_admin)",
 		    m != SG_PROPAGATION_IP ? "traceparent in HTTP/1 requests "
