@@ -68,6 +68,8 @@ static struct {
 	uint64_t           ev_next;
 	uint64_t           spans_unsampled;
 	uint64_t           tctx_invalid;    /* traceparent ignored */
+	uint64_t           tstate_invalid;  /* tracestate ignored */
+	uint64_t           tstate_cut;      /* tracestate members left out */
 	bool               want_spans;      /* printer or OTLP traces on */
 	bool               proc_net;        /* application_process: count
 	                                     * each process's socket bytes */
@@ -253,6 +255,8 @@ sg_on_exchange(void *ctx, const struct sg_conn *conn,
 		return;
 	if (ex->flags & SG_EX_TRACE_INVALID)
 		C.tctx_invalid++;
+	C.tstate_invalid += !!(ex->tracestate_flags & SG_EX_TSTATE_INVALID);
+	C.tstate_cut += !!(ex->tracestate_flags & SG_EX_TSTATE_CUT);
 	spans_build(&s, conn, ex, procs_find(conn->pid), C.clock_offset,
 	    C.want_spans);
 	rf = sg_route(&s);
@@ -570,6 +574,8 @@ sg_send_stats(void)
 	C.self[SG_SELF_SPANS] = C.spans_total;
 	C.self[SG_SELF_SPANS_UNSAMPLED] = C.spans_unsampled;
 	C.self[SG_SELF_TRACE_CONTEXT_INVALID] = C.tctx_invalid;
+	C.self[SG_SELF_TRACE_STATE_INVALID] = C.tstate_invalid;
+	C.self[SG_SELF_TRACE_STATE_CUT] = C.tstate_cut;
 	tracelink_stats(C.tracelink, &ls);
 	C.self[SG_SELF_TRACE_LINKS_THREAD] = ls.thread_links;
 	C.self[SG_SELF_TRACE_LINKS_PEER] = ls.peer_links;

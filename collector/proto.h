@@ -86,7 +86,19 @@ struct sg_exchange {
 	 * span of the caller that sent it. */
 	uint8_t  trace_id[16];
 	uint8_t  parent_span_id[8];
+	/* With SG_EX_TRACE_CTX: the request's W3C tracestate, whole members
+	 * only (tracectx.h), tracestate_len bytes without a NUL; NULL when
+	 * it had none.  The parser's memory: valid during emit only. */
+	const char *tracestate;
+	uint16_t tracestate_len;
+	uint8_t  tracestate_flags;	/* SG_EX_TSTATE_* */
 };
+
+/* sg_exchange.tracestate_flags, with SG_EX_TRACE_CTX only: a tracestate
+ * of the request was not valid (none is kept), or members of it were
+ * left out (too long, or past what the sensor saw of the request). */
+#define SG_EX_TSTATE_INVALID	0x01
+#define SG_EX_TSTATE_CUT	0x02
 
 typedef void (*sg_emit_fn)(void *ctx, const struct sg_exchange *ex);
 

@@ -10,6 +10,7 @@
 #include <arpa/inet.h>
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -20,6 +21,7 @@
 #include "select_conf.h"
 #include "semconv.h"
 #include "sql.h"
+#include "tracectx.h"
 
 void
 spans_init(void)
@@ -250,6 +252,25 @@ spans_ids(struct sg_span *out, const struct sg_conn *conn,
 	    sizeof(out->parent_span_id));
 }
 
+_Static_assert(TRACESTATE_MAX < SG_TRACESTATE_MAX,
+    "a kept tracestate fits a span, with its NUL");
+
+/* A server span that continues its caller's traceparent carries on the
+ * caller's tracestate with it.  The client spans made for it do not:
+ * the sensor passes on a traceparent only. */
+static void
+spans_trace_state(struct sg_span *out, const struct sg_exchange *ex)
+{
+	if (out->kind != SG_SPAN_SERVER || ex->tracestate == NULL ||
+	    !(ex->flags & SG_EX_TRACE_CTX) ||
+	    memcmp(out->trace_id, ex->trace_id, sizeof(out->trace_id)) != 0 ||
+	    memcmp(out->parent_span_id, ex->parent_span_id,
+	    sizeof(out->parent_span_id)) != 0)
+		return;
+	copy_str(out->trace_state, sizeof(out->trace_state), ex->tracestate,
+	    ex->tracestate_len);
+}
+
 void
 spans_build(struct sg_span *out, const struct sg_conn *conn,
     const struct sg_exchange *ex, const struct sg_proc_info *proc,
@@ -257,7 +278,10 @@ spans_build(struct sg_span *out, const struct sg_conn *conn,
 {
 	uint8_t role;
 
-	memset(out, 0, sizeof(*out));
+	/* the trace state is cleared by its first byte: a span is built for
+	 * every exchange, and most have none */
+	memset(out, 0, offsetof(struct sg_span, trace_state));
+	out->trace_state[0] = '\0';
 	if (conn == NULL || ex == NULL)
 		return;
 
@@ -285,8 +309,10 @@ spans_build(struct sg_span *out, const struct sg_conn *conn,
 
 	out->req_size = ex->req_size;
 	out->resp_size = ex->resp_size;
-	if (exported)
+	if (exported) {
 		spans_ids(out, conn, ex);
+		spans_trace_state(out, ex);
+	}
 	/* the metrics' server_address (and, when selected,
 	 * client_address) labels */
 	spans_add_addrs(out, conn);

@@ -132,6 +132,7 @@ msg_put_span(struct wire_w *w, const struct sg_span *s)
 	wire_put_str(w, s->collection);
 	wire_put_str(w, s->db_namespace);
 	wire_put_str(w, s->error);
+	wire_put_str(w, s->trace_state);
 }
 
 int
@@ -165,6 +166,7 @@ msg_get_span(struct wire_r *r, struct sg_span *s)
 	wire_get_str(r, s->collection, sizeof(s->collection));
 	wire_get_str(r, s->db_namespace, sizeof(s->db_namespace));
 	wire_get_str(r, s->error, sizeof(s->error));
+	wire_get_str(r, s->trace_state, sizeof(s->trace_state));
 	if ((s->kind != SG_SPAN_SERVER && s->kind != SG_SPAN_CLIENT) ||
 	    s->app == 0 || s->app >= SG_APP_MAX || (s->flags & ~SG_SPAN_FLAGS))
 		return -1;

@@ -93,6 +93,8 @@ enum sg_app {
 /* Fields of database and messaging exchanges and spans. */
 #define SG_COLLECTION_MAX 64	/* db.collection.name, a table */
 #define SG_DBNAME_MAX     64	/* db.namespace: the database */
+#define SG_TRACESTATE_MAX 513	/* W3C tracestate: the 512 bytes its
+				 * specification asks to be passed on */
 #define SG_ERROR_MAX      24	/* error.type: SQLSTATE, error code or
 				 * Redis error prefix */
 
@@ -135,6 +137,10 @@ struct sg_span {
 	char     collection[SG_COLLECTION_MAX];
 	char     db_namespace[SG_DBNAME_MAX];
 	char     error[SG_ERROR_MAX];     /* "": no error */
+	/* W3C tracestate of the caller, which a server span continuing its
+	 * trace carries on ("" none).  Last: what builds a span clears the
+	 * fields before it, and this one's first byte. */
+	char     trace_state[SG_TRACESTATE_MAX];
 };
 void msg_put_span(struct wire_w *w, const struct sg_span *s);
 int  msg_get_span(struct wire_r *r, struct sg_span *s);

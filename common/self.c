@@ -80,6 +80,13 @@ const struct sg_self_def sg_self[SG_SELF_MAX] = {
 	    "spyglass_trace_context_invalid_total", "", C, O,
 	    "Requests whose W3C traceparent was not valid (or sent twice): "
 	    "ignored, their spans start traces of their own" },
+	[SG_SELF_TRACE_STATE_INVALID] = {
+	    "spyglass_trace_state_dropped_total", "reason=\"invalid\"", C, O,
+	    "Requests whose W3C tracestate was not kept whole: not valid "
+	    "(none kept), or members past 512 bytes or past what the sensor "
+	    "saw of the request left out (cut)" },
+	[SG_SELF_TRACE_STATE_CUT] = { "spyglass_trace_state_dropped_total",
+	    "reason=\"cut\"", C, O, "" },
 	[SG_SELF_TRACE_LINKS_THREAD] = { "spyglass_trace_links_total",
 	    "via=\"thread\"", C, O, "Requests linked by the sensor, without a "
 	    "header: client calls to the server request their thread served "

@@ -764,6 +764,9 @@ span_build(struct arena *a, const struct sg_span *s)
 	    span_bytes(a, &ps->parent_span_id, s->parent_span_id,
 	    sizeof(s->parent_span_id)) < 0)
 		return NULL;
+	if (s->trace_state[0] != '\0' &&
+	    (ps->trace_state = arena_str(a, s->trace_state)) == NULL)
+		return NULL;
 	if ((ps->name = span_name(a, s)) == NULL)
 		return NULL;
 	ps->kind = span_kind(s);

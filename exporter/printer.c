@@ -232,6 +232,10 @@ print_text(struct line *l, const struct sg_span *s)
 	put_hex(l, s->trace_id, sizeof(s->trace_id));
 	put_str(l, " span=");
 	put_hex(l, s->span_id, sizeof(s->span_id));
+	if (s->trace_state[0] != '\0') {
+		put_str(l, " tracestate=");
+		put_text_str(l, FIELD(s->trace_state));
+	}
 	put_bytes(l, "\n", 1);
 }
 
@@ -283,6 +287,7 @@ print_json(struct line *l, const struct sg_span *s)
 	if (!all_zero(s->parent_span_id, sizeof(s->parent_span_id)))
 		put_hex(l, s->parent_span_id, sizeof(s->parent_span_id));
 	put_bytes(l, "\"", 1);
+	json_str(l, "trace_state", FIELD(s->trace_state));
 	json_u64(l, "start_unix_ns", s->start_ns);
 	json_u64(l, "end_unix_ns", s->end_ns);
 	json_u64(l, "duration_ns", duration_ns(s));

@@ -66,8 +66,9 @@ enum h1_scan {
 _Static_assert(HTTP1_MAX_PENDING > SG_CAPTURE_MAX / H1_MIN_REQUEST &&
     HTTP1_MAX_PENDING <= UINT8_MAX,
     "the requests of one capture fit the ring, counted in a byte");
-/* A trace context joins its request's names as TRACECTX_LEN bytes, fewer
- * than its header line took in the capture: the bound below still holds. */
+/* A trace context joins its request's names as TRACECTX_LEN bytes, and
+ * a tracestate as H1_TSTATE_HDR bytes and its members, fewer than their
+ * header lines took in the capture: the bound below still holds. */
 _Static_assert(HTTP1_NAMES_LEN >= SG_CAPTURE_MAX &&
     HTTP1_NAMES_LEN <= UINT16_MAX,
     "the names of one capture fit, indexed by 16 bits");
@@ -488,14 +489,38 @@ h1_parse_length(const uint8_t *p, size_t n, uint64_t *out)
 
 static void	h1_req_traceparent(struct http1_conn *, const uint8_t *,
 		    size_t);
+static void	h1_req_tracestate(struct http1_conn *, const uint8_t *,
+		    size_t, bool);
+
+/* A field line's name and value, without the optional whitespace around
+ * the value; false when it has no name. */
+static bool
+h1_field_split(const uint8_t *p, size_t n, size_t *namelen,
+    const uint8_t **v, size_t *vlen)
+{
+	const uint8_t *colon;
+
+	if ((colon = memchr(p, ':', n)) == NULL || colon == p)
+		return false;
+	*namelen = (size_t)(colon - p);
+	*v = colon + 1;
+	*vlen = n - *namelen - 1;
+	while (*vlen > 0 && ((*v)[0] == ' ' || (*v)[0] == '\t')) {
+		(*v)++;
+		(*vlen)--;
+	}
+	while (*vlen > 0 && ((*v)[*vlen - 1] == ' ' || (*v)[*vlen - 1] == '\t'))
+		(*vlen)--;
+	return true;
+}
 
 /* Returns false when the line cannot belong to a header block.  Besides
- * the framing fields, a request's traceparent is read. */
+ * the framing fields, a request's trace context is read. */
 static bool
 h1_header_line(struct http1_conn *c, bool req, const uint8_t *p, size_t n)
 {
 	struct http1_msg_state *m = req ? &c->req : &c->resp;
-	const uint8_t *colon, *v;
+	const uint8_t *v;
 	size_t namelen, vlen;
 	uint64_t length;
 
@@ -503,17 +528,8 @@ h1_header_line(struct http1_conn *c, bool req, const uint8_t *p, size_t n)
 		return false;
 	if (p[0] == ' ' || p[0] == '\t')
 		return true;	/* obsolete folding: a continued value */
-	if ((colon = memchr(p, ':', n)) == NULL || colon == p)
+	if (!h1_field_split(p, n, &namelen, &v, &vlen))
 		return false;
-	namelen = (size_t)(colon - p);
-	v = colon + 1;
-	vlen = n - namelen - 1;
-	while (vlen > 0 && (v[0] == ' ' || v[0] == '\t')) {
-		v++;
-		vlen--;
-	}
-	while (vlen > 0 && (v[vlen - 1] == ' ' || v[vlen - 1] == '\t'))
-		vlen--;
 	if (h1_eq_nocase(p, namelen, "content-length")) {
 		/* an invalid length is ignored, not trusted */
 		if (h1_parse_length(v, vlen, &length))
@@ -525,8 +541,26 @@ h1_header_line(struct http1_conn *c, bool req, const uint8_t *p, size_t n)
 		m->upgrade_h2c = h1_eq_nocase(v, vlen, "h2c");
 	} else if (req && h1_eq_nocase(p, namelen, "traceparent")) {
 		h1_req_traceparent(c, v, vlen);
+	} else if (req && h1_eq_nocase(p, namelen, "tracestate")) {
+		h1_req_tracestate(c, v, vlen, false);
 	}
 	return true;
+}
+
+/* A request's field line seen only in part (p, n: its start): no framing
+ * field is that long, but a tracestate may be, and the members whole in
+ * its start are kept. */
+static void
+h1_header_line_start(struct http1_conn *c, bool req, const uint8_t *p,
+    size_t n)
+{
+	const uint8_t *v;
+	size_t namelen, vlen;
+
+	if (req && n > 0 && p[0] != ' ' && p[0] != '\t' &&
+	    h1_field_split(p, n, &namelen, &v, &vlen) &&
+	    h1_eq_nocase(p, namelen, "tracestate"))
+		h1_req_tracestate(c, v, vlen, true);
 }
 
 /*
@@ -726,7 +760,12 @@ enum h1_req_flag {
 	RQ_CONNECT	= 0x04,	/* a 2xx response opens a tunnel */
 	RQ_TCTX		= HTTP1_PENDING_TCTX,
 	RQ_TCTX_BAD	= 0x10,	/* a traceparent not valid, or two */
+	RQ_TSTATE	= HTTP1_PENDING_TSTATE,
+	RQ_TSTATE_BAD	= 0x40,	/* a tracestate not valid */
+	RQ_TSTATE_CUT	= 0x80,	/* members of it left out */
 };
+
+#define H1_TSTATE_HDR	2	/* the length before a kept tracestate */
 
 static struct http1_pending *
 h1_oldest(struct http1_conn *c)
@@ -797,12 +836,52 @@ h1_tctx_get(const struct http1_conn *c, const struct http1_pending *p,
 	    (t.flags & TRACECTX_SAMPLED ? SG_EX_TRACE_SAMPLED : 0);
 }
 
-/* Bytes of names[] the request holds: method, path, trace context. */
+/* Where the request's tracestate is, or would go, in names[]. */
 static uint16_t
-h1_names_len(const struct http1_pending *p)
+h1_tstate_at(const struct http1_pending *p)
+{
+	return h1_names_add(p->names_at, (size_t)p->method_len + p->path_len +
+	    (p->flags & RQ_TCTX ? TRACECTX_LEN : 0));
+}
+
+/* The bytes of the request's tracestate kept in names[] (0: none). */
+static uint16_t
+h1_tstate_len(const struct http1_conn *c, const struct http1_pending *p)
+{
+	uint16_t n;
+
+	if (!(p->flags & RQ_TSTATE))
+		return 0;
+	h1_names_copy(c, h1_tstate_at(p), sizeof(n), &n);
+	return n;
+}
+
+/* The request's tracestate into buf (TRACESTATE_MAX bytes), when it has
+ * a trace context for it to go with: SG_EX_TSTATE_* flags. */
+static uint8_t
+h1_tstate_get(const struct http1_conn *c, const struct http1_pending *p,
+    char *buf, uint16_t *len)
+{
+	*len = 0;
+	if (!(p->flags & RQ_TCTX))
+		return 0;
+	if (p->flags & RQ_TSTATE_BAD)
+		return SG_EX_TSTATE_INVALID;
+	*len = h1_tstate_len(c, p);
+	if (*len > 0)
+		h1_names_copy(c, h1_names_add(h1_tstate_at(p), H1_TSTATE_HDR),
+		    *len, buf);
+	return p->flags & RQ_TSTATE_CUT ? SG_EX_TSTATE_CUT : 0;
+}
+
+/* Bytes of names[] the request holds: method, path, trace context,
+ * tracestate. */
+static uint16_t
+h1_names_len(const struct http1_conn *c, const struct http1_pending *p)
 {
 	return (uint16_t)(p->method_len + p->path_len +
-	    (p->flags & RQ_TCTX ? TRACECTX_LEN : 0));
+	    (p->flags & RQ_TCTX ? TRACECTX_LEN : 0) +
+	    (p->flags & RQ_TSTATE ? H1_TSTATE_HDR + h1_tstate_len(c, p) : 0));
 }
 
 /* Requests dropped before the oldest are given up with it: they are
@@ -812,7 +891,7 @@ h1_pop(struct http1_conn *c)
 {
 	const struct http1_pending *p = h1_oldest(c);
 
-	c->names_used -= h1_names_len(p);
+	c->names_used -= h1_names_len(c, p);
 	c->head = (uint8_t)((c->head + 1) % HTTP1_MAX_PENDING);
 	c->npending--;
 }
@@ -822,6 +901,7 @@ h1_emit(struct http1_conn *c, struct h1_io *io, const struct http1_pending *p,
     uint64_t end_ns, uint16_t status, uint64_t resp_body)
 {
 	struct sg_exchange ex;
+	char tstate[TRACESTATE_MAX];
 
 	memset(&ex, 0, sizeof(ex));
 	ex.app = SG_APP_HTTP;
@@ -837,6 +917,9 @@ h1_emit(struct http1_conn *c, struct h1_io *io, const struct http1_pending *p,
 	ex.status = status;
 	ex.flags = status == 0 ? SG_EX_TIMED_OUT : 0;
 	ex.flags |= h1_tctx_get(c, p, ex.trace_id, ex.parent_span_id);
+	ex.tracestate_flags = h1_tstate_get(c, p, tstate, &ex.tracestate_len);
+	if (ex.tracestate_len > 0)
+		ex.tracestate = tstate;
 	ex.req_size = p->req_body;
 	ex.resp_size = resp_body;
 	if (io->emit != NULL)
@@ -859,7 +942,7 @@ h1_end_newest_timed_out(struct http1_conn *c, struct h1_io *io,
 	const struct http1_pending *p = h1_newest(c);
 
 	h1_emit(c, io, p, end_ns, 0, 0);
-	c->names_used -= h1_names_len(p);
+	c->names_used -= h1_names_len(c, p);
 	c->names_end = p->names_at;
 	c->npending--;
 }
@@ -1019,19 +1102,79 @@ h1_req_traceparent(struct http1_conn *c, const uint8_t *v, size_t n)
 {
 	struct http1_pending *p = &c->receiving;
 	struct tracectx t;
-	size_t names = (size_t)p->method_len + p->path_len;
+	uint16_t at = h1_names_add(p->names_at,
+	    (size_t)p->method_len + p->path_len);
+	uint8_t saved[H1_TSTATE_HDR + TRACESTATE_MAX];
+	size_t tslen = 0;
 
 	if ((p->flags & (RQ_TCTX | RQ_TCTX_BAD)) ||
 	    !tracectx_parse((const char *)v, n, &t)) {
-		p->flags = (uint8_t)((p->flags & ~RQ_TCTX) | RQ_TCTX_BAD);
+		/* without a context the tracestate means nothing, and it
+		 * would not be found behind one no longer there */
+		p->flags = (uint8_t)((p->flags & ~(RQ_TCTX | RQ_TSTATE)) |
+		    RQ_TCTX_BAD);
 		return;
 	}
 	if (!(p->flags & RQ_KEPT) ||
-	    c->names_used + names + TRACECTX_LEN > HTTP1_NAMES_LEN)
+	    c->names_used + h1_names_len(c, p) + TRACECTX_LEN > HTTP1_NAMES_LEN)
 		return;
-	h1_names_put(c, h1_names_add(p->names_at, names), (const uint8_t *)&t,
-	    TRACECTX_LEN);
+	/* a tracestate that came first moves up behind the context */
+	if (p->flags & RQ_TSTATE) {
+		tslen = H1_TSTATE_HDR + h1_tstate_len(c, p);
+		h1_names_copy(c, at, tslen, saved);
+	}
+	h1_names_put(c, at, (const uint8_t *)&t, TRACECTX_LEN);
+	if (tslen > 0)
+		h1_names_put(c, h1_names_add(at, TRACECTX_LEN), saved, tslen);
 	p->flags |= RQ_TCTX;
+}
+
+/*
+ * A tracestate field of the request being received: its members join
+ * those of an earlier one (HTTP lets a list be split across fields) after
+ * the request's names and trace context, as H1_TSTATE_HDR bytes of
+ * length and the members.  Kept whether or not the traceparent has come
+ * yet; used only with a valid one, as the specification asks.  partial:
+ * v is the start of a line not seen whole.
+ */
+static void
+h1_req_tracestate(struct http1_conn *c, const uint8_t *v, size_t n,
+    bool partial)
+{
+	struct http1_pending *p = &c->receiving;
+	char ts[TRACESTATE_MAX];
+	size_t len = h1_tstate_len(c, p), other;
+	uint16_t len16;
+	enum tracestate_verdict r;
+
+	if ((p->flags & (RQ_TSTATE_BAD | RQ_TCTX_BAD)) ||
+	    !(p->flags & RQ_KEPT))
+		return;
+	other = h1_names_len(c, p) -
+	    (p->flags & RQ_TSTATE ? H1_TSTATE_HDR + len : 0);
+	if (len > 0)
+		h1_names_copy(c, h1_names_add(h1_tstate_at(p), H1_TSTATE_HDR),
+		    len, ts);
+	r = tracestate_append(ts, &len, (const char *)v, n, partial);
+	if (r == TRACESTATE_INVALID) {
+		p->flags = (uint8_t)((p->flags & ~RQ_TSTATE) | RQ_TSTATE_BAD);
+		return;
+	}
+	if (r == TRACESTATE_CUT)
+		p->flags |= RQ_TSTATE_CUT;
+	if (len == 0)
+		return;		/* empty members only */
+	if (c->names_used + other + H1_TSTATE_HDR + len > HTTP1_NAMES_LEN) {
+		/* the members of this field are the ones left out */
+		p->flags |= RQ_TSTATE_CUT;
+		return;
+	}
+	len16 = (uint16_t)len;
+	h1_names_put(c, h1_tstate_at(p), (const uint8_t *)&len16,
+	    sizeof(len16));
+	h1_names_put(c, h1_names_add(h1_tstate_at(p), H1_TSTATE_HDR),
+	    (const uint8_t *)ts, len);
+	p->flags |= RQ_TSTATE;
 }
 
 /* The request joins the ring, or is dropped: counted once here, and its
@@ -1040,7 +1183,7 @@ static void
 h1_req_commit(struct http1_conn *c)
 {
 	struct http1_pending *p = &c->receiving;
-	uint16_t n = h1_names_len(p);
+	uint16_t n = h1_names_len(c, p);
 
 	if (!(p->flags & RQ_KEPT)) {
 		c->dropped++;
@@ -1437,13 +1580,16 @@ h1_headers(struct http1_conn *c, bool req, struct h1_io *io)
 		/* too long to be a framing field; its start is still checked */
 		if (!h1_field_chars_ok(p, n))
 			break;
+		h1_header_line_start(c, req, p, n);
 		if (ln == LN_CUT)
 			m->phase = PH_SKIPLINE;
 		return;
 	case LN_BLIND:
-		/* not parsed: a value cut by the capture could mislead */
+		/* not parsed: a value cut by the capture could mislead,
+		 * save a list's whole members */
 		if (!h1_field_chars_ok(p, n))
 			break;
+		h1_header_line_start(c, req, p, n);
 		h1_headers_lost(c, req, io);
 		return;
 	}

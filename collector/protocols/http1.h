@@ -52,6 +52,9 @@ struct http1_msg_state {
 /* http1_pending.flags: its request's trace context (TRACECTX_LEN bytes)
  * follows its method and path in names[]. */
 #define HTTP1_PENDING_TCTX	0x08
+/* http1_pending.flags: its request's tracestate follows the context, as
+ * a 16-bit length (host order) and the members. */
+#define HTTP1_PENDING_TSTATE	0x20
 
 struct http1_pending {
 	uint64_t start_ns;

@@ -119,6 +119,11 @@ enum h2_phase {
 				 * body's framing (h2_data_is_grpc_message) */
 #define SF_TCTX		HTTP2_STREAM_TCTX
 #define SF_TCTX_BAD	0x1000	/* a traceparent not valid, or two */
+#define SF_TSTATE	HTTP2_STREAM_TSTATE
+#define SF_TSTATE_BAD	0x4000	/* a tracestate not valid */
+#define SF_TSTATE_CUT	0x8000	/* members of it left out */
+
+#define H2_TSTATE_HDR	2	/* the length before a kept tracestate */
 
 /* h2_fields.tctx */
 enum h2_tctx {
@@ -148,7 +153,8 @@ _Static_assert(SG_PATH_MAX - 1 <= UINT8_MAX && SG_METHOD_MAX - 1 <= UINT8_MAX,
     "name lengths fit a byte");
 _Static_assert(HTTP2_NAMES_LEN >= SG_METHOD_MAX + SG_PATH_MAX,
     "any one request's names fit");
-_Static_assert(HTTP2_NAMES_LEN >= SG_METHOD_MAX + SG_PATH_MAX + TRACECTX_LEN,
+_Static_assert(HTTP2_NAMES_LEN >= SG_METHOD_MAX + SG_PATH_MAX + TRACECTX_LEN +
+    H2_TSTATE_HDR + TRACESTATE_MAX,
     "any one request's names and trace context fit");
 _Static_assert(sizeof(struct http2_conn) <= 16 * 1024,
     "the state is as small as stated");
@@ -168,6 +174,8 @@ struct h2_fields {
 	bool     grpc_type;		/* content-type application/grpc... */
 	uint8_t  tctx;			/* enum h2_tctx */
 	struct tracectx tctx_val;
+	uint8_t  tstate;		/* SG_EX_TSTATE_* */
+	uint16_t tstate_len;		/* bytes in tstate_val */
 	uint16_t status;
 	uint16_t grpc_status;
 	uint8_t  method_len;
@@ -175,6 +183,7 @@ struct h2_fields {
 	uint8_t  path_query;		/* where '?' is, or path_len */
 	char     method[SG_METHOD_MAX];
 	char     path[SG_PATH_MAX];
+	char     tstate_val[TRACESTATE_MAX];	/* tracestate members */
 };
 
 /* One read or write being parsed, and where exchanges go. */
@@ -586,12 +595,98 @@ h2_room(const struct http2_conn *c, size_t names)
 	    c->names_used + names <= HTTP2_NAMES_LEN;
 }
 
+/* SF_TSTATE_* of a request with a valid trace context. */
+static uint16_t
+h2_tstate_flags(const struct h2_fields *f)
+{
+	return (f->tstate & SG_EX_TSTATE_INVALID ? SF_TSTATE_BAD : 0) |
+	    (f->tstate & SG_EX_TSTATE_CUT ? SF_TSTATE_CUT : 0);
+}
+
+/* Bytes of names[] the request's tracestate takes after the `before` of
+ * its names and context: 0 when it has none, or when there is no room
+ * for it (then it is cut, and the request followed without it). */
+static size_t
+h2_tstate_room(const struct http2_conn *c, const struct h2_fields *f,
+    size_t before)
+{
+	size_t n = H2_TSTATE_HDR + f->tstate_len;
+
+	if (f->tstate_len == 0 || (f->tstate & SG_EX_TSTATE_INVALID) ||
+	    !h2_room(c, before + n))
+		return 0;
+	return n;
+}
+
+/* Where the stream's tracestate is in names[]. */
+static size_t
+h2_tstate_at(const struct http2_stream *st)
+{
+	return (size_t)st->names_at + st->method_len + st->path_len +
+	    (st->flags & SF_TCTX ? TRACECTX_LEN : 0);
+}
+
+/* The bytes of names[] the stream's tracestate members take (0: none). */
+static uint16_t
+h2_tstate_len(const struct http2_conn *c, const struct http2_stream *st)
+{
+	uint16_t n;
+
+	if (!(st->flags & SF_TSTATE))
+		return 0;
+	memcpy(&n, c->names + h2_tstate_at(st), sizeof(n));
+	return n;
+}
+
+/* Bytes of names[] the stream holds: method, path, trace context,
+ * tracestate. */
+static size_t
+h2_stream_names(const struct http2_conn *c, const struct http2_stream *st)
+{
+	return (size_t)st->method_len + st->path_len +
+	    (st->flags & SF_TCTX ? TRACECTX_LEN : 0) +
+	    (st->flags & SF_TSTATE ? H2_TSTATE_HDR + h2_tstate_len(c, st) : 0);
+}
+
+/* The stream whose tracestate holds the most bytes of names[], or NULL. */
+static struct http2_stream *
+h2_largest_tstate(struct http2_conn *c)
+{
+	struct http2_stream *big = NULL;
+	unsigned i;
+
+	for (i = 0; i < c->nstreams; i++)
+		if ((c->streams[i].flags & SF_TSTATE) && (big == NULL ||
+		    h2_tstate_len(c, &c->streams[i]) > h2_tstate_len(c, big)))
+			big = &c->streams[i];
+	return big;
+}
+
+/* A tracestate gives its bytes back to a request's names: HPACK lets a
+ * 512-byte one come in a byte, so without this they could crowd requests
+ * out.  Its stream goes on, its tracestate cut. */
+static void
+h2_tstate_forget(struct http2_conn *c, struct http2_stream *st)
+{
+	size_t at = h2_tstate_at(st), n = H2_TSTATE_HDR + h2_tstate_len(c, st);
+	unsigned i;
+
+	memmove(c->names + at, c->names + at + n, c->names_used - at - n);
+	c->names_used = (uint16_t)(c->names_used - n);
+	for (i = 0; i < c->nstreams; i++)
+		if (c->streams[i].names_at > at)
+			c->streams[i].names_at = (uint16_t)
+			    (c->streams[i].names_at - n);
+	st->flags = (uint16_t)((st->flags & ~SF_TSTATE) | SF_TSTATE_CUT);
+}
+
 static struct http2_stream *
 h2_stream_open(struct http2_conn *c, uint32_t id, uint64_t ts,
     const struct h2_fields *f)
 {
 	struct http2_stream *st;
-	size_t mlen = 0, plen = 0, tlen = 0;
+	size_t mlen = 0, plen = 0, tlen = 0, slen = 0;
+	uint16_t slen16;
 
 	if (f != NULL)
 		h2_kept_names(f, &mlen, &plen);
@@ -603,6 +698,11 @@ h2_stream_open(struct http2_conn *c, uint32_t id, uint64_t ts,
 	while (!h2_room(c, mlen + plen + tlen) &&
 	    (st = h2_oldest_doubtful(c)) != NULL)
 		h2_stream_forget(c, st);
+	/* and tracestates, which are not counted lost either */
+	while (c->nstreams < HTTP2_MAX_STREAMS &&
+	    !h2_room(c, mlen + plen + tlen) &&
+	    (st = h2_largest_tstate(c)) != NULL)
+		h2_tstate_forget(c, st);
 	/* then its trace context, which is not counted lost: the request
 	 * is followed, as a trace of its own */
 	if (!h2_room(c, mlen + plen + tlen))
@@ -623,6 +723,14 @@ h2_stream_open(struct http2_conn *c, uint32_t id, uint64_t ts,
 		st->flags |= SF_TCTX;
 	else if (f != NULL && f->tctx == TCTX_BAD)
 		st->flags |= SF_TCTX_BAD;
+	if (tlen > 0) {
+		st->flags |= h2_tstate_flags(f);
+		slen = h2_tstate_room(c, f, mlen + plen + tlen);
+		if (slen > 0)
+			st->flags |= SF_TSTATE;
+		else if (f->tstate_len > 0)
+			st->flags |= SF_TSTATE_CUT;
+	}
 	st->names_at = c->names_used;
 	st->method_len = (uint8_t)mlen;
 	st->path_len = (uint8_t)plen;
@@ -633,7 +741,14 @@ h2_stream_open(struct http2_conn *c, uint32_t id, uint64_t ts,
 	if (tlen > 0)
 		memcpy(c->names + c->names_used + mlen + plen, &f->tctx_val,
 		    tlen);
-	c->names_used = (uint16_t)(c->names_used + mlen + plen + tlen);
+	if (slen > 0) {
+		slen16 = (uint16_t)(slen - H2_TSTATE_HDR);
+		memcpy(c->names + c->names_used + mlen + plen + tlen, &slen16,
+		    sizeof(slen16));
+		memcpy(c->names + c->names_used + mlen + plen + tlen +
+		    H2_TSTATE_HDR, f->tstate_val, slen16);
+	}
+	c->names_used = (uint16_t)(c->names_used + mlen + plen + tlen + slen);
 	return st;
 }
 
@@ -641,8 +756,7 @@ h2_stream_open(struct http2_conn *c, uint32_t id, uint64_t ts,
 static void
 h2_stream_remove(struct http2_conn *c, struct http2_stream *st)
 {
-	size_t at = st->names_at, n = st->method_len + st->path_len +
-	    (st->flags & SF_TCTX ? TRACECTX_LEN : 0);
+	size_t at = st->names_at, n = h2_stream_names(c, st);
 	unsigned i;
 
 	memmove(c->names + at, c->names + at + n, c->names_used - at - n);
@@ -747,6 +861,22 @@ h2_tctx_get(const struct http2_conn *c, const struct http2_stream *st,
 	    (t.flags & TRACECTX_SAMPLED ? SG_EX_TRACE_SAMPLED : 0);
 }
 
+/* The stream's tracestate into buf (TRACESTATE_MAX bytes), when it has
+ * a trace context for it to go with: SG_EX_TSTATE_* flags. */
+static uint8_t
+h2_tstate_get(const struct http2_conn *c, const struct http2_stream *st,
+    char *buf, uint16_t *len)
+{
+	*len = 0;
+	if (!(st->flags & SF_TCTX))
+		return 0;
+	if (st->flags & SF_TSTATE_BAD)
+		return SG_EX_TSTATE_INVALID;
+	if ((*len = h2_tstate_len(c, st)) > 0)
+		memcpy(buf, c->names + h2_tstate_at(st) + H2_TSTATE_HDR, *len);
+	return st->flags & SF_TSTATE_CUT ? SG_EX_TSTATE_CUT : 0;
+}
+
 /*
  * The stream's exchange ends.  Without a response (how != END_RESPONSE)
  * it is SG_EX_TIMED_OUT with status 0, save a gRPC stream reset or
@@ -758,6 +888,7 @@ h2_stream_end(struct http2_conn *c, struct http2_stream *st, uint64_t ts,
     enum h2_end how, uint32_t err, sg_emit_fn emit, void *ctx)
 {
 	struct sg_exchange ex;
+	char tstate[TRACESTATE_MAX];
 	bool grpc = (st->flags & SF_GRPC) != 0;
 	uint32_t status = 0;
 
@@ -781,6 +912,10 @@ h2_stream_end(struct http2_conn *c, struct http2_stream *st, uint64_t ts,
 	if (st->flags & SF_TARGET_UNKNOWN)
 		ex.flags |= SG_EX_TARGET_UNKNOWN;
 	ex.flags |= h2_tctx_get(c, st, ex.trace_id, ex.parent_span_id);
+	/* copied: the stream's names go before the exchange is emitted */
+	ex.tracestate_flags = h2_tstate_get(c, st, tstate, &ex.tracestate_len);
+	if (ex.tracestate_len > 0)
+		ex.tracestate = tstate;
 	switch (how) {
 	case END_RESPONSE:
 		if (!h2_final_status(st, &status))
@@ -926,6 +1061,29 @@ h2_field_traceparent(struct h2_fields *f, const char *v, size_t n)
 		f->tctx = TCTX_VALID;
 }
 
+/* W3C tracestate: its members join those of an earlier field.  A value
+ * the decoder cut loses its last member, which may be cut too. */
+static void
+h2_field_tracestate(struct h2_fields *f, const char *v, size_t n, bool cut)
+{
+	size_t len = f->tstate_len;
+
+	if (f->tstate & SG_EX_TSTATE_INVALID)
+		return;
+	switch (tracestate_append(f->tstate_val, &len, v, n, cut)) {
+	case TRACESTATE_INVALID:
+		f->tstate = SG_EX_TSTATE_INVALID;
+		f->tstate_len = 0;
+		return;
+	case TRACESTATE_CUT:
+		f->tstate |= SG_EX_TSTATE_CUT;
+		break;
+	case TRACESTATE_KEPT:
+		break;
+	}
+	f->tstate_len = (uint16_t)len;
+}
+
 static void
 h2_field(void *ctx, const char *name, size_t nlen, const char *value,
     size_t vlen, unsigned flags)
@@ -963,6 +1121,9 @@ h2_field(void *ctx, const char *name, size_t nlen, const char *value,
 		    &f->grpc_status);
 	} else if (H2_NAME_IS(name, nlen, "traceparent")) {
 		h2_field_traceparent(f, value, vlen);
+	} else if (H2_NAME_IS(name, nlen, "tracestate")) {
+		h2_field_tracestate(f, value, vlen,
+		    flags & HPACK_FIELD_VALUE_TRUNCATED);
 	}
 }
 

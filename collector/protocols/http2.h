@@ -84,6 +84,9 @@
 /* http2_stream.flags: its request's trace context (TRACECTX_LEN bytes)
  * follows its method and path in names[]. */
 #define HTTP2_STREAM_TCTX	0x0800
+/* http2_stream.flags: its tracestate follows the context, as a 16-bit
+ * length (host order) and the members. */
+#define HTTP2_STREAM_TSTATE	0x2000
 
 struct http2_stream {
 	uint64_t start_ns;		/* request HEADERS seen */

@@ -4,10 +4,20 @@
  *   version "-" trace-id "-" parent-id "-" trace-flags
  *   2 hex     32 hex       16 hex        2 hex        (HEXDIGLC)
  *
+ * tracestate (section 3.3):
+ *
+ *   list   = member *31( OWS "," OWS member ), members may be empty
+ *   member = key "=" value
+ *   key    = lcalpha *255( lcalpha / DIGIT / "_" / "-" / "*" / "/" )
+ *          / ( lcalpha / DIGIT ) *240( keychar ) "@" lcalpha *13( keychar )
+ *   value  = *255( %x20-2B / %x2D-3C / %x3E-7E ) and no space at the end
+ *
  * Everything is checked before anything is believed: a caller we do not
  * know chooses these bytes.
  */
 #include "tracectx.h"
+
+#include <string.h>
 
 
 #define TP_LEN		55	/* "00-" 32 "-" 16 "-" 2 */
@@ -78,4 +88,145 @@ tracectx_parse(const char *v, size_t n, struct tracectx *out)
 		return false;
 	*out = t;
 	return true;
+}
+
+/* ---- tracestate ---- */
+
+#define TS_KEY_MAX	256
+#define TS_TENANT_MAX	241
+#define TS_SYSTEM_MAX	14
+#define TS_VALUE_MAX	256
+
+static bool
+ts_lcalpha(char ch)
+{
+	return ch >= 'a' && ch <= 'z';
+}
+
+static bool
+ts_digit(char ch)
+{
+	return ch >= '0' && ch <= '9';
+}
+
+static bool
+ts_keychars(const char *k, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!ts_lcalpha(k[i]) && !ts_digit(k[i]) && k[i] != '_' &&
+		    k[i] != '-' && k[i] != '*' && k[i] != '/')
+			return false;
+	return true;
+}
+
+static bool
+ts_key_ok(const char *k, size_t n)
+{
+	const char *at = memchr(k, '@', n);
+	size_t tenant, sys;
+
+	if (n == 0)
+		return false;
+	if (at == NULL)
+		return n <= TS_KEY_MAX && ts_lcalpha(k[0]) &&
+		    ts_keychars(k + 1, n - 1);
+	tenant = (size_t)(at - k);
+	sys = n - tenant - 1;
+	return tenant >= 1 && tenant <= TS_TENANT_MAX &&
+	    (ts_lcalpha(k[0]) || ts_digit(k[0])) &&
+	    ts_keychars(k + 1, tenant - 1) &&
+	    sys >= 1 && sys <= TS_SYSTEM_MAX && ts_lcalpha(at[1]) &&
+	    ts_keychars(at + 2, sys - 1);
+}
+
+/* Printable ASCII but ',' and '=': what a span's trace state may hold
+ * needs no escaping beyond JSON's, and is valid UTF-8. */
+static bool
+ts_value_ok(const char *v, size_t n)
+{
+	if (n == 0 || n > TS_VALUE_MAX || v[n - 1] == ' ')
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (v[i] < 0x20 || v[i] > 0x7e || v[i] == ',' || v[i] == '=')
+			return false;
+	return true;
+}
+
+static bool
+ts_member_ok(const char *m, size_t n)
+{
+	const char *eq = memchr(m, '=', n);
+	size_t klen;
+
+	if (eq == NULL)
+		return false;
+	klen = (size_t)(eq - m);
+	return ts_key_ok(m, klen) && ts_value_ok(eq + 1, n - klen - 1);
+}
+
+static size_t
+ts_members(const char *buf, size_t len)
+{
+	size_t n = len > 0;
+
+	for (size_t i = 0; i < len; i++)
+		n += buf[i] == ',';
+	return n;
+}
+
+static bool
+ts_ows(char ch)
+{
+	return ch == ' ' || ch == '\t';
+}
+
+enum tracestate_verdict
+tracestate_append(char *buf, size_t *len, const char *v, size_t n,
+    bool partial)
+{
+	size_t kept, members, at = 0;
+	bool cut = false, full = false;
+
+	if (buf == NULL || len == NULL || *len > TRACESTATE_MAX ||
+	    (v == NULL && n > 0))
+		return TRACESTATE_INVALID;
+	kept = *len;
+	members = ts_members(buf, kept);
+	if (partial) {
+		size_t whole = n;
+
+		while (whole > 0 && v[whole - 1] != ',')
+			whole--;
+		cut = n > 0;
+		n = whole > 0 ? whole - 1 : 0;
+	}
+	/* Members are written past *len as they pass, committed only when
+	 * the whole value has: an invalid one leaves buf as it was. */
+	while (at <= n) {
+		size_t b = at, e = at, need;
+
+		while (e < n && v[e] != ',')
+			e++;
+		at = e + 1;
+		while (b < e && ts_ows(v[b]))
+			b++;
+		while (e > b && ts_ows(v[e - 1]))
+			e--;
+		if (e == b)
+			continue;
+		if (!ts_member_ok(v + b, e - b) ||
+		    ++members > TRACESTATE_MEMBERS)
+			return TRACESTATE_INVALID;
+		need = (kept > 0) + (e - b);
+		if (full || kept + need > TRACESTATE_MAX) {
+			full = true;	/* the right-most members go first */
+			continue;
+		}
+		if (kept > 0)
+			buf[kept++] = ',';
+		memcpy(buf + kept, v + b, e - b);
+		kept += e - b;
+	}
+	*len = kept;
+	return cut || full ? TRACESTATE_CUT : TRACESTATE_KEPT;
 }

@@ -1,11 +1,10 @@
 /*
- * W3C Trace Context level 1: the `traceparent` request header, as the
- * HTTP/1.x and HTTP/2 parsers find it among a request's fields.  The
- * value comes from the network: it is validated strictly and, when it is
- * not exactly what the specification allows, ignored (the span starts a
- * trace of its own) and counted, never repaired.  `tracestate` is not
- * kept: it may be 512 bytes per request, and nothing the sensor does
- * reads it.
+ * W3C Trace Context level 1: the `traceparent` and `tracestate` request
+ * headers, as the HTTP/1.x and HTTP/2 parsers find them among a
+ * request's fields.  The values come from the network: they are
+ * validated strictly and, when not what the specification allows,
+ * ignored (the span starts a trace of its own, or has no trace state)
+ * and counted, never repaired.
  */
 #ifndef SG_TRACECTX_H
 #define SG_TRACECTX_H
@@ -39,5 +38,33 @@ _Static_assert(sizeof(struct tracectx) == 25, "no padding: kept as bytes");
  * versions this parser does not know).
  */
 bool tracectx_parse(const char *v, size_t n, struct tracectx *out);
+
+/*
+ * tracestate: a list of up to 32 "key=value" members, which the server
+ * span carries on as its trace state.  The sensor keeps the first
+ * TRACESTATE_MAX bytes' worth of whole members (the specification asks
+ * that at least 512 be passed on); members past them are left out, as
+ * the specification allows, and the request is counted as cut.
+ */
+#define TRACESTATE_MAX		512
+#define TRACESTATE_MEMBERS	32
+
+enum tracestate_verdict {
+	TRACESTATE_KEPT = 0,	/* every member is in buf */
+	TRACESTATE_CUT,		/* members that did not fit are left out */
+	TRACESTATE_INVALID,	/* not a tracestate: the caller drops all */
+};
+
+/*
+ * Adds the members of one tracestate field value v (n bytes) to the *len
+ * bytes kept in buf (room for TRACESTATE_MAX), after those of an earlier
+ * field of the same request: HTTP lets a list be split across fields.
+ * Empty members and the optional whitespace around commas are dropped.
+ * partial: v is only the start of the value (whoever read it cut it
+ * short), so its last member is left out.  *len is unchanged when the
+ * verdict is TRACESTATE_INVALID.
+ */
+enum tracestate_verdict tracestate_append(char *buf, size_t *len,
+    const char *v, size_t n, bool partial);
 
 #endif

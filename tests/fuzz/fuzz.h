@@ -57,6 +57,8 @@ fz_terminated(const char *s, size_t size)
 }
 
 #ifdef SG_PROTO_H
+#include "tracectx.h"
+
 static inline int
 fz_zero(const uint8_t *p, size_t n)
 {
@@ -82,6 +84,22 @@ fz_check_tctx(const struct sg_exchange *ex)
 	    fz_zero(ex->trace_id, sizeof(ex->trace_id)) &&
 	    fz_zero(ex->parent_span_id, sizeof(ex->parent_span_id)),
 	    "trace ids");
+	fz_check((ex->tracestate_flags & ~(SG_EX_TSTATE_INVALID |
+	    SG_EX_TSTATE_CUT)) == 0, "tracestate flags");
+	fz_check(ctx || (ex->tracestate == NULL && ex->tracestate_flags == 0),
+	    "tracestate without a trace context");
+	fz_check(!(ex->tracestate_flags & SG_EX_TSTATE_INVALID) ||
+	    ex->tracestate == NULL, "tracestate kept and not valid");
+	fz_check((ex->tracestate == NULL) == (ex->tracestate_len == 0),
+	    "tracestate length");
+	fz_check(ex->tracestate_len <= TRACESTATE_MAX, "tracestate too long");
+	for (size_t i = 0; i < ex->tracestate_len; i++)
+		fz_check(ex->tracestate[i] >= 0x20 && ex->tracestate[i] < 0x7f,
+		    "tracestate chars");
+	fz_check(ex->tracestate_len == 0 || (ex->tracestate[0] != ',' &&
+	    ex->tracestate[ex->tracestate_len - 1] != ',' &&
+	    ex->tracestate[0] != ' ' &&
+	    ex->tracestate[ex->tracestate_len - 1] != ' '), "tracestate ends");
 }
 
 /* Two exchanges say the same of their trace context. */
@@ -94,7 +112,11 @@ fz_same_tctx(const struct sg_exchange *a, const struct sg_exchange *b)
 	return (a->flags & m) == (b->flags & m) &&
 	    memcmp(a->trace_id, b->trace_id, sizeof(a->trace_id)) == 0 &&
 	    memcmp(a->parent_span_id, b->parent_span_id,
-	    sizeof(a->parent_span_id)) == 0;
+	    sizeof(a->parent_span_id)) == 0 &&
+	    a->tracestate_flags == b->tracestate_flags &&
+	    a->tracestate_len == b->tracestate_len &&
+	    (a->tracestate_len == 0 || memcmp(a->tracestate, b->tracestate,
+	    a->tracestate_len) == 0);
 }
 #endif
 

@@ -68,6 +68,18 @@ fz_check_names(const struct http1_conn *c)
 		    "method_len");
 		used += p->method_len + p->path_len +
 		    (p->flags & HTTP1_PENDING_TCTX ? TRACECTX_LEN : 0);
+		if (p->flags & HTTP1_PENDING_TSTATE) {
+			uint8_t b[2];
+			uint16_t n;
+
+			b[0] = (uint8_t)c->names[(at + used) % HTTP1_NAMES_LEN];
+			b[1] = (uint8_t)c->names[(at + used + 1) %
+			    HTTP1_NAMES_LEN];
+			memcpy(&n, b, sizeof(n));
+			fz_check(n > 0 && n <= TRACESTATE_MAX,
+			    "tracestate kept");
+			used += sizeof(n) + n;
+		}
 	}
 	fz_check(used == c->names_used, "names used");
 }

@@ -45,6 +45,7 @@
 struct fz_run {
 	struct http2_conn	 conn;
 	struct sg_exchange	*ex;
+	char			(*ts)[TRACESTATE_MAX];	/* ex[i].tracestate */
 	size_t			 n;
 	struct sg_proto_counters last;
 };
@@ -121,7 +122,31 @@ fz_emit(void *ctx, const struct sg_exchange *ex)
 
 	fz_check_exchange(ex);
 	fz_check(r->n < FZ_EXCHANGES, "too many exchanges");
-	r->ex[r->n++] = *ex;
+	r->ex[r->n] = *ex;
+	if (ex->tracestate != NULL) {
+		memcpy(r->ts[r->n], ex->tracestate, ex->tracestate_len);
+		r->ex[r->n].tracestate = r->ts[r->n];
+	}
+	r->n++;
+}
+
+/* Bytes of names[] a stream holds (http2.c's h2_stream_names). */
+static size_t
+fz_stream_names(const struct http2_conn *c, const struct http2_stream *s)
+{
+	size_t n = s->method_len + s->path_len +
+	    (s->flags & HTTP2_STREAM_TCTX ? TRACECTX_LEN : 0);
+	uint16_t ts;
+
+	if (s->flags & HTTP2_STREAM_TSTATE) {
+		fz_check((s->flags & HTTP2_STREAM_TCTX) &&
+		    s->names_at + n + sizeof(ts) <= c->names_used,
+		    "tracestate place");
+		memcpy(&ts, c->names + s->names_at + n, sizeof(ts));
+		fz_check(ts > 0 && ts <= TRACESTATE_MAX, "tracestate kept");
+		n += sizeof(ts) + ts;
+	}
+	return n;
 }
 
 static void
@@ -138,8 +163,7 @@ fz_check_state(struct fz_run *r)
 	fz_check(c->role <= SG_ROLE_CLIENT, "conn role");
 	for (i = 0; i < c->nstreams; i++) {
 		const struct http2_stream *s = &c->streams[i];
-		size_t n = s->method_len + s->path_len +
-		    (s->flags & HTTP2_STREAM_TCTX ? TRACECTX_LEN : 0);
+		size_t n = fz_stream_names(c, s);
 
 		/* path_len is a byte: below SG_PATH_MAX by its type */
 		fz_check(s->method_len < SG_METHOD_MAX, "method length");
@@ -148,8 +172,7 @@ fz_check_state(struct fz_run *r)
 		names += n;
 		for (j = 0; j < i; j++) {
 			const struct http2_stream *t = &c->streams[j];
-			size_t tn = t->method_len + t->path_len +
-			    (t->flags & HTTP2_STREAM_TCTX ? TRACECTX_LEN : 0);
+			size_t tn = fz_stream_names(c, t);
 
 			fz_check(t->id != s->id, "stream twice");
 			fz_check(n == 0 || tn == 0 ||
@@ -456,12 +479,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct sg_exchange ex_a[FZ_EXCHANGES], ex_b[FZ_EXCHANGES],
 	    ex_c[FZ_EXCHANGES];
+	static char ts_a[FZ_EXCHANGES][TRACESTATE_MAX],
+	    ts_b[FZ_EXCHANGES][TRACESTATE_MAX],
+	    ts_c[FZ_EXCHANGES][TRACESTATE_MAX];
 
 	if (size < 1)
 		return 0;
 	run_a.ex = ex_a;
 	run_b.ex = ex_b;
 	run_c.ex = ex_c;
+	run_a.ts = ts_a;
+	run_b.ts = ts_b;
+	run_c.ts = ts_c;
 	fz_boundary = calloc(size / 3 + 1, 1);
 	fz_check(fz_boundary != NULL, "out of memory");
 	fz_missync = 0;

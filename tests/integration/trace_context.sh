@@ -13,6 +13,10 @@
 #    not known, a fresh trace, not counted as invalid;
 #  - h2c the same, and one traceparent on many streams of one connection
 #    (nghttp: sent once, then as a reference to the HPACK table);
+#  - a tracestate sent with a traceparent is the server span's
+#    trace_state, over HTTP/1.1 and h2c; one not valid is dropped, and one
+#    that runs past the capture keeps its first whole members, each
+#    counted in spyglass_trace_state_dropped_total;
 #  - then with parentbased_traceidratio and a ratio of 0: spans with a
 #    sampled parent are kept, those without a parent are not.
 # shellcheck source-path=SCRIPTDIR source=lib.sh
@@ -140,7 +144,37 @@ H2SAME="00-$(trace_of ffff 1)-$(span_of ffff 1 1)-01"
 assert_eq "h2c: 10 streams, one traceparent" 10 "$(nghttp_set /t/htwosame "$H2SAME" 10)"
 assert_eq "h2c: 5 streams, not sampled" 5 "$(nghttp_set /t/htwoun "${unsampled[0]}" 5)"
 
-TOTAL=$((N + 10 + 10 + 5 + 1 + 3 + 20 + 5 + 10 + 5))
+# tracestate (curl sends it before the traceparent)
+TS="congo=t61rcWkgMzE,rojo=00f067aa0ba902b7"
+LONG=""
+for ((i = 0; i < 20; i++)); do
+	LONG+="${LONG:+,}$(printf 'k%02d=%s' "$i" vvvvvvvvvvvvvvvvvvvvvvvvvvvvvv)"
+done
+tp_set() {   # TAG N: N sampled traceparents
+	local i
+	for ((i = 1; i <= $2; i++)); do
+		printf '00-%s-%s-01\n' "$(trace_of "$1" "$i")" "$(span_of "$1" 1 "$i")"
+	done
+}
+mapfile -t tps < <(tp_set 7777 5)
+assert_eq "HTTP/1.1: 5 with a tracestate" "200 5" \
+    "$(curl_set "$URL/t/state" -H "tracestate: $TS" -- "${tps[@]}")"
+mapfile -t tps < <(tp_set 7778 2)
+assert_eq "HTTP/1.1: 2 with one not valid" "200 2" \
+    "$(curl_set "$URL/t/statebad" -H "tracestate: Congo=x" -- "${tps[@]}")"
+# after the traceparent, past the 256 bytes captured
+assert_eq "HTTP/1.1: 1 with one of ${#LONG} bytes" 200 \
+    "$(curl -s -o /dev/null -w '%{http_code}' -H "traceparent: $(tp_set 7779 1)" \
+    -H "tracestate: $LONG" "$URL/t/statelong")"
+mapfile -t tps < <(tp_set 7780 3)
+assert_eq "h2c: 3 with a tracestate" "200 3" \
+    "$(for h in "${tps[@]}"; do curl_set "$H2URL/t/htwostate" --http2-prior-knowledge -H "tracestate: $TS" -- "$h"; done |
+    awk '{ n[$1] += $2 } END { for (c in n) print c, n[c] }')"
+assert_eq "h2c: 5 streams, one tracestate" 5 \
+    "$(nghttp -n -s -H "traceparent: $(tp_set 7781 1)" -H "tracestate: $TS" \
+    "$H2URL/t/htwostatesame?"{1..5} | grep -c ' 200 ')"
+
+TOTAL=$((N + 10 + 10 + 5 + 1 + 3 + 20 + 5 + 10 + 5 + 5 + 2 + 1 + 3 + 5))
 v=$(wait_metric "$TOTAL" "$M")
 log "counted after wait: $v"
 settle
@@ -151,6 +185,10 @@ assert_eq "spyglass_trace_context_invalid_total" 15 \
     "$(metric_value spyglass_trace_context_invalid_total)"
 assert_eq "spyglass_spans_unsampled_total" 15 "$(metric_value spyglass_spans_unsampled_total)"
 assert_eq "spyglass_unparsed_bytes_total" 0 "$(metric_value spyglass_unparsed_bytes_total)"
+assert_eq 'spyglass_trace_state_dropped_total{reason="invalid"}' 2 \
+    "$(metric_value spyglass_trace_state_dropped_total reason=invalid)"
+assert_eq 'spyglass_trace_state_dropped_total{reason="cut"}' 1 \
+    "$(metric_value spyglass_trace_state_dropped_total reason=cut)"
 log "spans before SIGTERM: $(wait_spans $((TOTAL - 15)) kind=server)"
 stop_sensor
 
@@ -176,6 +214,23 @@ assert_eq "h2c: one traceparent on 10 streams" "$(trace_of ffff 1) $(span_of fff
     "$(span_pairs /t/htwosame | uniq)"
 assert_eq "h2c: 10 spans of it" 10 "$(count_spans "$SENSOR_OUT" kind=server target=/t/htwosame)"
 assert_eq "h2c: not sampled, no span" 0 "$(count_spans "$SENSOR_OUT" target=/t/htwoun)"
+assert_eq "tracestate: on each of the 5 spans" 5 \
+    "$(count_spans "$SENSOR_OUT" kind=server target=/t/state "trace_state=$TS")"
+assert_eq "tracestate: their parents" "$(pairs_of 7777 5)" "$(span_pairs /t/state)"
+assert_eq "tracestate not valid: none" 2 \
+    "$(count_spans "$SENSOR_OUT" kind=server target=/t/statebad trace_state=)"
+V=$(span_field_values "$SENSOR_OUT" trace_state kind=server target=/t/statelong)
+log "past the capture: trace_state $V"
+assert_eq "tracestate past the capture: its first whole members" yes \
+    "$([ -n "$V" ] && [ "${LONG#"$V",}" != "$LONG" ] && echo yes)"
+assert_eq "tracestate past the capture: the trace it goes with" \
+    "$(trace_of 7779 1) $(span_of 7779 1 1)" "$(span_pairs /t/statelong)"
+assert_eq "h2c: tracestate on each of 3 spans" 3 \
+    "$(count_spans "$SENSOR_OUT" kind=server target=/t/htwostate "trace_state=$TS")"
+assert_eq "h2c: one tracestate on 5 streams" 5 \
+    "$(count_spans "$SENSOR_OUT" kind=server target=/t/htwostatesame "trace_state=$TS")"
+assert_eq "no tracestate sent: none" "$N" \
+    "$(count_spans "$SENSOR_OUT" kind=server target=/t/sampled trace_state=)"
 
 # parentbased_traceidratio, ratio 0: the parent's verdict, else none.
 SENSOR_INI_EXTRA=$'[otel_traces_export]\nsampler = parentbased_traceidratio\nsampler_arg = 0' \

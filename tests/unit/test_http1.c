@@ -15,6 +15,7 @@
 
 #include "conns.h"
 #include "http1.h"
+#include "tracectx.h"
 
 #define R	SG_DIR_READ
 #define W	SG_DIR_WRITE
@@ -22,8 +23,10 @@
 #define TIMEOUT	30000000000ULL	/* 30 s */
 
 struct rec {
-	int			n;
-	struct sg_exchange	ex[REC_MAX];
+	int                n;
+	struct sg_exchange ex[REC_MAX];
+	/* the tracestates, which an exchange only points to */
+	char               ts[REC_MAX][TRACESTATE_MAX + 1];
 };
 
 static struct http1_conn conn;
@@ -35,7 +38,15 @@ rec_emit(void *ctx, const struct sg_exchange *ex)
 	struct rec *r = ctx;
 
 	assert_true(r->n < REC_MAX);
-	r->ex[r->n++] = *ex;
+	assert_true(ex->tracestate_len <= TRACESTATE_MAX);
+	assert_true((ex->tracestate == NULL) == (ex->tracestate_len == 0));
+	r->ex[r->n] = *ex;
+	if (ex->tracestate != NULL) {
+		memcpy(r->ts[r->n], ex->tracestate, ex->tracestate_len);
+		r->ts[r->n][ex->tracestate_len] = '\0';
+		r->ex[r->n].tracestate = r->ts[r->n];
+	}
+	r->n++;
 }
 
 static void
@@ -749,7 +760,7 @@ test_traceparent_valid(void **state)
 	expect_tctx(3, true);
 	tp_exchange("traceparent: 01-" TP_TRACE "-" TP_PARENT "-00\r\n");
 	expect_tctx(4, false);
-	/* tracestate is not kept, and changes nothing */
+	/* a tracestate before it changes nothing of the context */
 	tp_exchange("tracestate: congo=t61rcWkgMzE\r\n"
 	    "traceparent: 00-" TP_TRACE "-" TP_PARENT "-01\r\n");
 	expect_tctx(5, true);
@@ -877,6 +888,286 @@ test_traceparent_past_capture(void **state)
 	feed(W, 20, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
 	assert_int_equal(rec.n, 1);
 	expect_no_tctx(0, false);
+}
+
+/*
+ * W3C tracestate: kept with a valid traceparent, carried by the exchange.
+ */
+#define TS_A	"congo=t61rcWkgMzE"
+#define TS_B	"rojo=00f067aa0ba902b7"
+#define TP_LINE	"traceparent: 00-" TP_TRACE "-" TP_PARENT "-01\r\n"
+
+/* Exchange i's tracestate is want (NULL: none), with the flags given. */
+static void
+expect_tstate(int i, const char *want, uint8_t flags)
+{
+	const struct sg_exchange *ex;
+
+	assert_true(i < rec.n);
+	ex = &rec.ex[i];
+	assert_int_equal(ex->tracestate_flags, flags);
+	if (want == NULL) {
+		assert_null(ex->tracestate);
+		assert_int_equal(ex->tracestate_len, 0);
+		return;
+	}
+	assert_non_null(ex->tracestate);
+	assert_int_equal(ex->tracestate_len, strlen(want));
+	assert_string_equal(ex->tracestate, want);
+}
+
+static void
+test_tracestate(void **state)
+{
+	(void)state;
+	start(SG_ROLE_SERVER);
+	tp_exchange(TP_LINE "tracestate: " TS_A "\r\n");
+	expect_tctx(0, true);
+	expect_tstate(0, TS_A, 0);
+	/* before the traceparent; whitespace around members, empty ones */
+	tp_exchange("tracestate:  " TS_A " ,\t, " TS_B "  \r\n" TP_LINE);
+	expect_tctx(1, true);
+	expect_tstate(1, TS_A "," TS_B, 0);
+	/* one list over two fields, the traceparent between them */
+	tp_exchange("tracestate: " TS_A "\r\n" TP_LINE "TraceState: " TS_B
+	    "\r\n");
+	expect_tctx(2, true);
+	expect_tstate(2, TS_A "," TS_B, 0);
+	/* multi-tenant keys; values with spaces, quotes, backslashes */
+	tp_exchange(TP_LINE "tracestate: 3a@vendor=x y!~,k-b_c*d/e=\"q\\\\\""
+	    "\r\n");
+	expect_tstate(3, "3a@vendor=x y!~,k-b_c*d/e=\"q\\\\\"", 0);
+	/* without a valid traceparent it means nothing: not kept, and not
+	 * counted (the traceparent is) */
+	tp_exchange("tracestate: " TS_A "\r\n");
+	expect_no_tctx(4, false);
+	expect_tstate(4, NULL, 0);
+	tp_exchange("traceparent: 00-bad\r\ntracestate: " TS_A "\r\n");
+	expect_no_tctx(5, true);
+	expect_tstate(5, NULL, 0);
+	tp_exchange("tracestate: " TS_A "\r\n" TP_LINE TP_LINE);
+	expect_no_tctx(6, true);
+	expect_tstate(6, NULL, 0);
+	tp_exchange(TP_LINE "tracestate: " TS_A "\r\n" TP_LINE);
+	expect_no_tctx(7, true);
+	expect_tstate(7, NULL, 0);
+	/* a traceparent alone; an empty tracestate */
+	tp_exchange(TP_LINE);
+	expect_tstate(8, NULL, 0);
+	tp_exchange(TP_LINE "tracestate: \r\n");
+	expect_tstate(9, NULL, 0);
+	/* in a response it is nobody's */
+	feed(R, 30, "GET /r HTTP/1.1\r\n" TP_LINE "\r\n");
+	feed(W, 40, "HTTP/1.1 200 OK\r\ntracestate: " TS_A
+	    "\r\nContent-Length: 0\r\n\r\n");
+	expect_tstate(10, NULL, 0);
+	assert_int_equal(rec.n, 11);
+	assert_int_equal(conn.names_used, 0);
+	assert_int_equal(conn.garbage, 0);
+}
+
+/* A key or value of n characters c after `lead`. */
+static const char *
+ts_repeat(const char *lead, char c, size_t n, const char *trail)
+{
+	static char buf[700];
+	size_t l = strlen(lead);
+
+	assert_true(l + n + strlen(trail) < sizeof(buf));
+	memcpy(buf, lead, l);
+	memset(buf + l, c, n);
+	snprintf(buf + l + n, sizeof(buf) - l - n, "%s", trail);
+	return buf;
+}
+
+static void
+test_tracestate_invalid(void **state)
+{
+	static const char *bad[] = {
+		"Congo=x",		/* upper case in a key */
+		"1abc=x",		/* a simple key starts with a letter */
+		"congo",		/* no '=' */
+		"=x",			/* no key */
+		"congo=",		/* no value */
+		"congo=a=b",		/* '=' in a value */
+		"con go=x",		/* a space in a key */
+		"@vendor=x",		/* no tenant */
+		"t@=x",			/* no system */
+		"t@1vendor=x",		/* a system starts with a letter */
+		"t@abcdefghijklmno=x",	/* a system of 15 */
+		"_t@v=x",		/* a tenant starts with a letter or digit */
+		"t@v@w=x",		/* two '@' */
+		"congo=caf\xc3\xa9",	/* not ASCII */
+		TS_A ";" TS_B,		/* ';' is no separator */
+	};
+	char buf[900];
+	int i, n = (int)(sizeof(bad) / sizeof(bad[0]));
+
+	(void)state;
+	start(SG_ROLE_SERVER);
+	for (i = 0; i < n; i++) {
+		snprintf(buf, sizeof(buf), TP_LINE "tracestate: %s\r\n",
+		    bad[i]);
+		tp_exchange(buf);
+		assert_int_equal(rec.n, i + 1);
+		expect_tctx(i, true);
+		expect_tstate(i, NULL, SG_EX_TSTATE_INVALID);
+	}
+	/* a valid field, then one that is not: none of it is kept */
+	tp_exchange(TP_LINE "tracestate: " TS_A "\r\ntracestate: X=1\r\n");
+	expect_tstate(i++, NULL, SG_EX_TSTATE_INVALID);
+	/* keys of 256 and values of 256 are the longest */
+	snprintf(buf, sizeof(buf), TP_LINE "tracestate: %s\r\n",
+	    ts_repeat("k", 'a', 255, "=v"));
+	tp_exchange(buf);
+	expect_tstate(i++, ts_repeat("k", 'a', 255, "=v"), 0);
+	snprintf(buf, sizeof(buf), TP_LINE "tracestate: %s\r\n",
+	    ts_repeat("k", 'a', 256, "=v"));
+	tp_exchange(buf);
+	expect_tstate(i++, NULL, SG_EX_TSTATE_INVALID);
+	snprintf(buf, sizeof(buf), TP_LINE "tracestate: %s\r\n",
+	    ts_repeat("k=", 'v', 256, ""));
+	tp_exchange(buf);
+	expect_tstate(i++, ts_repeat("k=", 'v', 256, ""), 0);
+	snprintf(buf, sizeof(buf), TP_LINE "tracestate: %s\r\n",
+	    ts_repeat("k=", 'v', 257, ""));
+	tp_exchange(buf);
+	expect_tstate(i++, NULL, SG_EX_TSTATE_INVALID);
+	/* 32 members, and 33 */
+	tp_exchange(TP_LINE "tracestate: "
+	    "a=1,b=1,c=1,d=1,e=1,f=1,g=1,h=1,i=1,j=1,k=1,l=1,m=1,n=1,o=1,p=1,"
+	    "q=1,r=1,s=1,t=1,u=1,v=1,w=1,x=1,y=1,z=1,aa=1,ab=1,ac=1,ad=1\r\n"
+	    "tracestate: ae=1,af=1\r\n");
+	expect_tstate(i++,
+	    "a=1,b=1,c=1,d=1,e=1,f=1,g=1,h=1,i=1,j=1,k=1,l=1,m=1,n=1,o=1,p=1,"
+	    "q=1,r=1,s=1,t=1,u=1,v=1,w=1,x=1,y=1,z=1,aa=1,ab=1,ac=1,ad=1,ae=1,"
+	    "af=1", 0);
+	tp_exchange(TP_LINE "tracestate: "
+	    "a=1,b=1,c=1,d=1,e=1,f=1,g=1,h=1,i=1,j=1,k=1,l=1,m=1,n=1,o=1,p=1,"
+	    "q=1,r=1,s=1,t=1,u=1,v=1,w=1,x=1,y=1,z=1,aa=1,ab=1,ac=1,ad=1\r\n"
+	    "tracestate: ae=1,af=1,ag=1\r\n");
+	expect_tstate(i++, NULL, SG_EX_TSTATE_INVALID);
+	assert_int_equal(conn.names_used, 0);
+	assert_int_equal(conn.garbage, 0);
+}
+
+/* Members past 512 bytes are left out, from the right; the request is
+ * marked cut.  Members are 34 bytes: 14 fit (489), the 15th does not. */
+static void
+test_tracestate_long(void **state)
+{
+	char list[800], want[600], buf[1024];
+	size_t ln = 0, wn = 0;
+
+	(void)state;
+	start(SG_ROLE_SERVER);
+	for (int m = 0; m < 20; m++) {
+		char member[40];
+
+		snprintf(member, sizeof(member), "%sk%02d=%s", m ? "," : "", m,
+		    "vvvvvvvvvvvvvvvvvvvvvvvvvvvvvv");
+		memcpy(list + ln, member, strlen(member) + 1);
+		ln += strlen(member);
+		if (m < 14) {
+			memcpy(want + wn, member, strlen(member) + 1);
+			wn += strlen(member);
+		}
+	}
+	snprintf(buf, sizeof(buf), TP_LINE "tracestate: %s\r\n", list);
+	tp_exchange(buf);
+	expect_tctx(0, true);
+	expect_tstate(0, want, SG_EX_TSTATE_CUT);
+	assert_int_equal(strlen(want), 489);
+	/* exactly 512 bytes: all kept */
+	snprintf(buf, sizeof(buf), TP_LINE "tracestate: %s,%s\r\n", want,
+	    ts_repeat("z=", 'w', 512 - 489 - 3, ""));
+	tp_exchange(buf);
+	assert_int_equal(rec.ex[1].tracestate_len, 512);
+	assert_int_equal(rec.ex[1].tracestate_flags, 0);
+	/* one more: the last member goes, a later short one too (the
+	 * right-most go first) */
+	snprintf(buf, sizeof(buf), TP_LINE "tracestate: %s,%s,y=1\r\n", want,
+	    ts_repeat("z=", 'w', 512 - 489 - 2, ""));
+	tp_exchange(buf);
+	expect_tstate(2, want, SG_EX_TSTATE_CUT);
+	assert_int_equal(conn.names_used, 0);
+}
+
+/* A line split across reads is joined from its first 192 bytes: the
+ * members whole in them are kept, the request marked cut.  So are those
+ * of a line that runs past the capture. */
+static void
+test_tracestate_split_long(void **state)
+{
+	char req[1024], list[400];
+	size_t n, cut;
+
+	(void)state;
+	start(SG_ROLE_SERVER);
+	snprintf(list, sizeof(list), "%s,%s,%s,%s", TS_A, TS_B,
+	    ts_repeat("long=", 'x', 200, ""), TS_A);
+	n = (size_t)snprintf(req, sizeof(req),
+	    "GET /a HTTP/1.1\r\n" TP_LINE "tracestate: %s\r\n\r\n", list);
+	cut = strlen("GET /a HTTP/1.1\r\n" TP_LINE "tracestate: ") + 5;
+	http1_on_data(&conn, R, 10, cut, (const uint8_t *)req, cut, NULL,
+	    rec_emit, &rec);
+	http1_on_data(&conn, R, 11, n - cut, (const uint8_t *)req + cut,
+	    n - cut, NULL, rec_emit, &rec);
+	feed(W, 20, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+	assert_int_equal(rec.n, 1);
+	expect_tctx(0, true);
+	expect_tstate(0, TS_A "," TS_B, SG_EX_TSTATE_CUT);
+	/* the same line, past the capture */
+	feed_part(R, 30, req, cut + 60, n, NULL);
+	feed(W, 40, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+	assert_int_equal(rec.n, 2);
+	expect_tctx(1, true);
+	expect_tstate(1, TS_A "," TS_B, SG_EX_TSTATE_CUT);
+	assert_int_equal(conn.names_used, 0);
+}
+
+/* Pipelined requests keep their tracestates apart in the ring of names,
+ * across its end many times over; each line also split across reads
+ * (short enough to be joined: test_tracestate_split_long). */
+static void
+test_tracestate_pipelined(void **state)
+{
+	char req[1024], want[3][300];
+	const char *resp = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+
+	(void)state;
+	start(SG_ROLE_SERVER);
+	for (int round = 0; round < 60; round++) {
+		int base = rec.n;
+		size_t n, cut;
+
+		for (int k = 0; k < 3; k++)
+			snprintf(want[k], sizeof(want[k]), "%s",
+			    ts_repeat("r=", (char)('a' + k),
+			    (size_t)(1 + (round * 37 + k * 91) % 170), ""));
+		n = (size_t)snprintf(req, sizeof(req),
+		    "GET /a HTTP/1.1\r\n" TP_LINE "tracestate: %s\r\n\r\n"
+		    "GET /b HTTP/1.1\r\ntracestate: %s\r\n" TP_LINE "\r\n"
+		    "GET /c HTTP/1.1\r\ntracestate: %s\r\n\r\n",
+		    want[0], want[1], want[2]);
+		assert_true(n < sizeof(req));
+		cut = 1 + (size_t)round * 13 % (n - 1);
+		http1_on_data(&conn, R, 10, cut, (const uint8_t *)req, cut,
+		    NULL, rec_emit, &rec);
+		http1_on_data(&conn, R, 11, n - cut, (const uint8_t *)req + cut,
+		    n - cut, NULL, rec_emit, &rec);
+		feed(W, 20, resp);
+		feed(W, 21, resp);
+		feed(W, 22, resp);
+		assert_int_equal(rec.n, base + 3);
+		expect_tstate(base, want[0], 0);
+		expect_tstate(base + 1, want[1], 0);
+		expect_tstate(base + 2, NULL, 0);
+		assert_int_equal(conn.names_used, 0);
+		if (rec.n > REC_MAX - 3)
+			rec.n = 0;
+	}
+	assert_int_equal(conn.garbage, 0);
 }
 
 /* Pipelined requests each keep their own context, in the ring of names;
@@ -2259,6 +2550,11 @@ main(void)
 		cmocka_unit_test(test_traceparent_split),
 		cmocka_unit_test(test_traceparent_past_capture),
 		cmocka_unit_test(test_traceparent_pipelined),
+		cmocka_unit_test(test_tracestate),
+		cmocka_unit_test(test_tracestate_invalid),
+		cmocka_unit_test(test_tracestate_long),
+		cmocka_unit_test(test_tracestate_pipelined),
+		cmocka_unit_test(test_tracestate_split_long),
 		cmocka_unit_test(test_chunked_hex_and_trailers),
 		cmocka_unit_test(test_pending_overflow),
 		cmocka_unit_test(test_pending_names),

@@ -17,6 +17,7 @@
 
 #include "hpack_huffman.h"
 #include "http2.h"
+#include "tracectx.h"
 
 #define R	SG_DIR_READ
 #define W	SG_DIR_WRITE
@@ -64,6 +65,8 @@
 struct rec {
 	int                n;
 	struct sg_exchange ex[REC_MAX];
+	/* the tracestates, which an exchange only points to */
+	char               ts[REC_MAX][TRACESTATE_MAX + 1];
 };
 
 /* A header block being encoded. */
@@ -103,7 +106,15 @@ rec_emit(void *ctx, const struct sg_exchange *ex)
 	struct rec *r = ctx;
 
 	assert_true(r->n < REC_MAX);
-	r->ex[r->n++] = *ex;
+	assert_true(ex->tracestate_len <= TRACESTATE_MAX);
+	assert_true((ex->tracestate == NULL) == (ex->tracestate_len == 0));
+	r->ex[r->n] = *ex;
+	if (ex->tracestate != NULL) {
+		memcpy(r->ts[r->n], ex->tracestate, ex->tracestate_len);
+		r->ts[r->n][ex->tracestate_len] = '\0';
+		r->ex[r->n].tracestate = r->ts[r->n];
+	}
+	r->n++;
 }
 
 static void
@@ -503,7 +514,11 @@ ex_equal(const struct sg_exchange *a, const struct sg_exchange *b)
 	    a->req_size == b->req_size && a->resp_size == b->resp_size &&
 	    memcmp(a->trace_id, b->trace_id, sizeof(a->trace_id)) == 0 &&
 	    memcmp(a->parent_span_id, b->parent_span_id,
-	    sizeof(a->parent_span_id)) == 0;
+	    sizeof(a->parent_span_id)) == 0 &&
+	    a->tracestate_flags == b->tracestate_flags &&
+	    a->tracestate_len == b->tracestate_len &&
+	    (a->tracestate_len == 0 || memcmp(a->tracestate, b->tracestate,
+	    a->tracestate_len) == 0);
 }
 
 static void
@@ -1718,6 +1733,145 @@ test_traceparent_concurrent(void **state)
 	assert_int_equal(conn.names_used, 0);
 }
 
+/* Exchange i's tracestate is want (NULL: none), with the flags given. */
+static void
+expect_tstate(int i, const char *want, uint8_t flags)
+{
+	const struct sg_exchange *ex;
+
+	assert_true(i < rec.n);
+	ex = &rec.ex[i];
+	assert_int_equal(ex->tracestate_flags, flags);
+	if (want == NULL) {
+		assert_null(ex->tracestate);
+		return;
+	}
+	assert_non_null(ex->tracestate);
+	assert_string_equal(ex->tracestate, want);
+}
+
+/* W3C tracestate, in request headers and gRPC metadata: kept with a
+ * valid traceparent, its fields joined as one list. */
+static void
+test_tracestate(void **state)
+{
+	struct wire w = { 0 };
+	struct hb h = { 0 };
+
+	(void)state;
+	sc_reset();
+	sc_prefaces();
+	hb_request(&h, "GET", "/a", NULL);
+	hb_lit(&h, L_PLAIN, 0, "tracestate", "congo=t61rcWkgMzE", true);
+	hb_lit(&h, L_INDEXED, 0, "traceparent", TP_V01, false);
+	hb_lit(&h, L_INDEXED, 0, "tracestate", " rojo=00f067aa0ba902b7 , ",
+	    false);
+	w_headers(&w, 1, EH | ES, &h);
+	sc_add(R, 1000, &w);
+	h2_tp_answer(&w, 1);
+	sc_add(W, 1100, &w);
+	/* without a traceparent: not kept */
+	h.n = 0;
+	hb_request(&h, "GET", "/b", NULL);
+	hb_lit(&h, L_PLAIN, 0, "tracestate", "congo=x", false);
+	w_headers(&w, 3, EH | ES, &h);
+	sc_add(R, 2000, &w);
+	h2_tp_answer(&w, 3);
+	sc_add(W, 2100, &w);
+	/* not valid: none, counted */
+	h.n = 0;
+	hb_request(&h, "GET", "/c", NULL);
+	hb_indexed(&h, 63);
+	hb_lit(&h, L_PLAIN, 0, "tracestate", "Congo=x", false);
+	w_headers(&w, 5, EH | ES, &h);
+	sc_add(R, 3000, &w);
+	h2_tp_answer(&w, 5);
+	sc_add(W, 3100, &w);
+	/* gRPC metadata, the entry indexed above by reference */
+	h.n = 0;
+	hb_indexed(&h, S_METHOD_POST);
+	hb_indexed(&h, S_SCHEME_HTTP);
+	hb_lit(&h, L_PLAIN, S_PATH_ROOT, NULL, "/helloworld.Greeter/SayHello",
+	    false);
+	hb_lit(&h, L_PLAIN, S_CONTENT_TYPE, NULL, "application/grpc", false);
+	hb_indexed(&h, 63);
+	hb_indexed(&h, 62);
+	w_headers(&w, 7, EH, &h);
+	w_grpc_message(&w, 7, ES, 7);
+	sc_add(R, 4000, &w);
+	grpc_response_headers(&w, 7);
+	w_grpc_message(&w, 7, 0, 13);
+	grpc_trailers(&w, 7, "0");
+	sc_add(W, 4100, &w);
+
+	sc_check_splits(SG_ROLE_SERVER);
+	assert_int_equal(rec.n, 4);
+	expect_tctx(0, SG_EX_TRACE_CTX | SG_EX_TRACE_SAMPLED);
+	expect_tstate(0, "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7", 0);
+	expect_tctx(1, 0);
+	expect_tstate(1, NULL, 0);
+	expect_tctx(2, SG_EX_TRACE_CTX | SG_EX_TRACE_SAMPLED);
+	expect_tstate(2, NULL, SG_EX_TSTATE_INVALID);
+	expect_tctx(3, SG_EX_TRACE_CTX | SG_EX_TRACE_SAMPLED);
+	expect_tstate(3, "rojo=00f067aa0ba902b7", 0);
+	assert_int_equal(conn.names_used, 0);
+	assert_int_equal(counters().unknown, 0);
+}
+
+/* Streams in flight keep their tracestates apart, and give the bytes
+ * back whatever order they end in; one that finds no room is cut. */
+static void
+test_tracestate_concurrent(void **state)
+{
+	struct wire w = { 0 };
+	struct hb h = { 0 };
+	char ts[HTTP2_MAX_STREAMS][200];
+	uint32_t id;
+	int i;
+
+	(void)state;
+	start(SG_ROLE_SERVER);
+	w_magic(&w);
+	w_settings(&w, 0);
+	for (i = 0; i < HTTP2_MAX_STREAMS; i++) {
+		id = 1 + 2 * (uint32_t)i;
+		snprintf(ts[i], sizeof(ts[i]), "s%d=%.*s", i, 10 + i * 5,
+		    "vvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvv"
+		    "vvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvv"
+		    "vvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvv");
+		h.n = 0;
+		hb_request(&h, "GET", "/x", NULL);
+		hb_lit(&h, L_PLAIN, 0, "traceparent", TP_V01, false);
+		hb_lit(&h, L_PLAIN, 0, "tracestate", ts[i], false);
+		w_headers(&w, id, EH | ES, &h);
+		feed(R, 10 + (uint64_t)i, &w);
+	}
+	assert_int_equal(http2_ops.pending(&conn), HTTP2_MAX_STREAMS);
+	/* answered middle out: removal moves the names of those after */
+	for (i = 0; i < HTTP2_MAX_STREAMS; i++) {
+		int k = (i % 2 ? HTTP2_MAX_STREAMS / 2 + i / 2 :
+		    HTTP2_MAX_STREAMS / 2 - 1 - i / 2);
+
+		h2_tp_answer(&w, 1 + 2 * (uint32_t)k);
+		feed(W, 100 + (uint64_t)i, &w);
+		assert_int_equal(rec.n, i + 1);
+		expect_tctx(i, SG_EX_TRACE_CTX | SG_EX_TRACE_SAMPLED);
+		/* names[] holds 2048 bytes: tracestates give way to the
+		 * requests, largest first, and are cut */
+		if (rec.ex[i].tracestate != NULL)
+			expect_tstate(i, ts[k], 0);
+		else
+			expect_tstate(i, NULL, SG_EX_TSTATE_CUT);
+	}
+	i = 0;
+	for (int j = 0; j < rec.n; j++)
+		i += rec.ex[j].tracestate != NULL;
+	assert_true(i > HTTP2_MAX_STREAMS / 2);
+	assert_true(i < HTTP2_MAX_STREAMS);
+	assert_int_equal(counters().dropped, 0);
+	assert_int_equal(conn.names_used, 0);
+}
+
 /* The context of the HTTP/1.1 request that asked for h2c goes on. */
 static void
 test_traceparent_h2c(void **state)
@@ -2485,6 +2639,8 @@ main(void)
 		cmocka_unit_test(test_traceparent),
 		cmocka_unit_test(test_traceparent_concurrent),
 		cmocka_unit_test(test_traceparent_h2c),
+		cmocka_unit_test(test_tracestate),
+		cmocka_unit_test(test_tracestate_concurrent),
 		cmocka_unit_test(test_stream_ids),
 		cmocka_unit_test(test_push_promise),
 		cmocka_unit_test(test_informational),

@@ -1014,6 +1014,48 @@ test_spans_server(void **state)
 	assert_string_equal(s.scheme, "http");
 }
 
+/* The caller's tracestate goes with the server span that continues its
+ * traceparent, and with no other. */
+static void
+test_spans_trace_state(void **state)
+{
+	static const uint8_t tid[16] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11,
+	    12, 13, 14, 15, 16 };
+	static const uint8_t pid[8] = { 0xa, 0xb, 0xc, 0xd, 0xe, 0xf, 1, 2 };
+	static const char ts[] = "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7";
+	struct sg_conn c = conn4();
+	struct sg_exchange ex = exchange(SG_ROLE_SERVER);
+	struct sg_span s;
+
+	(void)state;
+	spans_init();
+	ex.flags |= SG_EX_TRACE_CTX | SG_EX_TRACE_SAMPLED;
+	memcpy(ex.trace_id, tid, 16);
+	memcpy(ex.parent_span_id, pid, 8);
+	ex.tracestate = ts;
+	ex.tracestate_len = 17;		/* a length, not a NUL, ends it */
+	memset(&s, 0x55, sizeof(s));
+	spans_build(&s, &c, &ex, NULL, 0, true);
+	assert_memory_equal(s.trace_id, tid, 16);
+	assert_memory_equal(s.parent_span_id, pid, 8);
+	assert_string_equal(s.trace_state, "congo=t61rcWkgMzE");
+	/* not exported: nothing to carry it */
+	spans_build(&s, &c, &ex, NULL, 0, false);
+	assert_string_equal(s.trace_state, "");
+	/* a client's own header is not its span's context */
+	ex.role = SG_ROLE_CLIENT;
+	c.role = SG_ROLE_CLIENT;
+	spans_build(&s, &c, &ex, NULL, 0, true);
+	assert_memory_not_equal(s.trace_id, tid, 16);
+	assert_string_equal(s.trace_state, "");
+	/* without a traceparent a tracestate means nothing */
+	ex.role = SG_ROLE_SERVER;
+	c.role = SG_ROLE_SERVER;
+	ex.flags &= (uint8_t)~(SG_EX_TRACE_CTX | SG_EX_TRACE_SAMPLED);
+	spans_build(&s, &c, &ex, NULL, 0, true);
+	assert_string_equal(s.trace_state, "");
+}
+
 static void
 test_spans_client(void **state)
 {
@@ -1558,6 +1600,7 @@ main(void)
 		cmocka_unit_test(test_full_logged_once),
 		cmocka_unit_test(test_snapshot_cap),
 		cmocka_unit_test(test_spans_server),
+		cmocka_unit_test(test_spans_trace_state),
 		cmocka_unit_test(test_spans_client),
 		cmocka_unit_test(test_spans_trace_context),
 		cmocka_unit_test(test_spans_addr),

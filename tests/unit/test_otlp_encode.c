@@ -208,6 +208,7 @@ test_traces_fields(void **state)
 	    "shop");
 	memcpy(s[1].span_id, span_id2, sizeof(s[1].span_id));
 	memcpy(s[1].parent_span_id, span_id1, sizeof(s[1].parent_span_id));
+	snprintf(s[0].trace_state, sizeof(s[0].trace_state), "congo=t61rcW");
 	snprintf(s[1].peer_addr, sizeof(s[1].peer_addr), "192.0.2.9");
 	s[1].peer_port = 443;
 
@@ -244,6 +245,7 @@ test_traces_fields(void **state)
 	assert_int_equal(sp->span_id.len, 8);
 	assert_memory_equal(sp->span_id.data, span_id1, 8);
 	assert_int_equal(sp->parent_span_id.len, 0);
+	assert_string_equal(sp->trace_state, "congo=t61rcW");
 	assert_int_equal(sp->start_time_unix_nano, 1700000000123456789ULL);
 	assert_int_equal(sp->end_time_unix_nano, 1700000000125956789ULL);
 	assert_non_null(sp->status);
@@ -279,6 +281,7 @@ test_traces_fields(void **state)
 	assert_memory_equal(sp->span_id.data, span_id2, 8);
 	assert_int_equal(sp->parent_span_id.len, 8);
 	assert_memory_equal(sp->parent_span_id.data, span_id1, 8);
+	assert_string_equal(sp->trace_state, "");
 	assert_int_equal(sp->status->code, STATUS_ERROR);
 	assert_str_attr(sp->attributes, sp->n_attributes, "server.address",
 	    "192.0.2.9");

@@ -401,6 +401,7 @@ fill_span(struct sg_span *s)
 	strcpy(s->collection, "orders");
 	strcpy(s->db_namespace, "shop");
 	strcpy(s->error, "42P01");
+	strcpy(s->trace_state, "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7");
 }
 
 static void
@@ -442,6 +443,7 @@ test_span_round_trip(void **state)
 	assert_int_equal(b.host_port, a.host_port);
 	assert_true(b.req_size == a.req_size);
 	assert_true(b.resp_size == a.resp_size);
+	assert_string_equal(b.trace_state, a.trace_state);
 
 	/* A client span, too. */
 	a.kind = SG_SPAN_CLIENT;
