@@ -85,6 +85,9 @@ struct h1_io {
 	uint64_t	 ts;
 	sg_emit_fn	 emit;
 	void		*ctx;
+	/* Whether the last line h1_next_line() gave is all field characters:
+	 * 1 yes, 0 no, -1 not looked at (a line joined across reads). */
+	int8_t		 line_ok;
 };
 
 struct h1_reqline {
@@ -146,6 +149,32 @@ static bool
 h1_is_field_char(uint8_t ch)
 {
 	return ch == '\t' || (ch >= 0x20 && ch != 0x7f);
+}
+
+/* Of eight bytes, the high bit of each below 0x20 or equal to 0x7f, and
+ * maybe of a byte after one of them (a borrow's false alarm): zero when
+ * all eight are plain text, so that most words need no closer look. */
+static uint64_t
+h1_word_ctl(uint64_t x)
+{
+	const uint64_t ones = 0x0101010101010101ULL;
+	const uint64_t highs = 0x8080808080808080ULL;
+	uint64_t d = x ^ 0x7f * ones;
+
+	return (((x - 0x20 * ones) & ~x) | ((d - ones) & ~d)) & highs;
+}
+
+/* Which byte of a word read with memcpy() holds the first (lowest
+ * address) high bit of mask; on a big-endian machine, the first of the
+ * bits, which may be a borrow's false alarm: callers check the byte. */
+static size_t
+h1_first_flagged(uint64_t mask)
+{
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	return (size_t)__builtin_clzll(mask) >> 3;
+#else
+	return (size_t)__builtin_ctzll(mask) >> 3;
+#endif
 }
 
 static bool
@@ -384,6 +413,49 @@ h1_keep(struct http1_msg_state *m, const uint8_t *p, size_t n)
 }
 
 /*
+ * The first '\n' of s[0, avail), or NULL; *ok: whether the bytes before
+ * it (the CR of a CRLF aside) are all field characters.  One pass does
+ * what memchr() and h1_field_chars_ok() did in two, eight bytes at a time
+ * (bench/collector_bench: 6,579 instructions per exchange before).
+ */
+static const uint8_t *
+h1_scan_line(const uint8_t *s, size_t avail, bool *ok)
+{
+	size_t i = 0, j, end;
+	uint64_t x, mask;
+
+	*ok = true;
+	while (i < avail) {
+		end = avail;
+		j = i;
+		if (i + 8 <= avail) {
+			memcpy(&x, s + i, 8);
+			if ((mask = h1_word_ctl(x)) == 0) {
+				i += 8;
+				continue;
+			}
+			end = i + 8;
+			/* the first byte flagged is a real one (a borrow
+			 * only runs on past it): most lines end at it */
+			j = i + h1_first_flagged(mask);
+			if (s[j] == '\n')
+				return s + j;
+			if (s[j] == '\r' && j + 1 < avail && s[j + 1] == '\n')
+				return s + j + 1;
+		}
+		for (; j < end; j++) {
+			if (s[j] == '\n')
+				return s + j;
+			if (!h1_is_field_char(s[j]) && !(s[j] == '\r' &&
+			    j + 1 < avail && s[j + 1] == '\n'))
+				*ok = false;
+		}
+		i = end;
+	}
+	return NULL;
+}
+
+/*
  * The next line of a start line, header block or chunked framing, joined
  * with its start kept from earlier reads.  *p and *n (without the line
  * end) stay valid until the next call on this stream.
@@ -394,17 +466,20 @@ h1_next_line(struct http1_msg_state *m, struct h1_io *io,
 {
 	const uint8_t *s, *lf;
 	size_t avail, take;
-	bool fits;
+	bool fits, ok = false;
 
 	avail = io->off < io->cap ? io->cap - (size_t)io->off : 0;
 	s = avail > 0 ? io->data + io->off : NULL;
-	lf = avail > 0 ? memchr(s, '\n', avail) : NULL;
+	lf = avail > 0 ? h1_scan_line(s, avail, &ok) : NULL;
 	take = lf != NULL ? (size_t)(lf - s) : avail;
 	io->off += lf != NULL ? take + 1 : take;
+	io->line_ok = -1;
 
 	if (m->hdr_len == 0 && (lf != NULL || io->off < io->len)) {
 		*p = s;
 		*n = h1_strip_cr(s, take);
+		if (lf != NULL)
+			io->line_ok = ok;
 		return lf != NULL ? LN_FULL : LN_BLIND;
 	}
 	fits = take == 0 || h1_keep(m, s, take);
@@ -442,8 +517,6 @@ h1_garbage(struct http1_conn *c, struct http1_msg_state *m,
 static bool
 h1_field_chars_ok(const uint8_t *p, size_t n)
 {
-	const uint64_t ones = 0x0101010101010101ULL;
-	const uint64_t highs = 0x8080808080808080ULL;
 	size_t i = 0, last;
 
 	/* Eight bytes at a time: most are plain text.  A word with a byte
@@ -451,14 +524,12 @@ h1_field_chars_ok(const uint8_t *p, size_t n)
 	 * is looked at byte by byte.  This was a quarter of the collector's
 	 * instructions per exchange (bench/collector_bench). */
 	for (; i + 8 <= n || (i < n && n >= 8); i = last + 8) {
-		uint64_t x, ctl, del;
+		uint64_t x;
 
 		/* the last word may overlap the one before */
 		last = i + 8 <= n ? i : n - 8;
 		memcpy(&x, p + last, 8);
-		ctl = (x - 0x20 * ones) & ~x & highs;
-		del = ((x ^ 0x7f * ones) - ones) & ~(x ^ 0x7f * ones) & highs;
-		if ((ctl | del) == 0)
+		if (h1_word_ctl(x) == 0)
 			continue;
 		for (size_t j = last; j < last + 8; j++)
 			if (!h1_is_field_char(p[j]))
@@ -492,57 +563,108 @@ static void	h1_req_traceparent(struct http1_conn *, const uint8_t *,
 static void	h1_req_tracestate(struct http1_conn *, const uint8_t *,
 		    size_t, bool);
 
-/* A field line's name and value, without the optional whitespace around
- * the value; false when it has no name. */
-static bool
-h1_field_split(const uint8_t *p, size_t n, size_t *namelen,
+/* The fields read here; the others are only checked. */
+enum h1_field {
+	HF_OTHER = 0,
+	HF_CONTENT_LENGTH,
+	HF_TRANSFER_ENCODING,
+	HF_UPGRADE,
+	HF_TRACEPARENT,		/* requests only */
+	HF_TRACESTATE,		/* requests only */
+};
+
+/* Which field a name of n bytes is: by its length first, as most lines
+ * of a header block are none of these. */
+static enum h1_field
+h1_field_of(const uint8_t *name, size_t n, bool req)
+{
+	switch (n) {
+	case 7:
+		return h1_eq_nocase(name, n, "upgrade") ? HF_UPGRADE : HF_OTHER;
+	case 10:
+		return req && h1_eq_nocase(name, n, "tracestate") ?
+		    HF_TRACESTATE : HF_OTHER;
+	case 11:
+		return req && h1_eq_nocase(name, n, "traceparent") ?
+		    HF_TRACEPARENT : HF_OTHER;
+	case 14:
+		return h1_eq_nocase(name, n, "content-length") ?
+		    HF_CONTENT_LENGTH : HF_OTHER;
+	case 17:
+		return h1_eq_nocase(name, n, "transfer-encoding") ?
+		    HF_TRANSFER_ENCODING : HF_OTHER;
+	}
+	return HF_OTHER;
+}
+
+/* A field line's name: its length, 0 when the line has none. */
+static size_t
+h1_field_name_len(const uint8_t *p, size_t n)
+{
+	const uint8_t *colon = memchr(p, ':', n);
+
+	return colon != NULL ? (size_t)(colon - p) : 0;
+}
+
+/* The value of a field line whose name is namelen bytes, without the
+ * optional whitespace around it. */
+static void
+h1_field_value(const uint8_t *p, size_t n, size_t namelen,
     const uint8_t **v, size_t *vlen)
 {
-	const uint8_t *colon;
-
-	if ((colon = memchr(p, ':', n)) == NULL || colon == p)
-		return false;
-	*namelen = (size_t)(colon - p);
-	*v = colon + 1;
-	*vlen = n - *namelen - 1;
+	*v = p + namelen + 1;
+	*vlen = n - namelen - 1;
 	while (*vlen > 0 && ((*v)[0] == ' ' || (*v)[0] == '\t')) {
 		(*v)++;
 		(*vlen)--;
 	}
 	while (*vlen > 0 && ((*v)[*vlen - 1] == ' ' || (*v)[*vlen - 1] == '\t'))
 		(*vlen)--;
-	return true;
 }
 
 /* Returns false when the line cannot belong to a header block.  Besides
  * the framing fields, a request's trace context is read. */
 static bool
-h1_header_line(struct http1_conn *c, bool req, const uint8_t *p, size_t n)
+h1_header_line(struct http1_conn *c, bool req, const uint8_t *p, size_t n,
+    int8_t chars_ok)
 {
 	struct http1_msg_state *m = req ? &c->req : &c->resp;
 	const uint8_t *v;
 	size_t namelen, vlen;
 	uint64_t length;
+	enum h1_field f;
 
-	if (!h1_field_chars_ok(p, n))
+	/* h1_next_line() looked at the characters of most lines */
+	if (chars_ok == 0 || (chars_ok < 0 && !h1_field_chars_ok(p, n)))
 		return false;
 	if (p[0] == ' ' || p[0] == '\t')
 		return true;	/* obsolete folding: a continued value */
-	if (!h1_field_split(p, n, &namelen, &v, &vlen))
+	if ((namelen = h1_field_name_len(p, n)) == 0)
 		return false;
-	if (h1_eq_nocase(p, namelen, "content-length")) {
+	if ((f = h1_field_of(p, namelen, req)) == HF_OTHER)
+		return true;
+	h1_field_value(p, n, namelen, &v, &vlen);
+	switch (f) {
+	case HF_CONTENT_LENGTH:
 		/* an invalid length is ignored, not trusted */
 		if (h1_parse_length(v, vlen, &length))
 			m->body_left = length;
-	} else if (h1_eq_nocase(p, namelen, "transfer-encoding")) {
+		break;
+	case HF_TRANSFER_ENCODING:
 		if (h1_contains_nocase(v, vlen, "chunked"))
 			m->chunked = CH_SIZE;
-	} else if (h1_eq_nocase(p, namelen, "upgrade")) {
+		break;
+	case HF_UPGRADE:
 		m->upgrade_h2c = h1_eq_nocase(v, vlen, "h2c");
-	} else if (req && h1_eq_nocase(p, namelen, "traceparent")) {
+		break;
+	case HF_TRACEPARENT:
 		h1_req_traceparent(c, v, vlen);
-	} else if (req && h1_eq_nocase(p, namelen, "tracestate")) {
+		break;
+	case HF_TRACESTATE:
 		h1_req_tracestate(c, v, vlen, false);
+		break;
+	case HF_OTHER:
+		break;
 	}
 	return true;
 }
@@ -557,10 +679,12 @@ h1_header_line_start(struct http1_conn *c, bool req, const uint8_t *p,
 	const uint8_t *v;
 	size_t namelen, vlen;
 
-	if (req && n > 0 && p[0] != ' ' && p[0] != '\t' &&
-	    h1_field_split(p, n, &namelen, &v, &vlen) &&
-	    h1_eq_nocase(p, namelen, "tracestate"))
-		h1_req_tracestate(c, v, vlen, true);
+	if (!req || n == 0 || p[0] == ' ' || p[0] == '\t' ||
+	    (namelen = h1_field_name_len(p, n)) == 0 ||
+	    h1_field_of(p, namelen, req) != HF_TRACESTATE)
+		return;
+	h1_field_value(p, n, namelen, &v, &vlen);
+	h1_req_tracestate(c, v, vlen, true);
 }
 
 /*
@@ -1572,7 +1696,7 @@ h1_headers(struct http1_conn *c, bool req, struct h1_io *io)
 			h1_headers_done(c, req, io);
 			return;
 		}
-		if (!h1_header_line(c, req, p, n))
+		if (!h1_header_line(c, req, p, n, io->line_ok))
 			break;
 		return;
 	case LN_LONG:

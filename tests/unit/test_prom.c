@@ -1010,7 +1010,7 @@ json_valid(const char *line)
 	if (access("/usr/bin/python3", X_OK) == 0) {
 		snprintf(cmd, sizeof(cmd), "/usr/bin/python3 -c 'import json,"
 		    "sys; d=json.loads(open(sys.argv[1],\"rb\").read()"
-		    ".decode(\"utf-8\")); assert len(d)==26' %s", path);
+		    ".decode(\"utf-8\")); assert len(d)==27' %s", path);
 		rc = system(cmd);
 		assert_int_equal(rc, 0);
 	}
@@ -1029,6 +1029,7 @@ test_printer_json(void **state)
 	    "\"service_namespace\":\"ns\",\"instance_id\":\"h:7\",\"pid\":99,"
 	    "\"trace_id\":\"a0a1a2a3a4a5a6a7a8a9aaabacadaeaf\","
 	    "\"span_id\":\"0102030405060708\",\"parent_span_id\":\"\","
+	    "\"trace_state\":\"\","
 	    "\"start_unix_ns\":1700000000123456789,"
 	    "\"end_unix_ns\":1700000000124691356,\"duration_ns\":1234567,"
 	    "\"protocol\":\"http\",\"operation\":\"GET\","
@@ -1055,6 +1056,13 @@ test_printer_json(void **state)
 	out = print_to_string(SG_PRINTER_TEXT, &s);
 	assert_non_null(strstr(out, " SERVER grpc /pkg.Svc/Get ? 1.234ms "));
 	free(out);
+	/* a trace state, after the ids, in the text printer */
+	snprintf(s.trace_state, sizeof(s.trace_state), "congo=t61 rcW");
+	out = print_to_string(SG_PRINTER_TEXT, &s);
+	assert_non_null(strstr(out, " span=0102030405060708 "
+	    "tracestate=congo=t61\\x20rcW\n"));
+	free(out);
+	s.trace_state[0] = '\0';
 	s.flags = 0;
 
 	/* Hostile bytes everywhere, fields filled to the brim. */
@@ -1066,8 +1074,10 @@ test_printer_json(void **state)
 	memset(s.route, '\x01', sizeof(s.route));          /* unterminated */
 	memset(s.service_name, '\xff', sizeof(s.service_name));
 	memset(s.op, '"', sizeof(s.op));
+	snprintf(s.trace_state, sizeof(s.trace_state), "k=\"v\\w x");
 	out = print_to_string(SG_PRINTER_JSON, &s);
 	assert_non_null(strstr(out, "\"kind\":\"client\""));
+	assert_non_null(strstr(out, "\"trace_state\":\"k=\\\"v\\\\w x\""));
 	assert_non_null(strstr(out, "\"parent_span_id\":\"00000000000000ff\""));
 	assert_non_null(strstr(out, "\"target\":\"/\\\"q\\\"\\\\\\u000a\\u0009"
 	    "\\u0001\\u007f\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"
