@@ -315,6 +315,13 @@ hwm_kib() {     # VmHWM in KiB
 	awk '$1 == "VmHWM:" { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0
 }
 
+# VmRSS in KiB: the peak (VmHWM) is the start's, while libbpf parses the
+# kernel's BTF; this is what the process holds now.  Both count the ring
+# buffer twice: libbpf maps its pages twice, for records that wrap.
+rss_kib() {
+	awk '$1 == "VmRSS:" { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0
+}
+
 # ---------------------------------------------------------------- statistics
 
 median() {      # numbers on stdin -> median (NA when none)

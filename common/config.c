@@ -273,7 +273,7 @@ static const struct sg_key sg_keys[] = {
 	  "blocks follow data frames within one write; pipelined commands "
 	  "share one; 64-1024)" },
 	{ "ebpf", "ringbuf_size", SG_T_SIZE, OFF(ebpf.ringbuf_size), 65536,
-	  1u << 30, "4M", { NULL }, NULL, false,
+	  1u << 30, "1M", { NULL }, NULL, false,
 	  "ring buffer size; rounded up to a power of two" },
 	{ "ebpf", "syscall_hooks", SG_T_ENUM, OFF(ebpf.syscall_hooks), 0, 0, "auto",
 	  { NULL }, sg_hooks_names, false,

@@ -181,7 +181,7 @@ test_defaults(void **state)
 	assert_int_equal(c.ebpf.wakeup_len, 4096);
 	assert_int_equal(c.ebpf.http_request_timeout_ms, 30000);
 	assert_int_equal(c.ebpf.capture_size, 256);
-	assert_int_equal(c.ebpf.ringbuf_size, 4 << 20);
+	assert_int_equal(c.ebpf.ringbuf_size, 1 << 20);
 	assert_int_equal(c.ebpf.syscall_hooks, SG_HOOKS_AUTO);
 	assert_false(c.ebpf.track_request_headers);
 	assert_false(c.ebpf.enable_context_propagation);
@@ -993,7 +993,7 @@ test_dump_shape(void **state)
 	assert_non_null(strstr(t, "\n[ebpf]\n"));
 	assert_null(strstr(strstr(t, "\n[discovery]\n") + 1, "\n[discovery]\n"));
 	assert_non_null(strstr(t, "\npoll_interval = 5000ms\n"));
-	assert_non_null(strstr(t, "\nringbuf_size = 4194304\n"));
+	assert_non_null(strstr(t, "\nringbuf_size = 1048576\n"));
 	assert_int_equal(t[strlen(t) - 1], '\n');
 	free(t);
 }
