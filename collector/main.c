@@ -66,6 +66,14 @@ static struct {
 	uint64_t           spans_total;
 	uint64_t           ev_first;     /* the events taken (msg.h) */
 	uint64_t           ev_next;
+	bool               ev_seen;      /* ev_first is set */
+	bool               configured;   /* the loader's configuration came */
+	struct sg_early   *early;        /* batches waiting for it, oldest
+	                                  * first */
+	struct sg_early  **early_tail;
+	size_t             early_bytes;
+	uint64_t           lost_early;   /* events of batches dropped from
+	                                  * it, the oldest, past its bound */
 	uint64_t           spans_unsampled;
 	uint64_t           tctx_invalid;    /* traceparent ignored */
 	uint64_t           tstate_invalid;  /* tracestate ignored */
@@ -79,6 +87,24 @@ static struct {
 } C = {
 	.loader = { .name = "loader" },
 	.exporter = { .name = "exporter" },
+	.early_tail = &C.early,
+};
+
+/*
+ * Event batches that come before the loader's configuration.  A restarted
+ * collector is handed first the batches queued for the one before it,
+ * then its configuration.  Counted under the defaults, they would carry
+ * the wrong buckets, labels and routes, and the configuration could then
+ * drop what they counted (sg_apply_config starts the metrics again when
+ * the histograms differ).  So they wait for it, up to SG_EARLY_MAX bytes;
+ * past that the oldest are dropped and counted.
+ */
+#define SG_EARLY_MAX	(4u << 20)
+
+struct sg_early {
+	struct sg_early *next;
+	size_t           size;
+	uint8_t          payload[];
 };
 
 /* ---- spans towards the exporter ---- */
@@ -387,6 +413,8 @@ sg_apply_config(const struct sg_config *cfg)
 	sg_log_set_level(nc.log_level);
 }
 
+static void	sg_early_take(void);
+
 static int
 sg_on_config(const struct sg_msg *m, void *ctx)
 {
@@ -399,6 +427,10 @@ sg_on_config(const struct sg_msg *m, void *ctx)
 	    sizeof(err)) < 0)
 		sg_fatal("configuration from the loader refused: %s", err);
 	sg_apply_config(&nc);
+	if (!C.configured) {
+		C.configured = true;
+		sg_early_take();
+	}
 	return 0;
 }
 
@@ -429,35 +461,115 @@ sg_count_net(const uint8_t *ev, size_t sz)
 		procs_net_add(d.hdr.pid, d.dir, (uint64_t)d.len);
 }
 
-static int
-sg_on_events(const struct sg_msg *m, void *ctx)
+/* The events of a batch (SG_MSG_EVENTS: u64 first, then u32 size and
+ * the event, each); a malformed one is fatal, as any bad message. */
+static uint64_t
+sg_batch_count(const uint8_t *p, size_t size)
+{
+	size_t off = sizeof(uint64_t);
+	uint64_t n = 0;
+
+	while (off < size) {
+		uint32_t sz;
+
+		if (size - off < sizeof(sz))
+			sg_fatal("event batch: truncated size at %zu", off);
+		memcpy(&sz, p + off, sizeof(sz));
+		off += sizeof(sz);
+		if (sz > size - off)
+			sg_fatal("event batch: event of %u bytes overruns", sz);
+		off += sz;
+		n++;
+	}
+	return n;
+}
+
+/* The batch's events, counted: they are the collector's from here. */
+static void
+sg_events_take(const uint8_t *p, size_t size)
 {
 	size_t off = sizeof(uint64_t);
 	uint64_t first;
 
-	(void)ctx;
-	memcpy(&first, m->payload, sizeof(first));
-	if (C.ev_next == 0)
-		C.ev_first = first;
-	else if (first < C.ev_next)
+	memcpy(&first, p, sizeof(first));
+	if (C.ev_next != 0 && first < C.ev_next)
 		sg_fatal("event batch: numbered %" PRIu64 ", after %" PRIu64,
 		    first, C.ev_next);
 	C.ev_next = first;
-	while (off < m->size) {
+	while (off < size) {
 		uint32_t sz;
 
-		if (m->size - off < sizeof(sz))
-			sg_fatal("event batch: truncated size at %zu", off);
-		memcpy(&sz, m->payload + off, sizeof(sz));
+		memcpy(&sz, p + off, sizeof(sz));
 		off += sizeof(sz);
-		if (sz > m->size - off)
-			sg_fatal("event batch: event of %u bytes overruns", sz);
 		if (C.proc_net)
-			sg_count_net(m->payload + off, sz);
-		conns_handle_event(C.conns, m->payload + off, sz);
+			sg_count_net(p + off, sz);
+		conns_handle_event(C.conns, p + off, sz);
 		C.ev_next++;
 		off += sz;
 	}
+}
+
+/* A batch before the configuration waits for it (SG_EARLY_MAX). */
+static void
+sg_early_keep(const uint8_t *p, size_t size)
+{
+	struct sg_early *e;
+
+	while (C.early != NULL && C.early_bytes + size > SG_EARLY_MAX) {
+		e = C.early;
+		C.early = e->next;
+		if (C.early == NULL)
+			C.early_tail = &C.early;
+		C.early_bytes -= e->size;
+		C.lost_early += sg_batch_count(e->payload, e->size);
+		free(e);
+	}
+	if (size > SG_EARLY_MAX || (e = malloc(sizeof(*e) + size)) == NULL) {
+		C.lost_early += sg_batch_count(p, size);
+		return;
+	}
+	e->next = NULL;
+	e->size = size;
+	memcpy(e->payload, p, size);
+	*C.early_tail = e;
+	C.early_tail = &e->next;
+	C.early_bytes += size;
+}
+
+/* The configuration came: the batches that waited are taken, in order. */
+static void
+sg_early_take(void)
+{
+	struct sg_early *e;
+
+	while ((e = C.early) != NULL) {
+		C.early = e->next;
+		sg_events_take(e->payload, e->size);
+		free(e);
+	}
+	C.early_tail = &C.early;
+	C.early_bytes = 0;
+}
+
+static int
+sg_on_events(const struct sg_msg *m, void *ctx)
+{
+	uint64_t first;
+
+	(void)ctx;
+	(void)sg_batch_count(m->payload, m->size);
+	/* The first batch handed to this collector, taken or not: those
+	 * before it died with its predecessor (msg.h); those dropped while
+	 * waiting are counted here. */
+	memcpy(&first, m->payload, sizeof(first));
+	if (!C.ev_seen) {
+		C.ev_first = first;
+		C.ev_seen = true;
+	}
+	if (!C.configured)
+		sg_early_keep(m->payload, m->size);
+	else
+		sg_events_take(m->payload, m->size);
 	return 0;
 }
 
@@ -525,6 +637,16 @@ static int
 sg_on_stop(const struct sg_msg *m, void *ctx)
 {
 	(void)ctx;
+	/* batches still waiting for a configuration never came to count */
+	while (C.early != NULL) {
+		struct sg_early *e = C.early;
+
+		C.early = e->next;
+		C.lost_early += sg_batch_count(e->payload, e->size);
+		free(e);
+	}
+	C.early_tail = &C.early;
+	C.early_bytes = 0;
 	conns_finish(C.conns);
 	sg_spans_flush();
 	sg_send_snapshot();
@@ -587,6 +709,7 @@ sg_send_stats(void)
 	C.self[SG_SELF_PROPAGATION_UNUSED] = cs.kctx_unused;
 	C.self[SG_SELF_CONNS_UNINDEXED] = cs.unindexed;
 	C.self[SG_SELF_LOST_COLLECTOR_IPC] = C.lost_ipc;
+	C.self[SG_SELF_LOST_COLLECTOR_START] = C.lost_early;
 	C.self[SG_SELF_SERIES_DROPPED] = metrics_series_dropped(C.metrics);
 	C.self[SG_SELF_IPC_REJECTED_COLLECTOR] =
 	    atomic_load(&C.loader.rejected) + atomic_load(&C.exporter.rejected);
@@ -609,8 +732,11 @@ sg_send_snapshot(void)
 		C.lost_ipc++;
 		return;
 	}
+	/* both 0 until an event was taken (msg.h), though ev_first is set
+	 * by the first batch handed over, taken or waiting */
 	len = metrics_snapshot(C.metrics, buf, SG_SNAPSHOT_MAX,
-	    sg_clock_ns(CLOCK_REALTIME), C.ev_first, C.ev_next);
+	    sg_clock_ns(CLOCK_REALTIME), C.ev_next != 0 ? C.ev_first : 0,
+	    C.ev_next);
 	if (len == 0)
 		sg_log(SG_LOG_WARN, "metric snapshot larger than %u bytes",
 		    SG_SNAPSHOT_MAX);
