@@ -484,7 +484,8 @@ sg_batch_count(const uint8_t *p, size_t size)
 	return n;
 }
 
-/* The batch's events, counted: they are the collector's from here. */
+/* The batch's events, counted: they are the collector's from here.  A
+ * malformed batch is fatal, as any bad message. */
 static void
 sg_events_take(const uint8_t *p, size_t size)
 {
@@ -499,8 +500,12 @@ sg_events_take(const uint8_t *p, size_t size)
 	while (off < size) {
 		uint32_t sz;
 
+		if (size - off < sizeof(sz))
+			sg_fatal("event batch: truncated size at %zu", off);
 		memcpy(&sz, p + off, sizeof(sz));
 		off += sizeof(sz);
+		if (sz > size - off)
+			sg_fatal("event batch: event of %u bytes overruns", sz);
 		if (C.proc_net)
 			sg_count_net(p + off, sz);
 		conns_handle_event(C.conns, p + off, sz);
@@ -509,21 +514,36 @@ sg_events_take(const uint8_t *p, size_t size)
 	}
 }
 
+/* The oldest batch waiting, out of the queue (the caller frees it). */
+static struct sg_early *
+sg_early_pop(void)
+{
+	struct sg_early *e = C.early;
+
+	if (e == NULL)
+		return NULL;
+	if ((C.early = e->next) == NULL)
+		C.early_tail = &C.early;
+	C.early_bytes -= e->size;
+	return e;
+}
+
+/* A batch that will not be counted: its events are reported lost. */
+static void
+sg_early_drop(struct sg_early *e)
+{
+	C.lost_early += sg_batch_count(e->payload, e->size);
+	free(e);
+}
+
 /* A batch before the configuration waits for it (SG_EARLY_MAX). */
 static void
 sg_early_keep(const uint8_t *p, size_t size)
 {
 	struct sg_early *e;
 
-	while (C.early != NULL && C.early_bytes + size > SG_EARLY_MAX) {
-		e = C.early;
-		C.early = e->next;
-		if (C.early == NULL)
-			C.early_tail = &C.early;
-		C.early_bytes -= e->size;
-		C.lost_early += sg_batch_count(e->payload, e->size);
-		free(e);
-	}
+	while (C.early != NULL && C.early_bytes + size > SG_EARLY_MAX)
+		sg_early_drop(sg_early_pop());
 	if (size > SG_EARLY_MAX || (e = malloc(sizeof(*e) + size)) == NULL) {
 		C.lost_early += sg_batch_count(p, size);
 		return;
@@ -542,13 +562,10 @@ sg_early_take(void)
 {
 	struct sg_early *e;
 
-	while ((e = C.early) != NULL) {
-		C.early = e->next;
+	while ((e = sg_early_pop()) != NULL) {
 		sg_events_take(e->payload, e->size);
 		free(e);
 	}
-	C.early_tail = &C.early;
-	C.early_bytes = 0;
 }
 
 static int
@@ -557,7 +574,6 @@ sg_on_events(const struct sg_msg *m, void *ctx)
 	uint64_t first;
 
 	(void)ctx;
-	(void)sg_batch_count(m->payload, m->size);
 	/* The first batch handed to this collector, taken or not: those
 	 * before it died with its predecessor (msg.h); those dropped while
 	 * waiting are counted here. */
@@ -638,15 +654,8 @@ sg_on_stop(const struct sg_msg *m, void *ctx)
 {
 	(void)ctx;
 	/* batches still waiting for a configuration never came to count */
-	while (C.early != NULL) {
-		struct sg_early *e = C.early;
-
-		C.early = e->next;
-		C.lost_early += sg_batch_count(e->payload, e->size);
-		free(e);
-	}
-	C.early_tail = &C.early;
-	C.early_bytes = 0;
+	while (C.early != NULL)
+		sg_early_drop(sg_early_pop());
 	conns_finish(C.conns);
 	sg_spans_flush();
 	sg_send_snapshot();

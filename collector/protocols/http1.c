@@ -67,7 +67,7 @@ _Static_assert(HTTP1_MAX_PENDING > SG_CAPTURE_MAX / H1_MIN_REQUEST &&
     HTTP1_MAX_PENDING <= UINT8_MAX,
     "the requests of one capture fit the ring, counted in a byte");
 /* A trace context joins its request's names as TRACECTX_LEN bytes, and
- * a tracestate as H1_TSTATE_HDR bytes and its members, fewer than their
+ * a tracestate as TRACESTATE_HDR bytes and its members, fewer than their
  * header lines took in the capture: the bound below still holds. */
 _Static_assert(HTTP1_NAMES_LEN >= SG_CAPTURE_MAX &&
     HTTP1_NAMES_LEN <= UINT16_MAX,
@@ -889,7 +889,6 @@ enum h1_req_flag {
 	RQ_TSTATE_CUT	= 0x80,	/* members of it left out */
 };
 
-#define H1_TSTATE_HDR	2	/* the length before a kept tracestate */
 
 static struct http1_pending *
 h1_oldest(struct http1_conn *c)
@@ -993,7 +992,7 @@ h1_tstate_get(const struct http1_conn *c, const struct http1_pending *p,
 		return SG_EX_TSTATE_INVALID;
 	*len = h1_tstate_len(c, p);
 	if (*len > 0)
-		h1_names_copy(c, h1_names_add(h1_tstate_at(p), H1_TSTATE_HDR),
+		h1_names_copy(c, h1_names_add(h1_tstate_at(p), TRACESTATE_HDR),
 		    *len, buf);
 	return p->flags & RQ_TSTATE_CUT ? SG_EX_TSTATE_CUT : 0;
 }
@@ -1005,7 +1004,7 @@ h1_names_len(const struct http1_conn *c, const struct http1_pending *p)
 {
 	return (uint16_t)(p->method_len + p->path_len +
 	    (p->flags & RQ_TCTX ? TRACECTX_LEN : 0) +
-	    (p->flags & RQ_TSTATE ? H1_TSTATE_HDR + h1_tstate_len(c, p) : 0));
+	    (p->flags & RQ_TSTATE ? TRACESTATE_HDR + h1_tstate_len(c, p) : 0));
 }
 
 /* Requests dropped before the oldest are given up with it: they are
@@ -1228,7 +1227,7 @@ h1_req_traceparent(struct http1_conn *c, const uint8_t *v, size_t n)
 	struct tracectx t;
 	uint16_t at = h1_names_add(p->names_at,
 	    (size_t)p->method_len + p->path_len);
-	uint8_t saved[H1_TSTATE_HDR + TRACESTATE_MAX];
+	uint8_t saved[TRACESTATE_HDR + TRACESTATE_MAX];
 	size_t tslen = 0;
 
 	if ((p->flags & (RQ_TCTX | RQ_TCTX_BAD)) ||
@@ -1244,7 +1243,7 @@ h1_req_traceparent(struct http1_conn *c, const uint8_t *v, size_t n)
 		return;
 	/* a tracestate that came first moves up behind the context */
 	if (p->flags & RQ_TSTATE) {
-		tslen = H1_TSTATE_HDR + h1_tstate_len(c, p);
+		tslen = TRACESTATE_HDR + h1_tstate_len(c, p);
 		h1_names_copy(c, at, tslen, saved);
 	}
 	h1_names_put(c, at, (const uint8_t *)&t, TRACECTX_LEN);
@@ -1256,7 +1255,7 @@ h1_req_traceparent(struct http1_conn *c, const uint8_t *v, size_t n)
 /*
  * A tracestate field of the request being received: its members join
  * those of an earlier one (HTTP lets a list be split across fields) after
- * the request's names and trace context, as H1_TSTATE_HDR bytes of
+ * the request's names and trace context, as TRACESTATE_HDR bytes of
  * length and the members.  Kept whether or not the traceparent has come
  * yet; used only with a valid one, as the specification asks.  partial:
  * v is the start of a line not seen whole.
@@ -1275,9 +1274,9 @@ h1_req_tracestate(struct http1_conn *c, const uint8_t *v, size_t n,
 	    !(p->flags & RQ_KEPT))
 		return;
 	other = h1_names_len(c, p) -
-	    (p->flags & RQ_TSTATE ? H1_TSTATE_HDR + len : 0);
+	    (p->flags & RQ_TSTATE ? TRACESTATE_HDR + len : 0);
 	if (len > 0)
-		h1_names_copy(c, h1_names_add(h1_tstate_at(p), H1_TSTATE_HDR),
+		h1_names_copy(c, h1_names_add(h1_tstate_at(p), TRACESTATE_HDR),
 		    len, ts);
 	r = tracestate_append(ts, &len, (const char *)v, n, partial);
 	if (r == TRACESTATE_INVALID) {
@@ -1288,7 +1287,7 @@ h1_req_tracestate(struct http1_conn *c, const uint8_t *v, size_t n,
 		p->flags |= RQ_TSTATE_CUT;
 	if (len == 0)
 		return;		/* empty members only */
-	if (c->names_used + other + H1_TSTATE_HDR + len > HTTP1_NAMES_LEN) {
+	if (c->names_used + other + TRACESTATE_HDR + len > HTTP1_NAMES_LEN) {
 		/* the members of this field are the ones left out */
 		p->flags |= RQ_TSTATE_CUT;
 		return;
@@ -1296,7 +1295,7 @@ h1_req_tracestate(struct http1_conn *c, const uint8_t *v, size_t n,
 	len16 = (uint16_t)len;
 	h1_names_put(c, h1_tstate_at(p), (const uint8_t *)&len16,
 	    sizeof(len16));
-	h1_names_put(c, h1_names_add(h1_tstate_at(p), H1_TSTATE_HDR),
+	h1_names_put(c, h1_names_add(h1_tstate_at(p), TRACESTATE_HDR),
 	    (const uint8_t *)ts, len);
 	p->flags |= RQ_TSTATE;
 }

@@ -123,7 +123,6 @@ enum h2_phase {
 #define SF_TSTATE_BAD	0x4000	/* a tracestate not valid */
 #define SF_TSTATE_CUT	0x8000	/* members of it left out */
 
-#define H2_TSTATE_HDR	2	/* the length before a kept tracestate */
 
 /* h2_fields.tctx */
 enum h2_tctx {
@@ -154,7 +153,7 @@ _Static_assert(SG_PATH_MAX - 1 <= UINT8_MAX && SG_METHOD_MAX - 1 <= UINT8_MAX,
 _Static_assert(HTTP2_NAMES_LEN >= SG_METHOD_MAX + SG_PATH_MAX,
     "any one request's names fit");
 _Static_assert(HTTP2_NAMES_LEN >= SG_METHOD_MAX + SG_PATH_MAX + TRACECTX_LEN +
-    H2_TSTATE_HDR + TRACESTATE_MAX,
+    TRACESTATE_HDR + TRACESTATE_MAX,
     "any one request's names and trace context fit");
 _Static_assert(sizeof(struct http2_conn) <= 16 * 1024,
     "the state is as small as stated");
@@ -610,7 +609,7 @@ static size_t
 h2_tstate_room(const struct http2_conn *c, const struct h2_fields *f,
     size_t before)
 {
-	size_t n = H2_TSTATE_HDR + f->tstate_len;
+	size_t n = TRACESTATE_HDR + f->tstate_len;
 
 	if (f->tstate_len == 0 || (f->tstate & SG_EX_TSTATE_INVALID) ||
 	    !h2_room(c, before + n))
@@ -645,7 +644,7 @@ h2_stream_names(const struct http2_conn *c, const struct http2_stream *st)
 {
 	return (size_t)st->method_len + st->path_len +
 	    (st->flags & SF_TCTX ? TRACECTX_LEN : 0) +
-	    (st->flags & SF_TSTATE ? H2_TSTATE_HDR + h2_tstate_len(c, st) : 0);
+	    (st->flags & SF_TSTATE ? TRACESTATE_HDR + h2_tstate_len(c, st) : 0);
 }
 
 /* The stream whose tracestate holds the most bytes of names[], or NULL. */
@@ -668,7 +667,7 @@ h2_largest_tstate(struct http2_conn *c)
 static void
 h2_tstate_forget(struct http2_conn *c, struct http2_stream *st)
 {
-	size_t at = h2_tstate_at(st), n = H2_TSTATE_HDR + h2_tstate_len(c, st);
+	size_t at = h2_tstate_at(st), n = TRACESTATE_HDR + h2_tstate_len(c, st);
 	unsigned i;
 
 	memmove(c->names + at, c->names + at + n, c->names_used - at - n);
@@ -742,11 +741,11 @@ h2_stream_open(struct http2_conn *c, uint32_t id, uint64_t ts,
 		memcpy(c->names + c->names_used + mlen + plen, &f->tctx_val,
 		    tlen);
 	if (slen > 0) {
-		slen16 = (uint16_t)(slen - H2_TSTATE_HDR);
+		slen16 = (uint16_t)(slen - TRACESTATE_HDR);
 		memcpy(c->names + c->names_used + mlen + plen + tlen, &slen16,
 		    sizeof(slen16));
 		memcpy(c->names + c->names_used + mlen + plen + tlen +
-		    H2_TSTATE_HDR, f->tstate_val, slen16);
+		    TRACESTATE_HDR, f->tstate_val, slen16);
 	}
 	c->names_used = (uint16_t)(c->names_used + mlen + plen + tlen + slen);
 	return st;
@@ -873,7 +872,7 @@ h2_tstate_get(const struct http2_conn *c, const struct http2_stream *st,
 	if (st->flags & SF_TSTATE_BAD)
 		return SG_EX_TSTATE_INVALID;
 	if ((*len = h2_tstate_len(c, st)) > 0)
-		memcpy(buf, c->names + h2_tstate_at(st) + H2_TSTATE_HDR, *len);
+		memcpy(buf, c->names + h2_tstate_at(st) + TRACESTATE_HDR, *len);
 	return st->flags & SF_TSTATE_CUT ? SG_EX_TSTATE_CUT : 0;
 }
 

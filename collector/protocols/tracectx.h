@@ -48,6 +48,9 @@ bool tracectx_parse(const char *v, size_t n, struct tracectx *out);
  */
 #define TRACESTATE_MAX		512
 #define TRACESTATE_MEMBERS	32
+/* Parsers keep a tracestate among a request's names as a 16-bit length
+ * (host order) and the members. */
+#define TRACESTATE_HDR		2
 
 enum tracestate_verdict {
 	TRACESTATE_KEPT = 0,	/* every member is in buf */
