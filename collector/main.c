@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "chan.h"
 #include "child.h"
 #include "clock.h"
 #include "config.h"
@@ -54,8 +55,8 @@ static struct {
 	uint64_t           self_exported[2];    /* metrics, traces */
 	uint64_t           filtered;        /* [filter.application.*] */
 	uint64_t           series_ttl_ns;   /* idle series freed after */
-	nng_socket         in, out;
-	struct sg_ipc_peer loader;         /* the one peer of in */
+	struct sg_chan     in;             /* from the loader */
+	nng_socket         out;
 	struct sg_ipc_peer exporter;       /* the one peer of out */
 	int64_t            clock_offset;
 	struct wire_w      spans;
@@ -85,7 +86,6 @@ static struct {
 	uint64_t           self[SG_SELF_MAX];
 	bool               stopping;        /* the last snapshot went */
 } C = {
-	.loader = { .name = "loader" },
 	.exporter = { .name = "exporter" },
 	.early_tail = &C.early,
 };
@@ -721,7 +721,7 @@ sg_send_stats(void)
 	C.self[SG_SELF_LOST_COLLECTOR_START] = C.lost_early;
 	C.self[SG_SELF_SERIES_DROPPED] = metrics_series_dropped(C.metrics);
 	C.self[SG_SELF_IPC_REJECTED_COLLECTOR] =
-	    atomic_load(&C.loader.rejected) + atomic_load(&C.exporter.rejected);
+	    atomic_load(&C.exporter.rejected);
 	wire_w_init(&w, buf, sizeof(buf));
 	self_put_stats(&w, SG_SELF_COLLECTOR, C.self);
 	if (w.err || sg_ipc_send(C.out, SG_MSG_STATS, buf, w.len) != 0)
@@ -759,17 +759,17 @@ main(int argc, char **argv)
 {
 	struct sg_child_args args;
 	uint64_t next_tick = 0;
-	int recvfd;
 
 	sg_child_args_parse(argc, argv, "spyglass-collector", &args);
 	sg_log_init("spyglass-collector", args.level);
 
-	/* The loader started us; the exporter is known once the loader
-	 * names it. */
-	atomic_store(&C.loader.pid, (int)getppid());
-	if (sg_ipc_listen(&C.in, SG_IPC_PULL, args.runtime_dir,
-	    SG_IPC_COLLECTOR, &C.loader) < 0 ||
-	    sg_ipc_listen(&C.out, SG_IPC_PUSH, args.runtime_dir,
+	/* The loader started us with our channel (not for a self-test);
+	 * the exporter is known once the loader names it. */
+	if (args.selftest == NULL &&
+	    sg_chan_attach(&C.in, SG_CHAN_FD_MEM, SG_CHAN_FD_WAKE) < 0)
+		sg_fatal("no channel from the loader on descriptors %d and "
+		    "%d: %s", SG_CHAN_FD_MEM, SG_CHAN_FD_WAKE, strerror(errno));
+	if (sg_ipc_listen(&C.out, SG_IPC_PUSH, args.runtime_dir,
 	    SG_IPC_SPANS, &C.exporter) < 0)
 		return 1;
 	if (sg_sandbox_collector(args.sandbox_debug) < 0)
@@ -783,26 +783,27 @@ main(int argc, char **argv)
 	sg_spans_reset();
 	C.clock_offset = spans_clock_offset();
 
-	if (nng_socket_get_int(C.in, NNG_OPT_RECVFD, &recvfd) != 0)
-		sg_fatal("nng: no receive fd");
 	for (;;) {
-		struct pollfd pfd = { .fd = recvfd, .events = POLLIN };
+		struct pollfd pfd = { .fd = sg_chan_wake_fd(&C.in),
+		    .events = POLLIN };
 		struct sg_msg m;
 		uint64_t now;
+		int rv;
 
-		/* poll() rather than a receive timeout: each of those arms
-		 * nng's timer thread, which cost 1 % of a CPU when idle. */
 		if (poll(&pfd, 1, 100) < 0 && errno != EINTR)
 			sg_fatal("poll: %s", strerror(errno));
+		sg_chan_clear_wake(&C.in);
 		metrics_set_time(C.metrics, sg_clock_ns(CLOCK_MONOTONIC));
-		/* Until none is left, or a malformed one (logged, dropped;
-		 * the descriptor stays readable for the rest). */
-		while (sg_ipc_recv(C.in, &m) == 0) {
+		/* Each is released once acted on: a message we die on is
+		 * not handed to our successor (chan.h). */
+		while ((rv = sg_chan_recv(&C.in, &m)) == 0) {
 			sg_ipc_dispatch(sg_collector_dispatch,
 			    sizeof(sg_collector_dispatch) /
 			    sizeof(sg_collector_dispatch[0]), &m, NULL);
-			sg_ipc_msg_free(&m);
+			sg_chan_release(&C.in);
 		}
+		if (rv < 0)
+			sg_fatal("the loader's channel cannot be read on");
 		sg_spans_flush();
 		now = sg_clock_ns(CLOCK_MONOTONIC);
 		/* After the stop nothing more is sent: the exporter has

@@ -1,17 +1,17 @@
 /*
  * The collector parses attacker-controlled payloads, so it gets the
- * smallest table: the base rules plus accepting connections on the two
- * channels it listened on before the filter was loaded.  It can create
- * no socket and connect nowhere: it has no way out but those channels,
- * whose peers are authenticated (ipc.h).
+ * smallest table: the base rules plus accepting the exporter's
+ * connections on the socket it listened on before the filter was loaded.
+ * The loader's channel (chan.h) was mapped before, too.  It can create no
+ * socket and connect nowhere: it has no way out but its two channels,
+ * whose other ends are the loader and an authenticated exporter (ipc.h).
  */
 #include "sandbox.h"
 
 #include <seccomp.h>
 
 static const struct sg_syscall_rule sg_collector_rules[] = {
-	/* the loader and the exporter (re)connect to collector.sock and
-	 * spans.sock */
+	/* the exporter (re)connects to spans.sock */
 	{ SCMP_SYS(accept4), SG_ANY },
 	{ SCMP_SYS(accept), SG_ANY },
 	/* nng removes its socket files when the listeners close at exit:

@@ -156,7 +156,7 @@ sg_ipc_redial(nng_socket s, nng_dialer *d, const char *dir, const char *base,
 	return 0;
 }
 
-nng_msg *
+static nng_msg *
 sg_ipc_msg_new(size_t cap)
 {
 	nng_msg *m;
@@ -167,13 +167,13 @@ sg_ipc_msg_new(size_t cap)
 	return m;
 }
 
-uint8_t *
+static uint8_t *
 sg_ipc_msg_payload(nng_msg *m)
 {
 	return (uint8_t *)nng_msg_body(m) + sizeof(struct sg_msg_hdr);
 }
 
-int
+static int
 sg_ipc_send_msg(nng_socket s, uint16_t type, nng_msg *m, size_t len)
 {
 	size_t have = nng_msg_len(m) - sizeof(struct sg_msg_hdr);
@@ -217,6 +217,17 @@ sg_ipc_send(nng_socket s, uint16_t type, const void *payload, size_t len)
 }
 
 int
+sg_ipc_hdr_check(const struct sg_msg_hdr *h, size_t room)
+{
+	if (h->magic == SG_IPC_MAGIC && h->version == SG_IPC_VERSION &&
+	    h->size <= room)
+		return 0;
+	sg_log(SG_LOG_WARN, "ipc: bad header (magic %08x version %u size %u "
+	    "of %zu)", h->magic, h->version, h->size, room);
+	return -1;
+}
+
+int
 sg_ipc_recv(nng_socket s, struct sg_msg *out)
 {
 	struct sg_msg_hdr h;
@@ -236,11 +247,11 @@ sg_ipc_recv(nng_socket s, struct sg_msg *out)
 		return -1;
 	}
 	memcpy(&h, nng_msg_body(m), sizeof(h));
-	if (h.magic != SG_IPC_MAGIC || h.version != SG_IPC_VERSION ||
+	if (sg_ipc_hdr_check(&h, len - sizeof(h)) < 0 ||
 	    h.size != len - sizeof(h)) {
-		sg_log(SG_LOG_WARN, "ipc: bad header (magic %08x version %u "
-		    "size %u of %zu) dropped", h.magic, h.version, h.size,
-		    len - sizeof(h));
+		if (h.size < len - sizeof(h))
+			sg_log(SG_LOG_WARN, "ipc: message of %u bytes in %zu: "
+			    "dropped", h.size, len - sizeof(h));
 		nng_msg_free(m);
 		return -1;
 	}

@@ -1,22 +1,28 @@
 /*
- * IPC between the three processes: nng PUSH/PULL over ipc:// sockets in
- * the runtime directory, one channel per edge of the trust model.  Every
- * message is a struct sg_msg_hdr followed by `size` payload bytes;
- * receivers check magic, version, size and type before use, and a type
- * not permitted on the channel is fatal (the relayd/ntpd rule).
+ * IPC between the three processes.  Every message is a struct sg_msg_hdr
+ * followed by `size` payload bytes; receivers check magic, version, size
+ * and type before use, and a type not permitted on the channel is fatal
+ * (the relayd/ntpd rule).  One channel per edge of the trust model:
  *
- *   loader  --collector-PID.sock-->  collector  events, processes, their
- *                                               resource use, config
- *   loader  --exporter-PID.sock-->   exporter   its config, loader stats
- *   collector --spans-PID.sock-->    exporter   spans, snapshots, its stats
+ *   loader  --shared memory (chan.h)-->  collector  events, processes,
+ *                                                   their resource use,
+ *                                                   config
+ *   loader  --exporter-PID.sock-->       exporter   its config, loader stats
+ *   collector --spans-PID.sock-->        exporter   spans, snapshots, its
+ *                                                   stats
  *
- * The children listen and the loader dials, so the collector, which
- * parses attacker bytes, never needs connect().  Every pipe is
- * authenticated at both ends before a message flows: the socket file is
- * mode 0600, and the peer's uid and pid (SO_PEERCRED) must be those of
- * the one process the channel was made for: the loader is the children's
- * parent, and the loader tells each child the other's pid (SG_MSG_PEER).
- * A stranger's pipe is closed, logged once per channel and counted.
+ * The two sockets are nng PUSH/PULL over ipc:// in the runtime directory.
+ * The loader's channel to the collector is not a socket: the collector
+ * inherits it from the loader, its parent, and nobody else has it.
+ *
+ * The children listen and the loader and the exporter dial, so
+ * the collector, which parses attacker bytes, never needs connect().
+ * Every pipe is authenticated at both ends before a message flows: the
+ * socket file is mode 0600, and the peer's uid and pid (SO_PEERCRED) must
+ * be those of the one process the channel was made for: the loader is
+ * the children's parent, and the loader tells each child the other's pid
+ * (SG_MSG_PEER).  A stranger's pipe is closed, logged once per channel
+ * and counted.
  *
  * A socket file is named after its listener's pid, and a dialer is made
  * anew for each new peer: a dialer never reaches, at the path it dials, a
@@ -39,7 +45,6 @@
 #define SG_IPC_VERSION  5
 #define SG_IPC_MAX_MSG  (4u << 20)   /* also the nng receive limit */
 /* Endpoints, as DIR/BASE-PID.sock (sg_ipc_path). */
-#define SG_IPC_COLLECTOR "collector"  /* the collector's, for the loader */
 #define SG_IPC_SPANS     "spans"      /* the collector's, for the exporter */
 #define SG_IPC_EXPORTER  "exporter"   /* the exporter's, for the loader */
 
@@ -117,13 +122,6 @@ int  sg_ipc_redial(nng_socket s, nng_dialer *d, const char *dir,
  * or -1 on other errors. */
 #define SG_IPC_FULL 1
 int  sg_ipc_send(nng_socket s, uint16_t type, const void *payload, size_t len);
-/* A message to fill in place, sent without a copy: room for cap payload
- * bytes (at most SG_IPC_MAX_MSG) at sg_ipc_msg_payload(), or NULL. */
-nng_msg *sg_ipc_msg_new(size_t cap);
-uint8_t *sg_ipc_msg_payload(nng_msg *m);
-/* Send the first len payload bytes of m (from sg_ipc_msg_new) as
- * sg_ipc_send does; m is consumed, sent or not. */
-int  sg_ipc_send_msg(nng_socket s, uint16_t type, nng_msg *m, size_t len);
 /* Receive one message if one is waiting, without blocking: callers poll
  * NNG_OPT_RECVFD (a receive timeout would wake nng's timer thread, 1 % of
  * a CPU when idle).  Returns 0,
@@ -131,6 +129,8 @@ int  sg_ipc_send_msg(nng_socket s, uint16_t type, nng_msg *m, size_t len);
  * (logged, dropped).  The caller frees with sg_ipc_msg_free(). */
 int  sg_ipc_recv(nng_socket s, struct sg_msg *m);
 void sg_ipc_msg_free(struct sg_msg *m);
+/* Magic, version, and a payload size within room: 0, or -1 (logged). */
+int  sg_ipc_hdr_check(const struct sg_msg_hdr *h, size_t room);
 /* The pid of the process that sent m (its pipe's peer), 0 if unknown. */
 pid_t sg_ipc_msg_pid(const struct sg_msg *m);
 /* Call the handler for m->type; an unknown type or short payload is fatal. */

@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "chan.h"
 #include "clock.h"
 #include "log.h"
 
@@ -179,8 +180,23 @@ sg_child_reset_signals(void)
 	(void)sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
+/* The collector's channel as its descriptors SG_CHAN_FD_MEM and _WAKE
+ * (dup2 clears close-on-exec).  Both are first moved above those two, so
+ * that neither move lands on the other's old number. */
+static int
+sg_child_pass_channel(void)
+{
+	int mem = fcntl(sg_opts.collector_fds[0], F_DUPFD, SG_CHAN_FD_WAKE + 1);
+	int wake = fcntl(sg_opts.collector_fds[1], F_DUPFD, SG_CHAN_FD_WAKE + 1);
+
+	if (mem < 0 || wake < 0 || dup2(mem, SG_CHAN_FD_MEM) < 0 ||
+	    dup2(wake, SG_CHAN_FD_WAKE) < 0)
+		return -1;
+	return SG_CHAN_FD_WAKE + 1;
+}
+
 static void
-sg_child_close_fds(void)
+sg_child_close_fds(unsigned from)
 {
 	int fd;
 
@@ -192,9 +208,9 @@ sg_child_close_fds(void)
 		}
 	}
 	/* BPF maps, the ring buffer, nng's sockets: none may leak. */
-	if (syscall(SYS_close_range, 3U, ~0U, 0U) == 0)
+	if (syscall(SYS_close_range, from, ~0U, 0U) == 0)
 		return;
-	for (fd = 3; fd < sg_max_fd; fd++)
+	for (fd = (int)from; fd < sg_max_fd; fd++)
 		(void)close(fd);
 }
 
@@ -202,6 +218,7 @@ static _Noreturn void
 sg_child_exec(const struct sg_child_state *ch, pid_t loader)
 {
 	extern char **environ;
+	int first = 3;
 
 	if (geteuid() == 0 || getuid() == 0) {
 		sg_child_drop_bounding();
@@ -218,7 +235,11 @@ sg_child_exec(const struct sg_child_state *ch, pid_t loader)
 		sg_child_fail(ch, "PR_SET_PDEATHSIG");
 	if (getppid() != loader)
 		_exit(1);   /* the loader died before we could notice */
-	sg_child_close_fds();
+	if (ch == &sg_children[SG_CHILD_COLLECTOR]) {
+		if ((first = sg_child_pass_channel()) < 0)
+			sg_child_fail(ch, "the channel's descriptors");
+	}
+	sg_child_close_fds((unsigned)first);
 	sg_child_reset_signals();
 	execve(ch->path, ch->argv, environ);
 	sg_child_fail(ch, ch->path);

@@ -2,8 +2,8 @@
  * The two unprivileged children: fork+exec, restart with backoff, stop.
  * In the child between fork and exec only async-signal-safe calls are
  * made (the loader may have threads by then): switch to the service uid,
- * clear ambient capabilities, PR_SET_NO_NEW_PRIVS, close inherited fds,
- * exec.  The loader's bounding set is already empty, so nothing can be
+ * clear ambient capabilities, PR_SET_NO_NEW_PRIVS, close inherited fds
+ * but the collector's channel, exec.  The loader's bounding set is already empty, so nothing can be
  * regained.
  */
 #ifndef SG_CHILDREN_H
@@ -24,6 +24,8 @@ struct sg_children_opts {
 	bool        otlp;           /* OTLP export configured: -O */
 	uid_t       uid;            /* switch to these when running as root */
 	gid_t       gid;
+	int         collector_fds[2]; /* its channel (chan.h): the memory and
+	                               * the wake-up, its descriptors 3 and 4 */
 };
 
 void     children_init(const struct sg_children_opts *o);

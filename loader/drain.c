@@ -7,30 +7,27 @@
 #include <bpf/libbpf.h>
 
 #include "bpf_attach.h"
-#include "child.h"
+#include "chan.h"
 #include "events.h"
-#include "ipc.h"
 #include "log.h"
 #include "loader.h"
 
-/* One IPC message carries up to this much: large enough to amortise the
- * per-message cost, and below the collector's mmap threshold, so that
- * nng's receive buffer comes from its heap.  At 256 KiB every batch was
- * a fresh mapping there, 64 page faults and an munmap (0.08 faults per
- * request at saturation). */
-#define SG_BATCH_MAX (SG_CHILD_MMAP_THRESHOLD - (8u << 10))
+/* One batch carries at most this much: large enough to amortise the
+ * per-message cost (a wake-up), small enough that a collector that dies
+ * on one takes few events with it. */
+#define SG_BATCH_MAX (120u << 10)
 
 /* The number of the batch's first event, before its events. */
 #define SG_BATCH_HDR sizeof(uint64_t)
 
-/* The batch is built in the IPC message itself: the events are copied
- * once, from the ring, not a second time into a message at send. */
+/* The batch is built in the channel itself: the events are copied once,
+ * from the ring buffer to where the collector reads them. */
 struct sg_drain {
 	struct ring_buffer   *rb;
-	nng_socket            out;
+	struct sg_chan       *out;
 	struct sg_drain_stats st;
-	nng_msg              *msg;      /* the batch, or NULL before its first event */
-	uint8_t              *batch;    /* its payload */
+	uint8_t              *batch;    /* its payload, or NULL before its first event */
+	size_t                limit;    /* the room it has */
 	uint32_t              nbatch;   /* events in the batch */
 	size_t                len;      /* bytes in it, its header included */
 };
@@ -41,18 +38,13 @@ void
 sg_drain_flush(struct sg_drain *dr)
 {
 	uint64_t first = dr->st.sent;
-	int rv;
 
 	if (dr->nbatch == 0)
 		return;
 	memcpy(dr->batch, &first, sizeof(first));
-	rv = sg_ipc_send_msg(dr->out, SG_MSG_EVENTS, dr->msg, dr->len);
-	if (rv == 0) {
-		dr->st.batches++;
-		dr->st.sent += dr->nbatch;
-	} else
-		dr->st.lost_ipc += dr->nbatch;
-	dr->msg = NULL;   /* the send took it */
+	sg_chan_commit(dr->out, SG_MSG_EVENTS, dr->len);
+	dr->st.batches++;
+	dr->st.sent += dr->nbatch;
 	dr->batch = NULL;
 	dr->len = SG_BATCH_HDR;
 	dr->nbatch = 0;
@@ -63,14 +55,17 @@ sg_drain_append(struct sg_drain *dr, const void *data, size_t size)
 {
 	uint32_t sz = (uint32_t)size;
 
-	if (sizeof(sz) + size > SG_BATCH_MAX - dr->len)
+	if (dr->batch != NULL && sizeof(sz) + size > dr->limit - dr->len)
 		sg_drain_flush(dr);
-	if (dr->msg == NULL) {
-		if ((dr->msg = sg_ipc_msg_new(SG_BATCH_MAX)) == NULL) {
-			dr->st.lost_ipc++;
+	if (dr->batch == NULL) {
+		dr->limit = sg_chan_room(dr->out);
+		if (dr->limit > SG_BATCH_MAX)
+			dr->limit = SG_BATCH_MAX;
+		if (dr->limit < SG_BATCH_HDR + sizeof(sz) + size) {
+			dr->st.lost_ipc++;   /* the collector is behind */
 			return;
 		}
-		dr->batch = sg_ipc_msg_payload(dr->msg);
+		dr->batch = sg_chan_next(dr->out);
 	}
 	memcpy(dr->batch + dr->len, &sz, sizeof(sz));
 	memcpy(dr->batch + dr->len + sizeof(sz), data, size);
@@ -107,7 +102,7 @@ sg_drain_event(void *ctx, void *data, size_t size)
 }
 
 struct sg_drain *
-sg_drain_new(struct sg_bpf *b, nng_socket out)
+sg_drain_new(struct sg_bpf *b, struct sg_chan *out)
 {
 	struct sg_drain *dr = calloc(1, sizeof(*dr));
 
@@ -131,8 +126,6 @@ sg_drain_free(struct sg_drain *dr)
 	if (dr == NULL)
 		return;
 	ring_buffer__free(dr->rb);
-	if (dr->msg != NULL)
-		nng_msg_free(dr->msg);
 	free(dr);
 }
 

@@ -1,0 +1,318 @@
+#include "chan.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+
+#define SG_CHAN_CTL_SIZE 4096u
+#define SG_CHAN_NONE     UINT64_MAX
+#define SG_CHAN_HDR      sizeof(struct sg_msg_hdr)
+
+/* The control page.  Each position has a cache line of its own: the two
+ * sides write one each. */
+struct sg_chan_ctl {
+	uint64_t                     size;   /* the data's, set by the loader */
+	_Alignas(64) _Atomic uint64_t head;  /* the loader: published up to */
+	_Alignas(64) _Atomic uint64_t tail;  /* the collector: taken up to */
+	/* the collector: where the message it acts on starts (NONE: none) */
+	_Atomic uint64_t             busy;
+};
+
+_Static_assert(sizeof(struct sg_chan_ctl) <= SG_CHAN_CTL_SIZE,
+    "control page");
+
+static uint64_t
+sg_chan_align(uint64_t n)
+{
+	return (n + 7) & ~(uint64_t)7;
+}
+
+/* The data at offset SG_CHAN_CTL_SIZE of the memfd, twice in a row. */
+static int
+sg_chan_map(struct sg_chan *c, int prot)
+{
+	uint8_t *at;
+
+	at = mmap(NULL, 2 * c->size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS,
+	    -1, 0);
+	if (at == MAP_FAILED)
+		return -1;
+	if (mmap(at, c->size, prot, MAP_SHARED | MAP_FIXED, c->memfd,
+	    SG_CHAN_CTL_SIZE) == MAP_FAILED ||
+	    mmap(at + c->size, c->size, prot, MAP_SHARED | MAP_FIXED, c->memfd,
+	    SG_CHAN_CTL_SIZE) == MAP_FAILED) {
+		int saved = errno;
+
+		(void)munmap(at, 2 * c->size);
+		errno = saved;
+		return -1;
+	}
+	c->data = at;
+	return 0;
+}
+
+static int
+sg_chan_map_ctl(struct sg_chan *c)
+{
+	void *p = mmap(NULL, SG_CHAN_CTL_SIZE, PROT_READ | PROT_WRITE,
+	    MAP_SHARED, c->memfd, 0);
+
+	if (p == MAP_FAILED)
+		return -1;
+	c->ctl = p;
+	return 0;
+}
+
+static bool
+sg_chan_size_ok(uint64_t size)
+{
+	return size >= SG_CHAN_SIZE_MIN && size <= SG_CHAN_SIZE_MAX &&
+	    (size & (size - 1)) == 0;
+}
+
+int
+sg_chan_create(struct sg_chan *c, size_t size)
+{
+	memset(c, 0, sizeof(*c));
+	c->memfd = c->wakefd = -1;
+	if (!sg_chan_size_ok(size)) {
+		errno = EINVAL;
+		return -1;
+	}
+	c->size = size;
+	c->producer = true;
+	if ((c->memfd = memfd_create("spyglass-channel", MFD_CLOEXEC)) < 0 ||
+	    ftruncate(c->memfd, (off_t)(SG_CHAN_CTL_SIZE + size)) < 0 ||
+	    (c->wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0 ||
+	    sg_chan_map_ctl(c) < 0 ||
+	    sg_chan_map(c, PROT_READ | PROT_WRITE) < 0) {
+		int saved = errno;
+
+		sg_chan_close(c);
+		errno = saved;
+		return -1;
+	}
+	c->ctl->size = size;
+	atomic_store(&c->ctl->head, 0);
+	atomic_store(&c->ctl->tail, 0);
+	atomic_store(&c->ctl->busy, SG_CHAN_NONE);
+	return 0;
+}
+
+/* The message a predecessor died acting on is not taken again. */
+static void
+sg_chan_skip_busy(struct sg_chan *c)
+{
+	uint64_t tail = atomic_load(&c->ctl->tail);
+	uint64_t head = atomic_load_explicit(&c->ctl->head,
+	    memory_order_acquire);
+	struct sg_msg_hdr h;
+
+	if (atomic_load(&c->ctl->busy) != tail || head - tail < SG_CHAN_HDR)
+		goto done;
+	memcpy(&h, c->data + (tail & (c->size - 1)), sizeof(h));
+	if (SG_CHAN_HDR + (uint64_t)h.size <= head - tail) {
+		sg_log(SG_LOG_WARN, "channel: passing over the message (type "
+		    "%u, %u bytes) the previous collector was acting on",
+		    h.type, h.size);
+		atomic_store_explicit(&c->ctl->tail,
+		    tail + sg_chan_align(SG_CHAN_HDR + h.size),
+		    memory_order_release);
+	}
+done:
+	atomic_store(&c->ctl->busy, SG_CHAN_NONE);
+}
+
+int
+sg_chan_attach(struct sg_chan *c, int memfd, int wakefd)
+{
+	struct stat st;
+
+	memset(c, 0, sizeof(*c));
+	c->memfd = memfd;
+	c->wakefd = wakefd;
+	if (fstat(memfd, &st) < 0 || sg_chan_map_ctl(c) < 0)
+		goto fail;
+	c->size = c->ctl->size;
+	if (!sg_chan_size_ok(c->size) ||
+	    (uint64_t)st.st_size != SG_CHAN_CTL_SIZE + c->size) {
+		errno = EINVAL;
+		goto fail;
+	}
+	if (sg_chan_map(c, PROT_READ) < 0)
+		goto fail;
+	sg_chan_skip_busy(c);
+	return 0;
+fail:
+	if (c->ctl != NULL)
+		(void)munmap(c->ctl, SG_CHAN_CTL_SIZE);
+	c->ctl = NULL;
+	c->size = 0;
+	return -1;
+}
+
+void
+sg_chan_close(struct sg_chan *c)
+{
+	if (c->data != NULL)
+		(void)munmap(c->data, 2 * c->size);
+	if (c->ctl != NULL)
+		(void)munmap(c->ctl, SG_CHAN_CTL_SIZE);
+	if (c->memfd >= 0)
+		(void)close(c->memfd);
+	if (c->wakefd >= 0)
+		(void)close(c->wakefd);
+	memset(c, 0, sizeof(*c));
+	c->memfd = c->wakefd = -1;
+}
+
+/* ---- the loader */
+
+/* The collector's position, if it is one it could have reached: between
+ * the last one seen and what we published.  Another is not believed. */
+static uint64_t
+sg_chan_tail(struct sg_chan *c)
+{
+	uint64_t t = atomic_load_explicit(&c->ctl->tail, memory_order_acquire);
+
+	if (t >= c->tail && t <= c->head && (t & 7) == 0)
+		c->tail = t;
+	else if (!c->tail_bad) {
+		c->tail_bad = true;
+		sg_log(SG_LOG_ERR, "channel: the collector's position %llu is "
+		    "outside %llu..%llu: ignored", (unsigned long long)t,
+		    (unsigned long long)c->tail, (unsigned long long)c->head);
+	}
+	return c->tail;
+}
+
+uint64_t
+sg_chan_pending(struct sg_chan *c)
+{
+	return c->head - sg_chan_tail(c);
+}
+
+size_t
+sg_chan_room(struct sg_chan *c)
+{
+	uint64_t free = c->size - sg_chan_pending(c);
+
+	if (free < SG_CHAN_HDR)
+		return 0;
+	free = (free - SG_CHAN_HDR) & ~(uint64_t)7;
+	return free > SG_IPC_MAX_MSG ? SG_IPC_MAX_MSG : (size_t)free;
+}
+
+uint8_t *
+sg_chan_next(struct sg_chan *c)
+{
+	return c->data + (c->head & (c->size - 1)) + SG_CHAN_HDR;
+}
+
+void
+sg_chan_commit(struct sg_chan *c, uint16_t type, size_t len)
+{
+	struct sg_msg_hdr h = {
+		.magic = SG_IPC_MAGIC, .version = SG_IPC_VERSION,
+		.type = type, .size = (uint32_t)len, .seq = ++c->seq,
+	};
+	uint64_t one = 1;
+
+	memcpy(c->data + (c->head & (c->size - 1)), &h, sizeof(h));
+	c->head += sg_chan_align(SG_CHAN_HDR + len);
+	atomic_store_explicit(&c->ctl->head, c->head, memory_order_release);
+	c->touched = true;
+	/* EAGAIN: the counter is full, the collector will wake anyway */
+	(void)!write(c->wakefd, &one, sizeof(one));
+}
+
+int
+sg_chan_send(struct sg_chan *c, uint16_t type, const void *payload,
+    size_t len)
+{
+	if (len > sg_chan_room(c))
+		return SG_IPC_FULL;
+	if (len > 0)
+		memcpy(sg_chan_next(c), payload, len);
+	sg_chan_commit(c, type, len);
+	return 0;
+}
+
+void
+sg_chan_trim(struct sg_chan *c)
+{
+	if (!c->touched || sg_chan_pending(c) != 0)
+		return;
+	/* Nothing is pending and we are the only writer: the pages hold
+	 * nothing anybody will read. */
+	if (fallocate(c->memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+	    SG_CHAN_CTL_SIZE, (off_t)c->size) == 0)
+		c->touched = false;
+}
+
+/* ---- the collector */
+
+int
+sg_chan_wake_fd(const struct sg_chan *c)
+{
+	return c->wakefd;
+}
+
+void
+sg_chan_clear_wake(struct sg_chan *c)
+{
+	uint64_t n;
+
+	(void)!read(c->wakefd, &n, sizeof(n));
+}
+
+int
+sg_chan_recv(struct sg_chan *c, struct sg_msg *m)
+{
+	uint64_t tail = atomic_load_explicit(&c->ctl->tail,
+	    memory_order_relaxed);
+	uint64_t head = atomic_load_explicit(&c->ctl->head,
+	    memory_order_acquire);
+	uint64_t have = head - tail;
+	const uint8_t *at = c->data + (tail & (c->size - 1));
+	struct sg_msg_hdr h;
+
+	if (have == 0)
+		return NNG_ETIMEDOUT;
+	if (have > c->size || have < SG_CHAN_HDR || (tail & 7) != 0) {
+		sg_log(SG_LOG_ERR, "channel: positions %llu..%llu make no "
+		    "message", (unsigned long long)tail,
+		    (unsigned long long)head);
+		return -1;
+	}
+	memcpy(&h, at, sizeof(h));
+	if (sg_ipc_hdr_check(&h, have - SG_CHAN_HDR) < 0)
+		return -1;
+	atomic_store_explicit(&c->ctl->busy, tail, memory_order_relaxed);
+	c->taken_end = tail + sg_chan_align(SG_CHAN_HDR + h.size);
+	m->nmsg = NULL;
+	m->type = h.type;
+	m->seq = h.seq;
+	m->payload = at + SG_CHAN_HDR;
+	m->size = h.size;
+	return 0;
+}
+
+void
+sg_chan_release(struct sg_chan *c)
+{
+	if (c->taken_end == 0)
+		return;
+	atomic_store_explicit(&c->ctl->tail, c->taken_end,
+	    memory_order_release);
+	atomic_store_explicit(&c->ctl->busy, SG_CHAN_NONE,
+	    memory_order_relaxed);
+	c->taken_end = 0;
+}
