@@ -322,6 +322,14 @@ rss_kib() {
 	awk '$1 == "VmRSS:" { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0
 }
 
+# Pss in KiB: the resident pages, each shared one divided among the
+# processes that map it.  Summed over the three processes it counts their
+# memory once: a sum of VmRSS counts libc's pages three times, and the
+# collector's channel (shared memory with the loader) twice.
+pss_kib() {
+	awk '$1 == "Pss:" { print $2 }' "/proc/$1/smaps_rollup" 2>/dev/null || echo 0
+}
+
 # ---------------------------------------------------------------- statistics
 
 median() {      # numbers on stdin -> median (NA when none)

@@ -134,7 +134,7 @@ load_https_own() { WRK_ENV="env LD_LIBRARY_PATH=$T/ownssl" run_wrk 16 "https://1
 # measure SCEN MODE ROUND: appends one record to $REC.
 measure() {
 	local scen=$1 mode=$2 round=$3 sel pids p res c0=() c1=() a0 a1 i
-	local foreign sreq=NA lrb=NA lli=NA lci=NA ev=NA h=() rs=() cpu=() t0 t1
+	local foreign sreq=NA lrb=NA lli=NA lci=NA ev=NA h=() rs=() ps=() cpu=() t0 t1
 	SENSOR_PIDS="0 0 0"
 	local want=1 xo=()
 	case $mode in
@@ -178,18 +178,21 @@ measure() {
 		cpu+=("$(awk -v a="${c0[$i]}" -v b="${c1[$i]}" -v t="$CLK_TCK" 'BEGIN { printf "%.2f", (b - a) / t }')")
 		h+=("$(hwm_kib "${pids[$i]}")")
 		rs+=("$(rss_kib "${pids[$i]}")")
+		ps+=("$(pss_kib "${pids[$i]}")")
 	done
 	sensor_stop
 	# scen mode round rps p50 p99 p999 reqs errors conns sensor_reqs
 	# lost_rb lost_lipc lost_cipc events cpu_l cpu_c cpu_e app_cpu
 	# hwm_l hwm_c hwm_e wall_s foreign_sensors rss_l rss_c rss_e
-	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
+	# pss_l pss_c pss_e
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
 	    "$scen" "$mode" "$round" "$(echo "$res" | tr ' ' '\t')" \
 	    "$sreq" "$lrb" "$lli" "$lci" "$ev" "${cpu[0]}" "${cpu[1]}" "${cpu[2]}" \
 	    "$(awk -v a="$a0" -v b="$a1" -v t="$CLK_TCK" 'BEGIN { printf "%.2f", (b - a) / t }')" \
 	    "${h[0]}" "${h[1]}" "${h[2]}" \
 	    "$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", (b - a) / 1e9 }')" \
-	    "$foreign" "${rs[0]}" "${rs[1]}" "${rs[2]}" >> "$REC"
+	    "$foreign" "${rs[0]}" "${rs[1]}" "${rs[2]}" \
+	    "${ps[0]}" "${ps[1]}" "${ps[2]}" >> "$REC"
 	say "  $scen $mode round $round (foreign sensors: $foreign): $(tail -n 1 "$REC" | cut -f4-9 | tr '\t' ' ') sensor_reqs=$sreq lost=$lrb/$lli/$lci cpu=${cpu[*]}"
 }
 
@@ -231,19 +234,19 @@ run_scenario() {
 
 summary() {
 	local scen mode f
-	printf '| scenario | mode | req/s | ratio | p50 ms | p99 ms | p99 ratio | client reqs (sum) | sensor reqs (sum) | count check | lost ringbuf/loader_ipc/collector_ipc | sensor CPU s per 100k req (loader+collector+exporter) | app CPU s per 100k req | peak RSS MiB loader/collector/exporter = sum | RSS at the end MiB l/c/e = sum |\n'
-	printf '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n'
+	printf '| scenario | mode | req/s | ratio | p50 ms | p99 ms | p99 ratio | client reqs (sum) | sensor reqs (sum) | count check | lost ringbuf/loader_ipc/collector_ipc | sensor CPU s per 100k req (loader+collector+exporter) | app CPU s per 100k req | peak RSS MiB loader/collector/exporter = sum | RSS at the end MiB l/c/e = sum | PSS at the end MiB, sum |\n'
+	printf '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n'
 	for scen in "${SCENARIOS[@]}"; do
 		eval "set -- \$MODES_$scen"
 		for mode in "$@"; do
 			f() { awk -F'\t' -v s="$scen" -v m="$mode" -v c="$1" '$1 == s && $2 == m { print $c }' "$REC"; }
-			local rps p50 p99 orps op99 reqs sreq check lost scpu acpu rss rend
+			local rps p50 p99 orps op99 reqs sreq check lost scpu acpu rss rend pend
 			rps=$(f 4 | median); p50=$(f 5 | median); p99=$(f 6 | median)
 			orps=$(awk -F'\t' -v s="$scen" '$1 == s && $2 == "off" { print $4 }' "$REC" | median)
 			op99=$(awk -F'\t' -v s="$scen" '$1 == s && $2 == "off" { print $6 }' "$REC" | median)
 			reqs=$(f 8 | awk '{ s += $1 } END { print s + 0 }')
 			if [ "$mode" = off ]; then
-				sreq=-; check=-; lost=-; scpu=-; rss=-; rend=-
+				sreq=-; check=-; lost=-; scpu=-; rss=-; rend=-; pend=-
 			else
 				sreq=$(f 11 | awk '{ s += $1 } END { print s + 0 }')
 				# on: sensor count in [client, client + conns] each round
@@ -272,15 +275,18 @@ summary() {
 					if ($25 > l) l = $25; if ($26 > c) c = $26; if ($27 > e) e = $27
 					if ($25 + $26 + $27 > t) t = $25 + $26 + $27 }
 					END { printf "%.1f/%.1f/%.1f = %.1f", l / 1024, c / 1024, e / 1024, t / 1024 }' "$REC")
+				pend=$(awk -F'\t' -v s="$scen" -v m="$mode" '$1 == s && $2 == m {
+					if ($28 + $29 + $30 > t) t = $28 + $29 + $30 }
+					END { printf "%.1f", t / 1024 }' "$REC")
 			fi
 			acpu=$(awk -F'\t' -v s="$scen" -v m="$mode" '$1 == s && $2 == m && $8 > 0 {
 				print $19 / $8 * 100000 }' "$REC" | median)
-			printf '| %s | %s | %.0f | %s | %s | %s | %s | %s | %s | %s | %s | %s | %.2f | %s | %s |\n' \
+			printf '| %s | %s | %.0f | %s | %s | %s | %s | %s | %s | %s | %s | %s | %.2f | %s | %s | %s |\n' \
 			    "$scen" "$mode" "$rps" \
 			    "$(awk -v a="$rps" -v b="$orps" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "-" }')" \
 			    "$p50" "$p99" \
 			    "$(awk -v a="$p99" -v b="$op99" 'BEGIN { if (b > 0 && a != "NA") printf "%.3f", a / b; else print "-" }')" \
-			    "$reqs" "$sreq" "$check" "$lost" "$scpu" "$acpu" "$rss" "$rend"
+			    "$reqs" "$sreq" "$check" "$lost" "$scpu" "$acpu" "$rss" "$rend" "$pend"
 		done
 	done
 }
