@@ -189,7 +189,8 @@ loader_pid_selected(uint32_t pid)
 static int
 sg_to_collector(uint16_t type, const void *payload, size_t len)
 {
-	sg_drain_flush(L.drain);
+	if (L.drain != NULL)
+		sg_drain_flush(L.drain);
 	return sg_chan_send(&L.to_collector, type, payload, len);
 }
 
