@@ -73,6 +73,9 @@ static struct {
 	                                  * first */
 	struct sg_early  **early_tail;
 	size_t             early_bytes;
+	uint64_t           lost_channel; /* events passed over in the
+	                                  * channel (chan.h): numbers missing
+	                                  * between two batches taken */
 	uint64_t           lost_early;   /* events of batches dropped from
 	                                  * it, the oldest, past its bound */
 	uint64_t           spans_unsampled;
@@ -496,6 +499,10 @@ sg_events_take(const uint8_t *p, size_t size)
 	if (C.ev_next != 0 && first < C.ev_next)
 		sg_fatal("event batch: numbered %" PRIu64 ", after %" PRIu64,
 		    first, C.ev_next);
+	/* Numbers are given as batches are written: a gap is batches
+	 * passed over unread. */
+	if (C.ev_next != 0)
+		C.lost_channel += first - C.ev_next;
 	C.ev_next = first;
 	while (off < size) {
 		uint32_t sz;
@@ -719,6 +726,7 @@ sg_send_stats(void)
 	C.self[SG_SELF_CONNS_UNINDEXED] = cs.unindexed;
 	C.self[SG_SELF_LOST_COLLECTOR_IPC] = C.lost_ipc;
 	C.self[SG_SELF_LOST_COLLECTOR_START] = C.lost_early;
+	C.self[SG_SELF_LOST_CHANNEL] = C.lost_channel;
 	C.self[SG_SELF_SERIES_DROPPED] = metrics_series_dropped(C.metrics);
 	C.self[SG_SELF_IPC_REJECTED_COLLECTOR] =
 	    atomic_load(&C.exporter.rejected);
@@ -802,8 +810,8 @@ main(int argc, char **argv)
 			    sizeof(sg_collector_dispatch[0]), &m, NULL);
 			sg_chan_release(&C.in);
 		}
-		if (rv < 0)
-			sg_fatal("the loader's channel cannot be read on");
+		/* rv < 0: what was pending was passed over (logged); the
+		 * events in it are reported lost by their numbers */
 		sg_spans_flush();
 		now = sg_clock_ns(CLOCK_MONOTONIC);
 		/* After the stop nothing more is sent: the exporter has

@@ -106,6 +106,27 @@ sg_chan_create(struct sg_chan *c, size_t size)
 	return 0;
 }
 
+/* Nothing pending makes sense from where we are: a collector left a
+ * position no reader could reach, or a message is not one.  Restarting
+ * would find the same bytes again, so what is pending is passed over
+ * (its events are missing from the numbers the exporter counts, msg.h). */
+static void
+sg_chan_skip_all(struct sg_chan *c, uint64_t tail, uint64_t head)
+{
+	sg_log(SG_LOG_ERR, "channel: passing over the %llu bytes from %llu "
+	    "to %llu: they make no message", (unsigned long long)(head - tail),
+	    (unsigned long long)tail, (unsigned long long)head);
+	atomic_store_explicit(&c->ctl->tail, head, memory_order_release);
+}
+
+/* Where a reader may be: at most size behind the head, at a message's
+ * start. */
+static bool
+sg_chan_tail_ok(const struct sg_chan *c, uint64_t tail, uint64_t head)
+{
+	return head - tail <= c->size && (tail & 7) == 0 && (head & 7) == 0;
+}
+
 /* The message a predecessor died acting on is not taken again. */
 static void
 sg_chan_skip_busy(struct sg_chan *c)
@@ -115,6 +136,10 @@ sg_chan_skip_busy(struct sg_chan *c)
 	    memory_order_acquire);
 	struct sg_msg_hdr h;
 
+	if (!sg_chan_tail_ok(c, tail, head)) {
+		sg_chan_skip_all(c, tail, head);
+		goto done;
+	}
 	if (atomic_load(&c->ctl->busy) != tail || head - tail < SG_CHAN_HDR)
 		goto done;
 	memcpy(&h, c->data + (tail & (c->size - 1)), sizeof(h));
@@ -286,15 +311,15 @@ sg_chan_recv(struct sg_chan *c, struct sg_msg *m)
 
 	if (have == 0)
 		return NNG_ETIMEDOUT;
-	if (have > c->size || have < SG_CHAN_HDR || (tail & 7) != 0) {
-		sg_log(SG_LOG_ERR, "channel: positions %llu..%llu make no "
-		    "message", (unsigned long long)tail,
-		    (unsigned long long)head);
+	if (!sg_chan_tail_ok(c, tail, head) || have < SG_CHAN_HDR) {
+		sg_chan_skip_all(c, tail, head);
 		return -1;
 	}
 	memcpy(&h, at, sizeof(h));
-	if (sg_ipc_hdr_check(&h, have - SG_CHAN_HDR) < 0)
+	if (sg_ipc_hdr_check(&h, have - SG_CHAN_HDR) < 0) {
+		sg_chan_skip_all(c, tail, head);
 		return -1;
+	}
 	atomic_store_explicit(&c->ctl->busy, tail, memory_order_relaxed);
 	c->taken_end = tail + sg_chan_align(SG_CHAN_HDR + h.size);
 	m->nmsg = NULL;

@@ -97,8 +97,11 @@ void sg_chan_clear_wake(struct sg_chan *c);
 /*
  * The next message, checked as sg_ipc_recv() checks one: m's payload
  * points into the channel until sg_chan_release().  0; NNG_ETIMEDOUT when
- * there is none; -1 for one that is not whole or not a message (the
- * channel cannot be read on from there: the caller ends).
+ * there is none; -1 for bytes that are not a whole message: they cannot
+ * be read on from, and everything pending was passed over (logged; the
+ * events in it are missing from the numbers the exporter counts).  A
+ * position left where no reader could be is passed over the same way at
+ * attach: a successor does not die on what its predecessor did.
  */
 int  sg_chan_recv(struct sg_chan *c, struct sg_msg *m);
 /* Done with the message sg_chan_recv() gave: its room is the loader's. */

@@ -73,7 +73,7 @@ assert_eq "http_server_request_body_size_bytes_sum{PUT}" 50000 \
 assert_eq "http_server_response_body_size_bytes_count total" "$total" \
     "$(metric_value http_server_response_body_size_bytes_count)"
 assert_ge "spyglass_events_read_total" 1 "$(metric_value spyglass_events_read_total)"
-assert_eq "spyglass_events_lost_total series (ringbuf, loader_ipc, collector_ipc, collector_exit, collector_start)" 5 \
+assert_eq "spyglass_events_lost_total series (ringbuf, loader_ipc, collector_ipc, collector_exit, collector_start, channel)" 6 \
     "$(metric_series spyglass_events_lost_total)"
 assert_eq "spyglass_events_lost_total (all stages)" 0 "$(metric_value spyglass_events_lost_total)"
 assert_eq "spyglass_spans_total" "$total" "$(metric_value spyglass_spans_total)"

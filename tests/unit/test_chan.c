@@ -163,8 +163,9 @@ test_hostile_position(void **state)
 	sg_chan_close(&p);
 }
 
-/* A message that is not the loader's (bad magic, or larger than what
- * was published) stops the reader. */
+/* Bytes that are not a message (bad magic, or larger than what was
+ * published) cannot be read on from: what is pending is passed over, and
+ * the channel carries on with what comes next. */
 static void
 test_bad_message(void **state)
 {
@@ -176,19 +177,52 @@ test_bad_message(void **state)
 	(void)state;
 	assert_int_equal(sg_chan_create(&p, SIZE), 0);
 	attach(&p, &c);
-	assert_int_equal(sg_chan_send(&p, SG_MSG_EVENTS, buf, sizeof(buf)), 0);
-	memcpy(&h, p.data, sizeof(h));
-	h.size = 1000;
-	memcpy(p.data, &h, sizeof(h));
-	assert_int_equal(sg_chan_recv(&c, &m), -1);
-	h.size = sizeof(buf);
-	h.magic ^= 1;
-	memcpy(p.data, &h, sizeof(h));
-	assert_int_equal(sg_chan_recv(&c, &m), -1);
-	h.magic ^= 1;
-	memcpy(p.data, &h, sizeof(h));
-	assert_int_equal(sg_chan_recv(&c, &m), 0);
+	for (int bad = 0; bad < 2; bad++) {
+		uint8_t *at = p.data + (p.head & (SIZE - 1));
+
+		assert_int_equal(sg_chan_send(&p, SG_MSG_EVENTS, buf,
+		    sizeof(buf)), 0);
+		assert_int_equal(sg_chan_send(&p, SG_MSG_PROC, buf, 8), 0);
+		memcpy(&h, at, sizeof(h));
+		if (bad == 0)
+			h.size = 1000;     /* more than was published */
+		else
+			h.magic ^= 1;
+		memcpy(at, &h, sizeof(h));
+		assert_int_equal(sg_chan_recv(&c, &m), -1);
+		assert_int_equal(sg_chan_recv(&c, &m), NNG_ETIMEDOUT);
+		assert_int_equal(sg_chan_pending(&p), 0);
+		fill(buf, sizeof(buf), 3);
+		assert_int_equal(sg_chan_send(&p, SG_MSG_EVENTS, buf,
+		    sizeof(buf)), 0);
+		expect_msg(&c, SG_MSG_EVENTS, sizeof(buf), 3);
+	}
 	sg_chan_close(&c);
+	sg_chan_close(&p);
+}
+
+/* A collector that left a position no reader could be at: its successor
+ * passes over what is pending instead of dying on it too. */
+static void
+test_bad_position_at_attach(void **state)
+{
+	struct sg_chan p, c1, c2;
+	uint8_t buf[100];
+	struct sg_msg m;
+
+	(void)state;
+	assert_int_equal(sg_chan_create(&p, SIZE), 0);
+	attach(&p, &c1);
+	assert_int_equal(sg_chan_send(&p, SG_MSG_EVENTS, buf, sizeof(buf)), 0);
+	atomic_store((_Atomic uint64_t *)((uint8_t *)c1.ctl + 128), 5);
+	sg_chan_close(&c1);
+	attach(&p, &c2);
+	assert_int_equal(sg_chan_recv(&c2, &m), NNG_ETIMEDOUT);
+	assert_int_equal(sg_chan_pending(&p), 0);
+	fill(buf, sizeof(buf), 4);
+	assert_int_equal(sg_chan_send(&p, SG_MSG_EVENTS, buf, sizeof(buf)), 0);
+	expect_msg(&c2, SG_MSG_EVENTS, sizeof(buf), 4);
+	sg_chan_close(&c2);
 	sg_chan_close(&p);
 }
 
@@ -331,6 +365,7 @@ main(void)
 		cmocka_unit_test(test_full),
 		cmocka_unit_test(test_hostile_position),
 		cmocka_unit_test(test_bad_message),
+		cmocka_unit_test(test_bad_position_at_attach),
 		cmocka_unit_test(test_successor),
 		cmocka_unit_test(test_trim),
 		cmocka_unit_test(test_sizes),
