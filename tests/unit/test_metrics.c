@@ -718,6 +718,58 @@ test_expiry(void **state)
 	metrics_free(m);
 }
 
+/* The label slots remember where their series are.  A removal moves the
+ * family's last series into the freed place, and a new series then takes
+ * the index a slot remembered for the moved one: the slot must find its
+ * series again, not count into the newcomer. */
+static void
+test_series_memo_moves(void **state)
+{
+	struct sg_metrics *m = metrics_new(&dur_b, &size_b, 10);
+	uint64_t t0 = sg_clock_ns(CLOCK_MONOTONIC);
+	static const uint16_t st[] = { 200, 201, 202, 203 };
+	struct sg_span s;
+	struct dsnap d;
+	struct dfam *f, *fr;
+	char code[8];
+
+	(void)state;
+	metrics_set_time(m, t0);
+	for (size_t i = 0; i < 4; i++) {          /* series 0..3, four slots */
+		s = span(SG_SPAN_SERVER, "GET", st[i], 1000, 10, 100);
+		metrics_record_span(m, &s);
+	}
+	metrics_set_time(m, t0 + TTL / 2);
+	for (size_t i = 1; i < 4; i++) {          /* 200 is left to age */
+		s = span(SG_SPAN_SERVER, "GET", st[i], 1000, 10, 100);
+		metrics_record_span(m, &s);
+	}
+	metrics_set_time(m, t0 + TTL + 1);
+	metrics_expire(m, TTL);                    /* 203 moves to index 0 */
+	s = span(SG_SPAN_SERVER, "GET", 204, 1000, 10, 100);
+	metrics_record_span(m, &s);                /* new, at index 3 */
+	for (int k = 0; k < 3; k++) {
+		s = span(SG_SPAN_SERVER, "GET", 203, 1000, 10, 100);
+		metrics_record_span(m, &s);
+	}
+	dsnap_take(m, &d);
+	f = dfam(&d, "http_server_request_duration_seconds");
+	fr = dfam(&d, "http_server_response_body_size_bytes");
+	assert_int_equal(f->hdr.nseries, 4);
+	assert_null(find_series(f, "http_response_status_code", "200", NULL));
+	for (uint16_t c = 201; c <= 204; c++) {
+		uint64_t want = c == 203 ? 5 : c == 204 ? 1 : 2;
+
+		snprintf(code, sizeof(code), "%u", c);
+		assert_int_equal(find_series(f, "http_response_status_code",
+		    code, NULL)->count, want);
+		assert_int_equal(find_series(fr, "http_response_status_code",
+		    code, NULL)->count, want);
+	}
+	dsnap_free(&d);
+	metrics_free(m);
+}
+
 /* Thousands of series come and go, as with short-lived processes: the
  * table stays consistent through the removals and the shrinking. */
 static void
@@ -1596,6 +1648,7 @@ main(void)
 		cmocka_unit_test(test_many_series),
 		cmocka_unit_test(test_target_info),
 		cmocka_unit_test(test_expiry),
+		cmocka_unit_test(test_series_memo_moves),
 		cmocka_unit_test(test_expiry_churn),
 		cmocka_unit_test(test_full_logged_once),
 		cmocka_unit_test(test_snapshot_cap),
