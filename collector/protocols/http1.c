@@ -1940,12 +1940,16 @@ void
 http1_conn_init(struct http1_conn *c, uint8_t role)
 {
 	/* Not pending[] and names[], most of the size: an entry is written
-	 * whole as its request is committed, so an init per exchange is
-	 * cheap. */
-	memset(c, 0, offsetof(struct http1_conn, pending));
+	 * whole as its request is committed; nor the messages' hdr[], of
+	 * which only the first hdr_len bytes are read.  A state is taken
+	 * from the free list for each exchange (conns.c): clearing those
+	 * was 3.6 % of the collector's samples at nginx saturation. */
+	memset(c, 0, offsetof(struct http1_conn, req));
 	c->role = role <= SG_ROLE_CLIENT ? role : SG_ROLE_UNKNOWN;
+	c->req.phase = c->resp.phase = 0;   /* not a tunnel left from before */
 	h1_msg_reset(&c->req);
 	h1_msg_reset(&c->resp);
+	memset(&c->receiving, 0, sizeof(c->receiving));
 }
 
 void
