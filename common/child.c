@@ -39,11 +39,12 @@ sg_child_args_parse(int argc, char **argv, const char *role,
 	 */
 	mallopt(M_MMAP_THRESHOLD, SG_CHILD_MMAP_THRESHOLD);
 	/*
-	 * The collector receives the loader's event batches (just under
-	 * that threshold) without pause: with glibc's trim threshold, as
-	 * large as one of them, the heap's top was given back after each
-	 * and faulted in again by the next (20 page faults per 1,000
-	 * requests at saturation).  A few batches' room is kept.
+	 * nng's receive buffers come and go with every message (the
+	 * exporter's span batches and snapshots; the collector's were the
+	 * loader's event batches before its channel, chan.h): with glibc's
+	 * trim threshold, as large as one of them, the heap's top was
+	 * given back after each and faulted in again by the next (20 page
+	 * faults per 1,000 requests at saturation).  Some room is kept.
 	 */
 	mallopt(M_TRIM_THRESHOLD, SG_CHILD_TRIM_THRESHOLD);
 	/* A Ctrl-C at a terminal reaches the whole process group: the

@@ -156,40 +156,28 @@ sg_ipc_redial(nng_socket s, nng_dialer *d, const char *dir, const char *base,
 	return 0;
 }
 
-static nng_msg *
-sg_ipc_msg_new(size_t cap)
+int
+sg_ipc_send(nng_socket s, uint16_t type, const void *payload, size_t len)
 {
-	nng_msg *m;
-
-	if (cap > SG_IPC_MAX_MSG ||
-	    nng_msg_alloc(&m, sizeof(struct sg_msg_hdr) + cap) != 0)
-		return NULL;
-	return m;
-}
-
-static uint8_t *
-sg_ipc_msg_payload(nng_msg *m)
-{
-	return (uint8_t *)nng_msg_body(m) + sizeof(struct sg_msg_hdr);
-}
-
-static int
-sg_ipc_send_msg(nng_socket s, uint16_t type, nng_msg *m, size_t len)
-{
-	size_t have = nng_msg_len(m) - sizeof(struct sg_msg_hdr);
 	struct sg_msg_hdr h = {
 		.magic = SG_IPC_MAGIC, .version = SG_IPC_VERSION,
 		.type = type, .size = (uint32_t)len, .seq = ++sg_ipc_seq,
 	};
+	nng_msg *m = NULL;
 	int rv;
 
-	if (len > have) {
+	if (len > SG_IPC_MAX_MSG) {
 		sg_log(SG_LOG_ERR, "ipc: message type %u too large (%zu)", type, len);
-		nng_msg_free(m);
 		return -1;
 	}
-	nng_msg_chop(m, have - len);
-	memcpy(nng_msg_body(m), &h, sizeof(h));
+	if (nng_msg_alloc(&m, 0) != 0 ||
+	    nng_msg_reserve(m, sizeof(h) + len) != 0 ||
+	    nng_msg_append(m, &h, sizeof(h)) != 0 ||
+	    (len > 0 && nng_msg_append(m, payload, len) != 0)) {
+		if (m != NULL)
+			nng_msg_free(m);
+		return -1;
+	}
 	rv = nng_sendmsg(s, m, NNG_FLAG_NONBLOCK);
 	if (rv == 0)
 		return 0;
@@ -198,22 +186,6 @@ sg_ipc_send_msg(nng_socket s, uint16_t type, nng_msg *m, size_t len)
 		return SG_IPC_FULL;
 	sg_log(SG_LOG_ERR, "ipc: send: %s", nng_strerror(rv));
 	return -1;
-}
-
-int
-sg_ipc_send(nng_socket s, uint16_t type, const void *payload, size_t len)
-{
-	nng_msg *m;
-
-	if (len > SG_IPC_MAX_MSG) {
-		sg_log(SG_LOG_ERR, "ipc: message type %u too large (%zu)", type, len);
-		return -1;
-	}
-	if ((m = sg_ipc_msg_new(len)) == NULL)
-		return -1;
-	if (len > 0)
-		memcpy(sg_ipc_msg_payload(m), payload, len);
-	return sg_ipc_send_msg(s, type, m, len);
 }
 
 int
@@ -247,11 +219,13 @@ sg_ipc_recv(nng_socket s, struct sg_msg *out)
 		return -1;
 	}
 	memcpy(&h, nng_msg_body(m), sizeof(h));
-	if (sg_ipc_hdr_check(&h, len - sizeof(h)) < 0 ||
-	    h.size != len - sizeof(h)) {
-		if (h.size < len - sizeof(h))
-			sg_log(SG_LOG_WARN, "ipc: message of %u bytes in %zu: "
-			    "dropped", h.size, len - sizeof(h));
+	if (sg_ipc_hdr_check(&h, len - sizeof(h)) < 0) {
+		nng_msg_free(m);
+		return -1;
+	}
+	if (h.size != len - sizeof(h)) {
+		sg_log(SG_LOG_WARN, "ipc: message of %u bytes in %zu: dropped",
+		    h.size, len - sizeof(h));
 		nng_msg_free(m);
 		return -1;
 	}

@@ -194,6 +194,15 @@ sg_to_collector(uint16_t type, const void *payload, size_t len)
 	return sg_chan_send(&L.to_collector, type, payload, len);
 }
 
+/* A message for one child, by its channel. */
+static int
+sg_to_child(enum sg_child to, uint16_t type, const void *payload, size_t len)
+{
+	if (to == SG_CHILD_COLLECTOR)
+		return sg_to_collector(type, payload, len);
+	return sg_ipc_send(L.to_exporter, type, payload, len);
+}
+
 static void
 sg_send_proc(const struct sg_proc_info *p)
 {
@@ -309,9 +318,8 @@ sg_send_config(unsigned to)
 
 	wire_w_init(&w, buf, sizeof(buf));
 	sg_config_encode(&L.cfg, &w, to);
-	if (w.err || (to == SG_TO_COLLECTOR ?
-	    sg_to_collector(SG_MSG_CONFIG, buf, w.len) :
-	    sg_ipc_send(L.to_exporter, SG_MSG_CONFIG, buf, w.len)) != 0) {
+	if (w.err || sg_to_child(to == SG_TO_COLLECTOR ? SG_CHILD_COLLECTOR :
+	    SG_CHILD_EXPORTER, SG_MSG_CONFIG, buf, w.len) != 0) {
 		sg_log(SG_LOG_WARN, "could not send the configuration to the "
 		    "%s", to == SG_TO_COLLECTOR ? "collector" : "exporter");
 		return -1;
@@ -330,9 +338,7 @@ sg_send_peer(enum sg_child to, pid_t other)
 		return 0;
 	wire_w_init(&w, buf, sizeof(buf));
 	msg_put_peer(&w, (uint32_t)other);
-	return (to == SG_CHILD_COLLECTOR ?
-	    sg_to_collector(SG_MSG_PEER, buf, w.len) :
-	    sg_ipc_send(L.to_exporter, SG_MSG_PEER, buf, w.len)) == 0 ? 0 : -1;
+	return sg_to_child(to, SG_MSG_PEER, buf, w.len) == 0 ? 0 : -1;
 }
 
 /*
@@ -601,7 +607,8 @@ static void
 sg_shutdown(void)
 {
 	uint64_t deadline = sg_mono_ms() + L.cfg.shutdown_timeout_ms;
-	bool to_collector = children_pid(SG_CHILD_COLLECTOR) > 0;
+	enum sg_child first = children_pid(SG_CHILD_COLLECTOR) > 0 ?
+	    SG_CHILD_COLLECTOR : SG_CHILD_EXPORTER;
 	uint8_t buf[8];
 	struct wire_w w;
 	int64_t left;
@@ -614,10 +621,9 @@ sg_shutdown(void)
 	left = (int64_t)(deadline - sg_mono_ms());
 	wire_w_init(&w, buf, sizeof(buf));
 	wire_put_u32(&w, left > 0 ? (uint32_t)left : 0);
-	if ((to_collector ? sg_to_collector(SG_MSG_STOP, buf, w.len) :
-	    sg_ipc_send(L.to_exporter, SG_MSG_STOP, buf, w.len)) != 0)
+	if (sg_to_child(first, SG_MSG_STOP, buf, w.len) != 0)
 		sg_log(SG_LOG_WARN, "stop: the %s did not take the stop",
-		    to_collector ? "collector" : "exporter");
+		    children_name(first));
 	left = (int64_t)(deadline - sg_mono_ms());
 	children_wait(SG_CHILD_EXPORTER, left > 0 ? (int)left : 0);
 	left = (int64_t)(deadline - sg_mono_ms());

@@ -25,6 +25,14 @@ attach(const struct sg_chan *p, struct sg_chan *c)
 	assert_int_equal(sg_chan_attach(c, dup(p->memfd), dup(p->wakefd)), 0);
 }
 
+/* The collector's position in the control page (its second cache line):
+ * what a collector that misbehaves could write there. */
+static _Atomic uint64_t *
+tail_of(struct sg_chan *c)
+{
+	return (_Atomic uint64_t *)((uint8_t *)c->ctl + 128);
+}
+
 static void
 fill(uint8_t *b, size_t n, uint32_t seed)
 {
@@ -147,8 +155,7 @@ test_hostile_position(void **state)
 	assert_int_equal(sg_chan_send(&p, SG_MSG_EVENTS, buf, sizeof(buf)), 0);
 	pending = sg_chan_pending(&p);
 	assert_int_equal(pending, 2 * 120);
-	/* the tail is the control page's second cache line */
-	tail = (_Atomic uint64_t *)((uint8_t *)c.ctl + 128);
+	tail = tail_of(&c);
 	atomic_store(tail, pending + 8);            /* beyond the head */
 	assert_int_equal(sg_chan_pending(&p), pending);
 	atomic_store(tail, 3);                      /* not a message start */
@@ -213,8 +220,9 @@ test_bad_position_at_attach(void **state)
 	(void)state;
 	assert_int_equal(sg_chan_create(&p, SIZE), 0);
 	attach(&p, &c1);
+	fill(buf, sizeof(buf), 2);
 	assert_int_equal(sg_chan_send(&p, SG_MSG_EVENTS, buf, sizeof(buf)), 0);
-	atomic_store((_Atomic uint64_t *)((uint8_t *)c1.ctl + 128), 5);
+	atomic_store(tail_of(&c1), 5);
 	sg_chan_close(&c1);
 	attach(&p, &c2);
 	assert_int_equal(sg_chan_recv(&c2, &m), NNG_ETIMEDOUT);
