@@ -859,10 +859,6 @@ labels_build(struct metrics_labels *l, const struct sg_span *s, uint32_t mask)
 	}
 }
 
-/* Whether span s has the label sources of the last span whose labels
- * were built with mask: then it has the same labels, and their hash.
- * Only the addresses and ports the mask uses are compared (a server's
- * clients come from ever new ports). */
 /* The attribute a span's target is, when a label. */
 static int
 target_attr(uint8_t app)
@@ -877,6 +873,21 @@ target_attr(uint8_t app)
 	}
 }
 
+/* strncmp(a, b, n) == 0, the call spared when either is empty: most of
+ * a span's optional strings are empty in both (an HTTP span's
+ * collection, namespace and error). */
+static inline bool
+str_same(const char *a, const char *b, size_t n)
+{
+	if (a[0] != b[0])
+		return false;
+	return a[0] == '\0' || strncmp(a, b, n) == 0;
+}
+
+/* Whether span s has the label sources of the last span whose labels
+ * were built with mask: then it has the same labels, and their hash.
+ * Only the addresses and ports the mask uses are compared (a server's
+ * clients come from ever new ports). */
 static inline __attribute__((always_inline)) bool
 label_src_same(const struct label_src *a, const struct sg_span *s,
     uint32_t mask)
@@ -888,13 +899,13 @@ label_src_same(const struct label_src *a, const struct sg_span *s,
 	    memcmp(a->op, s->op, sizeof(a->op)) != 0 ||
 	    ((mask & SG_ATTR_BIT(target_attr(s->app))) &&
 	    memcmp(a->target, s->target, sizeof(a->target)) != 0) ||
-	    strncmp(a->collection, s->collection, sizeof(a->collection)) != 0 ||
-	    strncmp(a->db_namespace, s->db_namespace,
-	    sizeof(a->db_namespace)) != 0 ||
-	    strncmp(a->error, s->error, sizeof(a->error)) != 0 ||
+	    !str_same(a->collection, s->collection, sizeof(a->collection)) ||
+	    !str_same(a->db_namespace, s->db_namespace,
+	    sizeof(a->db_namespace)) ||
+	    !str_same(a->error, s->error, sizeof(a->error)) ||
 	    (s->app != SG_APP_GRPC &&
-	    strncmp(a->route, s->route, sizeof(a->route)) != 0) ||
-	    strncmp(a->scheme, s->scheme, sizeof(a->scheme)) != 0 ||
+	    !str_same(a->route, s->route, sizeof(a->route))) ||
+	    !str_same(a->scheme, s->scheme, sizeof(a->scheme)) ||
 	    memcmp(a->service_name, s->service_name,
 	    sizeof(a->service_name)) != 0 ||
 	    memcmp(a->service_namespace, s->service_namespace,
@@ -908,8 +919,8 @@ label_src_same(const struct label_src *a, const struct sg_span *s,
 		return false;
 	if ((mask & (SG_ATTR_BIT(SG_ATTR_SERVER_ADDRESS) |
 	    SG_ATTR_BIT(SG_ATTR_CLIENT_ADDRESS))) &&
-	    (strncmp(a->host_addr, s->host_addr, sizeof(a->host_addr)) != 0 ||
-	    strncmp(a->peer_addr, s->peer_addr, sizeof(a->peer_addr)) != 0))
+	    (!str_same(a->host_addr, s->host_addr, sizeof(a->host_addr)) ||
+	    !str_same(a->peer_addr, s->peer_addr, sizeof(a->peer_addr))))
 		return false;
 	return true;
 }
