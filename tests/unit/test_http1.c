@@ -570,6 +570,22 @@ test_header_chars(void **state)
 	}
 }
 
+/* A header block's bad line makes garbage of the bytes from its start
+ * on, the good lines before it not (they are read in one go). */
+static void
+test_header_garbage_from_bad_line(void **state)
+{
+	static const char bad[] = "No colon on this line\r\n\r\n";
+
+	(void)state;
+	start(SG_ROLE_SERVER);
+	feed(R, 10, "GET /t HTTP/1.1\r\nHost: a\r\nX-Ok: 1\r\n"
+	    "No colon on this line\r\n\r\n");
+	feed(W, 20, "HTTP/1.1 204 No Content\r\n\r\n");
+	assert_int_equal(rec.n, 0);
+	assert_int_equal(conn.garbage, sizeof(bad) - 1);
+}
+
 static void
 test_unknown_role_server(void **state)
 {
@@ -2565,6 +2581,7 @@ main(void)
 		cmocka_unit_test(test_close_mid_body),
 		cmocka_unit_test(test_header_garbage),
 		cmocka_unit_test(test_header_chars),
+		cmocka_unit_test(test_header_garbage_from_bad_line),
 		cmocka_unit_test(test_conns_flow),
 		cmocka_unit_test(test_conns_h2c_upgrade),
 		cmocka_unit_test(test_conns_io_after_close),
