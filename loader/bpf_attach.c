@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -27,6 +28,28 @@ sg_bpf_libbpf_print(enum libbpf_print_level level, const char *fmt,
 	if (level == LIBBPF_DEBUG && sg_log_get_level() > SG_LOG_DEBUG)
 		return 0;
 	return vfprintf(stderr, fmt, ap);
+}
+
+/*
+ * The BPF object built into this binary (1.7 MiB of its read-only data)
+ * is read by the load only: its pages leave the loader's resident set.
+ * They stay in the page cache, and fault back in from the file should
+ * libbpf read them again.
+ */
+static void
+sg_bpf_drop_object_pages(void)
+{
+	long pg = sysconf(_SC_PAGESIZE);
+	size_t sz = 0;
+	uintptr_t at = (uintptr_t)spyglass_bpf__elf_bytes(&sz), lo, hi;
+
+	if (pg <= 0)
+		return;
+	lo = (at + (uintptr_t)pg - 1) & ~((uintptr_t)pg - 1);
+	hi = (at + sz) & ~((uintptr_t)pg - 1);
+	if (hi > lo && madvise((void *)lo, hi - lo, MADV_DONTNEED) != 0)
+		sg_log(SG_LOG_DEBUG, "bpf: madvise on the object's pages: %s",
+		    strerror(errno));
 }
 
 static uint32_t
@@ -206,6 +229,7 @@ sg_bpf_try(struct sg_bpf *b, const struct sg_config *c, enum sg_hooks h,
 	/* The load parsed the kernel's BTF and freed it: give the pages
 	 * back before the ring buffer is mapped. */
 	malloc_trim(0);
+	sg_bpf_drop_object_pages();
 	bpf_object__for_each_program(prog, skel->obj) {
 		struct bpf_link *link;
 

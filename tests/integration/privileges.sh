@@ -7,7 +7,8 @@
 #             never; CapBnd 0
 #   children: unprivileged uid, no capabilities at all, NoNewPrivs 1,
 #             Seccomp 2 (filter)
-# and the sandbox self-test: spyglass-collector -T socket dies with SIGSYS
+# the loader's idle memory (its built-in BPF object not resident), and
+# the sandbox self-test: spyglass-collector -T socket dies with SIGSYS
 # (status 159); with -S it names the refused syscall on stderr.
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -126,6 +127,18 @@ for p in $idle_pids; do
 		fail "idle: $(cat /proc/$p/comm) used $used ticks in 2 s (busy loop?)"
 	fi
 done
+
+# ---- idle memory: the BPF object built into the loader (1.7 MiB of its
+# read-only data) is not resident once loaded; the rest of the loader's
+# own file (its code, ~0.1 MiB) is.
+exe=$(readlink "/proc/$L/exe")
+own_kb=$(awk -v exe="$exe" '/^[0-9a-f]+-[0-9a-f]+ / { mine = ($6 == exe) }
+    mine && $1 == "Rss:" { kb += $2 } END { print kb + 0 }' "/proc/$L/smaps")
+if [ "$own_kb" -gt 0 ] && [ "$own_kb" -lt 1024 ]; then
+	ok "idle: the loader's own file resident: $own_kb kB"
+else
+	fail "idle: the loader's own file resident: $own_kb kB (its BPF object still in?)"
+fi
 
 stop_sensor
 
