@@ -330,6 +330,17 @@ sg_chan_recv(struct sg_chan *c, struct sg_msg *m)
 	return 0;
 }
 
+bool
+sg_chan_calm(struct sg_chan *c)
+{
+	uint64_t head = atomic_load_explicit(&c->ctl->head,
+	    memory_order_acquire);
+	uint64_t tail = atomic_load_explicit(&c->ctl->tail,
+	    memory_order_relaxed);
+
+	return head - tail < c->size / 4;
+}
+
 void
 sg_chan_release(struct sg_chan *c)
 {

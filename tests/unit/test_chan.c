@@ -1,5 +1,5 @@
 /* The loader-to-collector channel in shared memory (chan.c): order,
- * wrapping, a full channel, positions and messages that are not the
+ * wrapping, a full channel, how much waits, positions and messages that are not the
  * loader's, a successor passing over its predecessor's last message, and
  * a producer and a consumer thread at full speed (ThreadSanitizer in CI). */
 #include <pthread.h>
@@ -133,6 +133,42 @@ test_full(void **state)
 	expect_msg(&c, SG_MSG_PEER, 4, 1);
 	expect_msg(&c, SG_MSG_EVENTS, sizeof(buf), 1);
 	assert_int_equal(sg_chan_pending(&p), 0);
+	sg_chan_close(&c);
+	sg_chan_close(&p);
+}
+
+/* Calm while less than a quarter of the channel waits for the
+ * collector: a message it holds still counts until released. */
+static void
+test_calm(void **state)
+{
+	struct sg_chan p, c;
+	uint8_t buf[1000];
+	unsigned sent = 0;
+	struct sg_msg m;
+
+	(void)state;
+	assert_int_equal(sg_chan_create(&p, SIZE), 0);
+	attach(&p, &c);
+	fill(buf, sizeof(buf), 2);
+	assert_true(sg_chan_calm(&c));
+	while ((sent + 1) * 1016 < SIZE / 4) {
+		assert_int_equal(sg_chan_send(&p, SG_MSG_EVENTS, buf,
+		    sizeof(buf)), 0);
+		sent++;
+	}
+	assert_true(sg_chan_calm(&c));
+	assert_int_equal(sg_chan_send(&p, SG_MSG_EVENTS, buf, sizeof(buf)),
+	    0);
+	sent++;
+	assert_false(sg_chan_calm(&c));
+	assert_int_equal(sg_chan_recv(&c, &m), 0);
+	assert_false(sg_chan_calm(&c));
+	sg_chan_release(&c);
+	assert_true(sg_chan_calm(&c));
+	for (unsigned i = 1; i < sent; i++)
+		expect_msg(&c, SG_MSG_EVENTS, sizeof(buf), 2);
+	assert_true(sg_chan_calm(&c));
 	sg_chan_close(&c);
 	sg_chan_close(&p);
 }
@@ -370,6 +406,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_order_and_wrap),
 		cmocka_unit_test(test_in_place),
+		cmocka_unit_test(test_calm),
 		cmocka_unit_test(test_full),
 		cmocka_unit_test(test_hostile_position),
 		cmocka_unit_test(test_bad_message),
