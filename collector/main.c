@@ -9,8 +9,8 @@
 #include <inttypes.h>
 #include <malloc.h>
 #include <poll.h>
-#include <stdio.h>
 #include <sched.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
