@@ -896,9 +896,9 @@ label_src_same(const struct label_src *a, const struct sg_span *s,
 
 	if (a->kind != s->kind || a->mask != mask || a->app != s->app ||
 	    a->flags != s->flags || a->status != s->status ||
-	    memcmp(a->op, s->op, sizeof(a->op)) != 0 ||
+	    !str_same(a->op, s->op, sizeof(a->op)) ||
 	    ((mask & SG_ATTR_BIT(target_attr(s->app))) &&
-	    memcmp(a->target, s->target, sizeof(a->target)) != 0) ||
+	    !str_same(a->target, s->target, sizeof(a->target))) ||
 	    !str_same(a->collection, s->collection, sizeof(a->collection)) ||
 	    !str_same(a->db_namespace, s->db_namespace,
 	    sizeof(a->db_namespace)) ||
@@ -906,12 +906,12 @@ label_src_same(const struct label_src *a, const struct sg_span *s,
 	    (s->app != SG_APP_GRPC &&
 	    !str_same(a->route, s->route, sizeof(a->route))) ||
 	    !str_same(a->scheme, s->scheme, sizeof(a->scheme)) ||
-	    memcmp(a->service_name, s->service_name,
-	    sizeof(a->service_name)) != 0 ||
-	    memcmp(a->service_namespace, s->service_namespace,
-	    sizeof(a->service_namespace)) != 0 ||
-	    memcmp(a->instance_id, s->instance_id,
-	    sizeof(a->instance_id)) != 0)
+	    !str_same(a->service_name, s->service_name,
+	    sizeof(a->service_name)) ||
+	    !str_same(a->service_namespace, s->service_namespace,
+	    sizeof(a->service_namespace)) ||
+	    !str_same(a->instance_id, s->instance_id,
+	    sizeof(a->instance_id)))
 		return false;
 	if ((mask & SG_ATTR_BIT(SG_ATTR_SERVER_PORT)) &&
 	    (server ? a->host_port != s->host_port :
@@ -925,6 +925,8 @@ label_src_same(const struct label_src *a, const struct sg_span *s,
 	return true;
 }
 
+#define KEEP_STR(f) spans_copy_str(a->f, sizeof(a->f), s->f, sizeof(s->f))
+
 static void
 label_src_keep(struct label_src *a, const struct sg_span *s, uint32_t mask)
 {
@@ -935,20 +937,21 @@ label_src_keep(struct label_src *a, const struct sg_span *s, uint32_t mask)
 	a->status = s->status;
 	a->peer_port = s->peer_port;
 	a->host_port = s->host_port;
-	memcpy(a->op, s->op, sizeof(a->op));
-	memcpy(a->target, s->target, sizeof(a->target));
-	memcpy(a->route, s->route, sizeof(a->route));
-	memcpy(a->scheme, s->scheme, sizeof(a->scheme));
-	memcpy(a->service_name, s->service_name, sizeof(a->service_name));
-	memcpy(a->service_namespace, s->service_namespace,
-	    sizeof(a->service_namespace));
-	memcpy(a->instance_id, s->instance_id, sizeof(a->instance_id));
-	memcpy(a->peer_addr, s->peer_addr, sizeof(a->peer_addr));
-	memcpy(a->host_addr, s->host_addr, sizeof(a->host_addr));
-	memcpy(a->collection, s->collection, sizeof(a->collection));
-	memcpy(a->db_namespace, s->db_namespace, sizeof(a->db_namespace));
-	memcpy(a->error, s->error, sizeof(a->error));
+	KEEP_STR(op);
+	KEEP_STR(target);
+	KEEP_STR(route);
+	KEEP_STR(scheme);
+	KEEP_STR(service_name);
+	KEEP_STR(service_namespace);
+	KEEP_STR(instance_id);
+	KEEP_STR(peer_addr);
+	KEEP_STR(host_addr);
+	KEEP_STR(collection);
+	KEEP_STR(db_namespace);
+	KEEP_STR(error);
 }
+
+#undef KEEP_STR
 
 /* The slot holding span s's labels for mask, the last used first (a
  * run of spans alike costs one comparison), or NULL. */

@@ -83,11 +83,9 @@ spanmetrics_labels(struct metrics_labels *l, const struct sg_span *s)
 	metrics_labels_add(l, "source", METRICS_SOURCE, SG_LABEL_MAX);
 }
 
-#define SAME(f) (memcmp(a->f, s->f, sizeof(a->f)) == 0)
-#define KEEP(f) memcpy(a->f, s->f, sizeof(a->f))
+#define SAME(f) (strncmp(a->f, s->f, sizeof(a->f)) == 0)
+#define KEEP(f) spans_copy_str(a->f, sizeof(a->f), s->f, sizeof(s->f))
 
-/* Whole fields compare, bytes past a string's end too: spans_build
- * zeroes them, and where they differ the labels are only built again. */
 static bool
 src_same(const struct spanmetrics_src *a, const struct sg_span *s,
     bool error)

@@ -38,6 +38,9 @@ const char *spans_attr(const struct sg_span *s, int a, char *buf, size_t sz);
 /* The span's duration in seconds (0 when its end is not after its
  * start). */
 double spans_seconds(const struct sg_span *s);
+/* Copy a possibly unterminated field of srcsz bytes into dst as a
+ * string, cut to dstsz - 1 bytes; nothing past its NUL is written. */
+void spans_copy_str(char *dst, size_t dstsz, const char *src, size_t srcsz);
 /* Render a textual address for a family/16-byte address. */
 void spans_format_addr(char *buf, size_t sz, uint16_t family,
     const uint8_t addr[16]);

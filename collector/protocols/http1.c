@@ -1095,7 +1095,7 @@ h1_emit(struct http1_conn *c, struct h1_io *io, const struct http1_pending *p,
 	struct sg_exchange ex;
 	char tstate[TRACESTATE_MAX];
 
-	memset(&ex, 0, sizeof(ex));
+	proto_exchange_init(&ex);
 	ex.app = SG_APP_HTTP;
 	ex.role = c->role;
 	ex.start_ns = p->start_ns;
@@ -1106,6 +1106,7 @@ h1_emit(struct http1_conn *c, struct h1_io *io, const struct http1_pending *p,
 	ex.version[0] = '1';
 	ex.version[1] = '.';
 	ex.version[2] = p->minor;
+	ex.version[3] = '\0';
 	ex.status = status;
 	ex.flags = status == 0 ? SG_EX_TIMED_OUT : 0;
 	ex.flags |= h1_tctx_get(c, p, ex.trace_id, ex.parent_span_id);

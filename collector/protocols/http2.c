@@ -891,7 +891,7 @@ h2_stream_end(struct http2_conn *c, struct http2_stream *st, uint64_t ts,
 	bool grpc = (st->flags & SF_GRPC) != 0;
 	uint32_t status = 0;
 
-	memset(&ex, 0, sizeof(ex));
+	proto_exchange_init(&ex);
 	ex.app = grpc ? SG_APP_GRPC : SG_APP_HTTP;
 	ex.role = c->role;
 	ex.start_ns = st->start_ns;
@@ -903,11 +903,13 @@ h2_stream_end(struct http2_conn *c, struct http2_stream *st, uint64_t ts,
 		ex.flags |= SG_EX_APP_INFERRED;
 	if (!grpc) {
 		memcpy(ex.op, c->names + st->names_at, st->method_len);
+		ex.op[st->method_len] = '\0';
 		if (st->flags & SF_OP_UNKNOWN)
 			ex.flags |= SG_EX_OP_UNKNOWN;
 	}
 	memcpy(ex.target, c->names + st->names_at + st->method_len,
 	    st->path_len);
+	ex.target[st->path_len] = '\0';
 	if (st->flags & SF_TARGET_UNKNOWN)
 		ex.flags |= SG_EX_TARGET_UNKNOWN;
 	ex.flags |= h2_tctx_get(c, st, ex.trace_id, ex.parent_span_id);

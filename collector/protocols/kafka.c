@@ -486,7 +486,7 @@ kf_emit(const struct kafka_conn *c, const struct kf_io *io,
 
 	if (io->emit == NULL)
 		return;
-	memset(&ex, 0, sizeof(ex));
+	proto_exchange_init(&ex);
 	ex.app = SG_APP_KAFKA;
 	ex.role = c->role;
 	ex.flags = flags;
@@ -496,14 +496,19 @@ kf_emit(const struct kafka_conn *c, const struct kf_io *io,
 	if (p->flags & (KP_TARGET_UNKNOWN | KP_TOPIC_FROM_RESP) ||
 	    p->topic_len == 0)
 		ex.flags |= SG_EX_TARGET_UNKNOWN;
-	else
+	else {
 		memcpy(ex.target, p->topic, p->topic_len);
+		ex.target[p->topic_len] = '\0';
+	}
 	ex.req_size = p->size;
 	ex.resp_size = resp_size;
 	if (error != NULL)
 		strcpy(ex.error, error);
 	io->emit(io->ctx, &ex);
 }
+
+_Static_assert(KAFKA_TOPIC_MAX < SG_PATH_MAX, "a topic and its NUL fit a "
+    "target");
 
 /* Only what was written of topic[] is ever read. */
 static void

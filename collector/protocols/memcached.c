@@ -351,7 +351,7 @@ mc_emit(struct memcached_conn *c, struct mc_io *io,
 
 	if (io->emit == NULL)
 		return;
-	memset(&ex, 0, sizeof(ex));
+	proto_exchange_init(&ex);
 	ex.app = SG_APP_MEMCACHED;
 	ex.role = c->role;
 	ex.flags = p->flags | flags;

@@ -351,7 +351,7 @@ my_emit(struct mysql_conn *c, const struct mysql_pending *p,
 {
 	struct sg_exchange ex;
 
-	memset(&ex, 0, sizeof(ex));
+	proto_exchange_init(&ex);
 	ex.app = SG_APP_MYSQL;
 	ex.role = c->role;
 	ex.flags = p->flags | flags;

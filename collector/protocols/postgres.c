@@ -391,7 +391,7 @@ pg_emit(struct postgres_conn *c, const struct pg_pending *p, uint64_t end_ns,
 	const struct pg_text *t = pg_text_of(c, p->stmt);
 	struct sg_exchange ex;
 
-	memset(&ex, 0, sizeof(ex));
+	proto_exchange_init(&ex);
 	ex.app = SG_APP_POSTGRESQL;
 	ex.role = c->role == SG_ROLE_SERVER ? SG_ROLE_SERVER : SG_ROLE_CLIENT;
 	ex.flags = flags;
@@ -401,6 +401,7 @@ pg_emit(struct postgres_conn *c, const struct pg_pending *p, uint64_t end_ns,
 	ex.resp_size = p->resp_size;
 	if (t != NULL) {
 		memcpy(ex.target, t->text, t->len);
+		ex.target[t->len] = '\0';
 		sql_describe(t->text, t->len, ex.op, sizeof(ex.op),
 		    ex.collection, sizeof(ex.collection));
 		if (ex.op[0] == '\0')

@@ -251,7 +251,7 @@ rd_emit(struct redis_conn *c, struct rd_io *io, const struct redis_pending *p,
 
 	if (io->emit == NULL)
 		return;
-	memset(&ex, 0, sizeof(ex));
+	proto_exchange_init(&ex);
 	ex.app = SG_APP_REDIS;
 	ex.role = c->role;
 	ex.flags = p->flags | flags;
