@@ -117,13 +117,15 @@ bench_on_exchange(void *ctx, const struct sg_conn *conn,
 	struct bench *b = ctx;
 	struct sg_span s;
 
-	/* as collector/main.c does: the route by the default heuristic,
-	 * the metrics, and with spans exported the sampler's verdict (the
-	 * default, parentbased_always_on) */
+	/* as collector/main.c does: an HTTP request's route by the default
+	 * heuristic, the metrics, and with spans exported the sampler's
+	 * verdict (the default, parentbased_always_on) */
 	spans_build(&s, conn, ex, procs_find(conn->pid), 0, b->exported);
-	(void)routes_find(b->routes, s.service_name, sizeof(s.service_name),
-	    s.target, strnlen(s.target, sizeof(s.target)), s.route,
-	    sizeof(s.route));
+	if (s.app == SG_APP_HTTP)
+		(void)routes_find(b->routes, s.service_name,
+		    sizeof(s.service_name), s.target,
+		    strnlen(s.target, sizeof(s.target)), s.route,
+		    sizeof(s.route));
 	metrics_record_span(b->metrics, &s);
 	spanmetrics_record(&b->spanmetrics, &s);
 	bench_graph(b, conn, &s);

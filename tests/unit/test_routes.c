@@ -215,6 +215,47 @@ test_low_cardinality(void **state)
 	routes_free(r);
 }
 
+/* A request like the last one gets the last one's answer (routes.c
+ * remembers it), and only when path, service and room are the same. */
+static void
+test_repeated(void **state)
+{
+	struct sg_routes *r = mk("", "/health", SG_UNMATCHED_LOW_CARDINALITY,
+	    SG_IGNORE_METRICS, 1);
+	char out[256], small[4];
+	unsigned f;
+
+	(void)state;
+	assert_string_equal(route(r, "/a/one", NULL), "/a/one");
+	assert_string_equal(route(r, "/a/two", &f), "/a/*");
+	assert_int_equal(f, 0);
+	assert_string_equal(route(r, "/a/two", &f), "/a/*");
+	assert_int_equal(f, 0);
+	assert_string_equal(route(r, "/a/one", NULL), "/a/one");
+	assert_string_equal(route(r, "/a/one", NULL), "/a/one");
+	/* the same path of another service: its own trie, with room */
+	f = routes_find(r, "other", 5, "/a/two", 6, out, sizeof(out));
+	assert_string_equal(out, "/a/two");
+	f = routes_find(r, "other", 5, "/a/two", 6, out, sizeof(out));
+	assert_string_equal(out, "/a/two");
+	assert_string_equal(route(r, "/a/two", NULL), "/a/*");
+	/* less room: cut, not the remembered route */
+	routes_find(r, "svc", 3, "/a/two", 6, small, sizeof(small));
+	assert_string_equal(small, "/a/");
+	assert_string_equal(route(r, "/a/two", NULL), "/a/*");
+	/* a prefix of the last path is another path */
+	assert_string_equal(route(r, "/a/t", NULL), "/a/*");
+	/* the flags are remembered with the route (the root is past its
+	 * cap of one: "/a" took it) */
+	assert_string_equal(route(r, "/health", &f), "/*");
+	assert_int_equal(f, SG_ROUTE_NO_METRICS);
+	assert_string_equal(route(r, "/health", &f), "/*");
+	assert_int_equal(f, SG_ROUTE_NO_METRICS);
+	assert_string_equal(route(r, "/a/one", &f), "/a/one");
+	assert_int_equal(f, 0);
+	routes_free(r);
+}
+
 static void
 test_malformed(void **state)
 {
@@ -247,6 +288,7 @@ main(void)
 		cmocka_unit_test(test_heuristic_segments),
 		cmocka_unit_test(test_heuristic_cardinality),
 		cmocka_unit_test(test_low_cardinality),
+		cmocka_unit_test(test_repeated),
 		cmocka_unit_test(test_malformed),
 	};
 
