@@ -187,14 +187,68 @@ hp_read_int(struct hp_in *in, unsigned prefix_bits, uint32_t *v)
 	return hp_read_long_int(in, prefix_bits, v);
 }
 
+/*
+ * Short Huffman strings decoded lately, by their code.  A server codes the
+ * same values anew in every response (nginx: its name, the date, the
+ * content type), and decoding them was an eighth of the collector's time
+ * under h2load; a string found here is copied instead.  Only valid codes
+ * are kept.  Per thread, so that no two decoders share one.
+ */
+#define HP_MEMO_N	8
+#define HP_MEMO_CODE	48	/* the longest code kept */
+
+struct hp_memo {
+	uint8_t n;		/* code octets; 0: empty */
+	uint8_t len;		/* decoded octets */
+	uint8_t code[HP_MEMO_CODE];
+	char    text[HP_MEMO_CODE * 8 / 5];   /* codes are 5 bits or more */
+};
+
+static _Thread_local struct hp_memo hp_memo[HP_MEMO_N];
+static _Thread_local unsigned hp_memo_next;
+
+static const struct hp_memo *
+hp_memo_find(const uint8_t *code, size_t n)
+{
+	for (size_t i = 0; i < HP_MEMO_N; i++)
+		if (hp_memo[i].n == n && memcmp(hp_memo[i].code, code, n) == 0)
+			return &hp_memo[i];
+	return NULL;
+}
+
+static void
+hp_memo_keep(const uint8_t *code, size_t n, const char *text, size_t len)
+{
+	struct hp_memo *m = &hp_memo[hp_memo_next];
+
+	if (len > sizeof(m->text))
+		return;
+	hp_memo_next = (hp_memo_next + 1) % HP_MEMO_N;
+	m->n = (uint8_t)n;
+	m->len = (uint8_t)len;
+	memcpy(m->code, code, n);
+	memcpy(m->text, text, len);
+}
+
 /* n octets (no more than are left) of Huffman code, decoded into buf. */
 static int
 hp_read_huffman(struct hp_in *in, size_t n, char *buf, const char **s,
     uint32_t *len, uint32_t *size)
 {
+	const uint8_t *code = in->p;
+	size_t ncode = n;
+	bool memo = n > 0 && n <= HP_MEMO_CODE && n <= hp_in_here(in);
+	const struct hp_memo *m;
 	struct hpack_huff h;
 	size_t take;
 
+	if (memo && (m = hp_memo_find(code, n)) != NULL) {
+		memcpy(buf, m->text, m->len);
+		in->p += n;
+		*s = buf;
+		*size = *len = m->len;
+		return 0;
+	}
 	hpack_huff_start(&h);
 	while (n > 0 && hp_in_ready(in)) {
 		take = n < hp_in_here(in) ? n : hp_in_here(in);
@@ -204,6 +258,8 @@ hp_read_huffman(struct hp_in *in, size_t n, char *buf, const char **s,
 	}
 	if (!hpack_huff_done(&h))
 		return HPACK_E_HUFFMAN;
+	if (memo)
+		hp_memo_keep(code, ncode, buf, h.len);
 	*s = buf;
 	/* at most 8/5 of HPACK_INT_MAX octets: fits */
 	*size = (uint32_t)h.len;

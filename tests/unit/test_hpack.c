@@ -518,6 +518,43 @@ test_huffman_errors(void **state)
 	assert_int_equal(dec.counters.fields, 2);
 }
 
+/* Strings decoded again are found by their code (hpack.c keeps recent
+ * ones): the same answers, the same errors, and codes that differ in
+ * one octet or in length told apart. */
+static void
+test_huffman_repeated(void **state)
+{
+	static const struct pair a[] = { { "a", "a" } }, ab[] = {
+		{ "a", "ab" } }, e[] = { { "a", "e" } };
+
+	(void)state;
+	hpack_decoder_init(&dec, 4096);
+	for (int i = 0; i < 3; i++) {
+		/* 'a' 00011, 'b' 100011: 11 bits, 5 of padding */
+		assert_int_equal(decode_hex(&dec, "000161 82 1c7f"), HPACK_OK);
+		expect_fields(ab, 1);
+		/* 'a' alone, then 'e' (00101) in the same length */
+		assert_int_equal(decode_hex(&dec, "000161 81 1f"), HPACK_OK);
+		expect_fields(a, 1);
+		assert_int_equal(decode_hex(&dec, "000161 81 2f"), HPACK_OK);
+		expect_fields(e, 1);
+		/* padding not all ones, again and again */
+		assert_int_equal(decode_hex(&dec, "000161 81 18"),
+		    HPACK_E_HUFFMAN);
+	}
+	/* more strings than are kept, then the first again */
+	for (int i = 0; i < 20; i++) {
+		char hex[32];
+
+		snprintf(hex, sizeof(hex), "000161 82 1c%02x", 0x7f);
+		if (i % 2 == 0)
+			snprintf(hex, sizeof(hex), "000161 81 %02x", 0x1f);
+		assert_int_equal(decode_hex(&dec, hex), HPACK_OK);
+		expect_fields(i % 2 == 0 ? a : ab, 1);
+	}
+	assert_int_equal(dec.counters.errors, 3);
+}
+
 /* ---- other errors */
 
 static void
@@ -971,6 +1008,7 @@ main(void)
 		cmocka_unit_test(test_huffman_table),
 		cmocka_unit_test(test_huffman_every_octet),
 		cmocka_unit_test(test_huffman_errors),
+		cmocka_unit_test(test_huffman_repeated),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_size_updates),
 		cmocka_unit_test(test_table_at_capacity),
