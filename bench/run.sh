@@ -32,7 +32,10 @@ SCENARIOS=("$@")
 # idle = sensor running but selecting nothing (an unused port);
 # on-raw, idle-raw, on-tp, idle-tp: the same with [ebpf] syscall_hooks =
 # raw or tracepoint (raw sys_enter/sys_exit or per-syscall tracepoints
-# instead of the default socket tracepoints).
+# instead of the default socket tracepoints); on-base, idle-base: the
+# sensor BASE_SPYGLASS (another build's spyglass), to compare two builds
+# in the same minutes: BASE_SPYGLASS=/tmp/old/build/spyglass
+# MODES_sat="off on on-base" bench/run.sh sat.
 MODES_sat=${MODES_sat:-"off on idle"}
 MODES_rate=${MODES_rate:-"off on"}
 MODES_python=${MODES_python:-"off on"}
@@ -136,10 +139,15 @@ measure() {
 	local scen=$1 mode=$2 round=$3 sel pids p res c0=() c1=() a0 a1 i
 	local foreign sreq=NA lrb=NA lli=NA lci=NA ev=NA h=() rs=() ps=() cpu=() t0 t1
 	SENSOR_PIDS="0 0 0"
-	local want=1 xo=()
+	local want=1 xo=() spy=$SPYGLASS
 	case $mode in
 	on*)   sel=$APP_PORT ;;
 	idle*) sel=$UNUSED_PORT; want=0 ;;
+	esac
+	case $mode in
+	*-base) [ -x "${BASE_SPYGLASS:-}" ] ||
+	            die "mode $mode: BASE_SPYGLASS is not an executable"
+	        spy=$BASE_SPYGLASS ;;
 	esac
 	case $mode in
 	*-tp)  xo=(-o ebpf.syscall_hooks=tracepoint) ;;
@@ -149,7 +157,7 @@ measure() {
 	# shellcheck disable=SC2206
 	xo+=(${SENSOR_OPTS:-})
 	if [ "$mode" != off ]; then
-		WANT_PROCS=$want sensor_start "$sel" "${xo[@]}"
+		SPYGLASS=$spy WANT_PROCS=$want sensor_start "$sel" "${xo[@]}"
 	fi
 	read -ra pids <<< "$SENSOR_PIDS"
 	for p in "${pids[@]}"; do c0+=("$(cpu_ticks "$p")"); done
