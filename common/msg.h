@@ -138,8 +138,8 @@ struct sg_span {
 	char     db_namespace[SG_DBNAME_MAX];
 	char     error[SG_ERROR_MAX];     /* "": no error */
 	/* W3C tracestate of the caller, which a server span continuing its
-	 * trace carries on ("" none).  Last: what builds a span clears the
-	 * fields before it, and this one's first byte. */
+	 * trace carries on ("" none).  Strings end at their NUL: what lies
+	 * past it is not cleared when a span is built, and nothing reads it. */
 	char     trace_state[SG_TRACESTATE_MAX];
 };
 void msg_put_span(struct wire_w *w, const struct sg_span *s);
