@@ -268,15 +268,15 @@ spans_trace_state(struct sg_span *out, const struct sg_exchange *ex)
 	    memcmp(out->parent_span_id, ex->parent_span_id,
 	    sizeof(out->parent_span_id)) != 0)
 		return;
-	spans_copy_str(out->trace_state, sizeof(out->trace_state), ex->tracestate,
-	    ex->tracestate_len);
+	spans_copy_str(out->trace_state, sizeof(out->trace_state),
+	    ex->tracestate, ex->tracestate_len);
 }
 
 /*
  * An empty span: every number zero, every string "".  What lies past a
  * string's end is left as it was, and no reader of a span looks there:
- * clearing all 2,040 bytes and copying each field whole was a fifth of
- * the collector's time under Redis -P 16.
+ * clearing 1,520 of its 2,040 bytes was nearly half of spans_build's
+ * time under Redis -P 16 (a tenth of the collector's).
  */
 static void
 spans_clear(struct sg_span *s)
