@@ -160,8 +160,8 @@ measure() {
 		SPYGLASS=$spy WANT_PROCS=$want sensor_start "$sel" "${xo[@]}"
 	fi
 	read -ra pids <<< "$SENSOR_PIDS"
-	for p in "${pids[@]}"; do c0+=("$(cpu_ticks "$p")"); done
-	a0=$(cpu_ticks "$APP_PID")
+	for p in "${pids[@]}"; do c0+=("$(cpu_ns "$p")"); done
+	a0=$(cpu_ns "$APP_PID")
 	# other sensors (other sessions' spyglass) attached right now: their
 	# BPF programs run on our syscalls too and blur the comparison
 	foreign=$(foreign_sensors)
@@ -169,8 +169,8 @@ measure() {
 	t0=$(date +%s%N)
 	res=$("load_$scen" "$DUR")
 	t1=$(date +%s%N)
-	for p in "${pids[@]}"; do c1+=("$(cpu_ticks "$p")"); done
-	a1=$(cpu_ticks "$APP_PID")
+	for p in "${pids[@]}"; do c1+=("$(cpu_ns "$p")"); done
+	a1=$(cpu_ns "$APP_PID")
 	if [ "$mode" != off ]; then
 		# shellcheck disable=SC2086
 		set -- $res
@@ -183,7 +183,7 @@ measure() {
 		printf '%s\n' "$SCRAPE" | grep -E '^spyglass_' > "$T/scrape.$scen.$mode.$round"
 	fi
 	for i in 0 1 2; do
-		cpu+=("$(awk -v a="${c0[$i]}" -v b="${c1[$i]}" -v t="$CLK_TCK" 'BEGIN { printf "%.2f", (b - a) / t }')")
+		cpu+=("$(awk -v a="${c0[$i]}" -v b="${c1[$i]}" 'BEGIN { printf "%.4f", (b - a) / 1e9 }')")
 		h+=("$(hwm_kib "${pids[$i]}")")
 		rs+=("$(rss_kib "${pids[$i]}")")
 		ps+=("$(pss_kib "${pids[$i]}")")
@@ -196,7 +196,7 @@ measure() {
 	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
 	    "$scen" "$mode" "$round" "$(echo "$res" | tr ' ' '\t')" \
 	    "$sreq" "$lrb" "$lli" "$lci" "$ev" "${cpu[0]}" "${cpu[1]}" "${cpu[2]}" \
-	    "$(awk -v a="$a0" -v b="$a1" -v t="$CLK_TCK" 'BEGIN { printf "%.2f", (b - a) / t }')" \
+	    "$(awk -v a="$a0" -v b="$a1" 'BEGIN { printf "%.4f", (b - a) / 1e9 }')" \
 	    "${h[0]}" "${h[1]}" "${h[2]}" \
 	    "$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", (b - a) / 1e9 }')" \
 	    "$foreign" "${rs[0]}" "${rs[1]}" "${rs[2]}" \
@@ -241,12 +241,13 @@ run_scenario() {
 }
 
 summary() {
-	local scen mode f
+	local scen mode
 	printf '| scenario | mode | req/s | ratio | p50 ms | p99 ms | p99 ratio | client reqs (sum) | sensor reqs (sum) | count check | lost ringbuf/loader_ipc/collector_ipc | sensor CPU s per 100k req (loader+collector+exporter) | app CPU s per 100k req | peak RSS MiB loader/collector/exporter = sum | RSS at the end MiB l/c/e = sum | PSS at the end MiB, sum |\n'
 	printf '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n'
 	for scen in "${SCENARIOS[@]}"; do
-		eval "set -- \$MODES_$scen"
-		for mode in "$@"; do
+		local modes
+		eval "modes=\$MODES_$scen"
+		for mode in $modes; do
 			f() { awk -F'\t' -v s="$scen" -v m="$mode" -v c="$1" '$1 == s && $2 == m { print $c }' "$REC"; }
 			local rps p50 p99 orps op99 reqs sreq check lost scpu acpu rss rend pend
 			rps=$(f 4 | median); p50=$(f 5 | median); p99=$(f 6 | median)
@@ -271,10 +272,10 @@ summary() {
 					a += $12; b += $13; c += $14 } END { printf "%d/%d/%d", a, b, c }' "$REC")
 				scpu=$(awk -F'\t' -v s="$scen" -v m="$mode" '$1 == s && $2 == m && $8 > 0 {
 					print ($16 + $17 + $18) / $8 * 100000 }' "$REC" | median)
-				scpu=$(awk -v x="$scpu" 'BEGIN { printf "%.2f", x }')
+				scpu=$(awk -v x="$scpu" 'BEGIN { printf "%.3f", x }')
 				scpu="$scpu ($(awk -F'\t' -v s="$scen" -v m="$mode" '$1 == s && $2 == m && $8 > 0 {
 					l += $16; c += $17; e += $18; n += $8 }
-					END { printf "%.2f+%.2f+%.2f", l / n * 1e5, c / n * 1e5, e / n * 1e5 }' "$REC"))"
+					END { printf "%.3f+%.3f+%.3f", l / n * 1e5, c / n * 1e5, e / n * 1e5 }' "$REC"))"
 				rss=$(awk -F'\t' -v s="$scen" -v m="$mode" '$1 == s && $2 == m {
 					if ($20 > l) l = $20; if ($21 > c) c = $21; if ($22 > e) e = $22
 					if ($20 + $21 + $22 > t) t = $20 + $21 + $22 }
@@ -291,9 +292,9 @@ summary() {
 				print $19 / $8 * 100000 }' "$REC" | median)
 			printf '| %s | %s | %.0f | %s | %s | %s | %s | %s | %s | %s | %s | %s | %.2f | %s | %s | %s |\n' \
 			    "$scen" "$mode" "$rps" \
-			    "$(awk -v a="$rps" -v b="$orps" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "-" }')" \
+			    "$(awk -v a="$rps" -v b="$orps" 'BEGIN { if (b + 0 > 0) printf "%.3f", a / b; else print "-" }')" \
 			    "$p50" "$p99" \
-			    "$(awk -v a="$p99" -v b="$op99" 'BEGIN { if (b > 0 && a != "NA") printf "%.3f", a / b; else print "-" }')" \
+			    "$(awk -v a="$p99" -v b="$op99" 'BEGIN { if (b + 0 > 0 && a != "NA") printf "%.3f", a / b; else print "-" }')" \
 			    "$reqs" "$sreq" "$check" "$lost" "$scpu" "$acpu" "$rss" "$rend" "$pend"
 		done
 	done
