@@ -305,6 +305,28 @@ foreign_sensors() {
 	bpftool prog show 2>/dev/null | grep -cE 'name (sk_recv|raw_sys_enter|tp_enter_read) '
 }
 
+# ---------------------------------------------------------------- BPF
+
+# bpf_prog_stats PID: "name run_cnt run_time_ns" for every BPF program the
+# process holds (prog ids from its fdinfo; the counts need
+# kernel.bpf_stats_enabled = 1)
+bpf_prog_stats() {
+	local ids
+	ids=$(cat /proc/"$1"/fdinfo/* 2>/dev/null | awk '$1 == "prog_id:" { print $2 }' | sort -u | tr '\n' ' ')
+	bpftool prog show -j | "$PYTHON" -c '
+import json, sys
+ids = set(int(x) for x in sys.argv[1].split())
+for p in json.load(sys.stdin):
+    if p["id"] in ids:
+        print(p.get("name", "?"), p.get("run_cnt", 0), p.get("run_time_ns", 0))
+' "$ids"
+}
+
+# bpf_run_ns PID: run time of all of them so far, in ns
+bpf_run_ns() {
+	bpf_prog_stats "$1" | awk '{ s += $3 } END { printf "%.0f\n", s }'
+}
+
 # ---------------------------------------------------------------- /proc
 
 # cpu_ns PID: CPU time of a process's threads alive now, in ns; 0 when

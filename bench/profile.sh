@@ -44,18 +44,6 @@ nginx_start "$NGINX_PORT"
 URL=http://127.0.0.1:$NGINX_PORT/ok
 wrk -t2 -c16 -d1s "$URL" > /dev/null     # warm-up
 
-prog_stats() {   # loader pid -> "name run_cnt run_time_ns" per program it holds
-	local ids
-	ids=$(cat /proc/"$1"/fdinfo/* 2>/dev/null | awk '$1 == "prog_id:" { print $2 }' | sort -u | tr '\n' ' ')
-	bpftool prog show -j | "$PYTHON" -c '
-import json, sys
-ids = set(int(x) for x in sys.argv[1].split())
-for p in json.load(sys.stdin):
-    if p["id"] in ids:
-        print(p.get("name", "?"), p.get("run_cnt", 0), p.get("run_time_ns", 0))
-' "$ids"
-}
-
 # tids_of PID ROLE: "tid role" for every thread (perf reports threads)
 tids_of() {
 	local t
@@ -71,7 +59,7 @@ for mode in idle on idle-raw on-raw; do
 	esac
 	WANT_PROCS=$want sensor_start "$sel" "${xo[@]}"
 	sysctl -qw kernel.bpf_stats_enabled=1
-	prog_stats "$SENSOR_PID" > "$T/before"
+	bpf_prog_stats "$SENSOR_PID" > "$T/before"
 	foreign=$(( $(foreign_sensors) - 1 ))
 	PERF_PID=
 	if [ "$mode" = on ]; then
@@ -80,7 +68,7 @@ for mode in idle on idle-raw on-raw; do
 	fi
 	out=$(wrk -t2 -c16 -d"${DUR}s" "$URL")
 	reqs=$(printf '%s\n' "$out" | awk '/ requests in / { print $1 }')
-	prog_stats "$SENSOR_PID" > "$T/after"
+	bpf_prog_stats "$SENSOR_PID" > "$T/after"
 	if [ "$mode" = on ]; then
 		read -r l c e <<< "$SENSOR_PIDS"
 		{ tids_of "$l" loader; tids_of "$c" collector; tids_of "$e" exporter

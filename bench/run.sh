@@ -3,10 +3,11 @@
 # instrumented application alternately in one run and prints one table of
 # medians.  See bench/README.md.
 #
-#   sudo bench/run.sh [-r ROUNDS] [-d SECONDS] [-o OUTDIR] [SCENARIO...]
+#   sudo bench/run.sh [-b] [-r ROUNDS] [-d SECONDS] [-o OUTDIR] [SCENARIO...]
 #
 # Scenarios: sat rate python conns burst h2 https https_own redis redis_p16
-# (default: all).
+# (default: all).  -b: kernel.bpf_stats_enabled on for the run, and the
+# sensor's BPF run time per request in the table.
 #   bench/run.sh -S OUTDIR/records.tsv   prints the table of a past run again
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -16,13 +17,15 @@ DUR=5                 # seconds per timed run
 RATE=${RATE:-10000}   # total req/s of the "rate" scenario
 OUTDIR=
 SUMMARY_ONLY=
-while getopts r:d:o:S:h opt; do
+BPF_STATS=
+while getopts br:d:o:S:h opt; do
 	case $opt in
+	b) BPF_STATS=1 ;;
 	S) SUMMARY_ONLY=$OPTARG ;;
 	r) ROUNDS=$OPTARG ;;
 	d) DUR=$OPTARG ;;
 	o) OUTDIR=$OPTARG ;;
-	*) sed -n '2,10p' "$0"; exit 2 ;;
+	*) sed -n '2,12p' "$0"; exit 2 ;;
 	esac
 done
 shift $((OPTIND - 1))
@@ -138,6 +141,7 @@ load_https_own() { WRK_ENV="env LD_LIBRARY_PATH=$T/ownssl" run_wrk 16 "https://1
 measure() {
 	local scen=$1 mode=$2 round=$3 sel pids p res c0=() c1=() a0 a1 i
 	local foreign sreq=NA lrb=NA lli=NA lci=NA ev=NA h=() rs=() ps=() cpu=() t0 t1
+	local b0=NA b1=NA
 	SENSOR_PIDS="0 0 0"
 	local want=1 xo=() spy=$SPYGLASS
 	case $mode in
@@ -166,9 +170,11 @@ measure() {
 	# BPF programs run on our syscalls too and blur the comparison
 	foreign=$(foreign_sensors)
 	[ "$mode" = off ] || foreign=$((foreign - 1))
+	[ -n "$BPF_STATS" ] && [ "$mode" != off ] && b0=$(bpf_run_ns "$SENSOR_PID")
 	t0=$(date +%s%N)
 	res=$("load_$scen" "$DUR")
 	t1=$(date +%s%N)
+	[ -n "$BPF_STATS" ] && [ "$mode" != off ] && b1=$(bpf_run_ns "$SENSOR_PID")
 	for p in "${pids[@]}"; do c1+=("$(cpu_ns "$p")"); done
 	a1=$(cpu_ns "$APP_PID")
 	if [ "$mode" != off ]; then
@@ -192,15 +198,17 @@ measure() {
 	# scen mode round rps p50 p99 p999 reqs errors conns sensor_reqs
 	# lost_rb lost_lipc lost_cipc events cpu_l cpu_c cpu_e app_cpu
 	# hwm_l hwm_c hwm_e wall_s foreign_sensors rss_l rss_c rss_e
-	# pss_l pss_c pss_e
-	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
+	# pss_l pss_c pss_e bpf_ns_per_request
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
 	    "$scen" "$mode" "$round" "$(echo "$res" | tr ' ' '\t')" \
 	    "$sreq" "$lrb" "$lli" "$lci" "$ev" "${cpu[0]}" "${cpu[1]}" "${cpu[2]}" \
 	    "$(awk -v a="$a0" -v b="$a1" 'BEGIN { printf "%.4f", (b - a) / 1e9 }')" \
 	    "${h[0]}" "${h[1]}" "${h[2]}" \
 	    "$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", (b - a) / 1e9 }')" \
 	    "$foreign" "${rs[0]}" "${rs[1]}" "${rs[2]}" \
-	    "${ps[0]}" "${ps[1]}" "${ps[2]}" >> "$REC"
+	    "${ps[0]}" "${ps[1]}" "${ps[2]}" \
+	    "$(awk -v a="$b0" -v b="$b1" -v n="$(echo "$res" | cut -d' ' -f5)" \
+	        'BEGIN { if (a == "NA" || b == "NA" || n + 0 == 0) print "NA"; else printf "%.0f", (b - a) / n }')" >> "$REC"
 	say "  $scen $mode round $round (foreign sensors: $foreign): $(tail -n 1 "$REC" | cut -f4-9 | tr '\t' ' ') sensor_reqs=$sreq lost=$lrb/$lli/$lci cpu=${cpu[*]}"
 }
 
@@ -242,14 +250,14 @@ run_scenario() {
 
 summary() {
 	local scen mode
-	printf '| scenario | mode | req/s | ratio | p50 ms | p99 ms | p99 ratio | client reqs (sum) | sensor reqs (sum) | count check | lost ringbuf/loader_ipc/collector_ipc | sensor CPU s per 100k req (loader+collector+exporter) | app CPU s per 100k req | peak RSS MiB loader/collector/exporter = sum | RSS at the end MiB l/c/e = sum | PSS at the end MiB, sum |\n'
-	printf '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n'
+	printf '| scenario | mode | req/s | ratio | p50 ms | p99 ms | p99 ratio | client reqs (sum) | sensor reqs (sum) | count check | lost ringbuf/loader_ipc/collector_ipc | sensor CPU s per 100k req (loader+collector+exporter) | app CPU s per 100k req | peak RSS MiB loader/collector/exporter = sum | RSS at the end MiB l/c/e = sum | PSS at the end MiB, sum | BPF ns per request |\n'
+	printf '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n'
 	for scen in "${SCENARIOS[@]}"; do
 		local modes
 		eval "modes=\$MODES_$scen"
 		for mode in $modes; do
 			f() { awk -F'\t' -v s="$scen" -v m="$mode" -v c="$1" '$1 == s && $2 == m { print $c }' "$REC"; }
-			local rps p50 p99 orps op99 reqs sreq check lost scpu acpu rss rend pend
+			local rps p50 p99 orps op99 reqs sreq check lost scpu acpu rss rend pend bpf
 			rps=$(f 4 | median); p50=$(f 5 | median); p99=$(f 6 | median)
 			orps=$(awk -F'\t' -v s="$scen" '$1 == s && $2 == "off" { print $4 }' "$REC" | median)
 			op99=$(awk -F'\t' -v s="$scen" '$1 == s && $2 == "off" { print $6 }' "$REC" | median)
@@ -288,14 +296,16 @@ summary() {
 					if ($28 + $29 + $30 > t) t = $28 + $29 + $30 }
 					END { printf "%.1f", t / 1024 }' "$REC")
 			fi
+			bpf=$(awk -F'\t' -v s="$scen" -v m="$mode" '$1 == s && $2 == m && $31 != "" && $31 != "NA" { print $31 }' "$REC" | median)
+			[ "$bpf" != NA ] || bpf=-
 			acpu=$(awk -F'\t' -v s="$scen" -v m="$mode" '$1 == s && $2 == m && $8 > 0 {
 				print $19 / $8 * 100000 }' "$REC" | median)
-			printf '| %s | %s | %.0f | %s | %s | %s | %s | %s | %s | %s | %s | %s | %.2f | %s | %s | %s |\n' \
+			printf '| %s | %s | %.0f | %s | %s | %s | %s | %s | %s | %s | %s | %s | %.2f | %s | %s | %s | %s |\n' \
 			    "$scen" "$mode" "$rps" \
 			    "$(awk -v a="$rps" -v b="$orps" 'BEGIN { if (b + 0 > 0) printf "%.3f", a / b; else print "-" }')" \
 			    "$p50" "$p99" \
 			    "$(awk -v a="$p99" -v b="$op99" 'BEGIN { if (b + 0 > 0 && a != "NA") printf "%.3f", a / b; else print "-" }')" \
-			    "$reqs" "$sreq" "$check" "$lost" "$scpu" "$acpu" "$rss" "$rend" "$pend"
+			    "$reqs" "$sreq" "$check" "$lost" "$scpu" "$acpu" "$rss" "$rend" "$pend" "$bpf"
 		done
 	done
 }
@@ -306,6 +316,12 @@ ulimit -n 20000 2>/dev/null || die "cannot raise ulimit -n"
 bench_setup
 REC=$T/records.tsv
 : > "$REC"
+if [ -n "$BPF_STATS" ]; then
+	require bpftool
+	STATS_OLD=$(sysctl -n kernel.bpf_stats_enabled)
+	bench_cleanup_hook() { sysctl -qw kernel.bpf_stats_enabled="$STATS_OLD"; }
+	sysctl -qw kernel.bpf_stats_enabled=1
+fi
 
 START=$(date -u '+%Y-%m-%d %H:%M:%S UTC')
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
