@@ -141,12 +141,16 @@ struct {
  * its return; kept past the return (in_call 0) when the call did no
  * socket I/O and its SSL is not bound to a connection yet: the thread's
  * next socket I/O then tells which (libraries that do their I/O
- * themselves, such as node's, write the ciphertext after the call). */
+ * themselves, such as node's, write the ciphertext after the call).
+ * A thread's entry stays in the map between calls, idle (op 0): an LRU
+ * hash allocates an element on every update and frees it on delete, 0.5
+ * to 0.7 us a call here, where a lookup and a few stores cost a fraction
+ * (bench/RESULTS.md, 2026-11-27). */
 struct sg_ssl_call {
 	__u64 ssl;
 	__u64 buf;
 	__u64 lenp;    /* _ex forms: where the length is returned */
-	__u8  op;      /* enum sg_ssl_op */
+	__u8  op;      /* enum sg_ssl_op; 0: no call (an idle entry) */
 	__u8  in_call;
 	__u8  _pad[6];
 };
@@ -555,6 +559,15 @@ sg_looks_wide(const struct sg_data_event *e)
 	return d[0] == 0 && d[3] <= 9 && (d[5] & 0x80) == 0;
 }
 
+/* The SSL call in progress on thread id (or ended unbound), or NULL. */
+static __always_inline struct sg_ssl_call *
+sg_ssl_call_of(__u64 id)
+{
+	struct sg_ssl_call *c = bpf_map_lookup_elem(&sg_ssl_calls, &id);
+
+	return c != NULL && c->op != 0 ? c : NULL;
+}
+
 /*
  * Socket I/O of a TLS library: bind the SSL object of the call in
  * progress on this thread (or of the call that just ended without knowing
@@ -565,7 +578,7 @@ static __always_inline bool
 sg_tls_ciphertext(const struct sg_conn_id *conn, struct sg_sock_info *info)
 {
 	__u64 id = bpf_get_current_pid_tgid();
-	struct sg_ssl_call *call = bpf_map_lookup_elem(&sg_ssl_calls, &id);
+	struct sg_ssl_call *call = sg_ssl_call_of(id);
 	struct sg_ssl_key k = { .tgid = id >> 32 };
 	struct sg_ssl_conn *b;
 	__u8 role = info != NULL ? info->role : SG_ROLE_UNKNOWN;
@@ -582,7 +595,7 @@ sg_tls_ciphertext(const struct sg_conn_id *conn, struct sg_sock_info *info)
 		b->info.role = role;
 	}
 	if (!call->in_call)
-		bpf_map_delete_elem(&sg_ssl_calls, &id);
+		call->op = 0;
 	if (info != NULL)
 		info->tls = 1;
 	return true;
@@ -1774,6 +1787,7 @@ sg_ssl_enter(__u8 op, __u64 ssl, __u64 buf, __u64 lenp)
 	struct sg_ssl_call c = { .ssl = ssl, .buf = buf, .lenp = lenp,
 	    .op = op, .in_call = 1 };
 	__u32 *sel = sg_selection(id >> 32);
+	struct sg_ssl_call *p;
 
 	if (sel == NULL)
 		return 0;
@@ -1782,7 +1796,11 @@ sg_ssl_enter(__u8 op, __u64 ssl, __u64 buf, __u64 lenp)
 	 * value (a new selection) is followed by the next call's. */
 	if (!(*sel & SG_PID_TLS))
 		*sel |= SG_PID_TLS;
-	bpf_map_update_elem(&sg_ssl_calls, &id, &c, BPF_ANY);
+	p = bpf_map_lookup_elem(&sg_ssl_calls, &id);
+	if (p != NULL)
+		*p = c;   /* only this thread writes its entry */
+	else
+		bpf_map_update_elem(&sg_ssl_calls, &id, &c, BPF_ANY);
 	return 0;
 }
 
@@ -1841,7 +1859,7 @@ sg_ssl_return(long ret)
 	 * are not selected, and the bitmap says so for less than a lookup. */
 	if (!sg_pidbit_test(id >> 32))
 		return 0;
-	p = bpf_map_lookup_elem(&sg_ssl_calls, &id);
+	p = sg_ssl_call_of(id);
 	if (p == NULL)
 		return 0;
 	c = *p;
@@ -1856,7 +1874,7 @@ sg_ssl_return(long ret)
 			sg_count(SG_STAT_TLS_UNBOUND);
 		return 0;
 	}
-	bpf_map_delete_elem(&sg_ssl_calls, &id);
+	p->op = 0;
 	if (len > 0)
 		sg_ssl_emit(&c, b, len);
 	return 0;
