@@ -30,8 +30,6 @@ done
 shift $((OPTIND - 1))
 require nginx wrk bpftool curl ss
 bench_setup
-STATS_OLD=$(sysctl -n kernel.bpf_stats_enabled)
-bench_cleanup_hook() { sysctl -qw kernel.bpf_stats_enabled="$STATS_OLD"; }
 
 # In a machine of the kernel matrix (tests/kernels), which is ours alone,
 # let the kprobe hooks be measured where kernel.perf_event_paranoid is 3.
@@ -47,19 +45,10 @@ say "hooks: kernel $(uname -r), kinds: $KINDS, $ROUNDS rounds of ${DUR}s"
 
 # On for the whole run, every mode alike: flipping it between runs patches
 # the kernel's text each time, which hung a 6.1 guest under qemu's TCG.
-sysctl -qw kernel.bpf_stats_enabled=1
+bpf_stats_on
 nginx_start "$NGINX_PORT"
 URL=http://127.0.0.1:$NGINX_PORT/ok
 wrk -t2 -c16 -d1s "$URL" > /dev/null     # warm-up
-
-# BPF programs' total run time (ns) and the loader's program ids
-bpf_ns() {
-	local ids
-	ids=$(cat /proc/"$SENSOR_PID"/fdinfo/* 2>/dev/null | awk '$1 == "prog_id:" { print $2 }' | sort -u)
-	for id in $ids; do
-		bpftool prog show id "$id" 2>/dev/null | awk '{ for (i = 1; i < NF; i++) if ($i == "run_time_ns") print $(i + 1) }'
-	done | awk '{ s += $1 } END { print s + 0 }'
-}
 
 # one MODE: "off", or KIND-on / KIND-idle; appends "mode rps ns/req"
 one() {
@@ -70,13 +59,13 @@ one() {
 	*-idle) WANT_PROCS=0 sensor_start "$UNUSED_PORT" -o ebpf.syscall_hooks="$kind" ;;
 	esac
 	ns0=0
-	[ "$mode" = off ] || ns0=$(bpf_ns)
+	[ "$mode" = off ] || ns0=$(bpf_run_ns "$SENSOR_PID")
 	out=$(wrk -t2 -c16 -d"${DUR}s" "$URL")
 	reqs=$(printf '%s\n' "$out" | awk '/ requests in / { print $1 }')
 	rps=$(printf '%s\n' "$out" | awk '/^Requests\/sec/ { print $2 }')
 	ns1=0
 	if [ "$mode" != off ]; then
-		ns1=$(bpf_ns)
+		ns1=$(bpf_run_ns "$SENSOR_PID")
 		sensor_stop
 	fi
 	echo "$mode $rps $(awk -v d=$((ns1 - ns0)) -v r="$reqs" 'BEGIN { printf "%.0f", (r > 0 ? d / r : 0) }')" >> "$T/results"

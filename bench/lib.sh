@@ -311,15 +311,28 @@ foreign_sensors() {
 # process holds (prog ids from its fdinfo; the counts need
 # kernel.bpf_stats_enabled = 1)
 bpf_prog_stats() {
-	local ids
-	ids=$(cat /proc/"$1"/fdinfo/* 2>/dev/null | awk '$1 == "prog_id:" { print $2 }' | sort -u | tr '\n' ' ')
-	bpftool prog show -j | "$PYTHON" -c '
-import json, sys
-ids = set(int(x) for x in sys.argv[1].split())
-for p in json.load(sys.stdin):
-    if p["id"] in ids:
-        print(p.get("name", "?"), p.get("run_cnt", 0), p.get("run_time_ns", 0))
-' "$ids"
+	local id
+	for id in $(cat /proc/"$1"/fdinfo/* 2>/dev/null | awk '$1 == "prog_id:" { print $2 }' | sort -u); do
+		bpftool prog show id "$id" 2>/dev/null | awk '
+		    { for (i = 1; i < NF; i++) {
+			if ($i == "name") n = $(i + 1)
+			if ($i == "run_cnt") c = $(i + 1)
+			if ($i == "run_time_ns") t = $(i + 1) } }
+		    END { if (NR > 0) print (n == "" ? "?" : n), c + 0, t + 0 }'
+	done
+}
+
+# bpf_stats_on: kernel.bpf_stats_enabled = 1 (the programs' run time is
+# counted only then); bpf_stats_restore, and bench_cleanup on any exit,
+# put back what it was before the first bpf_stats_on
+bpf_stats_on() {
+	[ -n "${STATS_OLD:-}" ] || STATS_OLD=$(sysctl -n kernel.bpf_stats_enabled)
+	bench_cleanup_hook() { bpf_stats_restore; }
+	sysctl -qw kernel.bpf_stats_enabled=1
+}
+
+bpf_stats_restore() {
+	[ -z "${STATS_OLD:-}" ] || sysctl -qw kernel.bpf_stats_enabled="$STATS_OLD"
 }
 
 # bpf_run_ns PID: run time of all of them so far, in ns

@@ -38,8 +38,6 @@ fi
 
 # ---- 2. and 3.
 bench_setup
-STATS_OLD=$(sysctl -n kernel.bpf_stats_enabled)
-bench_cleanup_hook() { sysctl -qw kernel.bpf_stats_enabled="$STATS_OLD"; }
 nginx_start "$NGINX_PORT"
 URL=http://127.0.0.1:$NGINX_PORT/ok
 wrk -t2 -c16 -d1s "$URL" > /dev/null     # warm-up
@@ -58,7 +56,7 @@ for mode in idle on idle-raw on-raw; do
 	*-raw) xo=(-o ebpf.syscall_hooks=raw) ;;
 	esac
 	WANT_PROCS=$want sensor_start "$sel" "${xo[@]}"
-	sysctl -qw kernel.bpf_stats_enabled=1
+	bpf_stats_on
 	bpf_prog_stats "$SENSOR_PID" > "$T/before"
 	foreign=$(( $(foreign_sensors) - 1 ))
 	PERF_PID=
@@ -74,7 +72,7 @@ for mode in idle on idle-raw on-raw; do
 		{ tids_of "$l" loader; tids_of "$c" collector; tids_of "$e" exporter
 		  tids_of "$NGINX_WORKER" nginx-worker; } > "$T/tids"
 	fi
-	sysctl -qw kernel.bpf_stats_enabled="$STATS_OLD"
+	bpf_stats_restore
 	[ -n "$PERF_PID" ] && wait "$PERF_PID"
 	sensor_stop
 	echo

@@ -249,11 +249,10 @@ run_scenario() {
 }
 
 summary() {
-	local scen mode
+	local scen mode modes
 	printf '| scenario | mode | req/s | ratio | p50 ms | p99 ms | p99 ratio | client reqs (sum) | sensor reqs (sum) | count check | lost ringbuf/loader_ipc/collector_ipc | sensor CPU s per 100k req (loader+collector+exporter) | app CPU s per 100k req | peak RSS MiB loader/collector/exporter = sum | RSS at the end MiB l/c/e = sum | PSS at the end MiB, sum | BPF ns per request |\n'
 	printf '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n'
 	for scen in "${SCENARIOS[@]}"; do
-		local modes
 		eval "modes=\$MODES_$scen"
 		for mode in $modes; do
 			f() { awk -F'\t' -v s="$scen" -v m="$mode" -v c="$1" '$1 == s && $2 == m { print $c }' "$REC"; }
@@ -318,9 +317,7 @@ REC=$T/records.tsv
 : > "$REC"
 if [ -n "$BPF_STATS" ]; then
 	require bpftool
-	STATS_OLD=$(sysctl -n kernel.bpf_stats_enabled)
-	bench_cleanup_hook() { sysctl -qw kernel.bpf_stats_enabled="$STATS_OLD"; }
-	sysctl -qw kernel.bpf_stats_enabled=1
+	bpf_stats_on
 fi
 
 START=$(date -u '+%Y-%m-%d %H:%M:%S UTC')
