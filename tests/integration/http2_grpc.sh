@@ -145,8 +145,8 @@ n=$(wait_metric 66 $RSRV service_name=node)
 assert_count "$RSRV{node} in all (34 early + 32)" 66 "$n"
 scrape
 grpc_check_side $RSRV node
-assert_count "$RCLI{$PYSVC} in all (34 early + 32)" 66 "$(metric_value $RCLI service_name="$PYSVC")"
 grpc_check_side $RCLI "$PYSVC"
+assert_count "$RCLI{$PYSVC} in all (34 early + 32)" 66 "$(metric_value $RCLI service_name="$PYSVC")"
 assert_eq "gRPC spans: python server, Say, NOT_FOUND" 5 \
     "$(count_spans "$SENSOR_OUT" kind=server protocol=grpc target=$SAY status=5 service_name="$PYSVC")"
 assert_eq "no gRPC call counted as HTTP (python, node)" "0 0" \

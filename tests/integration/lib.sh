@@ -299,18 +299,19 @@ tls_cert() {
 
 # grpc_check_side METRIC SERVICE: the calls of grpc_peer's CALLS
 # "Say:hi:20 Say:missing:5 Say:down:3 Count:3:4", by method and status
-# (SAY and COUNT: the methods' paths).
+# (SAY and COUNT: the methods' paths).  The client makes them in that
+# order and a snapshot may hold only the first ones: wait for the last.
 grpc_check_side() {
 	local m=$1 svc=$2
-	assert_count "$m{$svc} Say OK" 20 \
-	    "$(wait_metric 20 "$m" service_name="$svc" rpc_method="$SAY" rpc_grpc_status_code=0)"
+	assert_count "$m{$svc} Count OK (server streaming)" 4 \
+	    "$(wait_metric 4 "$m" service_name="$svc" rpc_method="$COUNT" rpc_grpc_status_code=0)"
 	scrape
+	assert_count "$m{$svc} Say OK" 20 \
+	    "$(metric_value "$m" service_name="$svc" rpc_method="$SAY" rpc_grpc_status_code=0)"
 	assert_count "$m{$svc} Say NOT_FOUND" 5 \
 	    "$(metric_value "$m" service_name="$svc" rpc_method="$SAY" rpc_grpc_status_code=5)"
 	assert_count "$m{$svc} Say UNAVAILABLE" 3 \
 	    "$(metric_value "$m" service_name="$svc" rpc_method="$SAY" rpc_grpc_status_code=14)"
-	assert_count "$m{$svc} Count OK (server streaming)" 4 \
-	    "$(metric_value "$m" service_name="$svc" rpc_method="$COUNT" rpc_grpc_status_code=0)"
 }
 
 # python_server_start PORT DIR: sets PYSERVER_PID.
