@@ -40,6 +40,9 @@ struct sg_conns {
 	struct tracelink	*tl;		/* NULL: no trace links */
 	struct conns_kpending	*kpending;	/* propagation's; NULL until
 						 * the first comes */
+	uint64_t		 peer_wait_ns;	/* when a server request last
+						 * started before its caller's
+						 * write was seen; 0: none */
 	struct sg_conns_stats	 st;
 };
 
@@ -49,6 +52,10 @@ struct sg_conns {
  * come between, so a few are kept, by connection, the oldest replaced.
  */
 #define CONNS_KPENDING 16
+
+/* How long after a server request's start its caller's write may still
+ * be reported (tracelink_peer_wrote). */
+#define CONNS_PEER_WAIT_NS (100ull * 1000 * 1000)
 
 struct conns_kpending {
 	struct {
@@ -199,10 +206,10 @@ conns_better_peer(const struct sg_conn *a, const struct sg_conn *b)
 	return a->last_ns > b->last_ns;
 }
 
-const struct sg_conn *
-conns_peer(const struct sg_conns *t, const struct sg_conn *c)
+static struct sg_conn *
+conns_peer_of(const struct sg_conns *t, const struct sg_conn *c)
 {
-	const struct sg_conn *best = NULL, *p;
+	struct sg_conn *best = NULL, *p;
 	struct conns_addrs want, have;
 	size_t home;
 	uint32_t s;
@@ -224,6 +231,12 @@ conns_peer(const struct sg_conns *t, const struct sg_conn *c)
 			best = p;
 	}
 	return best;
+}
+
+const struct sg_conn *
+conns_peer(const struct sg_conns *t, const struct sg_conn *c)
+{
+	return conns_peer_of(t, c);
 }
 
 static bool
@@ -704,6 +717,30 @@ conns_link_server(struct sg_conns *t, struct sg_conn *c, uint32_t tid,
 	}
 	tracelink_server_read(t->tl, &c->trace, c->pid, tid, ts, (uint8_t)tf,
 	    trace_id, parent_id, peer != NULL ? &peer->trace : NULL, k);
+	if (c->trace.peer_wait)
+		t->peer_wait_ns = ts;
+}
+
+/*
+ * A client's request just opened its context: the server end's request
+ * may have been read before this write was reported.  Looked up only
+ * shortly after some server request started so: the write came before
+ * the read, its report at most a scheduling delay after.
+ */
+static void
+conns_link_late_peer(struct sg_conns *t, struct sg_conn *c, uint64_t ts)
+{
+	struct sg_conn *srv;
+
+	if (t->peer_wait_ns == 0 || c->trace.state != TRACELINK_OPEN)
+		return;
+	if (conns_older(ts, t->peer_wait_ns, CONNS_PEER_WAIT_NS)) {
+		t->peer_wait_ns = 0;
+		return;
+	}
+	srv = conns_peer_of(t, c);
+	if (srv != NULL && srv->role == SG_ROLE_SERVER)
+		tracelink_peer_wrote(t->tl, &srv->trace, srv->pid, &c->trace);
 }
 
 /* A server's reads start its requests' contexts, a client's writes
@@ -718,9 +755,11 @@ conns_link(struct sg_conns *t, struct sg_conn *c, uint32_t tid, uint8_t dir,
 
 	if (c->role == SG_ROLE_SERVER && dir == SG_DIR_READ)
 		conns_link_server(t, c, tid, ts, k);
-	else if (c->role == SG_ROLE_CLIENT && dir == SG_DIR_WRITE)
+	else if (c->role == SG_ROLE_CLIENT && dir == SG_DIR_WRITE) {
 		tracelink_client_write(t->tl, &c->trace, c->pid, tid, ts,
 		    c->state != NULL ? conns_ops(c)->pending(c->state) : 0, k);
+		conns_link_late_peer(t, c, ts);
+	}
 }
 
 /*

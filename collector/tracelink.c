@@ -250,6 +250,7 @@ tracelink_server_read(struct tracelink *tl, struct tracelink_ctx *ctx,
 		k = NULL;
 	if (tracelink_server_starts(ctx)) {
 		ids_random(ctx->span_id, sizeof(ctx->span_id));
+		ctx->peer_wait = 0;
 		/* the caller's own word on the wire first; then the kernel's
 		 * trace (the traceparent it found, or one it drew) is what
 		 * this request's calls carry */
@@ -260,15 +261,22 @@ tracelink_server_read(struct tracelink *tl, struct tracelink_ctx *ctx,
 			tl_take_local(ctx, TRACELINK_PEER, peer->trace_id,
 			    peer->span_id, peer->parent);
 			tl->st.peer_links++;
-		} else if (hdr) {
-			tl_take_header(ctx, hdr_flags, hdr_trace, hdr_parent);
-			if (k != NULL && memcmp(hdr_trace, k->trace_id, 16) != 0)
-				tl->st.kernel_differs++;
 		} else {
-			tl_take_root(ctx);
-			if (k != NULL)
-				memcpy(ctx->trace_id, k->trace_id,
-				    sizeof(ctx->trace_id));
+			if (hdr) {
+				tl_take_header(ctx, hdr_flags, hdr_trace,
+				    hdr_parent);
+				if (k != NULL &&
+				    memcmp(hdr_trace, k->trace_id, 16) != 0)
+					tl->st.kernel_differs++;
+			} else {
+				tl_take_root(ctx);
+				if (k != NULL)
+					memcpy(ctx->trace_id, k->trace_id,
+					    sizeof(ctx->trace_id));
+			}
+			/* the kernel's trace would not be the caller's */
+			ctx->peer_wait = peer != NULL &&
+			    peer->state != TRACELINK_OPEN && k == NULL;
 		}
 		ctx->state = TRACELINK_OPEN;
 	} else if (hdr && !tl_same_header(ctx, hdr_trace, hdr_parent) &&
@@ -280,6 +288,33 @@ tracelink_server_read(struct tracelink *tl, struct tracelink_ctx *ctx,
 		tl_take_header(ctx, hdr_flags, hdr_trace, hdr_parent);
 	ctx->tid = tid;
 	tl_thread_serves(tl, pid, tid, ts_ns, ctx);
+}
+
+void
+tracelink_peer_wrote(struct tracelink *tl, struct tracelink_ctx *srv,
+    uint32_t pid, const struct tracelink_ctx *ctx)
+{
+	struct tracelink_thread *th;
+	uint8_t old_trace[16];
+
+	if (tl == NULL || srv == NULL || ctx == NULL || !srv->peer_wait ||
+	    srv->state != TRACELINK_OPEN)
+		return;
+	srv->peer_wait = 0;
+	if (!tl_peer_fits(ctx, srv->source == TRACELINK_HEADER,
+	    srv->trace_id))
+		return;
+	memcpy(old_trace, srv->trace_id, sizeof(old_trace));
+	tl_take_local(srv, TRACELINK_PEER, ctx->trace_id, ctx->span_id,
+	    ctx->parent);
+	tl->st.peer_links++;
+	/* its thread's client calls from now on are of the caller's trace */
+	th = tl_thread_find(tl, pid, srv->tid);
+	if (th != NULL && memcmp(th->span_id, srv->span_id, 8) == 0 &&
+	    memcmp(th->trace_id, old_trace, 16) == 0) {
+		memcpy(th->trace_id, srv->trace_id, sizeof(th->trace_id));
+		th->parent = srv->parent;
+	}
 }
 
 /* Whether ctx already descends from what the thread serves (th, or

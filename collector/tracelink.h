@@ -11,7 +11,10 @@
  *   it as its parent.
  * - Same host: when both ends of a connection are followed, the callee's
  *   server span continues the caller's client span, whose context was
- *   fixed at its write, before the callee reads it.
+ *   fixed at its write.  The write is reported when the send returns,
+ *   which may be after the callee's read was: a request that started
+ *   with its caller not yet open waits a little for that write
+ *   (tracelink_peer_wrote).
  * With context propagation, the ids the kernel put on the wire (struct
  * tracelink_kctx) are the client spans' and their servers' traces.
  * An incoming traceparent wins over both, but for one of the same trace
@@ -69,6 +72,11 @@ struct tracelink_ctx {
 				 * at its first request: not looked up again
 				 * (the client's end, when followed, is known
 				 * from its connect on) */
+	uint8_t  peer_wait;	/* a server request whose client end had not
+				 * yet been seen to write it (the callee's
+				 * read can come first: the caller's send is
+				 * reported when it returns): the caller's
+				 * write may still become its parent */
 };
 
 /* The context the kernel gave a request on the wire (SG_EV_TRACE,
@@ -110,6 +118,11 @@ void tracelink_server_read(struct tracelink *tl, struct tracelink_ctx *ctx,
     uint32_t pid, uint32_t tid, uint64_t ts_ns, uint8_t hdr_flags,
     const uint8_t hdr_trace[16], const uint8_t hdr_parent[8],
     const struct tracelink_ctx *peer, const struct tracelink_kctx *k);
+/* The client end of a connection wrote its request (ctx, just opened):
+ * a server request of the other end that started before that write was
+ * reported (srv, of process pid, peer_wait) becomes its child. */
+void tracelink_peer_wrote(struct tracelink *tl, struct tracelink_ctx *srv,
+    uint32_t pid, const struct tracelink_ctx *ctx);
 /* Whether a server read would start a request: only then is the peer
  * worth looking up. */
 bool tracelink_server_starts(const struct tracelink_ctx *ctx);

@@ -213,6 +213,81 @@ test_peer(void **state)
 	tracelink_free(tl);
 }
 
+/* The callee's read reported before the caller's write (a send's event
+ * goes out when the call returns, after the peer may have read): the
+ * write, when it comes, still makes the caller's span the parent, also
+ * of the callee's thread's own calls from then on. */
+static void
+test_peer_late_write(void **state)
+{
+	struct tracelink *tl = tracelink_new(64, 0);
+	struct tracelink_ctx callee = { 0 }, caller = { 0 }, call = { 0 };
+	struct sg_exchange sx = exchange(SG_ROLE_SERVER),
+	    cx = exchange(SG_ROLE_CLIENT);
+	uint8_t tr[16], par[8], f = header(tr, par, true);
+	struct tracelink_ids s, c;
+	struct tracelink_stats st;
+
+	(void)state;
+	tracelink_server_read(tl, &callee, PID + 1, TID + 1, MS, 0, NULL, NULL,
+	    &caller, NULL);
+	assert_int_equal(callee.source, TRACELINK_ROOT);
+	assert_true(callee.peer_wait);
+	memcpy(s.span_id, callee.span_id, 8);
+	tracelink_client_write(tl, &caller, PID, TID, 2 * MS, 1, NULL);
+	tracelink_peer_wrote(tl, &callee, PID + 1, &caller);
+	assert_int_equal(callee.source, TRACELINK_PEER);
+	assert_false(callee.peer_wait);
+	assert_memory_equal(callee.span_id, s.span_id, 8);
+	ids_of(&callee, SG_ROLE_SERVER, &sx, &s);
+	ids_of(&caller, SG_ROLE_CLIENT, &cx, &c);
+	assert_memory_equal(s.trace_id, c.trace_id, 16);
+	assert_memory_equal(s.parent_id, c.span_id, 8);
+	tracelink_client_write(tl, &call, PID + 1, TID + 1, 3 * MS, 1, NULL);
+	assert_memory_equal(call.trace_id, c.trace_id, 16);
+	assert_memory_equal(call.parent_id, s.span_id, 8);
+	tracelink_stats(tl, &st);
+	assert_int_equal(st.peer_links, 1);
+	/* once only: a later write of the caller is another request's */
+	tracelink_peer_wrote(tl, &callee, PID + 1, &caller);
+	tracelink_stats(tl, &st);
+	assert_int_equal(st.peer_links, 1);
+	tracelink_spent(tl, &callee, PID + 1, SG_ROLE_SERVER, &sx);
+	tracelink_spent(tl, &caller, PID, SG_ROLE_CLIENT, &cx);
+
+	/* The proxy's caller's traceparent passed on: the caller's client
+	 * span, of the same trace, is the nearer parent. */
+	memset(&callee, 0, sizeof(callee));
+	memset(&caller, 0, sizeof(caller));
+	tracelink_server_read(tl, &callee, PID + 1, TID + 1, 4 * MS, f, tr,
+	    par, &caller, NULL);
+	assert_int_equal(callee.source, TRACELINK_HEADER);
+	assert_true(callee.peer_wait);
+	tracelink_client_write(tl, &caller, PID, TID, 5 * MS, 1, NULL);
+	memcpy(caller.trace_id, tr, 16);   /* as if it took the same trace */
+	tracelink_peer_wrote(tl, &callee, PID + 1, &caller);
+	assert_int_equal(callee.source, TRACELINK_PEER);
+	assert_memory_equal(callee.parent_id, caller.span_id, 8);
+	tracelink_spent(tl, &callee, PID + 1, SG_ROLE_SERVER, &sx);
+
+	/* ... but not one of another trace, which the caller knows of */
+	memset(&callee, 0, sizeof(callee));
+	memset(&caller, 0, sizeof(caller));
+	tracelink_server_read(tl, &callee, PID + 1, TID + 1, 6 * MS, f, tr,
+	    par, &caller, NULL);
+	tracelink_client_write(tl, &caller, PID, TID, 7 * MS, 1, NULL);
+	tracelink_peer_wrote(tl, &callee, PID + 1, &caller);
+	assert_int_equal(callee.source, TRACELINK_HEADER);
+	assert_memory_equal(callee.parent_id, par, 8);
+
+	/* no caller followed: nothing to wait for */
+	memset(&callee, 0, sizeof(callee));
+	tracelink_server_read(tl, &callee, PID + 1, TID + 1, 8 * MS, 0, NULL,
+	    NULL, NULL, NULL);
+	assert_false(callee.peer_wait);
+	tracelink_free(tl);
+}
+
 /* An event loop: one thread reads request A, then B; its next call is
  * B's.  A's end does not take B from the thread. */
 static void
@@ -468,18 +543,23 @@ feed(struct sg_conns *t, uint32_t pid, uint32_t tid, uint64_t sock,
  */
 static void
 run_path(struct sg_conns *t, const char *req, const char *hop,
-    struct rec *r)
+    bool late_write, struct rec *r)
 {
 	uint64_t ts = 1000;
 
 	/* curl -> proxy :8080 */
 	feed(t, 1, 11, 0x1000, SG_ROLE_SERVER, SG_DIR_READ, 8080, 50000,
 	    ts++, req);
-	/* proxy -> backend :9090, both ends */
+	/* proxy -> backend :9090, both ends; the backend's read may be
+	 * reported first */
+	if (late_write)
+		feed(t, 2, 22, 0x3000, SG_ROLE_SERVER, SG_DIR_READ, 9090,
+		    50001, ts++, hop);
 	feed(t, 1, 11, 0x2000, SG_ROLE_CLIENT, SG_DIR_WRITE, 50001, 9090,
 	    ts++, hop);
-	feed(t, 2, 22, 0x3000, SG_ROLE_SERVER, SG_DIR_READ, 9090, 50001,
-	    ts++, hop);
+	if (!late_write)
+		feed(t, 2, 22, 0x3000, SG_ROLE_SERVER, SG_DIR_READ, 9090,
+		    50001, ts++, hop);
 	/* backend -> redis :6379 */
 	feed(t, 2, 22, 0x4000, SG_ROLE_CLIENT, SG_DIR_WRITE, 50002, 6379,
 	    ts++, "*2\r\n$3\r\nGET\r\n$1\r\nk\r\n");
@@ -515,7 +595,7 @@ test_conns_path(void **state)
 	(void)state;
 	assert_non_null(t);
 	conns_set_tracelink(t, tl);
-	run_path(t, REQ, REQ, &r);
+	run_path(t, REQ, REQ, false, &r);
 	assert_int_equal(redis->app, SG_APP_REDIS);
 	assert_int_equal(proxy->kind, SG_SPAN_SERVER);
 	assert_int_equal(pclient->kind, SG_SPAN_CLIENT);
@@ -527,7 +607,7 @@ test_conns_path(void **state)
 	/* the same again: a trace of its own */
 	memcpy(first, proxy->trace_id, 16);
 	r.n = 0;
-	run_path(t, REQ, REQ, &r);
+	run_path(t, REQ, REQ, false, &r);
 	assert_memory_not_equal(proxy->trace_id, first, 16);
 	assert_child(&r.span[2], &r.span[3]);
 	assert_child(&r.span[1], &r.span[2]);
@@ -537,7 +617,7 @@ test_conns_path(void **state)
 	 * the proxy passes it on unchanged, the backend is still the child
 	 * of the proxy's client span */
 	r.n = 0;
-	run_path(t, TP_REQ, TP_REQ, &r);
+	run_path(t, TP_REQ, TP_REQ, false, &r);
 	assert_memory_equal(proxy->trace_id, "\x0a\xf7\x65\x19\x16\xcd\x43"
 	    "\xdd\x84\x48\xeb\x21\x1c\x80\x31\x9c", 16);
 	assert_memory_equal(proxy->parent_span_id,
@@ -547,10 +627,23 @@ test_conns_path(void **state)
 	assert_child(redis, backend);
 	assert_int_equal(spans_parent(NULL, NULL), SG_PARENT_NONE);
 
+	/* the backend's read reported before the proxy's write, with and
+	 * without a traceparent: the same tree */
+	r.n = 0;
+	run_path(t, REQ, REQ, true, &r);
+	assert_child(pclient, proxy);
+	assert_child(backend, pclient);
+	assert_child(redis, backend);
+	r.n = 0;
+	run_path(t, TP_REQ, TP_REQ, true, &r);
+	assert_child(pclient, proxy);
+	assert_child(backend, pclient);
+	assert_child(redis, backend);
+
 	/* without links (no span export): each span a trace of its own */
 	conns_set_tracelink(t, NULL);
 	r.n = 0;
-	run_path(t, REQ, REQ, &r);
+	run_path(t, REQ, REQ, false, &r);
 	assert_memory_not_equal(pclient->trace_id, proxy->trace_id, 16);
 	assert_memory_equal(backend->parent_span_id, zero8, 8);
 	conns_free(t);
@@ -722,6 +815,7 @@ main(void)
 		cmocka_unit_test(test_thread_per_request),
 		cmocka_unit_test(test_header),
 		cmocka_unit_test(test_peer),
+		cmocka_unit_test(test_peer_late_write),
 		cmocka_unit_test(test_event_loop),
 		cmocka_unit_test(test_pipelined),
 		cmocka_unit_test(test_thread_table_bound),
