@@ -1,4 +1,5 @@
-/* Prometheus rendering and endpoint (prom.c), trace printer (printer.c). */
+/* Prometheus rendering (prom_render.c) and endpoint (prom.c), trace printer
+ * (printer.c). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
