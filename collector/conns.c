@@ -739,7 +739,12 @@ conns_link_late_peer(struct sg_conns *t, struct sg_conn *c, uint64_t ts)
 		return;
 	}
 	srv = conns_peer_of(t, c);
-	if (srv != NULL && srv->role == SG_ROLE_SERVER)
+	if (srv == NULL || srv->role != SG_ROLE_SERVER)
+		return;
+	/* its end is known now: the next requests look it up */
+	srv->trace.no_peer = 0;
+	/* a request read long before is not this write's */
+	if (!conns_older(ts, srv->last_ns, CONNS_PEER_WAIT_NS))
 		tracelink_peer_wrote(t->tl, &srv->trace, srv->pid, &c->trace);
 }
 

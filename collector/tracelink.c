@@ -274,9 +274,10 @@ tracelink_server_read(struct tracelink *tl, struct tracelink_ctx *ctx,
 					memcpy(ctx->trace_id, k->trace_id,
 					    sizeof(ctx->trace_id));
 			}
-			/* the kernel's trace would not be the caller's */
-			ctx->peer_wait = peer != NULL &&
-			    peer->state != TRACELINK_OPEN && k == NULL;
+			/* The caller's end may not be known yet, or not
+			 * open: its write may be reported after this read.
+			 * The kernel's trace would not be the caller's. */
+			ctx->peer_wait = k == NULL;
 		}
 		ctx->state = TRACELINK_OPEN;
 	} else if (hdr && !tl_same_header(ctx, hdr_trace, hdr_parent) &&

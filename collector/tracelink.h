@@ -70,13 +70,14 @@ struct tracelink_ctx {
 	uint8_t  parent;	/* enum sg_parent: what the sampler sees */
 	uint8_t  no_peer;	/* a server whose client end was not found
 				 * at its first request: not looked up again
-				 * (the client's end, when followed, is known
-				 * from its connect on) */
-	uint8_t  peer_wait;	/* a server request whose client end had not
-				 * yet been seen to write it (the callee's
-				 * read can come first: the caller's send is
-				 * reported when it returns): the caller's
-				 * write may still become its parent */
+				 * until that end writes (with the socket
+				 * tracepoints, a client's end is known from
+				 * its first write, not from its connect) */
+	uint8_t  peer_wait;	/* a server request that started without its
+				 * caller's context: the caller's write may
+				 * be reported after the callee's read (when
+				 * the send returns), and may still become
+				 * its parent */
 };
 
 /* The context the kernel gave a request on the wire (SG_EV_TRACE,

@@ -42,6 +42,8 @@ assert_eq "client: 12 GET /ok" "200 12" "$(http_many 12 "http://127.0.0.1:$PORT/
 assert_eq "client: 4 GET /missing" "404 4" "$(http_many 4 "http://127.0.0.1:$PORT/missing")"
 assert_eq "client: 5 GET /health" "200 5" "$(http_many 5 "http://127.0.0.1:$PORT/health")"
 v=$(wait_metric 16 $M)
+# the /health calls came last: their count is the one to wait for
+v=$(wait_metric 5 spyglass_requests_filtered_total)
 settle
 assert_count "$M (health checks filtered)" 16 "$(metric_value $M)"
 assert_eq "$M{url_path=/ok}" 12 "$(metric_value $M url_path=/ok client_address=127.0.0.1)"

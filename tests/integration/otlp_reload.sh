@@ -95,6 +95,9 @@ for _ in $(seq 1 50); do
 	sleep 0.2
 done
 assert_eq "spans received over OTLP after the reload" 20 "$n"
+# counted once the receiver answered, after it wrote them
+v=$(wait_metric 20 spyglass_otlp_sent_items_total signal=traces)
+v=$(wait_metric 30 http_server_request_duration_seconds_count)
 settle
 assert_eq "spyglass_otlp_sent_items_total{traces}" 20 \
     "$(metric_value spyglass_otlp_sent_items_total signal=traces)"

@@ -40,6 +40,7 @@ wait_children || fail "collector and exporter not both running"
 http_many 50 "$URL/ok" >/dev/null
 assert_eq "before any restart: $M{GET,200}" 50 \
     "$(wait_metric 50 $M http_request_method=GET http_response_status_code=200)"
+scrape   # wait_metric's was in a subshell
 assert_eq "before any restart: $R{collector}" 0 "$(metric_value $R child=collector)"
 assert_eq "before any restart: $R{exporter}" 0 "$(metric_value $R child=exporter)"
 assert_eq "before any restart: $R series" 2 "$(metric_series $R)"
@@ -57,6 +58,7 @@ log "after SIGHUP: collector $C0 -> $(sensor_child spyglass-collector), exporter
 http_many 15 "http://127.0.0.1:$PORT2/post" -X PUT -d x=1 >/dev/null
 assert_eq "after SIGHUP: $M{PUT,200} from the second nginx" 15 \
     "$(wait_metric 15 $M http_request_method=PUT http_response_status_code=200 service_name=nginx)"
+scrape
 assert_eq "after SIGHUP: $R total" 0 "$(metric_value $R)"
 # a bad file: the running configuration stays
 cp "$SENSOR_INI" "$T/good.ini"

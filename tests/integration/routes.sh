@@ -43,6 +43,8 @@ start_sensor -o discovery.open_port="$PORT" -o trace_printer=json
 wait_ready 1 || exit 1
 traffic
 v=$(wait_metric 65 $M)
+# the /health calls came last
+v=$(wait_metric 10 spyglass_routes_ignored_total signal=metrics)
 settle
 assert_eq "$M{http_route=/users/{id}}" 30 "$(metric_value $M http_route=/users/{id})"
 assert_eq "$M{http_route=/users/:id/orders/{order}}" 20 \

@@ -107,7 +107,7 @@ assert_eq "headers: the backend received each trace's nginx client span as paren
     "$N" "$(field wire "$res")"
 assert_eq "traceparents received" "$N" "$(grep -c ' 00-' "$HDRS")"
 assert_eq "spyglass_trace_propagated_total{via=header}" "$N" \
-    "$(metric_value spyglass_trace_propagated_total via=header)"
+    "$(wait_metric "$N" spyglass_trace_propagated_total via=header)"
 assert_eq "spyglass_trace_propagation_mismatch_total" 0 \
     "$(metric_value spyglass_trace_propagation_mismatch_total)"
 
@@ -144,9 +144,9 @@ log "$res"
 assert_eq "ip: traces" "$N" "$(field traces "$res")"
 assert_eq "ip: traces of 5 spans, linked" "$N" "$(field ok "$res")"
 assert_eq "ip: servers linked through the option" $((2 * N)) \
-    "$(metric_value spyglass_trace_links_total via=tcp_option)"
+    "$(wait_metric $((2 * N)) spyglass_trace_links_total via=tcp_option)"
 assert_eq "ip: client requests that carried it" $((2 * N)) \
-    "$(metric_value spyglass_trace_propagated_total via=tcp_option)"
+    "$(wait_metric $((2 * N)) spyglass_trace_propagated_total via=tcp_option)"
 assert_eq "ip: no traceparent written" 0 "$(grep -c ' 00-' "$HDRS")"
 stop_sensor
 

@@ -280,11 +280,16 @@ test_peer_late_write(void **state)
 	assert_int_equal(callee.source, TRACELINK_HEADER);
 	assert_memory_equal(callee.parent_id, par, 8);
 
-	/* no caller followed: nothing to wait for */
+	/* the caller's end not known yet (its first event is that write) */
 	memset(&callee, 0, sizeof(callee));
+	memset(&caller, 0, sizeof(caller));
 	tracelink_server_read(tl, &callee, PID + 1, TID + 1, 8 * MS, 0, NULL,
 	    NULL, NULL, NULL);
-	assert_false(callee.peer_wait);
+	assert_true(callee.peer_wait);
+	tracelink_client_write(tl, &caller, PID, TID, 9 * MS, 1, NULL);
+	tracelink_peer_wrote(tl, &callee, PID + 1, &caller);
+	assert_int_equal(callee.source, TRACELINK_PEER);
+	assert_memory_equal(callee.parent_id, caller.span_id, 8);
 	tracelink_free(tl);
 }
 
@@ -543,32 +548,32 @@ feed(struct sg_conns *t, uint32_t pid, uint32_t tid, uint64_t sock,
  */
 static void
 run_path(struct sg_conns *t, const char *req, const char *hop,
-    bool late_write, struct rec *r)
+    uint16_t hop_port, bool late_write, struct rec *r)
 {
 	uint64_t ts = 1000;
 
 	/* curl -> proxy :8080 */
 	feed(t, 1, 11, 0x1000, SG_ROLE_SERVER, SG_DIR_READ, 8080, 50000,
 	    ts++, req);
-	/* proxy -> backend :9090, both ends; the backend's read may be
-	 * reported first */
+	/* proxy -> backend :9090 from hop_port, both ends; the backend's
+	 * read may be reported first */
 	if (late_write)
-		feed(t, 2, 22, 0x3000, SG_ROLE_SERVER, SG_DIR_READ, 9090,
-		    50001, ts++, hop);
-	feed(t, 1, 11, 0x2000, SG_ROLE_CLIENT, SG_DIR_WRITE, 50001, 9090,
-	    ts++, hop);
+		feed(t, 2, 22, (0x30000 + (uint64_t)hop_port) << 4, SG_ROLE_SERVER, SG_DIR_READ,
+		    9090, hop_port, ts++, hop);
+	feed(t, 1, 11, (0x20000 + (uint64_t)hop_port) << 4, SG_ROLE_CLIENT, SG_DIR_WRITE,
+	    hop_port, 9090, ts++, hop);
 	if (!late_write)
-		feed(t, 2, 22, 0x3000, SG_ROLE_SERVER, SG_DIR_READ, 9090,
-		    50001, ts++, hop);
+		feed(t, 2, 22, (0x30000 + (uint64_t)hop_port) << 4, SG_ROLE_SERVER, SG_DIR_READ,
+		    9090, hop_port, ts++, hop);
 	/* backend -> redis :6379 */
 	feed(t, 2, 22, 0x4000, SG_ROLE_CLIENT, SG_DIR_WRITE, 50002, 6379,
 	    ts++, "*2\r\n$3\r\nGET\r\n$1\r\nk\r\n");
 	feed(t, 2, 22, 0x4000, SG_ROLE_CLIENT, SG_DIR_READ, 50002, 6379,
 	    ts++, "$1\r\nv\r\n");
-	feed(t, 2, 22, 0x3000, SG_ROLE_SERVER, SG_DIR_WRITE, 9090, 50001,
-	    ts++, RESP);
-	feed(t, 1, 11, 0x2000, SG_ROLE_CLIENT, SG_DIR_READ, 50001, 9090,
-	    ts++, RESP);
+	feed(t, 2, 22, (0x30000 + (uint64_t)hop_port) << 4, SG_ROLE_SERVER, SG_DIR_WRITE, 9090,
+	    hop_port, ts++, RESP);
+	feed(t, 1, 11, (0x20000 + (uint64_t)hop_port) << 4, SG_ROLE_CLIENT, SG_DIR_READ,
+	    hop_port, 9090, ts++, RESP);
 	feed(t, 1, 11, 0x1000, SG_ROLE_SERVER, SG_DIR_WRITE, 8080, 50000,
 	    ts++, RESP);
 	assert_int_equal(r->n, 4);
@@ -595,7 +600,7 @@ test_conns_path(void **state)
 	(void)state;
 	assert_non_null(t);
 	conns_set_tracelink(t, tl);
-	run_path(t, REQ, REQ, false, &r);
+	run_path(t, REQ, REQ, 50001, false, &r);
 	assert_int_equal(redis->app, SG_APP_REDIS);
 	assert_int_equal(proxy->kind, SG_SPAN_SERVER);
 	assert_int_equal(pclient->kind, SG_SPAN_CLIENT);
@@ -607,7 +612,7 @@ test_conns_path(void **state)
 	/* the same again: a trace of its own */
 	memcpy(first, proxy->trace_id, 16);
 	r.n = 0;
-	run_path(t, REQ, REQ, false, &r);
+	run_path(t, REQ, REQ, 50001, false, &r);
 	assert_memory_not_equal(proxy->trace_id, first, 16);
 	assert_child(&r.span[2], &r.span[3]);
 	assert_child(&r.span[1], &r.span[2]);
@@ -617,7 +622,7 @@ test_conns_path(void **state)
 	 * the proxy passes it on unchanged, the backend is still the child
 	 * of the proxy's client span */
 	r.n = 0;
-	run_path(t, TP_REQ, TP_REQ, false, &r);
+	run_path(t, TP_REQ, TP_REQ, 50001, false, &r);
 	assert_memory_equal(proxy->trace_id, "\x0a\xf7\x65\x19\x16\xcd\x43"
 	    "\xdd\x84\x48\xeb\x21\x1c\x80\x31\x9c", 16);
 	assert_memory_equal(proxy->parent_span_id,
@@ -628,22 +633,25 @@ test_conns_path(void **state)
 	assert_int_equal(spans_parent(NULL, NULL), SG_PARENT_NONE);
 
 	/* the backend's read reported before the proxy's write, with and
-	 * without a traceparent: the same tree */
-	r.n = 0;
-	run_path(t, REQ, REQ, true, &r);
-	assert_child(pclient, proxy);
-	assert_child(backend, pclient);
-	assert_child(redis, backend);
-	r.n = 0;
-	run_path(t, TP_REQ, TP_REQ, true, &r);
-	assert_child(pclient, proxy);
-	assert_child(backend, pclient);
-	assert_child(redis, backend);
+	 * without a traceparent, on the connection both ends of which are
+	 * known and on new ones (the proxy's end unknown until its write):
+	 * the same tree */
+	static const uint16_t ports[] = { 50001, 50001, 50011, 50012 };
+
+	for (size_t i = 0; i < sizeof(ports) / sizeof(ports[0]); i++) {
+		const char *req = i % 2 ? TP_REQ : REQ;
+
+		r.n = 0;
+		run_path(t, req, req, ports[i], true, &r);
+		assert_child(pclient, proxy);
+		assert_child(backend, pclient);
+		assert_child(redis, backend);
+	}
 
 	/* without links (no span export): each span a trace of its own */
 	conns_set_tracelink(t, NULL);
 	r.n = 0;
-	run_path(t, REQ, REQ, false, &r);
+	run_path(t, REQ, REQ, 50001, false, &r);
 	assert_memory_not_equal(pclient->trace_id, proxy->trace_id, 16);
 	assert_memory_equal(backend->parent_span_id, zero8, 8);
 	conns_free(t);
