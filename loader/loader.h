@@ -6,6 +6,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The loader's exit statuses (the unit and the man page name them). */
+#define SG_EXIT_RUNTIME   1
+#define SG_EXIT_CONFIG    2
+#define SG_EXIT_PREFLIGHT 3
+
 /* An exec, fork or exit event from BPF (size checked by the caller). */
 void loader_on_proc_event(const void *ev, size_t size);
 /* Whether events of this process are forwarded to the collector. */

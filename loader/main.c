@@ -4,9 +4,7 @@
  * children, drops to the service user, loads BPF, selects processes and
  * drains the ring buffer towards the collector.  It never parses payload.
  */
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
@@ -14,14 +12,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/file.h>
 #include <sys/signalfd.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "bpf_attach.h"
 #include "chan.h"
+#include "check.h"
 #include "children.h"
 #include "clock.h"
 #include "config.h"
@@ -38,13 +35,10 @@
 #include "privs.h"
 #include "pstats.h"
 #include "resolve.h"
+#include "rundir.h"
 #include "self.h"
 #include "services_conf.h"
 #include "tls.h"
-
-#define SG_EXIT_RUNTIME   1
-#define SG_EXIT_CONFIG    2
-#define SG_EXIT_PREFLIGHT 3
 
 #define SG_DRAIN_TICK_MS  50     /* longest an event waits in the ring */
 #define SG_STATS_TICK_MS  1000
@@ -544,13 +538,6 @@ sg_reselect(void)
 	free(stale);
 }
 
-/* Nothing selected: the finding, and how to act on it.  The unit and
- * README.Debian point here, so a boot before configuration explains itself
- * in the journal. */
-#define SG_NOTHING_SELECTED "nothing selected: neither [discovery] " \
-	"open_port, executable_name nor a [service.NAME] block is set, so " \
-	"nothing would be instrumented"
-
 static void
 sg_reload(void)
 {
@@ -632,90 +619,13 @@ sg_shutdown(void)
 
 /* ---- start-up ---- */
 
-static int
-sg_runtime_dir(const char *dir, uid_t uid, gid_t gid)
-{
-	struct stat st;
-
-	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
-		sg_log(SG_LOG_ERR, "runtime_dir %s: %s", dir, strerror(errno));
-		return -1;
-	}
-	if (lstat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
-		sg_log(SG_LOG_ERR, "runtime_dir %s is not a directory", dir);
-		return -1;
-	}
-	if (geteuid() == 0 && (chown(dir, uid, gid) < 0 || chmod(dir, 0700) < 0)) {
-		sg_log(SG_LOG_ERR, "runtime_dir %s: %s", dir, strerror(errno));
-		return -1;
-	}
-	return 0;
-}
-
-#define SG_LOCK_FILE "spyglass.lock"
-
-/* One sensor per runtime directory: a second one would take over the
- * first one's channels.  The lock lives as long as the loader; the file
- * holds its pid, for the message of the next one. */
-static int
-sg_runtime_lock(const char *dir)
-{
-	char path[PATH_MAX], other[32] = "";
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "%s/" SG_LOCK_FILE, dir);
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0) {
-		sg_log(SG_LOG_ERR, "runtime_dir %s: %s: %s", dir, path,
-		    strerror(errno));
-		return -1;
-	}
-	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-		if ((n = pread(fd, other, sizeof(other) - 1, 0)) > 0)
-			other[n] = '\0';
-		other[strcspn(other, "\n")] = '\0';
-		sg_log(SG_LOG_ERR, "runtime_dir %s is in use by another "
-		    "spyglass (pid %s): stop it, or give this one another "
-		    "runtime_dir", dir, other[0] ? other : "unknown");
-		close(fd);
-		return -1;
-	}
-	n = snprintf(other, sizeof(other), "%ld\n", (long)getpid());
-	if (ftruncate(fd, 0) < 0 || pwrite(fd, other, (size_t)n, 0) != n)
-		sg_log(SG_LOG_WARN, "runtime_dir %s: cannot write %s", dir,
-		    path);
-	L.lock_fd = fd;
-	return 0;
-}
-
-/* The socket files of a child that is gone: the children may not unlink
- * (seccomp), so their endpoints are removed here. */
-static void
-sg_runtime_dir_forget(pid_t pid)
-{
-	static const char *const bases[] = { SG_IPC_SPANS, SG_IPC_EXPORTER };
-	char path[PATH_MAX];
-
-	for (size_t i = 0; pid > 0 && i < sizeof(bases) / sizeof(bases[0]);
-	    i++)
-		if (sg_ipc_path(path, sizeof(path), L.cfg.runtime_dir, bases[i],
-		    pid) == 0)
-			(void)unlink(path);
-}
-
 /* What we and the children made in the runtime directory. */
 static void
 sg_runtime_dir_clean(const char *dir)
 {
-	char path[PATH_MAX];
-
-	sg_runtime_dir_forget(L.collector);
-	sg_runtime_dir_forget(atomic_load(&L.exporter.pid));
-	snprintf(path, sizeof(path), "%s/" SG_LOCK_FILE, dir);
-	(void)unlink(path);
-	if (L.lock_fd >= 0)
-		close(L.lock_fd);
+	rundir_forget(dir, L.collector);
+	rundir_forget(dir, atomic_load(&L.exporter.pid));
+	rundir_unlock(dir, L.lock_fd);
 	L.lock_fd = -1;
 }
 
@@ -798,11 +708,11 @@ sg_check_children(void)
 	int c;
 
 	if (col != L.collector) {
-		sg_runtime_dir_forget(L.collector);
+		rundir_forget(L.cfg.runtime_dir, L.collector);
 		L.collector = col;
 	}
 	if (exp != (was = atomic_load(&L.exporter.pid))) {
-		sg_runtime_dir_forget(was);
+		rundir_forget(L.cfg.runtime_dir, was);
 		if (sg_ipc_redial(L.to_exporter, &L.exporter_dialer,
 		    L.cfg.runtime_dir, SG_IPC_EXPORTER, &L.exporter, exp) < 0)
 			sg_log(SG_LOG_ERR, "cannot dial the exporter");
@@ -882,17 +792,6 @@ sg_config_file_name(void)
 	    SG_SYSCONFDIR "/spyglass/spyglass.ini";
 }
 
-static void
-sg_how_to_select(char *buf, size_t sz)
-{
-	snprintf(buf, sz, "to select something, set [discovery] open_port = "
-	    "PORT or executable_name = REGEX, or add a [service.NAME] block, "
-	    "in %s (or set BEYLA_OPEN_PORT or BEYLA_EXECUTABLE_NAME in the "
-	    "environment, or pass -o discovery.open_port=PORT); under "
-	    "systemd, then run: systemctl restart spyglass",
-	    sg_config_file_name());
-}
-
 static int
 sg_run(void)
 {
@@ -914,7 +813,7 @@ sg_run(void)
 		/* Like Beyla: a sensor that would watch nothing is a
 		 * configuration error, and status 2 stops systemd restarting
 		 * it (RestartPreventExitStatus=2). */
-		sg_how_to_select(how, sizeof(how));
+		check_how_to_select(how, sizeof(how), sg_config_file_name());
 		sg_log(SG_LOG_ERR, "%s", SG_NOTHING_SELECTED);
 		sg_log(SG_LOG_ERR, "%s", how);
 		return SG_EXIT_CONFIG;
@@ -924,8 +823,8 @@ sg_run(void)
 		sg_log(SG_LOG_ERR, "%s", err);
 		return SG_EXIT_CONFIG;
 	}
-	if (sg_runtime_dir(L.cfg.runtime_dir, uid, gid) < 0 ||
-	    sg_runtime_lock(L.cfg.runtime_dir) < 0)
+	if (rundir_make(L.cfg.runtime_dir, uid, gid) < 0 ||
+	    (L.lock_fd = rundir_lock(L.cfg.runtime_dir)) < 0)
 		return SG_EXIT_RUNTIME;
 	if ((sfd = sg_signalfd()) < 0)
 		return SG_EXIT_RUNTIME;
@@ -1007,90 +906,6 @@ fail:
 	return SG_EXIT_RUNTIME;
 }
 
-/* check: a process the configuration selects, by what, and how its TLS
- * would be seen. */
-static void
-sg_check_process(void *ctx, const struct sg_proc_info *info)
-{
-	const struct discovery *d = *(struct discovery *const *)ctx;
-	const char *by = d != NULL ? discovery_selector(d, (pid_t)info->pid) :
-	    NULL;
-
-	if (!info->present)
-		return;
-	printf("process %u (%s) selected by %s as %s; ", info->pid, info->exe,
-	    by != NULL ? by : "?", info->service_name);
-	tls_describe_pid(stdout, (pid_t)info->pid);
-	if (L.cfg.discovery.exclude_otel_instrumented_services &&
-	    discovery_configures_otlp((pid_t)info->pid))
-		printf("; its environment sets up an OTLP exporter: once it is "
-		    "seen sending OTLP, the sensor leaves that signal of it out "
-		    "(exclude_otel_instrumented_services)");
-	putchar('\n');
-}
-
-/* check: every other running process, and why it is not selected. */
-static void
-sg_check_others(struct discovery *d)
-{
-	char exe[PATH_MAX];
-	struct dirent *de;
-	DIR *dir = opendir("/proc");
-
-	printf("\n# other processes\n");
-	while (dir != NULL && (de = readdir(dir)) != NULL) {
-		const char *why;
-		char *end;
-		long pid = strtol(de->d_name, &end, 10);
-
-		if (*end != '\0' || pid <= 0 || pid > INT_MAX)
-			continue;
-		why = discovery_explain(d, (pid_t)pid, exe, sizeof(exe));
-		if (why != NULL && strcmp(why, "selected") != 0)
-			printf("process %ld (%s): %s\n", pid, exe, why);
-	}
-	if (dir != NULL)
-		closedir(dir);
-}
-
-static void
-sg_check_processes(void)
-{
-	static struct discovery *d;
-
-	d = discovery_new(&L.cfg, sg_check_process, &d);
-	printf("\n# processes selected now\n");
-	if (d == NULL)
-		return;
-	discovery_ignore(d, getpid());
-	(void)discovery_scan(d);
-	sg_check_others(d);
-	discovery_free(d);
-}
-
-static int
-sg_check(void)
-{
-	struct sg_preflight pf;
-	char how[512];
-
-	printf("# effective configuration\n");
-	sg_config_dump(&L.cfg, stdout);
-	printf("\n# findings\n");
-	preflight_run(&L.cfg, &pf, false);
-	preflight_print(stdout, &L.cfg, &pf);
-	if (!sg_config_selects(&L.cfg)) {
-		sg_how_to_select(how, sizeof(how));
-		printf("%-8s%s\n%-8s%s\n", "error", SG_NOTHING_SELECTED,
-		    "error", how);
-	}
-	sg_check_processes();
-	fflush(stdout);
-	if (pf.errors > 0)
-		return SG_EXIT_PREFLIGHT;
-	return sg_config_selects(&L.cfg) ? 0 : SG_EXIT_CONFIG;
-}
-
 int
 main(int argc, char **argv)
 {
@@ -1138,6 +953,6 @@ main(int argc, char **argv)
 		sg_log(SG_LOG_INFO, "%s not found: using built-in defaults",
 		    default_file);
 	if (strcmp(cmd, "check") == 0)
-		return sg_check();
+		return check_run(&L.cfg, sg_config_file_name());
 	return sg_run();
 }
