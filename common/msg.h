@@ -6,6 +6,8 @@
 #ifndef SG_MSG_H
 #define SG_MSG_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "wire.h"
@@ -103,6 +105,17 @@ enum sg_app {
 #define SG_SPAN_OP_UNKNOWN	0x02
 #define SG_SPAN_TARGET_UNKNOWN	0x04
 #define SG_SPAN_FLAGS		0x07
+
+/* Whether a trace or span id is absent: W3C and OTLP take all zero for
+ * none. */
+static inline bool
+sg_id_absent(const uint8_t *id, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (id[i] != 0)
+			return false;
+	return true;
+}
 
 struct sg_span {
 	uint8_t  kind;                    /* enum sg_span_kind */

@@ -35,3 +35,15 @@ done:
 		*cp = v;
 	return len;
 }
+
+bool
+sg_utf8_valid(const char *s, size_t n)
+{
+	size_t k;
+
+	for (size_t i = 0; i < n; i += k)
+		if ((k = sg_utf8_seq((const unsigned char *)s + i, n - i,
+		    NULL)) == 0)
+			return false;
+	return true;
+}

@@ -135,14 +135,6 @@ put_hex(struct line *l, const uint8_t *b, size_t n)
 	}
 }
 
-static bool
-all_zero(const uint8_t *b, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (b[i] != 0)
-			return false;
-	return true;
-}
 
 /* An IPv6 address gets brackets so the port stays unambiguous. */
 static void
@@ -284,7 +276,7 @@ print_json(struct line *l, const struct sg_span *s)
 	put_str(l, "\",\"span_id\":\"");
 	put_hex(l, s->span_id, sizeof(s->span_id));
 	put_str(l, "\",\"parent_span_id\":\"");
-	if (!all_zero(s->parent_span_id, sizeof(s->parent_span_id)))
+	if (!sg_id_absent(s->parent_span_id, sizeof(s->parent_span_id)))
 		put_hex(l, s->parent_span_id, sizeof(s->parent_span_id));
 	put_bytes(l, "\"", 1);
 	json_str(l, "trace_state", FIELD(s->trace_state));

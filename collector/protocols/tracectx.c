@@ -19,6 +19,8 @@
 
 #include <string.h>
 
+#include "msg.h"
+
 
 #define TP_LEN		55	/* "00-" 32 "-" 16 "-" 2 */
 #define TP_TRACE	3
@@ -51,14 +53,6 @@ tp_hex_bytes(const char *s, size_t n, uint8_t *out)
 	return true;
 }
 
-static bool
-tp_all_zero(const uint8_t *p, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (p[i] != 0)
-			return false;
-	return true;
-}
 
 bool
 tracectx_parse(const char *v, size_t n, struct tracectx *out)
@@ -83,8 +77,8 @@ tracectx_parse(const char *v, size_t n, struct tracectx *out)
 	    !tp_hex_bytes(v + TP_PARENT, 16, t.parent_id) ||
 	    !tp_hex_bytes(v + TP_FLAGS, 2, &t.flags))
 		return false;
-	if (tp_all_zero(t.trace_id, sizeof(t.trace_id)) ||
-	    tp_all_zero(t.parent_id, sizeof(t.parent_id)))
+	if (sg_id_absent(t.trace_id, sizeof(t.trace_id)) ||
+	    sg_id_absent(t.parent_id, sizeof(t.parent_id)))
 		return false;
 	*out = t;
 	return true;
