@@ -91,8 +91,7 @@ otlp_configure_signal(const struct sg_config *c, enum sg_otlp_sig sig)
 		return;
 	otlp_sender_free(st->sender);
 	st->target = t;
-	st->sender = otlp_sender_new(sig == SG_OTLP_TRACES ? OTLP_TRACES :
-	    OTLP_METRICS, &t);
+	st->sender = otlp_sender_new(sig, &t);
 	sg_log(SG_LOG_INFO, "OTLP %s to %s (%s%s)",
 	    sig == SG_OTLP_TRACES ? "traces" : "metrics", t.url,
 	    t.protocol == OTLP_PROTO_GRPC ? "grpc" : t.json ? "http/json" :

@@ -43,12 +43,12 @@
 #define OTLP_REASON_LEN       256
 
 static const char *const otlp_grpc_path[] = {
-	[OTLP_TRACES] = "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
-	[OTLP_METRICS] = "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export",
+	[SG_OTLP_TRACES] = "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
+	[SG_OTLP_METRICS] = "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export",
 };
 static const char *const otlp_signal_name[] = {
-	[OTLP_TRACES] = "traces",
-	[OTLP_METRICS] = "metrics",
+	[SG_OTLP_TRACES] = "traces",
+	[SG_OTLP_METRICS] = "metrics",
 };
 
 struct otlp_req {
@@ -79,7 +79,7 @@ struct otlp_resp {
 };
 
 struct otlp_sender {
-	enum otlp_signal    sig;
+	enum sg_otlp_sig    sig;
 	struct otlp_target  t;
 	char                url[640];
 	const struct otlp_ca *ca;
@@ -883,7 +883,7 @@ otlp_sender_release(struct otlp_sender *s)
 }
 
 struct otlp_sender *
-otlp_sender_new(enum otlp_signal sig, const struct otlp_target *t)
+otlp_sender_new(enum sg_otlp_sig sig, const struct otlp_target *t)
 {
 	struct otlp_sender *s;
 	pthread_condattr_t ca;

@@ -15,8 +15,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "otlp_conf.h"
+
 enum otlp_protocol { OTLP_PROTO_HTTP = 0, OTLP_PROTO_GRPC = 1 };
-enum otlp_signal { OTLP_TRACES = 0, OTLP_METRICS = 1 };
 
 struct otlp_target {
 	/* HTTP: the full URL requests are POSTed to (…/v1/traces).
@@ -56,7 +57,7 @@ int otlp_send_global_init(const char *ca_file);
 bool otlp_send_ready(void);
 
 /* Starts the sending thread.  NULL on failure (logged). */
-struct otlp_sender *otlp_sender_new(enum otlp_signal sig,
+struct otlp_sender *otlp_sender_new(enum sg_otlp_sig sig,
     const struct otlp_target *t);
 /* Stop the thread (pending requests are dropped and counted). */
 void otlp_sender_free(struct otlp_sender *s);

@@ -317,7 +317,7 @@ test_success(void **state)
 	struct otlp_sender *o;
 
 	target(&t, s);
-	assert_non_null(o = otlp_sender_new(OTLP_TRACES, &t));
+	assert_non_null(o = otlp_sender_new(SG_OTLP_TRACES, &t));
 	enqueue_str(o, "hello-otlp", 3);
 	wait_done(o, 3, &st);
 	assert_int_equal(st.sent_items, 3);
@@ -344,7 +344,7 @@ test_retry_503(void **state)
 
 	script(s, 503, NULL);
 	target(&t, s);
-	assert_non_null(o = otlp_sender_new(OTLP_TRACES, &t));
+	assert_non_null(o = otlp_sender_new(SG_OTLP_TRACES, &t));
 	enqueue_str(o, "again", 2);
 	wait_done(o, 2, &st);
 	assert_int_equal(st.sent_items, 2);
@@ -368,7 +368,7 @@ test_retry_after(void **state)
 
 	script(s, 429, "Retry-After: 1");
 	target(&t, s);
-	assert_non_null(o = otlp_sender_new(OTLP_TRACES, &t));
+	assert_non_null(o = otlp_sender_new(SG_OTLP_TRACES, &t));
 	enqueue_str(o, "later", 1);
 	wait_done(o, 1, &st);
 	assert_int_equal(st.sent_items, 1);
@@ -391,7 +391,7 @@ test_400_dropped(void **state)
 
 	script(s, 400, NULL);
 	target(&t, s);
-	assert_non_null(o = otlp_sender_new(OTLP_METRICS, &t));
+	assert_non_null(o = otlp_sender_new(SG_OTLP_METRICS, &t));
 	enqueue_str(o, "bad", 4);
 	wait_done(o, 4, &st);
 	assert_int_equal(st.dropped_items, 4);
@@ -419,7 +419,7 @@ test_overflow(void **state)
 	script(s, 503, "Retry-After: 1");
 	target(&t, s);
 	t.max_queue_items = 10;
-	assert_non_null(o = otlp_sender_new(OTLP_TRACES, &t));
+	assert_non_null(o = otlp_sender_new(SG_OTLP_TRACES, &t));
 	enqueue_str(o, "AAAA", 5);
 	do {
 		otlp_sender_stats(o, &st);
@@ -526,12 +526,12 @@ sender_new_on(const cpu_set_t *cpu, const struct otlp_target *t)
 	cpu_set_t all;
 
 	if (cpu == NULL)
-		return otlp_sender_new(OTLP_TRACES, t);
+		return otlp_sender_new(SG_OTLP_TRACES, t);
 	assert_int_equal(pthread_getaffinity_np(pthread_self(), sizeof(all),
 	    &all), 0);
 	assert_int_equal(pthread_setaffinity_np(pthread_self(), sizeof(*cpu),
 	    cpu), 0);
-	o = otlp_sender_new(OTLP_TRACES, t);
+	o = otlp_sender_new(SG_OTLP_TRACES, t);
 	assert_int_equal(pthread_setaffinity_np(pthread_self(), sizeof(all),
 	    &all), 0);
 	return o;
@@ -601,7 +601,7 @@ test_gzip(void **state)
 	want[sizeof(want) - 1] = '\0';
 	target(&t, s);
 	t.gzip = true;
-	assert_non_null(o = otlp_sender_new(OTLP_TRACES, &t));
+	assert_non_null(o = otlp_sender_new(SG_OTLP_TRACES, &t));
 	enqueue_str(o, want, 1);
 	wait_done(o, 1, &st);
 	assert_int_equal(st.sent_items, 1);
@@ -637,7 +637,7 @@ test_headers(void **state)
 	snprintf(t.headers, sizeof(t.headers),
 	    "api-key=secret%%20value%%3D%%2C, X-Tenant = acme,bad header=x,"
 	    "crlf=a%%0d%%0aEvil: 1");
-	assert_non_null(o = otlp_sender_new(OTLP_TRACES, &t));
+	assert_non_null(o = otlp_sender_new(SG_OTLP_TRACES, &t));
 	enqueue_str(o, "h", 1);
 	wait_done(o, 1, &st);
 	otlp_sender_free(o);
@@ -661,7 +661,7 @@ test_free_while_backing_off(void **state)
 	s->dflt = 503;
 	s->dflt_extra = "Retry-After: 30";
 	target(&t, s);
-	assert_non_null(o = otlp_sender_new(OTLP_TRACES, &t));
+	assert_non_null(o = otlp_sender_new(SG_OTLP_TRACES, &t));
 	enqueue_str(o, "never", 1);
 	do {
 		otlp_sender_stats(o, &st);
@@ -690,7 +690,7 @@ test_refused(void **state)
 	close(fd);		/* nobody listens there now */
 	target(&t, s);
 	snprintf(t.url, sizeof(t.url), "http://127.0.0.1:%d/v1/traces", port);
-	assert_non_null(o = otlp_sender_new(OTLP_TRACES, &t));
+	assert_non_null(o = otlp_sender_new(SG_OTLP_TRACES, &t));
 	enqueue_str(o, "x", 1);
 	do {
 		otlp_sender_stats(o, &st);
@@ -711,18 +711,18 @@ test_unresolved_refused(void **state)
 
 	target(&t, *state);
 	snprintf(t.url, sizeof(t.url), "http://collector.example:4318/v1/traces");
-	assert_null(otlp_sender_new(OTLP_TRACES, &t));
+	assert_null(otlp_sender_new(SG_OTLP_TRACES, &t));
 	/* with a resolve entry it is accepted (and curl never resolves) */
 	snprintf(t.resolve, sizeof(t.resolve),
 	    "collector.example:4318:127.0.0.1");
-	struct otlp_sender *o = otlp_sender_new(OTLP_TRACES, &t);
+	struct otlp_sender *o = otlp_sender_new(SG_OTLP_TRACES, &t);
 	assert_non_null(o);
 	otlp_sender_free(o);
 	/* a CA file that was not read before the sandbox */
 	target(&t, *state);
 	snprintf(t.url, sizeof(t.url), "https://127.0.0.1:1/v1/traces");
 	snprintf(t.ca_file, sizeof(t.ca_file), "/nonexistent/ca.pem");
-	assert_null(otlp_sender_new(OTLP_TRACES, &t));
+	assert_null(otlp_sender_new(SG_OTLP_TRACES, &t));
 }
 
 int
