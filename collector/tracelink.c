@@ -250,7 +250,6 @@ tracelink_server_read(struct tracelink *tl, struct tracelink_ctx *ctx,
 		k = NULL;
 	if (tracelink_server_starts(ctx)) {
 		ids_random(ctx->span_id, sizeof(ctx->span_id));
-		ctx->peer_wait = 0;
 		/* the caller's own word on the wire first; then the kernel's
 		 * trace (the traceparent it found, or one it drew) is what
 		 * this request's calls carry */
@@ -261,24 +260,20 @@ tracelink_server_read(struct tracelink *tl, struct tracelink_ctx *ctx,
 			tl_take_local(ctx, TRACELINK_PEER, peer->trace_id,
 			    peer->span_id, peer->parent);
 			tl->st.peer_links++;
+		} else if (hdr) {
+			tl_take_header(ctx, hdr_flags, hdr_trace, hdr_parent);
+			if (k != NULL && memcmp(hdr_trace, k->trace_id, 16) != 0)
+				tl->st.kernel_differs++;
 		} else {
-			if (hdr) {
-				tl_take_header(ctx, hdr_flags, hdr_trace,
-				    hdr_parent);
-				if (k != NULL &&
-				    memcmp(hdr_trace, k->trace_id, 16) != 0)
-					tl->st.kernel_differs++;
-			} else {
-				tl_take_root(ctx);
-				if (k != NULL)
-					memcpy(ctx->trace_id, k->trace_id,
-					    sizeof(ctx->trace_id));
-			}
-			/* The caller's end may not be known yet, or not
-			 * open: its write may be reported after this read.
-			 * The kernel's trace would not be the caller's. */
-			ctx->peer_wait = k == NULL;
+			tl_take_root(ctx);
+			if (k != NULL)
+				memcpy(ctx->trace_id, k->trace_id,
+				    sizeof(ctx->trace_id));
 		}
+		/* Not the caller's yet: its end may not be known, or not
+		 * open, as its write may be reported after this read.  The
+		 * kernel's trace would not be the caller's. */
+		ctx->peer_wait = ctx->source != TRACELINK_PEER && k == NULL;
 		ctx->state = TRACELINK_OPEN;
 	} else if (hdr && !tl_same_header(ctx, hdr_trace, hdr_parent) &&
 	    !((ctx->source == TRACELINK_PEER ||

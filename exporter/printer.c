@@ -135,7 +135,6 @@ put_hex(struct line *l, const uint8_t *b, size_t n)
 	}
 }
 
-
 /* An IPv6 address gets brackets so the port stays unambiguous. */
 static void
 put_text_hostport(struct line *l, const char *addr, size_t n, uint16_t port)

@@ -21,7 +21,6 @@
 
 #include "msg.h"
 
-
 #define TP_LEN		55	/* "00-" 32 "-" 16 "-" 2 */
 #define TP_TRACE	3
 #define TP_PARENT	36
@@ -52,7 +51,6 @@ tp_hex_bytes(const char *s, size_t n, uint8_t *out)
 	}
 	return true;
 }
-
 
 bool
 tracectx_parse(const char *v, size_t n, struct tracectx *out)
