@@ -63,6 +63,12 @@ sg_join_headers(char *dst, size_t sz, const char *a, const char *b)
 	snprintf(dst, sz, "%s%s%s", a, *a && *b ? "," : "", b);
 }
 
+const char *
+sg_otlp_sig_name(enum sg_otlp_sig sig)
+{
+	return sig == SG_OTLP_TRACES ? "traces" : "metrics";
+}
+
 int
 sg_otlp_dest(const struct sg_config *c, enum sg_otlp_sig sig,
     struct sg_otlp_dest *d, char *err, size_t errsz)
@@ -96,8 +102,8 @@ sg_otlp_dest(const struct sg_config *c, enum sg_otlp_sig sig,
 		n = strlen(d->url);
 		if (n > 0 && d->url[n - 1] == '/')
 			d->url[--n] = '\0';
-		snprintf(d->url + n, sizeof(d->url) - n, "%s",
-		    sig == SG_OTLP_TRACES ? "/v1/traces" : "/v1/metrics");
+		snprintf(d->url + n, sizeof(d->url) - n, "/v1/%s",
+		    sg_otlp_sig_name(sig));
 	}
 	d->gzip = (s->compression != SG_OTLP_COMP_INHERIT ? s->compression :
 	    c->otlp_compression) == SG_OTLP_COMP_GZIP;

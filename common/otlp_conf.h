@@ -14,6 +14,10 @@
 
 enum sg_otlp_sig { SG_OTLP_TRACES = 0, SG_OTLP_METRICS = 1 };
 
+/* The signal's name as OTLP spells it in paths and logs: "traces",
+ * "metrics". */
+const char *sg_otlp_sig_name(enum sg_otlp_sig sig);
+
 struct sg_otlp_dest {
 	bool     enabled;
 	char     url[SG_URL_MAX + 16];

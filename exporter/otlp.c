@@ -93,7 +93,7 @@ otlp_configure_signal(const struct sg_config *c, enum sg_otlp_sig sig)
 	st->target = t;
 	st->sender = otlp_sender_new(sig, &t);
 	sg_log(SG_LOG_INFO, "OTLP %s to %s (%s%s)",
-	    sig == SG_OTLP_TRACES ? "traces" : "metrics", t.url,
+	    sg_otlp_sig_name(sig), t.url,
 	    t.protocol == OTLP_PROTO_GRPC ? "grpc" : t.json ? "http/json" :
 	    "http/protobuf",
 	    t.gzip ? ", gzip" : "");

@@ -46,10 +46,6 @@ static const char *const otlp_grpc_path[] = {
 	[SG_OTLP_TRACES] = "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
 	[SG_OTLP_METRICS] = "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export",
 };
-static const char *const otlp_signal_name[] = {
-	[SG_OTLP_TRACES] = "traces",
-	[SG_OTLP_METRICS] = "metrics",
-};
 
 struct otlp_req {
 	struct otlp_req *next;
@@ -691,7 +687,7 @@ static void
 otlp_note(struct otlp_sender *s, enum otlp_result res, const char *why,
     uint32_t items)
 {
-	const char *sig = otlp_signal_name[s->sig];
+	const char *sig = sg_otlp_sig_name(s->sig);
 
 	if (res == OTLP_OK) {
 		if (s->failed > 0)
