@@ -297,18 +297,19 @@ tls_cert() {
 	TLS_NGINX="ssl_certificate $T/cert.pem; ssl_certificate_key $T/key.pem;"
 }
 
-# grpc_check_side METRIC SERVICE: the calls of grpc_peer's CALLS
+# grpc_check_side METRIC SERVICE [OK0 NF0]: the calls of grpc_peer's CALLS
 # "Say:hi:20 Say:missing:5 Say:down:3 Count:3:4", by method and status
-# (SAY and COUNT: the methods' paths).  The client makes them in that
+# (SAY and COUNT: the methods' paths), over OK0 Say OK and NF0 Say
+# NOT_FOUND counted on the series before.  The client makes them in that
 # order and a snapshot may hold only the first ones: wait for the last.
 grpc_check_side() {
-	local m=$1 svc=$2
+	local m=$1 svc=$2 ok0=${3:-0} nf0=${4:-0}
 	assert_count "$m{$svc} Count OK (server streaming)" 4 \
 	    "$(wait_metric 4 "$m" service_name="$svc" rpc_method="$COUNT" rpc_grpc_status_code=0)"
 	scrape
-	assert_count "$m{$svc} Say OK" 20 \
+	assert_count "$m{$svc} Say OK (and $ok0 counted before)" $((20 + ok0)) \
 	    "$(metric_value "$m" service_name="$svc" rpc_method="$SAY" rpc_grpc_status_code=0)"
-	assert_count "$m{$svc} Say NOT_FOUND" 5 \
+	assert_count "$m{$svc} Say NOT_FOUND (and $nf0 counted before)" $((5 + nf0)) \
 	    "$(metric_value "$m" service_name="$svc" rpc_method="$SAY" rpc_grpc_status_code=5)"
 	assert_count "$m{$svc} Say UNAVAILABLE" 3 \
 	    "$(metric_value "$m" service_name="$svc" rpc_method="$SAY" rpc_grpc_status_code=14)"
