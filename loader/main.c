@@ -80,6 +80,11 @@ static struct {
 	pid_t               collector_told;   /* the collector that knows all */
 	struct sg_selected *sel;
 	size_t              nsel;
+	/* Processes a scan found gone or no longer selected, dropped only
+	 * once the ring buffer has been read past the scan (sg_rescan). */
+	uint32_t           *leaving;
+	size_t              nleaving;
+	bool                scanning;
 	uint64_t            proc_msgs_lost;
 	uint64_t            self[SG_SELF_MAX];
 	int                 lock_fd;
@@ -209,42 +214,74 @@ sg_send_proc(const struct sg_proc_info *p)
 		L.proc_msgs_lost++;
 }
 
-/* discovery's verdict on one process */
+static void
+sg_select(const struct sg_proc_info *info)
+{
+	struct sg_selected *e = sg_sel_slot(info->pid, true);
+
+	if (e == NULL) {
+		sg_log(SG_LOG_WARN, "more than %d selected processes: pid %u "
+		    "not instrumented", SG_SELECTED_MAX - 1, info->pid);
+		return;
+	}
+	if (e->pid == 0) {
+		L.nsel++;
+		sg_log(SG_LOG_INFO, "instrumenting pid %u (%s) as %s",
+		    info->pid, info->exe, info->service_name);
+	}
+	e->pid = info->pid;
+	e->mark = 1;
+	e->info = *info;
+	sg_bpf_select_pid(&L.bpf, info->pid);
+	tls_track(L.tls, info->pid);
+	sg_send_proc(info);
+}
+
+static void
+sg_unselect(uint32_t pid)
+{
+	struct sg_selected *e = sg_sel_slot(pid, false);
+	struct sg_proc_info gone = { .pid = pid };
+
+	if (e != NULL) {
+		sg_log(SG_LOG_INFO, "pid %u no longer instrumented", pid);
+		sg_sel_remove(e);
+	}
+	sg_bpf_unselect_pid(&L.bpf, pid);
+	tls_untrack(L.tls, pid);
+	sg_send_proc(&gone);
+}
+
+/* Whether the scan under way let pid go; it is then no longer waiting. */
+static bool
+sg_leaving_take(uint32_t pid)
+{
+	for (size_t i = 0; i < L.nleaving; i++) {
+		if (L.leaving[i] == pid) {
+			L.leaving[i] = L.leaving[--L.nleaving];
+			return true;
+		}
+	}
+	return false;
+}
+
+/* discovery's verdict on one process.  One a scan lets go waits for the
+ * ring buffer to be read (sg_drop_leaving). */
 static void
 sg_on_discovery(void *ctx, const struct sg_proc_info *info)
 {
-	struct sg_selected *e;
-
 	(void)ctx;
 	if (info->present) {
-		e = sg_sel_slot(info->pid, true);
-		if (e == NULL) {
-			sg_log(SG_LOG_WARN, "more than %d selected processes: "
-			    "pid %u not instrumented", SG_SELECTED_MAX - 1,
-			    info->pid);
-			return;
-		}
-		if (e->pid == 0) {
-			L.nsel++;
-			sg_log(SG_LOG_INFO, "instrumenting pid %u (%s) as %s",
-			    info->pid, info->exe, info->service_name);
-		}
-		e->pid = info->pid;
-		e->mark = 1;
-		e->info = *info;
-		sg_bpf_select_pid(&L.bpf, info->pid);
-		tls_track(L.tls, info->pid);
+		/* the pid let go earlier in this scan, now another process's */
+		if (L.scanning && sg_leaving_take(info->pid))
+			sg_unselect(info->pid);
+		sg_select(info);
+	} else if (L.scanning && L.nleaving < SG_SELECTED_MAX &&
+	    loader_pid_selected(info->pid)) {
+		L.leaving[L.nleaving++] = info->pid;
 	} else {
-		e = sg_sel_slot(info->pid, false);
-		if (e != NULL) {
-			sg_log(SG_LOG_INFO, "pid %u no longer instrumented",
-			    info->pid);
-			sg_sel_remove(e);
-		}
-		sg_bpf_unselect_pid(&L.bpf, info->pid);
-		tls_untrack(L.tls, info->pid);
+		sg_unselect(info->pid);
 	}
-	sg_send_proc(info);
 }
 
 /* Copy at most n bytes of a kernel-supplied string, always terminated. */
@@ -293,10 +330,8 @@ loader_on_proc_event(const void *data, size_t size)
 		break;
 	case SG_EV_EXIT:
 		discovery_on_exit(L.disc, (pid_t)ev->hdr.pid);
-		if (loader_pid_selected(ev->hdr.pid)) {
-			struct sg_proc_info gone = { .pid = ev->hdr.pid };
-			sg_on_discovery(NULL, &gone);
-		}
+		if (loader_pid_selected(ev->hdr.pid))
+			sg_unselect(ev->hdr.pid);
 		break;
 	}
 }
@@ -490,11 +525,42 @@ sg_tls_start(const struct sg_preflight *pf)
 	return L.tls != NULL ? 0 : -1;
 }
 
+/*
+ * A scan looks at /proc while the selected processes go on: one may make
+ * its last exchange and exit while the scan runs (a scan that reads every
+ * process's fds for open_port takes tens of ms on a slow machine), and
+ * the scan then finds it gone before the loader has read those events.
+ * Dropping it there would drop them as a stranger's.  So the processes a
+ * scan lets go are dropped after the ring buffer has been read: whatever
+ * they wrote, they wrote before the scan looked.  One the events show
+ * selected again meanwhile (an exec) stays.
+ */
+static void
+sg_drop_leaving(void)
+{
+	if (L.nleaving == 0)
+		return;
+	if (L.drain != NULL)
+		sg_drain_poll(L.drain, 0);
+	for (size_t i = 0; i < L.nleaving; i++) {
+		uint32_t pid = L.leaving[i];
+
+		/* its exit, read meanwhile, may have dropped it already */
+		if (loader_pid_selected(pid) &&
+		    discovery_selector(L.disc, (pid_t)pid) == NULL)
+			sg_unselect(pid);
+	}
+	L.nleaving = 0;
+}
+
 static void
 sg_rescan(void)
 {
+	L.scanning = true;
 	if (discovery_scan(L.disc) < 0)
 		sg_log(SG_LOG_WARN, "discovery scan failed");
+	L.scanning = false;
+	sg_drop_leaving();
 }
 
 static int
@@ -515,9 +581,6 @@ sg_discovery_start(void)
 static void
 sg_reselect(void)
 {
-	uint32_t *stale;
-	size_t nstale = 0;
-
 	for (size_t i = 0; i < SG_SELECTED_MAX; i++)
 		L.sel[i].mark = 0;
 	discovery_free(L.disc);
@@ -525,17 +588,11 @@ sg_reselect(void)
 		sg_fatal("discovery: cannot restart after reload");
 	sg_rescan();
 	/* Collected first: removal shifts entries within the table. */
-	if ((stale = calloc(SG_SELECTED_MAX, sizeof(*stale))) == NULL)
-		sg_fatal("out of memory");
 	for (size_t i = 0; i < SG_SELECTED_MAX; i++)
-		if (L.sel[i].pid != 0 && !L.sel[i].mark)
-			stale[nstale++] = L.sel[i].pid;
-	for (size_t i = 0; i < nstale; i++) {
-		struct sg_proc_info gone = { .pid = stale[i] };
-
-		sg_on_discovery(NULL, &gone);
-	}
-	free(stale);
+		if (L.sel[i].pid != 0 && !L.sel[i].mark &&
+		    L.nleaving < SG_SELECTED_MAX)
+			L.leaving[L.nleaving++] = L.sel[i].pid;
+	sg_drop_leaving();
 }
 
 static void
@@ -880,7 +937,8 @@ sg_run(void)
 	if ((L.drain = sg_drain_new(&L.bpf, &L.to_collector)) == NULL)
 		goto fail;
 	L.sel = calloc(SG_SELECTED_MAX, sizeof(*L.sel));
-	if (L.sel == NULL || sg_discovery_start() < 0)
+	L.leaving = calloc(SG_SELECTED_MAX, sizeof(*L.leaving));
+	if (L.sel == NULL || L.leaving == NULL || sg_discovery_start() < 0)
 		goto fail;
 	sg_check_children();   /* dials the exporter */
 
@@ -893,6 +951,7 @@ sg_run(void)
 	tls_free(L.tls);
 	sg_bpf_close(&L.bpf);
 	free(L.sel);
+	free(L.leaving);
 	close(sfd);
 	sg_runtime_dir_clean(L.cfg.runtime_dir);
 	return 0;

@@ -90,7 +90,26 @@ pid_alive "$L0" || fail "loader exited on SIGHUP with nothing selected"
 http_many 5 "http://127.0.0.1:$PORT2/post" -X PUT -d x=1 >/dev/null
 assert_eq "after SIGHUP with nothing selected: $M{PUT,200}" 25 \
     "$(wait_metric 25 $M http_request_method=PUT http_response_status_code=200 service_name=nginx)"
+# a file without the second port: its nginx is let go, then taken again
 cp "$T/good.ini" "$SENSOR_INI"
+sed -i "s/^open_port = .*/open_port = $PORT/" "$SENSOR_INI"
+kill -HUP "$SENSOR_PID"
+for _ in $(seq 1 50); do
+	scrape && [ "$(metric_value spyglass_instrumented_processes)" = 2 ] && break
+	sleep 0.2
+done
+assert_eq "after SIGHUP without port $PORT2: spyglass_instrumented_processes" 2 \
+    "$(metric_value spyglass_instrumented_processes)"
+assert_eq "after SIGHUP without port $PORT2: processes let go" 2 \
+    "$(grep -c 'no longer instrumented' "$SENSOR_ERR")"
+http_many 5 "http://127.0.0.1:$PORT2/post" -X PUT -d x=1 >/dev/null
+settle
+assert_eq "after SIGHUP without port $PORT2: $M{PUT,200} unchanged" 25 \
+    "$(metric_value $M http_request_method=PUT http_response_status_code=200 service_name=nginx)"
+cp "$T/good.ini" "$SENSOR_INI"
+kill -HUP "$SENSOR_PID"
+assert_eq "after SIGHUP with port $PORT2 again: spyglass_instrumented_processes" 4 \
+    "$(WAIT_METRIC_TRIES=100 wait_metric 4 spyglass_instrumented_processes)"
 
 ms_now() { date +%s%3N; }
 
