@@ -36,6 +36,7 @@
 #include "pstats.h"
 #include "resolve.h"
 #include "rundir.h"
+#include "selection.h"
 #include "self.h"
 #include "services_conf.h"
 #include "tls.h"
@@ -46,7 +47,6 @@
  * the heaviest bench load, held while the collector is behind or being
  * restarted.  Its memory is given back once it has been idle a second. */
 #define SG_CHAN_SIZE      (4u << 20)
-#define SG_SELECTED_MAX   4096   /* power of two */
 #define SG_MAX_OVERRIDES  64
 #define SG_PSTATS_MSG     (32u << 10)   /* one message of process samples */
 
@@ -55,13 +55,6 @@ struct sg_sources {
 	const char *file;           /* NULL: built-in defaults only */
 	const char *overrides[SG_MAX_OVERRIDES];
 	int         noverrides;
-};
-
-/* Selected processes: pid -> metadata, linear probing. */
-struct sg_selected {
-	uint32_t            pid;    /* 0: empty */
-	uint8_t             mark;   /* seen in the current rescan */
-	struct sg_proc_info info;
 };
 
 static struct {
@@ -78,13 +71,6 @@ static struct {
 	int                 exporter_connects;
 	pid_t               collector;        /* the collector we know of */
 	pid_t               collector_told;   /* the collector that knows all */
-	struct sg_selected *sel;
-	size_t              nsel;
-	/* Processes a scan found gone or no longer selected, dropped only
-	 * once the ring buffer has been read past the scan (sg_rescan). */
-	uint32_t           *leaving;
-	size_t              nleaving;
-	bool                scanning;
 	uint64_t            proc_msgs_lost;
 	uint64_t            self[SG_SELF_MAX];
 	int                 lock_fd;
@@ -136,53 +122,6 @@ fail:
 	return -1;
 }
 
-/* ---- selected processes ---- */
-
-static struct sg_selected *
-sg_sel_slot(uint32_t pid, bool create)
-{
-	size_t mask = SG_SELECTED_MAX - 1;
-
-	for (size_t i = 0, h = (pid * 2654435761u) & mask; i < SG_SELECTED_MAX;
-	    i++, h = (h + 1) & mask) {
-		if (L.sel[h].pid == pid)
-			return &L.sel[h];
-		if (L.sel[h].pid == 0)
-			return create && L.nsel < SG_SELECTED_MAX - 1 ?
-			    &L.sel[h] : NULL;
-	}
-	return NULL;
-}
-
-/* Backward-shift deletion keeps probe chains intact without tombstones. */
-static void
-sg_sel_remove(struct sg_selected *e)
-{
-	size_t mask = SG_SELECTED_MAX - 1;
-	size_t i = (size_t)(e - L.sel), j = i;
-
-	for (;;) {
-		size_t home;
-
-		j = (j + 1) & mask;
-		if (L.sel[j].pid == 0)
-			break;
-		home = (L.sel[j].pid * 2654435761u) & mask;
-		if (((j - home) & mask) >= ((j - i) & mask)) {
-			L.sel[i] = L.sel[j];
-			i = j;
-		}
-	}
-	memset(&L.sel[i], 0, sizeof(L.sel[i]));
-	L.nsel--;
-}
-
-bool
-loader_pid_selected(uint32_t pid)
-{
-	return pid != 0 && sg_sel_slot(pid, false) != NULL;
-}
-
 /* Everything for the collector goes through here: after the events
  * read so far, which it must see first. */
 static int
@@ -202,6 +141,7 @@ sg_to_child(enum sg_child to, uint16_t type, const void *payload, size_t len)
 	return sg_ipc_send(L.to_exporter, type, payload, len);
 }
 
+/* A process's metadata, or its departure, for the collector. */
 static void
 sg_send_proc(const struct sg_proc_info *p)
 {
@@ -212,128 +152,6 @@ sg_send_proc(const struct sg_proc_info *p)
 	msg_put_proc(&w, p);
 	if (w.err || sg_to_collector(SG_MSG_PROC, buf, w.len) != 0)
 		L.proc_msgs_lost++;
-}
-
-static void
-sg_select(const struct sg_proc_info *info)
-{
-	struct sg_selected *e = sg_sel_slot(info->pid, true);
-
-	if (e == NULL) {
-		sg_log(SG_LOG_WARN, "more than %d selected processes: pid %u "
-		    "not instrumented", SG_SELECTED_MAX - 1, info->pid);
-		return;
-	}
-	if (e->pid == 0) {
-		L.nsel++;
-		sg_log(SG_LOG_INFO, "instrumenting pid %u (%s) as %s",
-		    info->pid, info->exe, info->service_name);
-	}
-	e->pid = info->pid;
-	e->mark = 1;
-	e->info = *info;
-	sg_bpf_select_pid(&L.bpf, info->pid);
-	tls_track(L.tls, info->pid);
-	sg_send_proc(info);
-}
-
-static void
-sg_unselect(uint32_t pid)
-{
-	struct sg_selected *e = sg_sel_slot(pid, false);
-	struct sg_proc_info gone = { .pid = pid };
-
-	if (e != NULL) {
-		sg_log(SG_LOG_INFO, "pid %u no longer instrumented", pid);
-		sg_sel_remove(e);
-	}
-	sg_bpf_unselect_pid(&L.bpf, pid);
-	tls_untrack(L.tls, pid);
-	sg_send_proc(&gone);
-}
-
-/* Whether the scan under way let pid go; it is then no longer waiting. */
-static bool
-sg_leaving_take(uint32_t pid)
-{
-	for (size_t i = 0; i < L.nleaving; i++) {
-		if (L.leaving[i] == pid) {
-			L.leaving[i] = L.leaving[--L.nleaving];
-			return true;
-		}
-	}
-	return false;
-}
-
-/* discovery's verdict on one process.  One a scan lets go waits for the
- * ring buffer to be read (sg_drop_leaving). */
-static void
-sg_on_discovery(void *ctx, const struct sg_proc_info *info)
-{
-	(void)ctx;
-	if (info->present) {
-		/* the pid let go earlier in this scan, now another process's */
-		if (L.scanning && sg_leaving_take(info->pid))
-			sg_unselect(info->pid);
-		sg_select(info);
-	} else if (L.scanning && L.nleaving < SG_SELECTED_MAX &&
-	    loader_pid_selected(info->pid)) {
-		L.leaving[L.nleaving++] = info->pid;
-	} else {
-		sg_unselect(info->pid);
-	}
-}
-
-/* Copy at most n bytes of a kernel-supplied string, always terminated. */
-static void
-sg_copy_kstr(char *dst, size_t dstsz, const char *src, size_t n)
-{
-	size_t len = strnlen(src, n < dstsz ? n : dstsz - 1);
-
-	memcpy(dst, src, len);
-	dst[len] = '\0';
-}
-
-void
-loader_on_proc_event(const void *data, size_t size)
-{
-	const struct sg_proc_event *ev = data;
-	char exe[SG_EXEC_PATH_MAX], args[SG_EXEC_ARGS_MAX + 1];
-	size_t n;
-
-	if (size < offsetof(struct sg_proc_event, filename))
-		return;
-	switch (ev->hdr.type) {
-	case SG_EV_EXEC:
-		if (size < sizeof(*ev))
-			return;
-		sg_copy_kstr(exe, sizeof(exe), ev->filename,
-		    sizeof(ev->filename));
-		n = ev->args_len < SG_EXEC_ARGS_MAX ? ev->args_len :
-		    SG_EXEC_ARGS_MAX;
-		for (size_t i = 0; i < n; i++)   /* argv is NUL-separated */
-			args[i] = ev->args[i] ? ev->args[i] : ' ';
-		args[n] = '\0';
-		discovery_on_exec(L.disc, (pid_t)ev->hdr.pid, exe, args);
-		/* Not (or no longer) matched: stop tracing it. */
-		if (!loader_pid_selected(ev->hdr.pid))
-			sg_bpf_unselect_pid(&L.bpf, ev->hdr.pid);
-		else   /* a new image: an executable linking OpenSSL */
-			tls_track(L.tls, (pid_t)ev->hdr.pid);
-		break;
-	case SG_EV_FORK:
-		if (loader_pid_selected(ev->ppid))
-			discovery_on_fork(L.disc, (pid_t)ev->ppid,
-			    (pid_t)ev->hdr.pid);
-		if (!loader_pid_selected(ev->hdr.pid))
-			sg_bpf_unselect_pid(&L.bpf, ev->hdr.pid);
-		break;
-	case SG_EV_EXIT:
-		discovery_on_exit(L.disc, (pid_t)ev->hdr.pid);
-		if (loader_pid_selected(ev->hdr.pid))
-			sg_unselect(ev->hdr.pid);
-		break;
-	}
 }
 
 /* ---- messages to the children ---- */
@@ -354,6 +172,13 @@ sg_send_config(unsigned to)
 		return -1;
 	}
 	return 0;
+}
+
+static void
+sg_resend_proc(const struct sg_proc_info *p, void *ctx)
+{
+	(void)ctx;
+	sg_send_proc(p);
 }
 
 /* Tell a child the pid of the other one, the only peer it may take. */
@@ -385,9 +210,7 @@ sg_resync_collector(void)
 	    sg_send_peer(SG_CHILD_COLLECTOR,
 	    children_pid(SG_CHILD_EXPORTER)) < 0)
 		return -1;
-	for (size_t i = 0; i < SG_SELECTED_MAX; i++)
-		if (L.sel[i].pid != 0)
-			sg_send_proc(&L.sel[i].info);
+	selection_foreach(sg_resend_proc, NULL);
 	L.collector_told = col;
 	return sg_send_peer(SG_CHILD_EXPORTER, col);
 }
@@ -415,7 +238,7 @@ sg_send_stats(void)
 	L.self[SG_SELF_LOST_RINGBUF] = sg_bpf_stat(&L.bpf, SG_STAT_RB_FULL);
 	L.self[SG_SELF_LOST_LOADER_IPC] = ds.lost_ipc;
 	L.self[SG_SELF_BAD_LOADER] = ds.bad;
-	L.self[SG_SELF_INSTRUMENTED] = L.nsel;
+	L.self[SG_SELF_INSTRUMENTED] = selection_count();
 	L.self[SG_SELF_TLS_UNBOUND] = sg_bpf_stat(&L.bpf, SG_STAT_TLS_UNBOUND);
 	L.self[SG_SELF_TLS_FILES] = tls_attached(L.tls);
 	L.self[SG_SELF_PROC_MSGS_LOST] = L.proc_msgs_lost;
@@ -479,6 +302,15 @@ sg_pstats_add(struct sg_pstats_batch *b, const struct sg_pstat *p)
 		b->h.n++;
 }
 
+static void
+sg_pstats_sample_one(const struct sg_proc_info *info, void *ctx)
+{
+	struct sg_pstat p;
+
+	if (pstats_sample((pid_t)info->pid, info->start_time, &p) == 0)
+		sg_pstats_add(ctx, &p);
+}
+
 /*
  * [metrics] features = application_process: the resource use of every
  * selected process, from /proc, which only the loader may read.  Once a
@@ -495,14 +327,7 @@ sg_send_pstats(void)
 		return;
 	sg_pstats_begin(&b, sg_clock_ns(CLOCK_MONOTONIC),
 	    (uint16_t)(ncpu > 0 && ncpu <= UINT16_MAX ? ncpu : 1));
-	for (size_t i = 0; i < SG_SELECTED_MAX; i++) {
-		struct sg_pstat p;
-
-		if (L.sel[i].pid == 0 || pstats_sample((pid_t)L.sel[i].pid,
-		    L.sel[i].info.start_time, &p) < 0)
-			continue;
-		sg_pstats_add(&b, &p);
-	}
+	selection_foreach(sg_pstats_sample_one, &b);
 	sg_pstats_flush(&b);
 }
 
@@ -525,50 +350,13 @@ sg_tls_start(const struct sg_preflight *pf)
 	return L.tls != NULL ? 0 : -1;
 }
 
-/*
- * A scan looks at /proc while the selected processes go on: one may make
- * its last exchange and exit while the scan runs (a scan that reads every
- * process's fds for open_port takes tens of ms on a slow machine), and
- * the scan then finds it gone before the loader has read those events.
- * Dropping it there would drop them as a stranger's.  So the processes a
- * scan lets go are dropped after the ring buffer has been read: whatever
- * they wrote, they wrote before the scan looked.  One the events show
- * selected again meanwhile (an exec) stays.
- */
-static void
-sg_drop_leaving(void)
-{
-	if (L.nleaving == 0)
-		return;
-	if (L.drain != NULL)
-		sg_drain_poll(L.drain, 0);
-	for (size_t i = 0; i < L.nleaving; i++) {
-		uint32_t pid = L.leaving[i];
-
-		/* its exit, read meanwhile, may have dropped it already */
-		if (loader_pid_selected(pid) &&
-		    discovery_selector(L.disc, (pid_t)pid) == NULL)
-			sg_unselect(pid);
-	}
-	L.nleaving = 0;
-}
-
-static void
-sg_rescan(void)
-{
-	L.scanning = true;
-	if (discovery_scan(L.disc) < 0)
-		sg_log(SG_LOG_WARN, "discovery scan failed");
-	L.scanning = false;
-	sg_drop_leaving();
-}
-
 static int
 sg_discovery_start(void)
 {
-	L.disc = discovery_new(&L.cfg, sg_on_discovery, NULL);
+	L.disc = discovery_new(&L.cfg, selection_on_discovery, NULL);
 	if (L.disc == NULL)
 		return -1;
+	selection_set_discovery(L.disc);
 	discovery_ignore(L.disc, getpid());
 	for (int i = 0; i < SG_CHILD_MAX; i++)
 		if (children_pid(i) > 0)
@@ -581,18 +369,12 @@ sg_discovery_start(void)
 static void
 sg_reselect(void)
 {
-	for (size_t i = 0; i < SG_SELECTED_MAX; i++)
-		L.sel[i].mark = 0;
+	selection_unmark();
 	discovery_free(L.disc);
 	if (sg_discovery_start() < 0)
 		sg_fatal("discovery: cannot restart after reload");
-	sg_rescan();
-	/* Collected first: removal shifts entries within the table. */
-	for (size_t i = 0; i < SG_SELECTED_MAX; i++)
-		if (L.sel[i].pid != 0 && !L.sel[i].mark &&
-		    L.nleaving < SG_SELECTED_MAX)
-			L.leaving[L.nleaving++] = L.sel[i].pid;
-	sg_drop_leaving();
+	selection_scan();
+	selection_drop_unmarked();
 }
 
 static void
@@ -825,7 +607,7 @@ sg_main_loop(int sfd)
 		now = sg_mono_ms();
 		children_tick(now);
 		if (now >= next_scan) {
-			sg_rescan();
+			selection_scan();
 			tls_rescan(L.tls);
 			next_scan = now + L.cfg.discovery.poll_interval_ms;
 		}
@@ -936,9 +718,8 @@ sg_run(void)
 		goto fail;
 	if ((L.drain = sg_drain_new(&L.bpf, &L.to_collector)) == NULL)
 		goto fail;
-	L.sel = calloc(SG_SELECTED_MAX, sizeof(*L.sel));
-	L.leaving = calloc(SG_SELECTED_MAX, sizeof(*L.leaving));
-	if (L.sel == NULL || L.leaving == NULL || sg_discovery_start() < 0)
+	if (selection_init(&L.bpf, L.tls, L.drain, sg_send_proc) < 0 ||
+	    sg_discovery_start() < 0)
 		goto fail;
 	sg_check_children();   /* dials the exporter */
 
@@ -950,13 +731,13 @@ sg_run(void)
 	nng_close(L.to_exporter);
 	tls_free(L.tls);
 	sg_bpf_close(&L.bpf);
-	free(L.sel);
-	free(L.leaving);
+	selection_free();
 	close(sfd);
 	sg_runtime_dir_clean(L.cfg.runtime_dir);
 	return 0;
 fail:
 	children_stop(1000);
+	selection_free();
 	sg_drain_free(L.drain);
 	sg_chan_close(&L.to_collector);
 	tls_free(L.tls);
