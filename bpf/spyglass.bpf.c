@@ -1734,11 +1734,18 @@ static __always_inline int
 sg_on_exit_proc(struct bpf_raw_tracepoint_args *ctx, bool bits)
 {
 	struct task_struct *p = (struct task_struct *)ctx->args[0];
-	__u32 pid = BPF_CORE_READ(p, pid);
 	__u32 tgid = BPF_CORE_READ(p, tgid);
+	int live = BPF_CORE_READ(p, signal, live.counter);
 
-	/* Only the thread group leader's exit ends the process for us. */
-	if (pid != tgid || !sg_selected(tgid))
+	/*
+	 * The process ends with its last thread, which need not be the
+	 * leader: a main thread may pthread_exit() while others serve, and
+	 * an exec from another thread ends the leader.  do_exit() counts
+	 * the thread out of signal->live before this tracepoint; two
+	 * threads ending together may both see 0, and the second finds the
+	 * process no longer selected.
+	 */
+	if (live != 0 || !sg_selected(tgid))
 		return 0;
 	bpf_map_delete_elem(&sg_pids, &tgid);
 	if (bits)
