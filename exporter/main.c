@@ -7,6 +7,7 @@
  * capabilities, unprivileged uid, seccomp allowlist.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +43,7 @@ static struct {
 	uint64_t            self[SG_SELF_MAX];
 	bool                dirty;          /* the served snapshot is old */
 	uint64_t            published_ms;   /* when it was made */
+	size_t              trim_len;       /* largest since the last trim */
 } E = {
 	.loader = { .name = "loader" },
 	.collector = { .name = "collector" },
@@ -236,6 +238,15 @@ sg_publish(void)
 		prom_set_snapshot(E.prom, snap, len);
 	otlp_snapshot(snap, len);
 	free(snap);
+	/* Series that expired (a crowd of short-lived processes gone) were
+	 * small blocks all over the heap, of which glibc gives back only
+	 * the top by itself: trim once the snapshot has shrunk by half. */
+	if (len > E.trim_len) {
+		E.trim_len = len;
+	} else if (len < E.trim_len / 2) {
+		malloc_trim(0);
+		E.trim_len = len;
+	}
 	E.dirty = false;
 	E.published_ms = sg_mono_ms();
 }
