@@ -1,4 +1,5 @@
-/* What the loader's modules call back into loader/main.c for. */
+/* What the loader's modules share: its exit statuses, and what the ring
+ * buffer's drain asks of the selection (selection.c). */
 #ifndef SG_LOADER_H
 #define SG_LOADER_H
 
@@ -11,7 +12,8 @@
 #define SG_EXIT_CONFIG    2
 #define SG_EXIT_PREFLIGHT 3
 
-/* An exec, fork or exit event from BPF (size checked by the caller). */
+/* An exec, fork or exit event from BPF (size checked by the caller);
+ * selection.c. */
 void loader_on_proc_event(const void *ev, size_t size);
 /* Whether events of this process are forwarded to the collector. */
 bool loader_pid_selected(uint32_t pid);
