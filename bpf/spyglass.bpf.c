@@ -19,8 +19,8 @@
  *  - one tracepoint per syscall (needs tracefs).
  *
  * Plaintext of TLS connections comes from uprobes on OpenSSL's
- * SSL_read/SSL_write (and their _ex forms), which the loader attaches per
- * library file (tls.c).  The socket I/O the library does for a call tells
+ * SSL_read/SSL_write (and their _ex forms, or the inner functions both
+ * forms call), which the loader attaches per library file (tls.c).  The socket I/O the library does for a call tells
  * which connection it serves; its ciphertext is then not reported.
  *
  * Nothing is parsed here.  Each program returns at once for processes not
@@ -1811,8 +1811,9 @@ sg_ssl_enter(__u8 op, __u64 ssl, __u64 buf, __u64 lenp)
 	return 0;
 }
 
-/* Bytes the call moved: its return value, or for the _ex forms what it
- * stored at lenp when it returned 1.  Every one returns an int: the
+/* Bytes the call moved: its return value, or for the _ex forms (and
+ * the inner functions that take their arguments, tls_elf.c) what it
+ * stored at lenp when it succeeded (> 0).  Every one returns an int: the
  * upper half of the register is not part of it. */
 static __always_inline __s64
 sg_ssl_moved(const struct sg_ssl_call *c, long rax)
@@ -1826,7 +1827,7 @@ sg_ssl_moved(const struct sg_ssl_call *c, long rax)
 		return ret > 0 ? ret : 0;
 	case SG_SSL_READ_EX:
 	case SG_SSL_WRITE_EX:
-		if (ret != 1 || bpf_probe_read_user(&n, sizeof(n),
+		if (ret <= 0 || bpf_probe_read_user(&n, sizeof(n),
 		    (void *)c->lenp) != 0)
 			return 0;
 		return n < (1ULL << 62) ? (__s64)n : 0;

@@ -25,7 +25,9 @@
 
 /* Each uprobe: a function, the BPF program, entry or return.  SSL_read
  * and SSL_write make a file OpenSSL; the others are attached where the
- * version has them (the _ex forms arrived in 1.1.1). */
+ * version has them (the _ex forms arrived in 1.1.1).  An inner function
+ * takes the _ex form's arguments and returns > 0 on success, as the _ex
+ * form does: the same programs serve it. */
 static const struct tls_probe {
 	enum tls_func func;
 	const char   *prog;
@@ -42,6 +44,10 @@ static const struct tls_probe {
 	{ TLS_SSL_DO_HANDSHAKE, "ssl_handshake_enter", false },
 	{ TLS_SSL_DO_HANDSHAKE, "ssl_return",          true  },
 	{ TLS_SSL_FREE,         "ssl_free_enter",      false },
+	{ TLS_SSL_READ_INNER,   "ssl_read_ex_enter",   false },
+	{ TLS_SSL_READ_INNER,   "ssl_return",          true  },
+	{ TLS_SSL_WRITE_INNER,  "ssl_write_ex_enter",  false },
+	{ TLS_SSL_WRITE_INNER,  "ssl_return",          true  },
 };
 #define TLS_PROBES (sizeof(tls_probes) / sizeof(tls_probes[0]))
 
@@ -219,6 +225,13 @@ tls_attach(struct tls *t, struct tls_file *fl, const char *path)
 		close(fd);
 		return;
 	}
+	/* An inner function, where found, in place of the two calls that
+	 * go through it: one probe where the kernel need not single-step
+	 * (tls_elf.c says why). */
+	if (off[TLS_SSL_READ_INNER] != 0)
+		off[TLS_SSL_READ] = off[TLS_SSL_READ_EX] = 0;
+	if (off[TLS_SSL_WRITE_INNER] != 0)
+		off[TLS_SSL_WRITE] = off[TLS_SSL_WRITE_EX] = 0;
 	snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
 	for (size_t i = 0; i < TLS_PROBES; i++) {
 		const struct tls_probe *p = &tls_probes[i];
@@ -248,7 +261,12 @@ tls_attach(struct tls *t, struct tls_file *fl, const char *path)
 	close(fd);
 	fl->openssl = true;
 	t->attached++;
-	sg_log(SG_LOG_INFO, "tls: %u uprobes on OpenSSL in %s", n, fl->path);
+	sg_log(SG_LOG_INFO, "tls: %u uprobes on OpenSSL in %s%s", n, fl->path,
+	    off[TLS_SSL_READ_INNER] != 0 && off[TLS_SSL_WRITE_INNER] != 0 ?
+	    " (reads and writes at their inner functions)" :
+	    off[TLS_SSL_READ_INNER] != 0 ? " (reads at their inner function)" :
+	    off[TLS_SSL_WRITE_INNER] != 0 ? " (writes at their inner function)" :
+	    "");
 }
 
 static struct tls_file *

@@ -1,6 +1,6 @@
 /*
  * Fuzz target for the ELF reader of the TLS uprobes (loader/tls_elf.c):
- * the input is the file.  It runs in the privileged loader, on files the
+ * the input is the file, and also the code of a wrapper.  It runs in the privileged loader, on files the
  * loader trusts (root's); this target holds it to what it promises for
  * any bytes: no crash, no overread, and every offset it returns lies
  * within the file.
@@ -34,5 +34,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fz_check(!found || (off[TLS_SSL_READ] != 0 && off[TLS_SSL_WRITE] != 0),
 	    "found without SSL_read and SSL_write");
 	(void)tls_elf_has_section(fd, ".go.buildinfo");
+	/* The input as code too: the wrapper decoding reads within n. */
+	if (size > 0) {
+		size_t callee = tls_elf_wrapper_callee(data, size, 0x1000,
+		    0x1000, 0x1000 + size);
+
+		fz_check(callee == 0 || (callee >= 0x1000 &&
+		    callee < 0x1000 + size), "callee outside its bounds");
+		(void)tls_elf_calls(data, size, 0x1000, 0x1000);
+	}
 	return 0;
 }
