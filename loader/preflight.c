@@ -255,8 +255,9 @@ pf_report_hooks(struct pf_out *o, const struct sg_config *c,
 		pf(o, "ok", "TLS: off (ebpf.tls = false): no uprobes");
 	else if (p->hooks.uprobes)
 		pf(o, "ok", "TLS: uprobes on OpenSSL's SSL_read/SSL_write (and "
-		    "_ex forms) in the libssl or executable a selected process "
-		    "maps; this kernel asks %s for them",
+		    "_ex forms, or the inner functions both forms call) in the "
+		    "libssl or executable a selected process maps; this kernel "
+		    "asks %s for them",
 		    p->hooks.uprobes_need_admin ? "cap_sys_admin (kept)" :
 		    "cap_perfmon");
 	else if (c->enforce_sys_caps)

@@ -520,7 +520,10 @@ tls_describe_pid(FILE *f, pid_t pid)
 			other = "a Go program: crypto/tls is not covered";
 		close(fd);
 		if (seen) {
-			fprintf(f, "TLS seen: OpenSSL in %s", maps[i].path);
+			fprintf(f, "TLS seen: OpenSSL in %s%s", maps[i].path,
+			    off[TLS_SSL_READ_INNER] != 0 &&
+			    off[TLS_SSL_WRITE_INNER] != 0 ?
+			    " (at its inner read and write functions)" : "");
 			return;
 		}
 		if (strncmp(base, "libgnutls.so", 12) == 0)
