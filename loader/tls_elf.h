@@ -31,8 +31,9 @@ extern const char *const tls_func_names[TLS_FUNCS];
  * absent; every one found lies within the file); true when it holds
  * SSL_read and SSL_write.  Where a file's SSL_read and SSL_read_ex both
  * call one inner function (OpenSSL 1.1.1 and 3.x: ssl_read_internal,
- * which takes SSL_read_ex's arguments), its offset is given in place of
- * theirs, and likewise for writes: see tls_elf.c for why.
+ * which takes SSL_read_ex's arguments), its offset is given too, and
+ * likewise for writes; tls.c probes it in place of theirs (tls_elf.c
+ * says why).
  */
 bool tls_elf_offsets(int fd, size_t off[TLS_FUNCS]);
 
