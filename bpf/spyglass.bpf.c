@@ -20,8 +20,9 @@
  *
  * Plaintext of TLS connections comes from uprobes on OpenSSL's
  * SSL_read/SSL_write (and their _ex forms, or the inner functions both
- * forms call), which the loader attaches per library file (tls.c).  The socket I/O the library does for a call tells
- * which connection it serves; its ciphertext is then not reported.
+ * forms call), which the loader attaches per library file (tls.c).  The
+ * socket I/O the library does for a call tells which connection it
+ * serves; its ciphertext is then not reported.
  *
  * Nothing is parsed here.  Each program returns at once for processes not
  * in sg_pids; for selected ones it finds the TCP socket and copies at most

@@ -1,9 +1,9 @@
 /*
  * Fuzz target for the ELF reader of the TLS uprobes (loader/tls_elf.c):
- * the input is the file, and also the code of a wrapper.  It runs in the privileged loader, on files the
- * loader trusts (root's); this target holds it to what it promises for
- * any bytes: no crash, no overread, and every offset it returns lies
- * within the file.
+ * the input is the file, and also the code of a wrapper.  It runs in the
+ * privileged loader, on files the loader trusts (root's); this target
+ * holds it to what it promises for any bytes: no crash, no overread,
+ * and every offset it returns lies within the file.
  *
  * Build with -fsanitize=fuzzer, or with fuzz_main.c for a program that
  * runs the files named on its command line.
