@@ -11,7 +11,9 @@
  * A memfd holds a control page (the two positions) and the data, which
  * each side maps twice in a row so that a message that wraps reads as one.
  * Positions are byte counts that only grow; a message starts at a
- * multiple of 8.  The collector maps the data read-only, and the loader
+ * multiple of 8.  A lap may end early with a pad, which the collector
+ * passes over itself: the loader goes back to the first pages while the
+ * collector is close behind, so that only those stay resident.  The collector maps the data read-only, and the loader
  * never reads it: the only thing the loader takes from the collector is
  * its position, which is checked (between the last one seen and ours)
  * before use.

@@ -1,6 +1,6 @@
 /* The loader-to-collector channel in shared memory (chan.c): order,
- * wrapping, a full channel, how much waits, positions and messages that are not the
- * loader's, a successor passing over its predecessor's last message, and
+ * wrapping, a full channel, how much waits, the lap cut short while the
+ * collector keeps up, positions and messages that are not the loader's, a successor passing over its predecessor's last message, and
  * a producer and a consumer thread at full speed (ThreadSanitizer in CI). */
 #include <pthread.h>
 #include <sched.h>
@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -301,6 +302,148 @@ test_successor(void **state)
 	sg_chan_close(&p);
 }
 
+/* Resident pages of the data from byte from to its end. */
+static size_t
+resident_from(const struct sg_chan *p, size_t from)
+{
+	unsigned char vec[(4u << 20) / 4096];
+	size_t n = (p->size - from) / 4096, k = 0;
+
+	assert_true(p->size <= sizeof(vec) * 4096);
+	assert_int_equal(mincore(p->data + from, p->size - from, vec), 0);
+	for (size_t i = 0; i < n; i++)
+		k += vec[i] & 1;
+	return k;
+}
+
+/* A collector that keeps up: the loader goes back to the first pages
+ * after 1 MiB, and what lies past them is never touched. */
+static void
+test_recycle(void **state)
+{
+	const size_t size = 4u << 20, at = 1u << 20;
+	struct sg_chan p, c;
+	uint8_t buf[4000];
+
+	(void)state;
+	assert_int_equal(sg_chan_create(&p, size), 0);
+	attach(&p, &c);
+	for (uint32_t i = 0; i < 2000; i++) {
+		fill(buf, sizeof(buf), i);
+		assert_int_equal(sg_chan_send(&p, SG_MSG_EVENTS, buf,
+		    sizeof(buf)), 0);
+		assert_true((p.head & (size - 1)) <= at + 4016);
+		expect_msg(&c, SG_MSG_EVENTS, sizeof(buf), i);
+	}
+	/* 2000 messages of 4016 bytes: seven laps cut short at 1 MiB */
+	assert_true(p.head > 6 * size);
+	assert_int_equal(resident_from(&p, at + 8192), 0);
+	assert_int_equal(sg_chan_pending(&p), 0);
+	sg_chan_close(&c);
+	sg_chan_close(&p);
+}
+
+/* A collector some messages behind: the jump waits until the distance
+ * gone, less what is pending, is 1 MiB; nothing is lost or reordered. */
+static void
+test_recycle_with_backlog(void **state)
+{
+	const size_t size = 4u << 20, at = 1u << 20;
+	struct sg_chan p, c;
+	uint8_t buf[4000];
+	uint32_t got = 0;
+
+	(void)state;
+	assert_int_equal(sg_chan_create(&p, size), 0);
+	attach(&p, &c);
+	for (uint32_t i = 0; i < 3000; i++) {
+		uint64_t before = p.head;
+
+		fill(buf, sizeof(buf), i);
+		assert_int_equal(sg_chan_send(&p, SG_MSG_EVENTS, buf,
+		    sizeof(buf)), 0);
+		if (p.head - before > 4016)    /* a jump: room was kept */
+			assert_true((before & (size - 1)) - at >=
+			    (uint64_t)(i - got) * 4016);
+		if (i >= got + 50)             /* 50 behind, 200 kB */
+			expect_msg(&c, SG_MSG_EVENTS, sizeof(buf), got++);
+	}
+	assert_true(p.head > 6 * size);
+	assert_int_equal(resident_from(&p, at + 256 * 1024), 0);
+	while (got < 3000) {
+		expect_msg(&c, SG_MSG_EVENTS, sizeof(buf), got);
+		got++;
+	}
+	sg_chan_close(&c);
+	sg_chan_close(&p);
+}
+
+/* A collector behind: the lap goes on until it has caught up. */
+static void
+test_no_recycle_when_behind(void **state)
+{
+	const size_t size = 4u << 20, at = 1u << 20;
+	struct sg_chan p, c;
+	uint8_t buf[4000];
+	uint32_t sent = 0, got = 0;
+
+	(void)state;
+	assert_int_equal(sg_chan_create(&p, size), 0);
+	attach(&p, &c);
+	while ((p.head & (size - 1)) < at + 200000) {
+		fill(buf, sizeof(buf), sent);
+		assert_int_equal(sg_chan_send(&p, SG_MSG_EVENTS, buf,
+		    sizeof(buf)), 0);
+		sent++;
+	}
+	assert_true(p.head < size);            /* no pad so far */
+	assert_true(resident_from(&p, at + 8192) > 0);
+	for (; got < sent; got++)
+		expect_msg(&c, SG_MSG_EVENTS, sizeof(buf), got);
+	/* caught up: the next message starts the data again */
+	fill(buf, sizeof(buf), sent);
+	assert_int_equal(sg_chan_send(&p, SG_MSG_EVENTS, buf, sizeof(buf)), 0);
+	assert_int_equal(p.head, size + 4016);
+	expect_msg(&c, SG_MSG_EVENTS, sizeof(buf), sent);
+	sg_chan_close(&c);
+	sg_chan_close(&p);
+}
+
+/* A pad that does not end where the data does is no pad. */
+static void
+test_bad_pad(void **state)
+{
+	const size_t size = 4u << 20, at = 1u << 20;
+	struct sg_chan p, c;
+	uint8_t buf[4000];
+	struct sg_msg m;
+	struct sg_msg_hdr h;
+	uint8_t *pad;
+
+	(void)state;
+	assert_int_equal(sg_chan_create(&p, size), 0);
+	attach(&p, &c);
+	fill(buf, sizeof(buf), 0);
+	while ((p.head & (size - 1)) < at) {
+		assert_int_equal(sg_chan_send(&p, SG_MSG_EVENTS, buf,
+		    sizeof(buf)), 0);
+		expect_msg(&c, SG_MSG_EVENTS, sizeof(buf), 0);
+	}
+	pad = p.data + (p.head & (size - 1));
+	fill(buf, sizeof(buf), 4);
+	assert_int_equal(sg_chan_send(&p, SG_MSG_EVENTS, buf, sizeof(buf)), 0);
+	memcpy(&h, pad, sizeof(h));
+	assert_int_equal(h.type, 0xffff);
+	h.size -= 8;
+	memcpy(pad, &h, sizeof(h));
+	assert_int_equal(sg_chan_recv(&c, &m), -1);
+	assert_int_equal(sg_chan_pending(&p), 0);
+	assert_int_equal(sg_chan_send(&p, SG_MSG_EVENTS, buf, sizeof(buf)), 0);
+	expect_msg(&c, SG_MSG_EVENTS, sizeof(buf), 4);
+	sg_chan_close(&c);
+	sg_chan_close(&p);
+}
+
 /* Giving the memory back changes nothing that is read. */
 static void
 test_trim(void **state)
@@ -413,6 +556,10 @@ main(void)
 		cmocka_unit_test(test_bad_position_at_attach),
 		cmocka_unit_test(test_successor),
 		cmocka_unit_test(test_trim),
+		cmocka_unit_test(test_recycle),
+		cmocka_unit_test(test_recycle_with_backlog),
+		cmocka_unit_test(test_no_recycle_when_behind),
+		cmocka_unit_test(test_bad_pad),
 		cmocka_unit_test(test_sizes),
 		cmocka_unit_test(test_threads),
 	};
