@@ -368,6 +368,24 @@ rss_kib() {
 	awk '$1 == "VmRSS:" { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0
 }
 
+# The sum of the pids' VmRSS in KiB, every half second until killed:
+# what the three hold while the load runs (the channel's pages are given
+# back a second after it).  Read with builtins only, so that sampling
+# starts no process beside the load.
+rss_sample_sum() {
+	local p k v sum
+	while :; do
+		sum=0
+		for p in "$@"; do
+			while read -r k v _; do
+				[ "$k" = VmRSS: ] && sum=$((sum + v))
+			done < "/proc/$p/status" 2>/dev/null
+		done
+		echo "$sum"
+		sleep 0.5
+	done
+}
+
 # Pss in KiB: the resident pages, each shared one divided among the
 # processes that map it.  Summed over the three processes it counts their
 # memory once: a sum of VmRSS counts libc's pages three times, and the

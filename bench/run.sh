@@ -141,7 +141,7 @@ load_https_own() { WRK_ENV="env LD_LIBRARY_PATH=$T/ownssl" run_wrk 16 "https://1
 measure() {
 	local scen=$1 mode=$2 round=$3 sel pids p res c0=() c1=() a0 a1 i
 	local foreign sreq=NA lrb=NA lli=NA lci=NA ev=NA h=() rs=() ps=() cpu=() t0 t1
-	local b0=NA b1=NA
+	local b0=NA b1=NA sampler='' rload=NA
 	SENSOR_PIDS="0 0 0"
 	local want=1 xo=() spy=$SPYGLASS
 	case $mode in
@@ -171,9 +171,19 @@ measure() {
 	foreign=$(foreign_sensors)
 	[ "$mode" = off ] || foreign=$((foreign - 1))
 	[ -n "$BPF_STATS" ] && [ "$mode" != off ] && b0=$(bpf_run_ns "$SENSOR_PID")
+	if [ "$mode" != off ]; then
+		rss_sample_sum "${pids[@]}" > "$T/rss_load" &
+		sampler=$!
+	fi
 	t0=$(date +%s%N)
 	res=$("load_$scen" "$DUR")
 	t1=$(date +%s%N)
+	if [ -n "$sampler" ]; then
+		kill "$sampler" 2>/dev/null
+		wait "$sampler" 2>/dev/null
+		rload=$(sort -n "$T/rss_load" | tail -n 1)
+		[ -n "$rload" ] || rload=NA
+	fi
 	[ -n "$BPF_STATS" ] && [ "$mode" != off ] && b1=$(bpf_run_ns "$SENSOR_PID")
 	for p in "${pids[@]}"; do c1+=("$(cpu_ns "$p")"); done
 	a1=$(cpu_ns "$APP_PID")
@@ -198,8 +208,8 @@ measure() {
 	# scen mode round rps p50 p99 p999 reqs errors conns sensor_reqs
 	# lost_rb lost_lipc lost_cipc events cpu_l cpu_c cpu_e app_cpu
 	# hwm_l hwm_c hwm_e wall_s foreign_sensors rss_l rss_c rss_e
-	# pss_l pss_c pss_e bpf_ns_per_request
-	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
+	# pss_l pss_c pss_e bpf_ns_per_request rss_sum_under_load
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
 	    "$scen" "$mode" "$round" "$(echo "$res" | tr ' ' '\t')" \
 	    "$sreq" "$lrb" "$lli" "$lci" "$ev" "${cpu[0]}" "${cpu[1]}" "${cpu[2]}" \
 	    "$(awk -v a="$a0" -v b="$a1" 'BEGIN { printf "%.4f", (b - a) / 1e9 }')" \
@@ -208,7 +218,8 @@ measure() {
 	    "$foreign" "${rs[0]}" "${rs[1]}" "${rs[2]}" \
 	    "${ps[0]}" "${ps[1]}" "${ps[2]}" \
 	    "$(awk -v a="$b0" -v b="$b1" -v n="$(echo "$res" | cut -d' ' -f5)" \
-	        'BEGIN { if (a == "NA" || b == "NA" || n + 0 == 0) print "NA"; else printf "%.0f", (b - a) / n }')" >> "$REC"
+	        'BEGIN { if (a == "NA" || b == "NA" || n + 0 == 0) print "NA"; else printf "%.0f", (b - a) / n }')" \
+	    "$rload" >> "$REC"
 	say "  $scen $mode round $round (foreign sensors: $foreign): $(tail -n 1 "$REC" | cut -f4-9 | tr '\t' ' ') sensor_reqs=$sreq lost=$lrb/$lli/$lci cpu=${cpu[*]}"
 }
 
@@ -250,19 +261,19 @@ run_scenario() {
 
 summary() {
 	local scen mode modes
-	printf '| scenario | mode | req/s | ratio | p50 ms | p99 ms | p99 ratio | client reqs (sum) | sensor reqs (sum) | count check | lost ringbuf/loader_ipc/collector_ipc | sensor CPU s per 100k req (loader+collector+exporter) | app CPU s per 100k req | peak RSS MiB loader/collector/exporter = sum | RSS at the end MiB l/c/e = sum | PSS at the end MiB, sum | BPF ns per request |\n'
-	printf '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n'
+	printf '| scenario | mode | req/s | ratio | p50 ms | p99 ms | p99 ratio | client reqs (sum) | sensor reqs (sum) | count check | lost ringbuf/loader_ipc/collector_ipc | sensor CPU s per 100k req (loader+collector+exporter) | app CPU s per 100k req | peak RSS MiB loader/collector/exporter = sum | RSS at the end MiB l/c/e = sum | RSS under load MiB, max sum | PSS at the end MiB, sum | BPF ns per request |\n'
+	printf '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n'
 	for scen in "${SCENARIOS[@]}"; do
 		eval "modes=\$MODES_$scen"
 		for mode in $modes; do
 			f() { awk -F'\t' -v s="$scen" -v m="$mode" -v c="$1" '$1 == s && $2 == m { print $c }' "$REC"; }
-			local rps p50 p99 orps op99 reqs sreq check lost scpu acpu rss rend pend bpf
+			local rps p50 p99 orps op99 reqs sreq check lost scpu acpu rss rend rload pend bpf
 			rps=$(f 4 | median); p50=$(f 5 | median); p99=$(f 6 | median)
 			orps=$(awk -F'\t' -v s="$scen" '$1 == s && $2 == "off" { print $4 }' "$REC" | median)
 			op99=$(awk -F'\t' -v s="$scen" '$1 == s && $2 == "off" { print $6 }' "$REC" | median)
 			reqs=$(f 8 | awk '{ s += $1 } END { print s + 0 }')
 			if [ "$mode" = off ]; then
-				sreq=-; check=-; lost=-; scpu=-; rss=-; rend=-; pend=-
+				sreq=-; check=-; lost=-; scpu=-; rss=-; rend=-; rload=-; pend=-
 			else
 				sreq=$(f 11 | awk '{ s += $1 } END { print s + 0 }')
 				# on: sensor count in [client, client + conns] each round
@@ -291,6 +302,9 @@ summary() {
 					if ($25 > l) l = $25; if ($26 > c) c = $26; if ($27 > e) e = $27
 					if ($25 + $26 + $27 > t) t = $25 + $26 + $27 }
 					END { printf "%.1f/%.1f/%.1f = %.1f", l / 1024, c / 1024, e / 1024, t / 1024 }' "$REC")
+				rload=$(awk -F'\t' -v s="$scen" -v m="$mode" '$1 == s && $2 == m && $32 != "" && $32 != "NA" {
+					if ($32 > t) t = $32; n++ }
+					END { if (n) printf "%.1f", t / 1024; else print "-" }' "$REC")
 				pend=$(awk -F'\t' -v s="$scen" -v m="$mode" '$1 == s && $2 == m {
 					if ($28 + $29 + $30 > t) t = $28 + $29 + $30 }
 					END { printf "%.1f", t / 1024 }' "$REC")
@@ -299,12 +313,12 @@ summary() {
 			[ "$bpf" != NA ] || bpf=-
 			acpu=$(awk -F'\t' -v s="$scen" -v m="$mode" '$1 == s && $2 == m && $8 > 0 {
 				print $19 / $8 * 100000 }' "$REC" | median)
-			printf '| %s | %s | %.0f | %s | %s | %s | %s | %s | %s | %s | %s | %s | %.2f | %s | %s | %s | %s |\n' \
+			printf '| %s | %s | %.0f | %s | %s | %s | %s | %s | %s | %s | %s | %s | %.2f | %s | %s | %s | %s | %s |\n' \
 			    "$scen" "$mode" "$rps" \
 			    "$(awk -v a="$rps" -v b="$orps" 'BEGIN { if (b + 0 > 0) printf "%.3f", a / b; else print "-" }')" \
 			    "$p50" "$p99" \
 			    "$(awk -v a="$p99" -v b="$op99" 'BEGIN { if (b + 0 > 0 && a != "NA") printf "%.3f", a / b; else print "-" }')" \
-			    "$reqs" "$sreq" "$check" "$lost" "$scpu" "$acpu" "$rss" "$rend" "$pend" "$bpf"
+			    "$reqs" "$sreq" "$check" "$lost" "$scpu" "$acpu" "$rss" "$rend" "$rload" "$pend" "$bpf"
 		done
 	done
 }
