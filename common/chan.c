@@ -25,6 +25,9 @@
 struct sg_chan_ctl {
 	uint64_t                     size;   /* the data's, set by the loader */
 	_Alignas(64) _Atomic uint64_t head;  /* the loader: published up to */
+	/* the loader: where its last pad starts and the lap after it does */
+	_Atomic uint64_t             pad_at;
+	_Atomic uint64_t             pad_end;
 	_Alignas(64) _Atomic uint64_t tail;  /* the collector: taken up to */
 	/* the collector: where the message it acts on starts (NONE: none) */
 	_Atomic uint64_t             busy;
@@ -259,7 +262,9 @@ sg_chan_recycle(struct sg_chan *c)
 		return;
 	h.size = (uint32_t)(c->size - off - SG_CHAN_HDR);
 	memcpy(c->data + off, &h, sizeof(h));
+	atomic_store_explicit(&c->ctl->pad_at, c->head, memory_order_relaxed);
 	c->head += c->size - off;
+	atomic_store_explicit(&c->ctl->pad_end, c->head, memory_order_relaxed);
 	c->touched = true;
 	atomic_store_explicit(&c->ctl->head, c->head, memory_order_release);
 }
@@ -395,8 +400,18 @@ sg_chan_calm(struct sg_chan *c)
 	    memory_order_acquire);
 	uint64_t tail = atomic_load_explicit(&c->ctl->tail,
 	    memory_order_relaxed);
+	uint64_t pad_at = atomic_load_explicit(&c->ctl->pad_at,
+	    memory_order_relaxed);
+	uint64_t pad_end = atomic_load_explicit(&c->ctl->pad_end,
+	    memory_order_relaxed);
+	uint64_t waiting = head - tail;
 
-	return head - tail < c->size / 4;
+	/* A pad not yet passed is no work: it is the rest of a lap.  A pad
+	 * newer than the head read is not counted out (only the yield is
+	 * decided from it). */
+	if (pad_at >= tail && pad_end <= head && pad_end > pad_at)
+		waiting -= pad_end - pad_at;
+	return waiting < c->size / 4;
 }
 
 void

@@ -108,8 +108,9 @@ void sg_chan_clear_wake(struct sg_chan *c);
 int  sg_chan_recv(struct sg_chan *c, struct sg_msg *m);
 /* Done with the message sg_chan_recv() gave: its room is the loader's. */
 void sg_chan_release(struct sg_chan *c);
-/* Whether less than a quarter of the channel waits for the collector:
- * then it may let others have the CPU first without falling behind. */
+/* Whether less than a quarter of the channel waits for the collector
+ * (a pad it has yet to pass not counted): then it may let others have
+ * the CPU first without falling behind. */
 bool sg_chan_calm(struct sg_chan *c);
 
 #endif
