@@ -2114,6 +2114,101 @@ test_conns_states_follow_exchanges(void **state)
 	conns_free(t);
 }
 
+/* ---- the table grows: connections in flight and the address index
+ * move with it */
+
+static struct sg_conns *grow_t;
+static unsigned grow_emitted, grow_peers;
+
+static void
+grow_emit(void *ctx, const struct sg_conn *c, const struct sg_exchange *ex)
+{
+	const struct sg_conn *p = conns_peer(grow_t, c);
+
+	(void)ctx;
+	grow_emitted += ex->status == 200;
+	/* the client's end, pid 8, with the mirrored ports */
+	if (p != NULL && p->pid == 8 && p->id.lport == c->id.rport)
+		grow_peers++;
+}
+
+static int
+send_conn_ports(struct sg_conns *t, uint32_t pid, uint64_t sock,
+    uint8_t role, uint16_t lport, uint16_t rport)
+{
+	struct sg_conn_event e;
+
+	memset(&e, 0, sizeof(e));
+	e.hdr.type = SG_EV_CONN;
+	e.hdr.pid = pid;
+	e.hdr.ts_ns = 1;
+	e.conn.sock = sock;
+	e.conn.family = 2;
+	e.conn.lport = lport;
+	e.conn.rport = rport;
+	memcpy(e.conn.laddr, "\x7f\0\0\x01", 4);
+	memcpy(e.conn.raddr, "\x7f\0\0\x01", 4);
+	e.role = role;
+	return conns_handle_event(t, &e, sizeof(e));
+}
+
+/* 3,000 server connections with a request in flight each, and their
+ * 3,000 clients: the table starts at 1,024 slots and grows past them,
+ * every exchange completes after it and finds its client again. */
+static void
+test_conns_grow(void **state)
+{
+	const unsigned n = 3000;
+	struct sg_conns_stats st;
+
+	(void)state;
+	grow_t = conns_new(16384, TIMEOUT, grow_emit, NULL);
+	assert_non_null(grow_t);
+	grow_emitted = grow_peers = 0;
+	for (unsigned i = 0; i < n; i++) {
+		uint64_t srv = (uint64_t)(i + 1) << 12, cli = srv | 0x800;
+
+		assert_int_equal(send_conn_ports(grow_t, 8, cli,
+		    SG_ROLE_CLIENT, (uint16_t)(20000 + i), 80), 0);
+		assert_int_equal(send_conn_ports(grow_t, 7, srv,
+		    SG_ROLE_SERVER, 80, (uint16_t)(20000 + i)), 0);
+		assert_int_equal(send_data(grow_t, 7, srv, 10 + i, R,
+		    SG_ROLE_SERVER, "GET /g HTTP/1.1\r\n\r\n"), 0);
+	}
+	st = stats_of(grow_t);
+	assert_int_equal(st.active, 2 * n);
+	assert_int_equal(st.states, n);
+	assert_int_equal(st.evicted, 0);
+	for (unsigned i = 0; i < n; i++)
+		assert_int_equal(send_data(grow_t, 7, (uint64_t)(i + 1) << 12,
+		    100000 + i, W, SG_ROLE_SERVER, "HTTP/1.1 200 OK\r\n"
+		    "Content-Length: 0\r\n\r\n"), 0);
+	assert_int_equal(grow_emitted, n);
+	assert_int_equal(grow_peers, n);
+	st = stats_of(grow_t);
+	assert_int_equal(st.unindexed, 0);
+	assert_int_equal(st.evicted, 0);
+	conns_free(grow_t);
+}
+
+/* At its capacity the table no longer grows: a full window gives up its
+ * oldest connection, as before there was growing. */
+static void
+test_conns_capacity_bound(void **state)
+{
+	struct sg_conns *t = new_table(64);
+	struct sg_conns_stats st;
+
+	(void)state;
+	for (uint64_t sock = 1; sock <= 200; sock++)
+		assert_int_equal(send_data(t, 7, sock << 12, sock, R,
+		    SG_ROLE_SERVER, "GET /a HTTP/1.1\r\n\r\n"), 0);
+	st = stats_of(t);
+	assert_true(st.active <= 64);
+	assert_int_equal(st.active + st.evicted, 200);
+	conns_free(t);
+}
+
 static void
 test_conns_timeout_not_emitted(void **state)
 {
@@ -2587,6 +2682,8 @@ main(void)
 		cmocka_unit_test(test_conns_io_after_close),
 		cmocka_unit_test(test_conns_tls),
 		cmocka_unit_test(test_conns_states_follow_exchanges),
+		cmocka_unit_test(test_conns_grow),
+		cmocka_unit_test(test_conns_capacity_bound),
 		cmocka_unit_test(test_conns_timeout_not_emitted),
 		cmocka_unit_test(test_conns_exit_forgets_pid),
 		cmocka_unit_test(test_conns_malformed),
