@@ -1749,9 +1749,10 @@ send_data(struct sg_conns *t, uint32_t pid, uint64_t sock, uint64_t ts,
 	return send_data_cap(t, pid, sock, ts, dir, role, s, SG_CAPTURE_MAX);
 }
 
+/* A connection event; addr4: both ends' IPv4 address, or NULL (zero). */
 static int
-send_conn(struct sg_conns *t, uint32_t pid, uint64_t sock, uint64_t ts,
-    uint8_t role, uint16_t lport)
+send_conn_at(struct sg_conns *t, uint32_t pid, uint64_t sock, uint64_t ts,
+    uint8_t role, uint16_t lport, uint16_t rport, const char *addr4)
 {
 	struct sg_conn_event e;
 
@@ -1762,9 +1763,20 @@ send_conn(struct sg_conns *t, uint32_t pid, uint64_t sock, uint64_t ts,
 	e.conn.sock = sock;
 	e.conn.family = 2;
 	e.conn.lport = lport;
-	e.conn.rport = 40000;
+	e.conn.rport = rport;
+	if (addr4 != NULL) {
+		memcpy(e.conn.laddr, addr4, 4);
+		memcpy(e.conn.raddr, addr4, 4);
+	}
 	e.role = role;
 	return conns_handle_event(t, &e, sizeof(e));
+}
+
+static int
+send_conn(struct sg_conns *t, uint32_t pid, uint64_t sock, uint64_t ts,
+    uint8_t role, uint16_t lport)
+{
+	return send_conn_at(t, pid, sock, ts, role, lport, 40000, NULL);
 }
 
 static int
@@ -2117,6 +2129,8 @@ test_conns_states_follow_exchanges(void **state)
 /* ---- the table grows: connections in flight and the address index
  * move with it */
 
+#define LOOPBACK "\x7f\0\0\x01"
+
 static struct sg_conns *grow_t;
 static unsigned grow_emitted, grow_peers;
 
@@ -2130,26 +2144,6 @@ grow_emit(void *ctx, const struct sg_conn *c, const struct sg_exchange *ex)
 	/* the client's end, pid 8, with the mirrored ports */
 	if (p != NULL && p->pid == 8 && p->id.lport == c->id.rport)
 		grow_peers++;
-}
-
-static int
-send_conn_ports(struct sg_conns *t, uint32_t pid, uint64_t sock,
-    uint8_t role, uint16_t lport, uint16_t rport)
-{
-	struct sg_conn_event e;
-
-	memset(&e, 0, sizeof(e));
-	e.hdr.type = SG_EV_CONN;
-	e.hdr.pid = pid;
-	e.hdr.ts_ns = 1;
-	e.conn.sock = sock;
-	e.conn.family = 2;
-	e.conn.lport = lport;
-	e.conn.rport = rport;
-	memcpy(e.conn.laddr, "\x7f\0\0\x01", 4);
-	memcpy(e.conn.raddr, "\x7f\0\0\x01", 4);
-	e.role = role;
-	return conns_handle_event(t, &e, sizeof(e));
 }
 
 /* 3,000 server connections with a request in flight each, and their
@@ -2168,10 +2162,10 @@ test_conns_grow(void **state)
 	for (unsigned i = 0; i < n; i++) {
 		uint64_t srv = (uint64_t)(i + 1) << 12, cli = srv | 0x800;
 
-		assert_int_equal(send_conn_ports(grow_t, 8, cli,
-		    SG_ROLE_CLIENT, (uint16_t)(20000 + i), 80), 0);
-		assert_int_equal(send_conn_ports(grow_t, 7, srv,
-		    SG_ROLE_SERVER, 80, (uint16_t)(20000 + i)), 0);
+		assert_int_equal(send_conn_at(grow_t, 8, cli, 1,
+		    SG_ROLE_CLIENT, (uint16_t)(20000 + i), 80, LOOPBACK), 0);
+		assert_int_equal(send_conn_at(grow_t, 7, srv, 1,
+		    SG_ROLE_SERVER, 80, (uint16_t)(20000 + i), LOOPBACK), 0);
 		assert_int_equal(send_data(grow_t, 7, srv, 10 + i, R,
 		    SG_ROLE_SERVER, "GET /g HTTP/1.1\r\n\r\n"), 0);
 	}
