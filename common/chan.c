@@ -233,18 +233,19 @@ sg_chan_pending(struct sg_chan *c)
 }
 
 /*
- * The loader goes back to the data's first pages whenever the collector
- * is less than the recycling distance behind: a pad ends the lap early.  Without it every lap
- * touched all of the data, so at any steady load both processes held
- * the whole channel resident.  Now what is resident is the recycling
- * distance plus what the collector fell behind by.
+ * The loader goes back to the data's first pages once it is the
+ * recycling distance past what the collector has yet to take: a pad
+ * ends the lap early.  Without it every lap touched all of the data, so
+ * at any steady load both processes held the whole channel resident.
+ * Now what is resident is that distance plus what the collector fell
+ * behind by.
  *
  * Until the collector has passed the pad, the rest of the lap is not
  * free: the room is the distance gone less what is pending, not the
- * whole channel.  With 256 kB of it (less half of that pending), a
- * collector kept off the CPU for some milliseconds under Redis -P 16
- * lost events; with 1 MiB it has to stay away for some 70 ms at that
- * load's 15 MB/s.
+ * whole channel.  A first version jumped at 256 kB with up to half of
+ * that pending, and a collector kept off the CPU for some milliseconds
+ * under Redis -P 16 lost events to it.  At 1 MiB it would have to stay
+ * away for some 70 ms at that load's 15 MB/s.
  */
 static void
 sg_chan_recycle(struct sg_chan *c)
