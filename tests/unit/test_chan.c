@@ -1,7 +1,8 @@
 /* The loader-to-collector channel in shared memory (chan.c): order,
  * wrapping, a full channel, how much waits, the lap cut short while the
- * collector keeps up, positions and messages that are not the loader's, a successor passing over its predecessor's last message, and
- * a producer and a consumer thread at full speed (ThreadSanitizer in CI). */
+ * collector keeps up, positions and messages that are not the loader's,
+ * a successor passing over its predecessor's last message, and a
+ * producer and a consumer thread at full speed (ThreadSanitizer in CI). */
 #include <pthread.h>
 #include <sched.h>
 #include <setjmp.h>
