@@ -6,9 +6,10 @@
  * it (branches, NOPs, pushes) or out of line with a single step, a second
  * exception.  On a paravirtualised guest such as the bench's, an
  * emulated hit costs about 2 us and a single-stepped one about 7
- * (bench/uprobe_cost; bench/RESULTS.md, 2026-11-27 18:04).  Debian's SSL_read and SSL_write
- * open with `sub $0x18,%rsp`, single-stepped; the ssl_read_internal and
- * ssl_write_internal they (and the _ex forms) call open with pushes.
+ * (bench/uprobe_cost; bench/RESULTS.md, 2026-11-27 18:04).  Debian's
+ * SSL_read and SSL_write open with `sub $0x18,%rsp`, single-stepped; the
+ * ssl_read_internal and ssl_write_internal they (and the _ex forms) call
+ * open with pushes.
  * Those are static, so not in the symbol table: they are found as the
  * callee of the call SSL_read_ex opens with, and taken only when
  * SSL_read calls the same function.
