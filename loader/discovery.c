@@ -34,6 +34,7 @@
 #include <linux/sock_diag.h>
 
 #include "log.h"
+#include "procview.h"
 
 #define DISC_MAX_PROCS   4096        /* selected processes */
 #define DISC_MAX_IGNORE  64          /* the loader and its children */
@@ -123,6 +124,7 @@ struct discovery {
 /* One process being looked at. */
 struct disc_cand {
 	pid_t       pid;
+	pid_t       view;               /* whose /proc shows it (procview.h) */
 	char        exe[PATH_MAX];
 	int         cmdlen;             /* -1 until read into d->cmdline */
 	/* From an exec event, for when /proc/PID is already gone; NULL
@@ -194,7 +196,7 @@ disc_cmdline(struct discovery *d, struct disc_cand *c)
 
 	if (c->cmdlen >= 0)
 		return c->cmdlen;
-	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)c->pid);
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)c->view);
 	if ((n = disc_read(path, d->cmdline, DISC_CMDLINE_MAX - 1)) < 0)
 		n = 0;
 	for (ssize_t i = 0; i < n; i++)
@@ -653,9 +655,10 @@ disc_eligible(const struct discovery *d, struct disc_cand *c)
 {
 	if (disc_ignored(d, c->pid))
 		return false;
+	c->view = procview_thread(c->pid);
 	/* Kernel threads have no executable; neither do zombies, whose
 	 * exec event may still tell what they ran. */
-	if (disc_exe(c->pid, c->exe, sizeof(c->exe)) < 0) {
+	if (disc_exe(c->view, c->exe, sizeof(c->exe)) < 0) {
 		if (c->ev_exe == NULL || c->ev_exe[0] == '\0')
 			return false;
 		disc_copy(c->exe, sizeof(c->exe), c->ev_exe,
@@ -701,13 +704,13 @@ disc_listens_on(struct discovery *d, struct disc_cand *c,
 {
 	const struct disc_netns *ns;
 
-	if (ports->n == 0 || (ns = disc_netns_of(d, c->pid)) == NULL ||
+	if (ports->n == 0 || (ns = disc_netns_of(d, c->view)) == NULL ||
 	    !ns->listens)
 		return false;
 	if (!selected && !ns->fresh && !d->full_fd_scan &&
 	    disc_u64set_has(&d->prev_pids, (uint64_t)c->pid))
 		return false;  /* see struct discovery */
-	return disc_owns_listener(d, c->pid, ports);
+	return disc_owns_listener(d, c->view, ports);
 }
 
 /* Every selector the block sets matches c (exe_path first: no fd table
@@ -841,7 +844,7 @@ disc_fill(const struct discovery *d, pid_t pid, const char *exe,
 	disc_copy(info->exe, sizeof(info->exe), exe, strlen(exe));
 	snprintf(info->instance_id, sizeof(info->instance_id), "%s:%d",
 	    d->host, (int)pid);
-	disc_environ(pid, info);
+	disc_environ(procview_thread(pid), info);
 	if (b != NULL && b->name[0] != '\0')
 		memcpy(info->service_name, b->name, sizeof(info->service_name));
 	if (b != NULL && b->namespace_[0] != '\0')
@@ -892,7 +895,8 @@ disc_scan_pid(struct discovery *d, pid_t pid)
 			at = -1;
 		} else if (d->procs[at].inherited) {
 			/* Kept while it lives (a zombie has no exe). */
-			if (disc_exe(pid, c.exe, sizeof(c.exe)) == 0)
+			if (disc_exe(procview_thread(pid), c.exe,
+			    sizeof(c.exe)) == 0)
 				d->procs[at].gen = d->gen;
 			return;
 		}
@@ -1156,7 +1160,7 @@ discovery_describe(const struct discovery *d, pid_t pid,
 {
 	char exe[PATH_MAX];
 
-	if (disc_exe(pid, exe, sizeof(exe)) < 0)
+	if (disc_exe(procview_thread(pid), exe, sizeof(exe)) < 0)
 		exe[0] = '\0';
 	return disc_fill(d, pid, exe, false, DISC_BY_GLOBAL, info);
 }
@@ -1165,9 +1169,10 @@ const char *
 discovery_explain(struct discovery *d, pid_t pid, char *exe, size_t exesz)
 {
 	static char why[SG_SERVICE_LABEL_MAX + 64];
-	struct disc_cand c = { .pid = pid, .cmdlen = -1 };
+	struct disc_cand c = { .pid = pid, .view = procview_thread(pid),
+		.cmdlen = -1 };
 
-	if (disc_exe(pid, c.exe, sizeof(c.exe)) < 0)
+	if (disc_exe(c.view, c.exe, sizeof(c.exe)) < 0)
 		return NULL;   /* a kernel thread, or gone */
 	snprintf(exe, exesz, "%s", c.exe);
 	if (disc_find(d, pid) >= 0)
@@ -1197,7 +1202,8 @@ discovery_configures_otlp(pid_t pid)
 	bool found = false;
 	ssize_t n;
 
-	snprintf(path, sizeof(path), "/proc/%d/environ", (int)pid);
+	snprintf(path, sizeof(path), "/proc/%d/environ",
+	    (int)procview_thread(pid));
 	if ((buf = malloc(DISC_ENVIRON_MAX + 1)) == NULL)
 		return false;
 	if ((n = disc_read(path, buf, DISC_ENVIRON_MAX)) > 0) {

@@ -12,6 +12,7 @@
 
 #include "clock.h"
 #include "procstat.h"
+#include "procview.h"
 
 /* stat is one line of 52 numbers and a comm: 1 KiB holds it. */
 #define PSTATS_BUF 1024
@@ -69,6 +70,24 @@ pstats_started_ns(uint64_t start_ticks)
 	return start > asleep ? start - asleep : 0;
 }
 
+/* A leader that has ended has no memory of its own to show: a live
+ * thread's stat shows the process's (its times and start are its own). */
+static void
+pstats_memory(pid_t pid, struct sg_procstat *st)
+{
+	char buf[PSTATS_BUF];
+	struct sg_procstat other;
+	pid_t view = procview_thread(pid);
+	ssize_t n;
+
+	if (view != pid && (n = pstats_read(view, "stat", buf,
+	    sizeof(buf))) > 0 &&
+	    procstat_parse_stat(buf, (size_t)n, &other) == 0) {
+		st->vsize = other.vsize;
+		st->rss_pages = other.rss_pages;
+	}
+}
+
 int
 pstats_sample(pid_t pid, uint64_t start_time, struct sg_pstat *out)
 {
@@ -88,9 +107,10 @@ pstats_sample(pid_t pid, uint64_t start_time, struct sg_pstat *out)
 	out->started_ns = pstats_started_ns(st.start_time);
 	out->user_us = pstats_ticks_us(st.utime);
 	out->system_us = pstats_ticks_us(st.stime);
+	snprintf(out->comm, sizeof(out->comm), "%s", st.comm);
+	pstats_memory(pid, &st);
 	out->vm_bytes = st.vsize;
 	out->rss_bytes = st.rss_pages * (uint64_t)pstats_page;
-	snprintf(out->comm, sizeof(out->comm), "%s", st.comm);
 	/* Absent, not zero, when unreadable (no ptrace access, or a kernel
 	 * without task I/O accounting). */
 	if ((n = pstats_read(pid, "io", buf, sizeof(buf))) > 0 &&

@@ -17,6 +17,7 @@
 #include <bpf/libbpf.h>
 
 #include "log.h"
+#include "procview.h"
 #include "tls_elf.h"
 
 #define TLS_FILES_MAX  256   /* files looked at (with or without OpenSSL) */
@@ -350,10 +351,11 @@ tls_scan(struct tls *t, struct tls_pid *p)
 {
 	struct tls_map maps[TLS_PID_FILES];
 	struct tls_pid now = { .pid = p->pid };
+	pid_t view = procview_thread(p->pid);
 	char root[64];
-	int n = tls_read_maps(p->pid, maps, TLS_PID_FILES, false);
+	int n = tls_read_maps(view, maps, TLS_PID_FILES, false);
 
-	snprintf(root, sizeof(root), "/proc/%d/root", (int)p->pid);
+	snprintf(root, sizeof(root), "/proc/%d/root", (int)view);
 	for (int i = 0; i < n; i++) {
 		struct tls_file *fl = tls_get(t, &maps[i], root);
 		uint16_t idx;
@@ -490,10 +492,11 @@ tls_describe_pid(FILE *f, pid_t pid)
 	struct tls_map maps[64];
 	char root[64], path[PATH_MAX];
 	size_t off[TLS_FUNCS];
-	int n = tls_read_maps(pid, maps, 64, true);
+	pid_t view = procview_thread(pid);
+	int n = tls_read_maps(view, maps, 64, true);
 	const char *other = NULL;
 
-	snprintf(root, sizeof(root), "/proc/%d/root", (int)pid);
+	snprintf(root, sizeof(root), "/proc/%d/root", (int)view);
 	for (int i = 0; i < n; i++) {
 		const char *base = strrchr(maps[i].path, '/'), *why;
 		bool seen;

@@ -55,11 +55,7 @@ for r in $(seq 1 "$ROUNDS"); do
 	    < "$T/go" > "$T/client.$r.log" 2>&1 &
 	pid=$!
 	track "$pid"
-	for _ in $(seq 1 100); do
-		grep -q "instrumenting pid $pid " "$SENSOR_ERR" && break
-		sleep 0.1
-	done
-	grep -q "instrumenting pid $pid " "$SENSOR_ERR" ||
+	wait_log "instrumenting pid $pid " ||
 	    die "client $r (pid $pid) not selected within 10 s"
 	echo go >&3
 	wait "$pid" || fail "client $r: $(cat "$T/client.$r.log")"

@@ -471,6 +471,18 @@ wait_metric() {
 	echo "$v"
 }
 
+# wait_log TEXT [SECONDS]: wait until the sensor's log holds TEXT (a
+# fixed string), 10 s unless told; fails when it does not come.
+wait_log() {
+	local n=$(( ${2:-10} * 10 ))
+	while [ "$n" -gt 0 ]; do
+		grep -qF -- "$1" "$SENSOR_ERR" && return 0
+		sleep 0.1
+		n=$((n - 1))
+	done
+	return 1
+}
+
 # settle: the collector sends snapshots about every second; wait long
 # enough for one more so that over-counting would show, then scrape.
 settle() {

@@ -1,8 +1,15 @@
 #!/bin/bash
-# A client whose main thread leaves (pthread_exit) before its other
+# Clients whose main thread leaves (pthread_exit) before their other
 # thread makes its requests: the process lives on, and so does its
-# selection.  Its requests are counted exactly; when its last thread ends
-# the loader lets it go.
+# selection.
+#  - "late" is started after the sensor and selected while its main
+#    thread lives;
+#  - "early" is started before the sensor and its main thread leaves at
+#    once: the sensor meets a process whose leader is a zombie, whose
+#    /proc/PID shows no executable, command line or sockets.
+# Both are selected, stay so across discovery's scans, have their
+# requests counted exactly, and are let go once, when their last thread
+# ends.
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -15,30 +22,63 @@ PORT=$(free_port 18470)
 PROM_PORT=$(free_port 19470)
 N=40
 nginx_start "$PORT"
-EXE=$T/sgtest_mte_$$
-cc -O1 -pthread -o "$EXE" "$(dirname "$0")/peers/main_thread_exit.c" ||
+EARLY=sgtest_mtea_$$
+LATE=sgtest_mteb_$$
+cc -O1 -pthread -o "$T/$EARLY" "$(dirname "$0")/peers/main_thread_exit.c" ||
     die "cannot build the client"
+cp "$T/$EARLY" "$T/$LATE"
 
-start_sensor -o discovery.executable_name="sgtest_mte_$$"
-wait_ready 0 || exit 1
-
-"$EXE" "$PORT" "$N" > "$T/client.log" 2>&1 &
-pid=$!
-track "$pid"
-wait "$pid" || fail "client: $(cat "$T/client.log")"
-assert_eq "the client's own count" "ok $N" "$(cat "$T/client.log")"
-
-M=http_client_request_duration_seconds_count
-v=$(wait_metric $N $M service_name="sgtest_mte_$$")
-settle
-assert_count "requests after the main thread left" $N \
-    "$(metric_value $M service_name="sgtest_mte_$$" http_response_status_code=200)"
+# each client waits for its go line: fd 3 (early) and 4 (late)
+mkfifo "$T/go_early" "$T/go_late"
+exec 3<>"$T/go_early" 4<>"$T/go_late"
+"$T/$EARLY" "$PORT" "$N" thread < "$T/go_early" > "$T/early.log" 2>&1 &
+early=$!
+track "$early"
 for _ in $(seq 1 50); do
-	grep -q "pid $pid no longer instrumented" "$SENSOR_ERR" && break
+	[ "$(awk '{ print $3 }' "/proc/$early/task/$early/stat" 2>/dev/null)" = Z ] && break
 	sleep 0.1
 done
-assert_contains "let go when its last thread ended" "$(cat "$SENSOR_ERR")" \
-    "pid $pid no longer instrumented"
-assert_eq "let go once" 1 "$(grep -c "pid $pid no longer instrumented" "$SENSOR_ERR")"
+[ "$(awk '{ print $3 }' "/proc/$early/task/$early/stat")" = Z ] ||
+    die "the early client's main thread did not leave"
+
+# anchored to the path's end: the test's own awk and grep name the
+# clients in their command lines.  Scans every second, so that the
+# waits below span some.
+start_sensor -o discovery.executable_name="/sgtest_mte[ab]_$$\$" \
+    -o discovery.poll_interval=1s
+wait_ready 1 || exit 1
+assert_contains "the early client found by the first scan" \
+    "$(cat "$SENSOR_ERR")" "instrumenting pid $early "
+
+"$T/$LATE" "$PORT" "$N" main < "$T/go_late" > "$T/late.log" 2>&1 &
+late=$!
+track "$late"
+wait_log "instrumenting pid $late " 20
+assert_contains "the late client selected while its main thread lives" \
+    "$(cat "$SENSOR_ERR")" "instrumenting pid $late "
+echo go >&4
+# two scans pass; the early client waits on, its leader gone
+sleep 2.5
+assert_not_contains "the early client not let go by a scan" \
+    "$(cat "$SENSOR_ERR")" "pid $early no longer instrumented"
+echo go >&3
+wait "$early" || fail "early client: $(cat "$T/early.log")"
+wait "$late" || fail "late client: $(cat "$T/late.log")"
+assert_eq "the early client's own count" "ok $N" "$(cat "$T/early.log")"
+assert_eq "the late client's own count" "ok $N" "$(cat "$T/late.log")"
+
+M=http_client_request_duration_seconds_count
+wait_metric $((2 * N)) $M > /dev/null
+settle
+assert_count "the early client's requests" $N \
+    "$(metric_value $M service_name="$EARLY" http_response_status_code=200)"
+assert_count "the late client's requests" $N \
+    "$(metric_value $M service_name="$LATE" http_response_status_code=200)"
+
+for pid in "$early" "$late"; do
+	wait_log "pid $pid no longer instrumented" 5
+	assert_eq "pid $pid let go once, when its last thread ended" 1 \
+	    "$(grep -c "pid $pid no longer instrumented" "$SENSOR_ERR")"
+done
 stop_sensor
 test_done

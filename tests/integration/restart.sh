@@ -80,10 +80,7 @@ cp "$T/good.ini" "$SENSOR_INI"
 # a file that selects nothing: refused as at start, the selection stays
 sed -i '/^open_port = /d' "$SENSOR_INI"
 kill -HUP "$SENSOR_PID"
-for _ in $(seq 1 25); do
-	grep -q "reload refused: nothing selected" "$SENSOR_ERR" && break
-	sleep 0.2
-done
+wait_log "reload refused: nothing selected" 5
 assert_contains "SIGHUP with nothing selected: refused" "$(cat "$SENSOR_ERR")" \
     "reload refused: nothing selected"
 pid_alive "$L0" || fail "loader exited on SIGHUP with nothing selected"

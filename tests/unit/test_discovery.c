@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -85,8 +86,51 @@ events_about(pid_t pid)
  * Child side of --listen PORT FD MODE: listen on 127.0.0.1:PORT and, for
  * MODE "share", fork a worker that keeps the socket (nginx-like) or, for
  * "close", one that closes it.  Reports "pid worker" or "err" on FD.
- * MODE "late" first reports "pid" and listens only on SIGUSR1.
+ * MODE "late" first reports "pid" and listens only on SIGUSR1.  MODE
+ * "leaderless" reports from a second thread once the main one has left
+ * (pthread_exit): its /proc/PID then shows no exe, fds or environment.
  */
+struct leaderless {
+	pid_t tgid;
+	int   fd;
+	char  msg[64];
+};
+
+/* The state letter of a /proc stat file; -1 when it cannot be read. */
+static int
+stat_state(const char *path)
+{
+	char buf[512], *rp;
+	ssize_t n;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY)) < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+	if ((rp = strrchr(buf, ')')) == NULL || rp[1] != ' ')
+		return -1;
+	return (unsigned char)rp[2];
+}
+
+static void *
+leaderless_thread(void *arg)
+{
+	struct leaderless *l = arg;
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", (int)l->tgid,
+	    (int)l->tgid);
+	for (int i = 0; i < 500 && stat_state(path) != 'Z'; i++)
+		usleep(10000);
+	(void)!write(l->fd, l->msg, strlen(l->msg));
+	close(l->fd);
+	while (pause() != 0 || errno == EINTR)
+		continue;
+	return NULL;
+}
+
 static int
 listener_main(int argc, char **argv)
 {
@@ -134,6 +178,17 @@ listener_main(int argc, char **argv)
 	}
 	snprintf(msg, sizeof(msg), "%d %d", worker ? (int)getppid() :
 	    (int)getpid(), (int)worker);
+	if (strcmp(argv[4], "leaderless") == 0) {
+		static struct leaderless l;
+		pthread_t t;
+
+		l.tgid = getpid();
+		l.fd = fd;
+		memcpy(l.msg, msg, sizeof(l.msg));
+		if (pthread_create(&t, NULL, leaderless_thread, &l) != 0)
+			return 1;
+		pthread_exit(NULL);
+	}
 	(void)!write(fd, msg, strlen(msg));
 	close(fd);
 	for (;;)
@@ -296,9 +351,8 @@ spawn_listener(struct listener *l, const char *mode, const char *env1,
 static void
 reap(pid_t pid)
 {
-	char path[64], buf[512], *rp;
-	int status, fd;
-	ssize_t n;
+	char path[64];
+	int status, st;
 
 	if (pid <= 0)
 		return;
@@ -308,13 +362,7 @@ reap(pid_t pid)
 			continue;
 		snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
 		for (int i = 0; i < 500; i++) {
-			if ((fd = open(path, O_RDONLY)) < 0)
-				return;
-			n = read(fd, buf, sizeof(buf) - 1);
-			close(fd);
-			buf[n > 0 ? n : 0] = '\0';
-			if ((rp = strrchr(buf, ')')) != NULL && rp[1] == ' ' &&
-			    rp[2] == 'Z')
+			if ((st = stat_state(path)) == -1 || st == 'Z')
 				return;
 			usleep(10000);
 		}
@@ -529,6 +577,43 @@ test_open_port(void **state)
 	assert_int_equal(rec.n, 2);
 	assert_non_null(e = event_for(l.pid, 0));
 	assert_string_equal(e->service_name, self_name);
+	discovery_free(d);
+	cur = NULL;
+}
+
+/* A process whose main thread has left is selected by its listener,
+ * named by its environment and kept across scans while it lives. */
+static void
+test_open_port_leaderless(void **state)
+{
+	struct listener l = { 0 };
+	struct sg_config c;
+	struct discovery *d;
+	const struct sg_proc_info *e;
+	char port[16];
+
+	(void)state;
+	assert_int_equal(spawn_listener(&l, "leaderless",
+	    "OTEL_SERVICE_NAME=leaderless", NULL), 0);
+	snprintf(port, sizeof(port), "%u", l.port);
+	config(&c, port, NULL, NULL);
+	d = new_discovery(&c);
+	assert_int_equal(discovery_scan(d), 0);
+	assert_int_equal(discovery_count(d), 1);
+	assert_non_null(e = event_for(l.pid, 1));
+	assert_string_equal(e->service_name, "leaderless");
+	assert_string_equal(e->exe, self_exe);
+	assert_int_equal(e->start_time, start_time_of(l.pid));
+
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(discovery_scan(d), 0);
+	assert_int_equal(discovery_count(d), 1);
+	assert_int_equal(rec.n, 1);
+
+	stop_listener(&l);
+	assert_int_equal(discovery_scan(d), 0);
+	assert_int_equal(discovery_count(d), 0);
+	assert_non_null(event_for(l.pid, 0));
 	discovery_free(d);
 	cur = NULL;
 }
@@ -1224,6 +1309,7 @@ main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_nothing_configured, teardown),
 		cmocka_unit_test_teardown(test_open_port, teardown),
+		cmocka_unit_test_teardown(test_open_port_leaderless, teardown),
 		cmocka_unit_test_teardown(test_open_port_service_env, teardown),
 		cmocka_unit_test_teardown(test_open_port_service_config, teardown),
 		cmocka_unit_test_teardown(test_open_port_shared_socket, teardown),

@@ -1,8 +1,13 @@
 /*
  * An HTTP client whose main thread leaves (pthread_exit) before its one
  * other thread makes N keep-alive GET /ok requests to 127.0.0.1:PORT.
+ * WHO says which thread waits for a line on stdin, the test's go:
+ *   main    the main thread, before it leaves (the test sees the
+ *           process selected first);
+ *   thread  the other thread, after the main one has left at once (the
+ *           sensor meets a process whose leader is gone).
  * Prints "ok K" (the 200 responses) and exits when the thread ends.
- *   main_thread_exit PORT N
+ *   main_thread_exit PORT N main|thread
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -16,6 +21,16 @@
 
 static int port, n;
 static pid_t tgid;
+static int thread_waits;   /* WHO is "thread" */
+
+/* The test's go: a line on stdin. */
+static int
+wait_go(void)
+{
+	char line[16];
+
+	return fgets(line, sizeof(line), stdin) != NULL ? 0 : -1;
+}
 
 /* Whether the main thread has ended (a zombie thread, or reaped). */
 static int
@@ -42,12 +57,14 @@ client(void *arg)
 	int fd, ok = 0;
 
 	(void)arg;
-	for (int i = 0; i < 500 && !leader_gone(); i++)
+	for (int i = 0; i < 3000 && !leader_gone(); i++)
 		nanosleep(&pause, NULL);
 	if (!leader_gone()) {
 		fprintf(stderr, "the main thread did not end\n");
 		exit(2);
 	}
+	if (thread_waits && wait_go() < 0)
+		exit(2);
 	a.sin_port = htons((uint16_t)port);
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	if ((fd = socket(AF_INET, SOCK_STREAM, 0)) < 0 ||
@@ -82,12 +99,16 @@ main(int argc, char **argv)
 {
 	pthread_t t;
 
-	if (argc != 3)
+	if (argc != 4 || (strcmp(argv[3], "main") != 0 &&
+	    strcmp(argv[3], "thread") != 0))
 		return 2;
 	port = atoi(argv[1]);
 	n = atoi(argv[2]);
+	thread_waits = strcmp(argv[3], "thread") == 0;
 	tgid = getpid();
 	if (pthread_create(&t, NULL, client, NULL) != 0)
+		return 2;
+	if (!thread_waits && wait_go() < 0)
 		return 2;
 	pthread_exit(NULL);
 }
