@@ -29,6 +29,9 @@ const struct sg_self_def sg_self[SG_SELF_MAX] = {
 	    "stage=\"loader\"", C, L, "Malformed events refused, by stage" },
 	[SG_SELF_BAD_COLLECTOR] = { "spyglass_bad_events_total",
 	    "stage=\"collector\"", C, O, "" },
+	[SG_SELF_EVENTS_UNSELECTED] = { "spyglass_events_unselected_total", "",
+	    C, L, "Events of processes traced from their exec while the "
+	    "loader matched them, then not selected" },
 	[SG_SELF_INSTRUMENTED] = { "spyglass_instrumented_processes", "", G, L,
 	    "Processes instrumented now" },
 	[SG_SELF_PROC_MSGS_LOST] = { "spyglass_process_messages_lost_total", "",

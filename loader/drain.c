@@ -94,8 +94,10 @@ sg_drain_event(void *ctx, void *data, size_t size)
 		loader_on_proc_event(data, size);
 		return 0;
 	default:
-		if (!loader_pid_selected(h->pid))
-			return 0;   /* pending and not matched: not ours */
+		if (!loader_pid_selected(h->pid)) {
+			dr->st.unselected++;  /* traced from exec, not ours */
+			return 0;
+		}
 		sg_drain_append(dr, data, size);
 		return 0;
 	}

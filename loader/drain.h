@@ -21,6 +21,7 @@ struct sg_drain_stats {
 	uint64_t sent;            /* events in them: the next one's number */
 	uint64_t lost_ipc;        /* events that did not fit in the channel */
 	uint64_t bad;             /* events too short to carry a header */
+	uint64_t unselected;      /* of processes not selected after all */
 };
 
 struct sg_drain;

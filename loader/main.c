@@ -238,6 +238,7 @@ sg_send_stats(void)
 	L.self[SG_SELF_LOST_RINGBUF] = sg_bpf_stat(&L.bpf, SG_STAT_RB_FULL);
 	L.self[SG_SELF_LOST_LOADER_IPC] = ds.lost_ipc;
 	L.self[SG_SELF_BAD_LOADER] = ds.bad;
+	L.self[SG_SELF_EVENTS_UNSELECTED] = ds.unselected;
 	L.self[SG_SELF_INSTRUMENTED] = selection_count();
 	L.self[SG_SELF_TLS_UNBOUND] = sg_bpf_stat(&L.bpf, SG_STAT_TLS_UNBOUND);
 	L.self[SG_SELF_TLS_FILES] = tls_attached(L.tls);
