@@ -168,17 +168,27 @@ disc_copy(char *dst, size_t dstsz, const char *src, size_t n)
 	dst[n] = '\0';
 }
 
-/* The executable path; a binary replaced on disk reads "... (deleted)". */
+/* The executable path, through a live thread when the leader has ended
+ * (procview.h); *view, when not NULL, is whose /proc showed it.  A
+ * binary replaced on disk reads "... (deleted)". */
 static int
-disc_exe(pid_t pid, char *buf, size_t sz)
+disc_exe(pid_t pid, char *buf, size_t sz, pid_t *view)
 {
 	static const char deleted[] = " (deleted)";
 	char path[64];
+	pid_t v = pid;
 	ssize_t n;
 
 	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
-	if ((n = readlink(path, buf, sz - 1)) <= 0)
-		return -1;
+	if ((n = readlink(path, buf, sz - 1)) <= 0) {
+		if ((v = procview_thread(pid)) == pid)
+			return -1;
+		snprintf(path, sizeof(path), "/proc/%d/exe", (int)v);
+		if ((n = readlink(path, buf, sz - 1)) <= 0)
+			return -1;
+	}
+	if (view != NULL)
+		*view = v;
 	buf[n] = '\0';
 	if ((size_t)n > sizeof(deleted) - 1 &&
 	    strcmp(buf + n - (sizeof(deleted) - 1), deleted) == 0)
@@ -655,10 +665,10 @@ disc_eligible(const struct discovery *d, struct disc_cand *c)
 {
 	if (disc_ignored(d, c->pid))
 		return false;
-	c->view = procview_thread(c->pid);
+	c->view = c->pid;
 	/* Kernel threads have no executable; neither do zombies, whose
 	 * exec event may still tell what they ran. */
-	if (disc_exe(c->view, c->exe, sizeof(c->exe)) < 0) {
+	if (disc_exe(c->pid, c->exe, sizeof(c->exe), &c->view) < 0) {
 		if (c->ev_exe == NULL || c->ev_exe[0] == '\0')
 			return false;
 		disc_copy(c->exe, sizeof(c->exe), c->ev_exe,
@@ -895,8 +905,7 @@ disc_scan_pid(struct discovery *d, pid_t pid)
 			at = -1;
 		} else if (d->procs[at].inherited) {
 			/* Kept while it lives (a zombie has no exe). */
-			if (disc_exe(procview_thread(pid), c.exe,
-			    sizeof(c.exe)) == 0)
+			if (disc_exe(pid, c.exe, sizeof(c.exe), NULL) == 0)
 				d->procs[at].gen = d->gen;
 			return;
 		}
@@ -1160,7 +1169,7 @@ discovery_describe(const struct discovery *d, pid_t pid,
 {
 	char exe[PATH_MAX];
 
-	if (disc_exe(procview_thread(pid), exe, sizeof(exe)) < 0)
+	if (disc_exe(pid, exe, sizeof(exe), NULL) < 0)
 		exe[0] = '\0';
 	return disc_fill(d, pid, exe, false, DISC_BY_GLOBAL, info);
 }
@@ -1169,10 +1178,9 @@ const char *
 discovery_explain(struct discovery *d, pid_t pid, char *exe, size_t exesz)
 {
 	static char why[SG_SERVICE_LABEL_MAX + 64];
-	struct disc_cand c = { .pid = pid, .view = procview_thread(pid),
-		.cmdlen = -1 };
+	struct disc_cand c = { .pid = pid, .cmdlen = -1 };
 
-	if (disc_exe(c.view, c.exe, sizeof(c.exe)) < 0)
+	if (disc_exe(pid, c.exe, sizeof(c.exe), &c.view) < 0)
 		return NULL;   /* a kernel thread, or gone */
 	snprintf(exe, exesz, "%s", c.exe);
 	if (disc_find(d, pid) >= 0)

@@ -77,11 +77,12 @@ pstats_memory(pid_t pid, struct sg_procstat *st)
 {
 	char buf[PSTATS_BUF];
 	struct sg_procstat other;
-	pid_t view = procview_thread(pid);
+	pid_t view;
 	ssize_t n;
 
-	if (view != pid && (n = pstats_read(view, "stat", buf,
-	    sizeof(buf))) > 0 &&
+	if (st->vsize != 0 || (view = procview_thread(pid)) == pid)
+		return;
+	if ((n = pstats_read(view, "stat", buf, sizeof(buf))) > 0 &&
 	    procstat_parse_stat(buf, (size_t)n, &other) == 0) {
 		st->vsize = other.vsize;
 		st->rss_pages = other.rss_pages;

@@ -9,7 +9,8 @@
 #    /proc/PID shows no executable, command line or sockets.
 # Both are selected, stay so across discovery's scans, have their
 # requests counted exactly, and are let go once, when their last thread
-# ends.
+# ends.  The early one's memory (application_process) is its live
+# thread's: a zombie leader's own stat shows none.
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -45,7 +46,8 @@ done
 # clients in their command lines.  Scans every second, so that the
 # waits below span some.
 start_sensor -o discovery.executable_name="/sgtest_mte[ab]_$$\$" \
-    -o discovery.poll_interval=1s
+    -o discovery.poll_interval=1s \
+    -o metrics.features="application,application_process"
 wait_ready 1 || exit 1
 assert_contains "the early client found by the first scan" \
     "$(cat "$SENSOR_ERR")" "instrumenting pid $early "
@@ -61,6 +63,9 @@ echo go >&4
 sleep 2.5
 assert_not_contains "the early client not let go by a scan" \
     "$(cat "$SENSOR_ERR")" "pid $early no longer instrumented"
+scrape
+rss=$(metric_value process_memory_usage_bytes process_pid="$early")
+assert_ge "the early client's resident memory, bytes" 100000 "$rss"
 echo go >&3
 wait "$early" || fail "early client: $(cat "$T/early.log")"
 wait "$late" || fail "late client: $(cat "$T/late.log")"
