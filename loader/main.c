@@ -48,7 +48,6 @@
  * restarted.  Its memory is given back once it has been idle a second. */
 #define SG_CHAN_SIZE      (4u << 20)
 #define SG_MAX_OVERRIDES  64
-#define SG_PSTATS_MSG     (32u << 10)   /* one message of process samples */
 
 /* Where the configuration comes from, kept for SIGHUP. */
 struct sg_sources {
@@ -254,82 +253,16 @@ sg_send_stats(void)
 		(void)sg_ipc_send(L.to_exporter, SG_MSG_STATS, buf, w.len);
 }
 
-/* A batch of process samples, as one SG_MSG_PSTATS. */
-struct sg_pstats_batch {
-	uint8_t              buf[SG_PSTATS_MSG];
-	struct wire_w        w;
-	struct sg_pstats_hdr h;
-};
-
-static void
-sg_pstats_begin(struct sg_pstats_batch *b, uint64_t now_ns, uint16_t ncpu)
-{
-	b->h.sample_ns = now_ns;
-	b->h.ncpu = ncpu;
-	b->h.n = 0;
-	wire_w_init(&b->w, b->buf, sizeof(b->buf));
-	msg_put_pstats_hdr(&b->w, &b->h);
-}
-
-static void
-sg_pstats_flush(struct sg_pstats_batch *b)
-{
-	struct wire_w hw;
-
-	if (b->h.n == 0)
-		return;
-	wire_w_init(&hw, b->buf, sizeof(b->buf));
-	msg_put_pstats_hdr(&hw, &b->h);   /* the count, now known */
-	if (sg_to_collector(SG_MSG_PSTATS, b->buf, b->w.len) != 0)
-		L.proc_msgs_lost++;
-	sg_pstats_begin(b, b->h.sample_ns, b->h.ncpu);
-}
-
-static void
-sg_pstats_add(struct sg_pstats_batch *b, const struct sg_pstat *p)
-{
-	size_t mark = b->w.len;
-
-	msg_put_pstat(&b->w, p);
-	if (!b->w.err) {
-		b->h.n++;
-		return;
-	}
-	b->w.err = 0;   /* full: send what fits, then this one */
-	b->w.len = mark;
-	sg_pstats_flush(b);
-	msg_put_pstat(&b->w, p);
-	if (!b->w.err)
-		b->h.n++;
-}
-
-static void
-sg_pstats_sample_one(const struct sg_proc_info *info, void *ctx)
-{
-	struct sg_pstat p;
-
-	if (pstats_sample((pid_t)info->pid, info->start_time, &p) == 0)
-		sg_pstats_add(ctx, &p);
-}
-
 /*
  * [metrics] features = application_process: the resource use of every
  * selected process, from /proc, which only the loader may read.  Once a
- * second (the stats tick): utilisation is the CPU time between two
- * samples over the time between them, so they carry the loader's clock.
+ * second (the stats tick).
  */
 static void
 sg_send_pstats(void)
 {
-	static struct sg_pstats_batch b;
-	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-
-	if (!(L.cfg.features & (1u << SG_FEATURE_APPLICATION_PROCESS)))
-		return;
-	sg_pstats_begin(&b, sg_clock_ns(CLOCK_MONOTONIC),
-	    (uint16_t)(ncpu > 0 && ncpu <= UINT16_MAX ? ncpu : 1));
-	selection_foreach(sg_pstats_sample_one, &b);
-	sg_pstats_flush(&b);
+	if (L.cfg.features & (1u << SG_FEATURE_APPLICATION_PROCESS))
+		L.proc_msgs_lost += pstats_round(sg_to_collector);
 }
 
 /* ---- discovery ---- */

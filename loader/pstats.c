@@ -11,8 +11,12 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "ipc.h"
+#include "msg.h"
 #include "procstat.h"
 #include "procview.h"
+#include "selection.h"
+#include "wire.h"
 
 /* stat is one line of 52 numbers and a comm: 1 KiB holds it. */
 #define PSTATS_BUF 1024
@@ -121,4 +125,82 @@ pstats_sample(pid_t pid, uint64_t start_time, struct sg_pstat *out)
 		out->flags |= SG_PSTAT_IO;
 	}
 	return 0;
+}
+
+/* ---- a round's messages */
+
+#define PSTATS_MSG (32u << 10)   /* one message of samples */
+
+/* A batch of samples, as one SG_MSG_PSTATS. */
+struct pstats_batch {
+	uint8_t              buf[PSTATS_MSG];
+	struct wire_w        w;
+	struct sg_pstats_hdr h;
+	pstats_send_fn       send;
+	uint64_t             refused;
+};
+
+static void
+pstats_begin(struct pstats_batch *b)
+{
+	b->h.n = 0;
+	wire_w_init(&b->w, b->buf, sizeof(b->buf));
+	msg_put_pstats_hdr(&b->w, &b->h);
+}
+
+static void
+pstats_flush(struct pstats_batch *b)
+{
+	struct wire_w hw;
+
+	if (b->h.n == 0)
+		return;
+	wire_w_init(&hw, b->buf, sizeof(b->buf));
+	msg_put_pstats_hdr(&hw, &b->h);   /* the count, now known */
+	if (b->send(SG_MSG_PSTATS, b->buf, b->w.len) != 0)
+		b->refused++;
+	pstats_begin(b);
+}
+
+static void
+pstats_add(struct pstats_batch *b, const struct sg_pstat *p)
+{
+	size_t mark = b->w.len;
+
+	msg_put_pstat(&b->w, p);
+	if (!b->w.err) {
+		b->h.n++;
+		return;
+	}
+	b->w.err = 0;   /* full: send what fits, then this one */
+	b->w.len = mark;
+	pstats_flush(b);
+	msg_put_pstat(&b->w, p);
+	if (!b->w.err)
+		b->h.n++;
+}
+
+static void
+pstats_sample_one(const struct sg_proc_info *info, void *ctx)
+{
+	struct sg_pstat p;
+
+	if (pstats_sample((pid_t)info->pid, info->start_time, &p) == 0)
+		pstats_add(ctx, &p);
+}
+
+uint64_t
+pstats_round(pstats_send_fn send)
+{
+	static struct pstats_batch b;   /* 32 kB: not on the stack */
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+
+	b.send = send;
+	b.refused = 0;
+	b.h.sample_ns = sg_clock_ns(CLOCK_MONOTONIC);
+	b.h.ncpu = (uint16_t)(ncpu > 0 && ncpu <= UINT16_MAX ? ncpu : 1);
+	pstats_begin(&b);
+	selection_foreach(pstats_sample_one, &b);
+	pstats_flush(&b);
+	return b.refused;
 }

@@ -18,4 +18,14 @@
  * gone, another, or its stat unreadable. */
 int pstats_sample(pid_t pid, uint64_t start_time, struct sg_pstat *out);
 
+/* How a round's messages leave: 0 when sent. */
+typedef int (*pstats_send_fn)(uint16_t type, const void *payload,
+    size_t len);
+
+/* One round: every selected process sampled, the samples sent as
+ * SG_MSG_PSTATS messages, as many as they take.  Utilisation is the CPU
+ * time between two samples over the time between them, so they carry
+ * the loader's clock.  Returns how many messages send refused. */
+uint64_t pstats_round(pstats_send_fn send);
+
 #endif
