@@ -118,6 +118,9 @@ mkdir -p "$STAGE/spyglass/tests"
 cp -r "$SRC/tests/integration" "$STAGE/spyglass/tests/"
 cp -r "$SRC/bench" "$STAGE/spyglass/"
 cp "$SRC/tests/kernels/init" "$STAGE/init"
+# the guest has no compiler: its C peers are built here
+cc -O1 -pthread -o "$STAGE/spyglass/tests/integration/peers/main_thread_exit" \
+    "$SRC/tests/integration/peers/main_thread_exit.c"
 chmod 0755 "$STAGE/init"
 
 mkdir -p "$(dirname "$OUT")"

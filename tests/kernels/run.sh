@@ -22,7 +22,7 @@ set -uo pipefail
 
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=
-TESTS=io_hooks,http_server_nginx,http_client_python,privileges,tls_late_import,trace_propagation
+TESTS=io_hooks,http_server_nginx,http_client_python,privileges,tls_late_import,trace_propagation,main_thread_exit
 CACHE=${SG_KERNEL_CACHE:-${HOME:-/root}/.cache/spyglass/kernels}
 DEFAULT_KERNELS="bullseye/linux-image-5.10.0-*-cloud-amd64 linux-image-6.1.0-*-cloud-amd64
 	linux-image-6.12.*+deb12-cloud-amd64"
