@@ -258,8 +258,12 @@ sg_chan_recycle(struct sg_chan *c)
 		.type = SG_CHAN_PAD,
 	};
 
-	/* after the jump, off - pending is free: at least at */
-	if (off < at || off - at < sg_chan_pending(c))
+	/* after the jump, off - pending is free: at least at.  A pad's
+	 * header must fit before the lap's end: 8 bytes short, its second
+	 * half would be the next lap's first, where the next message's
+	 * header goes. */
+	if (off < at || off - at < sg_chan_pending(c) ||
+	    c->size - off < SG_CHAN_HDR)
 		return;
 	h.size = (uint32_t)(c->size - off - SG_CHAN_HDR);
 	memcpy(c->data + off, &h, sizeof(h));

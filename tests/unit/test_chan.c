@@ -344,6 +344,52 @@ test_recycle(void **state)
 	sg_chan_close(&p);
 }
 
+/*
+ * A head 8 bytes before the lap's end has no room for a pad's header:
+ * the header's second half would land on the next lap's first bytes,
+ * where the next message's header then goes (the stress test saw a pad
+ * whose size was that header's magic).  No jump there: the message
+ * wraps, as any may.
+ */
+static void
+test_no_pad_at_lap_end(void **state)
+{
+	const size_t size = SIZE;
+	struct sg_chan p, c;
+	uint8_t buf[4096];
+	uint32_t sent = 0, got = 0;
+
+	(void)state;
+	assert_int_equal(sg_chan_create(&p, size), 0);
+	attach(&p, &c);
+	/* nothing taken yet: no jump, however far the head goes */
+	while ((p.head & (size - 1)) != size - 8) {
+		size_t left = size - 8 - (p.head & (size - 1));
+		size_t n = (left > sizeof(buf) + 16 ? sizeof(buf) : left) - 16;
+
+		fill(buf, n, sent);
+		assert_int_equal(sg_chan_send(&p, SG_MSG_EVENTS, buf, n), 0);
+		sent++;
+	}
+	assert_int_equal(p.head, size - 8);
+	for (; got < sent; got++) {
+		size_t left = size - 8 - 4096 * (size_t)got;
+
+		expect_msg(&c, SG_MSG_EVENTS,
+		    (left > sizeof(buf) + 16 ? sizeof(buf) : left) - 16, got);
+	}
+	assert_int_equal(sg_chan_pending(&p), 0);
+	/* all taken, 8 bytes before the end: this one wraps */
+	for (uint32_t i = 0; i < 40; i++) {
+		fill(buf, 100, 1000 + i);
+		assert_int_equal(sg_chan_send(&p, SG_MSG_EVENTS, buf, 100), 0);
+		expect_msg(&c, SG_MSG_EVENTS, 100, 1000 + i);
+	}
+	assert_true(p.head > size);
+	sg_chan_close(&c);
+	sg_chan_close(&p);
+}
+
 /* A collector some messages behind: the jump waits until the distance
  * gone, less what is pending, is 1 MiB; nothing is lost or reordered. */
 static void
@@ -564,6 +610,7 @@ main(void)
 		cmocka_unit_test(test_trim),
 		cmocka_unit_test(test_recycle),
 		cmocka_unit_test(test_recycle_with_backlog),
+		cmocka_unit_test(test_no_pad_at_lap_end),
 		cmocka_unit_test(test_no_recycle_when_behind),
 		cmocka_unit_test(test_bad_pad),
 		cmocka_unit_test(test_sizes),
