@@ -235,8 +235,8 @@ sg_count(__u32 idx)
  * sg_pids: the loader and these programs set and clear a bit wherever
  * they add or remove a pid there.  Most socket I/O on a host is not
  * selected, and a load from .bss answers that for a fraction of a hash
- * lookup; a set bit is confirmed in sg_pids, so a stale one costs only
- * the lookup.
+ * lookup.  The I/O hooks take a set bit as selected (sg_io_selected);
+ * the others confirm it in sg_pids, whose value they read or write.
  */
 #define SG_PIDBITS_WORDS (SG_PID_LIMIT / 64)
 __u64 sg_pidbits[SG_PIDBITS_WORDS] = {};
@@ -299,6 +299,46 @@ static __always_inline bool
 sg_sel_tls(const __u32 *sel)
 {
 	return tls_on && sel != NULL && (*sel & SG_PID_TLS);
+}
+
+/*
+ * SG_PID_TLS again, one byte per tgid modulo the array's size, for the
+ * I/O hooks that answer from the bitmap alone.  Bytes, so that setting
+ * one needs no atomic instruction (which kernels before 5.12 refuse even
+ * on a dead path) and loses no neighbour's.  Set, never cleared: a byte
+ * left by a process gone costs a process that never used TLS one lookup
+ * per I/O in sg_tls_ciphertext (which then finds no call and a socket
+ * never bound), where a byte cleared under a live TLS process would let
+ * its ciphertext through as plaintext.
+ */
+#define SG_TLSBYTES 65536
+__u8 sg_tlsbytes[SG_TLSBYTES] = {};
+
+/*
+ * Whether an I/O of process tgid is reported, and *tls whether it may be
+ * a TLS library's.  Where the bitmap is kept and covers tgid, it answers
+ * alone: the loader sets a bit before it adds a pid to sg_pids and
+ * clears it after the pid is removed, and BPF sets it after an insert,
+ * so a bit set without an entry lasts only while a selection changes,
+ * and the loader counts and drops what such a moment lets through.
+ * The sg_pids lookup this spares was about a fifteenth of a selected
+ * I/O's BPF time (bench/RESULTS.md, 2026-11-28).
+ */
+static __always_inline bool
+sg_io_selected(__u32 tgid, bool *tls)
+{
+	__u32 *sel;
+
+	if (pidbits && tgid / 64 < SG_PIDBITS_WORDS) {
+		if (!sg_pidbit_test(tgid))
+			return false;
+		*tls = tls_on && sg_tlsbytes[tgid % SG_TLSBYTES] != 0;
+		return true;
+	}
+	if ((sel = sg_selection(tgid)) == NULL)
+		return false;
+	*tls = sg_sel_tls(sel);
+	return true;
 }
 
 /* Ask for a wakeup only once wakeup_bytes are waiting; the loader also
@@ -1213,8 +1253,11 @@ int tp_enter_##name(struct trace_event_raw_sys_enter *ctx)		\
 SEC("tracepoint/syscalls/sys_exit_" #name)				\
 int tp_exit_##name(struct trace_event_raw_sys_exit *ctx)		\
 {									\
-	return sg_on_exit(ctx->ret, sg_sel_tls(sg_selection(		\
-	    bpf_get_current_pid_tgid() >> 32)));			\
+	bool tls;							\
+									\
+	if (!sg_io_selected(bpf_get_current_pid_tgid() >> 32, &tls))	\
+		return 0;						\
+	return sg_on_exit(ctx->ret, tls);				\
 }
 #define SG_TP_ENTER(name, op) SG_TP_ENTER_FLAGS(name, op, 0)
 
@@ -1316,11 +1359,11 @@ int raw_sys_enter(struct bpf_raw_tracepoint_args *ctx)
 SEC("raw_tracepoint/sys_exit")
 int raw_sys_exit(struct bpf_raw_tracepoint_args *ctx)
 {
-	__u32 *sel = sg_selection(bpf_get_current_pid_tgid() >> 32);
+	bool tls;
 
-	if (sel == NULL)
+	if (!sg_io_selected(bpf_get_current_pid_tgid() >> 32, &tls))
 		return 0;
-	return sg_on_exit((__s64)ctx->args[1], sg_sel_tls(sel));
+	return sg_on_exit((__s64)ctx->args[1], tls);
 }
 
 /* ---- socket tracepoints, BTF-typed (6.3+): no syscall hooks at all ---- */
@@ -1415,12 +1458,11 @@ sg_on_sock_io(const struct sock *sk, int ret, int flags, __u8 dir)
 	struct sg_sock_info *info;
 	struct sg_args a = {};
 	struct sg_scratch *s;
-	__u32 zero = 0, *sel;
+	__u32 zero = 0;
 	bool tls;
 
-	if (ret <= 0 || (sel = sg_selection(id >> 32)) == NULL)
+	if (ret <= 0 || !sg_io_selected(id >> 32, &tls))
 		return 0;
-	tls = sg_sel_tls(sel);
 	if (sk->sk_protocol != IPPROTO_TCP || sk->sk_type != SOCK_STREAM)
 		return 0;
 	if (!sg_sock_io_op(&a, flags, dir))
@@ -1518,12 +1560,11 @@ sg_kprobe_return(long ret, __u8 dir)
 	struct sg_scratch *s;
 	struct sg_args *p, a = {};
 	struct sock *sk;
-	__u32 zero = 0, *sel;
+	__u32 zero = 0;
 	bool tls;
 
-	if ((sel = sg_selection(id >> 32)) == NULL)
+	if (!sg_io_selected(id >> 32, &tls))
 		return 0;
-	tls = sg_sel_tls(sel);
 	p = bpf_map_lookup_elem(&sg_args, &id);
 	if (p == NULL)
 		return 0;
@@ -1804,6 +1845,8 @@ sg_ssl_enter(__u8 op, __u64 ssl, __u64 buf, __u64 lenp)
 	 * value (a new selection) is followed by the next call's. */
 	if (!(*sel & SG_PID_TLS))
 		*sel |= SG_PID_TLS;
+	if (pidbits && sg_tlsbytes[(id >> 32) % SG_TLSBYTES] == 0)
+		sg_tlsbytes[(id >> 32) % SG_TLSBYTES] = 1;
 	p = bpf_map_lookup_elem(&sg_ssl_calls, &id);
 	if (p != NULL)
 		*p = c;   /* only this thread writes its entry */

@@ -329,6 +329,8 @@ sg_bpf_select_pid(struct sg_bpf *b, uint32_t pid)
 	if (bpf_map_update_elem(b->pids_fd, &pid, &v, BPF_ANY) != 0) {
 		sg_log(SG_LOG_WARN, "bpf: select pid %u: %s", pid,
 		    strerror(errno));
+		/* the I/O hooks take the bit alone for a selection */
+		sg_bpf_pidbit(b, pid, false);
 		return -1;
 	}
 	return 0;
