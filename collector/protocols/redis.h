@@ -45,6 +45,9 @@
 #define REDIS_MAX_QMARKS  16		/* "?"s shown in a target */
 
 extern const struct sg_proto_ops redis_ops;
+/* Tests: every message the general way, not the common ones' one pass
+ * (so that the two can be compared). */
+extern bool redis_fast_off;
 
 /* One direction: the parser of a stream of RESP values. */
 struct redis_stream {

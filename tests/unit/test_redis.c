@@ -518,6 +518,206 @@ test_sniff(void **state)
 	    SG_SNIFF_NO);
 }
 
+/* Key bytes outside printable ASCII show as '.', in a key's first word
+ * or later ones, whole in the capture (the one-pass parse) or not. */
+static void
+test_key_printable(void **state)
+{
+	static const char req[] =
+	    "*2\r\n$3\r\nGET\r\n$19\r\nab\x01" "cdefgh\x7f" "jklmno\xc3" "pq\r\n";
+	size_t n = strlen(req);
+
+	(void)state;
+	start(SG_ROLE_CLIENT);
+	feed(W, 1, req);
+	feed(R, 2, "$-1\r\n");
+	feed_cut(W, 3, req, n - 1, n, req + n - 8);
+	feed(R, 4, "$-1\r\n");
+	assert_int_equal(rec.n, 2);
+	expect_ex(0, "GET", "GET ab.cdefgh.jklmno.pq", "", 0, 1, 2);
+	expect_ex(1, "GET", "GET ab.cdefgh.jklmno.pq", "", 0, 3, 4);
+	expect_counters(0, 0, 0);
+}
+
+/*
+ * The one-pass parse of common messages against the general one: the
+ * same bytes, split into reads and writes and cut by captures at random,
+ * some of them damaged, must give the same exchanges and counters.
+ */
+struct diff_side {
+	struct redis_conn	c;
+	struct rec		r;
+};
+
+static uint32_t diff_seed = 12345;
+
+static uint32_t
+diff_rand(uint32_t n)
+{
+	diff_seed = diff_seed * 1103515245u + 12345u;
+	return (diff_seed >> 8) % n;
+}
+
+static size_t
+diff_put(char *buf, size_t at, size_t size, const char *s, size_t n)
+{
+	if (at + n > size)
+		return at;
+	memcpy(buf + at, s, n);
+	return at + n;
+}
+
+static size_t
+diff_bulk(char *buf, size_t at, size_t size, size_t len)
+{
+	char hdr[32], data[128];
+
+	snprintf(hdr, sizeof(hdr), "$%zu\r\n", len);
+	for (size_t i = 0; i < len && i < sizeof(data); i++)
+		data[i] = (char)(diff_rand(8) == 0 ? diff_rand(256) :
+		    'a' + diff_rand(26));
+	at = diff_put(buf, at, size, hdr, strlen(hdr));
+	at = diff_put(buf, at, size, data, len < sizeof(data) ? len : 0);
+	return diff_put(buf, at, size, "\r\n", 2);
+}
+
+/* A command: mostly arrays of bulk strings, sometimes something else. */
+static size_t
+diff_request(char *buf, size_t at, size_t size)
+{
+	static const char *const odd[] = { "*0\r\n", "PING\r\n",
+	    "*2\r\n$3\r\nGET\r\n$-1\r\n", "*1\r\n:1\r\n",
+	    "*2\r\n$9\r\nSUBSCRIBE\r\n$2\r\nch\r\n", "*1\r\n$4\r\nPING\n" };
+	static const char *const names[] = { "GET", "set", "MSET",
+	    "UNSUBSCRIBE", "CONFIG", "X" };
+	uint32_t k = diff_rand(20), n = 1 + diff_rand(6);
+	char hdr[32];
+	const char *name;
+
+	if (k == 0) {
+		name = odd[diff_rand(sizeof(odd) / sizeof(odd[0]))];
+		return diff_put(buf, at, size, name, strlen(name));
+	}
+	snprintf(hdr, sizeof(hdr), "*%u\r\n", n);
+	at = diff_put(buf, at, size, hdr, strlen(hdr));
+	name = names[diff_rand(sizeof(names) / sizeof(names[0]))];
+	if (k == 1) {
+		at = diff_bulk(buf, at, size, 20);	/* a long name */
+	} else {
+		snprintf(hdr, sizeof(hdr), "$%zu\r\n%s\r\n", strlen(name),
+		    name);
+		at = diff_put(buf, at, size, hdr, strlen(hdr));
+	}
+	for (uint32_t i = 1; i < n; i++)
+		at = diff_bulk(buf, at, size, diff_rand(4) == 0 ?
+		    diff_rand(100) : diff_rand(24));
+	return at;
+}
+
+static size_t
+diff_reply(char *buf, size_t at, size_t size)
+{
+	static const char *const odd[] = { "$-1\r\n", "-ERR wrong\r\n",
+	    "*2\r\n$3\r\nabc\r\n:1\r\n", "%1\r\n+a\r\n+b\r\n", "_\r\n",
+	    "+OK\n", ":12\r\n", "$x\r\n",
+	    ("*3\r\n$9\r\nsubscribe\r\n" "$2\r\nch\r\n:1\r\n") };
+	uint32_t k = diff_rand(6);
+
+	if (k == 0) {
+		const char *o = odd[diff_rand(sizeof(odd) / sizeof(odd[0]))];
+
+		return diff_put(buf, at, size, o, strlen(o));
+	}
+	if (k == 1)
+		return diff_put(buf, at, size, ":42\r\n", 5);
+	if (k == 2)
+		return diff_bulk(buf, at, size, diff_rand(90));
+	return diff_put(buf, at, size, "+OK\r\n", 5);
+}
+
+static void
+diff_feed(struct diff_side *d, bool fast, uint8_t dir, uint64_t ts,
+    const char *p, size_t len, size_t cap)
+{
+	const uint8_t *tail = len >= 8 ? (const uint8_t *)p + len - 8 : NULL;
+
+	redis_fast_off = !fast;
+	redis_on_data(&d->c, dir, ts, len, (const uint8_t *)p, cap, tail,
+	    rec_emit, &d->r);
+	redis_fast_off = false;
+}
+
+static void
+diff_compare(struct diff_side *a, struct diff_side *b)
+{
+	struct sg_proto_counters ka, kb;
+
+	assert_int_equal(a->r.n, b->r.n);
+	for (int i = 0; i < a->r.n; i++) {
+		const struct sg_exchange *x = &a->r.ex[i], *y = &b->r.ex[i];
+
+		assert_string_equal(x->op, y->op);
+		assert_string_equal(x->target, y->target);
+		assert_string_equal(x->error, y->error);
+		assert_int_equal(x->flags, y->flags);
+		assert_int_equal(x->role, y->role);
+		assert_int_equal(x->start_ns, y->start_ns);
+		assert_int_equal(x->end_ns, y->end_ns);
+		assert_int_equal(x->req_size, y->req_size);
+		assert_int_equal(x->resp_size, y->resp_size);
+	}
+	redis_ops.counters(&a->c, &ka);
+	redis_ops.counters(&b->c, &kb);
+	assert_int_equal(ka.unparsed, kb.unparsed);
+	assert_int_equal(ka.unpaired, kb.unpaired);
+	assert_int_equal(ka.dropped, kb.dropped);
+	assert_int_equal(redis_pending(&a->c), redis_pending(&b->c));
+	assert_int_equal(redis_idle(&a->c), redis_idle(&b->c));
+	a->r.n = b->r.n = 0;
+}
+
+static void
+test_fast_matches_general(void **state)
+{
+	static struct diff_side fast, gen;
+	static char buf[4096];
+	uint64_t ts = 1;
+
+	(void)state;
+	for (int round = 0; round < 3000; round++) {
+		uint8_t role = round % 2 ? SG_ROLE_CLIENT : SG_ROLE_SERVER;
+		uint8_t dir;
+		size_t n = 0, off, k;
+		int msgs = 1 + (int)diff_rand(12);
+		bool req = round % 4 < 2;
+
+		if (round % 100 == 0) {
+			redis_conn_init(&fast.c, role);
+			redis_conn_init(&gen.c, role);
+		}
+		role = fast.c.role;
+		for (int m = 0; m < msgs; m++)
+			n = req ? diff_request(buf, n, sizeof(buf)) :
+			    diff_reply(buf, n, sizeof(buf));
+		if (n > 0 && diff_rand(10) == 0)
+			buf[diff_rand((uint32_t)n)] = (char)diff_rand(256);
+		/* requests are written by a client, read by a server */
+		dir = (req == (role == SG_ROLE_CLIENT)) ? SG_DIR_WRITE :
+		    SG_DIR_READ;
+		for (off = 0; off < n; off += k) {
+			size_t cap;
+
+			k = diff_rand(3) == 0 ? 1 + diff_rand((uint32_t)(n - off)) :
+			    n - off;
+			cap = diff_rand(4) == 0 ? diff_rand((uint32_t)k + 1) : k;
+			ts++;
+			diff_feed(&fast, true, dir, ts, buf + off, k, cap);
+			diff_feed(&gen, false, dir, ts, buf + off, k, cap);
+			diff_compare(&fast, &gen);
+		}
+	}
+}
+
 int
 main(void)
 {
@@ -541,6 +741,8 @@ main(void)
 		cmocka_unit_test(test_close_expire_overflow),
 		cmocka_unit_test(test_garbage),
 		cmocka_unit_test(test_sniff),
+		cmocka_unit_test(test_key_printable),
+		cmocka_unit_test(test_fast_matches_general),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
