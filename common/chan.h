@@ -13,7 +13,9 @@
  * Positions are byte counts that only grow; a message starts at a
  * multiple of 8.  A lap may end early with a pad, which the collector
  * passes over itself: the loader goes back to the first pages while the
- * collector is close behind, so that only those stay resident.  The
+ * collector is close behind, so that only those stay resident.  A pad is
+ * written only where its whole header fits before the lap's end (else
+ * the next message wraps, as any may).  The
  * collector maps the data read-only, and the loader never reads it: the
  * only thing the loader takes from the collector is its position, which
  * is checked (between the last one seen and ours) before use.
