@@ -341,6 +341,33 @@ sg_io_selected(__u32 tgid, bool *tls)
 	return true;
 }
 
+/*
+ * A selected process is in a TLS library's call: from now on its socket
+ * I/O may be that library's.  False when the process is not selected.
+ * Where sg_io_selected answers from the bitmap, the byte is what it
+ * reads, and sg_pids is not looked up; else the flag in sg_pids.  Not
+ * atomic: only this flag is ever set here, and the loader's rewrite of
+ * the value (a new selection) is followed by the next call's.
+ */
+static __always_inline bool
+sg_tls_mark(__u32 tgid)
+{
+	__u32 *sel;
+
+	if (pidbits && tgid / 64 < SG_PIDBITS_WORDS) {
+		if (!sg_pidbit_test(tgid))
+			return false;
+		if (sg_tlsbytes[tgid % SG_TLSBYTES] == 0)
+			sg_tlsbytes[tgid % SG_TLSBYTES] = 1;
+		return true;
+	}
+	if ((sel = sg_selection(tgid)) == NULL)
+		return false;
+	if (!(*sel & SG_PID_TLS))
+		*sel |= SG_PID_TLS;
+	return true;
+}
+
 /* Ask for a wakeup only once wakeup_bytes are waiting; the loader also
  * drains on a short timer, so nothing waits long. */
 static __always_inline __u64
@@ -1835,18 +1862,10 @@ sg_ssl_enter(__u8 op, __u64 ssl, __u64 buf, __u64 lenp)
 	__u64 id = bpf_get_current_pid_tgid();
 	struct sg_ssl_call c = { .ssl = ssl, .buf = buf, .lenp = lenp,
 	    .op = op, .in_call = 1 };
-	__u32 *sel = sg_selection(id >> 32);
 	struct sg_ssl_call *p;
 
-	if (sel == NULL)
+	if (!sg_tls_mark(id >> 32))
 		return 0;
-	/* From now on its socket I/O may be a TLS library's.  Not atomic:
-	 * only this bit is ever set here, and the loader's rewrite of the
-	 * value (a new selection) is followed by the next call's. */
-	if (!(*sel & SG_PID_TLS))
-		*sel |= SG_PID_TLS;
-	if (pidbits && sg_tlsbytes[(id >> 32) % SG_TLSBYTES] == 0)
-		sg_tlsbytes[(id >> 32) % SG_TLSBYTES] = 1;
 	p = bpf_map_lookup_elem(&sg_ssl_calls, &id);
 	if (p != NULL)
 		*p = c;   /* only this thread writes its entry */
