@@ -93,6 +93,9 @@ struct http1_conn {
 	char     names[HTTP1_NAMES_LEN];
 };
 
+/* Tests: parse every header line the general way, for comparison. */
+extern bool http1_fast_off;
+
 void http1_conn_init(struct http1_conn *c, uint8_t role);
 /* Feed one read (dir SG_DIR_READ) or write (SG_DIR_WRITE) of len bytes of
  * which the first `captured` are in data; tail is NULL or the last

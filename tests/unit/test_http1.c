@@ -16,6 +16,7 @@
 #include "conns.h"
 #include "http1.h"
 #include "tracectx.h"
+#include "difftest.h"
 
 #define R	SG_DIR_READ
 #define W	SG_DIR_WRITE
@@ -2620,6 +2621,163 @@ test_conns_pipelined_write(void **state)
 	conns_free(t);
 }
 
+/*
+ * The header block's one-pass way (h1_header_lines_fast) against the
+ * general one: the same random streams, split into reads at random, cut
+ * by random captures and one in ten damaged, fed to a connection parsed
+ * each way; every exchange, counter and byte of state must agree after
+ * every call.
+ */
+/* A string at buf + at, when it fits. */
+static size_t
+diff_puts(char *buf, size_t at, size_t size, const char *s)
+{
+	return diff_put(buf, at, size, s, strlen(s));
+}
+
+/* A field line: mostly plain, sometimes a framing or trace field, a long
+ * one, or one the fast way must leave alone. */
+static size_t
+diff_field(char *buf, size_t at, size_t size, bool req, size_t body)
+{
+	static const char *const plain[] = { "Host: 127.0.0.1:8080",
+	    "Server: nginx/1.22.1", "Date: Sun, 22 Nov 2026 08:00:00 GMT",
+	    "Content-Type: text/plain", "Connection: keep-alive",
+	    "Accept: */*", "X-Tracestat: 1", "Upgrade-Insecure: 1",
+	    "content-lengthy: 9", "Transfer-Encodings: chunked" };
+	static const char *const odd[] = { "Folded:\r\n  more", "Tab:\tx",
+	    "No colon here", ": empty name", " Leading: space", "Bad\x01: c",
+	    "Hi: \xc3\xa9t\xc3\xa9", "CR: a\rb", "Del: \x7f",
+	    "Upgrade: h2c", "UPGRADE: websocket",
+	    "traceparent: 00-0af7651916cd43dd8448eb211c80319c-"
+	    "b7ad6b7169203331-01",
+	    "tracestate: congo=t61rcWkgMzE,rojo=00f067aa0ba902b7",
+	    "TraceState: a=b",
+	    "X-Long: 0123456789012345678901234567890123456789012345678901234",
+	    "X-Longer: 01234567890123456789012345678901234567890123456789"
+	    "0123456789012345678901234567890123456789" };
+	char line[160];
+	uint32_t k = diff_rand(16);
+	const char *eol = diff_rand(8) == 0 ? "\n" : "\r\n";
+
+	if (k == 0)
+		snprintf(line, sizeof(line), "%s", odd[diff_rand(
+		    sizeof(odd) / sizeof(odd[0]))]);
+	else if (k == 1)
+		snprintf(line, sizeof(line), "%sontent-%sength:%s%zu",
+		    diff_rand(2) ? "C" : "c", diff_rand(2) ? "L" : "l",
+		    diff_rand(2) ? " " : "\t ", body);
+	else if (k == 2 && !req)
+		snprintf(line, sizeof(line), "Content-Length: x%zu", body);
+	else
+		snprintf(line, sizeof(line), "%s", plain[diff_rand(
+		    sizeof(plain) / sizeof(plain[0]))]);
+	at = diff_puts(buf, at, size, line);
+	return diff_puts(buf, at, size, eol);
+}
+
+static size_t
+diff_message(char *buf, size_t at, size_t size, bool req)
+{
+	static const char *const starts_req[] = { "GET /ok HTTP/1.1",
+	    "POST /api/v1/items?id=3 HTTP/1.1", "HEAD / HTTP/1.0",
+	    "PUT /x HTTP/1.1" };
+	static const char *const starts_resp[] = { "HTTP/1.1 200 OK",
+	    "HTTP/1.1 404 Not Found", "HTTP/1.0 500 Oops",
+	    "HTTP/1.1 100 Continue", "HTTP/1.1 204 No Content" };
+	size_t body = diff_rand(4) == 0 ? diff_rand(40) : 3;
+	bool chunked = diff_rand(6) == 0;
+	int nfields = (int)diff_rand(9);
+
+	at = diff_puts(buf, at, size, req ?
+	    starts_req[diff_rand(sizeof(starts_req) / sizeof(starts_req[0]))] :
+	    starts_resp[diff_rand(sizeof(starts_resp) /
+	    sizeof(starts_resp[0]))]);
+	at = diff_puts(buf, at, size, "\r\n");
+	for (int i = 0; i < nfields; i++)
+		at = diff_field(buf, at, size, req, body);
+	if (chunked)
+		at = diff_puts(buf, at, size, "Transfer-Encoding: chunked\r\n");
+	else
+		at = diff_puts(buf, at, size, diff_rand(2) ?
+		    "Content-Length: 3\r\n" : "content-length:3\r\n");
+	at = diff_puts(buf, at, size, diff_rand(10) == 0 ? "\n" : "\r\n");
+	if (chunked)
+		return diff_puts(buf, at, size, "3\r\nok\n\r\n0\r\n\r\n");
+	return diff_puts(buf, at, size, "ok\n");
+}
+
+struct diff_side {
+	struct http1_conn c;
+	struct rec        r;
+};
+
+static void
+diff_feed(struct diff_side *d, bool fast, uint8_t dir, uint64_t ts,
+    const char *p, size_t len, size_t cap)
+{
+	const uint8_t *tail = len >= SG_TAIL_LEN ?
+	    (const uint8_t *)p + len - SG_TAIL_LEN : NULL;
+
+	http1_fast_off = !fast;
+	http1_on_data(&d->c, dir, ts, len, (const uint8_t *)p, cap, tail,
+	    rec_emit, &d->r);
+	http1_fast_off = false;
+}
+
+static void
+diff_compare(struct diff_side *a, struct diff_side *b)
+{
+	diff_results_equal(a->r.ex, a->r.n, b->r.ex, b->r.n, &http1_ops, &a->c,
+	    &b->c);
+	/* the whole state: both were zeroed and written the same */
+	assert_memory_equal(&a->c, &b->c, sizeof(a->c));
+	a->r.n = b->r.n = 0;
+}
+
+static struct diff_side fast, gen;
+
+static void
+diff_step(uint8_t dir, const char *p, size_t len, size_t cap)
+{
+	static uint64_t ts;
+
+	ts++;
+	diff_feed(&fast, true, dir, ts, p, len, cap);
+	diff_feed(&gen, false, dir, ts, p, len, cap);
+	diff_compare(&fast, &gen);
+}
+
+static void
+test_fast_matches_general(void **state)
+{
+	static char buf[4096];
+	size_t lines = 0;
+
+	(void)state;
+	for (int round = 0; round < 4000; round++) {
+		uint8_t role = round % 2 ? SG_ROLE_CLIENT : SG_ROLE_SERVER;
+		uint8_t dir;
+		size_t n = 0;
+		int msgs = 1 + (int)diff_rand(6);
+		bool req = round % 4 < 2;
+
+		if (round % 100 == 0) {
+			http1_conn_init(&fast.c, role);
+			http1_conn_init(&gen.c, role);
+		}
+		role = fast.c.role;
+		for (int m = 0; m < msgs; m++)
+			n = diff_message(buf, n, sizeof(buf), req);
+		for (size_t i = 0; i < n; i++)
+			lines += buf[i] == '\n';
+		/* requests are written by a client, read by a server */
+		dir = (req == (role == SG_ROLE_CLIENT)) ? W : R;
+		diff_stream(buf, n, dir, diff_step);
+	}
+	assert_true(lines > 40000);
+}
+
 int
 main(void)
 {
@@ -2685,6 +2843,7 @@ main(void)
 		cmocka_unit_test(test_conns_reuse),
 		cmocka_unit_test(test_conns_peer),
 		cmocka_unit_test(test_conns_pipelined_write),
+		cmocka_unit_test(test_fast_matches_general),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

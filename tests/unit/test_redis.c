@@ -14,6 +14,7 @@
 
 #include "redis.h"
 #include "redis_wire.h"
+#include "difftest.h"
 
 #define R	SG_DIR_READ
 #define W	SG_DIR_WRITE
@@ -549,23 +550,6 @@ struct diff_side {
 	struct rec		r;
 };
 
-static uint32_t diff_seed = 12345;
-
-static uint32_t
-diff_rand(uint32_t n)
-{
-	diff_seed = diff_seed * 1103515245u + 12345u;
-	return (diff_seed >> 8) % n;
-}
-
-static size_t
-diff_put(char *buf, size_t at, size_t size, const char *s, size_t n)
-{
-	if (at + n > size)
-		return at;
-	memcpy(buf + at, s, n);
-	return at + n;
-}
 
 static size_t
 diff_bulk(char *buf, size_t at, size_t size, size_t len)
@@ -650,44 +634,36 @@ diff_feed(struct diff_side *d, bool fast, uint8_t dir, uint64_t ts,
 static void
 diff_compare(struct diff_side *a, struct diff_side *b)
 {
-	struct sg_proto_counters ka, kb;
-
-	assert_int_equal(a->r.n, b->r.n);
-	for (int i = 0; i < a->r.n; i++) {
-		const struct sg_exchange *x = &a->r.ex[i], *y = &b->r.ex[i];
-
-		assert_string_equal(x->op, y->op);
-		assert_string_equal(x->target, y->target);
-		assert_string_equal(x->error, y->error);
-		assert_int_equal(x->flags, y->flags);
-		assert_int_equal(x->role, y->role);
-		assert_int_equal(x->start_ns, y->start_ns);
-		assert_int_equal(x->end_ns, y->end_ns);
-		assert_int_equal(x->req_size, y->req_size);
-		assert_int_equal(x->resp_size, y->resp_size);
-	}
-	redis_ops.counters(&a->c, &ka);
-	redis_ops.counters(&b->c, &kb);
-	assert_int_equal(ka.unparsed, kb.unparsed);
-	assert_int_equal(ka.unpaired, kb.unpaired);
-	assert_int_equal(ka.dropped, kb.dropped);
+	diff_results_equal(a->r.ex, a->r.n, b->r.ex, b->r.n, &redis_ops, &a->c,
+	    &b->c);
 	assert_int_equal(redis_pending(&a->c), redis_pending(&b->c));
 	assert_int_equal(redis_idle(&a->c), redis_idle(&b->c));
 	a->r.n = b->r.n = 0;
 }
 
+static struct diff_side fast, gen;
+
+static void
+diff_step(uint8_t dir, const char *p, size_t len, size_t cap)
+{
+	static uint64_t ts;
+
+	ts++;
+	diff_feed(&fast, true, dir, ts, p, len, cap);
+	diff_feed(&gen, false, dir, ts, p, len, cap);
+	diff_compare(&fast, &gen);
+}
+
 static void
 test_fast_matches_general(void **state)
 {
-	static struct diff_side fast, gen;
 	static char buf[4096];
-	uint64_t ts = 1;
 
 	(void)state;
 	for (int round = 0; round < 3000; round++) {
 		uint8_t role = round % 2 ? SG_ROLE_CLIENT : SG_ROLE_SERVER;
 		uint8_t dir;
-		size_t n = 0, off, k;
+		size_t n = 0;
 		int msgs = 1 + (int)diff_rand(12);
 		bool req = round % 4 < 2;
 
@@ -699,22 +675,10 @@ test_fast_matches_general(void **state)
 		for (int m = 0; m < msgs; m++)
 			n = req ? diff_request(buf, n, sizeof(buf)) :
 			    diff_reply(buf, n, sizeof(buf));
-		if (n > 0 && diff_rand(10) == 0)
-			buf[diff_rand((uint32_t)n)] = (char)diff_rand(256);
 		/* requests are written by a client, read by a server */
 		dir = (req == (role == SG_ROLE_CLIENT)) ? SG_DIR_WRITE :
 		    SG_DIR_READ;
-		for (off = 0; off < n; off += k) {
-			size_t cap;
-
-			k = diff_rand(3) == 0 ? 1 + diff_rand((uint32_t)(n - off)) :
-			    n - off;
-			cap = diff_rand(4) == 0 ? diff_rand((uint32_t)k + 1) : k;
-			ts++;
-			diff_feed(&fast, true, dir, ts, buf + off, k, cap);
-			diff_feed(&gen, false, dir, ts, buf + off, k, cap);
-			diff_compare(&fast, &gen);
-		}
+		diff_stream(buf, n, dir, diff_step);
 	}
 }
 
