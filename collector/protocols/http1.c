@@ -1879,7 +1879,7 @@ h1_header_lines_fast(struct http1_conn *c, bool req, struct h1_io *io)
 				h1_headers_done(c, req, io);
 				return true;
 			}
-			name = after != 0 ? (size_t)__builtin_ctzll(after) : e;
+			name = after != 0 ? (size_t)__builtin_ctzll(after) : e - pos;
 			if (line[0] == ' ' || name == 0 || pos + name >= e)
 				return false;
 			io->off = base + next;
