@@ -68,6 +68,7 @@ static struct {
 	uint64_t           spans_total;
 	uint64_t           ev_first;     /* the events taken (msg.h) */
 	uint64_t           ev_next;
+	uint64_t           busy_since;   /* woke or last yielded (mono ns) */
 	bool               ev_seen;      /* ev_first is set */
 	bool               configured;   /* the loader's configuration came */
 	struct sg_early   *early;        /* batches waiting for it, oldest
@@ -468,19 +469,31 @@ sg_count_net(const uint8_t *ev, size_t sz)
 /*
  * A batch holds up to a thousand events, a millisecond of work: a service
  * sharing the CPU waited for all of it (a 50,000-request burst's p99 was
- * 2.8 times the uninstrumented one).  Every SG_YIELD_EVERY events (about
- * 60 us) the CPU is offered back, while the channel is calm enough for
- * the collector to fall behind a little (bench/RESULTS.md, 2026-11-27).
+ * 2.8 times the uninstrumented one).  Once the collector has worked
+ * SG_YIELD_AFTER_NS since it woke or last yielded, the CPU is offered
+ * back, while the channel is calm enough for the collector to fall
+ * behind a little (bench/RESULTS.md, 2026-11-27).  The clock is read
+ * every SG_YIELD_CHECK events: a yield is a syscall, and on a
+ * paravirtualised guest a trip through the hypervisor, so that one every
+ * 64 events was 40 % of the collector's CPU at nginx saturation
+ * (bench/RESULTS.md, 2026-11-28 06:41).
  */
-#define SG_YIELD_EVERY 64
+#define SG_YIELD_CHECK    64
+#define SG_YIELD_AFTER_NS 200000
 
 static void
 sg_yield_to_services(void)
 {
 	static unsigned n;
+	uint64_t now;
 
-	if (++n % SG_YIELD_EVERY == 0 && sg_chan_calm(&C.in))
-		sched_yield();
+	if (++n % SG_YIELD_CHECK != 0)
+		return;
+	now = sg_clock_ns(CLOCK_MONOTONIC);
+	if (now - C.busy_since < SG_YIELD_AFTER_NS || !sg_chan_calm(&C.in))
+		return;
+	sched_yield();
+	C.busy_since = sg_clock_ns(CLOCK_MONOTONIC);
 }
 
 /* The events of a batch (SG_MSG_EVENTS: u64 first, then u32 size and
@@ -821,7 +834,8 @@ main(int argc, char **argv)
 		if (poll(&pfd, 1, 100) < 0 && errno != EINTR)
 			sg_fatal("poll: %s", strerror(errno));
 		sg_chan_clear_wake(&C.in);
-		metrics_set_time(C.metrics, sg_clock_ns(CLOCK_MONOTONIC));
+		C.busy_since = sg_clock_ns(CLOCK_MONOTONIC);
+		metrics_set_time(C.metrics, C.busy_since);
 		/* Each is released once acted on: a message we die on is
 		 * not handed to our successor (chan.h). */
 		while ((rv = sg_chan_recv(&C.in, &m)) == 0) {
