@@ -795,11 +795,26 @@ sg_send_snapshot(void)
 	free(buf);
 }
 
+/* The wait until the next tick (whole milliseconds, rounded up).  The
+ * channel wakes the collector for events; waking more often for nothing
+ * cost a trip through the hypervisor ten times a second when idle. */
+static int
+sg_ms_until(uint64_t tick_ns)
+{
+	uint64_t now = sg_clock_ns(CLOCK_MONOTONIC);
+
+	if (tick_ns <= now)
+		return 0;
+	if (tick_ns - now >= SG_SNAPSHOT_MS * 1000000ull)
+		return SG_SNAPSHOT_MS;
+	return (int)((tick_ns - now + 999999) / 1000000);
+}
+
 int
 main(int argc, char **argv)
 {
 	struct sg_child_args args;
-	uint64_t next_tick = 0;
+	uint64_t next_tick = 0, now;
 
 	sg_child_args_parse(argc, argv, "spyglass-collector", &args);
 	sg_log_init("spyglass-collector", args.level);
@@ -828,10 +843,10 @@ main(int argc, char **argv)
 		struct pollfd pfd = { .fd = sg_chan_wake_fd(&C.in),
 		    .events = POLLIN };
 		struct sg_msg m;
-		uint64_t now;
 		int rv;
 
-		if (poll(&pfd, 1, 100) < 0 && errno != EINTR)
+		if (poll(&pfd, 1, sg_ms_until(C.stopping ? UINT64_MAX :
+		    next_tick)) < 0 && errno != EINTR)
 			sg_fatal("poll: %s", strerror(errno));
 		sg_chan_clear_wake(&C.in);
 		C.busy_since = sg_clock_ns(CLOCK_MONOTONIC);

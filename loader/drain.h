@@ -31,7 +31,7 @@ void sg_drain_free(struct sg_drain *dr);
 /* Epoll fd to wait on. */
 int  sg_drain_fd(struct sg_drain *dr);
 /* Consume whatever is in the ring buffer, then flush the batch. */
-int  sg_drain_poll(struct sg_drain *dr, int timeout_ms);
+int  sg_drain_take(struct sg_drain *dr);
 /* Publish the batch being built: before any other message is written
  * into the channel, which would otherwise write over it. */
 void sg_drain_flush(struct sg_drain *dr);

@@ -376,7 +376,7 @@ sg_shutdown(void)
 	sg_log(SG_LOG_INFO, "stopping: delivering what was seen (at most "
 	    "%u ms)", (unsigned)L.cfg.shutdown_timeout_ms);
 	children_wait(SG_CHILD_EXPORTER, 0);   /* no restarts from now */
-	sg_drain_poll(L.drain, 0);
+	sg_drain_take(L.drain);
 	sg_send_stats();
 	left = (int64_t)(deadline - sg_mono_ms());
 	wire_w_init(&w, buf, sizeof(buf));
@@ -535,9 +535,13 @@ sg_main_loop(int sfd)
 
 		if (n < 0 && errno != EINTR)
 			sg_fatal("epoll_wait: %s", strerror(errno));
-		sg_on_signal(sfd);
+		/* read only when pending: a read that finds nothing is a
+		 * syscall on every tick */
+		for (int i = 0; i < n; i++)
+			if (out[i].data.fd == sfd)
+				sg_on_signal(sfd);
 		sg_check_children();
-		sg_drain_poll(L.drain, 0);
+		sg_drain_take(L.drain);
 		now = sg_mono_ms();
 		children_tick(now);
 		if (now >= next_scan) {

@@ -146,7 +146,7 @@ sel_drop_leaving(void)
 {
 	if (S.nleaving == 0)
 		return;
-	sg_drain_poll(S.drain, 0);
+	sg_drain_take(S.drain);
 	for (size_t i = 0; i < S.nleaving; i++) {
 		uint32_t pid = S.leaving[i];
 

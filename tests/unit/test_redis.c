@@ -643,35 +643,39 @@ diff_compare(struct diff_side *a, struct diff_side *b)
 
 static struct diff_side fast, gen;
 
+/* The pair diff_step feeds: the one-pass way (a) against the general one
+ * (b), or both one way. */
+static struct diff_side *side_a = &fast, *side_b = &gen;
+static bool side_b_fast;
+
 static void
 diff_step(uint8_t dir, const char *p, size_t len, size_t cap)
 {
 	static uint64_t ts;
 
 	ts++;
-	diff_feed(&fast, true, dir, ts, p, len, cap);
-	diff_feed(&gen, false, dir, ts, p, len, cap);
-	diff_compare(&fast, &gen);
+	diff_feed(side_a, true, dir, ts, p, len, cap);
+	diff_feed(side_b, side_b_fast, dir, ts, p, len, cap);
+	diff_compare(side_a, side_b);
 }
 
+/* Random requests and replies to both sides; every hundredth round they
+ * start again (init, a role each). */
 static void
-test_fast_matches_general(void **state)
+diff_rounds(int rounds, void (*init)(uint8_t role))
 {
 	static char buf[4096];
 
-	(void)state;
-	for (int round = 0; round < 3000; round++) {
+	for (int round = 0; round < rounds; round++) {
 		uint8_t role = round % 2 ? SG_ROLE_CLIENT : SG_ROLE_SERVER;
 		uint8_t dir;
 		size_t n = 0;
 		int msgs = 1 + (int)diff_rand(12);
 		bool req = round % 4 < 2;
 
-		if (round % 100 == 0) {
-			redis_conn_init(&fast.c, role);
-			redis_conn_init(&gen.c, role);
-		}
-		role = fast.c.role;
+		if (round % 100 == 0)
+			init(role);
+		role = side_a->c.role;
 		for (int m = 0; m < msgs; m++)
 			n = req ? diff_request(buf, n, sizeof(buf)) :
 			    diff_reply(buf, n, sizeof(buf));
@@ -680,6 +684,49 @@ test_fast_matches_general(void **state)
 		    SG_DIR_READ;
 		diff_stream(buf, n, dir, diff_step);
 	}
+}
+
+static void
+init_both(uint8_t role)
+{
+	redis_conn_init(&side_a->c, role);
+	redis_conn_init(&side_b->c, role);
+}
+
+static void
+test_fast_matches_general(void **state)
+{
+	(void)state;
+	side_a = &fast;
+	side_b = &gen;
+	side_b_fast = false;
+	diff_rounds(3000, init_both);
+}
+
+/* a's state as the free list hands it back: what the last connection
+ * left in it, and bytes no parse wrote; b's as calloc gives it. */
+static void
+init_reused_fresh(uint8_t role)
+{
+	uint8_t *junk = (uint8_t *)&side_a->c;
+
+	for (size_t i = 0; i < sizeof(side_a->c); i += 1 + diff_rand(64))
+		junk[i] = (uint8_t)diff_rand(256);
+	redis_conn_init(&side_a->c, role);
+	memset(&side_b->c, 0, sizeof(side_b->c));
+	redis_conn_init(&side_b->c, role);
+}
+
+/* init clears only what a message's start reads (redis_conn_init): a
+ * state reused from the free list parses as a new one. */
+static void
+test_reused_state_parses_as_new(void **state)
+{
+	(void)state;
+	side_a = &fast;
+	side_b = &gen;
+	side_b_fast = true;
+	diff_rounds(3000, init_reused_fresh);
 }
 
 int
@@ -707,6 +754,7 @@ main(void)
 		cmocka_unit_test(test_sniff),
 		cmocka_unit_test(test_key_printable),
 		cmocka_unit_test(test_fast_matches_general),
+		cmocka_unit_test(test_reused_state_parses_as_new),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
