@@ -41,6 +41,7 @@
 #define SG_TRACE_THREADS   4096	/* threads serving requests at once */
 #define SG_MAX_SERIES      2000
 #define SG_SNAPSHOT_MS     1000
+#define SG_FIRST_TICK_MS   100
 #define SG_SPAN_BATCH      (64u << 10)
 #define SG_SNAPSHOT_MAX    SG_IPC_MAX_MSG
 
@@ -838,6 +839,10 @@ main(int argc, char **argv)
 	sg_apply_config(&C.cfg);
 	sg_spans_reset();
 	C.clock_offset = spans_clock_offset();
+	/* The first tick no sooner than the old 100 ms poll gave it: its
+	 * snapshot should follow the loader's configuration, which comes
+	 * through the channel just after the start. */
+	next_tick = sg_clock_ns(CLOCK_MONOTONIC) + SG_FIRST_TICK_MS * 1000000ull;
 
 	for (;;) {
 		struct pollfd pfd = { .fd = sg_chan_wake_fd(&C.in),
