@@ -815,7 +815,7 @@ int
 main(int argc, char **argv)
 {
 	struct sg_child_args args;
-	uint64_t next_tick = 0, now;
+	uint64_t next_tick, now;
 
 	sg_child_args_parse(argc, argv, "spyglass-collector", &args);
 	sg_log_init("spyglass-collector", args.level);

@@ -641,11 +641,9 @@ diff_compare(struct diff_side *a, struct diff_side *b)
 	a->r.n = b->r.n = 0;
 }
 
-static struct diff_side fast, gen;
-
-/* The pair diff_step feeds: the one-pass way (a) against the general one
- * (b), or both one way. */
-static struct diff_side *side_a = &fast, *side_b = &gen;
+/* The pair diff_step feeds: side_a parsed the one-pass way, side_b the
+ * general way, or the one-pass way too when side_b_fast. */
+static struct diff_side side_a, side_b;
 static bool side_b_fast;
 
 static void
@@ -654,9 +652,9 @@ diff_step(uint8_t dir, const char *p, size_t len, size_t cap)
 	static uint64_t ts;
 
 	ts++;
-	diff_feed(side_a, true, dir, ts, p, len, cap);
-	diff_feed(side_b, side_b_fast, dir, ts, p, len, cap);
-	diff_compare(side_a, side_b);
+	diff_feed(&side_a, true, dir, ts, p, len, cap);
+	diff_feed(&side_b, side_b_fast, dir, ts, p, len, cap);
+	diff_compare(&side_a, &side_b);
 }
 
 /* Random requests and replies to both sides; every hundredth round they
@@ -675,7 +673,7 @@ diff_rounds(int rounds, void (*init)(uint8_t role))
 
 		if (round % 100 == 0)
 			init(role);
-		role = side_a->c.role;
+		role = side_a.c.role;
 		for (int m = 0; m < msgs; m++)
 			n = req ? diff_request(buf, n, sizeof(buf)) :
 			    diff_reply(buf, n, sizeof(buf));
@@ -689,32 +687,31 @@ diff_rounds(int rounds, void (*init)(uint8_t role))
 static void
 init_both(uint8_t role)
 {
-	redis_conn_init(&side_a->c, role);
-	redis_conn_init(&side_b->c, role);
+	redis_conn_init(&side_a.c, role);
+	redis_conn_init(&side_b.c, role);
 }
 
 static void
 test_fast_matches_general(void **state)
 {
 	(void)state;
-	side_a = &fast;
-	side_b = &gen;
 	side_b_fast = false;
 	diff_rounds(3000, init_both);
 }
 
-/* a's state as the free list hands it back: what the last connection
- * left in it, and bytes no parse wrote; b's as calloc gives it. */
+/* side_a's state as the free list hands it back: what the last
+ * connection left in it, and bytes no parse wrote; side_b's as calloc
+ * gives it. */
 static void
 init_reused_fresh(uint8_t role)
 {
-	uint8_t *junk = (uint8_t *)&side_a->c;
+	uint8_t *junk = (uint8_t *)&side_a.c;
 
-	for (size_t i = 0; i < sizeof(side_a->c); i += 1 + diff_rand(64))
+	for (size_t i = 0; i < sizeof(side_a.c); i += 1 + diff_rand(64))
 		junk[i] = (uint8_t)diff_rand(256);
-	redis_conn_init(&side_a->c, role);
-	memset(&side_b->c, 0, sizeof(side_b->c));
-	redis_conn_init(&side_b->c, role);
+	redis_conn_init(&side_a.c, role);
+	memset(&side_b.c, 0, sizeof(side_b.c));
+	redis_conn_init(&side_b.c, role);
 }
 
 /* init clears only what a message's start reads (redis_conn_init): a
@@ -723,8 +720,6 @@ static void
 test_reused_state_parses_as_new(void **state)
 {
 	(void)state;
-	side_a = &fast;
-	side_b = &gen;
 	side_b_fast = true;
 	diff_rounds(3000, init_reused_fresh);
 }
